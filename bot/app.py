@@ -1,0 +1,59 @@
+"""The composition root: the only module that wires every layer together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.core.clock import Clock, SystemClock
+from bot.core.context import CoreConfig
+from bot.core.i18n import Catalogs
+from bot.core.messages import ChannelName
+from bot.core.router import Core
+from handlers import build_router
+from storage.engine import make_engine, migrate
+from storage.store import SqlStore
+
+
+@dataclass
+class App:
+    """Everything a running Wasl needs, built once."""
+
+    settings: Settings
+    store: SqlStore
+    catalogs: Catalogs
+    core: Core
+
+    async def migrate(self) -> None:
+        await migrate(self.store.engine)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def core_config(settings: Settings) -> CoreConfig:
+    admins = frozenset((ChannelName.TELEGRAM.value, i) for i in settings.wasl.admin_telegram_ids)
+    return CoreConfig(
+        open_join=settings.wasl.open_join,
+        admin_ids=admins,
+        countries=tuple(settings.wasl.countries),
+    )
+
+
+def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -> App:
+    """Wire storage, catalogs, handlers and the core from settings."""
+    settings = settings or Settings()
+    store = SqlStore(make_engine(settings.database.database_url))
+    catalogs = Catalogs(default=settings.wasl.default_locale)
+    core = Core(store, build_router(), catalogs, clock or SystemClock(), core_config(settings))
+    return App(settings=settings, store=store, catalogs=catalogs, core=core)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,103 @@
+"""The terminal channel: the same bot on standard input and output, no network.
+
+Buttons are shown as numbered choices and answered by number or by label. A line such as
+`[photo]` or `[sticker]` stands for a media message, so scripts can try bad input too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Sequence
+from functools import partial
+from typing import TextIO
+
+from bot.core.i18n import fold
+from bot.core.messages import (
+    Button,
+    ChannelName,
+    Inbound,
+    InboundEvent,
+    MediaKind,
+    Outbound,
+    SendResult,
+    SendStatus,
+)
+from bot.core.router import Core
+
+CHAT_ID = "console"
+
+
+class ConsoleChannel:
+    """Prints the bot's messages and turns typed lines into Inbounds."""
+
+    name = ChannelName.CONSOLE
+
+    def __init__(self, out: TextIO = sys.stdout, language: str | None = None) -> None:
+        self.out = out
+        self.language = language
+        self._ids = itertools.count(1)
+        self._buttons: tuple[Button, ...] = ()
+        self._buttons_message = ""
+
+    async def send(
+        self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
+    ) -> SendResult:
+        message_id = edit_message_id or str(next(self._ids))
+        lines = [message.text]
+        if message.file is not None:
+            lines.append(f"[file: {message.file.filename}, {len(message.file.content)} bytes]")
+        lines += [f"  {n}. {b.label}" for n, b in enumerate(message.buttons, start=1)]
+        self.out.write("\n".join(lines) + "\n\n")
+        self.out.flush()
+        if message.buttons:
+            self._buttons, self._buttons_message = message.buttons, message_id
+        return SendResult(SendStatus.SENT, message_id=message_id)
+
+    async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        self.out.write(f"[{len(message_ids)} messages deleted]\n\n")
+        return len(message_ids)
+
+    def to_inbound(self, line: str) -> Inbound:
+        """Map a typed line: a button number or label, a `[media]` marker, or text."""
+        text = line.strip()
+        common = partial(
+            Inbound,
+            channel=ChannelName.CONSOLE,
+            sender_id=CHAT_ID,
+            chat_id=CHAT_ID,
+            language_hint=self.language,
+        )
+        button = self._button_for(text)
+        if button is not None:
+            return common(
+                event=InboundEvent.BUTTON,
+                payload=button.payload,
+                message_id=self._buttons_message,
+            )
+        if text.startswith("[") and text.endswith("]"):
+            kind = text[1:-1].strip().lower()
+            media = MediaKind(kind) if kind in MediaKind.__members__.values() else MediaKind.OTHER
+            return common(media=media, message_id=str(next(self._ids)))
+        return common(text=text, message_id=str(next(self._ids)))
+
+    def _button_for(self, text: str) -> Button | None:
+        if text.isdigit() and 1 <= int(text) <= len(self._buttons):
+            return self._buttons[int(text) - 1]
+        wanted = fold(text)
+        for button in self._buttons:
+            if wanted and fold(button.label).strip("✅▫️ ") == wanted.strip("✅▫️ "):
+                return button
+        return None
+
+    async def run(self, core: Core, stdin: TextIO = sys.stdin, greet: bool = True) -> None:
+        """Read lines until end of input, answering each."""
+        if greet:
+            await core.handle(self.to_inbound("/start"), self)
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            if line.strip():
+                await core.handle(self.to_inbound(line), self)

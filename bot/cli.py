@@ -1,0 +1,162 @@
+"""The `wasl` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.app import App, build_app, setup_logging
+from bot.config import Settings
+from bot.core.clock import SystemClock
+from bot.core.messages import ChannelName
+from bot.core.models import Role
+
+_DURATION = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "7d" → 7 days; also m, h and w."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration like 30m, 12h, 7d or 2w: {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def country_code(text: str) -> str:
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise argparse.ArgumentTypeError(f"not an ISO 3166 alpha-2 country code: {text!r}")
+    return code
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wasl", description="Wasl, the alliance's messaging bot.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the bot: Telegram when a token is set, else the terminal")
+    chat = sub.add_parser("chat", help="the bot in the terminal (no network)")
+    chat.add_argument("--language", help="language hint, as a phone would send it (ar, fr…)")
+    serve = sub.add_parser("serve", help="webhooks, /healthz (and later the dashboard)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+
+    invite = sub.add_parser("invite", help="invitations").add_subparsers(
+        dest="action", required=True
+    )
+    create = invite.add_parser("create", help="create an invitation and print its link")
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
+    create.add_argument("--country", type=country_code)
+    create.add_argument("--uses", type=int, default=1)
+    create.add_argument("--expires", type=parse_duration, default=parse_duration("7d"))
+
+    role = sub.add_parser("role", help="roles").add_subparsers(dest="action", required=True)
+    grant = role.add_parser("grant", help="give a member a role")
+    who = grant.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member", type=int, help="member id")
+    who.add_argument("--telegram-id", help="Telegram user id")
+    grant.add_argument("--role", choices=[r.value for r in Role], required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(settings.wasl.log_level)
+    command = args.command
+    if command == "run":
+        return run(settings)
+    return asyncio.run(_async_main(args, settings))
+
+
+def run(settings: Settings) -> int:
+    """Telegram when a token is set, otherwise the terminal bot."""
+    if settings.telegram.enabled:
+        from bot.channels.telegram import run_telegram
+
+        app = build_app(settings)
+        asyncio.run(app.migrate())
+        run_telegram(app)
+        return 0
+    print("No TELEGRAM_BOT_TOKEN set: starting the terminal bot (wasl chat).", file=sys.stderr)
+    return asyncio.run(_async_main(argparse.Namespace(command="chat", language=None), settings))
+
+
+async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
+    app = build_app(settings)
+    try:
+        await app.migrate()
+        if args.command == "chat":
+            from bot.channels.console import ConsoleChannel
+
+            await ConsoleChannel(language=args.language).run(app.core)
+        elif args.command == "serve":
+            from bot.web import serve
+
+            await serve(app, args.host or settings.wasl.host, args.port or settings.wasl.port)
+        elif args.command == "migrate":
+            print("database is up to date")
+        elif args.command == "invite":
+            await create_invite(app, args)
+        elif args.command == "role":
+            return await grant_role(app, args)
+    finally:
+        await app.close()
+    return 0
+
+
+async def create_invite(app: App, args: argparse.Namespace) -> None:
+    now = SystemClock().now()
+    code = secrets.token_urlsafe(12)  # 16 characters of A-Za-z0-9_-: a valid deep-link payload
+    async with app.store.transaction() as tx:
+        invite = await tx.create_invite(
+            code=code,
+            role=Role(args.role),
+            country=args.country,
+            uses=args.uses,
+            expires_at=now + args.expires,
+            created_by="cli",
+            now=now,
+        )
+        await tx.audit(
+            actor="cli",
+            action="invite.created",
+            now=now,
+            details={"invite_id": invite.id, "role": invite.role.value, "uses": args.uses},
+        )
+    username = app.settings.telegram.bot_username
+    print(
+        f"invite code: {code}  role: {args.role}  uses: {args.uses}  expires: {invite.expires_at}"
+    )
+    if username:
+        print(f"https://t.me/{username}?start={code}")
+    print(f"or send the bot: /start {code}")
+
+
+async def grant_role(app: App, args: argparse.Namespace) -> int:
+    now = SystemClock().now()
+    async with app.store.transaction() as tx:
+        if args.member is not None:
+            member = await tx.get_member_by_id(args.member)
+        else:
+            member = await tx.get_member(ChannelName.TELEGRAM, str(args.telegram_id))
+        if member is None:
+            print("no such member", file=sys.stderr)
+            return 1
+        old = member.role
+        await tx.set_role(member.id, Role(args.role))
+        await tx.audit(
+            actor="cli",
+            action="role.granted",
+            now=now,
+            subject_member_id=member.id,
+            details={"from": old.value, "to": args.role},
+        )
+    print(f"member {member.id}: {old.value} → {args.role}")
+    return 0

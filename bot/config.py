@@ -1,0 +1,87 @@
+"""Configuration from the environment (and a `.env` file): one class per concern."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+def _split(value: object) -> object:
+    """Accept "a,b c" as well as a JSON list for list settings."""
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    return value
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _COMMON
+
+    database_url: str = "sqlite:///wasl.db"
+
+
+class TelegramSettings(BaseSettings):
+    model_config = SettingsConfigDict(**_COMMON, env_prefix="TELEGRAM_")
+
+    bot_token: SecretStr | None = None
+    api_base: str = "https://api.telegram.org"
+    webhook_secret: SecretStr | None = None
+    webhook_url: str | None = None  # set: `wasl run` registers the webhook instead of polling
+    bot_username: str | None = None  # for printing invite links (t.me/<username>?start=CODE)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None and bool(self.bot_token.get_secret_value())
+
+
+class WhatsAppSettings(BaseSettings):
+    model_config = SettingsConfigDict(**_COMMON, env_prefix="WHATSAPP_")
+
+    access_token: SecretStr | None = None
+    phone_number_id: str | None = None
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    api_base: str = "https://graph.facebook.com/v21.0"
+
+    @property
+    def enabled(self) -> bool:
+        return self.access_token is not None and bool(self.phone_number_id)
+
+
+class WaslSettings(BaseSettings):
+    """Wasl's own behaviour."""
+
+    model_config = SettingsConfigDict(**_COMMON, env_prefix="WASL_")
+
+    default_locale: str = "en"
+    admin_telegram_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    open_join: bool = False
+    countries: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["IQ", "SY", "LB", "JO", "YE", "LY", "NG", "PK"]
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+
+    @field_validator("admin_telegram_ids", "countries", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("countries")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [code.upper() for code in value]
+
+
+class Settings:
+    """Every concern's settings, read once."""
+
+    def __init__(self) -> None:
+        self.database = DatabaseSettings()
+        self.telegram = TelegramSettings()
+        self.whatsapp = WhatsAppSettings()
+        self.wasl = WaslSettings()

@@ -1,0 +1,77 @@
+"""What a handler gets for one update: who, where in the conversation, and how to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.core.clock import Clock
+from bot.core.i18n import Catalogs, Translator
+from bot.core.messages import Button, Inbound, Outbound, OutboundFile, Reply
+from bot.core.models import ConversationState, Member, Role
+from bot.core.ports import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """Settings the core and handlers need (a plain copy of the relevant configuration)."""
+
+    open_join: bool = False
+    admin_ids: frozenset[tuple[str, str]] = frozenset()  # (channel, platform id)
+    countries: tuple[str, ...] = ("IQ", "SY", "LB", "JO", "YE", "LY", "NG", "PK")
+    consent_version: str = "2026-11"
+    wipe_window_hours: int = 47  # Telegram lets bots delete their messages for 48 h
+
+
+@dataclass(slots=True)
+class Context:
+    """One update being handled. Handlers read and write through `tx` and answer with `say`."""
+
+    inbound: Inbound
+    member: Member | None
+    state: ConversationState
+    tx: Transaction
+    translator: Translator
+    catalogs: Catalogs
+    clock: Clock
+    config: CoreConfig
+    reply: Reply = field(default_factory=Reply)
+    erased: bool = False  # set by /forget: nothing about her may be written after it
+
+    @property
+    def _(self) -> Translator:
+        return self.translator
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def locale(self) -> str:
+        return self.translator.locale
+
+    @property
+    def role(self) -> Role | None:
+        return self.member.role if self.member else None
+
+    def say(
+        self,
+        text: str,
+        buttons: tuple[Button, ...] | list[Button] = (),
+        *,
+        columns: int = 1,
+        replace: bool = False,
+        file: OutboundFile | None = None,
+    ) -> None:
+        """Queue a message to her; it is sent after the update's transaction commits."""
+        self.reply.messages.append(
+            Outbound(
+                text=text, buttons=tuple(buttons), columns=columns, replace=replace, file=file
+            )
+        )
+
+    def set_locale(self, code: str) -> None:
+        """Speak `code` from now on (in this update and, for a member, in every later one)."""
+        self.translator = self.catalogs.get(code)
+        if self.member is not None:
+            self.member.locale = self.translator.locale

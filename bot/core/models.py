@@ -1,0 +1,108 @@
+"""Domain records the core and handlers work with (storage maps its tables to these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.core.messages import ChannelName
+
+
+class Role(StrEnum):
+    """What a person may do. Admin may do everything."""
+
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+    SECRETARIAT = "secretariat"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        """True when this role may use something that needs `needed`."""
+        return self is needed or self is Role.ADMIN or needed is Role.MEMBER
+
+
+class MemberStatus(StrEnum):
+    """Whether broadcasts reach her."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"  # she asked for no broadcasts (/pause)
+    UNREACHABLE = "unreachable"  # the platform refused (blocked, deactivated)
+
+
+@dataclass(slots=True)
+class Member:
+    """A practitioner, coordinator, secretariat member or admin."""
+
+    id: int
+    channel: ChannelName
+    platform_id: str
+    chat_id: str
+    locale: str
+    country: str | None
+    spheres: list[str]
+    role: Role
+    status: MemberStatus
+    consent_version: str
+    consented_at: datetime
+    joined_at: datetime
+    last_seen_at: datetime
+    timezone: str | None = None
+
+
+@dataclass(slots=True)
+class NewMember:
+    """What onboarding gathered, before the member row exists."""
+
+    channel: ChannelName
+    platform_id: str
+    chat_id: str
+    locale: str
+    country: str | None
+    spheres: list[str]
+    role: Role
+    consent_version: str
+    consented_at: datetime
+
+
+@dataclass(slots=True)
+class Invite:
+    """A code that lets someone join with a role (and maybe a fixed country)."""
+
+    id: int
+    code: str
+    role: Role
+    country: str | None
+    uses_left: int
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+
+    def usable(self, now: datetime) -> bool:
+        """True while the invite has uses left and has not expired."""
+        return self.uses_left > 0 and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """Where she is in a conversation: a flow, a step in it, and what was gathered so far."""
+
+    flow: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def go(self, flow: str, step: str, **data: Any) -> None:
+        """Move to `step` of `flow`, keeping data gathered in the same flow."""
+        if flow != self.flow:
+            self.data = {}
+        self.flow, self.step = flow, step
+        self.data.update(data)
+
+    def clear(self) -> None:
+        """Leave any flow."""
+        self.flow, self.step, self.data = None, None, {}
+
+    def snapshot(self) -> tuple[str | None, str | None, dict[str, Any]]:
+        """A comparable copy, to tell whether the state changed."""
+        return self.flow, self.step, dict(self.data)

@@ -1,0 +1,109 @@
+"""The small interfaces the core and handlers depend on; storage and channels implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.messages import ChannelName, Outbound, SendResult
+from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What /forget removed, by kind (counts only: nothing that names her)."""
+
+    counts: dict[str, int]
+
+
+class Transaction(Protocol):
+    """One unit of work: everything done through it commits together or not at all."""
+
+    async def claim_update(self, channel: ChannelName, update_id: str) -> bool:
+        """Record an update id; False when it was already handled (a redelivery)."""
+
+    async def get_member(self, channel: ChannelName, platform_id: str) -> Member | None: ...
+
+    async def get_member_by_id(self, member_id: int) -> Member | None: ...
+
+    async def create_member(self, new: NewMember, now: datetime) -> Member: ...
+
+    async def save_member(self, member: Member) -> None:
+        """Write back locale, country, spheres, role, status, timezone and last seen."""
+
+    async def set_status(
+        self, channel: ChannelName, platform_id: str, status: MemberStatus
+    ) -> None: ...
+
+    async def erase_member(self, member: Member) -> ErasureReport:
+        """Delete her and everything linked to her; pseudonymise audit entries about her."""
+
+    async def load_state(self, channel: ChannelName, chat_id: str) -> ConversationState: ...
+
+    async def save_state(
+        self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
+    ) -> None:
+        """Persist her state; an empty state deletes the row."""
+
+    async def get_invite(self, code: str) -> Invite | None: ...
+
+    async def use_invite(self, invite_id: int) -> bool:
+        """Take one use of an invite; False when none was left."""
+
+    async def create_invite(
+        self,
+        *,
+        code: str,
+        role: Role,
+        country: str | None,
+        uses: int,
+        expires_at: datetime | None,
+        created_by: str,
+        now: datetime,
+    ) -> Invite: ...
+
+    async def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        now: datetime,
+        subject_member_id: int | None = None,
+        actor_member_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append to the audit log (coordinator, secretariat and admin actions, role changes)."""
+
+    async def record_messages(
+        self, channel: ChannelName, chat_id: str, message_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Remember message ids in her chat, so /wipe can delete them while the platform allows."""
+
+    async def recent_messages(
+        self, channel: ChannelName, chat_id: str, since: datetime
+    ) -> list[str]: ...
+
+    async def forget_messages(self, channel: ChannelName, chat_id: str) -> int: ...
+
+
+class Store(Protocol):
+    """Opens transactions."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+
+class Channel(Protocol):
+    """What the core needs from a channel adapter to answer a person."""
+
+    name: ChannelName
+
+    async def send(
+        self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
+    ) -> SendResult:
+        """Send (or edit, when asked) one message; platform errors come back as a SendResult."""
+
+    async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        """Delete messages the platform still allows deleting; returns how many went."""

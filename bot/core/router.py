@@ -1,0 +1,259 @@
+"""Routing: an Inbound becomes a handler call inside one transaction, then replies go out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.clock import Clock
+from bot.core.context import Context, CoreConfig
+from bot.core.i18n import Catalogs, fold
+from bot.core.messages import Inbound, InboundEvent, Outbound, Reply, SendStatus
+from bot.core.models import MemberStatus, Role
+from bot.core.ports import Channel, Store
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Context], Awaitable[None]]
+CommandHandler = Callable[[Context, str], Awaitable[None]]
+
+COMMAND_PAYLOAD = "cmd:"  # a button whose payload is "cmd:help" runs /help
+
+
+class Flow(Protocol):
+    """A multi-step conversation. Its button payloads start with `name` + ":"."""
+
+    name: str
+
+    async def on_input(self, ctx: Context) -> None:
+        """Handle text, media or one of this flow's buttons at the current step."""
+
+    async def reprompt(self, ctx: Context) -> None:
+        """Ask the current step's question again (after a stray input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command (also reachable by its bare word and by a `cmd:` button)."""
+
+    name: str
+    handler: CommandHandler
+    role: Role | None  # None: anyone, even someone who has not joined
+    description: str  # a msgid, translated when the menu is shown
+    in_menu: bool = True
+
+
+class Router:
+    """Knows every command and flow; picks the handler for an inbound."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self.flows: dict[str, Flow] = {}
+        self.fallback: Handler | None = None
+        self.not_joined: Handler | None = None
+
+    def command(
+        self, name: str, description: str, *, role: Role | None = Role.MEMBER, in_menu: bool = True
+    ) -> Callable[[CommandHandler], CommandHandler]:
+        def register(handler: CommandHandler) -> CommandHandler:
+            if name in self.commands:
+                raise ValueError(f"command /{name} registered twice")
+            self.commands[name] = Command(name, handler, role, description, in_menu)
+            return handler
+
+        return register
+
+    def flow(self, flow: Flow) -> Flow:
+        if flow.name in self.flows:
+            raise ValueError(f"flow {flow.name} registered twice")
+        self.flows[flow.name] = flow
+        return flow
+
+    def menu(self, role: Role | None) -> list[Command]:
+        """The commands a person with `role` may use, in registration order."""
+        return [
+            c
+            for c in self.commands.values()
+            if c.in_menu and (c.role is None or (role is not None and role.allows(c.role)))
+        ]
+
+    def _find_command(self, ctx: Context) -> tuple[str, str] | None:
+        inbound = ctx.inbound
+        if inbound.payload and inbound.payload.startswith(COMMAND_PAYLOAD):
+            return inbound.payload.removeprefix(COMMAND_PAYLOAD), ""
+        slash = inbound.command
+        if slash is not None:
+            return slash
+        if ctx.state.flow is None and inbound.text and inbound.event is InboundEvent.MESSAGE:
+            # A bare command word ("help", "aide", "مساعدة") works where there is no slash menu.
+            word = fold(inbound.text)
+            for command in self.commands.values():
+                if word in (command.name, fold(ctx._(command.name))):
+                    return command.name, ""
+        return None
+
+    async def dispatch(self, ctx: Context) -> None:
+        """Run the handler for this inbound. Every branch answers her."""
+        inbound, state = ctx.inbound, ctx.state
+        if inbound.event is InboundEvent.EDITED:
+            ctx.say(ctx._("I only read new messages, not edits. Please send it again."))
+            return
+        found = self._find_command(ctx)
+        if found is not None:
+            await self._run_command(ctx, *found)
+            return
+        flow = self.flows.get(state.flow) if state.flow else None
+        if inbound.payload is not None:
+            if flow is not None and inbound.payload.startswith(f"{flow.name}:"):
+                await flow.on_input(ctx)
+                return
+            ctx.say(ctx._("That button is from an earlier message and no longer works."))
+            if flow is not None:
+                await flow.reprompt(ctx)
+            elif self.fallback is not None:
+                await self.fallback(ctx)
+            return
+        if flow is not None:
+            await flow.on_input(ctx)
+        elif ctx.member is None and self.not_joined is not None:
+            await self.not_joined(ctx)
+        elif self.fallback is not None:
+            await self.fallback(ctx)
+
+    async def _run_command(self, ctx: Context, name: str, arg: str) -> None:
+        command = self.commands.get(name)
+        if command is None:
+            ctx.say(ctx._("I don't know that command. Send /help to see what I can do."))
+            return
+        if command.role is not None:
+            if ctx.member is None:
+                flow = self.flows.get(ctx.state.flow) if ctx.state.flow else None
+                if flow is not None:
+                    ctx.say(ctx._("Let's finish joining first."))
+                    await flow.reprompt(ctx)
+                elif self.not_joined is not None:
+                    await self.not_joined(ctx)
+                return
+            if not ctx.member.role.allows(command.role):
+                ctx.say(ctx._("This command is not available to you."))
+                return
+        await command.handler(ctx, arg)
+
+
+class Core:
+    """Handles one inbound end to end: dedupe, load, dispatch, commit, then answer."""
+
+    def __init__(
+        self,
+        store: Store,
+        router: Router,
+        catalogs: Catalogs,
+        clock: Clock,
+        config: CoreConfig,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.catalogs = catalogs
+        self.clock = clock
+        self.config = config
+
+    async def handle(self, inbound: Inbound, channel: Channel) -> None:
+        """Process `inbound` and send the answers through `channel`. Never raises."""
+        try:
+            ctx = await self._process(inbound)
+        except Exception:
+            log.exception(
+                "event=update_failed channel=%s update_id=%s", inbound.channel, inbound.update_id
+            )
+            sorry = self.catalogs.get(inbound.language_hint)(
+                "Sorry, something went wrong on our side. Please try again in a moment."
+            )
+            await self._send(inbound, channel, Reply([Outbound(sorry)]), remember=False)
+            return
+        if ctx is not None:
+            remember = ctx.member is not None and not ctx.erased
+            await self._send(inbound, channel, ctx.reply, remember=remember)
+
+    async def _process(self, inbound: Inbound) -> Context | None:
+        async with self.store.transaction() as tx:
+            if inbound.update_id is not None and not await tx.claim_update(
+                inbound.channel, inbound.update_id
+            ):
+                log.info("event=update_duplicate channel=%s update_id=%s", *_ids(inbound))
+                return None
+            if inbound.event in (InboundEvent.BLOCKED, InboundEvent.UNBLOCKED):
+                status = (
+                    MemberStatus.UNREACHABLE
+                    if inbound.event is InboundEvent.BLOCKED
+                    else MemberStatus.ACTIVE
+                )
+                await tx.set_status(inbound.channel, inbound.sender_id, status)
+                return None
+            member = await tx.get_member(inbound.channel, inbound.sender_id)
+            state = await tx.load_state(inbound.channel, inbound.chat_id)
+            before = state.snapshot()
+            locale = member.locale if member else state.data.get("locale", inbound.language_hint)
+            ctx = Context(
+                inbound=inbound,
+                member=member,
+                state=state,
+                tx=tx,
+                translator=self.catalogs.get(locale),
+                catalogs=self.catalogs,
+                clock=self.clock,
+                config=self.config,
+            )
+            if member is not None and inbound.message_id and inbound.payload is None:
+                # Her own messages can be wiped too (a phone may be inspected).
+                await tx.record_messages(
+                    inbound.channel, inbound.chat_id, [inbound.message_id], self.clock.now()
+                )
+            await self.router.dispatch(ctx)
+            if ctx.erased:
+                return ctx
+            if ctx.member is not None:
+                if ctx.member.status is MemberStatus.UNREACHABLE:
+                    ctx.member.status = MemberStatus.ACTIVE  # she wrote again: she can be reached
+                ctx.member.last_seen_at = self.clock.now()
+                await tx.save_member(ctx.member)
+            if state.snapshot() != before:
+                await tx.save_state(inbound.channel, inbound.chat_id, state, self.clock.now())
+            return ctx
+
+    async def _send(
+        self, inbound: Inbound, channel: Channel, reply: Reply, remember: bool
+    ) -> None:
+        sent: list[str] = []
+        for message in reply.messages:
+            edit = inbound.message_id if message.replace and inbound.payload else None
+            result = await channel.send(inbound.chat_id, message, edit_message_id=edit)
+            if (
+                result.status is SendStatus.SENT
+                and result.message_id
+                and result.message_id != edit
+            ):
+                sent.append(result.message_id)
+            elif result.status is SendStatus.UNREACHABLE:
+                async with self.store.transaction() as tx:
+                    await tx.set_status(
+                        inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE
+                    )
+                return
+            elif result.status is not SendStatus.SENT:
+                log.warning(
+                    "event=reply_failed channel=%s update_id=%s status=%s reason=%s",
+                    *_ids(inbound),
+                    result.status,
+                    result.reason,
+                )
+        if reply.delete_message_ids:
+            await channel.delete(inbound.chat_id, reply.delete_message_ids)
+        if remember and sent:
+            async with self.store.transaction() as tx:
+                await tx.record_messages(inbound.channel, inbound.chat_id, sent, self.clock.now())
+
+
+def _ids(inbound: Inbound) -> tuple[str, str | None]:
+    return inbound.channel.value, inbound.update_id

@@ -1,0 +1,15 @@
+"""The conversations, one module per capability, written once for every channel."""
+
+from __future__ import annotations
+
+from bot.core.router import Router
+
+
+def build_router() -> Router:
+    """A router with every capability registered (the order is the order of the menu)."""
+    from handlers import account, onboarding
+
+    router = Router()
+    onboarding.register(router)
+    account.register(router)
+    return router

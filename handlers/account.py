@@ -1,0 +1,204 @@
+"""Her own account: help, language, pause/resume, what we keep (/mydata), /forget and /wipe."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.core.context import Context
+from bot.core.i18n import N_, native_language_name
+from bot.core.messages import Button, ChannelName
+from bot.core.models import MemberStatus
+from bot.core.router import Router
+from handlers.common import ROLE_NAMES, choice, command_text, main_menu, sphere_labels
+from handlers.onboarding import language_buttons
+
+CHANNEL_NAMES = {
+    ChannelName.TELEGRAM: N_("Telegram"),
+    ChannelName.WHATSAPP: N_("WhatsApp"),
+    ChannelName.CONSOLE: N_("terminal"),
+}
+
+
+class LanguageFlow:
+    """/language: one question, one tap."""
+
+    name = "lang"
+
+    async def reprompt(self, ctx: Context) -> None:
+        ctx.say(ctx._("Which language do you prefer?"), language_buttons(ctx.locale, "lang:"))
+
+    async def on_input(self, ctx: Context) -> None:
+        code = choice(ctx, "lang:")
+        if code not in ctx.catalogs.supported:
+            ctx.say(ctx._("Please choose one of the buttons."))
+            await self.reprompt(ctx)
+            return
+        ctx.set_locale(code)
+        ctx.state.clear()
+        ctx.say(
+            ctx._(
+                "Done. I will write to you in {language} from now on.",
+                language=native_language_name(code),
+            )
+        )
+
+
+class ForgetFlow:
+    """/forget: confirm, then erase her and everything linked to her."""
+
+    name = "forget"
+
+    async def reprompt(self, ctx: Context) -> None:
+        ctx.say(
+            ctx._(
+                "This deletes your membership and everything Wasl keeps about you, and clears "
+                "this chat of recent messages. Your past survey answers stay in the totals: "
+                "they were never linked to you. Delete everything?"
+            ),
+            [
+                Button(ctx._("Yes, delete everything"), "forget:yes"),
+                Button(ctx._("No, keep my membership"), "forget:no"),
+            ],
+        )
+
+    async def on_input(self, ctx: Context) -> None:
+        answer = choice(ctx, "forget:")
+        if answer not in ("yes", "no"):
+            ctx.say(ctx._("Please choose one of the buttons."))
+            await self.reprompt(ctx)
+            return
+        ctx.state.clear()
+        if answer == "no" or ctx.member is None:
+            ctx.say(ctx._("Nothing was deleted."), main_menu(ctx), columns=2)
+            return
+        member = ctx.member
+        recent = await ctx.tx.recent_messages(member.channel, member.chat_id, _since(ctx))
+        await ctx.tx.erase_member(member)
+        await ctx.tx.audit(actor="system", action="member.erased", now=ctx.now)
+        ctx.member, ctx.erased = None, True
+        ctx.reply.delete_message_ids.extend(recent)
+        ctx.say(
+            ctx._(
+                "Done. Everything Wasl kept about you has been deleted. Thank you for your work. "
+                "You can join again at any time with a new invitation."
+            )
+        )
+
+
+def _since(ctx: Context) -> datetime:
+    """The oldest message the platform still lets us delete."""
+    return ctx.now - timedelta(hours=ctx.config.wipe_window_hours)
+
+
+def register(router: Router) -> None:
+    language, forget = LanguageFlow(), ForgetFlow()
+    router.flow(language)
+    router.flow(forget)
+
+    @router.command("help", N_("What I can do"), role=None)
+    async def cmd_help(ctx: Context, arg: str) -> None:
+        if ctx.member is None:
+            await _not_member(ctx)
+            return
+        lines = [ctx._("Here is what you can do:")]
+        lines += [
+            f"{command_text(ctx, c.name)} — {ctx._(c.description)}"
+            for c in router.menu(ctx.member.role)
+        ]
+        ctx.say("\n".join(lines), main_menu(ctx), columns=2)
+
+    async def _not_member(ctx: Context) -> None:
+        if router.not_joined is not None:
+            await router.not_joined(ctx)
+
+    @router.command("language", N_("Change your language"))
+    async def cmd_language(ctx: Context, arg: str) -> None:
+        ctx.state.go(language.name, "choose")
+        await language.reprompt(ctx)
+
+    @router.command("pause", N_("Stop alerts and campaigns for now"))
+    async def cmd_pause(ctx: Context, arg: str) -> None:
+        assert ctx.member is not None
+        ctx.member.status = MemberStatus.PAUSED
+        ctx.state.clear()
+        ctx.say(
+            ctx._(
+                "Paused. You will not get alerts or campaigns until you send {resume}. "
+                "You can still use everything else.",
+                resume=command_text(ctx, "resume"),
+            )
+        )
+
+    @router.command("resume", N_("Receive alerts and campaigns again"))
+    async def cmd_resume(ctx: Context, arg: str) -> None:
+        assert ctx.member is not None
+        ctx.member.status = MemberStatus.ACTIVE
+        ctx.state.clear()
+        ctx.say(ctx._("Welcome back. You will receive alerts and campaigns again."))
+
+    @router.command("mydata", N_("See everything Wasl keeps about you"))
+    async def cmd_mydata(ctx: Context, arg: str) -> None:
+        assert ctx.member is not None
+        m = ctx.member
+        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
+        status = (
+            ctx._("paused (no alerts or campaigns)")
+            if m.status is MemberStatus.PAUSED
+            else ctx._("receiving alerts and campaigns")
+        )
+        ctx.state.clear()
+        ctx.say(
+            ctx._(
+                "What Wasl keeps about you:\n"
+                "• Account: your {channel} number, only to reply to you\n"
+                "• Language: {language}\n"
+                "• Country: {country}\n"
+                "• Spheres: {spheres}\n"
+                "• Role: {role}\n"
+                "• Messages: {status}\n"
+                "• Joined: {joined}\n"
+                "• Accepted the values and data notice (version {version}) on {consented}\n"
+                "• Recent messages in this chat that {wipe} can delete: {recent}\n\n"
+                "Your survey answers are stored without your name, so they cannot be shown here. "
+                "Send {forget} to delete everything.",
+                channel=ctx._(CHANNEL_NAMES[m.channel]),
+                language=native_language_name(m.locale),
+                country=ctx._.country_name(m.country) if m.country else ctx._("none"),
+                spheres=sphere_labels(ctx, m.spheres),
+                role=ctx._(ROLE_NAMES[m.role]),
+                status=status,
+                joined=ctx._.date(m.joined_at),
+                version=m.consent_version,
+                consented=ctx._.date(m.consented_at),
+                wipe=command_text(ctx, "wipe"),
+                recent=ctx._.number(len(recent)),
+                forget=command_text(ctx, "forget"),
+            )
+        )
+
+    @router.command("forget", N_("Delete your membership and data"))
+    async def cmd_forget(ctx: Context, arg: str) -> None:
+        ctx.state.go(forget.name, "confirm")
+        await forget.reprompt(ctx)
+
+    @router.command("wipe", N_("Delete recent messages in this chat"))
+    async def cmd_wipe(ctx: Context, arg: str) -> None:
+        assert ctx.member is not None
+        m = ctx.member
+        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
+        await ctx.tx.forget_messages(m.channel, m.chat_id)
+        ctx.state.clear()
+        ctx.reply.delete_message_ids.extend(recent)
+        ctx.say(ctx._.plural("Cleared {n} message.", "Cleared {n} messages.", len(recent)))
+
+    async def fallback(ctx: Context) -> None:
+        if ctx.inbound.media is not None:
+            ctx.say(ctx._("I can't use this kind of message here."), main_menu(ctx), columns=2)
+        else:
+            ctx.say(
+                ctx._("Sorry, I didn't understand. Choose from the menu:"),
+                main_menu(ctx),
+                columns=2,
+            )
+
+    router.fallback = fallback

@@ -1,0 +1,93 @@
+"""Things several conversations share: the alliance's spheres and values, menus, choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.context import Context
+from bot.core.i18n import N_
+from bot.core.messages import Button, ChannelName
+from bot.core.models import MemberStatus, Role
+from bot.core.router import COMMAND_PAYLOAD
+
+
+@dataclass(frozen=True, slots=True)
+class Sphere:
+    """One of the alliance's spheres of work: a stable code, a short label, a description."""
+
+    code: str
+    label: str  # at most 24 characters in every language (a WhatsApp list row)
+    description: str
+
+
+SPHERES: tuple[Sphere, ...] = (
+    Sphere(
+        "youth", N_("Youth deradicalisation"), N_("Deradicalisation and demobilisation of youth")
+    ),
+    Sphere("pluralism", N_("Peace and pluralism"), N_("Peace and pluralism in communities")),
+    Sphere(
+        "religion", N_("Religious texts"), N_("Challenging extremist readings of religious texts")
+    ),
+    Sphere("rights", N_("Women's rights"), N_("Women's rights in law, politics and services")),
+    Sphere(
+        "vaw",
+        N_("Violence against women"),
+        N_(
+            "Violence against women: child marriage, honour killings, sexual violence, "
+            "recruitment of women"
+        ),
+    ),
+    Sphere(
+        "narratives",
+        N_("Rights narratives"),
+        N_("Religious and cultural narratives of rights and coexistence"),
+    ),
+    Sphere("media", N_("Women in media"), N_("Women's voices in media")),
+    Sphere("advocacy", N_("Advocacy"), N_("International advocacy")),
+)
+SPHERE_BY_CODE = {s.code: s for s in SPHERES}
+
+ROLE_NAMES = {
+    Role.MEMBER: N_("member"),
+    Role.COORDINATOR: N_("coordinator"),
+    Role.SECRETARIAT: N_("secretariat"),
+    Role.ADMIN: N_("administrator"),
+}
+
+
+def sphere_labels(ctx: Context, codes: list[str]) -> str:
+    """Her spheres as a comma-separated list in her language."""
+    labels = [ctx._(SPHERE_BY_CODE[c].label) for c in codes if c in SPHERE_BY_CODE]
+    return ctx._(", ").join(labels) if labels else ctx._("none")
+
+
+def command_button(label: str, command: str) -> Button:
+    """A button that runs a command, as if she had typed it."""
+    return Button(label, f"{COMMAND_PAYLOAD}{command}")
+
+
+def main_menu(ctx: Context) -> list[Button]:
+    """The short menu under a welcome or a "didn't understand": buttons beat typing."""
+    buttons = [
+        command_button(ctx._("My data"), "mydata"),
+        command_button(ctx._("Language"), "language"),
+    ]
+    if ctx.member is not None and ctx.member.status is MemberStatus.PAUSED:
+        buttons.append(command_button(ctx._("Resume messages"), "resume"))
+    else:
+        buttons.append(command_button(ctx._("Pause messages"), "pause"))
+    buttons.append(command_button(ctx._("Help"), "help"))
+    return buttons
+
+
+def command_text(ctx: Context, name: str) -> str:
+    """How she types a command on her channel: "/help" on Telegram, "help" on WhatsApp."""
+    return name if ctx.inbound.channel is ChannelName.WHATSAPP else f"/{name}"
+
+
+def choice(ctx: Context, prefix: str) -> str | None:
+    """The part of a button payload after `prefix` (e.g. "ob:lang:"), or None."""
+    payload = ctx.inbound.payload
+    if payload is None or not payload.startswith(prefix):
+        return None
+    return payload.removeprefix(prefix)

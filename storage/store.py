@@ -1,0 +1,368 @@
+"""The unit of work: one short transaction per update, SQLAlchemy Core statements on hot paths."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.messages import ChannelName
+from bot.core.models import (
+    ConversationState,
+    Invite,
+    Member,
+    MemberStatus,
+    NewMember,
+    Role,
+)
+from bot.core.ports import ErasureReport
+from storage.tables import (
+    AuditLogRow,
+    ChatMessageRow,
+    ConversationStateRow,
+    InviteRow,
+    MemberRow,
+    MemberSphereRow,
+    ProcessedUpdateRow,
+)
+
+member_t = MemberRow.__table__  # type: ignore[attr-defined]
+sphere_t = MemberSphereRow.__table__  # type: ignore[attr-defined]
+invite_t = InviteRow.__table__  # type: ignore[attr-defined]
+state_t = ConversationStateRow.__table__  # type: ignore[attr-defined]
+update_t = ProcessedUpdateRow.__table__  # type: ignore[attr-defined]
+audit_t = AuditLogRow.__table__  # type: ignore[attr-defined]
+message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
+
+ERASED = "erased"
+
+
+class SqlStore:
+    """Opens transactions on an engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlTransaction]:
+        async with self.engine.begin() as connection:
+            yield SqlTransaction(connection, self._insert)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+class SqlTransaction:
+    """Everything done here commits together when the `transaction()` block ends cleanly."""
+
+    def __init__(self, connection: AsyncConnection, insert_for_dialect: Any) -> None:
+        self.conn = connection
+        self._upsert = insert_for_dialect
+
+    # -- redelivery ---------------------------------------------------------------------------
+
+    async def claim_update(self, channel: ChannelName, update_id: str) -> bool:
+        statement = (
+            self._upsert(update_t)
+            .values(channel=channel.value, update_id=update_id, processed_at=func.now())
+            .on_conflict_do_nothing()
+        )
+        result = await self.conn.execute(statement)
+        return result.rowcount == 1
+
+    async def forget_processed_updates(self, before: datetime) -> int:
+        result = await self.conn.execute(delete(update_t).where(update_t.c.processed_at < before))
+        return result.rowcount
+
+    # -- members ------------------------------------------------------------------------------
+
+    async def get_member(self, channel: ChannelName, platform_id: str) -> Member | None:
+        row = (
+            await self.conn.execute(
+                select(member_t).where(
+                    member_t.c.channel == channel.value, member_t.c.platform_id == platform_id
+                )
+            )
+        ).first()
+        return await self._member(row) if row else None
+
+    async def get_member_by_id(self, member_id: int) -> Member | None:
+        row = (await self.conn.execute(select(member_t).where(member_t.c.id == member_id))).first()
+        return await self._member(row) if row else None
+
+    async def _member(self, row: Row[Any]) -> Member:
+        spheres = (
+            await self.conn.execute(
+                select(sphere_t.c.sphere)
+                .where(sphere_t.c.member_id == row.id)
+                .order_by(sphere_t.c.sphere)
+            )
+        ).scalars()
+        return Member(
+            id=row.id,
+            channel=ChannelName(row.channel),
+            platform_id=row.platform_id,
+            chat_id=row.chat_id,
+            locale=row.locale,
+            country=row.country,
+            spheres=list(spheres),
+            role=Role(row.role),
+            status=MemberStatus(row.status),
+            consent_version=row.consent_version,
+            consented_at=row.consented_at,
+            joined_at=row.joined_at,
+            last_seen_at=row.last_seen_at,
+            timezone=row.timezone,
+        )
+
+    async def create_member(self, new: NewMember, now: datetime) -> Member:
+        result = await self.conn.execute(
+            insert(member_t)
+            .values(
+                channel=new.channel.value,
+                platform_id=new.platform_id,
+                chat_id=new.chat_id,
+                locale=new.locale,
+                country=new.country,
+                role=new.role.value,
+                status=MemberStatus.ACTIVE.value,
+                consent_version=new.consent_version,
+                consented_at=new.consented_at,
+                joined_at=now,
+                last_seen_at=now,
+            )
+            .returning(member_t.c.id)
+        )
+        member_id = result.scalar_one()
+        await self._set_spheres(member_id, new.spheres)
+        member = await self.get_member_by_id(member_id)
+        assert member is not None
+        return member
+
+    async def _set_spheres(self, member_id: int, spheres: Sequence[str]) -> None:
+        await self.conn.execute(delete(sphere_t).where(sphere_t.c.member_id == member_id))
+        if spheres:
+            await self.conn.execute(
+                insert(sphere_t), [{"member_id": member_id, "sphere": s} for s in set(spheres)]
+            )
+
+    async def save_member(self, member: Member) -> None:
+        await self.conn.execute(
+            update(member_t)
+            .where(member_t.c.id == member.id)
+            .values(
+                locale=member.locale,
+                country=member.country,
+                role=member.role.value,
+                status=member.status.value,
+                timezone=member.timezone,
+                chat_id=member.chat_id,
+                last_seen_at=member.last_seen_at,
+            )
+        )
+        current = await self.conn.execute(
+            select(sphere_t.c.sphere).where(sphere_t.c.member_id == member.id)
+        )
+        if set(current.scalars()) != set(member.spheres):
+            await self._set_spheres(member.id, member.spheres)
+
+    async def set_status(
+        self, channel: ChannelName, platform_id: str, status: MemberStatus
+    ) -> None:
+        await self.conn.execute(
+            update(member_t)
+            .where(member_t.c.channel == channel.value, member_t.c.platform_id == platform_id)
+            .values(status=status.value)
+        )
+
+    async def set_role(self, member_id: int, role: Role) -> None:
+        await self.conn.execute(
+            update(member_t).where(member_t.c.id == member_id).values(role=role.value)
+        )
+
+    async def erase_member(self, member: Member) -> ErasureReport:
+        counts: dict[str, int] = {}
+        # Audit entries stay (accountability) but no longer point at her.
+        for column in (audit_t.c.actor_member_id, audit_t.c.subject_member_id):
+            result = await self.conn.execute(
+                update(audit_t).where(column == member.id).values({column.name: None})
+            )
+            counts[f"audit_{column.name}"] = result.rowcount
+        result = await self.conn.execute(
+            update(audit_t).where(audit_t.c.actor == f"member:{member.id}").values(actor=ERASED)
+        )
+        counts["audit_actor"] = result.rowcount
+        for name, statement in (
+            (
+                "chat_message",
+                delete(message_t).where(
+                    message_t.c.channel == member.channel.value,
+                    message_t.c.chat_id == member.chat_id,
+                ),
+            ),
+            (
+                "conversation_state",
+                delete(state_t).where(
+                    state_t.c.channel == member.channel.value, state_t.c.chat_id == member.chat_id
+                ),
+            ),
+            ("member_sphere", delete(sphere_t).where(sphere_t.c.member_id == member.id)),
+            ("member", delete(member_t).where(member_t.c.id == member.id)),
+        ):
+            counts[name] = (await self.conn.execute(statement)).rowcount
+        return ErasureReport(counts)
+
+    # -- conversation state -------------------------------------------------------------------
+
+    async def load_state(self, channel: ChannelName, chat_id: str) -> ConversationState:
+        row = (
+            await self.conn.execute(
+                select(state_t.c.flow, state_t.c.step, state_t.c.data).where(
+                    state_t.c.channel == channel.value, state_t.c.chat_id == chat_id
+                )
+            )
+        ).first()
+        if row is None:
+            return ConversationState()
+        return ConversationState(flow=row.flow, step=row.step, data=dict(row.data or {}))
+
+    async def save_state(
+        self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
+    ) -> None:
+        where = (state_t.c.channel == channel.value, state_t.c.chat_id == chat_id)
+        if state.flow is None and not state.data:
+            await self.conn.execute(delete(state_t).where(*where))
+            return
+        values = {"flow": state.flow, "step": state.step, "data": state.data, "updated_at": now}
+        statement = self._upsert(state_t).values(channel=channel.value, chat_id=chat_id, **values)
+        await self.conn.execute(
+            statement.on_conflict_do_update(index_elements=["channel", "chat_id"], set_=values)
+        )
+
+    async def forget_stale_states(self, before: datetime) -> int:
+        result = await self.conn.execute(delete(state_t).where(state_t.c.updated_at < before))
+        return result.rowcount
+
+    # -- invites ------------------------------------------------------------------------------
+
+    async def get_invite(self, code: str) -> Invite | None:
+        row = (await self.conn.execute(select(invite_t).where(invite_t.c.code == code))).first()
+        if row is None:
+            return None
+        return Invite(
+            id=row.id,
+            code=row.code,
+            role=Role(row.role),
+            country=row.country,
+            uses_left=row.uses_left,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+            created_by=row.created_by,
+        )
+
+    async def use_invite(self, invite_id: int) -> bool:
+        result = await self.conn.execute(
+            update(invite_t)
+            .where(invite_t.c.id == invite_id, invite_t.c.uses_left > 0)
+            .values(uses_left=invite_t.c.uses_left - 1)
+        )
+        return result.rowcount == 1
+
+    async def create_invite(
+        self,
+        *,
+        code: str,
+        role: Role,
+        country: str | None,
+        uses: int,
+        expires_at: datetime | None,
+        created_by: str,
+        now: datetime,
+    ) -> Invite:
+        await self.conn.execute(
+            insert(invite_t).values(
+                code=code,
+                role=role.value,
+                country=country,
+                uses_left=uses,
+                expires_at=expires_at,
+                created_at=now,
+                created_by=created_by,
+            )
+        )
+        invite = await self.get_invite(code)
+        assert invite is not None
+        return invite
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        now: datetime,
+        subject_member_id: int | None = None,
+        actor_member_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        await self.conn.execute(
+            insert(audit_t).values(
+                at=now,
+                actor=actor,
+                action=action,
+                actor_member_id=actor_member_id,
+                subject_member_id=subject_member_id,
+                details=details or {},
+            )
+        )
+
+    async def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(select(audit_t).order_by(audit_t.c.id.desc()).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    # -- chat messages (for /wipe) ------------------------------------------------------------
+
+    async def record_messages(
+        self, channel: ChannelName, chat_id: str, message_ids: Sequence[str], now: datetime
+    ) -> None:
+        if message_ids:
+            await self.conn.execute(
+                insert(message_t),
+                [
+                    {"channel": channel.value, "chat_id": chat_id, "message_id": m, "at": now}
+                    for m in message_ids
+                ],
+            )
+
+    async def recent_messages(
+        self, channel: ChannelName, chat_id: str, since: datetime
+    ) -> list[str]:
+        rows = await self.conn.execute(
+            select(message_t.c.message_id)
+            .where(
+                message_t.c.channel == channel.value,
+                message_t.c.chat_id == chat_id,
+                message_t.c.at >= since,
+            )
+            .order_by(message_t.c.id)
+        )
+        return list(rows.scalars())
+
+    async def forget_messages(self, channel: ChannelName, chat_id: str) -> int:
+        result = await self.conn.execute(
+            delete(message_t).where(
+                message_t.c.channel == channel.value, message_t.c.chat_id == chat_id
+            )
+        )
+        return result.rowcount
+
+    async def forget_old_messages(self, before: datetime) -> int:
+        result = await self.conn.execute(delete(message_t).where(message_t.c.at < before))
+        return result.rowcount
