@@ -1,0 +1,177 @@
+"""A member's own account: help, language, pause/resume, /mydata, /forget, /wipe, fallbacks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core.messages import ChannelName, InboundEvent, MediaKind, SendStatus
+from bot.core.models import MemberStatus
+from bot.core.router import Router
+from handlers import build_router
+from tests.handlers.conftest import join, make_invite
+from tests.support.erasure import rows_naming
+from tests.support.harness import Harness, Person, payloads
+
+
+async def member(h: Harness, user_id: str = "111", locale: str = "en") -> Person:
+    code = await make_invite(h, f"code-{user_id}")
+    she = h.person(user_id, locale)
+    await join(she, code, locale=locale)
+    return she
+
+
+async def load(h: Harness, user_id: str = "111"):  # type: ignore[no-untyped-def]
+    async with h.store.transaction() as tx:
+        return await tx.get_member(ChannelName.TELEGRAM, user_id)
+
+
+async def test_help_lists_the_commands_she_can_use(harness: Harness) -> None:
+    she = await member(harness)
+    text = (await she.say("/help"))[0].text
+    for command in ("/language", "/pause", "/mydata", "/forget", "/wipe"):
+        assert command in text
+    assert "/start" not in text
+
+
+async def test_bare_command_words_work_without_a_slash(harness: Harness) -> None:
+    she = await member(harness)
+    assert "/mydata" in (await she.say("help"))[0].text
+    assert "What Wasl keeps" in (await she.say("MyData"))[0].text
+
+
+async def test_menu_buttons_run_commands(harness: Harness) -> None:
+    she = await member(harness)
+    assert "cmd:mydata" in payloads(she.last)
+    replies = await she.press("cmd:mydata")
+    assert "What Wasl keeps" in replies[0].text
+
+
+async def test_language_change_is_kept(harness: Harness) -> None:
+    she = await member(harness)
+    replies = await she.say("/language")
+    assert set(payloads(replies[0])) == {"lang:en", "lang:ar", "lang:fr"}
+    await she.press("lang:fr")
+    assert (await load(harness)).locale == "fr"  # type: ignore[union-attr]
+    wrong = await she.say("/language")
+    assert wrong
+    replies = await she.send_media(MediaKind.STICKER)
+    assert "lang:en" in payloads(replies[-1]), "a sticker re-asks the question"
+
+
+async def test_pause_and_resume(harness: Harness) -> None:
+    she = await member(harness)
+    await she.say("/pause")
+    assert (await load(harness)).status is MemberStatus.PAUSED  # type: ignore[union-attr]
+    assert "cmd:resume" in payloads((await she.say("what?"))[0])
+    await she.say("/resume")
+    assert (await load(harness)).status is MemberStatus.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_mydata_shows_what_is_kept(harness: Harness) -> None:
+    she = await member(harness)
+    text = (await she.say("/mydata"))[0].text
+    for expected in ("Iraq", "Youth deradicalisation", "member", "English", "2026-11"):
+        assert expected in text
+    assert she.user_id not in text, "her platform id is not echoed back"
+
+
+async def test_forget_erases_her_and_leaves_no_row_that_names_her(harness: Harness) -> None:
+    other = await member(harness, "222")
+    she = await member(harness, "111")
+    await she.say("/language")  # leave some state behind
+    await she.press("lang:ar")
+    replies = await she.say("/forget")
+    assert payloads(replies[0]) == ["forget:yes", "forget:no"]
+    await she.press("forget:yes")
+    assert await load(harness, "111") is None
+    assert await rows_naming(harness.store, member_id=2, identifiers=("111",)) == []
+    assert harness.channel.deleted, "her recent chat messages were deleted too"
+    assert await load(harness, "222") is not None, "another member is untouched"
+    # the scan does find a member who is still there (so an empty result above means something)
+    assert await rows_naming(harness.store, member_id=1, identifiers=("222",))
+    # after forgetting she is a stranger again
+    assert "invitation" in (await she.say("hello"))[0].text
+    assert other.user_id == "222"
+
+
+async def test_forget_can_be_cancelled_and_bad_input_re_asks(harness: Harness) -> None:
+    she = await member(harness)
+    await she.say("/forget")
+    replies = await she.say("yes")  # typed instead of pressing
+    assert payloads(replies[-1]) == ["forget:yes", "forget:no"]
+    await she.press("forget:no")
+    assert await load(harness) is not None
+
+
+async def test_wipe_deletes_recent_messages_the_platform_still_allows(harness: Harness) -> None:
+    she = await member(harness)
+    await she.say("/mydata")
+    old_ids = {s.message_id for s in harness.channel.sent}
+    harness.clock.advance(timedelta(hours=50))  # older than Telegram allows deleting
+    await she.say("/mydata")
+    recent_reply = harness.channel.sent[-1].message_id
+    replies = await she.say("/wipe")
+    assert recent_reply in harness.channel.deleted
+    assert not old_ids & set(harness.channel.deleted), "nothing too old to delete is tried"
+    assert "Cleared 3 messages" in replies[0].text  # her /mydata, the reply, her /wipe
+
+
+async def test_unknown_command_and_unknown_text(harness: Harness) -> None:
+    she = await member(harness)
+    assert "/help" in (await she.say("/nonsense"))[0].text
+    replies = await she.say("بماذا تستطيع أن تساعدني؟ " * 200)
+    assert "didn't understand" in replies[0].text
+    replies = await she.send_media(MediaKind.VOICE)
+    assert "can't use" in replies[0].text
+    replies = await she.edit("typo fixed")
+    assert "edits" in replies[0].text
+
+
+async def test_a_redelivered_update_is_handled_once(harness: Harness) -> None:
+    she = await member(harness)
+    inbound = she.inbound(text="/mydata", message_id="77")
+    await she.deliver(inbound)
+    again = await she.deliver(inbound)
+    assert again == []
+
+
+async def test_an_error_in_one_update_does_not_stop_the_others(harness: Harness) -> None:
+    router = build_router()
+
+    @router.command("boom", "explodes")
+    async def boom(ctx, arg):  # type: ignore[no-untyped-def]
+        raise RuntimeError("handler bug")
+
+    h = Harness(harness.store, router)
+    she = await member(h)
+    replies = await she.say("/boom")
+    assert "went wrong" in replies[0].text
+    assert "What Wasl keeps" in (await she.say("/mydata"))[0].text
+
+
+async def test_blocked_then_back(harness: Harness) -> None:
+    she = await member(harness)
+    await she.deliver(she.inbound(event=InboundEvent.BLOCKED))
+    assert (await load(harness)).status is MemberStatus.UNREACHABLE  # type: ignore[union-attr]
+    await she.say("/help")  # she writes again: reachable again
+    assert (await load(harness)).status is MemberStatus.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_a_refused_reply_marks_her_unreachable(harness: Harness) -> None:
+    she = await member(harness)
+    harness.channel.next_status = SendStatus.UNREACHABLE
+    await she.say("/help")
+    assert (await load(harness)).status is MemberStatus.UNREACHABLE  # type: ignore[union-attr]
+
+
+async def test_router_refuses_duplicate_registrations() -> None:
+    import pytest
+
+    router = Router()
+
+    @router.command("x", "x")
+    async def x(ctx, arg):  # type: ignore[no-untyped-def]
+        return None
+
+    with pytest.raises(ValueError, match="twice"):
+        router.command("x", "x")(x)

@@ -1,0 +1,137 @@
+"""Drive the real core and handlers through a recording channel and a real SQLite file."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.core.clock import FixedClock
+from bot.core.context import CoreConfig
+from bot.core.i18n import Catalogs
+from bot.core.messages import (
+    ChannelName,
+    Inbound,
+    InboundEvent,
+    MediaKind,
+    Outbound,
+    SendResult,
+    SendStatus,
+)
+from bot.core.router import Core, Router
+from storage.store import SqlStore
+
+
+@dataclass
+class Sent:
+    chat_id: str
+    message: Outbound
+    message_id: str
+    edited: bool
+
+
+@dataclass
+class RecordingChannel:
+    """A Channel that records what the core sends, and can be told to refuse."""
+
+    name: ChannelName = ChannelName.TELEGRAM
+    sent: list[Sent] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    next_status: SendStatus = SendStatus.SENT
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    async def send(
+        self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
+    ) -> SendResult:
+        if self.next_status is not SendStatus.SENT:
+            return SendResult(self.next_status, reason="test")
+        message_id = edit_message_id or str(next(self._ids))
+        self.sent.append(Sent(chat_id, message, message_id, edit_message_id is not None))
+        return SendResult(SendStatus.SENT, message_id=message_id)
+
+    async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        self.deleted.extend(message_ids)
+        return len(message_ids)
+
+
+class Harness:
+    """One bot (core + store + channel) and helpers to speak to it as a person."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        router: Router,
+        *,
+        config: CoreConfig | None = None,
+        channel: ChannelName = ChannelName.TELEGRAM,
+    ) -> None:
+        self.store = store
+        self.clock = FixedClock()
+        self.catalogs = Catalogs()
+        self.config = config or CoreConfig()
+        self.core = Core(store, router, self.catalogs, self.clock, self.config)
+        self.channel = RecordingChannel(name=channel)
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    def person(self, user_id: str = "111", language: str | None = "en") -> Person:
+        return Person(self, user_id, language)
+
+
+class Person:
+    """Someone writing to the bot; each call returns the messages the bot sent back."""
+
+    def __init__(self, harness: Harness, user_id: str, language: str | None) -> None:
+        self.h = harness
+        self.user_id = user_id
+        self.language = language
+
+    @property
+    def last(self) -> Outbound:
+        """The last message she received."""
+        mine = [s for s in self.h.channel.sent if s.chat_id == self.user_id]
+        return mine[-1].message
+
+    def last_sent(self) -> Sent:
+        return [s for s in self.h.channel.sent if s.chat_id == self.user_id][-1]
+
+    async def deliver(self, inbound: Inbound) -> list[Outbound]:
+        before = len(self.h.channel.sent)
+        await self.h.core.handle(inbound, self.h.channel)
+        return [s.message for s in self.h.channel.sent[before:]]
+
+    def inbound(self, **fields: object) -> Inbound:
+        base: dict[str, object] = {
+            "channel": self.h.channel.name,
+            "sender_id": self.user_id,
+            "chat_id": self.user_id,
+            "language_hint": self.language,
+            "update_id": str(next(self.h._update_ids)),
+        }
+        base.update(fields)
+        return Inbound(**base)  # type: ignore[arg-type]
+
+    async def say(self, text: str) -> list[Outbound]:
+        return await self.deliver(
+            self.inbound(text=text, message_id=str(next(self.h._message_ids)))
+        )
+
+    async def press(self, payload: str, message_id: str | None = None) -> list[Outbound]:
+        """Press a button (by default on the last message she got)."""
+        if message_id is None:
+            message_id = self.last_sent().message_id
+        return await self.deliver(
+            self.inbound(event=InboundEvent.BUTTON, payload=payload, message_id=message_id)
+        )
+
+    async def send_media(self, kind: MediaKind, caption: str | None = None) -> list[Outbound]:
+        return await self.deliver(
+            self.inbound(media=kind, text=caption, message_id=str(next(self.h._message_ids)))
+        )
+
+    async def edit(self, text: str) -> list[Outbound]:
+        return await self.deliver(self.inbound(event=InboundEvent.EDITED, text=text))
+
+
+def payloads(message: Outbound) -> list[str]:
+    return [b.payload for b in message.buttons]
