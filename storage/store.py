@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -67,10 +67,10 @@ class SqlTransaction:
 
     # -- redelivery ---------------------------------------------------------------------------
 
-    async def claim_update(self, channel: ChannelName, update_id: str) -> bool:
+    async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
         statement = (
             self._upsert(update_t)
-            .values(channel=channel.value, update_id=update_id, processed_at=func.now())
+            .values(channel=channel.value, update_id=update_id, processed_at=now)
             .on_conflict_do_nothing()
         )
         result = await self.conn.execute(statement)

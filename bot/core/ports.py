@@ -22,7 +22,7 @@ class ErasureReport:
 class Transaction(Protocol):
     """One unit of work: everything done through it commits together or not at all."""
 
-    async def claim_update(self, channel: ChannelName, update_id: str) -> bool:
+    async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
         """Record an update id; False when it was already handled (a redelivery)."""
 
     async def get_member(self, channel: ChannelName, platform_id: str) -> Member | None: ...

@@ -179,7 +179,7 @@ class Core:
     async def _process(self, inbound: Inbound) -> Context | None:
         async with self.store.transaction() as tx:
             if inbound.update_id is not None and not await tx.claim_update(
-                inbound.channel, inbound.update_id
+                inbound.channel, inbound.update_id, self.clock.now()
             ):
                 log.info("event=update_duplicate channel=%s update_id=%s", *_ids(inbound))
                 return None

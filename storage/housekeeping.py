@@ -1,0 +1,33 @@
+"""Deleting what we no longer need: old update ids, old message ids, abandoned conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.store import SqlStore
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long each kind of short-lived record is kept."""
+
+    # WhatsApp retries webhooks for days, Telegram keeps updates 24 h: two weeks covers both.
+    processed_updates: timedelta = timedelta(days=14)
+    # Telegram lets a bot delete messages for 48 hours; past that /wipe cannot use the id.
+    chat_messages: timedelta = timedelta(hours=48)
+    # A joining or other conversation left half-way is forgotten (it may hold her chat id).
+    stale_states: timedelta = timedelta(days=30)
+
+
+async def purge_expired(
+    store: SqlStore, now: datetime, policy: RetentionPolicy | None = None
+) -> dict[str, int]:
+    """Delete expired rows; returns how many of each kind went."""
+    policy = policy or RetentionPolicy()
+    async with store.transaction() as tx:
+        return {
+            "processed_updates": await tx.forget_processed_updates(now - policy.processed_updates),
+            "chat_messages": await tx.forget_old_messages(now - policy.chat_messages),
+            "stale_states": await tx.forget_stale_states(now - policy.stale_states),
+        }

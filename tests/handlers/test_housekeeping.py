@@ -1,0 +1,47 @@
+"""Short-lived records expire: update ids, message ids, abandoned conversations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.core.messages import ChannelName
+from bot.core.models import ConversationState
+from storage.housekeeping import purge_expired
+from storage.store import SqlStore, message_t, state_t, update_t
+from tests.support.harness import Harness
+
+
+async def counts(store: SqlStore) -> tuple[int, ...]:
+    async with store.transaction() as tx:
+        found = []
+        for table in (update_t, message_t, state_t):
+            query = select(func.count()).select_from(table)
+            found.append(int((await tx.conn.execute(query)).scalar_one()))
+        return tuple(found)
+
+
+async def test_purge_keeps_recent_and_deletes_expired(harness: Harness) -> None:
+    store, clock = harness.store, harness.clock
+    tg = ChannelName.TELEGRAM
+    async with store.transaction() as tx:
+        await tx.claim_update(tg, "1", clock.now())
+        await tx.record_messages(tg, "9", ["10", "11"], clock.now())
+        await tx.save_state(
+            tg, "9", ConversationState("ob", "lang", {"locale": "ar"}), clock.now()
+        )
+    assert await counts(store) == (1, 2, 1)
+    assert await purge_expired(store, clock.now()) == {
+        "processed_updates": 0,
+        "chat_messages": 0,
+        "stale_states": 0,
+    }
+    assert await purge_expired(store, clock.now() + timedelta(days=3)) == {
+        "processed_updates": 0,
+        "chat_messages": 2,
+        "stale_states": 0,
+    }
+    later = await purge_expired(store, clock.now() + timedelta(days=31))
+    assert later == {"processed_updates": 1, "chat_messages": 0, "stale_states": 1}
+    assert await counts(store) == (0, 0, 0)
