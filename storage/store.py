@@ -152,7 +152,7 @@ class SqlTransaction:
                 insert(sphere_t), [{"member_id": member_id, "sphere": s} for s in set(spheres)]
             )
 
-    async def save_member(self, member: Member) -> None:
+    async def save_member(self, member: Member, *, spheres_changed: bool = True) -> None:
         await self.conn.execute(
             update(member_t)
             .where(member_t.c.id == member.id)
@@ -166,10 +166,7 @@ class SqlTransaction:
                 last_seen_at=member.last_seen_at,
             )
         )
-        current = await self.conn.execute(
-            select(sphere_t.c.sphere).where(sphere_t.c.member_id == member.id)
-        )
-        if set(current.scalars()) != set(member.spheres):
+        if spheres_changed:
             await self._set_spheres(member.id, member.spheres)
 
     async def set_status(

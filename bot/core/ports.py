@@ -31,8 +31,8 @@ class Transaction(Protocol):
 
     async def create_member(self, new: NewMember, now: datetime) -> Member: ...
 
-    async def save_member(self, member: Member) -> None:
-        """Write back locale, country, spheres, role, status, timezone and last seen."""
+    async def save_member(self, member: Member, *, spheres_changed: bool = True) -> None:
+        """Write back locale, country, role, status, timezone, last seen (and spheres)."""
 
     async def set_status(
         self, channel: ChannelName, platform_id: str, status: MemberStatus

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Protocol
 
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.i18n import Catalogs, fold
 from bot.core.messages import Inbound, InboundEvent, Outbound, Reply, SendStatus
-from bot.core.models import MemberStatus, Role
-from bot.core.ports import Channel, Store
+from bot.core.models import Member, MemberStatus, Role
+from bot.core.ports import Channel, Store, Transaction
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Context], Awaitable[None]]
 CommandHandler = Callable[[Context, str], Awaitable[None]]
 
-COMMAND_PAYLOAD = "cmd:"  # a button whose payload is "cmd:help" runs /help
+COMMAND_PAYLOAD = "cmd:"
+# "Last seen" is kept to the quarter hour: finer adds a write to every update and tells no one
+# anything useful.
+LAST_SEEN_RESOLUTION = timedelta(minutes=15)  # a button whose payload is "cmd:help" runs /help
 
 
 class Flow(Protocol):
@@ -192,6 +196,7 @@ class Core:
                 await tx.set_status(inbound.channel, inbound.sender_id, status)
                 return None
             member = await tx.get_member(inbound.channel, inbound.sender_id)
+            loaded = replace(member, spheres=list(member.spheres)) if member else None
             state = await tx.load_state(inbound.channel, inbound.chat_id)
             before = state.snapshot()
             locale = member.locale if member else state.data.get("locale", inbound.language_hint)
@@ -214,13 +219,21 @@ class Core:
             if ctx.erased:
                 return ctx
             if ctx.member is not None:
-                if ctx.member.status is MemberStatus.UNREACHABLE:
-                    ctx.member.status = MemberStatus.ACTIVE  # she wrote again: she can be reached
-                ctx.member.last_seen_at = self.clock.now()
-                await tx.save_member(ctx.member)
+                await self._save_member(tx, ctx.member, loaded)
             if state.snapshot() != before:
                 await tx.save_state(inbound.channel, inbound.chat_id, state, self.clock.now())
             return ctx
+
+    async def _save_member(self, tx: Transaction, member: Member, loaded: Member | None) -> None:
+        """Write her row back only when something changed (most updates change nothing)."""
+        now = self.clock.now()
+        if member.status is MemberStatus.UNREACHABLE:
+            member.status = MemberStatus.ACTIVE  # she wrote again: she can be reached
+        if now - member.last_seen_at > LAST_SEEN_RESOLUTION:
+            member.last_seen_at = now
+        if member != loaded:
+            spheres_changed = loaded is None or member.spheres != loaded.spheres
+            await tx.save_member(member, spheres_changed=spheres_changed)
 
     async def _send(
         self, inbound: Inbound, channel: Channel, reply: Reply, remember: bool
