@@ -91,3 +91,18 @@ def choice(ctx: Context, prefix: str) -> str | None:
     if payload is None or not payload.startswith(prefix):
         return None
     return payload.removeprefix(prefix)
+
+
+# Command words typed without a slash, as WhatsApp has no slash menu. The router translates a
+# command's name to find its word; these markers only put the names in the catalog.
+# Translators: one lower-case word each, no spaces, e.g. "aide" for "help".
+COMMAND_WORDS = (
+    N_("start"),
+    N_("help"),
+    N_("language"),
+    N_("pause"),
+    N_("resume"),
+    N_("mydata"),
+    N_("forget"),
+    N_("wipe"),
+)
