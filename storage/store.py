@@ -21,23 +21,16 @@ from bot.core.models import (
     Role,
 )
 from bot.core.ports import ErasureReport
+from storage.campaigns import CampaignRepository
 from storage.tables import (
-    AuditLogRow,
-    ChatMessageRow,
-    ConversationStateRow,
-    InviteRow,
-    MemberRow,
-    MemberSphereRow,
-    ProcessedUpdateRow,
+    audit_t,
+    invite_t,
+    member_t,
+    message_t,
+    sphere_t,
+    state_t,
+    update_t,
 )
-
-member_t = MemberRow.__table__  # type: ignore[attr-defined]
-sphere_t = MemberSphereRow.__table__  # type: ignore[attr-defined]
-invite_t = InviteRow.__table__  # type: ignore[attr-defined]
-state_t = ConversationStateRow.__table__  # type: ignore[attr-defined]
-update_t = ProcessedUpdateRow.__table__  # type: ignore[attr-defined]
-audit_t = AuditLogRow.__table__  # type: ignore[attr-defined]
-message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
 
 ERASED = "erased"
 
@@ -64,6 +57,7 @@ class SqlTransaction:
     def __init__(self, connection: AsyncConnection, insert_for_dialect: Any) -> None:
         self.conn = connection
         self._upsert = insert_for_dialect
+        self.campaigns = CampaignRepository(connection, insert_for_dialect)
 
     # -- redelivery ---------------------------------------------------------------------------
 

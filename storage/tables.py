@@ -121,3 +121,122 @@ class ChatMessageRow(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     message_id: str = Field(max_length=64)
     at: datetime = _when()
+
+
+class CampaignRow(SQLModel, table=True):
+    """Something sent to many: an alert, a campaign, a survey push, a reminder, a digest.
+
+    Texts are per language; the audience and schedule are data, so a restart loses nothing.
+    """
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=24, index=True)
+    title: str = Field(max_length=120)
+    default_locale: str = Field(max_length=16)
+    texts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    audience: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    schedule: str = Field(max_length=8)  # now | at | cron
+    run_at: datetime | None = _when(nullable=True)
+    cron: str | None = Field(default=None, max_length=64)
+    timezone: str = Field(default="UTC", max_length=64)
+    priority: int = Field(default=10)
+    created_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True),
+    )
+    approved_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True),
+    )
+    created_at: datetime = _when()
+    approved_at: datetime | None = _when(nullable=True)
+    cancelled_at: datetime | None = _when(nullable=True)
+    template_name: str | None = Field(default=None, max_length=128)
+    template_language: str | None = Field(default=None, max_length=16)
+
+
+class OccurrenceRow(SQLModel, table=True):
+    """One firing of a campaign; unique per (campaign, key) so a time fires once."""
+
+    __tablename__ = "campaign_occurrence"
+    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_occurrence_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    key: str = Field(max_length=64)
+    fired_at: datetime = _when()
+    recipients: int = 0
+    progress_chat: str | None = Field(default=None, max_length=64)
+    progress_channel: str | None = Field(default=None, max_length=16)
+    progress_message_id: str | None = Field(default=None, max_length=64)
+    progress_locale: str | None = Field(default=None, max_length=16)
+    finished_at: datetime | None = _when(nullable=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message to one member, sent by the delivery worker under the platform's limits.
+
+    status: pending → claimed → sending → sent | failed | unreachable | cancelled | needs_template.
+    "sending" is written just before the API call, so after a crash the in-flight rows are known.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        UniqueConstraint("idempotency_key", name="uq_outbox_idempotency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=96)
+    campaign_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    occurrence_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("campaign_occurrence.id", ondelete="CASCADE"),
+            nullable=True,
+            index=True,
+        ),
+    )
+    member_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    channel: str = Field(max_length=16)
+    priority: int
+    text: str
+    buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    claimed_at: datetime | None = _when(nullable=True)
+    sent_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _when()
+
+
+# The Core-level tables, for SQLAlchemy Core statements on hot paths.
+member_t = MemberRow.__table__  # type: ignore[attr-defined]
+sphere_t = MemberSphereRow.__table__  # type: ignore[attr-defined]
+invite_t = InviteRow.__table__  # type: ignore[attr-defined]
+state_t = ConversationStateRow.__table__  # type: ignore[attr-defined]
+update_t = ProcessedUpdateRow.__table__  # type: ignore[attr-defined]
+audit_t = AuditLogRow.__table__  # type: ignore[attr-defined]
+message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
+campaign_t = CampaignRow.__table__  # type: ignore[attr-defined]
+occurrence_t = OccurrenceRow.__table__  # type: ignore[attr-defined]
+outbox_t = OutboxRow.__table__  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState
 from storage.housekeeping import purge_expired
-from storage.store import SqlStore, message_t, state_t, update_t
+from storage.store import SqlStore
+from storage.tables import message_t, state_t, update_t
 from tests.support.harness import Harness
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus, Role
-from storage.store import audit_t, invite_t, member_t, state_t
+from storage.tables import audit_t, invite_t, member_t, state_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, payloads
 

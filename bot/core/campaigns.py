@@ -1,0 +1,131 @@
+"""Campaigns as the core sees them: who gets what, in which language, when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CampaignKind(StrEnum):
+    """What is sent; alerts go out before everything else."""
+
+    ALERT = "alert"
+    CAMPAIGN = "campaign"
+    SURVEY = "survey"
+    REMINDER = "reminder"
+    DIGEST = "digest"
+    NOTICE = "notice"  # to coordinators: an urgent update, an approval request
+
+
+PRIORITY = {
+    CampaignKind.ALERT: 0,
+    CampaignKind.NOTICE: 1,
+    CampaignKind.REMINDER: 5,
+    CampaignKind.SURVEY: 5,
+    CampaignKind.CAMPAIGN: 10,
+    CampaignKind.DIGEST: 20,
+}
+
+
+class CampaignStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    SCHEDULED = "scheduled"  # waiting for its time (or recurring)
+    SENT = "sent"  # a one-off that has fired
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who receives it. An empty list means "any". Paused and unreachable members never do."""
+
+    countries: tuple[str, ...] = ()
+    locales: tuple[str, ...] = ()
+    spheres: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {k: list(getattr(self, k)) for k in ("countries", "locales", "spheres", "roles")}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Audience:
+        return cls(
+            **{k: tuple(data.get(k, ())) for k in ("countries", "locales", "spheres", "roles")}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignButton:
+    """A button under a campaign message: a label per language and a payload."""
+
+    labels: dict[str, str]
+    payload: str
+
+
+@dataclass(slots=True)
+class Campaign:
+    """A message to many, stored so that a restart loses nothing."""
+
+    id: int
+    kind: CampaignKind
+    status: CampaignStatus
+    title: str
+    default_locale: str
+    texts: dict[str, str]
+    audience: Audience
+    schedule: str
+    run_at: datetime | None
+    cron: str | None
+    timezone: str
+    created_at: datetime
+    created_by: int | None = None
+    approved_by: int | None = None
+    buttons: list[CampaignButton] = field(default_factory=list)
+    template_name: str | None = None
+    template_language: str | None = None
+
+    def text_for(self, locale: str) -> str:
+        """Her language, else the campaign's default language, else English, else any."""
+        for candidate in (locale, self.default_locale, "en"):
+            if self.texts.get(candidate):
+                return self.texts[candidate]
+        return next(iter(self.texts.values()))
+
+    def labels_for(self, locale: str) -> list[tuple[str, str]]:
+        """(label, payload) for each button, in her language with the same fallbacks."""
+        out = []
+        for button in self.buttons:
+            labels = button.labels
+            label = labels.get(locale) or labels.get(self.default_locale) or labels.get("en")
+            out.append((label or next(iter(labels.values())), button.payload))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a campaign's delivery has gone, by outcome."""
+
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    needs_template: int = 0
+
+    @property
+    def remaining(self) -> int:
+        done = (
+            self.sent
+            + self.failed
+            + self.unreachable
+            + self.skipped
+            + self.cancelled
+            + self.needs_template
+        )
+        return self.total - done
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.remaining == 0

@@ -1,0 +1,1 @@
+"""Delivery to many: the outbox worker, rate limits and the retry policy."""

@@ -1,0 +1,59 @@
+"""What to do after a send: retry later, give up, or stop sending to her."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.messages import SendResult, SendStatus
+
+
+class OutboxStatus:
+    """The life of an outbox row."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"  # taken by a worker, not yet sent
+    SENDING = "sending"  # the API call is in flight: after a crash, these may have gone out
+    SENT = "sent"
+    FAILED = "failed"  # permanent, or retries exhausted; see last_error
+    UNREACHABLE = "unreachable"  # she blocked the bot or is gone
+    SKIPPED = "skipped"  # she paused, or became unreachable, before her turn came
+    CANCELLED = "cancelled"  # the campaign was cancelled
+    NEEDS_TEMPLATE = "needs_template"  # WhatsApp, outside the 24-hour window, no template
+
+    DONE = frozenset({SENT, FAILED, UNREACHABLE, SKIPPED, CANCELLED, NEEDS_TEMPLATE})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The row's next status, and when to try again if it is pending."""
+
+    status: str
+    retry_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential back-off for retryable failures, bounded in attempts."""
+
+    max_attempts: int = 6
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=30)
+
+    def outcome(self, result: SendResult, attempts: int, now: datetime) -> Outcome:
+        """`attempts` counts this one. Pure: decides, records nothing."""
+        if result.status is SendStatus.SENT:
+            return Outcome(OutboxStatus.SENT)
+        if result.status is SendStatus.UNREACHABLE:
+            return Outcome(OutboxStatus.UNREACHABLE, error=result.reason or "unreachable")
+        if result.status is SendStatus.FAILED:
+            return Outcome(OutboxStatus.FAILED, error=result.reason or "failed")
+        if attempts >= self.max_attempts:
+            return Outcome(
+                OutboxStatus.FAILED, error=f"gave up after {attempts} attempts: {result.reason}"
+            )
+        backoff = min(self.cap, self.base * 2 ** (attempts - 1))
+        if result.retry_after is not None:
+            backoff = max(backoff, timedelta(seconds=result.retry_after))
+        return Outcome(OutboxStatus.PENDING, retry_at=now + backoff, error=result.reason)

@@ -1,0 +1,159 @@
+"""The delivery worker: drains the outbox under each channel's limits, losing nothing.
+
+Each row is marked "sending" just before its API call and finished just after, in its own
+commit, so a crash leaves at most the rows in flight (`concurrency`, default 1) in doubt;
+they are sent again at restart. Everything else resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic
+
+from bot.core.clock import Clock
+from bot.core.messages import Button, ChannelName, Outbound, SendResult, SendStatus
+from bot.core.models import MemberStatus
+from bot.core.ports import Channel
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.policy import OutboxStatus, Outcome, RetryPolicy
+from storage.outbox import OutboxItem, OutboxStore, ProgressTarget
+
+log = logging.getLogger(__name__)
+
+ProgressRenderer = Callable[[ProgressTarget], Awaitable[tuple[Outbound, bool] | None]]
+
+
+class DeliveryWorker:
+    """Claims due outbox rows, paces them, sends them, records each outcome."""
+
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        channels: Mapping[ChannelName, Channel],
+        limiters: Mapping[ChannelName, RateLimiter],
+        clock: Clock,
+        *,
+        policy: RetryPolicy | None = None,
+        concurrency: int = 1,
+        batch: int = 100,
+        idle_wait: float = 1.0,
+        progress: ProgressRenderer | None = None,
+        progress_every: float = 5.0,
+    ) -> None:
+        self.outbox = outbox
+        self.channels = channels
+        self.limiters = limiters
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self.concurrency = max(1, concurrency)
+        self.batch = batch
+        self.idle_wait = idle_wait
+        self.progress = progress
+        self.progress_every = progress_every
+        self._wake = asyncio.Event()
+        self._last_progress = 0.0
+
+    def wake(self) -> None:
+        """New rows were written: start sending now instead of after the idle wait."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover what a previous run left in flight, then drain until `stop` is set."""
+        recovered = await self.outbox.recover()
+        log.info("event=outbox_recovered %s", " ".join(f"{k}={v}" for k, v in recovered.items()))
+        while not stop.is_set():
+            try:
+                handled = await self.drain_once()
+                await self.report_progress()
+            except Exception:
+                log.exception("event=delivery_loop_failed")
+                handled = 0
+            if handled == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(stop, self._wake), self.idle_wait)
+        await self.report_progress(force=True)
+
+    async def drain_once(self) -> int:
+        """Claim one batch of due rows and deliver it; returns how many rows were handled."""
+        items = await self.outbox.claim(self.clock.now(), self.batch)
+        if not items:
+            return 0
+        if self.concurrency == 1:
+            for item in items:
+                await self.deliver(item)
+                await self.report_progress()
+        else:
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(item: OutboxItem) -> None:
+                async with gate:
+                    await self.deliver(item)
+
+            await asyncio.gather(*(one(item) for item in items))
+        return len(items)
+
+    async def deliver(self, item: OutboxItem) -> None:
+        """Send one row and record the outcome. Never raises for a platform error."""
+        if item.member_status is not MemberStatus.ACTIVE:
+            await self.outbox.skip(item, f"member {item.member_status.value}")
+            return
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            await self.outbox.finish(
+                item,
+                Outcome(OutboxStatus.FAILED, error="channel not configured"),
+                self.clock.now(),
+            )
+            return
+        limiter = self.limiters[item.channel]
+        await limiter.acquire(item.chat_id)
+        await self.outbox.mark_sending(item.id)
+        try:
+            result = await channel.send(item.chat_id, _outbound(item))
+        except Exception as error:  # an adapter bug must not stop the broadcast
+            log.exception("event=send_crashed outbox_id=%s", item.id)
+            result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
+        if result.status is SendStatus.RETRY and result.retry_after:
+            limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
+        outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())
+        await self.outbox.finish(item, outcome, self.clock.now())
+
+    async def report_progress(self, *, force: bool = False) -> None:
+        """Edit each watching coordinator's progress message, every few seconds at most."""
+        if self.progress is None:
+            return
+        now = monotonic()
+        if not force and now - self._last_progress < self.progress_every:
+            return
+        self._last_progress = now
+        for target in await self.outbox.watched():
+            rendered = await self.progress(target)
+            channel = self.channels.get(target.channel)
+            if rendered is None or channel is None:
+                continue
+            message, finished = rendered
+            result = await channel.send(target.chat_id, message, edit_message_id=target.message_id)
+            finished_at = self.clock.now() if finished else None
+            message_id = result.message_id or target.message_id
+            if result.status is SendStatus.SENT or finished:
+                await self.outbox.set_progress_message(
+                    target.occurrence_id, message_id, finished_at
+                )
+
+
+def _outbound(item: OutboxItem) -> Outbound:
+    buttons = tuple(Button(b["label"], b["payload"]) for b in item.buttons)
+    return Outbound(item.text, buttons)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

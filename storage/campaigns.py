@@ -1,0 +1,277 @@
+"""Campaign queries: audiences, creation, firing an occurrence into the outbox, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.campaigns import (
+    PRIORITY,
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    Progress,
+)
+from bot.core.models import MemberStatus
+from bot.delivery.policy import OutboxStatus
+from storage.tables import campaign_t, member_t, occurrence_t, outbox_t, sphere_t
+
+CHUNK = 500
+
+
+def audience_query(audience: Audience) -> Select[Any]:
+    """Active members matching the audience (paused and unreachable ones never match)."""
+    query = select(member_t.c.id, member_t.c.locale, member_t.c.channel).where(
+        member_t.c.status == MemberStatus.ACTIVE.value
+    )
+    if audience.countries:
+        query = query.where(member_t.c.country.in_(audience.countries))
+    if audience.locales:
+        query = query.where(member_t.c.locale.in_(audience.locales))
+    if audience.roles:
+        query = query.where(member_t.c.role.in_(audience.roles))
+    if audience.spheres:
+        query = query.where(
+            exists().where(
+                sphere_t.c.member_id == member_t.c.id, sphere_t.c.sphere.in_(audience.spheres)
+            )
+        )
+    return query
+
+
+class CampaignRepository:
+    """Campaign reads and writes inside one transaction."""
+
+    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+        self.conn = conn
+        self._upsert = upsert
+
+    async def audience_by_locale(self, audience: Audience) -> dict[str, int]:
+        """How many members would receive it, per language."""
+        sub = audience_query(audience).subquery()
+        rows = await self.conn.execute(
+            select(sub.c.locale, func.count()).group_by(sub.c.locale).order_by(sub.c.locale)
+        )
+        return {locale: int(n) for locale, n in rows}
+
+    async def create(
+        self,
+        *,
+        kind: CampaignKind,
+        status: CampaignStatus,
+        title: str,
+        texts: dict[str, str],
+        default_locale: str,
+        audience: Audience,
+        schedule: str,
+        now: datetime,
+        run_at: datetime | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        created_by: int | None = None,
+        buttons: Sequence[CampaignButton] = (),
+        template_name: str | None = None,
+        template_language: str | None = None,
+    ) -> Campaign:
+        result = await self.conn.execute(
+            insert(campaign_t)
+            .values(
+                kind=kind.value,
+                status=status.value,
+                title=title[:120],
+                default_locale=default_locale,
+                texts=texts,
+                buttons=[{"labels": b.labels, "payload": b.payload} for b in buttons],
+                audience=audience.to_json(),
+                schedule=schedule,
+                run_at=run_at,
+                cron=cron,
+                timezone=timezone,
+                priority=PRIORITY[kind],
+                created_by=created_by,
+                created_at=now,
+                template_name=template_name,
+                template_language=template_language,
+            )
+            .returning(campaign_t.c.id)
+        )
+        campaign = await self.get(result.scalar_one())
+        assert campaign is not None
+        return campaign
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        row = (
+            await self.conn.execute(select(campaign_t).where(campaign_t.c.id == campaign_id))
+        ).first()
+        return _campaign(row) if row else None
+
+    async def list(
+        self, statuses: Sequence[CampaignStatus] = (), limit: int = 50
+    ) -> list[Campaign]:
+        query = select(campaign_t).order_by(campaign_t.c.id.desc()).limit(limit)
+        if statuses:
+            query = query.where(campaign_t.c.status.in_([s.value for s in statuses]))
+        return [_campaign(row) for row in await self.conn.execute(query)]
+
+    async def last_fired(self, campaign_id: int) -> datetime | None:
+        result = await self.conn.execute(
+            select(func.max(occurrence_t.c.key)).where(occurrence_t.c.campaign_id == campaign_id)
+        )
+        key = result.scalar_one_or_none()
+        if key is None:
+            return None
+        try:
+            return datetime.fromisoformat(key)
+        except ValueError:
+            return datetime.min  # "once": fired, no time in the key
+
+    async def set_status(
+        self,
+        campaign_id: int,
+        status: CampaignStatus,
+        now: datetime,
+        *,
+        approved_by: int | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status.value}
+        if status is CampaignStatus.CANCELLED:
+            values["cancelled_at"] = now
+        if approved_by is not None:
+            values["approved_by"], values["approved_at"] = approved_by, now
+        await self.conn.execute(
+            update(campaign_t).where(campaign_t.c.id == campaign_id).values(**values)
+        )
+
+    async def cancel(self, campaign_id: int, now: datetime) -> int:
+        """Cancel the campaign and every message not yet handed to the platform."""
+        await self.set_status(campaign_id, CampaignStatus.CANCELLED, now)
+        result = await self.conn.execute(
+            update(outbox_t)
+            .where(
+                outbox_t.c.campaign_id == campaign_id,
+                outbox_t.c.status.in_([OutboxStatus.PENDING, OutboxStatus.CLAIMED]),
+            )
+            .values(status=OutboxStatus.CANCELLED, last_error="campaign cancelled")
+        )
+        return result.rowcount
+
+    async def fire(
+        self,
+        campaign: Campaign,
+        key: str,
+        now: datetime,
+        *,
+        progress_channel: str | None = None,
+        progress_chat: str | None = None,
+        progress_locale: str | None = None,
+    ) -> tuple[int, int] | None:
+        """Write one outbox row per recipient for occurrence `key`, in this transaction.
+
+        Returns (occurrence id, recipients), or None when this occurrence was already fired.
+        """
+        inserted = await self.conn.execute(
+            self._upsert(occurrence_t)
+            .values(
+                campaign_id=campaign.id,
+                key=key,
+                fired_at=now,
+                progress_channel=progress_channel,
+                progress_chat=progress_chat,
+                progress_locale=progress_locale,
+            )
+            .on_conflict_do_nothing()
+            .returning(occurrence_t.c.id)
+        )
+        occurrence_id = inserted.scalar_one_or_none()
+        if occurrence_id is None:
+            return None
+        members = (await self.conn.execute(audience_query(campaign.audience))).all()
+        priority = PRIORITY[campaign.kind]
+        rows = [
+            {
+                "idempotency_key": f"{campaign.id}:{key}:{m.id}",
+                "campaign_id": campaign.id,
+                "occurrence_id": occurrence_id,
+                "member_id": m.id,
+                "channel": m.channel,
+                "priority": priority,
+                "text": campaign.text_for(m.locale),
+                "buttons": [
+                    {"label": label, "payload": payload}
+                    for label, payload in campaign.labels_for(m.locale)
+                ],
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for m in members
+        ]
+        for start in range(0, len(rows), CHUNK):
+            await self.conn.execute(insert(outbox_t), rows[start : start + CHUNK])
+        await self.conn.execute(
+            update(occurrence_t)
+            .where(occurrence_t.c.id == occurrence_id)
+            .values(recipients=len(rows))
+        )
+        if campaign.schedule != "cron":
+            await self.set_status(campaign.id, CampaignStatus.SENT, now)
+        return occurrence_id, len(rows)
+
+    async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress:
+        query = select(outbox_t.c.status, func.count()).group_by(outbox_t.c.status)
+        if occurrence_id is not None:
+            query = query.where(outbox_t.c.occurrence_id == occurrence_id)
+        else:
+            query = query.where(outbox_t.c.campaign_id == campaign_id)
+        counts = {status: int(n) for status, n in await self.conn.execute(query)}
+        return Progress(
+            total=sum(counts.values()),
+            sent=counts.get(OutboxStatus.SENT, 0),
+            failed=counts.get(OutboxStatus.FAILED, 0),
+            unreachable=counts.get(OutboxStatus.UNREACHABLE, 0),
+            skipped=counts.get(OutboxStatus.SKIPPED, 0),
+            cancelled=counts.get(OutboxStatus.CANCELLED, 0),
+            needs_template=counts.get(OutboxStatus.NEEDS_TEMPLATE, 0),
+        )
+
+    async def failure_reasons(self, campaign_id: int) -> dict[str, int]:
+        rows = await self.conn.execute(
+            select(outbox_t.c.last_error, func.count())
+            .where(
+                outbox_t.c.campaign_id == campaign_id,
+                outbox_t.c.status.in_(
+                    [OutboxStatus.FAILED, OutboxStatus.UNREACHABLE, OutboxStatus.NEEDS_TEMPLATE]
+                ),
+            )
+            .group_by(outbox_t.c.last_error)
+        )
+        return {str(reason): int(n) for reason, n in rows}
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(
+        id=row.id,
+        kind=CampaignKind(row.kind),
+        status=CampaignStatus(row.status),
+        title=row.title,
+        default_locale=row.default_locale,
+        texts=dict(row.texts),
+        audience=Audience.from_json(row.audience),
+        schedule=row.schedule,
+        run_at=row.run_at,
+        cron=row.cron,
+        timezone=row.timezone,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        approved_by=row.approved_by,
+        buttons=[CampaignButton(dict(b["labels"]), b["payload"]) for b in row.buttons],
+        template_name=row.template_name,
+        template_language=row.template_language,
+    )

@@ -1,0 +1,206 @@
+"""The delivery worker's side of the outbox: recover, claim, mark, finish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.messages import ChannelName
+from bot.core.models import MemberStatus
+from bot.delivery.policy import OutboxStatus, Outcome
+from storage.tables import member_t, occurrence_t, outbox_t
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed row with what is needed to send it."""
+
+    id: int
+    member_id: int
+    channel: ChannelName
+    chat_id: str
+    member_status: MemberStatus
+    text: str
+    buttons: list[dict[str, str]]
+    attempts: int
+    occurrence_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressTarget:
+    """An occurrence whose progress message a coordinator is watching."""
+
+    occurrence_id: int
+    campaign_id: int
+    channel: ChannelName
+    chat_id: str
+    message_id: str | None
+    locale: str
+
+
+class OutboxStore:
+    """Outbox operations, each its own short transaction (a crash leaves a known state)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def recover(self) -> dict[str, int]:
+        """At start: rows left claimed or in flight by a stopped worker go back to pending.
+
+        One delivery worker runs at a time (DESIGN.md: a leader), so nothing else holds them.
+        A row that was "sending" may have reached her before the crash: the one possible repeat.
+        """
+        counts = {}
+        async with self.engine.begin() as conn:
+            for status in (OutboxStatus.CLAIMED, OutboxStatus.SENDING):
+                result = await conn.execute(
+                    update(outbox_t)
+                    .where(outbox_t.c.status == status)
+                    .values(status=OutboxStatus.PENDING, claimed_at=None)
+                )
+                counts[status] = result.rowcount
+        return counts
+
+    async def claim(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Take up to `limit` due rows, most urgent first."""
+        due = (
+            select(outbox_t.c.id)
+            .where(outbox_t.c.status == OutboxStatus.PENDING, outbox_t.c.next_attempt_at <= now)
+            .order_by(outbox_t.c.priority, outbox_t.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            due = due.with_for_update(skip_locked=True)
+        async with self.engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        update(outbox_t)
+                        .where(outbox_t.c.id.in_(due.scalar_subquery()))
+                        .values(status=OutboxStatus.CLAIMED, claimed_at=now)
+                        .returning(outbox_t.c.id)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return []
+            rows = await conn.execute(
+                select(
+                    outbox_t.c.id,
+                    outbox_t.c.member_id,
+                    outbox_t.c.channel,
+                    outbox_t.c.text,
+                    outbox_t.c.buttons,
+                    outbox_t.c.attempts,
+                    outbox_t.c.occurrence_id,
+                    member_t.c.chat_id,
+                    member_t.c.status.label("member_status"),
+                )
+                .join(member_t, member_t.c.id == outbox_t.c.member_id)
+                .where(outbox_t.c.id.in_(ids))
+                .order_by(outbox_t.c.priority, outbox_t.c.id)
+            )
+            return [_item(row) for row in rows]
+
+    async def mark_sending(self, row_id: int) -> None:
+        """Written just before the API call: from here on, the row may have been sent."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox_t).where(outbox_t.c.id == row_id).values(status=OutboxStatus.SENDING)
+            )
+
+    async def finish(self, item: OutboxItem, outcome: Outcome, now: datetime) -> None:
+        """Record how the send ended; an unreachable member stops receiving anything."""
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "attempts": item.attempts + 1,
+            "last_error": (outcome.error or None) and outcome.error[:200],
+            "claimed_at": None,
+        }
+        if outcome.status == OutboxStatus.SENT:
+            values["sent_at"] = now
+        if outcome.retry_at is not None:
+            values["next_attempt_at"] = outcome.retry_at
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox_t).where(outbox_t.c.id == item.id).values(**values))
+            if outcome.status == OutboxStatus.UNREACHABLE:
+                await conn.execute(
+                    update(member_t)
+                    .where(member_t.c.id == item.member_id)
+                    .values(status=MemberStatus.UNREACHABLE.value)
+                )
+
+    async def skip(self, item: OutboxItem, reason: str) -> None:
+        """Not sent, on purpose (she paused or became unreachable before her turn)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.id == item.id)
+                .values(status=OutboxStatus.SKIPPED, last_error=reason, claimed_at=None)
+            )
+
+    async def release(self, items: list[OutboxItem]) -> None:
+        """Give claimed rows back (a stopping worker), untouched."""
+        if not items:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox_t)
+                .where(
+                    outbox_t.c.id.in_([i.id for i in items]),
+                    outbox_t.c.status == OutboxStatus.CLAIMED,
+                )
+                .values(status=OutboxStatus.PENDING, claimed_at=None)
+            )
+
+    async def watched(self) -> list[ProgressTarget]:
+        """Unfinished occurrences with a coordinator watching their progress."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(occurrence_t).where(
+                    and_(
+                        occurrence_t.c.progress_chat.is_not(None),
+                        occurrence_t.c.finished_at.is_(None),
+                    )
+                )
+            )
+            return [
+                ProgressTarget(
+                    occurrence_id=r.id,
+                    campaign_id=r.campaign_id,
+                    channel=ChannelName(r.progress_channel),
+                    chat_id=r.progress_chat,
+                    message_id=r.progress_message_id,
+                    locale=r.progress_locale or "en",
+                )
+                for r in rows
+            ]
+
+    async def set_progress_message(
+        self, occurrence_id: int, message_id: str | None, finished_at: datetime | None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(occurrence_t)
+                .where(occurrence_t.c.id == occurrence_id)
+                .values(progress_message_id=message_id, finished_at=finished_at)
+            )
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        member_id=row.member_id,
+        channel=ChannelName(row.channel),
+        chat_id=row.chat_id,
+        member_status=MemberStatus(row.member_status),
+        text=row.text,
+        buttons=list(row.buttons or []),
+        attempts=row.attempts,
+        occurrence_id=row.occurrence_id,
+    )
