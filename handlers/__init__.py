@@ -7,9 +7,10 @@ from bot.core.router import Router
 
 def build_router() -> Router:
     """A router with every capability registered (the order is the order of the menu)."""
-    from handlers import account, onboarding
+    from handlers import account, campaigns, onboarding
 
     router = Router()
     onboarding.register(router)
     account.register(router)
+    campaigns.register(router)
     return router

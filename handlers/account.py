@@ -176,6 +176,15 @@ def register(router: Router) -> None:
             )
         )
 
+    @router.command("cancel", N_("Stop what you are doing"), role=None, in_menu=False)
+    async def cmd_cancel(ctx: Context, arg: str) -> None:
+        had_flow = ctx.state.flow is not None
+        ctx.state.clear()
+        if had_flow:
+            ctx.say(ctx._("Cancelled. Nothing was sent or saved."))
+        else:
+            ctx.say(ctx._("There is nothing to cancel."))
+
     @router.command("forget", N_("Delete your membership and data"))
     async def cmd_forget(ctx: Context, arg: str) -> None:
         ctx.state.go(forget.name, "confirm")

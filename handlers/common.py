@@ -105,4 +105,7 @@ COMMAND_WORDS = (
     N_("mydata"),
     N_("forget"),
     N_("wipe"),
+    N_("cancel"),
+    N_("alert"),
+    N_("campaign"),
 )

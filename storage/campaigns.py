@@ -36,6 +36,8 @@ def audience_query(audience: Audience) -> Select[Any]:
         query = query.where(member_t.c.locale.in_(audience.locales))
     if audience.roles:
         query = query.where(member_t.c.role.in_(audience.roles))
+    if audience.exclude:
+        query = query.where(member_t.c.id.not_in(audience.exclude))
     if audience.spheres:
         query = query.where(
             exists().where(
@@ -111,9 +113,10 @@ class CampaignRepository:
         ).first()
         return _campaign(row) if row else None
 
-    async def list(
+    async def find(
         self, statuses: Sequence[CampaignStatus] = (), limit: int = 50
     ) -> list[Campaign]:
+        """The newest campaigns, optionally only those in `statuses`."""
         query = select(campaign_t).order_by(campaign_t.c.id.desc()).limit(limit)
         if statuses:
             query = query.where(campaign_t.c.status.in_([s.value for s in statuses]))

@@ -44,15 +44,17 @@ class Audience:
     locales: tuple[str, ...] = ()
     spheres: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    exclude: tuple[int, ...] = ()  # member ids left out (the author of an approval request)
 
-    def to_json(self) -> dict[str, list[str]]:
-        return {k: list(getattr(self, k)) for k in ("countries", "locales", "spheres", "roles")}
+    def to_json(self) -> dict[str, list[Any]]:
+        return {k: list(getattr(self, k)) for k in _AUDIENCE_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Audience:
-        return cls(
-            **{k: tuple(data.get(k, ())) for k in ("countries", "locales", "spheres", "roles")}
-        )
+        return cls(**{k: tuple(data.get(k, ())) for k in _AUDIENCE_FIELDS})
+
+
+_AUDIENCE_FIELDS = ("countries", "locales", "spheres", "roles", "exclude")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,23 @@ class Campaign:
             label = labels.get(locale) or labels.get(self.default_locale) or labels.get("en")
             out.append((label or next(iter(labels.values())), button.payload))
         return out
+
+
+MAX_TEXT = 4000  # under Telegram's 4096 and WhatsApp's 4096, leaving room for a header
+
+
+def check_texts(texts: dict[str, str], supported: tuple[str, ...]) -> str | None:
+    """Why these campaign texts cannot be sent (an English reason), or None when they can."""
+    filled = {k: v.strip() for k, v in texts.items() if v and v.strip()}
+    if not filled:
+        return "the campaign has no text in any language"
+    unknown = sorted(set(filled) - set(supported))
+    if unknown:
+        return f"unsupported language(s): {', '.join(unknown)}"
+    for locale, text in filled.items():
+        if len(text) > MAX_TEXT:
+            return f"the {locale} text has {len(text)} characters; the limit is {MAX_TEXT}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

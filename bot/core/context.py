@@ -21,6 +21,7 @@ class CoreConfig:
     countries: tuple[str, ...] = ("IQ", "SY", "LB", "JO", "YE", "LY", "NG", "PK")
     consent_version: str = "2026-11"
     wipe_window_hours: int = 47  # Telegram lets bots delete their messages for 48 h
+    approval_threshold: int = 200  # campaigns to more people need a second coordinator
 
 
 @dataclass(slots=True)

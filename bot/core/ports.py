@@ -8,6 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.campaigns import (
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    Progress,
+)
 from bot.core.messages import ChannelName, Outbound, SendResult
 from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
 
@@ -19,8 +27,71 @@ class ErasureReport:
     counts: dict[str, int]
 
 
+class Campaigns(Protocol):
+    """Campaign reads and writes (storage.campaigns.CampaignRepository)."""
+
+    async def audience_by_locale(self, audience: Audience) -> dict[str, int]: ...
+
+    async def create(
+        self,
+        *,
+        kind: CampaignKind,
+        status: CampaignStatus,
+        title: str,
+        texts: dict[str, str],
+        default_locale: str,
+        audience: Audience,
+        schedule: str,
+        now: datetime,
+        run_at: datetime | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        created_by: int | None = None,
+        buttons: Sequence[CampaignButton] = (),
+        template_name: str | None = None,
+        template_language: str | None = None,
+    ) -> Campaign: ...
+
+    async def get(self, campaign_id: int) -> Campaign | None: ...
+
+    async def find(
+        self, statuses: Sequence[CampaignStatus] = (), limit: int = 50
+    ) -> list[Campaign]: ...
+
+    async def last_fired(self, campaign_id: int) -> datetime | None: ...
+
+    async def set_status(
+        self,
+        campaign_id: int,
+        status: CampaignStatus,
+        now: datetime,
+        *,
+        approved_by: int | None = None,
+    ) -> None: ...
+
+    async def cancel(self, campaign_id: int, now: datetime) -> int: ...
+
+    async def fire(
+        self,
+        campaign: Campaign,
+        key: str,
+        now: datetime,
+        *,
+        progress_channel: str | None = None,
+        progress_chat: str | None = None,
+        progress_locale: str | None = None,
+    ) -> tuple[int, int] | None: ...
+
+    async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress: ...
+
+    async def failure_reasons(self, campaign_id: int) -> dict[str, int]: ...
+
+
 class Transaction(Protocol):
     """One unit of work: everything done through it commits together or not at all."""
+
+    @property
+    def campaigns(self) -> Campaigns: ...
 
     async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
         """Record an update id; False when it was already handled (a redelivery)."""

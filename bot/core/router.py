@@ -86,7 +86,8 @@ class Router:
     def _find_command(self, ctx: Context) -> tuple[str, str] | None:
         inbound = ctx.inbound
         if inbound.payload and inbound.payload.startswith(COMMAND_PAYLOAD):
-            return inbound.payload.removeprefix(COMMAND_PAYLOAD), ""
+            name, _, arg = inbound.payload.removeprefix(COMMAND_PAYLOAD).partition(" ")
+            return name, arg
         slash = inbound.command
         if slash is not None:
             return slash
