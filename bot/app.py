@@ -38,6 +38,7 @@ def core_config(settings: Settings) -> CoreConfig:
         open_join=settings.wasl.open_join,
         admin_ids=admins,
         countries=tuple(settings.wasl.countries),
+        approval_threshold=settings.wasl.approval_threshold,
     )
 
 
@@ -57,3 +58,4 @@ def setup_logging(level: str = "INFO") -> None:
     )
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -62,6 +62,9 @@ class WaslSettings(BaseSettings):
     countries: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["IQ", "SY", "LB", "JO", "YE", "LY", "NG", "PK"]
     )
+    approval_threshold: int = 200  # campaigns to more people need a second coordinator
+    telegram_rate: int = 30  # broadcast messages per second (Telegram's bulk limit)
+    delivery_concurrency: int = 1  # sends in flight; a crash may repeat at most this many
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"

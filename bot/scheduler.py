@@ -1,37 +1,58 @@
-"""APScheduler wiring only: which job runs when. The jobs themselves live elsewhere."""
+"""APScheduler wiring only: which job runs when. What is due is decided by pure code
+(bot.delivery.schedule); the jobs themselves live in handlers and storage.
+
+Campaigns live in the database. Rather than one APScheduler job per campaign (state that can
+drift from the database across restarts and workers), one job looks every few seconds for
+occurrences that are due; each occurrence key fires once, so restarts and a second process
+never send one twice, and a schedule survives any restart.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
-from bot.core.clock import SystemClock
+from handlers.campaigns import fire_due
 from storage.housekeeping import purge_expired
 
 log = logging.getLogger(__name__)
 
+FIRE_EVERY_SECONDS = 10
+
+
+async def fire_due_campaigns(app: App, wake: Callable[[], None]) -> None:
+    """Write outbox rows for every campaign occurrence that is due, then wake the worker."""
+    fired = await fire_due(app.store, app.core.clock.now())
+    for campaign_id, key, recipients in fired:
+        log.info(
+            "event=campaign_fired campaign=%s key=%s recipients=%s", campaign_id, key, recipients
+        )
+    if fired:
+        wake()
+
 
 async def housekeeping(app: App) -> None:
     """Delete expired short-lived records (see storage.housekeeping)."""
-    counts = await purge_expired(app.store, SystemClock().now())
+    counts = await purge_expired(app.store, app.core.clock.now())
     log.info("event=housekeeping %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
 
-def start_scheduler(app: App) -> AsyncIOScheduler:
+def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
     """Start the in-process scheduler on the running event loop."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    now = app.core.clock.now()
+    common = {"coalesce": True, "max_instances": 1, "replace_existing": True, "next_run_time": now}
     scheduler.add_job(
-        housekeeping,
+        fire_due_campaigns,
         "interval",
-        hours=1,
-        args=[app],
-        id="housekeeping",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        next_run_time=SystemClock().now(),
+        seconds=FIRE_EVERY_SECONDS,
+        args=[app, wake],
+        id="fire_due_campaigns",
+        **common,
     )
+    scheduler.add_job(housekeeping, "interval", hours=1, args=[app], id="housekeeping", **common)
     scheduler.start()
     return scheduler

@@ -27,7 +27,7 @@ from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, Translator, native_language_name
 from bot.core.messages import Button, Outbound
 from bot.core.models import Member, Role
-from bot.core.ports import Transaction
+from bot.core.ports import Store, Transaction
 from bot.core.router import Router
 from bot.delivery.schedule import ONCE, Schedule, ScheduleError
 from handlers.common import SPHERES, choice, command_text, sphere_labels
@@ -702,8 +702,42 @@ async def _cancel(ctx: Context, campaign_id: int) -> None:
     )
 
 
-def progress_outbound(_: Translator, campaign: Campaign, progress: Progress) -> Outbound:
-    return Outbound(progress_text(_, campaign, progress))
+async def fire_due(store: Store, now: datetime) -> list[tuple[int, str, int]]:
+    """Fire every scheduled campaign whose time has come: (campaign id, key, recipients).
+
+    Safe to run from several processes and after a restart: each occurrence key fires once.
+    """
+    async with store.transaction() as tx:
+        candidates = await tx.campaigns.find([CampaignStatus.SCHEDULED], limit=10_000)
+    fired: list[tuple[int, str, int]] = []
+    for campaign in candidates:
+        schedule = Schedule(campaign.schedule, campaign.run_at, campaign.cron, campaign.timezone)
+        async with store.transaction() as tx:
+            try:
+                key = schedule.due(
+                    now, await tx.campaigns.last_fired(campaign.id), since=campaign.created_at
+                )
+            except ScheduleError:
+                continue  # validated at creation; a zone removed from tzdata since is skipped
+            if key is None:
+                continue
+            watcher = (
+                await tx.get_member_by_id(campaign.created_by) if campaign.created_by else None
+            )
+            result = await fire(tx, campaign, key, now, watcher=watcher)
+            if result is not None:
+                fired.append((campaign.id, key, result[1]))
+    return fired
 
 
-__all__ = ["FLOW", "Submitted", "fire", "progress_outbound", "register", "submit", "zone_for"]
+async def render_progress(
+    store: Store, catalogs: Catalogs, campaign_id: int, occurrence_id: int, locale: str
+) -> tuple[Outbound, bool] | None:
+    """The progress message for one occurrence, and whether it is finished."""
+    async with store.transaction() as tx:
+        campaign = await tx.campaigns.get(campaign_id)
+        if campaign is None:
+            return None
+        progress = await tx.campaigns.progress(campaign_id, occurrence_id)
+    finished = progress.finished or campaign.status is CampaignStatus.CANCELLED
+    return Outbound(progress_text(catalogs.get(locale), campaign, progress)), finished

@@ -147,4 +147,4 @@ class Progress:
 
     @property
     def finished(self) -> bool:
-        return self.total > 0 and self.remaining == 0
+        return self.remaining == 0

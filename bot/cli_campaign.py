@@ -1,0 +1,267 @@
+"""`wasl campaign …` and `wasl demo seed`: campaigns from the terminal or a YAML file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.app import App
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, Progress, check_texts
+from bot.core.clock import SystemClock
+from bot.core.i18n import SUPPORTED_LOCALES
+from bot.core.messages import ChannelName
+from bot.core.models import NewMember, Role
+from bot.delivery.schedule import Schedule, ScheduleError
+from handlers.campaigns import fire, progress_text, submit
+from handlers.common import SPHERES
+
+
+class CampaignInputError(ValueError):
+    """A campaign definition that cannot be created (said plainly, nothing written)."""
+
+
+def add_parsers(sub: Any) -> None:
+    campaign = sub.add_parser("campaign", help="campaigns and alerts").add_subparsers(
+        dest="action", required=True
+    )
+    create = campaign.add_parser("create", help="create (and maybe send) a campaign")
+    create.add_argument("--file", type=Path, help="a YAML campaign definition")
+    create.add_argument(
+        "--kind",
+        choices=[CampaignKind.CAMPAIGN, CampaignKind.ALERT],
+        default=CampaignKind.CAMPAIGN,
+    )
+    create.add_argument("--title")
+    create.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        metavar="LANG=TEXT",
+        help="the message in one language; repeat for more (en=Hello)",
+    )
+    create.add_argument("--default-language", default="en")
+    create.add_argument("--country", action="append", default=[])
+    create.add_argument("--sphere", action="append", default=[])
+    create.add_argument("--language", action="append", default=[])
+    create.add_argument("--role", action="append", default=[])
+    when = create.add_mutually_exclusive_group()
+    when.add_argument("--at", help="ISO time with offset, e.g. 2026-12-01T09:00+03:00")
+    when.add_argument("--cron", help='recurring, e.g. "0 9 * * mon" (Mondays 09:00)')
+    create.add_argument("--timezone", default="UTC")
+    campaign.add_parser("list", help="recent campaigns")
+    show = campaign.add_parser("show", help="progress and failure reasons")
+    show.add_argument("id", type=int)
+    show.add_argument("--follow", action="store_true", help="refresh until finished")
+    for name in ("cancel", "approve"):
+        campaign.add_parser(name).add_argument("id", type=int)
+
+    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
+    seed = demo.add_parser("seed", help="create demo members")
+    seed.add_argument("--members", type=int, default=50)
+    seed.add_argument("--channel", choices=[c.value for c in ChannelName], default="telegram")
+
+
+def definition_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The same shape as a YAML file, built from flags."""
+    if args.file:
+        data = yaml.safe_load(args.file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise CampaignInputError(f"{args.file}: expected a mapping at the top level")
+        return data
+    texts = {}
+    for item in args.text:
+        lang, sep, text = item.partition("=")
+        if not sep:
+            raise CampaignInputError(f"--text needs LANG=TEXT, got {item!r}")
+        texts[lang.strip()] = text
+    schedule: dict[str, Any] | str = "now"
+    if args.at:
+        schedule = {"at": args.at}
+    elif args.cron:
+        schedule = {"cron": args.cron, "timezone": args.timezone}
+    return {
+        "kind": args.kind,
+        "title": args.title,
+        "default_locale": args.default_language,
+        "texts": texts,
+        "audience": {
+            "countries": [c.upper() for c in args.country],
+            "spheres": args.sphere,
+            "locales": args.language,
+            "roles": args.role,
+        },
+        "schedule": schedule,
+    }
+
+
+def parse_definition(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Validate a campaign definition; raise CampaignInputError naming what is wrong."""
+    texts = {str(k): str(v) for k, v in (data.get("texts") or {}).items()}
+    problem = check_texts(texts, SUPPORTED_LOCALES)
+    if problem:
+        raise CampaignInputError(problem)
+    audience_data = data.get("audience") or {}
+    unknown = set(audience_data.get("spheres") or ()) - {s.code for s in SPHERES}
+    if unknown:
+        raise CampaignInputError(f"unknown sphere(s): {', '.join(sorted(unknown))}")
+    roles = set(audience_data.get("roles") or ()) - {r.value for r in Role}
+    if roles:
+        raise CampaignInputError(f"unknown role(s): {', '.join(sorted(roles))}")
+    raw = data.get("schedule") or "now"
+    try:
+        if raw == "now":
+            schedule = Schedule("now")
+        elif isinstance(raw, dict) and "at" in raw:
+            at = (
+                raw["at"] if isinstance(raw["at"], datetime) else datetime.fromisoformat(raw["at"])
+            )
+            schedule = Schedule("at", run_at=at, timezone=str(raw.get("timezone", "UTC")))
+        elif isinstance(raw, dict) and "cron" in raw:
+            schedule = Schedule(
+                "cron", cron=str(raw["cron"]), timezone=str(raw.get("timezone", "UTC"))
+            )
+        else:
+            raise CampaignInputError(f"schedule must be now, {{at: …}} or {{cron: …}}: {raw!r}")
+        schedule.validate(now)
+    except ScheduleError as error:
+        raise CampaignInputError(str(error)) from error
+    except ValueError as error:
+        raise CampaignInputError(f"time does not parse: {error}") from error
+    default = str(data.get("default_locale") or next(iter(texts)))
+    if default not in texts:
+        raise CampaignInputError(f"no text in the default language {default!r}")
+    return {
+        "kind": CampaignKind(data.get("kind") or "campaign"),
+        "title": data.get("title"),
+        "texts": texts,
+        "default_locale": default,
+        "audience": Audience.from_json(audience_data),
+        "schedule": schedule,
+    }
+
+
+async def run(app: App, args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return await seed(app, args.members, ChannelName(args.channel))
+    now = SystemClock().now()
+    if args.action == "create":
+        try:
+            parsed = parse_definition(definition_from_args(args), now)
+        except (CampaignInputError, OSError, yaml.YAMLError) as error:
+            print(f"not created: {error}", file=sys.stderr)
+            return 2
+        async with app.store.transaction() as tx:
+            counts = await tx.campaigns.audience_by_locale(parsed["audience"])
+            if not counts:
+                print("not created: nobody matches this audience", file=sys.stderr)
+                return 2
+            result = await submit(
+                tx, author=None, now=now, threshold=app.settings.wasl.approval_threshold, **parsed
+            )
+        per_language = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        print(
+            f"campaign #{result.campaign.id} ({result.campaign.status.value}) to "
+            f"{result.recipients} people ({per_language})"
+        )
+        if not result.fired:
+            following = parsed["schedule"].next_time(now)
+            print(f"next time: {following.isoformat() if following else '—'}")
+        return 0
+    if args.action == "list":
+        async with app.store.transaction() as tx:
+            for c in await tx.campaigns.find(limit=30):
+                print(f"#{c.id:<5} {c.kind.value:<9} {c.status.value:<17} {c.title}")
+        return 0
+    if args.action == "show":
+        return await show(app, args.id, follow=args.follow)
+    async with app.store.transaction() as tx:
+        campaign = await tx.campaigns.get(args.id)
+        if campaign is None:
+            print(f"no campaign #{args.id}", file=sys.stderr)
+            return 1
+        if args.action == "cancel":
+            stopped = await tx.campaigns.cancel(campaign.id, now)
+            await tx.audit(
+                actor="cli",
+                action="campaign.cancelled",
+                now=now,
+                details={"campaign_id": campaign.id, "stopped": stopped},
+            )
+            print(f"cancelled #{campaign.id}: {stopped} messages not sent")
+            return 0
+        if campaign.status is not CampaignStatus.PENDING_APPROVAL:
+            print(f"#{campaign.id} is not waiting for approval", file=sys.stderr)
+            return 1
+        await tx.campaigns.set_status(campaign.id, CampaignStatus.SCHEDULED, now)
+        await tx.audit(
+            actor="cli", action="campaign.approved", now=now, details={"campaign_id": campaign.id}
+        )
+        if campaign.schedule == "now":
+            await fire(tx, campaign, "once", now, watcher=None)
+        print(f"approved #{campaign.id}")
+    return 0
+
+
+def progress_bar(progress: Progress, width: int = 30) -> str:
+    done = progress.total - progress.remaining
+    filled = round(width * done / progress.total) if progress.total else width
+    share = 100 * done // progress.total if progress.total else 100
+    return f"[{'█' * filled}{'░' * (width - filled)}] {share:3d}%"
+
+
+async def show(app: App, campaign_id: int, *, follow: bool) -> int:
+    _ = app.catalogs.get("en")
+    while True:
+        async with app.store.transaction() as tx:
+            campaign = await tx.campaigns.get(campaign_id)
+            if campaign is None:
+                print(f"no campaign #{campaign_id}", file=sys.stderr)
+                return 1
+            progress = await tx.campaigns.progress(campaign_id)
+            reasons = await tx.campaigns.failure_reasons(campaign_id)
+        line = f"{progress_bar(progress)} {progress_text(_, campaign, progress)}"
+        if not follow or progress.finished or campaign.status is CampaignStatus.CANCELLED:
+            print(f"#{campaign.id} {campaign.kind.value} · {campaign.status.value}")
+            print(line)
+            for reason, n in reasons.items():
+                print(f"  {n:>6}  {reason}")
+            return 0
+        print("\r" + line.replace("\n", " · "), end="", flush=True)
+        await asyncio.sleep(1)
+
+
+async def seed(app: App, members: int, channel: ChannelName) -> int:
+    """N demo members across the alliance's countries, languages and spheres."""
+    rng = random.Random(20261125)  # noqa: S311 - demo data, the same every time
+    now = SystemClock().now()
+    countries = app.settings.wasl.countries
+    async with app.store.transaction() as tx:
+        for i in range(members):
+            pid = str(9_000_000_000 + i) if channel is ChannelName.TELEGRAM else f"demo-{i}"
+            if await tx.get_member(channel, pid) is not None:
+                continue
+            spheres = rng.sample([s.code for s in SPHERES], k=rng.randint(1, 3))
+            await tx.create_member(
+                NewMember(
+                    channel=channel,
+                    platform_id=pid,
+                    chat_id=pid,
+                    locale=rng.choice(SUPPORTED_LOCALES),
+                    country=rng.choice(countries),
+                    spheres=spheres,
+                    role=Role.MEMBER,
+                    consent_version="demo",
+                    consented_at=now,
+                ),
+                now,
+            )
+        await tx.audit(actor="cli", action="demo.seeded", now=now, details={"members": members})
+    print(f"{members} demo members on {channel.value}")
+    return 0

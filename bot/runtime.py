@@ -1,0 +1,69 @@
+"""Everything that runs beside the channels: the delivery worker and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from bot.core.messages import ChannelName, Outbound
+from bot.core.ports import Channel
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.worker import DeliveryWorker
+from bot.scheduler import start_scheduler
+from handlers.campaigns import render_progress
+from storage.outbox import OutboxStore, ProgressTarget
+
+log = logging.getLogger(__name__)
+
+
+def limiters_for(app: App) -> dict[ChannelName, RateLimiter]:
+    """One pacing per channel, at each platform's limit."""
+    return {
+        ChannelName.TELEGRAM: RateLimiter(app.settings.wasl.telegram_rate),
+        ChannelName.WHATSAPP: RateLimiter(80, per_chat=1, window=6.0),
+        ChannelName.CONSOLE: RateLimiter(1000, per_chat=1000),
+    }
+
+
+class Runtime:
+    """Starts and stops the delivery worker and the scheduler on the running loop."""
+
+    def __init__(self, app: App, channels: Mapping[ChannelName, Channel]) -> None:
+        self.app = app
+
+        async def progress(target: ProgressTarget) -> tuple[Outbound, bool] | None:
+            return await render_progress(
+                app.store, app.catalogs, target.campaign_id, target.occurrence_id, target.locale
+            )
+
+        self.worker = DeliveryWorker(
+            OutboxStore(app.store.engine),
+            channels,
+            limiters_for(app),
+            app.core.clock,
+            concurrency=app.settings.wasl.delivery_concurrency,
+            progress=progress,
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.worker.run(self._stop), name="delivery")
+        self._scheduler = start_scheduler(self.app, self.worker.wake)
+        log.info("event=runtime_started")
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=10)
+        log.info("event=runtime_stopped")
