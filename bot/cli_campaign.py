@@ -166,9 +166,10 @@ async def run(app: App, args: argparse.Namespace) -> int:
                 tx, author=None, now=now, threshold=app.settings.wasl.approval_threshold, **parsed
             )
         per_language = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        state = "being sent" if result.fired else result.campaign.status.value
         print(
-            f"campaign #{result.campaign.id} ({result.campaign.status.value}) to "
-            f"{result.recipients} people ({per_language})"
+            f"campaign #{result.campaign.id} ({state}) to {result.recipients} people "
+            f"({per_language})"
         )
         if not result.fired:
             following = parsed["schedule"].next_time(now)

@@ -171,7 +171,9 @@ def _title(text: str) -> str:
 
 def progress_text(_: Translator, campaign: Campaign, progress: Progress) -> str:
     """One short progress message, edited as the broadcast goes."""
-    if progress.finished:
+    if campaign.status is CampaignStatus.CANCELLED:
+        head = _("Cancelled: “{title}”", title=campaign.title)
+    elif progress.finished:
         head = _("Finished: “{title}”", title=campaign.title)
     else:
         head = _("Sending: “{title}”", title=campaign.title)
