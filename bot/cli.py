@@ -70,7 +70,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    setup_logging(settings.wasl.log_level)
+    # The terminal bot shares the screen with the conversation: only warnings and worse there.
+    quiet = args.command == "chat" or (args.command == "run" and not settings.telegram.enabled)
+    setup_logging("WARNING" if quiet else settings.wasl.log_level)
     command = args.command
     if command == "run":
         return run(settings)
@@ -95,9 +97,7 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await app.migrate()
         if args.command == "chat":
-            from bot.channels.console import ConsoleChannel
-
-            await ConsoleChannel(language=args.language).run(app.core)
+            await chat(app, args.language)
         elif args.command == "serve":
             from bot.web import serve
 
@@ -113,6 +113,21 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await app.close()
     return 0
+
+
+async def chat(app: App, language: str | None) -> None:
+    """The terminal bot, with the delivery worker and scheduler so broadcasts arrive too."""
+    from bot.channels.console import ConsoleChannel
+    from bot.runtime import Runtime
+
+    console = ConsoleChannel(language=language)
+    runtime = Runtime(app, {ChannelName.CONSOLE: console})
+    await runtime.start()
+    try:
+        await console.run(app.core)
+        await runtime.settle()  # piped input ends at once: let broadcasts it started arrive
+    finally:
+        await runtime.stop()
 
 
 async def create_invite(app: App, args: argparse.Namespace) -> None:

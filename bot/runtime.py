@@ -59,6 +59,17 @@ class Runtime:
         self._scheduler = start_scheduler(self.app, self.worker.wake)
         log.info("event=runtime_started")
 
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait (up to `within` s) until nothing due is left in the outbox, then report."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if await self.worker.outbox.due_count(self.app.core.clock.now()) == 0:
+                break
+            self.worker.wake()
+            await asyncio.sleep(0.1)
+        await self.worker.report_progress(force=True)
+
     async def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)

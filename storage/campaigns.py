@@ -123,16 +123,22 @@ class CampaignRepository:
         return [_campaign(row) for row in await self.conn.execute(query)]
 
     async def last_fired(self, campaign_id: int) -> datetime | None:
-        result = await self.conn.execute(
-            select(func.max(occurrence_t.c.key)).where(occurrence_t.c.campaign_id == campaign_id)
-        )
-        key = result.scalar_one_or_none()
-        if key is None:
+        """The scheduled time of the latest occurrence (its firing time for a one-off)."""
+        row = (
+            await self.conn.execute(
+                select(occurrence_t.c.key, occurrence_t.c.fired_at)
+                .where(occurrence_t.c.campaign_id == campaign_id)
+                .order_by(occurrence_t.c.fired_at.desc(), occurrence_t.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
             return None
         try:
-            return datetime.fromisoformat(key)
+            return datetime.fromisoformat(row.key)
         except ValueError:
-            return datetime.min  # "once": fired, no time in the key
+            fired_at: datetime = row.fired_at
+            return fired_at
 
     async def set_status(
         self,

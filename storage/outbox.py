@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.messages import ChannelName
@@ -106,6 +106,17 @@ class OutboxStore:
                 .order_by(outbox_t.c.priority, outbox_t.c.id)
             )
             return [_item(row) for row in rows]
+
+    async def due_count(self, now: datetime) -> int:
+        """Rows due now that are not finished yet (pending, claimed or in flight)."""
+        waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(func.count())
+                .select_from(outbox_t)
+                .where(outbox_t.c.status.in_(waiting), outbox_t.c.next_attempt_at <= now)
+            )
+            return int(result.scalar_one())
 
     async def mark_sending(self, row_id: int) -> None:
         """Written just before the API call: from here on, the row may have been sent."""
