@@ -240,3 +240,124 @@ message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
 campaign_t = CampaignRow.__table__  # type: ignore[attr-defined]
 occurrence_t = OccurrenceRow.__table__  # type: ignore[attr-defined]
 outbox_t = OutboxRow.__table__  # type: ignore[attr-defined]
+
+
+class FieldUpdateRow(SQLModel, table=True):
+    """A short update from the ground. Its text expires after the retention period."""
+
+    __tablename__ = "field_update"
+    __table_args__ = (Index("ix_field_update_queue", "status", "country", "urgent", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
+    )
+    country: str = Field(max_length=2)
+    locale: str = Field(max_length=16)
+    urgent: bool = False
+    text: str | None = None
+    media_kind: str | None = Field(default=None, max_length=16)
+    media_ref: str | None = Field(default=None, max_length=256)  # platform file id, not the file
+    keep_if_shared: bool = False  # she agreed the text may outlive retention once approved
+    status: str = Field(max_length=16)  # new | approved | internal | rejected | tip
+    created_at: datetime = _when(index=True)
+    moderated_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL"), nullable=True),
+    )
+    moderated_at: datetime | None = _when(nullable=True)
+    shared_at: datetime | None = _when(nullable=True)  # put in a weekly digest
+
+
+class FieldUpdateSphereRow(SQLModel, table=True):
+    """The spheres an update concerns."""
+
+    __tablename__ = "field_update_sphere"
+
+    update_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("field_update.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    sphere: str = Field(primary_key=True, max_length=32, index=True)
+
+
+class UpdateTallyRow(SQLModel, table=True):
+    """Anonymous counts of updates (country, sphere, week, urgency): kept after the text goes."""
+
+    __tablename__ = "update_tally"
+
+    country: str = Field(primary_key=True, max_length=2)
+    sphere: str = Field(primary_key=True, max_length=32)
+    week: str = Field(primary_key=True, max_length=10)  # the Monday, ISO date
+    urgent: bool = Field(primary_key=True)
+    count: int = 0
+
+
+class TipRow(SQLModel, table=True):
+    """A good practice, with translations; loaded from content files or drafted from updates."""
+
+    __tablename__ = "tip"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    default_locale: str = Field(max_length=16)
+    source: str | None = Field(default=None, max_length=300)
+    published: bool = Field(default=False, index=True)
+    from_update_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("field_update.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class TipSphereRow(SQLModel, table=True):
+    __tablename__ = "tip_sphere"
+
+    tip_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tip.id", ondelete="CASCADE"), primary_key=True)
+    )
+    sphere: str = Field(primary_key=True, max_length=32, index=True)
+
+
+class TipTextRow(SQLModel, table=True):
+    """A tip's title and body in one language."""
+
+    __tablename__ = "tip_text"
+
+    tip_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tip.id", ondelete="CASCADE"), primary_key=True)
+    )
+    locale: str = Field(primary_key=True, max_length=16)
+    title: str = Field(max_length=120)
+    body: str
+
+
+class TipRatingRow(SQLModel, table=True):
+    """Helpful or not, one vote per member and tip (deleted with her on /forget)."""
+
+    __tablename__ = "tip_rating"
+
+    tip_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tip.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    helpful: bool
+    at: datetime = _when()
+
+
+update_row_t = FieldUpdateRow.__table__  # type: ignore[attr-defined]
+update_sphere_t = FieldUpdateSphereRow.__table__  # type: ignore[attr-defined]
+tally_t = UpdateTallyRow.__table__  # type: ignore[attr-defined]
+tip_t = TipRow.__table__  # type: ignore[attr-defined]
+tip_sphere_t = TipSphereRow.__table__  # type: ignore[attr-defined]
+tip_text_t = TipTextRow.__table__  # type: ignore[attr-defined]
+tip_rating_t = TipRatingRow.__table__  # type: ignore[attr-defined]

@@ -57,6 +57,7 @@ class Inbound:
     text: str | None = None
     payload: str | None = None
     media: MediaKind | None = None
+    media_ref: str | None = None  # the platform's file id: kept, never downloaded by the adapter
     language_hint: str | None = None
     update_id: str | None = None
     message_id: str | None = None
@@ -97,6 +98,14 @@ class OutboundFile:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A file already on the platform (e.g. a photo a member sent), re-sent by its id."""
+
+    kind: MediaKind
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
     """One message to send: text, optional buttons (shown `columns` per row), optional file.
 
@@ -109,6 +118,7 @@ class Outbound:
     columns: int = 1
     file: OutboundFile | None = None
     replace: bool = False
+    attachment: MediaRef | None = None
 
 
 class SendStatus(StrEnum):

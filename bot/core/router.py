@@ -55,6 +55,7 @@ class Router:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
         self.flows: dict[str, Flow] = {}
+        self.actions: dict[str, Handler] = {}
         self.fallback: Handler | None = None
         self.not_joined: Handler | None = None
 
@@ -65,6 +66,18 @@ class Router:
             if name in self.commands:
                 raise ValueError(f"command /{name} registered twice")
             self.commands[name] = Command(name, handler, role, description, in_menu)
+            return handler
+
+        return register
+
+    def action(self, prefix: str) -> Callable[[Handler], Handler]:
+        """Register a handler for buttons whose payload starts with `prefix` + ":", whatever
+        the conversation state (paging through tips, rating one): stateless buttons."""
+
+        def register(handler: Handler) -> Handler:
+            if prefix in self.actions or prefix in self.flows:
+                raise ValueError(f"button prefix {prefix} registered twice")
+            self.actions[prefix] = handler
             return handler
 
         return register
@@ -110,6 +123,13 @@ class Router:
             await self._run_command(ctx, *found)
             return
         flow = self.flows.get(state.flow) if state.flow else None
+        action = self.actions.get(inbound.payload.partition(":")[0]) if inbound.payload else None
+        if action is not None:
+            if ctx.member is None and self.not_joined is not None:
+                await self.not_joined(ctx)
+            else:
+                await action(ctx)
+            return
         if inbound.payload is not None:
             if flow is not None and inbound.payload.startswith(f"{flow.name}:"):
                 await flow.on_input(ctx)
