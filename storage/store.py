@@ -31,6 +31,8 @@ from storage.tables import (
     state_t,
     update_t,
 )
+from storage.tips import TipRepository
+from storage.updates import UpdateRepository
 
 ERASED = "erased"
 
@@ -58,6 +60,8 @@ class SqlTransaction:
         self.conn = connection
         self._upsert = insert_for_dialect
         self.campaigns = CampaignRepository(connection, insert_for_dialect)
+        self.tips = TipRepository(connection, insert_for_dialect)
+        self.updates = UpdateRepository(connection, insert_for_dialect)
 
     # -- redelivery ---------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from bot.core.campaigns import (
 )
 from bot.core.messages import ChannelName, Outbound, SendResult
 from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
+from bot.core.tips import Tips
+from bot.core.updates import Updates
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,12 @@ class Transaction(Protocol):
 
     @property
     def campaigns(self) -> Campaigns: ...
+
+    @property
+    def tips(self) -> Tips: ...
+
+    @property
+    def updates(self) -> Updates: ...
 
     async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
         """Record an update id; False when it was already handled (a redelivery)."""
