@@ -201,26 +201,65 @@ class CampaignRepository:
         if occurrence_id is None:
             return None
         members = (await self.conn.execute(audience_query(campaign.audience))).all()
+        messages = [
+            (m.id, m.channel, campaign.text_for(m.locale), campaign.labels_for(m.locale))
+            for m in members
+        ]
+        await self._enqueue(campaign, key, occurrence_id, messages, now)
+        if campaign.schedule != "cron":
+            await self.set_status(campaign.id, CampaignStatus.SENT, now)
+        return occurrence_id, len(messages)
+
+    async def fire_personal(
+        self,
+        campaign: Campaign,
+        key: str,
+        now: datetime,
+        messages: Sequence[tuple[int, str, str]],
+    ) -> tuple[int, int] | None:
+        """Like `fire`, but with a text of its own for each (member id, channel, text)."""
+        inserted = await self.conn.execute(
+            self._upsert(occurrence_t)
+            .values(campaign_id=campaign.id, key=key, fired_at=now)
+            .on_conflict_do_nothing()
+            .returning(occurrence_t.c.id)
+        )
+        occurrence_id = inserted.scalar_one_or_none()
+        if occurrence_id is None:
+            return None
+        rows: list[tuple[int, str, str, list[tuple[str, str]]]] = [
+            (member_id, channel, text, []) for member_id, channel, text in messages
+        ]
+        await self._enqueue(campaign, key, occurrence_id, rows, now)
+        await self.set_status(campaign.id, CampaignStatus.SENT, now)
+        return occurrence_id, len(rows)
+
+    async def _enqueue(
+        self,
+        campaign: Campaign,
+        key: str,
+        occurrence_id: int,
+        messages: Sequence[tuple[int, str, str, list[tuple[str, str]]]],
+        now: datetime,
+    ) -> None:
+        """One outbox row per (member id, channel, text, buttons), with idempotency keys."""
         priority = PRIORITY[campaign.kind]
         rows = [
             {
-                "idempotency_key": f"{campaign.id}:{key}:{m.id}",
+                "idempotency_key": f"{campaign.id}:{key}:{member_id}",
                 "campaign_id": campaign.id,
                 "occurrence_id": occurrence_id,
-                "member_id": m.id,
-                "channel": m.channel,
+                "member_id": member_id,
+                "channel": channel,
                 "priority": priority,
-                "text": campaign.text_for(m.locale),
-                "buttons": [
-                    {"label": label, "payload": payload}
-                    for label, payload in campaign.labels_for(m.locale)
-                ],
+                "text": text,
+                "buttons": [{"label": label, "payload": payload} for label, payload in buttons],
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for m in members
+            for member_id, channel, text, buttons in messages
         ]
         for start in range(0, len(rows), CHUNK):
             await self.conn.execute(insert(outbox_t), rows[start : start + CHUNK])
@@ -229,9 +268,6 @@ class CampaignRepository:
             .where(occurrence_t.c.id == occurrence_id)
             .values(recipients=len(rows))
         )
-        if campaign.schedule != "cron":
-            await self.set_status(campaign.id, CampaignStatus.SENT, now)
-        return occurrence_id, len(rows)
 
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress:
         query = select(outbox_t.c.status, func.count()).group_by(outbox_t.c.status)

@@ -84,6 +84,14 @@ class Campaigns(Protocol):
         progress_locale: str | None = None,
     ) -> tuple[int, int] | None: ...
 
+    async def fire_personal(
+        self,
+        campaign: Campaign,
+        key: str,
+        now: datetime,
+        messages: Sequence[tuple[int, str, str]],
+    ) -> tuple[int, int] | None: ...
+
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress: ...
 
     async def failure_reasons(self, campaign_id: int) -> dict[str, int]: ...
