@@ -39,6 +39,7 @@ def core_config(settings: Settings) -> CoreConfig:
         admin_ids=admins,
         countries=tuple(settings.wasl.countries),
         approval_threshold=settings.wasl.approval_threshold,
+        update_retention_days=settings.wasl.update_retention_days,
     )
 
 

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from handlers.campaigns import fire_due
+from handlers.moderation import expire_updates, send_digest
 from storage.housekeeping import purge_expired
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,19 @@ async def fire_due_campaigns(app: App, wake: Callable[[], None]) -> None:
 
 
 async def housekeeping(app: App) -> None:
-    """Delete expired short-lived records (see storage.housekeeping)."""
-    counts = await purge_expired(app.store, app.core.clock.now())
+    """Delete expired short-lived records and update text past its retention period."""
+    now = app.core.clock.now()
+    counts = await purge_expired(app.store, now)
+    counts["updates"] = await expire_updates(app.store, now, app.core.config.update_retention_days)
     log.info("event=housekeeping %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+async def weekly_digest(app: App, wake: Callable[[], None]) -> None:
+    """Share the week's approved updates with practitioners of the same spheres elsewhere."""
+    shared, reached = await send_digest(app.store, app.catalogs, app.core.clock.now())
+    log.info("event=digest_sent updates=%s members=%s", shared, reached)
+    if reached:
+        wake()
 
 
 def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
@@ -54,5 +65,18 @@ def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
         **common,
     )
     scheduler.add_job(housekeeping, "interval", hours=1, args=[app], id="housekeeping", **common)
+    # Mondays 07:00 UTC: morning across the alliance's countries, from Lagos to Lahore.
+    scheduler.add_job(
+        weekly_digest,
+        "cron",
+        day_of_week="mon",
+        hour=7,
+        args=[app, wake],
+        id="weekly_digest",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+        misfire_grace_time=6 * 3600,
+    )
     scheduler.start()
     return scheduler

@@ -7,10 +7,12 @@ from bot.core.router import Router
 
 def build_router() -> Router:
     """A router with every capability registered (the order is the order of the menu)."""
-    from handlers import account, campaigns, onboarding
+    from handlers import account, campaigns, moderation, onboarding, updates
 
     router = Router()
     onboarding.register(router)
+    updates.register(router)
     account.register(router)
     campaigns.register(router)
+    moderation.register(router)
     return router

@@ -69,6 +69,8 @@ def command_button(label: str, command: str) -> Button:
 def main_menu(ctx: Context) -> list[Button]:
     """The short menu under a welcome or a "didn't understand": buttons beat typing."""
     buttons = [
+        command_button(ctx._("Share an update"), "update"),
+        command_button(ctx._("Good practices"), "tips"),
         command_button(ctx._("My data"), "mydata"),
         command_button(ctx._("Language"), "language"),
     ]
@@ -108,4 +110,6 @@ COMMAND_WORDS = (
     N_("cancel"),
     N_("alert"),
     N_("campaign"),
+    N_("update"),
+    N_("moderate"),
 )

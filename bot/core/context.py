@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
-from bot.core.messages import Button, Inbound, Outbound, OutboundFile, Reply
+from bot.core.messages import Button, Inbound, MediaRef, Outbound, OutboundFile, Reply
 from bot.core.models import ConversationState, Member, Role
 from bot.core.ports import Transaction
 
@@ -22,6 +22,7 @@ class CoreConfig:
     consent_version: str = "2026-11"
     wipe_window_hours: int = 47  # Telegram lets bots delete their messages for 48 h
     approval_threshold: int = 200  # campaigns to more people need a second coordinator
+    update_retention_days: int = 180  # raw update text is deleted after this
 
 
 @dataclass(slots=True)
@@ -63,11 +64,17 @@ class Context:
         columns: int = 1,
         replace: bool = False,
         file: OutboundFile | None = None,
+        attachment: MediaRef | None = None,
     ) -> None:
         """Queue a message to her; it is sent after the update's transaction commits."""
         self.reply.messages.append(
             Outbound(
-                text=text, buttons=tuple(buttons), columns=columns, replace=replace, file=file
+                text=text,
+                buttons=tuple(buttons),
+                columns=columns,
+                replace=replace,
+                file=file,
+                attachment=attachment,
             )
         )
 

@@ -14,17 +14,16 @@ from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
 
 
-async def coordinator_and_members(
-    h: Harness, members: list[tuple[str, str, str, str]]
-) -> Person:
+async def coordinator_and_members(h: Harness, members: list[tuple[str, str, str, str]]) -> Person:
     """A coordinator in Iraq, and members (user id, locale, country, sphere)."""
     code = await make_invite(h, "coord", role=Role.COORDINATOR)
     coord = h.person("900", "en")
     await join(coord, code, country="IQ", spheres=("advocacy",))
     for user_id, locale, country, sphere in members:
         code = await make_invite(h, f"m{user_id}")
-        await join(h.person(user_id, locale), code, locale=locale, country=country,
-                   spheres=(sphere,))
+        await join(
+            h.person(user_id, locale), code, locale=locale, country=country, spheres=(sphere,)
+        )
     return coord
 
 
