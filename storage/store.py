@@ -22,11 +22,13 @@ from bot.core.models import (
 )
 from bot.core.ports import ErasureReport
 from storage.campaigns import CampaignRepository
+from storage.surveys import SurveyRepository
 from storage.tables import (
     audit_t,
     invite_t,
     member_t,
     message_t,
+    occurrence_t,
     sphere_t,
     state_t,
     update_t,
@@ -62,6 +64,7 @@ class SqlTransaction:
         self.campaigns = CampaignRepository(connection, insert_for_dialect)
         self.tips = TipRepository(connection, insert_for_dialect)
         self.updates = UpdateRepository(connection, insert_for_dialect)
+        self.surveys = SurveyRepository(connection, insert_for_dialect)
 
     # -- redelivery ---------------------------------------------------------------------------
 
@@ -193,6 +196,21 @@ class SqlTransaction:
             update(audit_t).where(audit_t.c.actor == f"member:{member.id}").values(actor=ERASED)
         )
         counts["audit_actor"] = result.rowcount
+        # A campaign she watched keeps going, but no longer reports progress to her chat.
+        result = await self.conn.execute(
+            update(occurrence_t)
+            .where(
+                occurrence_t.c.progress_channel == member.channel.value,
+                occurrence_t.c.progress_chat == member.chat_id,
+            )
+            .values(
+                progress_channel=None,
+                progress_chat=None,
+                progress_message_id=None,
+                progress_locale=None,
+            )
+        )
+        counts["campaign_progress"] = result.rowcount
         for name, statement in (
             (
                 "chat_message",

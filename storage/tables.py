@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -361,3 +361,134 @@ tip_t = TipRow.__table__  # type: ignore[attr-defined]
 tip_sphere_t = TipSphereRow.__table__  # type: ignore[attr-defined]
 tip_text_t = TipTextRow.__table__  # type: ignore[attr-defined]
 tip_rating_t = TipRatingRow.__table__  # type: ignore[attr-defined]
+
+
+class SurveyRow(SQLModel, table=True):
+    """A survey: its validated definition (questions, texts, audience) and its window."""
+
+    __tablename__ = "survey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=48, unique=True)
+    mode: str = Field(max_length=16)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    opens_at: datetime = _when()
+    closes_at: datetime = _when(index=True)
+    closed_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+
+
+class SurveyParticipationRow(SQLModel, table=True):
+    """That a member started or completed a survey — never what she answered."""
+
+    __tablename__ = "survey_participation"
+
+    survey_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    status: str = Field(max_length=16)  # started | completed | declined
+    reminders_sent: int = 0
+    results_opt_in: bool = False
+
+
+class SurveyPublicSeenRow(SQLModel, table=True):
+    """A keyed hash of a public respondent's platform id, to stop double answers; deleted at
+    close. The key never leaves the database, so the hash cannot be reversed from a dump of
+    this table alone."""
+
+    __tablename__ = "survey_public_seen"
+
+    survey_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    )
+    digest: str = Field(primary_key=True, max_length=64)
+
+
+class SurveyResponseRow(SQLModel, table=True):
+    """One completed (or kept partial) questionnaire, under a random id.
+
+    No member id, chat id or exact time: only coarse dimensions copied at answer time. Stored
+    WITHOUT ROWID on SQLite so not even the physical order of rows follows arrival.
+    """
+
+    __tablename__ = "survey_response"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(primary_key=True, max_length=32)
+    survey_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    complete: bool = True
+    country: str | None = Field(default=None, max_length=2)
+    locale: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    week: str = Field(max_length=10)
+    age_band: str | None = Field(default=None, max_length=8)
+    gender: str | None = Field(default=None, max_length=16)
+
+
+class SurveyResponseSphereRow(SQLModel, table=True):
+    """The respondent's spheres at answer time (members only)."""
+
+    __tablename__ = "survey_response_sphere"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    response_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("survey_response.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    sphere: str = Field(primary_key=True, max_length=32)
+
+
+class SurveyAnswerRow(SQLModel, table=True):
+    """One answer. The response's coarse dimensions are copied here so that reports group
+    without a join; still no person, no exact time."""
+
+    __tablename__ = "survey_answer"
+    __table_args__ = (
+        Index("ix_survey_answer_report", "survey_id", "question", "option", "country"),
+        {"sqlite_with_rowid": False},
+    )
+
+    response_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("survey_response.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    question: str = Field(primary_key=True, max_length=16)
+    option: str = Field(default="", primary_key=True, max_length=16)  # "" for non-choice
+    survey_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False)
+    )
+    number: float | None = None
+    text: str | None = Field(default=None, max_length=280)
+    country: str | None = Field(default=None, max_length=2)
+    locale: str = Field(max_length=16)
+    channel: str = Field(max_length=16)
+    week: str = Field(max_length=10)
+    age_band: str | None = Field(default=None, max_length=8)
+    gender: str | None = Field(default=None, max_length=16)
+
+
+class AppSecretRow(SQLModel, table=True):
+    """Per-installation secrets made at first use (e.g. the key for public-survey hashes)."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+
+
+survey_t = SurveyRow.__table__  # type: ignore[attr-defined]
+participation_t = SurveyParticipationRow.__table__  # type: ignore[attr-defined]
+public_seen_t = SurveyPublicSeenRow.__table__  # type: ignore[attr-defined]
+response_t = SurveyResponseRow.__table__  # type: ignore[attr-defined]
+response_sphere_t = SurveyResponseSphereRow.__table__  # type: ignore[attr-defined]
+answer_t = SurveyAnswerRow.__table__  # type: ignore[attr-defined]
+secret_t = AppSecretRow.__table__  # type: ignore[attr-defined]

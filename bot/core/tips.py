@@ -132,9 +132,7 @@ class Tips(Protocol):
     async def publish(self, tip_id: int, now: datetime) -> bool:
         """Publish a draft; False when there is no such tip or it is already published."""
 
-    async def upsert(
-        self, definition: TipDefinition, now: datetime
-    ) -> tuple[int, UpsertOutcome]:
+    async def upsert(self, definition: TipDefinition, now: datetime) -> tuple[int, UpsertOutcome]:
         """Create or update a tip by slug, replacing its spheres and texts; idempotent."""
 
     async def create_draft(

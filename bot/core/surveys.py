@@ -1,0 +1,376 @@
+"""Pulse surveys: definitions (validated), questions, answers — as the core sees them.
+
+Answers are stored apart from people (storage/surveys.py): this module only knows shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.core.campaigns import Audience
+
+MAX_QUESTIONS = 15
+MAX_FREE_TEXT = 280
+END = "end"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+KEY = re.compile(r"^[a-z0-9_]{1,16}$")
+AGE_BANDS = ("15-19", "20-24", "25-30", "31-34", "35+")  # U-Report's; under 15 not surveyed
+GENDERS = ("woman", "man", "another", "undisclosed")
+
+
+class QuestionType(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    SCALE = "scale"  # 1–5 with labelled ends
+    YES_NO = "yesno"
+    NUMBER = "number"
+    TEXT = "text"  # short free text, up to 280 characters
+
+
+class SurveyMode(StrEnum):
+    MEMBERS = "members"
+    PUBLIC = "public"
+
+
+class SurveyError(ValueError):
+    """A survey definition that cannot be used; the message names the question."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question. Texts per language: prompt, option labels, scale end labels."""
+
+    key: str
+    type: QuestionType
+    texts: dict[str, dict[str, Any]]  # locale → {"prompt", "options": [...], "low", "high"}
+    options: tuple[str, ...] = ()  # option keys (choice questions)
+    required: bool = True
+    max_choices: int | None = None  # multiple choice
+    minimum: float | None = None  # number
+    maximum: float | None = None
+    jumps: dict[str, str] = field(default_factory=dict)  # option key → question key or "end"
+
+    def text(self, locale: str, default: str) -> dict[str, Any]:
+        return self.texts.get(locale) or self.texts.get(default) or next(iter(self.texts.values()))
+
+    def choices(self) -> tuple[str, ...]:
+        """The answer keys a button may carry, for every button-answered type."""
+        if self.type is QuestionType.SCALE:
+            return ("1", "2", "3", "4", "5")
+        if self.type is QuestionType.YES_NO:
+            return ("yes", "no")
+        return self.options
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyDefinition:
+    """What a content file says about a survey."""
+
+    slug: str
+    default_locale: str
+    texts: dict[str, dict[str, str]]  # locale → {"title", "intro"}
+    questions: tuple[Question, ...]
+    mode: SurveyMode = SurveyMode.MEMBERS
+    audience: Audience = field(default_factory=Audience)
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    reminders: int = 1
+    keep_partial: bool = False  # on close, keep answers of those who did not finish
+
+    def title(self, locale: str) -> str:
+        return (self.texts.get(locale) or self.texts[self.default_locale])["title"]
+
+    def intro(self, locale: str) -> str:
+        return (self.texts.get(locale) or self.texts[self.default_locale]).get("intro", "")
+
+    def question(self, key: str) -> Question:
+        for q in self.questions:
+            if q.key == key:
+                return q
+        raise KeyError(key)
+
+    def position(self, key: str) -> int:
+        return [q.key for q in self.questions].index(key) + 1
+
+    def next_key(self, key: str, answer: Any) -> str | None:
+        """The question after `key` given its answer (skip logic); None at the end."""
+        question = self.question(key)
+        target = question.jumps.get(str(answer)) if isinstance(answer, str) else None
+        if target == END:
+            return None
+        if target:
+            return target
+        keys = [q.key for q in self.questions]
+        index = keys.index(key)
+        return keys[index + 1] if index + 1 < len(keys) else None
+
+
+@dataclass(slots=True)
+class Survey:
+    """A stored survey: its definition and where it stands."""
+
+    id: int
+    definition: SurveyDefinition
+    opens_at: datetime
+    closes_at: datetime
+    closed: bool
+
+    @property
+    def slug(self) -> str:
+        return self.definition.slug
+
+    def open_at(self, now: datetime) -> bool:
+        return not self.closed and self.opens_at <= now < self.closes_at
+
+
+def check_answer(question: Question, raw: str) -> tuple[Any, str | None]:
+    """Parse a typed answer: (value, None) or (None, an English reason msgid key)."""
+    text = raw.strip()
+    if question.type is QuestionType.NUMBER:
+        try:
+            value = float(text.replace(",", "."))
+        except ValueError:
+            return None, "not_a_number"
+        if (question.minimum is not None and value < question.minimum) or (
+            question.maximum is not None and value > question.maximum
+        ):
+            return None, "out_of_range"
+        return (int(value) if value.is_integer() else value), None
+    if question.type is QuestionType.TEXT:
+        if not text:
+            return None, "empty"
+        if len(text) > MAX_FREE_TEXT:
+            return None, "too_long"
+        return text, None
+    return None, "use_buttons"
+
+
+def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> SurveyDefinition:
+    """Build and validate a survey from its content-file form; SurveyError names the problem."""
+    slug = str(data.get("slug", ""))
+    where = f"survey {slug or '?'}"
+    if not SLUG.match(slug):
+        raise SurveyError(f"{where}: slug must be lower-case letters, digits and hyphens")
+    default = str(data.get("default_locale", "en"))
+    texts = data.get("text") or {}
+    if default not in texts or not texts[default].get("title"):
+        raise SurveyError(f"{where}: needs a title in its default language {default!r}")
+    _check_locales(where, texts, supported)
+    raw_questions = data.get("questions") or []
+    if not 1 <= len(raw_questions) <= MAX_QUESTIONS:
+        raise SurveyError(f"{where}: needs 1 to {MAX_QUESTIONS} questions")
+    questions = tuple(_question(where, q, default, supported) for q in raw_questions)
+    keys = [q.key for q in questions]
+    if len(set(keys)) != len(keys):
+        raise SurveyError(f"{where}: two questions share a key")
+    for index, q in enumerate(questions):
+        for option, target in q.jumps.items():
+            if option not in q.choices():
+                raise SurveyError(
+                    f"{where}, question {q.key}: jump from unknown answer {option!r}"
+                )
+            if target == END:
+                continue
+            if target not in keys:
+                raise SurveyError(
+                    f"{where}, question {q.key}: jump to missing question {target!r}"
+                )
+            if keys.index(target) <= index:
+                raise SurveyError(
+                    f"{where}, question {q.key}: jump back to {target!r} would make a cycle"
+                )
+    mode = SurveyMode(data.get("mode", "members"))
+    return SurveyDefinition(
+        slug=slug,
+        default_locale=default,
+        texts={
+            k: {"title": str(v["title"]), "intro": str(v.get("intro", ""))}
+            for k, v in texts.items()
+        },
+        questions=questions,
+        mode=mode,
+        audience=Audience.from_json(data.get("audience") or {}),
+        opens_at=_when(data.get("opens_at")),
+        closes_at=_when(data.get("closes_at")),
+        reminders=int(data.get("reminders", 1)),
+        keep_partial=bool(data.get("keep_partial", False)),
+    )
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise SurveyError(f"time {value!r} needs a time zone offset")
+    return moment
+
+
+def _check_locales(where: str, texts: dict[str, Any], supported: tuple[str, ...]) -> None:
+    unknown = sorted(set(texts) - set(supported))
+    if unknown:
+        raise SurveyError(f"{where}: unsupported language(s) {', '.join(unknown)}")
+
+
+def _question(
+    where: str, data: dict[str, Any], default: str, supported: tuple[str, ...]
+) -> Question:
+    key = str(data.get("key", ""))
+    here = f"{where}, question {key or '?'}"
+    if not KEY.match(key):
+        raise SurveyError(f"{here}: key must be 1-16 of a-z, 0-9, _")
+    try:
+        qtype = QuestionType(str(data.get("type")))
+    except ValueError as error:
+        raise SurveyError(f"{here}: unknown type {data.get('type')!r}") from error
+    texts = data.get("text") or {}
+    if default not in texts or not texts[default].get("prompt"):
+        raise SurveyError(f"{here}: needs a prompt in {default!r}")
+    _check_locales(here, texts, supported)
+    options = tuple(str(o) for o in data.get("options") or ())
+    if qtype in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+        if not 2 <= len(options) <= 10 or any(not KEY.match(o) for o in options):
+            raise SurveyError(f"{here}: needs 2-10 option keys of a-z, 0-9, _")
+        for locale, text in texts.items():
+            labels = text.get("options") or []
+            if len(labels) != len(options):
+                raise SurveyError(
+                    f"{here}: {locale} has {len(labels)} option labels, expected {len(options)}"
+                )
+    if qtype is QuestionType.SCALE:
+        for locale, text in texts.items():
+            if not text.get("low") or not text.get("high"):
+                raise SurveyError(f"{here}: {locale} needs labels for both ends (low, high)")
+    minimum = data.get("min")
+    maximum = data.get("max")
+    if qtype is QuestionType.NUMBER and (minimum is None or maximum is None or minimum > maximum):
+        raise SurveyError(f"{here}: a number question needs min ≤ max")
+    max_choices = data.get("max_choices")
+    if (
+        qtype is QuestionType.MULTIPLE
+        and max_choices is not None
+        and not (1 <= int(max_choices) <= len(options))
+    ):
+        raise SurveyError(f"{here}: max_choices must be between 1 and the number of options")
+    return Question(
+        key=key,
+        type=qtype,
+        texts={k: dict(v) for k, v in texts.items()},
+        options=options,
+        required=bool(data.get("required", qtype is not QuestionType.TEXT)),
+        max_choices=int(max_choices) if max_choices is not None else None,
+        minimum=float(minimum) if minimum is not None else None,
+        maximum=float(maximum) if maximum is not None else None,
+        jumps={str(k): str(v) for k, v in (data.get("jumps") or {}).items()},
+    )
+
+
+def definition_to_json(definition: SurveyDefinition) -> dict[str, Any]:
+    """The stored form (the same shape as the content file)."""
+    return {
+        "slug": definition.slug,
+        "default_locale": definition.default_locale,
+        "mode": definition.mode.value,
+        "text": definition.texts,
+        "audience": definition.audience.to_json(),
+        "reminders": definition.reminders,
+        "keep_partial": definition.keep_partial,
+        "questions": [
+            {
+                "key": q.key,
+                "type": q.type.value,
+                "text": q.texts,
+                "options": list(q.options),
+                "required": q.required,
+                "max_choices": q.max_choices,
+                "min": q.minimum,
+                "max": q.maximum,
+                "jumps": q.jumps,
+            }
+            for q in definition.questions
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    """The coarse facts copied onto a response: never who, never exactly when."""
+
+    locale: str
+    channel: str
+    week: str
+    country: str | None = None
+    spheres: tuple[str, ...] = ()
+    age_band: str | None = None
+    gender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Remindable:
+    """A member who has not finished a survey yet, with what is needed to remind her."""
+
+    member_id: int
+    channel: str
+    locale: str
+    country: str | None
+    timezone: str | None
+
+
+class Surveys(Protocol):
+    """Survey reads and writes (storage.surveys.SurveyRepository)."""
+
+    async def upsert(
+        self,
+        definition: SurveyDefinition,
+        opens_at: datetime,
+        closes_at: datetime,
+        now: datetime,
+    ) -> tuple[int, str]:
+        """Create or update by slug: (id, "created" | "updated" | "unchanged")."""
+
+    async def get(self, survey_id: int) -> Survey | None: ...
+
+    async def by_slug(self, slug: str) -> Survey | None: ...
+
+    async def open_for(self, member_id: int, now: datetime) -> list[Survey]:
+        """Open members' surveys whose audience includes her and that she has not finished."""
+
+    async def participation(self, survey_id: int, member_id: int) -> str | None: ...
+
+    async def set_participation(self, survey_id: int, member_id: int, status: str) -> None: ...
+
+    async def save_response(
+        self,
+        survey: Survey,
+        answers: dict[str, Any],
+        dims: Dimensions,
+        *,
+        complete: bool = True,
+    ) -> None:
+        """Store answers under a fresh random id with only `dims`: unlinkable by design."""
+
+    async def set_results_opt_in(self, survey_id: int, member_id: int) -> None: ...
+
+    async def seen_public(self, survey_id: int, digest: str) -> bool: ...
+
+    async def mark_public(self, survey_id: int, digest: str) -> None: ...
+
+    async def counts(self, survey_id: int) -> tuple[int, int]:
+        """(started, completed): members who started, and responses stored."""
+
+    async def due_to_close(self, now: datetime) -> list[Survey]: ...
+
+    async def close(self, survey_id: int, now: datetime) -> None:
+        """Mark closed and forget every public respondent's hash."""
+
+    async def remindable(self, survey: Survey, limit: int) -> list[Remindable]:
+        """Members in the audience who have not completed it and got fewer than `limit`."""
+
+    async def mark_reminded(self, survey_id: int, member_ids: list[int]) -> None: ...
+
+    async def secret(self, name: str) -> str:
+        """A per-installation secret, made at first use."""

@@ -1,0 +1,301 @@
+"""Survey storage. Answers go to tables with no link to any person (DESIGN.md invariant 3):
+a response has a random id and coarse dimensions only; the participation table says who took
+part, never what they answered, and shares no key, order or time with the responses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.campaigns import Audience
+from bot.core.surveys import (
+    Dimensions,
+    Remindable,
+    Survey,
+    SurveyDefinition,
+    SurveyMode,
+    definition_to_json,
+    parse_definition,
+)
+from storage.campaigns import audience_query
+from storage.tables import (
+    answer_t,
+    member_t,
+    participation_t,
+    public_seen_t,
+    response_sphere_t,
+    response_t,
+    secret_t,
+    survey_t,
+)
+
+SUPPORTED = ("en", "ar", "fr")
+
+
+class SurveyRepository:
+    """Survey reads and writes inside one transaction."""
+
+    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+        self.conn = conn
+        self._upsert = upsert
+
+    async def upsert(
+        self,
+        definition: SurveyDefinition,
+        opens_at: datetime,
+        closes_at: datetime,
+        now: datetime,
+    ) -> tuple[int, str]:
+        stored = definition_to_json(definition)
+        row = (
+            await self.conn.execute(select(survey_t).where(survey_t.c.slug == definition.slug))
+        ).first()
+        values = {
+            "mode": definition.mode.value,
+            "definition": stored,
+            "opens_at": opens_at,
+            "closes_at": closes_at,
+        }
+        if row is None:
+            result = await self.conn.execute(
+                insert(survey_t)
+                .values(slug=definition.slug, created_at=now, **values)
+                .returning(survey_t.c.id)
+            )
+            return int(result.scalar_one()), "created"
+        if (row.definition, row.opens_at, row.closes_at, row.mode) == (
+            stored,
+            opens_at,
+            closes_at,
+            definition.mode.value,
+        ):
+            return int(row.id), "unchanged"
+        await self.conn.execute(update(survey_t).where(survey_t.c.id == row.id).values(**values))
+        return int(row.id), "updated"
+
+    async def get(self, survey_id: int) -> Survey | None:
+        row = (await self.conn.execute(select(survey_t).where(survey_t.c.id == survey_id))).first()
+        return _survey(row) if row else None
+
+    async def by_slug(self, slug: str) -> Survey | None:
+        row = (await self.conn.execute(select(survey_t).where(survey_t.c.slug == slug))).first()
+        return _survey(row) if row else None
+
+    async def open_for(self, member_id: int, now: datetime) -> list[Survey]:
+        rows = (
+            await self.conn.execute(
+                select(survey_t)
+                .where(
+                    survey_t.c.mode == SurveyMode.MEMBERS.value,
+                    survey_t.c.closed_at.is_(None),
+                    survey_t.c.opens_at <= now,
+                    survey_t.c.closes_at > now,
+                )
+                .order_by(survey_t.c.closes_at)
+            )
+        ).all()
+        found = []
+        for row in rows:
+            survey = _survey(row)
+            status = await self.participation(survey.id, member_id)
+            if status in ("completed", "declined"):
+                continue
+            audience = survey.definition.audience
+            match = await self.conn.execute(
+                audience_query(audience).where(member_t.c.id == member_id)
+            )
+            if match.first() is not None:
+                found.append(survey)
+        return found
+
+    async def participation(self, survey_id: int, member_id: int) -> str | None:
+        result = await self.conn.execute(
+            select(participation_t.c.status).where(
+                participation_t.c.survey_id == survey_id,
+                participation_t.c.member_id == member_id,
+            )
+        )
+        status: str | None = result.scalar_one_or_none()
+        return status
+
+    async def set_participation(self, survey_id: int, member_id: int, status: str) -> None:
+        statement = self._upsert(participation_t).values(
+            survey_id=survey_id, member_id=member_id, status=status
+        )
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["survey_id", "member_id"], set_={"status": status}
+            )
+        )
+
+    async def save_response(
+        self,
+        survey: Survey,
+        answers: dict[str, Any],
+        dims: Dimensions,
+        *,
+        complete: bool = True,
+    ) -> None:
+        response_id = secrets.token_hex(16)
+        coarse = {
+            "country": dims.country,
+            "locale": dims.locale,
+            "channel": dims.channel,
+            "week": dims.week,
+            "age_band": dims.age_band,
+            "gender": dims.gender,
+        }
+        await self.conn.execute(
+            insert(response_t).values(
+                id=response_id, survey_id=survey.id, complete=complete, **coarse
+            )
+        )
+        if dims.spheres:
+            await self.conn.execute(
+                insert(response_sphere_t),
+                [{"response_id": response_id, "sphere": s} for s in sorted(set(dims.spheres))],
+            )
+        rows = []
+        for key, value in answers.items():
+            base: dict[str, Any] = {
+                "response_id": response_id,
+                "survey_id": survey.id,
+                "question": key,
+                "option": "",
+                "number": None,
+                "text": None,
+                **coarse,
+            }
+            if value is None:
+                continue  # skipped
+            if isinstance(value, list):
+                rows += [{**base, "option": str(option)} for option in value]
+            elif isinstance(value, bool):
+                rows.append({**base, "option": "yes" if value else "no"})
+            elif isinstance(value, int | float):
+                rows.append({**base, "number": float(value)})
+            elif survey.definition.question(key).type.value == "text":
+                rows.append({**base, "text": str(value)})
+            else:
+                rows.append({**base, "option": str(value)})
+        if rows:
+            await self.conn.execute(insert(answer_t), rows)
+
+    async def set_results_opt_in(self, survey_id: int, member_id: int) -> None:
+        await self.conn.execute(
+            update(participation_t)
+            .where(
+                participation_t.c.survey_id == survey_id, participation_t.c.member_id == member_id
+            )
+            .values(results_opt_in=True)
+        )
+
+    async def seen_public(self, survey_id: int, digest: str) -> bool:
+        result = await self.conn.execute(
+            select(public_seen_t.c.digest).where(
+                public_seen_t.c.survey_id == survey_id, public_seen_t.c.digest == digest
+            )
+        )
+        return result.first() is not None
+
+    async def mark_public(self, survey_id: int, digest: str) -> None:
+        await self.conn.execute(
+            self._upsert(public_seen_t)
+            .values(survey_id=survey_id, digest=digest)
+            .on_conflict_do_nothing()
+        )
+
+    async def counts(self, survey_id: int) -> tuple[int, int]:
+        started = await self.conn.execute(
+            select(func.count())
+            .select_from(participation_t)
+            .where(
+                participation_t.c.survey_id == survey_id,
+                participation_t.c.status.in_(["started", "completed"]),
+            )
+        )
+        completed = await self.conn.execute(
+            select(func.count())
+            .select_from(response_t)
+            .where(response_t.c.survey_id == survey_id, response_t.c.complete.is_(True))
+        )
+        return int(started.scalar_one()), int(completed.scalar_one())
+
+    async def due_to_close(self, now: datetime) -> list[Survey]:
+        rows = await self.conn.execute(
+            select(survey_t).where(survey_t.c.closed_at.is_(None), survey_t.c.closes_at <= now)
+        )
+        return [_survey(r) for r in rows]
+
+    async def close(self, survey_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            delete(public_seen_t).where(public_seen_t.c.survey_id == survey_id)
+        )
+        await self.conn.execute(
+            update(survey_t).where(survey_t.c.id == survey_id).values(closed_at=now)
+        )
+
+    async def remindable(self, survey: Survey, limit: int) -> list[Remindable]:
+        audience: Audience = survey.definition.audience
+        members = audience_query(audience).subquery()
+        rows = await self.conn.execute(
+            select(
+                member_t.c.id,
+                member_t.c.channel,
+                member_t.c.locale,
+                member_t.c.country,
+                member_t.c.timezone,
+            )
+            .join(members, members.c.id == member_t.c.id)
+            .outerjoin(
+                participation_t,
+                (participation_t.c.member_id == member_t.c.id)
+                & (participation_t.c.survey_id == survey.id),
+            )
+            .where(
+                or_(
+                    participation_t.c.status.is_(None),
+                    participation_t.c.status.in_(["started", "invited"]),
+                ),
+                func.coalesce(participation_t.c.reminders_sent, 0) < limit,
+            )
+            .order_by(member_t.c.id)
+        )
+        return [Remindable(r.id, r.channel, r.locale, r.country, r.timezone) for r in rows]
+
+    async def mark_reminded(self, survey_id: int, member_ids: list[int]) -> None:
+        for member_id in member_ids:
+            statement = self._upsert(participation_t).values(
+                survey_id=survey_id, member_id=member_id, status="invited", reminders_sent=1
+            )
+            await self.conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["survey_id", "member_id"],
+                    set_={"reminders_sent": participation_t.c.reminders_sent + 1},
+                )
+            )
+
+    async def secret(self, name: str) -> str:
+        await self.conn.execute(
+            self._upsert(secret_t)
+            .values(name=name, value=secrets.token_hex(32))
+            .on_conflict_do_nothing()
+        )
+        result = await self.conn.execute(select(secret_t.c.value).where(secret_t.c.name == name))
+        value: str = result.scalar_one()
+        return value
+
+
+def _survey(row: Any) -> Survey:
+    return Survey(
+        id=row.id,
+        definition=parse_definition(row.definition, SUPPORTED),
+        opens_at=row.opens_at,
+        closes_at=row.closes_at,
+        closed=row.closed_at is not None,
+    )
