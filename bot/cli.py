@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot import cli_campaign
+from bot import cli_campaign, cli_content
 from bot.app import App, build_app, setup_logging
 from bot.config import Settings
 from bot.core.clock import SystemClock
@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     who.add_argument("--telegram-id", help="Telegram user id")
     grant.add_argument("--role", choices=[r.value for r in Role], required=True)
     cli_campaign.add_parsers(sub)
+    cli_content.add_parsers(sub)
     return p
 
 
@@ -110,6 +111,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             return await grant_role(app, args)
         elif args.command in ("campaign", "demo"):
             return await cli_campaign.run(app, args)
+        elif args.command == "content":
+            return await cli_content.run(app, args)
     finally:
         await app.close()
     return 0

@@ -7,11 +7,13 @@ from bot.core.router import Router
 
 def build_router() -> Router:
     """A router with every capability registered (the order is the order of the menu)."""
-    from handlers import account, campaigns, moderation, onboarding, updates
+    from handlers import account, campaigns, moderation, onboarding, surveys, tips, updates
 
     router = Router()
     onboarding.register(router)
     updates.register(router)
+    tips.register(router)
+    surveys.register(router)
     account.register(router)
     campaigns.register(router)
     moderation.register(router)

@@ -110,6 +110,8 @@ COMMAND_WORDS = (
     N_("cancel"),
     N_("alert"),
     N_("campaign"),
+    N_("tips"),
     N_("update"),
     N_("moderate"),
+    N_("survey"),
 )

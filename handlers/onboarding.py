@@ -329,6 +329,11 @@ def register(router: Router) -> None:
         if ctx.member is not None:
             ctx.say(ctx._("Welcome back! You are already a member."), main_menu(ctx), columns=2)
             return
+        if arg.startswith("s_"):
+            from handlers.surveys import start_public  # a public survey link, not an invite
+
+            await start_public(ctx, arg.removeprefix("s_"))
+            return
         if not arg and ctx.state.flow == FLOW:
             await onboarding.reprompt(ctx)  # /start again mid-way: carry on where she was
             return

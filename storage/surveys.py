@@ -178,7 +178,9 @@ class SurveyRepository:
             elif isinstance(value, bool):
                 rows.append({**base, "option": "yes" if value else "no"})
             elif isinstance(value, int | float):
-                rows.append({**base, "number": float(value)})
+                scale = survey.definition.question(key).type.value == "scale"
+                option = str(value) if scale else ""  # a scale answer is a category and a number
+                rows.append({**base, "option": option, "number": float(value)})
             elif survey.definition.question(key).type.value == "text":
                 rows.append({**base, "text": str(value)})
             else:

@@ -1,0 +1,387 @@
+"""`wasl content load FILE.yaml` and `wasl content export`: tips (later surveys) as YAML.
+
+A content file is a mapping whose top-level keys are sections (`tips:`, later `surveys:`),
+plus `default_locale` shared by every section. Each section has a parser that validates its
+part of the file and names the line of every problem, and a writer. Nothing is written unless
+the whole file is valid, and loading the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.app import App
+from bot.core.clock import SystemClock
+from bot.core.i18n import SUPPORTED_LOCALES
+from bot.core.ports import Store, Transaction
+from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText, UpsertOutcome
+from handlers.common import SPHERE_BY_CODE
+
+EXIT_INVALID = 2
+MAX_SOURCE = 300  # the tip.source column
+TIP_KEYS = frozenset({"slug", "spheres", "source", "published", "default_locale", "text"})
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a content file, at a line."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class Content:
+    """A parsed, validated content file: what each section will write."""
+
+    default_locale: str = "en"
+    tips: list[TipDefinition] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, node: Node | None, message: str) -> None:
+        self.problems.append(Problem(_line(node), message))
+
+
+class ContentError(ValueError):
+    """A content file that cannot be loaded; `problems` say where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the content file")
+        self.problems = problems
+
+
+# -- parsing and validation -------------------------------------------------------------------
+
+
+def _line(node: Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
+
+
+def _entry(node: MappingNode, key: str) -> tuple[Node, Node] | None:
+    """The (key node, value node) pair for `key` in a YAML mapping node."""
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return key_node, value_node
+    return None
+
+
+def _value_node(node: Node, key: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        found = _entry(node, key)
+        return found[1] if found else None
+    return None
+
+
+def _key_node(node: Node, key: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        found = _entry(node, key)
+        return found[0] if found else None
+    return None
+
+
+def _duplicate_keys(node: Node | None) -> list[Problem]:
+    """Keys given twice in one mapping, anywhere (YAML would silently keep the last)."""
+    problems: list[Problem] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                if isinstance(key_node, ScalarNode):
+                    if key_node.value in seen:
+                        problems.append(
+                            Problem(_line(key_node), f"{key_node.value!r} is given twice")
+                        )
+                    seen.add(key_node.value)
+                stack.append(value_node)
+        elif isinstance(current, SequenceNode):
+            stack.extend(current.value)
+    return problems
+
+
+def parse_content(text: str) -> Content:
+    """Validate a content file; raise ContentError naming every problem's line."""
+    content = Content()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ContentError([Problem(line, f"not valid YAML: {error}")]) from None
+    if root is None or not isinstance(data, dict) or not isinstance(root, MappingNode):
+        raise ContentError([Problem(_line(root), "expected a mapping with a `tips:` list")])
+    duplicates = _duplicate_keys(root)
+    if duplicates:
+        raise ContentError(sorted(duplicates, key=lambda p: p.line))
+    default = data.get("default_locale", "en")
+    if default not in SUPPORTED_LOCALES:
+        content.problem(
+            _value_node(root, "default_locale"),
+            f"default_locale {default!r} is not a supported language "
+            f"({', '.join(SUPPORTED_LOCALES)})",
+        )
+    else:
+        content.default_locale = default
+    for key_node, value_node in root.value:
+        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        if key == "default_locale":
+            continue
+        section = SECTIONS.get(key or "")
+        if section is None:
+            known = ", ".join(["default_locale", *SECTIONS])
+            content.problem(key_node, f"unknown section {key!r} (known: {known})")
+            continue
+        section.parse(content, data[key], value_node)
+    if not any(key in data for key in SECTIONS):
+        content.problem(root, f"nothing to load: no {' or '.join(SECTIONS)} section")
+    if content.problems:
+        raise ContentError(sorted(content.problems, key=lambda p: p.line))
+    return content
+
+
+def _parse_tips(content: Content, data: Any, node: Node) -> None:
+    if not isinstance(data, list) or not isinstance(node, SequenceNode):
+        content.problem(node, "`tips` must be a list")
+        return
+    first_line: dict[str, int] = {}
+    for item, item_node in zip(data, node.value, strict=True):
+        definition = _parse_tip(content, item, item_node)
+        if definition is None:
+            continue
+        if definition.slug in first_line:
+            content.problem(
+                _value_node(item_node, "slug"),
+                f'tip "{definition.slug}": duplicate slug, '
+                f"first used on line {first_line[definition.slug]}",
+            )
+            continue
+        first_line[definition.slug] = _line(item_node)
+        content.tips.append(definition)
+
+
+def _parse_tip(content: Content, item: Any, node: Node) -> TipDefinition | None:
+    """One tip, or None after recording its problems."""
+    if not isinstance(item, dict) or not isinstance(node, MappingNode):
+        content.problem(node, "each tip must be a mapping with slug, spheres and text")
+        return None
+    before = len(content.problems)
+    slug = item.get("slug")
+    name = f'tip "{slug}"' if isinstance(slug, str) and slug else f"tip on line {_line(node)}"
+
+    def problem(key: str | None, message: str) -> None:
+        where = _key_node(node, key) if key else None
+        content.problem(where or node, f"{name}: {message}")
+
+    for key_node, _ in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value not in TIP_KEYS:
+            content.problem(
+                key_node,
+                f"{name}: unknown field {key_node.value!r} (known: {', '.join(sorted(TIP_KEYS))})",
+            )
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+        problem("slug", "slug must be 1-64 characters of a-z, 0-9 and -")
+    spheres = _parse_spheres(content, item.get("spheres"), _value_node(node, "spheres"), name)
+    if "spheres" not in item:
+        problem(None, "no spheres")
+    default = item.get("default_locale", content.default_locale)
+    if default not in SUPPORTED_LOCALES:
+        problem("default_locale", f"default_locale {default!r} is not a supported language")
+    texts = _parse_texts(content, item.get("text"), _value_node(node, "text"), name)
+    if "text" not in item:
+        problem(None, "no text")
+    elif texts is not None and default in SUPPORTED_LOCALES and default not in texts:
+        problem("text", f"no text in the default language ({default})")
+    source = item.get("source")
+    if source is not None and (not isinstance(source, str) or len(source) > MAX_SOURCE):
+        problem("source", f"source must be text of at most {MAX_SOURCE} characters")
+    published = item.get("published", True)
+    if not isinstance(published, bool):
+        problem("published", "published must be true or false")
+    if len(content.problems) > before or texts is None:
+        return None
+    return TipDefinition(
+        slug=str(slug),
+        default_locale=str(default),
+        spheres=tuple(spheres),
+        texts=texts,
+        source=source.strip() if isinstance(source, str) and source.strip() else None,
+        published=bool(published),
+    ).normalised()
+
+
+def _parse_spheres(content: Content, data: Any, node: Node | None, name: str) -> list[str]:
+    if data is None:
+        return []
+    if not isinstance(data, list) or not isinstance(node, SequenceNode) or not data:
+        content.problem(node, f"{name}: spheres must be a non-empty list of sphere codes")
+        return []
+    known = ", ".join(SPHERE_BY_CODE)
+    for code, code_node in zip(data, node.value, strict=True):
+        if code not in SPHERE_BY_CODE:
+            content.problem(code_node, f"{name}: unknown sphere {code!r} (known: {known})")
+    return [code for code in data if code in SPHERE_BY_CODE]
+
+
+def _parse_texts(
+    content: Content, data: Any, node: Node | None, name: str
+) -> dict[str, TipText] | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(node, MappingNode) or not data:
+        content.problem(node, f"{name}: text must map languages to a title and a body")
+        return None
+    texts: dict[str, TipText] = {}
+    for key_node, value_node in node.value:
+        locale = key_node.value if isinstance(key_node, ScalarNode) else None
+        if locale not in SUPPORTED_LOCALES:
+            content.problem(
+                key_node,
+                f"{name}: language {locale!r} is not supported ({', '.join(SUPPORTED_LOCALES)})",
+            )
+            continue
+        value = data[locale]
+        title, body = (
+            (value.get("title"), value.get("body"))
+            if isinstance(value, dict)
+            else (
+                None,
+                None,
+            )
+        )
+        where = f"{name} [{locale}]"
+        for field_name, text, limit in (("title", title, MAX_TITLE), ("body", body, MAX_BODY)):
+            field_node = _value_node(value_node, field_name) or value_node
+            if not isinstance(text, str) or not text.strip():
+                content.problem(field_node, f"{where}: no {field_name}")
+            elif len(text.strip()) > limit:
+                content.problem(
+                    field_node,
+                    f"{where}: {field_name} is {len(text.strip())} characters; at most {limit}",
+                )
+        if isinstance(title, str) and isinstance(body, str):
+            texts[locale] = TipText(title=title.strip(), body=body.strip())
+    return texts
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+async def _write_tips(tx: Transaction, content: Content, now: datetime) -> Counter[str]:
+    counts: Counter[str] = Counter({outcome.value: 0 for outcome in UpsertOutcome})
+    for definition in content.tips:
+        _, outcome = await tx.tips.upsert(definition, now)
+        counts[outcome.value] += 1
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A top-level key of a content file: how to validate it and how to write it."""
+
+    parse: Callable[[Content, Any, Node], None]
+    write: Callable[[Transaction, Content, datetime], Awaitable[Counter[str]]]
+
+
+# Surveys will add `"surveys": Section(_parse_surveys, _write_surveys)`.
+SECTIONS: dict[str, Section] = {"tips": Section(_parse_tips, _write_tips)}
+
+
+async def load_content(store: Store, content: Content, now: datetime) -> dict[str, Counter[str]]:
+    """Write every section in one transaction; counts of created/updated/unchanged by section."""
+    report: dict[str, Counter[str]] = {}
+    async with store.transaction() as tx:
+        for name, section in SECTIONS.items():
+            report[name] = await section.write(tx, content, now)
+    return report
+
+
+async def load_file(store: Store, path: Path, now: datetime, out: TextIO = sys.stdout) -> int:
+    """`wasl content load`: 0 when loaded, 2 (nothing written) when the file has problems."""
+    try:
+        content = parse_content(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    except OSError as error:
+        print(f"{path}: cannot read: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INVALID
+    except ContentError as error:
+        for problem in error.problems:
+            print(f"{path}:{problem.line}: {problem.message}", file=sys.stderr)
+        print(f"{path}: nothing was loaded.", file=sys.stderr)
+        return EXIT_INVALID
+    report = await load_content(store, content, now)
+    for name, counts in report.items():
+        print(
+            f"{name}: {counts['created']} created, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged",
+            file=out,
+        )
+    return 0
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def export_document(tips: list[TipDefinition]) -> dict[str, Any]:
+    """The YAML structure `load` reads, from stored tips."""
+    defaults = Counter(tip.default_locale for tip in tips)
+    default = max(defaults, key=lambda code: (defaults[code], code == "en")) if tips else "en"
+    entries: list[dict[str, Any]] = []
+    for tip in tips:
+        entry: dict[str, Any] = {"slug": tip.slug, "spheres": list(tip.spheres)}
+        if tip.source:
+            entry["source"] = tip.source
+        entry["published"] = tip.published
+        if tip.default_locale != default:
+            entry["default_locale"] = tip.default_locale
+        order = sorted(tip.texts, key=lambda c: (c != tip.default_locale, _locale_rank(c)))
+        entry["text"] = {
+            code: {"title": tip.texts[code].title, "body": tip.texts[code].body} for code in order
+        }
+        entries.append(entry)
+    return {"default_locale": default, "tips": entries}
+
+
+def _locale_rank(code: str) -> int:
+    return SUPPORTED_LOCALES.index(code) if code in SUPPORTED_LOCALES else len(SUPPORTED_LOCALES)
+
+
+async def export_text(store: Store) -> str:
+    async with store.transaction() as tx:
+        tips = await tx.tips.export()
+    return yaml.safe_dump(export_document(tips), allow_unicode=True, sort_keys=False, width=99)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def add_parsers(sub: Any) -> None:
+    content = sub.add_parser("content", help="tips (later surveys) from and to YAML files")
+    actions = content.add_subparsers(dest="action", required=True)
+    load = actions.add_parser("load", help="load or update content from a YAML file")
+    load.add_argument("file", type=Path)
+    export = actions.add_parser("export", help="write the content back as YAML")
+    export.add_argument("--out", type=Path, help="a file to write (default: standard output)")
+
+
+async def run(app: App, args: argparse.Namespace) -> int:
+    if args.action == "load":
+        return await load_file(app.store, args.file, SystemClock().now())
+    text = await export_text(app.store)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(args.out.write_text, text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0

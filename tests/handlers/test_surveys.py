@@ -1,0 +1,233 @@
+"""Pulse surveys: answering with skip logic, back, skip, resume; closing; unlinkability;
+public surveys; and the wrong input at every kind of question."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, select
+
+from bot.core.messages import MediaKind
+from bot.core.models import Role
+from bot.core.surveys import SurveyError, parse_definition
+from storage.tables import answer_t, metadata, participation_t, response_t
+from tests.handlers.conftest import join, make_invite
+from tests.support.harness import Harness, Person, payloads
+from tests.support.surveys import pulse
+
+LOCALES = ("en", "ar", "fr")
+
+
+async def load(h: Harness, data: dict[str, object] | None = None, days: int = 7) -> int:
+    definition = parse_definition(data or pulse(), LOCALES)
+    async with h.store.transaction() as tx:
+        survey_id, _ = await tx.surveys.upsert(
+            definition, h.clock.now(), h.clock.now() + timedelta(days=days), h.clock.now()
+        )
+    return survey_id
+
+
+async def member(h: Harness, user_id: str, locale: str = "en", country: str = "IQ") -> Person:
+    code = await make_invite(h, f"m{user_id}")
+    she = h.person(user_id, locale)
+    await join(she, code, locale=locale, country=country, spheres=("youth", "vaw"))
+    return she
+
+
+async def table(h: Harness, t: object) -> list[dict[str, object]]:
+    async with h.store.transaction() as tx:
+        return [dict(r._mapping) for r in await tx.conn.execute(select(t))]  # type: ignore[arg-type]
+
+
+async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> None:
+    sid = await load(harness)
+    she = await member(harness, "1", "ar")
+    listing = (await she.say("/survey"))[0]
+    assert payloads(listing) == [f"svy:s:{sid}"]
+    replies = await she.press(f"svy:s:{sid}")
+    assert "نبض" in replies[0].text, "title in her language"
+    assert payloads(replies[-1])[:5] == [f"srv:{sid}:safe:{n}" for n in "12345"]
+    await she.press(f"srv:{sid}:safe:2")
+    await she.press(f"srv:{sid}:threat:yes")
+    who = she.last
+    assert f"srv:{sid}:who:~back" in payloads(who)
+    await she.press(f"srv:{sid}:who:armed")
+    await she.press(f"srv:{sid}:who:online")
+    too_many = await she.press(f"srv:{sid}:who:family")
+    assert too_many, "a third choice over the maximum is refused with a reason"
+    await she.press(f"srv:{sid}:who:~back")  # back to the yes/no
+    assert f"srv:{sid}:threat:yes" in payloads(she.last)
+    await she.press(f"srv:{sid}:threat:no")  # jumps over "who"
+    assert "work" in she.last.buttons[-1].payload
+    await she.press(f"srv:{sid}:work:~stop")
+    resumed = await she.say("/survey")
+    assert f"srv:{sid}:work:~stop" in payloads(resumed[-1]), "resumes at the same question"
+    assert "number" in (await she.say("many"))[0].text.lower()
+    assert "31" in (await she.say("45"))[0].text
+    await she.say("12")
+    skip = she.last
+    assert f"srv:{sid}:note:~skip" in payloads(skip)
+    done = await she.press(f"srv:{sid}:note:~skip")
+    assert payloads(done[-1]) == [f"srv:{sid}:optin:yes", f"srv:{sid}:optin:no"]
+    await she.press(f"srv:{sid}:optin:yes")
+    answers = await table(harness, answer_t)
+    assert {(a["question"], a["option"], a["number"]) for a in answers} == {
+        ("safe", "2", 2.0),
+        ("threat", "no", None),
+        ("work", "", 12.0),
+    }
+    again = await she.say("/survey pulse-test")
+    assert "already answered" in again[0].text
+    assert "no open survey" in (await she.say("/survey"))[0].text
+
+
+async def test_wrong_input_for_each_question_type(harness: Harness) -> None:
+    sid = await load(harness)
+    she = await member(harness, "1")
+    await she.say("/survey pulse-test")
+    assert "buttons" in (await she.say("three"))[0].text
+    assert await she.send_media(MediaKind.STICKER)
+    old = await she.press(f"srv:{sid}:work:5")  # a button from a later question
+    assert "earlier question" in old[0].text
+    other = await she.press("srv:999:safe:5")  # from another survey
+    assert "earlier question" in other[0].text
+    forged = await she.press(f"srv:{sid}:safe:9")
+    assert "buttons" in forged[0].text
+    await she.press(f"srv:{sid}:safe:4")
+    await she.press(f"srv:{sid}:threat:yes")
+    assert "at least one" in (await she.press(f"srv:{sid}:who:~done"))[0].text
+    await she.press(f"srv:{sid}:who:family")
+    await she.press(f"srv:{sid}:who:~done")
+    assert "type a number" in (await she.say("lots"))[0].text.lower()
+    assert "0" in (await she.say("-3"))[0].text
+    await she.say("20")
+    assert "280" in (await she.say("x" * 281))[0].text
+    await she.say("Thanks for asking")
+    async with harness.store.transaction() as tx:
+        started, completed = await tx.surveys.counts(sid)
+    assert (started, completed) == (1, 1)
+
+
+async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
+    """The schema has no path from an answer to a person, and the rows carry nothing that
+    names her: no member id, chat id, platform id or exact time."""
+    sid = await load(harness)
+    people = [await member(harness, f"7000{i}", LOCALES[i % 3]) for i in range(1, 7)]
+    for i, she in enumerate(people):
+        await she.say("/survey pulse-test")
+        await she.press(f"srv:{sid}:safe:{1 + i % 5}")
+        await she.press(f"srv:{sid}:threat:no")
+        await she.say(str(i))
+        await she.press(f"srv:{sid}:note:~skip")
+    async with harness.store.engine.connect() as conn:
+
+        def foreign_keys(sync_conn):  # type: ignore[no-untyped-def]
+            inspector = inspect(sync_conn)
+            return {
+                name: [
+                    (fk["referred_table"], fk["constrained_columns"])
+                    for fk in inspector.get_foreign_keys(name)
+                ]
+                for name in ("survey_response", "survey_answer", "survey_response_sphere")
+            }
+
+        fks = await conn.run_sync(foreign_keys)
+    referred = {t for keys in fks.values() for t, _ in keys}
+    assert referred <= {"survey", "survey_response"}, "answers point only at the survey"
+    for name in ("survey_response", "survey_answer"):
+        columns = set(metadata.tables[name].columns.keys())
+        assert not columns & {"member_id", "chat_id", "platform_id", "created_at", "at"}
+        assert not any("time" in c or c.endswith("_at") for c in columns)
+    identifiers = {p.user_id for p in people}
+    for row in await table(harness, response_t) + await table(harness, answer_t):
+        assert not {str(v) for v in row.values()} & identifiers
+        assert len(str(row.get("response_id", row.get("id")))) == 32
+    participation = await table(harness, participation_t)
+    assert set(participation[0]) == {
+        "survey_id",
+        "member_id",
+        "status",
+        "reminders_sent",
+        "results_opt_in",
+    }, "participation says who, never what"
+
+
+async def test_answers_after_close_are_refused_politely(harness: Harness) -> None:
+    sid = await load(harness, days=1)
+    she = await member(harness, "1")
+    await she.say("/survey pulse-test")
+    harness.clock.advance(timedelta(days=2))
+    replies = await she.press(f"srv:{sid}:safe:3")
+    assert "closed" in replies[0].text
+    assert await table(harness, answer_t) == []
+
+
+async def test_public_survey_for_non_members(harness: Harness) -> None:
+    data = pulse("voices-iq", mode="public")
+    sid = await load(harness, data)
+    stranger = harness.person("5000", "fr")
+    await stranger.say("/start s_voices-iq")
+    await stranger.press(f"pub:{sid}:lang:fr")
+    consent = stranger.last
+    assert payloads(consent) == [f"pub:{sid}:consent:yes", f"pub:{sid}:consent:no"]
+    await stranger.press(f"pub:{sid}:consent:yes")
+    await stranger.press(f"pub:{sid}:country:IQ")
+    await stranger.press(f"pub:{sid}:age:20-24")
+    await stranger.press(f"pub:{sid}:gender:woman")
+    await stranger.press(f"srv:{sid}:safe:5")
+    await stranger.press(f"srv:{sid}:threat:no")
+    await stranger.say("3")
+    await stranger.press(f"srv:{sid}:note:~skip")
+    responses = await table(harness, response_t)
+    assert [(r["country"], r["age_band"], r["gender"], r["locale"]) for r in responses] == [
+        ("IQ", "20-24", "woman", "fr")
+    ]
+    again = await stranger.say("/start s_voices-iq")
+    assert "already answered" in again[0].text
+    child = harness.person("5001", "en")
+    await child.say("/start s_voices-iq")
+    await child.press(f"pub:{sid}:lang:en")
+    await child.press(f"pub:{sid}:consent:yes")
+    await child.press(f"pub:{sid}:country:none")
+    replies = await child.press(f"pub:{sid}:age:under15")
+    assert "15 and older" in replies[0].text
+    assert len(await table(harness, response_t)) == 1
+    assert "can't find" in (await child.say("/start s_nope"))[0].text
+
+
+async def test_survey_status_for_coordinators_shows_counts_only(harness: Harness) -> None:
+    await load(harness)
+    code = await make_invite(harness, "coord", role=Role.COORDINATOR)
+    coord = harness.person("900")
+    await join(coord, code)
+    status = (await coord.say("/survey status pulse-test"))[0].text
+    assert "0 started, 0 completed" in status
+    she = await member(harness, "1")
+    assert "not available" in (await she.say("/survey status pulse-test"))[0].text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["questions"][1].update(jumps={"no": "missing"}), "missing question"),
+        (
+            lambda d: (
+                d["questions"][3].update(jumps={})
+                or d["questions"][2].update(jumps={"armed": "safe"})
+            ),
+            "cycle",
+        ),
+        (lambda d: d["questions"][0]["text"]["en"].pop("low"), "labels for both ends"),
+        (lambda d: d["questions"][2]["text"]["fr"]["options"].pop(), "option labels"),
+        (lambda d: d["questions"][3].update(min=10, max=1), "min ≤ max"),
+        (lambda d: d["text"].update(de={"title": "x"}), "unsupported"),
+        (lambda d: d.update(slug="Bad Slug"), "slug"),
+        (lambda d: d["questions"].extend(d["questions"][:1] * 15), "1 to 15"),
+    ],
+)
+def test_bad_definitions_are_refused_naming_the_problem(change, message) -> None:  # type: ignore[no-untyped-def]
+    data = pulse()
+    change(data)
+    with pytest.raises(SurveyError, match=message):
+        parse_definition(data, LOCALES)

@@ -1,0 +1,89 @@
+"""A small survey definition for tests, in the content-file shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pulse(slug: str = "pulse-test", mode: str = "members") -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "mode": mode,
+        "default_locale": "en",
+        "text": {
+            "en": {"title": "Pulse: safety", "intro": "Four short questions."},
+            "ar": {"title": "نبض: الأمان", "intro": "أربعة أسئلة قصيرة."},
+            "fr": {"title": "Pouls : sécurité", "intro": "Quatre questions courtes."},
+        },
+        "questions": [
+            {
+                "key": "safe",
+                "type": "scale",
+                "text": {
+                    "en": {
+                        "prompt": "How safe did you feel this month?",
+                        "low": "Not at all",
+                        "high": "Completely",
+                    },
+                    "ar": {
+                        "prompt": "ما مدى شعورك بالأمان هذا الشهر؟",
+                        "low": "إطلاقاً",
+                        "high": "تماماً",
+                    },
+                    "fr": {
+                        "prompt": "À quel point vous êtes-vous sentie en sécurité ?",
+                        "low": "Pas du tout",
+                        "high": "Tout à fait",
+                    },
+                },
+            },
+            {
+                "key": "threat",
+                "type": "yesno",
+                "jumps": {"no": "work"},
+                "text": {
+                    "en": {"prompt": "Were you threatened?"},
+                    "ar": {"prompt": "هل تعرضتِ للتهديد؟"},
+                    "fr": {"prompt": "Avez-vous été menacée ?"},
+                },
+            },
+            {
+                "key": "who",
+                "type": "multiple",
+                "max_choices": 2,
+                "options": ["armed", "family", "online"],
+                "text": {
+                    "en": {"prompt": "By whom?", "options": ["Armed group", "Family", "Online"]},
+                    "ar": {
+                        "prompt": "من قِبل من؟",
+                        "options": ["جماعة مسلحة", "العائلة", "عبر الإنترنت"],
+                    },
+                    "fr": {
+                        "prompt": "Par qui ?",
+                        "options": ["Groupe armé", "Famille", "En ligne"],
+                    },
+                },
+            },
+            {
+                "key": "work",
+                "type": "number",
+                "min": 0,
+                "max": 31,
+                "text": {
+                    "en": {"prompt": "How many days did you do community work?"},
+                    "ar": {"prompt": "كم يوماً عملتِ في المجتمع؟"},
+                    "fr": {"prompt": "Combien de jours de travail communautaire ?"},
+                },
+            },
+            {
+                "key": "note",
+                "type": "text",
+                "required": False,
+                "text": {
+                    "en": {"prompt": "Anything else?"},
+                    "ar": {"prompt": "هل من شيء آخر؟"},
+                    "fr": {"prompt": "Autre chose ?"},
+                },
+            },
+        ],
+    }
