@@ -1,7 +1,8 @@
 """How long one update takes through the core with real SQLite storage (no network).
 
 Prints per-update medians and p95 for: a member's free text (fallback menu), /mydata, a button
-press in onboarding, and a redelivered (duplicate) update. Run: `.venv/bin/python bench/bench_core.py`.
+press in onboarding, and a redelivered (duplicate) update.
+Run: `.venv/bin/python bench/bench_core.py`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.context import CoreConfig  # noqa: E402
-from handlers import build_router  # noqa: E402
-from storage.engine import make_engine, migrate  # noqa: E402
-from storage.store import SqlStore  # noqa: E402
-from tests.support.harness import Harness  # noqa: E402
+from bot.core.context import CoreConfig
+from handlers import build_router
+from storage.engine import make_engine, migrate
+from storage.store import SqlStore
+from tests.support.harness import Harness
 
 N = 400
 
@@ -32,7 +33,8 @@ async def timed(label: str, calls: list) -> None:  # type: ignore[type-arg]
         samples.append((time.perf_counter() - start) * 1e6)
     samples.sort()
     p95 = samples[int(len(samples) * 0.95)]
-    print(f"{label:<34} median {statistics.median(samples):8.0f} µs   p95 {p95:8.0f} µs   n={len(samples)}")
+    median = statistics.median(samples)
+    print(f"{label:<34} median {median:8.0f} µs   p95 {p95:8.0f} µs   n={len(samples)}")
 
 
 async def main() -> None:
@@ -49,12 +51,16 @@ async def main() -> None:
             await p.press("ob:country:IQ")
             await p.press("ob:sph:youth")
             await p.press("ob:sph:done")
-        await timed("member free text (fallback menu)", [lambda p=p: p.say("hello") for p in people])
+        await timed(
+            "member free text (fallback menu)", [lambda p=p: p.say("hello") for p in people]
+        )
         await timed("member /mydata", [lambda p=p: p.say("/mydata") for p in people])
         newcomers = [h.person(f"n{i}") for i in range(N)]
         for p in newcomers:
             await p.say("/start")
-        await timed("onboarding button press", [lambda p=p: p.press("ob:lang:fr") for p in newcomers])
+        await timed(
+            "onboarding button press", [lambda p=p: p.press("ob:lang:fr") for p in newcomers]
+        )
         dup = people[0].inbound(text="hello", message_id="1")
         await people[0].deliver(dup)
         await timed("redelivered update (dropped)", [lambda: people[0].deliver(dup)] * N)
