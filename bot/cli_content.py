@@ -308,7 +308,7 @@ async def load_content(store: Store, content: Content, now: datetime) -> dict[st
     return report
 
 
-async def load_file(store: Store, path: Path, now: datetime, out: TextIO = sys.stdout) -> int:
+async def load_file(store: Store, path: Path, now: datetime, out: TextIO | None = None) -> int:
     """`wasl content load`: 0 when loaded, 2 (nothing written) when the file has problems."""
     try:
         content = parse_content(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -325,7 +325,7 @@ async def load_file(store: Store, path: Path, now: datetime, out: TextIO = sys.s
         print(
             f"{name}: {counts['created']} created, {counts['updated']} updated, "
             f"{counts['unchanged']} unchanged",
-            file=out,
+            file=out or sys.stdout,
         )
     return 0
 

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import App
 from handlers.campaigns import fire_due
 from handlers.moderation import expire_updates, send_digest
+from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.housekeeping import purge_expired
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,17 @@ async def housekeeping(app: App) -> None:
     log.info("event=housekeeping %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
 
+async def survey_jobs(app: App, wake: Callable[[], None]) -> None:
+    """Invite newly open surveys' audiences, remind, close what is due."""
+    now = app.core.clock.now()
+    pushed = await push_open_surveys(app.store, app.catalogs, now)
+    reminded = await send_reminders(app.store, app.catalogs, now)
+    closed = await close_due_surveys(app.store, now)
+    log.info("event=survey_jobs pushed=%s reminded=%s closed=%s", pushed, reminded, len(closed))
+    if pushed or reminded:
+        wake()
+
+
 async def weekly_digest(app: App, wake: Callable[[], None]) -> None:
     """Share the week's approved updates with practitioners of the same spheres elsewhere."""
     shared, reached = await send_digest(app.store, app.catalogs, app.core.clock.now())
@@ -65,6 +77,9 @@ def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
         **common,
     )
     scheduler.add_job(housekeeping, "interval", hours=1, args=[app], id="housekeeping", **common)
+    scheduler.add_job(
+        survey_jobs, "interval", minutes=10, args=[app, wake], id="survey_jobs", **common
+    )
     # Mondays 07:00 UTC: morning across the alliance's countries, from Lagos to Lahore.
     scheduler.add_job(
         weekly_digest,

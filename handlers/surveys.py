@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.core import get_global
+
+from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.clock import week_of
 from bot.core.context import Context
-from bot.core.i18n import N_, native_language_name
+from bot.core.i18n import N_, Catalogs, native_language_name
 from bot.core.messages import Button
 from bot.core.models import Role
+from bot.core.ports import Store
 from bot.core.router import Router
 from bot.core.surveys import (
     GENDERS,
@@ -26,8 +33,8 @@ from bot.core.surveys import (
     SurveyMode,
     check_answer,
 )
+from bot.delivery.schedule import ONCE
 from handlers.common import choice, command_text
-from storage.updates import week_of
 
 FLOW = "srv"  # answering (members and public)
 PUBLIC = "pub"  # the public survey's opening steps
@@ -539,3 +546,140 @@ def register(router: Router) -> None:
                     survey=command_text(ctx, "survey"),
                 )
             )
+
+
+QUIET_START, QUIET_END = 21, 8  # no reminders between 21:00 and 08:00 her time
+
+
+def _zone(timezone: str | None, country: str | None) -> ZoneInfo:
+    if timezone:
+        try:
+            return ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    zones = get_global("territory_zones").get(country or "", [])
+    return ZoneInfo(str(zones[0])) if zones else ZoneInfo("UTC")
+
+
+def quiet(now: datetime, timezone: str | None, country: str | None) -> bool:
+    """True during her quiet hours (21:00–08:00 where she is, as far as we know)."""
+    hour = now.astimezone(_zone(timezone, country)).hour
+    return hour >= QUIET_START or hour < QUIET_END
+
+
+def reminders_due(survey: Survey, now: datetime) -> int:
+    """How many reminders should have gone out by now: evenly spread over the open window."""
+    wanted = survey.definition.reminders
+    span = (survey.closes_at - survey.opens_at).total_seconds()
+    if wanted <= 0 or span <= 0:
+        return 0
+    elapsed = (now - survey.opens_at).total_seconds()
+    return max(0, min(wanted, int(elapsed / span * (wanted + 1))))
+
+
+async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> int:
+    """Invite each newly open survey's audience through the outbox: start / not now."""
+    pushed = 0
+    async with store.transaction() as tx:
+        for survey in await tx.surveys.to_push(now):
+            texts, start, later = {}, {}, {}
+            for locale in catalogs.supported:
+                _ = catalogs.get(locale)
+                texts[locale] = _(
+                    "A 2-minute survey from the alliance: “{title}”. Your answers "
+                    "are stored without your name.",
+                    title=survey.definition.title(locale),
+                )
+                start[locale], later[locale] = _("Start"), _("Not now")
+            campaign = await tx.campaigns.create(
+                kind=CampaignKind.SURVEY,
+                status=CampaignStatus.SCHEDULED,
+                title=f"survey {survey.slug}",
+                texts=texts,
+                default_locale=survey.definition.default_locale,
+                audience=survey.definition.audience,
+                schedule="now",
+                now=now,
+                buttons=[
+                    CampaignButton(start, f"{ACTION}:s:{survey.id}"),
+                    CampaignButton(later, f"{ACTION}:n:{survey.id}"),
+                ],
+            )
+            await tx.campaigns.fire(campaign, ONCE, now)
+            await tx.surveys.mark_pushed(survey.id, now)
+            pushed += 1
+    return pushed
+
+
+async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int:
+    """Remind members who have not finished, at most the survey's number of times, never
+    during their quiet hours."""
+    sent = 0
+    async with store.transaction() as tx:
+        for survey in await tx.surveys.open_surveys(now):
+            due = reminders_due(survey, now)
+            if due == 0 or survey.definition.mode is not SurveyMode.MEMBERS:
+                continue
+            people = [
+                p
+                for p in await tx.surveys.remindable(survey, due)
+                if not quiet(now, p.timezone, p.country)
+            ]
+            if not people:
+                continue
+            messages = []
+            for person in people:
+                _ = catalogs.get(person.locale)
+                messages.append(
+                    (
+                        person.member_id,
+                        person.channel,
+                        _(
+                            "A reminder: the survey “{title}” closes on {date}. It takes 2 "
+                            "minutes: send {survey} to answer.",
+                            title=survey.definition.title(person.locale),
+                            date=_.date(survey.closes_at),
+                            survey="/survey" if person.channel != "whatsapp" else "survey",
+                        ),
+                    )
+                )
+            campaign = await tx.campaigns.create(
+                kind=CampaignKind.REMINDER,
+                status=CampaignStatus.SENT,
+                title=f"reminder {survey.slug}",
+                texts={"en": "reminder"},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+                now=now,
+            )
+            await tx.campaigns.fire_personal(campaign, now.isoformat(), now, messages)
+            await tx.surveys.mark_reminded(survey.id, [p.member_id for p in people])
+            sent += len(messages)
+    return sent
+
+
+async def close_due_surveys(store: Store, now: datetime) -> list[int]:
+    """Close surveys past their time: keep partial answers if the survey says so, end every
+    conversation still answering it, forget public respondents' hashes."""
+    closed = []
+    async with store.transaction() as tx:
+        for survey in await tx.surveys.due_to_close(now):
+            unfinished = await tx.surveys.in_progress(survey.id)
+            if survey.definition.keep_partial:
+                for item in unfinished:
+                    if not item.answers:
+                        continue
+                    member = await tx.get_member_by_id(item.member_id) if item.member_id else None
+                    dims = Dimensions(
+                        locale=item.locale,
+                        channel=item.channel,
+                        week=week_of(now),
+                        country=member.country if member else None,
+                        spheres=tuple(member.spheres) if member else (),
+                    )
+                    await tx.surveys.save_response(survey, item.answers, dims, complete=False)
+            await tx.surveys.forget_in_progress(unfinished)
+            await tx.surveys.close(survey.id, now)
+            closed.append(survey.id)
+    return closed

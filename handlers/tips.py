@@ -129,6 +129,7 @@ def tip_text(ctx: Context, view: TipView, sphere: str | None) -> str:
         )
     if sphere is not None and view.total:
         lines.append(
+            # Translators: where this tip is in the list, e.g. "3 / 7 · Women in media".
             ctx._(
                 "{position} / {total} · {sphere}",
                 position=ctx._.number(view.position),
@@ -146,12 +147,15 @@ def tip_buttons(ctx: Context, view: TipView, sphere: str) -> list[Button]:
         index = view.position - 1
         previous, following = (index - 1) % view.total, (index + 1) % view.total
         buttons += [
+            # Translators: paging buttons, shown left (previous) and right (next) in every
+            # language; keep the arrows pointing outwards.
             Button(ctx._("◀ Previous"), f"{PREFIX}:p:{sphere}:{previous}"),
             Button(ctx._("Next ▶"), f"{PREFIX}:p:{sphere}:{following}"),
         ]
     buttons += [
         Button(ctx._("👍 Helpful"), f"{PREFIX}:r:{view.id}:1"),
         Button(ctx._("👎 Not helpful"), f"{PREFIX}:r:{view.id}:0"),
+        # Translators: a button back to the list of spheres of work.
         Button(ctx._("Spheres"), f"{PREFIX}:s"),
     ]
     return buttons
@@ -219,6 +223,7 @@ def draft_buttons(ctx: Context, view: TipView) -> list[Button]:
             Button(ctx._("Next ▶"), f"{PREFIX}:d:{(index + 1) % view.total}"),
         ]
     if ctx.member is not None and ctx.member.role is Role.ADMIN:
+        # Translators: a button: make this tip draft visible to every member.
         buttons.append(Button(ctx._("Publish"), f"{PREFIX}:pub:{view.id}"))
     return buttons
 

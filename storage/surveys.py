@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.campaigns import Audience
 from bot.core.surveys import (
     Dimensions,
+    InProgress,
     Remindable,
     Survey,
     SurveyDefinition,
@@ -31,6 +32,7 @@ from storage.tables import (
     response_sphere_t,
     response_t,
     secret_t,
+    state_t,
     survey_t,
 )
 
@@ -291,6 +293,69 @@ class SurveyRepository:
         result = await self.conn.execute(select(secret_t.c.value).where(secret_t.c.name == name))
         value: str = result.scalar_one()
         return value
+
+    async def to_push(self, now: datetime) -> list[Survey]:
+        rows = await self.conn.execute(
+            select(survey_t).where(
+                survey_t.c.mode == SurveyMode.MEMBERS.value,
+                survey_t.c.pushed_at.is_(None),
+                survey_t.c.closed_at.is_(None),
+                survey_t.c.opens_at <= now,
+                survey_t.c.closes_at > now,
+            )
+        )
+        return [_survey(r) for r in rows]
+
+    async def mark_pushed(self, survey_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(survey_t).where(survey_t.c.id == survey_id).values(pushed_at=now)
+        )
+
+    async def open_surveys(self, now: datetime) -> list[Survey]:
+        rows = await self.conn.execute(
+            select(survey_t).where(
+                survey_t.c.closed_at.is_(None),
+                survey_t.c.opens_at <= now,
+                survey_t.c.closes_at > now,
+            )
+        )
+        return [_survey(r) for r in rows]
+
+    async def in_progress(self, survey_id: int) -> list[InProgress]:
+        rows = await self.conn.execute(
+            select(state_t.c.channel, state_t.c.chat_id, state_t.c.data).where(
+                state_t.c.flow == "srv"
+            )
+        )
+        found = []
+        for channel, chat_id, data in rows:
+            if int((data or {}).get("sid", -1)) != survey_id:
+                continue
+            member = (
+                await self.conn.execute(
+                    select(member_t.c.id).where(
+                        member_t.c.channel == channel, member_t.c.chat_id == chat_id
+                    )
+                )
+            ).scalar_one_or_none()
+            found.append(
+                InProgress(
+                    channel,
+                    chat_id,
+                    dict(data.get("answers") or {}),
+                    member,
+                    str(data.get("locale") or "en"),
+                )
+            )
+        return found
+
+    async def forget_in_progress(self, items: list[InProgress]) -> None:
+        for item in items:
+            await self.conn.execute(
+                delete(state_t).where(
+                    state_t.c.channel == item.channel, state_t.c.chat_id == item.chat_id
+                )
+            )
 
 
 def _survey(row: Any) -> Survey:

@@ -375,6 +375,7 @@ class SurveyRow(SQLModel, table=True):
     opens_at: datetime = _when()
     closes_at: datetime = _when(index=True)
     closed_at: datetime | None = _when(nullable=True)
+    pushed_at: datetime | None = _when(nullable=True)  # the invitation went to the audience
     created_at: datetime = _when()
 
 

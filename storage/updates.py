@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.clock import week_of
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus
 from bot.core.updates import FieldUpdate, Recipient, UpdateStatus
 from storage.tables import member_t, sphere_t, tally_t, update_row_t, update_sphere_t
-
-
-def week_of(moment: datetime) -> str:
-    """The Monday of the ISO week, as an ISO date: the unit of the anonymous tallies."""
-    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
 
 
 class UpdateRepository:

@@ -6,6 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def week_of(moment: datetime) -> str:
+    """The Monday of its week, as an ISO date: the finest time anonymous data is kept at."""
+    return (moment.date() - timedelta(days=moment.weekday())).isoformat()
+
+
 class Clock(Protocol):
     """Something that tells the current, timezone-aware time."""
 

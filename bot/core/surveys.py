@@ -320,6 +320,17 @@ class Remindable:
     timezone: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class InProgress:
+    """Someone half-way through a survey: her chat, her unsent answers, her member id."""
+
+    channel: str
+    chat_id: str
+    answers: dict[str, Any]
+    member_id: int | None
+    locale: str
+
+
 class Surveys(Protocol):
     """Survey reads and writes (storage.surveys.SurveyRepository)."""
 
@@ -374,3 +385,15 @@ class Surveys(Protocol):
 
     async def secret(self, name: str) -> str:
         """A per-installation secret, made at first use."""
+
+    async def to_push(self, now: datetime) -> list[Survey]:
+        """Open members' surveys whose invitation has not gone out yet."""
+
+    async def mark_pushed(self, survey_id: int, now: datetime) -> None: ...
+
+    async def open_surveys(self, now: datetime) -> list[Survey]: ...
+
+    async def in_progress(self, survey_id: int) -> list[InProgress]:
+        """Conversations answering this survey right now (for close)."""
+
+    async def forget_in_progress(self, items: list[InProgress]) -> None: ...

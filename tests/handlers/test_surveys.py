@@ -231,3 +231,64 @@ def test_bad_definitions_are_refused_naming_the_problem(change, message) -> None
     change(data)
     with pytest.raises(SurveyError, match=message):
         parse_definition(data, LOCALES)
+
+
+async def test_push_remind_and_close(harness: Harness) -> None:
+    from bot.core.i18n import Catalogs
+    from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
+    from storage.tables import outbox_t, public_seen_t, state_t
+
+    data = pulse()
+    data["reminders"] = 1
+    data["keep_partial"] = True
+    sid = await load(harness, data, days=4)
+    finisher = await member(harness, "1")
+    halfway = await member(harness, "2", "fr")
+    silent = await member(harness, "3", "ar", country="NG")
+    catalogs = Catalogs()
+
+    assert await push_open_surveys(harness.store, catalogs, harness.clock.now()) == 1
+    assert await push_open_surveys(harness.store, catalogs, harness.clock.now()) == 0
+    invites = await table(harness, outbox_t)
+    assert len(invites) == 3
+    assert {tuple(b["payload"] for b in r["buttons"]) for r in invites} == {
+        (f"svy:s:{sid}", f"svy:n:{sid}")
+    }
+    later = await finisher.press(f"svy:n:{sid}", message_id="1")
+    assert "later" in later[0].text
+
+    await finisher.press(f"svy:s:{sid}", message_id="1")
+    await finisher.press(f"srv:{sid}:safe:4")
+    await finisher.press(f"srv:{sid}:threat:no")
+    await finisher.say("5")
+    await finisher.press(f"srv:{sid}:note:~skip")
+    await halfway.say("/survey pulse-test")
+    await halfway.press(f"srv:{sid}:safe:1")
+
+    # Day 1 at 09:00 UTC: no reminder is due yet (one reminder, half-way through the window).
+    assert await send_reminders(harness.store, catalogs, harness.clock.now()) == 0
+    # Half-way, plus 13 h: due, but it is 01:00 in Baghdad and 23:00 in Lagos: quiet hours.
+    harness.clock.advance(timedelta(days=2, hours=13))
+    assert await send_reminders(harness.store, catalogs, harness.clock.now()) == 0
+    # The next morning, 09:00 UTC: both who have not finished get one reminder, once.
+    harness.clock.advance(timedelta(hours=11))
+    assert await send_reminders(harness.store, catalogs, harness.clock.now()) == 2
+    assert await send_reminders(harness.store, catalogs, harness.clock.now()) == 0
+    reminded = {
+        r["member_id"]
+        for r in await table(harness, outbox_t)
+        if "reminder" in str(r["text"]).lower()
+        or "rappel" in str(r["text"]).lower()
+        or "تذكير" in str(r["text"])
+    }
+    assert reminded == {2, 3}
+
+    harness.clock.advance(timedelta(days=1))
+    assert await close_due_surveys(harness.store, harness.clock.now()) == [sid]
+    responses = await table(harness, response_t)
+    assert sorted(r["complete"] for r in responses) == [False, True], "her partial answers kept"
+    assert [s for s in await table(harness, state_t) if s["flow"] == "srv"] == []
+    assert await table(harness, public_seen_t) == []
+    closed = await halfway.say("/survey")
+    assert "no open survey" in closed[0].text
+    assert silent.user_id == "3"

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('opens_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closes_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pushed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')

@@ -1,0 +1,553 @@
+"""The Telegram channel: python-telegram-bot 22 updates → Inbound, Outbound → Bot API calls.
+
+This is the only module that imports `telegram`. It translates and nothing else: every
+decision about what to say lives in the core and the handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, TypeAlias
+
+from telegram import (
+    Bot,
+    BotCommand,
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.app import App
+from bot.core.messages import (
+    Button,
+    ChannelName,
+    Inbound,
+    InboundEvent,
+    MediaKind,
+    MediaRef,
+    Outbound,
+    SendResult,
+    SendStatus,
+)
+from bot.core.models import Role
+from bot.core.router import Core
+
+log = logging.getLogger(__name__)
+
+TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+
+DEFAULT_API_BASE = "https://api.telegram.org"
+TEXT_LIMIT = 4096  # characters of a message, counted in UTF-16 units like entity offsets
+CAPTION_LIMIT = 1024
+MAX_COLUMNS = 8  # Telegram shows at most 8 buttons in a row
+DELETE_CHUNK = 100  # deleteMessages takes at most 100 ids
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # low bandwidth: no link previews
+
+
+# --- Updates → Inbound --------------------------------------------------------------------
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """Map one update to an Inbound; None for what Wasl does not serve (groups, channels…)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != ChatType.PRIVATE:
+        return None
+    common: dict[str, Any] = {
+        "channel": ChannelName.TELEGRAM,
+        "sender_id": str(user.id),
+        "chat_id": str(chat.id),
+        "language_hint": user.language_code,
+        "update_id": str(update.update_id),
+    }
+    if update.callback_query is not None:
+        return _button(update.callback_query, common)
+    if update.message is not None:
+        return _message(update.message, common, InboundEvent.MESSAGE)
+    if update.edited_message is not None:
+        return _message(update.edited_message, common, InboundEvent.EDITED)
+    if update.my_chat_member is not None:
+        status = update.my_chat_member.new_chat_member.status
+        if status == ChatMember.BANNED:  # "kicked": she blocked the bot
+            return Inbound(event=InboundEvent.BLOCKED, **common)
+        if status == ChatMember.MEMBER:  # she unblocked it (or started it again)
+            return Inbound(event=InboundEvent.UNBLOCKED, **common)
+    return None
+
+
+def _button(query: CallbackQuery, common: dict[str, Any]) -> Inbound | None:
+    if query.data is None:  # a game button: nothing of ours
+        return None
+    message_id = str(query.message.message_id) if query.message is not None else None
+    return Inbound(event=InboundEvent.BUTTON, payload=query.data, message_id=message_id, **common)
+
+
+def _message(message: Message, common: dict[str, Any], event: InboundEvent) -> Inbound | None:
+    media, ref = _media(message)
+    text = message.text if message.text is not None else message.caption
+    if text is None and media is None:
+        return None  # a service message (pinned, write access allowed…): nothing she said
+    return Inbound(
+        event=event,
+        text=text,
+        media=media,
+        media_ref=ref,
+        message_id=str(message.message_id),
+        **common,
+    )
+
+
+def _media(message: Message) -> tuple[MediaKind | None, str | None]:
+    """What the message carried, and the platform's file id when it is a file."""
+    if message.photo:
+        return MediaKind.PHOTO, message.photo[-1].file_id  # the largest size
+    files: tuple[tuple[MediaKind, Any], ...] = (
+        (MediaKind.VOICE, message.voice),
+        (MediaKind.AUDIO, message.audio),
+        (MediaKind.VIDEO, message.video),
+        (MediaKind.STICKER, message.sticker),
+    )
+    for kind, file in files:
+        if file is not None:
+            return kind, file.file_id
+    if message.animation is not None or message.video_note is not None:
+        # A GIF also carries `document`, and a round video note cannot be sent on as a video.
+        return MediaKind.OTHER, None
+    if message.document is not None:
+        return MediaKind.DOCUMENT, message.document.file_id
+    if message.location is not None:  # venues too; a place is not kept as a file reference
+        return MediaKind.LOCATION, None
+    if message.contact is not None:
+        return MediaKind.CONTACT, None
+    if message.effective_attachment is not None:  # polls, dice, stories, games…
+        return MediaKind.OTHER, None
+    return None, None
+
+
+# --- Outbound → Bot API -------------------------------------------------------------------
+
+
+class TelegramChannel:
+    """Sends Outbounds through a PTB Bot; platform errors come back as SendResults."""
+
+    name = ChannelName.TELEGRAM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
+    ) -> SendResult:
+        """Send (or edit in place) one message, split when longer than Telegram allows."""
+        chat = _chat(chat_id)
+        try:
+            if message.file is not None:
+                sent = await self._send_file(chat, message)
+            elif message.attachment is not None and _resendable(message.attachment):
+                sent = await self._send_attachment(chat, message, message.attachment)
+            else:
+                parts = split_text(message.text)
+                if not parts:
+                    return SendResult(SendStatus.FAILED, reason="empty message")
+                markup = keyboard(message.buttons, message.columns)
+                if edit_message_id is not None and len(parts) == 1:
+                    if await self._edit(chat, edit_message_id, parts[0], markup):
+                        return SendResult(SendStatus.SENT, message_id=edit_message_id)
+                sent = await self._send_texts(chat, parts, markup)
+        except TelegramError as error:
+            result = classify(error)
+            log.debug("event=send_failed status=%s reason=%s", result.status, result.reason)
+            return result
+        return SendResult(SendStatus.SENT, message_id=str(sent.message_id))
+
+    async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        """Delete the bot's messages (and hers) in a private chat; returns how many went."""
+        ids = [int(m) for m in message_ids if m.isdigit()]
+        deleted = 0
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = ids[start : start + DELETE_CHUNK]
+            try:
+                if await self.bot.delete_messages(_chat(chat_id), chunk):
+                    deleted += len(chunk)
+            except TelegramError as error:  # older than 48 h, already gone, blocked…
+                log.info("event=delete_failed count=%s reason=%s", len(chunk), _reason(error))
+        return deleted
+
+    async def _edit(
+        self, chat: int | str, message_id: str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Edit in place; False when Telegram refuses, so a new message is sent instead."""
+        if not message_id.isdigit():
+            return False
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat,
+                message_id=int(message_id),
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return True  # a double tap: the message already says this
+            log.info("event=edit_refused reason=%s", _reason(error))
+            return False
+        return True
+
+    async def _send_texts(
+        self, chat: int | str, parts: Sequence[str], markup: InlineKeyboardMarkup | None
+    ) -> Message:
+        """Send the parts in order; the buttons go under the last one."""
+        sent: Message | None = None
+        for n, part in enumerate(parts, start=1):
+            sent = await self.bot.send_message(
+                chat,
+                part,
+                reply_markup=markup if n == len(parts) else None,
+                link_preview_options=NO_PREVIEW,
+            )
+        assert sent is not None, "no parts to send"
+        return sent
+
+    async def _text_before(self, chat: int | str, text: str) -> str | None:
+        """Send text too long for a caption on its own first; return the caption to use."""
+        if not text.strip():
+            return None
+        if utf16_len(text) <= CAPTION_LIMIT:
+            return text
+        await self._send_texts(chat, split_text(text), None)
+        return None
+
+    async def _send_file(self, chat: int | str, message: Outbound) -> Message:
+        assert message.file is not None
+        caption = await self._text_before(chat, message.text)
+        return await self.bot.send_document(
+            chat,
+            message.file.content,
+            filename=message.file.filename,
+            caption=caption,
+            reply_markup=keyboard(message.buttons, message.columns),
+        )
+
+    async def _send_attachment(
+        self, chat: int | str, message: Outbound, attachment: MediaRef
+    ) -> Message:
+        markup = keyboard(message.buttons, message.columns)
+        if attachment.kind is MediaKind.STICKER:  # a sticker takes no caption
+            if message.text.strip():
+                await self._send_texts(chat, split_text(message.text), None)
+            return await self.bot.send_sticker(chat, attachment.ref, reply_markup=markup)
+        caption = await self._text_before(chat, message.text)
+        ref = attachment.ref
+        match attachment.kind:
+            case MediaKind.PHOTO:
+                return await self.bot.send_photo(chat, ref, caption=caption, reply_markup=markup)
+            case MediaKind.VOICE:
+                return await self.bot.send_voice(chat, ref, caption=caption, reply_markup=markup)
+            case MediaKind.AUDIO:
+                return await self.bot.send_audio(chat, ref, caption=caption, reply_markup=markup)
+            case MediaKind.VIDEO:
+                return await self.bot.send_video(chat, ref, caption=caption, reply_markup=markup)
+            case _:
+                return await self.bot.send_document(
+                    chat, ref, caption=caption, reply_markup=markup
+                )
+
+
+_RESENDABLE = frozenset(
+    {
+        MediaKind.PHOTO,
+        MediaKind.VOICE,
+        MediaKind.AUDIO,
+        MediaKind.VIDEO,
+        MediaKind.DOCUMENT,
+        MediaKind.STICKER,
+    }
+)
+
+
+def _resendable(attachment: MediaRef) -> bool:
+    """Files can be sent again by their id; locations and contacts were never kept."""
+    return attachment.kind in _RESENDABLE and bool(attachment.ref)
+
+
+def keyboard(buttons: Sequence[Button], columns: int = 1) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard, `columns` per row; None when there are none."""
+    if not buttons:
+        return None
+    width = max(1, min(columns, MAX_COLUMNS))
+    keys = [InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons]
+    return InlineKeyboardMarkup([keys[i : i + width] for i in range(0, len(keys), width)])
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split text into parts of at most `limit`, at a paragraph, line or word boundary."""
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        if utf16_len(rest) <= limit:
+            parts.append(rest)
+            break
+        window = rest[: _fit(rest, limit)]
+        cut = _boundary(window)
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return parts
+
+
+def _fit(text: str, limit: int) -> int:
+    """The most characters from the start of `text` that fit in `limit` UTF-16 units."""
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return i
+    return len(text)
+
+
+def _boundary(window: str) -> int:
+    """Where to cut: the last paragraph or line break in the second half, else a space."""
+    for separator in ("\n\n", "\n"):
+        at = window.rfind(separator)
+        if at >= len(window) // 2:
+            return at
+    at = window.rfind(" ")
+    return at if at > 0 else len(window)
+
+
+def _chat(chat_id: str) -> int | str:
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+def classify(error: TelegramError) -> SendResult:
+    """A Bot API error as a SendResult the core and the delivery worker can branch on."""
+    if isinstance(error, RetryAfter):
+        return SendResult(
+            SendStatus.RETRY, retry_after=_retry_after(error), reason="too many requests"
+        )
+    if isinstance(error, Forbidden):  # blocked, deactivated, never started the bot
+        return SendResult(SendStatus.UNREACHABLE, reason=_reason(error))
+    if isinstance(error, ChatMigrated):  # groups only; Wasl serves private chats
+        return SendResult(SendStatus.FAILED, reason="chat migrated")
+    if isinstance(error, (BadRequest, Conflict)):  # BadRequest before its base NetworkError
+        return SendResult(SendStatus.FAILED, reason=_reason(error))
+    if isinstance(error, NetworkError):  # includes TimedOut
+        return SendResult(SendStatus.RETRY, reason=_reason(error) or "network error")
+    return SendResult(SendStatus.RETRY, reason=_reason(error))
+
+
+def _retry_after(error: RetryAfter) -> float:
+    # PTB 22 warns that `retry_after` will become a timedelta; accept both shapes quietly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: int | float | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _reason(error: TelegramError) -> str:
+    """A short, stable reason: "chat not found", "bot was blocked by the user"."""
+    text = error.message.removeprefix("Forbidden: ").strip()
+    return text.split(": ", 1)[0].lower()[:120]
+
+
+# --- The running bot ----------------------------------------------------------------------
+
+
+async def set_commands(bot: Bot, app: App) -> None:
+    """Publish the member menu in every supported language, and a default one."""
+    commands = app.core.router.menu(Role.MEMBER)
+
+    def translated(locale: str) -> list[BotCommand]:
+        _ = app.catalogs.get(locale)
+        return [BotCommand(c.name, _(c.description)[:256]) for c in commands]
+
+    try:
+        await bot.set_my_commands(translated(app.catalogs.default))
+        for locale in app.catalogs.supported:
+            code = locale.replace("-", "_").split("_")[0].lower()
+            await bot.set_my_commands(translated(locale), language_code=code)
+    except TelegramError as error:  # a menu is a convenience: never a reason not to start
+        log.warning("event=set_commands_failed reason=%s", _reason(error))
+
+
+async def answer_query(query: CallbackQuery, update_id: int) -> None:
+    """Stop the button's spinner; a late or stale press ("query is too old") is harmless."""
+    try:
+        await query.answer()
+    except TelegramError as error:
+        log.info("event=callback_answer_failed update_id=%s reason=%s", update_id, _reason(error))
+
+
+def build_application(
+    app: App,
+    *,
+    runtime: bool = False,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> TelegramApplication:
+    """A PTB Application whose every update goes to the core.
+
+    `runtime` also starts the delivery worker and scheduler with the application (post_init)
+    and stops them before it shuts down. `request`s replace PTB's HTTP layer (tests).
+    """
+    settings = app.settings.telegram
+    assert settings.bot_token is not None, "TELEGRAM_BOT_TOKEN is not set"
+    builder = ApplicationBuilder().token(settings.bot_token.get_secret_value()).job_queue(None)
+    api_base = settings.api_base.rstrip("/")
+    if api_base != DEFAULT_API_BASE:
+        builder = builder.base_url(f"{api_base}/bot").base_file_url(f"{api_base}/file/bot")
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    services = _Services(app, runtime=runtime)
+    builder = builder.post_init(services.started).post_stop(services.stopping)
+    application: TelegramApplication = builder.build()
+    channel = TelegramChannel(application.bot)
+
+    async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await answer_query(update.callback_query, update.update_id)
+        inbound = to_inbound(update)
+        if inbound is None:
+            log.debug("event=update_ignored update_id=%s", update.update_id)
+            return
+        await app.core.handle(inbound, channel)
+
+    application.add_handler(TypeHandler(Update, on_update))
+    application.add_error_handler(on_error)
+    return application
+
+
+class _Services:
+    """What starts and stops with the application: the command menu, and the runtime."""
+
+    def __init__(self, app: App, *, runtime: bool) -> None:
+        self.app = app
+        self.runtime = runtime
+        self._running: Any = None  # bot.runtime.Runtime, imported late (it pulls in APScheduler)
+
+    async def started(self, application: TelegramApplication) -> None:
+        await set_commands(application.bot, self.app)
+        if self.runtime:
+            from bot.runtime import Runtime
+
+            self._running = Runtime(
+                self.app, {ChannelName.TELEGRAM: TelegramChannel(application.bot)}
+            )
+            await self._running.start()
+
+    async def stopping(self, _: TelegramApplication) -> None:
+        if self._running is not None:
+            await self._running.stop()
+            self._running = None
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log what went wrong, with the update id: never its text, chat id or the token."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    if update is None and isinstance(error, NetworkError):  # polling on a flaky link
+        log.warning("event=polling_error error=%s", type(error).__name__)
+        return
+    log.error(
+        "event=update_error update_id=%s error=%s",
+        update_id,
+        type(error).__name__,
+        exc_info=error,
+    )
+
+
+@asynccontextmanager
+async def running(
+    application: TelegramApplication, *, webhook_url: str | None = None, secret: str | None = None
+) -> AsyncIterator[None]:
+    """Run the application without PTB's own web server (for our Starlette app).
+
+    Calls the hooks in the order `run_polling` does; registers the webhook when given.
+    """
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        if webhook_url is not None:
+            await application.bot.set_webhook(
+                webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+            )
+            log.info("event=webhook_registered")
+        await application.start()
+        try:
+            yield
+        finally:
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+async def feed_update(application: TelegramApplication, data: dict[str, Any]) -> None:
+    """Queue one webhook update for the application; raises ValueError when it is not one."""
+    try:
+        update = Update.de_json(data, application.bot)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not a Telegram update: {type(error).__name__}") from error
+    await application.update_queue.put(update)
+
+
+def run_telegram(app: App) -> None:
+    """Long polling by default; a webhook through our Starlette app when a URL is set."""
+    settings = app.settings
+    if settings.telegram.webhook_url:
+        from bot.web import serve
+
+        if settings.telegram.webhook_secret is None:
+            raise SystemExit("TELEGRAM_WEBHOOK_SECRET must be set to use a webhook")
+
+        async def webhook() -> None:
+            try:
+                await serve(
+                    app, settings.wasl.host, settings.wasl.port, runtime=True, register=True
+                )
+            finally:
+                await app.close()
+
+        asyncio.run(webhook())
+        return
+
+    application = build_application(app, runtime=True)
+
+    async def close(_: TelegramApplication) -> None:
+        await app.close()
+
+    application.post_shutdown = close
+    log.info("event=polling_started")
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
