@@ -339,7 +339,7 @@ def export_document(tips: list[TipDefinition]) -> dict[str, Any]:
     default = max(defaults, key=lambda code: (defaults[code], code == "en")) if tips else "en"
     entries: list[dict[str, Any]] = []
     for tip in tips:
-        entry: dict[str, Any] = {"slug": tip.slug, "spheres": list(tip.spheres)}
+        entry: dict[str, Any] = {"slug": tip.slug, "spheres": _FlowList(tip.spheres)}
         if tip.source:
             entry["source"] = tip.source
         entry["published"] = tip.published
@@ -353,6 +353,22 @@ def export_document(tips: list[TipDefinition]) -> dict[str, Any]:
     return {"default_locale": default, "tips": entries}
 
 
+class _FlowList(list[str]):
+    """A list written on one line (`spheres: [youth, vaw]`), as content files are written."""
+
+
+class _ContentDumper(yaml.SafeDumper):
+    pass
+
+
+_ContentDumper.add_representer(
+    _FlowList,
+    lambda dumper, data: dumper.represent_sequence(
+        "tag:yaml.org,2002:seq", list(data), flow_style=True
+    ),
+)
+
+
 def _locale_rank(code: str) -> int:
     return SUPPORTED_LOCALES.index(code) if code in SUPPORTED_LOCALES else len(SUPPORTED_LOCALES)
 
@@ -360,7 +376,10 @@ def _locale_rank(code: str) -> int:
 async def export_text(store: Store) -> str:
     async with store.transaction() as tx:
         tips = await tx.tips.export()
-    return yaml.safe_dump(export_document(tips), allow_unicode=True, sort_keys=False, width=99)
+    document = export_document(tips)
+    return yaml.dump(
+        document, Dumper=_ContentDumper, allow_unicode=True, sort_keys=False, width=99
+    )
 
 
 # -- command line -----------------------------------------------------------------------------

@@ -52,7 +52,6 @@ from bot.core.messages import (
     SendStatus,
 )
 from bot.core.models import Role
-from bot.core.router import Core
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +170,13 @@ class TelegramChannel:
                 if not parts:
                     return SendResult(SendStatus.FAILED, reason="empty message")
                 markup = keyboard(message.buttons, message.columns)
-                if edit_message_id is not None and len(parts) == 1:
-                    if await self._edit(chat, edit_message_id, parts[0], markup):
-                        return SendResult(SendStatus.SENT, message_id=edit_message_id)
+                one_part = len(parts) == 1
+                if (
+                    edit_message_id
+                    and one_part
+                    and await self._edit(chat, edit_message_id, parts[0], markup)
+                ):
+                    return SendResult(SendStatus.SENT, message_id=edit_message_id)
                 sent = await self._send_texts(chat, parts, markup)
         except TelegramError as error:
             result = classify(error)

@@ -106,6 +106,16 @@ class MediaRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Template:
+    """A pre-approved WhatsApp template: the only way to write first outside the 24-hour
+    window. `parameters` fill the body's {{1}}, {{2}}…"""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
     """One message to send: text, optional buttons (shown `columns` per row), optional file.
 
@@ -119,6 +129,7 @@ class Outbound:
     file: OutboundFile | None = None
     replace: bool = False
     attachment: MediaRef | None = None
+    template: Template | None = None  # WhatsApp outside the 24-hour window
 
 
 class SendStatus(StrEnum):

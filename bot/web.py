@@ -1,0 +1,102 @@
+"""The HTTP side of Wasl (Starlette under uvicorn): webhooks, /healthz, later the dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import uvicorn
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import App
+from bot.channels.telegram import TelegramApplication, build_application, feed_update, running
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
+HEALTH_TIMEOUT = 3.0  # seconds; a database slower than this counts as down
+
+
+def build_web(
+    app: App, telegram: TelegramApplication | None, *, register: bool = False
+) -> Starlette:
+    """The Starlette app; `telegram` is started and stopped with it (None: not configured).
+
+    `register` also sets the Telegram webhook (to TELEGRAM_WEBHOOK_URL) at start-up.
+    """
+    secret = app.settings.telegram.webhook_secret
+    expected = secret.get_secret_value().encode() if secret is not None else None
+
+    async def healthz(_: Request) -> Response:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT), app.store.engine.connect() as db:
+                await db.execute(text("SELECT 1"))
+        except Exception as error:  # any failure means "not healthy", whatever the driver
+            log.warning("event=health_failed error=%s", type(error).__name__)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def telegram_webhook(request: Request) -> Response:
+        if telegram is None:
+            return Response(status_code=404)
+        given = request.headers.get(SECRET_HEADER)
+        if expected is None or given is None or not hmac.compare_digest(given.encode(), expected):
+            log.warning("event=webhook_refused channel=telegram reason=secret")
+            return Response(status_code=401)
+        try:
+            data = json.loads(await request.body())
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            # Queued, answered at once: Telegram waits for nobody, and retries any non-2xx.
+            await feed_update(telegram, data)
+        except ValueError:  # also JSONDecodeError and UnicodeDecodeError
+            log.warning("event=webhook_refused channel=telegram reason=invalid_body")
+            return Response(status_code=400)
+        return Response(status_code=200)
+
+    # The WhatsApp webhook goes here: GET /webhook/whatsapp answers the verify challenge,
+    # POST /webhook/whatsapp checks X-Hub-Signature-256 over the raw body before parsing.
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/webhook/telegram", telegram_webhook, methods=["POST"]),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if telegram is not None:
+                if expected is None:
+                    log.warning("event=webhook_unprotected reason=no_secret_set refusing=all")
+                url = app.settings.telegram.webhook_url if register else None
+                token = expected.decode() if expected is not None else None
+                await stack.enter_async_context(running(telegram, webhook_url=url, secret=token))
+            log.info("event=web_started telegram=%s", telegram is not None)
+            yield
+        log.info("event=web_stopped")
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def serve(
+    app: App, host: str, port: int, *, runtime: bool = False, register: bool = False
+) -> None:
+    """Serve the web app with uvicorn until a signal; Telegram only when a token is set.
+
+    `runtime` also runs the delivery worker and scheduler (`wasl run` with a webhook);
+    `wasl serve` workers only take webhooks and answer /healthz.
+    """
+    telegram = build_application(app, runtime=runtime) if app.settings.telegram.enabled else None
+    web = build_web(app, telegram, register=register)
+    config = uvicorn.Config(
+        web, host=host, port=port, lifespan="on", access_log=False, log_config=None
+    )
+    log.info("event=serving host=%s port=%s", host, port)
+    await uvicorn.Server(config).serve()
