@@ -129,6 +129,11 @@ def register(router: Router) -> None:
             )
         )
 
+    @router.command("stop", N_("Stop alerts and campaigns"), in_menu=False)
+    async def cmd_stop(ctx: Context, arg: str) -> None:
+        """The opt-out word WhatsApp users expect ("STOP", "توقف", "arrêt"): the same as /pause."""
+        await cmd_pause(ctx, arg)
+
     @router.command("resume", N_("Receive alerts and campaigns again"))
     async def cmd_resume(ctx: Context, arg: str) -> None:
         assert ctx.member is not None
@@ -194,6 +199,14 @@ def register(router: Router) -> None:
     async def cmd_wipe(ctx: Context, arg: str) -> None:
         assert ctx.member is not None
         m = ctx.member
+        if m.channel is ChannelName.WHATSAPP:
+            ctx.say(
+                ctx._(
+                    "WhatsApp does not let Wasl delete messages. To clear this chat, open it and "
+                    "choose ⋮ → More → Clear chat."
+                )
+            )
+            return
         recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
         await ctx.tx.forget_messages(m.channel, m.chat_id)
         ctx.state.clear()

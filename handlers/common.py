@@ -114,4 +114,5 @@ COMMAND_WORDS = (
     N_("update"),
     N_("moderate"),
     N_("survey"),
+    N_("stop"),
 )

@@ -51,18 +51,31 @@ def register(router: Router) -> None:
             return
         kind, _, rest = (ctx.inbound.payload or "").removeprefix(f"{PREFIX}:").partition(":")
         parts = rest.split(":") if rest else []
+        numbers = [_number(part) for part in parts]
         if kind == "s" and not parts:
             show_spheres(ctx, replace=True)
-        elif kind == "p" and len(parts) == 2 and parts[1].isdigit():
-            await show_tip(ctx, parts[0], int(parts[1]), replace=True)
-        elif kind == "r" and len(parts) == 2 and parts[0].isdigit() and parts[1] in ("0", "1"):
-            await rate(ctx, int(parts[0]), helpful=parts[1] == "1")
-        elif kind == "d" and len(parts) == 1 and parts[0].isdigit():
-            await show_draft(ctx, int(parts[0]), replace=True)
-        elif kind == "pub" and len(parts) == 1 and parts[0].isdigit():
-            await publish(ctx, int(parts[0]))
+        elif kind == "p" and len(parts) == 2 and (index := numbers[1]) is not None:
+            await show_tip(ctx, parts[0], index, replace=True)
+        elif kind == "r" and len(parts) == 2 and (tip_id := numbers[0]) is not None:
+            if parts[1] in ("0", "1"):
+                await rate(ctx, tip_id, helpful=parts[1] == "1")
+            else:
+                _earlier(ctx)
+        elif kind == "d" and len(parts) == 1 and (index := numbers[0]) is not None:
+            await show_draft(ctx, index, replace=True)
+        elif kind == "pub" and len(parts) == 1 and (tip_id := numbers[0]) is not None:
+            await publish(ctx, tip_id)
         else:
-            ctx.say(ctx._("That button is from an earlier message and no longer works."))
+            _earlier(ctx)
+
+
+def _number(text: str) -> int | None:
+    """A payload's number: ASCII digits only, small enough for any database integer."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _earlier(ctx: Context) -> None:
+    ctx.say(ctx._("That button is from an earlier message and no longer works."))
 
 
 # -- browsing ---------------------------------------------------------------------------------

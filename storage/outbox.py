@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
 from bot.delivery.policy import OutboxStatus, Outcome
-from storage.tables import member_t, occurrence_t, outbox_t
+from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class OutboxItem:
     buttons: list[dict[str, str]]
     attempts: int
     occurrence_id: int | None
+    last_seen_at: datetime | None = None
+    template_name: str | None = None
+    template_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +103,12 @@ class OutboxStore:
                     outbox_t.c.occurrence_id,
                     member_t.c.chat_id,
                     member_t.c.status.label("member_status"),
+                    member_t.c.last_seen_at,
+                    campaign_t.c.template_name,
+                    campaign_t.c.template_language,
                 )
                 .join(member_t, member_t.c.id == outbox_t.c.member_id)
+                .outerjoin(campaign_t, campaign_t.c.id == outbox_t.c.campaign_id)
                 .where(outbox_t.c.id.in_(ids))
                 .order_by(outbox_t.c.priority, outbox_t.c.id)
             )
@@ -125,7 +132,9 @@ class OutboxStore:
                 update(outbox_t).where(outbox_t.c.id == row_id).values(status=OutboxStatus.SENDING)
             )
 
-    async def finish(self, item: OutboxItem, outcome: Outcome, now: datetime) -> None:
+    async def finish(
+        self, item: OutboxItem, outcome: Outcome, now: datetime, message_id: str | None = None
+    ) -> None:
         """Record how the send ended; an unreachable member stops receiving anything."""
         values: dict[str, Any] = {
             "status": outcome.status,
@@ -135,6 +144,7 @@ class OutboxStore:
         }
         if outcome.status == OutboxStatus.SENT:
             values["sent_at"] = now
+            values["platform_message_id"] = message_id
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
         async with self.engine.begin() as conn:
@@ -145,6 +155,24 @@ class OutboxStore:
                     .where(member_t.c.id == item.member_id)
                     .values(status=MemberStatus.UNREACHABLE.value)
                 )
+
+    async def record_status(
+        self, message_id: str, status: str, error: str | None, outside_window: bool
+    ) -> int:
+        """A platform delivery status (WhatsApp webhooks) for a row we sent."""
+        values: dict[str, Any] = {"delivery_status": status}
+        if status == "failed":
+            values["status"] = (
+                OutboxStatus.NEEDS_TEMPLATE if outside_window else OutboxStatus.FAILED
+            )
+            values["last_error"] = (error or "failed")[:200]
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.platform_message_id == message_id)
+                .values(**values)
+            )
+            return result.rowcount
 
     async def skip(self, item: OutboxItem, reason: str) -> None:
         """Not sent, on purpose (she paused or became unreachable before her turn)."""
@@ -214,4 +242,7 @@ def _item(row: Any) -> OutboxItem:
         buttons=list(row.buttons or []),
         attempts=row.attempts,
         occurrence_id=row.occurrence_id,
+        last_seen_at=row.last_seen_at,
+        template_name=row.template_name,
+        template_language=row.template_language,
     )

@@ -226,6 +226,8 @@ class OutboxRow(SQLModel, table=True):
     claimed_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
     last_error: str | None = Field(default=None, max_length=200)
+    platform_message_id: str | None = Field(default=None, max_length=128, index=True)
+    delivery_status: str | None = Field(default=None, max_length=16)  # delivered, read…
     created_at: datetime = _when()
 
 

@@ -11,10 +11,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from time import monotonic
 
 from bot.core.clock import Clock
-from bot.core.messages import Button, ChannelName, Outbound, SendResult, SendStatus
+from bot.core.messages import (
+    Button,
+    ChannelName,
+    Outbound,
+    SendResult,
+    SendStatus,
+    Template,
+)
 from bot.core.models import MemberStatus
 from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
@@ -23,6 +31,7 @@ from storage.outbox import OutboxItem, OutboxStore, ProgressTarget
 
 log = logging.getLogger(__name__)
 
+WHATSAPP_WINDOW = timedelta(hours=23, minutes=45)  # a margin: "last seen" is kept coarsely
 ProgressRenderer = Callable[[ProgressTarget], Awaitable[tuple[Outbound, bool] | None]]
 
 
@@ -109,18 +118,32 @@ class DeliveryWorker:
                 self.clock.now(),
             )
             return
+        message = _outbound(item)
+        if item.channel is ChannelName.WHATSAPP and self._outside_window(item):
+            if not item.template_name:
+                error = "outside the 24-hour window, no template configured"
+                outcome = Outcome(OutboxStatus.NEEDS_TEMPLATE, error=error)
+                await self.outbox.finish(item, outcome, self.clock.now())
+                return
+            template = Template(item.template_name, item.template_language or "en", (item.text,))
+            message = Outbound(message.text, template=template)
         limiter = self.limiters[item.channel]
         await limiter.acquire(item.chat_id)
         await self.outbox.mark_sending(item.id)
         try:
-            result = await channel.send(item.chat_id, _outbound(item))
+            result = await channel.send(item.chat_id, message)
         except Exception as error:  # an adapter bug must not stop the broadcast
             log.exception("event=send_crashed outbox_id=%s", item.id)
             result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
         if result.status is SendStatus.RETRY and result.retry_after:
             limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
         outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())
-        await self.outbox.finish(item, outcome, self.clock.now())
+        await self.outbox.finish(item, outcome, self.clock.now(), result.message_id)
+
+    def _outside_window(self, item: OutboxItem) -> bool:
+        """WhatsApp lets a business write freely only within 24 h of her last message."""
+        last = item.last_seen_at
+        return last is None or self.clock.now() - last > WHATSAPP_WINDOW
 
     async def report_progress(self, *, force: bool = False) -> None:
         """Edit each watching coordinator's progress message, every few seconds at most."""
