@@ -5,6 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import httpx
+
+from bot.channels.whatsapp import (
+    OUTSIDE_WINDOW,
+    StatusUpdate,
+    WhatsAppChannel,
+    WhatsAppWebhook,
+)
 from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import CoreConfig
@@ -13,6 +21,7 @@ from bot.core.messages import ChannelName
 from bot.core.router import Core
 from handlers import build_router
 from storage.engine import make_engine, migrate
+from storage.outbox import OutboxStore
 from storage.store import SqlStore
 
 
@@ -50,6 +59,36 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -
     catalogs = Catalogs(default=settings.wasl.default_locale)
     core = Core(store, build_router(), catalogs, clock or SystemClock(), core_config(settings))
     return App(settings=settings, store=store, catalogs=catalogs, core=core)
+
+
+def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[WhatsAppChannel, WhatsAppWebhook]:
+    """The WhatsApp channel and its webhook logic, wired to the core and the outbox."""
+    settings = app.settings.whatsapp
+    assert settings.access_token is not None and settings.phone_number_id
+    channel = WhatsAppChannel(
+        client,
+        settings.api_base,
+        settings.phone_number_id,
+        settings.access_token.get_secret_value(),
+    )
+    outbox = OutboxStore(app.store.engine)
+
+    async def record_status(status: StatusUpdate) -> None:
+        error = (
+            f"whatsapp {status.error_code}: {status.error_title}" if status.error_code else None
+        )
+        await outbox.record_status(
+            status.message_id, status.status, error, status.error_code == OUTSIDE_WINDOW
+        )
+
+    webhook = WhatsAppWebhook(
+        channel,
+        app.core.handle,
+        record_status,
+        app_secret=settings.app_secret.get_secret_value() if settings.app_secret else "",
+        verify_token=settings.verify_token.get_secret_value() if settings.verify_token else "",
+    )
+    return channel, webhook
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -6,11 +6,13 @@ values for the delivery side to record.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -342,3 +344,64 @@ def classify(response: httpx.Response) -> SendResult:
     if code == OUTSIDE_WINDOW:
         return SendResult(SendStatus.FAILED, reason="outside the 24-hour window")
     return SendResult(SendStatus.FAILED, reason=reason)
+
+
+class WhatsAppWebhook:
+    """The webhook's logic, independent of the web framework: verify, answer fast, process."""
+
+    def __init__(
+        self,
+        channel: WhatsAppChannel,
+        handle: Callable[[Inbound, WhatsAppChannel], Awaitable[None]],
+        record_status: Callable[[StatusUpdate], Awaitable[None]],
+        *,
+        app_secret: str,
+        verify_token: str,
+    ) -> None:
+        self.channel = channel
+        self.handle = handle
+        self.record_status = record_status
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def verify(self, mode: str | None, token: str | None, challenge: str | None) -> str | None:
+        """Meta's subscription check: the challenge back when the token matches, else None."""
+        if (
+            mode == "subscribe"
+            and token
+            and challenge is not None
+            and hmac.compare_digest(token, self.verify_token)
+        ):
+            return challenge
+        return None
+
+    def receive(self, raw_body: bytes, signature: str | None) -> int:
+        """Check the signature on the raw bytes, then process in the background: the HTTP
+        status to answer (401 for a bad signature, 400 for a body that is not JSON)."""
+        if not verify_signature(self.app_secret, raw_body, signature):
+            log.warning("event=whatsapp_bad_signature")
+            return 401
+        try:
+            body = json.loads(raw_body)
+        except ValueError:
+            return 400
+        task = asyncio.create_task(self.process(body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 200
+
+    async def process(self, body: dict[str, Any]) -> None:
+        inbounds, statuses = parse_webhook(body)
+        for inbound in inbounds:
+            await self.handle(self.channel.answer_by_number(inbound), self.channel)
+        for status in statuses:
+            try:
+                await self.record_status(status)
+            except Exception:
+                log.exception("event=whatsapp_status_failed")
+
+    async def drain(self) -> None:
+        """Wait for the background work started by earlier webhooks (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

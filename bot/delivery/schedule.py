@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,8 @@ from apscheduler.triggers.cron import CronTrigger
 ONCE = "once"
 MAX_CATCH_UP = 1000
 MISFIRE_GRACE = timedelta(hours=12)
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # standard cron: 0 and 7 = Sunday
+_NUMBERED_DAYS = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 
 
 class ScheduleError(ValueError):
@@ -46,7 +49,7 @@ class Schedule:
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ScheduleError(f"unknown time zone {self.timezone!r}") from error
         try:
-            return CronTrigger.from_crontab(self.cron or "", timezone=zone)
+            return CronTrigger.from_crontab(named_days(self.cron or ""), timezone=zone)
         except ValueError as error:
             raise ScheduleError(f"cron expression does not parse: {self.cron!r}") from error
 
@@ -69,14 +72,21 @@ class Schedule:
             assert self.run_at is not None
             return self.run_at.isoformat() if last_fired is None and now >= self.run_at else None
         trigger = self.trigger()
-        cursor = last_fired or since
+        zone = ZoneInfo(self.timezone)
+        previous = last_fired or since
+        # Times older than `grace` are dropped anyway: start there, so a long outage cannot use
+        # up MAX_CATCH_UP before reaching the times still due (the schedule would stall forever).
+        cursor = max(previous, now - grace)
         latest: datetime | None = None
         for _ in range(MAX_CATCH_UP):
             # APScheduler 3 returns the first fire time after `cursor` (or at/after `now`).
             fire = trigger.get_next_fire_time(cursor, now)
             if fire is None or fire > now or fire <= cursor:
                 break
-            latest = cursor = fire
+            cursor = fire
+            if _wall(fire, zone) == _wall(previous, zone):
+                continue  # the clock was set back (end of DST) and showed this time again: once
+            latest = previous = fire
         if latest is None or latest < now - grace:
             return None
         return latest.isoformat()
@@ -89,3 +99,30 @@ class Schedule:
             return self.run_at if self.run_at and self.run_at >= after else None
         fire: datetime | None = self.trigger().get_next_fire_time(None, after)
         return fire
+
+
+def named_days(cron: str) -> str:
+    """Numbered days as names: standard cron counts 0-7 from Sunday, APScheduler 3 counts from
+    Monday ("0 9 * * 1" would fire on Tuesdays). Named days mean the same in both."""
+    fields = cron.split()
+    if len(fields) != 5 or fields[4] == "*":
+        return cron
+    days: list[str] = []
+    for part in fields[4].split(","):
+        match = _NUMBERED_DAYS.fullmatch(part)
+        if match is None:
+            days.append(part)  # "mon", "mon-fri": left to APScheduler
+            continue
+        start, end, step = match.groups()
+        low = 0 if start == "*" else int(start)
+        high = int(end) if end else (6 if start == "*" or step else low)
+        if high > 7 or low > high:
+            raise ValueError(f"day of week out of range: {part!r}")
+        days.extend(_CRON_DAYS[day % 7] for day in range(low, high + 1, int(step or 1)))
+    fields[4] = ",".join(dict.fromkeys(days))
+    return " ".join(fields)
+
+
+def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
+    """What a wall clock in `zone` showed at `moment`."""
+    return moment.astimezone(zone).replace(tzinfo=None, fold=0)
