@@ -7,7 +7,10 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+# An empty variable (TELEGRAM_WEBHOOK_URL=) means "not set", as a person writing .env means it.
+_COMMON = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+)
 
 
 def _split(value: object) -> object:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import String, Text, select
-from sqlalchemy.types import JSON
+from sqlalchemy import select
 
 from storage.store import SqlStore
 from storage.tables import metadata
@@ -39,8 +39,9 @@ async def rows_naming(
                         continue
                     if _member_id_column(table.name, column.name) and value == member_id:
                         found.append((table.name, column.name, value))
-                    elif isinstance(column.type, String | Text | JSON):
-                        text = str(value)
+                    elif isinstance(value, str | dict | list):
+                        # JSON columns too: any string anywhere inside equal to a needle.
+                        text = value if isinstance(value, str) else json.dumps(value)
                         if any(n and (text == n or f'"{n}"' in text) for n in needles):
                             found.append((table.name, column.name, value))
     return found

@@ -1,0 +1,77 @@
+# Wasl's everyday commands. A newcomer needs two: `make run` and `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Inside the venv, so deleting .venv also forgets that it was installed.
+STAMP := $(VENV)/.installed
+PO_FILES := $(wildcard locales/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+BABEL_KEYWORDS := -k N_ -k _ -k plural:1,2
+PYTEST_ARGS ?=
+
+.PHONY: help install run chat serve migrate test lint format bench messages compile-messages clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+install: $(STAMP) $(MO_FILES) ## create .venv if needed, install Wasl and its dev tools, compile catalogs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Compiled catalogs are built here, never committed.
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile -d locales -D messages -l $* --statistics
+
+run: install ## migrate, then run on Telegram if TELEGRAM_BOT_TOKEN is set, else in the terminal
+	$(BIN)/wasl run
+
+chat: install ## the bot in the terminal (no network)
+	$(BIN)/wasl chat
+
+serve: install ## webhooks and /healthz on WASL_HOST:WASL_PORT
+	$(BIN)/wasl serve
+
+migrate: install ## bring the database schema up to date
+	$(BIN)/wasl migrate
+
+test: lint ## lint and type-check, then every test (PYTEST_ARGS="-k …" to narrow)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot handlers storage
+
+format: install ## fix what ruff can fix, then format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run every benchmark in bench/
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+
+messages: install ## extract strings to locales/messages.pot and merge them into every catalog
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=TRANSLATORS: \
+		--sort-output -o locales/messages.pot .
+	@if compgen -G 'locales/*/LC_MESSAGES/messages.po' >/dev/null; then \
+		$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --ignore-obsolete; \
+	else echo "no catalogs yet: pybabel init -i locales/messages.pot -d locales -D messages -l LANG"; fi
+
+compile-messages: install ## compile every catalog (.po → .mo), even unchanged ones
+	@if compgen -G 'locales/*/LC_MESSAGES/messages.po' >/dev/null; then \
+		$(BIN)/pybabel compile -d locales -D messages --statistics; \
+	else echo "no catalogs to compile"; fi
+
+clean: ## remove caches, build output and compiled catalogs (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -f locales/*/LC_MESSAGES/messages.mo

@@ -1,0 +1,110 @@
+"""Shared fixtures: a fixed clock, and a migrated store on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from bot.core.clock import FixedClock
+from storage.engine import make_engine, migrate
+from storage.store import SqlStore
+
+POSTGRES_URL = os.environ.get(
+    "WASL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def in_ci() -> bool:
+    """True on CI, where PostgreSQL tests must run, never be skipped."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+async def _probe(url: str) -> None:
+    connection = await asyncpg.connect(url, timeout=3)
+    try:
+        await connection.fetchval("SELECT 1")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL URL once it answered; skip (locally) or fail (CI) when it does not.
+
+    Session-scoped, so the probe runs once and its outcome is reused by every postgres test.
+    """
+    try:
+        asyncio.run(_probe(POSTGRES_URL))
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {error!r}"
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: PostgreSQL tests must not be skipped)")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database a test runs on; every storage test runs on both."""
+    if request.param == "postgres":
+        # Probed here, in a plain fixture, because the async `store` runs inside an event loop.
+        request.getfixturevalue("postgres_url")
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[SqlStore]:
+    """A store migrated by Alembic: a SQLite file, or a fresh PostgreSQL schema dropped after."""
+    if backend == "sqlite":
+        async with _sqlite_store(tmp_path) as sqlite:
+            yield sqlite
+        return
+    url: str = request.getfixturevalue("postgres_url")  # already probed by `backend`
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = make_engine(url)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        pg = SqlStore(make_engine(url, schema=schema))
+        try:
+            await migrate(pg.engine)
+            yield pg
+        finally:
+            await pg.close()
+            async with admin.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """A migrated SQLite store only, for fast tests that need no PostgreSQL coverage."""
+    async with _sqlite_store(tmp_path) as sqlite:
+        yield sqlite
+
+
+@asynccontextmanager
+async def _sqlite_store(folder: Path) -> AsyncIterator[SqlStore]:
+    """A store on a SQLite file in `folder`, migrated, closed on exit."""
+    sqlite = SqlStore(make_engine(f"sqlite:///{folder / 'wasl.db'}"))
+    try:
+        await migrate(sqlite.engine)
+        yield sqlite
+    finally:
+        await sqlite.close()

@@ -1,0 +1,556 @@
+"""The storage layer, every test on both SQLite and the real PostgreSQL (the `store` fixture)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Column, Connection, Table, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.clock import FixedClock
+from bot.core.messages import ChannelName
+from bot.core.models import ConversationState, Member, MemberStatus, NewMember, Role
+from storage.engine import downgrade, migrate
+from storage.store import SqlStore, SqlTransaction
+from storage.tables import (
+    member_t,
+    message_t,
+    metadata,
+    outbox_t,
+    sphere_t,
+    state_t,
+    tip_rating_t,
+    tip_t,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TG = ChannelName.TELEGRAM
+BAGHDAD = ZoneInfo("Asia/Baghdad")
+T = TypeVar("T")
+
+
+def new_member(
+    platform_id: str = "90000001",
+    *,
+    spheres: tuple[str, ...] = ("youth", "media"),
+    role: Role = Role.MEMBER,
+    country: str | None = "IQ",
+    locale: str = "ar",
+    consented_at: datetime | None = None,
+) -> NewMember:
+    return NewMember(
+        channel=TG,
+        platform_id=platform_id,
+        chat_id=platform_id,  # a private Telegram chat has the user's id
+        locale=locale,
+        country=country,
+        spheres=list(spheres),
+        role=role,
+        consent_version="1",
+        consented_at=consented_at or datetime(2026, 1, 5, 12, 30, 15, 123456, tzinfo=BAGHDAD),
+    )
+
+
+async def create(store: SqlStore, clock: FixedClock, new: NewMember | None = None) -> Member:
+    async with store.transaction() as tx:
+        return await tx.create_member(new or new_member(), clock.now())
+
+
+async def count(store: SqlStore, table: Table) -> int:
+    async with store.transaction() as tx:
+        return int((await tx.conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def concurrently(
+    store: SqlStore, work: Callable[[SqlTransaction], Awaitable[T]], n: int = 2
+) -> list[T]:
+    """Run `work` in `n` transactions on separate connections, all open at the same moment."""
+    barrier = asyncio.Barrier(n)
+
+    async def one() -> T:
+        async with store.transaction() as tx:
+            # Every transaction has its connection before anyone writes. (No barrier after the
+            # write: the loser waits on the winner's lock until the winner commits.)
+            await tx.conn.execute(select(1))
+            await barrier.wait()
+            return await work(tx)
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def table_names(store: SqlStore) -> set[str]:
+    async with store.engine.connect() as connection:
+        return await connection.run_sync(_table_names)
+
+
+async def test_migrations_create_every_table(store: SqlStore) -> None:
+    assert set(metadata.tables) <= await table_names(store)
+
+
+def _schema_drift(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+async def test_migrations_match_the_table_definitions(store: SqlStore) -> None:
+    async with store.engine.connect() as connection:
+        drift = await connection.run_sync(_schema_drift)
+    assert drift == [], "storage/tables.py and the migrations differ: write a migration"
+
+
+async def test_downgrade_to_base_then_migrate_again(store: SqlStore, clock: FixedClock) -> None:
+    await create(store, clock)
+    await downgrade(store.engine, "base")
+    assert await table_names(store) <= {"alembic_version"}
+    await migrate(store.engine)
+    assert set(metadata.tables) <= await table_names(store)
+    assert await count(store, member_t) == 0
+    await create(store, clock)
+
+
+def _calls_create_all(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "create_all"
+        for node in ast.walk(tree)
+    )
+
+
+def test_schema_is_only_created_by_migrations() -> None:
+    folders = ("bot", "handlers", "storage", "tests", "bench")
+    sources = [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))]
+    assert len(sources) > 10
+    assert [str(p.relative_to(ROOT)) for p in sources if _calls_create_all(p)] == []
+
+
+# -- redelivery --------------------------------------------------------------------------------
+
+
+async def test_claim_update_is_idempotent(store: SqlStore, clock: FixedClock) -> None:
+    async with store.transaction() as tx:
+        assert await tx.claim_update(TG, "1001", clock.now())
+    async with store.transaction() as tx:
+        assert not await tx.claim_update(TG, "1001", clock.now())
+        assert await tx.claim_update(ChannelName.WHATSAPP, "1001", clock.now())
+        assert await tx.claim_update(TG, "1002", clock.now())
+
+
+async def test_concurrent_claims_of_one_update_let_exactly_one_through(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    claims = await concurrently(store, lambda tx: tx.claim_update(TG, "2001", clock.now()))
+    assert sorted(claims) == [False, True]
+
+
+async def test_old_update_ids_are_forgotten(store: SqlStore, clock: FixedClock) -> None:
+    async with store.transaction() as tx:
+        await tx.claim_update(TG, "old", clock.now() - timedelta(days=3))
+        await tx.claim_update(TG, "new", clock.now())
+    async with store.transaction() as tx:
+        assert await tx.forget_processed_updates(clock.now() - timedelta(days=1)) == 1
+        assert await tx.claim_update(TG, "old", clock.now())
+        assert not await tx.claim_update(TG, "new", clock.now())
+
+
+# -- members -----------------------------------------------------------------------------------
+
+
+async def test_member_round_trip(store: SqlStore, clock: FixedClock) -> None:
+    new = new_member(spheres=("youth", "media", "youth"))
+    created = await create(store, clock, new)
+    assert created.id > 0
+    assert created.spheres == ["media", "youth"]
+    assert (created.role, created.status) == (Role.MEMBER, MemberStatus.ACTIVE)
+
+    async with store.transaction() as tx:
+        loaded = await tx.get_member(TG, "90000001")
+    assert loaded == created
+    assert loaded.consented_at == new.consented_at
+    for moment in (loaded.consented_at, loaded.joined_at, loaded.last_seen_at):
+        assert moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+    assert loaded.joined_at == clock.now()
+
+    loaded.locale, loaded.country, loaded.timezone = "fr", "LB", "Asia/Beirut"
+    loaded.spheres = ["advocacy"]
+    loaded.role, loaded.status = Role.COORDINATOR, MemberStatus.PAUSED
+    loaded.last_seen_at = datetime(2026, 2, 1, 8, 0, tzinfo=BAGHDAD)
+    async with store.transaction() as tx:
+        await tx.save_member(loaded)
+    async with store.transaction() as tx:
+        again = await tx.get_member_by_id(created.id)
+    assert again == loaded
+
+
+async def test_save_member_can_leave_spheres_alone(store: SqlStore, clock: FixedClock) -> None:
+    member = await create(store, clock)
+    member.spheres = []
+    member.locale = "en"
+    async with store.transaction() as tx:
+        await tx.save_member(member, spheres_changed=False)
+        again = await tx.get_member_by_id(member.id)
+    assert again is not None and again.locale == "en"
+    assert again.spheres == ["media", "youth"]
+
+
+async def test_naive_datetimes_are_refused(store: SqlStore) -> None:
+    naive = new_member(consented_at=datetime(2026, 1, 5, 12, 0))  # on purpose
+    with pytest.raises(Exception, match="naive"):
+        async with store.transaction() as tx:
+            await tx.create_member(naive, datetime(2026, 1, 5, tzinfo=UTC))
+
+
+async def test_one_member_per_channel_and_platform_id(store: SqlStore, clock: FixedClock) -> None:
+    await create(store, clock)
+    with pytest.raises(IntegrityError):
+        async with store.transaction() as tx:
+            await tx.create_member(new_member(), clock.now())
+    other_channel = new_member()
+    other_channel.channel = ChannelName.WHATSAPP
+    await create(store, clock, other_channel)
+    assert await count(store, member_t) == 2
+
+
+async def test_unknown_member_is_none(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.get_member(TG, "nobody") is None
+        assert await tx.get_member_by_id(424242) is None
+
+
+async def test_set_status_and_role(store: SqlStore, clock: FixedClock) -> None:
+    member = await create(store, clock)
+    async with store.transaction() as tx:
+        await tx.set_status(TG, "90000001", MemberStatus.UNREACHABLE)
+        await tx.set_role(member.id, Role.SECRETARIAT)
+    async with store.transaction() as tx:
+        again = await tx.get_member(TG, "90000001")
+    assert again is not None
+    assert (again.status, again.role) == (MemberStatus.UNREACHABLE, Role.SECRETARIAT)
+
+
+# -- invites -----------------------------------------------------------------------------------
+
+
+async def make_invite(store: SqlStore, clock: FixedClock, code: str, uses: int) -> int:
+    async with store.transaction() as tx:
+        invite = await tx.create_invite(
+            code=code,
+            role=Role.COORDINATOR,
+            country="YE",
+            uses=uses,
+            expires_at=clock.now() + timedelta(days=7),
+            created_by="cli",
+            now=clock.now(),
+        )
+    return invite.id
+
+
+async def test_invite_create_get_use(store: SqlStore, clock: FixedClock) -> None:
+    invite_id = await make_invite(store, clock, "abc-DEF_123", uses=2)
+    async with store.transaction() as tx:
+        invite = await tx.get_invite("abc-DEF_123")
+        assert await tx.get_invite("unknown") is None
+    assert invite is not None and invite.id == invite_id
+    assert (invite.role, invite.country, invite.uses_left) == (Role.COORDINATOR, "YE", 2)
+    assert invite.expires_at == clock.now() + timedelta(days=7)
+    assert invite.created_at == clock.now() and invite.created_by == "cli"
+    assert invite.usable(clock.now())
+    assert not invite.usable(clock.now() + timedelta(days=8))
+
+    async with store.transaction() as tx:
+        assert await tx.use_invite(invite_id)
+        assert await tx.use_invite(invite_id)
+        assert not await tx.use_invite(invite_id)
+        spent = await tx.get_invite("abc-DEF_123")
+    assert spent is not None and spent.uses_left == 0 and not spent.usable(clock.now())
+
+
+async def test_invite_codes_are_unique(store: SqlStore, clock: FixedClock) -> None:
+    await make_invite(store, clock, "same", uses=1)
+    with pytest.raises(IntegrityError):
+        await make_invite(store, clock, "same", uses=1)
+
+
+async def test_two_people_racing_for_the_last_use(store: SqlStore, clock: FixedClock) -> None:
+    invite_id = await make_invite(store, clock, "once", uses=1)
+    results = await concurrently(store, lambda tx: tx.use_invite(invite_id))
+    assert sorted(results) == [False, True]
+    async with store.transaction() as tx:
+        invite = await tx.get_invite("once")
+    assert invite is not None and invite.uses_left == 0
+
+
+# -- conversation state ------------------------------------------------------------------------
+
+
+async def test_state_save_load_upsert_clear(store: SqlStore, clock: FixedClock) -> None:
+    async with store.transaction() as tx:
+        assert await tx.load_state(TG, "90000001") == ConversationState()
+
+    data = {"name": "نور الهدى", "note": "«سلام» — ça va", "spheres": ["youth"], "n": 3}
+    async with store.transaction() as tx:
+        await tx.save_state(
+            TG, "90000001", ConversationState("onboarding", "lang", data), clock.now()
+        )
+    async with store.transaction() as tx:
+        loaded = await tx.load_state(TG, "90000001")
+    assert loaded == ConversationState("onboarding", "lang", data)
+
+    loaded.go("onboarding", "country", country="IQ")
+    async with store.transaction() as tx:
+        await tx.save_state(TG, "90000001", loaded, clock.now())
+        assert await tx.load_state(TG, "90000001") == loaded
+    assert await count(store, state_t) == 1
+
+    async with store.transaction() as tx:
+        await tx.save_state(TG, "90000002", ConversationState("update", "text"), clock.now())
+        loaded.clear()
+        await tx.save_state(TG, "90000001", loaded, clock.now())
+    async with store.transaction() as tx:
+        assert await tx.load_state(TG, "90000001") == ConversationState()
+        assert (await tx.load_state(TG, "90000002")).flow == "update"
+    assert await count(store, state_t) == 1  # clearing deleted her row, not the other one
+
+
+async def test_stale_states_are_forgotten(store: SqlStore, clock: FixedClock) -> None:
+    async with store.transaction() as tx:
+        await tx.save_state(TG, "1", ConversationState("a", "b"), clock.now() - timedelta(days=2))
+        await tx.save_state(TG, "2", ConversationState("a", "b"), clock.now())
+        assert await tx.forget_stale_states(clock.now() - timedelta(days=1)) == 1
+        assert (await tx.load_state(TG, "2")).flow == "a"
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+
+async def test_audit_entries_newest_first(store: SqlStore, clock: FixedClock) -> None:
+    member = await create(store, clock)
+    async with store.transaction() as tx:
+        await tx.audit(actor="cli", action="invite.created", now=clock.now(), details={"uses": 1})
+        await tx.audit(
+            actor=f"member:{member.id}",
+            action="role.granted",
+            now=clock.now() + timedelta(seconds=1),
+            actor_member_id=member.id,
+            subject_member_id=member.id,
+            details={"to": "coordinator", "note": "منسقة"},
+        )
+    async with store.transaction() as tx:
+        entries = await tx.audit_entries()
+        assert len(await tx.audit_entries(limit=1)) == 1
+    assert [e["action"] for e in entries] == ["role.granted", "invite.created"]
+    newest = entries[0]
+    assert newest["actor"] == f"member:{member.id}"
+    assert newest["actor_member_id"] == newest["subject_member_id"] == member.id
+    assert newest["details"] == {"to": "coordinator", "note": "منسقة"}
+    assert newest["at"] == clock.now() + timedelta(seconds=1)
+    assert entries[1]["details"] == {"uses": 1} and entries[1]["actor_member_id"] is None
+
+
+# -- chat messages (for /wipe) -----------------------------------------------------------------
+
+
+async def test_record_recent_forget_messages(store: SqlStore, clock: FixedClock) -> None:
+    earlier = clock.now() - timedelta(hours=50)
+    async with store.transaction() as tx:
+        await tx.record_messages(TG, "90000001", ["1", "2"], earlier)
+        await tx.record_messages(TG, "90000001", ["3", "4"], clock.now())
+        await tx.record_messages(TG, "90000001", [], clock.now())
+        await tx.record_messages(TG, "90000002", ["5"], clock.now())
+    since = clock.now() - timedelta(hours=48)
+    async with store.transaction() as tx:
+        assert await tx.recent_messages(TG, "90000001", since) == ["3", "4"]
+        assert await tx.recent_messages(TG, "90000001", earlier) == ["1", "2", "3", "4"]
+        assert await tx.recent_messages(ChannelName.WHATSAPP, "90000001", earlier) == []
+        assert await tx.forget_messages(TG, "90000001") == 4
+        assert await tx.recent_messages(TG, "90000001", earlier) == []
+        assert await tx.recent_messages(TG, "90000002", since) == ["5"]
+        assert await tx.forget_old_messages(clock.now() + timedelta(seconds=1)) == 1
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
+def _names_member(column: Column[Any]) -> bool:
+    """A column that holds a member id: by name, or by its foreign key to member.id."""
+    table = column.table.name
+    return (
+        column.name == "member_id"
+        or column.name.endswith("_member_id")
+        or (table == "member" and column.name == "id")
+        or any(fk.target_fullname == "member.id" for fk in column.foreign_keys)
+    )
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+async def rows_naming(store: SqlStore, member: Member) -> list[tuple[str, str, Any]]:
+    """(table, column, value) for every cell of every table that names her.
+
+    Member-id columns are checked for her id; text and JSON columns for her platform id, her
+    chat id and "member:<id>" (as whole tokens, so member 1 is not found in "member:12").
+    Every table in the metadata is scanned, so tables added later are covered without a change.
+    """
+    needles = re.compile(
+        "|".join(
+            rf"(?<![\w-]){re.escape(n)}(?![\w-])"
+            for n in {member.platform_id, member.chat_id, f"member:{member.id}"}
+        )
+    )
+    found: list[tuple[str, str, Any]] = []
+    async with store.transaction() as tx:
+        for table in metadata.sorted_tables:
+            for row in (await tx.conn.execute(select(table))).mappings():
+                for column in table.columns:
+                    value = row[column.name]
+                    if value is None:
+                        continue
+                    # Text and JSON cells are read whatever their column type (AutoString…).
+                    names_her = (_names_member(column) and value == member.id) or (
+                        isinstance(value, str | dict | list)
+                        and needles.search(_as_text(value)) is not None
+                    )
+                    if names_her:
+                        found.append((table.name, column.name, value))
+    return found
+
+
+async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> None:
+    """Give her a row in every kind of table that can name a person."""
+    now = clock.now()
+    chat = member.chat_id
+    async with store.transaction() as tx:
+        await tx.save_state(TG, chat, ConversationState("update", "text", {"d": "نص"}), now)
+        await tx.record_messages(TG, chat, ["m1", "m2"], now)
+        await tx.claim_update(TG, f"u-{chat}", now)
+        await tx.audit(
+            actor=f"member:{member.id}",
+            action="campaign.created",
+            now=now,
+            actor_member_id=member.id,
+            subject_member_id=member.id,
+        )
+        campaign = await tx.campaigns.create(
+            kind=CampaignKind.ALERT,
+            status=CampaignStatus.SCHEDULED,
+            title="تنبيه",
+            texts={"ar": "نص التنبيه"},
+            default_locale="ar",
+            audience=Audience(countries=("IQ",)),
+            schedule="now",
+            now=now,
+            created_by=member.id,
+        )
+        await tx.campaigns.set_status(
+            campaign.id, CampaignStatus.SCHEDULED, now, approved_by=member.id
+        )
+        fired = await tx.campaigns.fire(
+            campaign, f"k-{chat}", now, progress_channel=TG.value, progress_chat=chat
+        )
+        assert fired is not None and fired[1] >= 1  # she is in the audience: an outbox row
+        update_id = await tx.updates.submit(
+            author_id=member.id,
+            country="IQ",
+            locale="ar",
+            urgent=False,
+            text="تحديث من الميدان",
+            media_kind=None,
+            media_ref=None,
+            keep_if_shared=False,
+            spheres=["youth"],
+            now=now,
+        )
+        tip_id = (
+            await tx.conn.execute(
+                insert(tip_t)
+                .values(slug=f"tip-{chat}", default_locale="en", created_at=now, updated_at=now)
+                .returning(tip_t.c.id)
+            )
+        ).scalar_one()
+        await tx.conn.execute(
+            insert(tip_rating_t).values(tip_id=tip_id, member_id=member.id, helpful=True, at=now)
+        )
+    assert update_id > 0
+
+
+async def test_erase_member_leaves_no_row_that_names_her(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    her = await create(store, clock, new_member("90000001"))
+    other = await create(store, clock, new_member("90000002", spheres=("youth",)))
+    await leave_traces(store, clock, her)
+    await leave_traces(store, clock, other)
+    assert {t for t, _, _ in await rows_naming(store, her)} >= {
+        "member",
+        "member_sphere",
+        "conversation_state",
+        "chat_message",
+        "audit_log",
+        "campaign",
+        "campaign_occurrence",
+        "outbox",
+        "field_update",
+        "tip_rating",
+    }, "the scan must see her traces before erasure, or it proves nothing"
+    before_other = await rows_naming(store, other)
+
+    async with store.transaction() as tx:
+        report = await tx.erase_member(her)
+    assert report.counts["member"] == 1
+    assert report.counts["member_sphere"] == 2
+    assert report.counts["conversation_state"] == 1
+    assert report.counts["chat_message"] == 2
+
+    assert await rows_naming(store, her) == []
+    async with store.transaction() as tx:
+        assert await tx.get_member_by_id(her.id) is None
+        assert await tx.get_member(TG, her.platform_id) is None
+        assert await tx.load_state(TG, her.chat_id) == ConversationState()
+        assert await tx.recent_messages(TG, her.chat_id, clock.now() - timedelta(days=1)) == []
+        survivor = await tx.get_member_by_id(other.id)
+        assert len(await tx.audit_entries()) == 2  # the entries stay, without her
+    assert survivor == other
+    assert await rows_naming(store, other) == before_other
+    async with store.transaction() as tx:
+        outbox = (await tx.conn.execute(select(outbox_t.c.member_id))).scalars().all()
+        spheres = (await tx.conn.execute(select(sphere_t.c.member_id))).scalars().all()
+    assert set(outbox) == {other.id} and set(spheres) == {other.id}
+    assert await count(store, message_t) == 2
+
+
+async def test_the_erasure_scan_sees_every_table(store: SqlStore, clock: FixedClock) -> None:
+    """Guard the guard: a member-id column or text cell naming her is found in any table."""
+    her = await create(store, clock)
+    assert await rows_naming(store, her) != []
+    assert await table_names(store) - {"alembic_version"} <= set(metadata.tables)
+    member_columns = {
+        (c.table.name, c.name)
+        for t in metadata.sorted_tables
+        for c in t.columns
+        if _names_member(c)
+    }
+    assert {("member", "id"), ("member_sphere", "member_id"), ("outbox", "member_id")} <= (
+        member_columns
+    )
+    assert ("campaign", "created_by") in member_columns  # found by its foreign key
