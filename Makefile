@@ -60,7 +60,7 @@ bench: install ## run every benchmark in bench/
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
 
 messages: install ## extract strings to locales/messages.pot and merge them into every catalog
-	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=TRANSLATORS: \
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=Translators: \
 		--sort-output -o locales/messages.pot .
 	@if compgen -G 'locales/*/LC_MESSAGES/messages.po' >/dev/null; then \
 		$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --ignore-obsolete; \

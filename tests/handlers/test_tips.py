@@ -183,7 +183,16 @@ async def test_stale_and_forged_buttons_get_a_short_answer(harness: Harness) -> 
     for forged in (f"tip:r:{hidden}:1", "tip:r:9999:1"):
         [answer] = await amina.press(forged)
         assert answer.text == "That tip is no longer available."
-    for nonsense in ("tip:p:youth", "tip:p:youth:x", f"tip:r:{dialogue}:2", "tip:zzz", "tip:"):
+    for nonsense in (
+        "tip:p:youth",
+        "tip:p:youth:x",
+        "tip:p:youth:٣",
+        f"tip:r:{dialogue}:2",
+        "tip:r:99999999999999999999:1",
+        "tip:pub:-1",
+        "tip:zzz",
+        "tip:",
+    ):
         [answer] = await amina.press(nonsense)
         assert "no longer works" in answer.text
     [unknown] = await amina.say("/tips weather")
