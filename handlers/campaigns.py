@@ -6,7 +6,6 @@ Both write outbox rows in the transaction that fires them; the delivery worker s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -30,7 +29,7 @@ from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
 from bot.delivery.schedule import ONCE, Schedule, ScheduleError
-from handlers.common import SPHERES, choice, command_text, sphere_labels
+from handlers.common import SPHERE_BY_CODE, checklist, choice, command_text, sphere_options, toggle
 
 FLOW = "camp"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -243,26 +242,8 @@ class CampaignFlow:
                 ),
                 buttons,
             )
-        elif step == "countries":
-            self._ask_choices(
-                ctx,
-                "c",
-                ctx.config.countries,
-                data["countries"],
-                ctx._("Which countries? Tap to choose; none chosen means all."),
-                ctx._.country_name,
-                replace=False,
-            )
-        elif step == "spheres":
-            self._ask_choices(
-                ctx,
-                "s",
-                tuple(s.code for s in SPHERES),
-                data["spheres"],
-                ctx._("Which spheres of work? None chosen means all."),
-                lambda code: sphere_labels(ctx, [code]),
-                replace=False,
-            )
+        elif step in ("countries", "spheres"):
+            self._ask_audience(ctx, step, replace=False)
         elif step == "when":
             ctx.say(
                 ctx._("When should it go out?"),
@@ -291,22 +272,16 @@ class CampaignFlow:
         elif step == "confirm":
             await self._preview(ctx)
 
-    def _ask_choices(
-        self,
-        ctx: Context,
-        tag: str,
-        options: tuple[str, ...],
-        chosen: list[str],
-        question: str,
-        name: Callable[[str], str],
-        *,
-        replace: bool,
-    ) -> None:
-        buttons = [
-            Button(f"{'✅' if o in chosen else '▫️'} {name(o)}", f"{FLOW}:{tag}:{o}")
-            for o in options
-        ]
-        buttons.append(Button(ctx._("Done"), f"{FLOW}:{tag}:done"))
+    def _ask_audience(self, ctx: Context, key: str, *, replace: bool) -> None:
+        """The countries or spheres checklist; nothing ticked means everyone."""
+        if key == "countries":
+            options = [(c, ctx._.country_name(c)) for c in ctx.config.countries]
+            question = ctx._("Which countries? Tap to choose; none chosen means all.")
+        else:
+            options = sphere_options(ctx)
+            question = ctx._("Which spheres of work? None chosen means all.")
+        prefix = f"{FLOW}:{'c' if key == 'countries' else 's'}:"
+        buttons = checklist(ctx, prefix, options, ctx.state.data[key])
         ctx.say(question, buttons, columns=2, replace=replace)
 
     async def on_input(self, ctx: Context) -> None:
@@ -373,37 +348,19 @@ class CampaignFlow:
             ctx.state.go(FLOW, "countries")
         await self.reprompt(ctx)
 
-    async def _toggle(self, ctx: Context, step: str, value: str) -> None:
-        key = "countries" if step == "countries" else "spheres"
-        options = ctx.config.countries if key == "countries" else tuple(s.code for s in SPHERES)
-        chosen = list(ctx.state.data[key])
-        if value == "done":
-            if key == "countries":
-                ctx.state.go(FLOW, "spheres")
-            elif ctx.state.data["kind"] == CampaignKind.ALERT.value:
-                ctx.state.go(FLOW, "confirm", schedule="now")
-            else:
-                ctx.state.go(FLOW, "when")
-            await self.reprompt(ctx)
+    async def _toggle(self, ctx: Context, key: str, value: str) -> None:
+        allowed = ctx.config.countries if key == "countries" else SPHERE_BY_CODE
+        pressed = toggle(ctx, key, value, allowed)
+        if pressed == "changed":
+            self._ask_audience(ctx, key, replace=True)
             return
-        if value not in options:
-            await self.reprompt(ctx)
-            return
-        if value in chosen:
-            chosen.remove(value)
-        else:
-            chosen.append(value)
-        ctx.state.data[key] = chosen
-        tag = "c" if key == "countries" else "s"
-        label = (
-            ctx._.country_name if key == "countries" else (lambda code: sphere_labels(ctx, [code]))
-        )
-        question = (
-            ctx._("Which countries? Tap to choose; none chosen means all.")
-            if key == "countries"
-            else ctx._("Which spheres of work? None chosen means all.")
-        )
-        self._ask_choices(ctx, tag, options, chosen, question, label, replace=True)
+        if pressed == "done" and key == "countries":
+            ctx.state.go(FLOW, "spheres")
+        elif pressed == "done" and ctx.state.data["kind"] == CampaignKind.ALERT.value:
+            ctx.state.go(FLOW, "confirm", schedule="now")
+        elif pressed == "done":
+            ctx.state.go(FLOW, "when")
+        await self.reprompt(ctx)
 
     async def _when(self, ctx: Context, value: str) -> None:
         if value == "now":
@@ -743,3 +700,29 @@ async def render_progress(
         progress = await tx.campaigns.progress(campaign_id, occurrence_id)
     finished = progress.finished or campaign.status is CampaignStatus.CANCELLED
     return Outbound(progress_text(catalogs.get(locale), campaign, progress)), finished
+
+
+async def send_to_each(
+    tx: Transaction,
+    kind: CampaignKind,
+    title: str,
+    messages: list[tuple[int, str, str]],
+    now: datetime,
+) -> int:
+    """A text of its own for each (member id, channel, text) — digests, reminders, results —
+    through the outbox, under one campaign row for progress and statistics.
+
+    The row is created already "sent": it is never fired from an audience.
+    """
+    campaign = await tx.campaigns.create(
+        kind=kind,
+        status=CampaignStatus.SENT,
+        title=title,
+        texts={"en": title},
+        default_locale="en",
+        audience=Audience(),
+        schedule="now",
+        now=now,
+    )
+    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages)
+    return fired[1] if fired else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bot.core.context import Context
@@ -116,3 +117,38 @@ COMMAND_WORDS = (
     N_("survey"),
     N_("stop"),
 )
+
+
+def checklist(
+    ctx: Context, prefix: str, options: Sequence[tuple[str, str]], chosen: Collection[str]
+) -> list[Button]:
+    """Tick-box buttons for a multi-select — ✅ chosen, ▫️ not — then Done (`prefix` + "done")."""
+    buttons = [
+        Button(f"{'✅' if code in chosen else '▫️'} {label}", f"{prefix}{code}")
+        for code, label in options
+    ]
+    buttons.append(Button(ctx._("Done"), f"{prefix}done"))
+    return buttons
+
+
+def sphere_options(ctx: Context) -> list[tuple[str, str]]:
+    """(code, label in her language) for every sphere, for a checklist."""
+    return [(s.code, ctx._(s.label)) for s in SPHERES]
+
+
+def toggle(ctx: Context, key: str, value: str, allowed: Collection[str]) -> str:
+    """Apply one press of a checklist to the list in `ctx.state.data[key]`.
+
+    Returns "done", "changed", or "invalid" (a payload that is not one of the options).
+    """
+    if value == "done":
+        return "done"
+    if value not in allowed:
+        return "invalid"
+    chosen: list[str] = list(ctx.state.data.get(key, []))
+    if value in chosen:
+        chosen.remove(value)
+    else:
+        chosen.append(value)
+    ctx.state.data[key] = chosen
+    return "changed"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import CampaignKind
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs
 from bot.core.messages import Button, MediaRef
@@ -16,6 +16,7 @@ from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
 from bot.core.updates import FieldUpdate, UpdateStatus
+from handlers.campaigns import send_to_each
 from handlers.common import SPHERE_BY_CODE, choice, sphere_labels
 
 PREFIX = "mod"
@@ -151,17 +152,7 @@ async def send_digest(store: Store, catalogs: Catalogs, now: datetime) -> tuple[
                 text = digest_text(catalogs, person.locale, relevant, set(person.spheres))
                 messages.append((person.member_id, person.channel.value, text))
         week = now.strftime("%G-W%V")
-        campaign = await tx.campaigns.create(
-            kind=CampaignKind.DIGEST,
-            status=CampaignStatus.SCHEDULED,
-            title=f"digest {week}",
-            texts={"en": "digest"},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
-        )
-        await tx.campaigns.fire_personal(campaign, week, now, messages)
+        await send_to_each(tx, CampaignKind.DIGEST, f"digest {week}", messages, now)
         await tx.updates.mark_shared([u.id for u in items], now)
         return len(items), len(messages)
 

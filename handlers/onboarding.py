@@ -10,7 +10,16 @@ from bot.core.i18n import SUPPORTED_LOCALES, fold, native_language_name
 from bot.core.messages import Button, ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.router import Router
-from handlers.common import SPHERES, choice, command_text, main_menu, sphere_labels
+from handlers.common import (
+    SPHERE_BY_CODE,
+    checklist,
+    choice,
+    command_text,
+    main_menu,
+    sphere_labels,
+    sphere_options,
+    toggle,
+)
 
 FLOW = "ob"
 MAX_MATCHES = 6
@@ -149,35 +158,23 @@ class Onboarding:
         self._ask_spheres(ctx, replace=False)
 
     def _ask_spheres(self, ctx: Context, *, replace: bool) -> None:
-        chosen = set(ctx.state.data.get("spheres", []))
-        buttons = [
-            Button(f"{'✅' if s.code in chosen else '▫️'} {ctx._(s.label)}", f"{FLOW}:sph:{s.code}")
-            for s in SPHERES
-        ]
-        buttons.append(Button(ctx._("Done"), f"{FLOW}:sph:done"))
+        chosen = ctx.state.data.get("spheres", [])
         ctx.say(
             ctx._("Which spheres do you work in? Tap all that apply, then Done."),
-            buttons,
+            checklist(ctx, f"{FLOW}:sph:", sphere_options(ctx), chosen),
             replace=replace,
         )
 
     async def _toggled_sphere(self, ctx: Context, code: str) -> None:
-        chosen: list[str] = list(ctx.state.data.get("spheres", []))
-        if code == "done":
-            if not chosen:
-                ctx.say(ctx._("Please choose at least one sphere."))
-                return
+        pressed = toggle(ctx, "spheres", code, SPHERE_BY_CODE)
+        if pressed == "done" and not ctx.state.data.get("spheres"):
+            ctx.say(ctx._("Please choose at least one sphere."))
+        elif pressed == "done":
             await self._finish(ctx)
-            return
-        if code not in {s.code for s in SPHERES}:
+        elif pressed == "invalid":
             await self.reprompt(ctx)
-            return
-        if code in chosen:
-            chosen.remove(code)
         else:
-            chosen.append(code)
-        ctx.state.data["spheres"] = chosen
-        self._ask_spheres(ctx, replace=True)
+            self._ask_spheres(ctx, replace=True)
 
     async def _finish(self, ctx: Context) -> None:
         data = ctx.state.data

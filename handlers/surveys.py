@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import get_global
 
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
 from bot.core.clock import week_of
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, native_language_name
@@ -34,6 +34,7 @@ from bot.core.surveys import (
     check_answer,
 )
 from bot.delivery.schedule import ONCE
+from handlers.campaigns import send_to_each
 from handlers.common import choice, command_text
 
 FLOW = "srv"  # answering (members and public)
@@ -643,17 +644,7 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
                         ),
                     )
                 )
-            campaign = await tx.campaigns.create(
-                kind=CampaignKind.REMINDER,
-                status=CampaignStatus.SENT,
-                title=f"reminder {survey.slug}",
-                texts={"en": "reminder"},
-                default_locale="en",
-                audience=Audience(),
-                schedule="now",
-                now=now,
-            )
-            await tx.campaigns.fire_personal(campaign, now.isoformat(), now, messages)
+            await send_to_each(tx, CampaignKind.REMINDER, f"reminder {survey.slug}", messages, now)
             await tx.surveys.mark_reminded(survey.id, [p.member_id for p in people])
             sent += len(messages)
     return sent

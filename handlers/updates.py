@@ -17,7 +17,16 @@ from bot.core.models import Role
 from bot.core.router import Router
 from bot.core.updates import MAX_UPDATE
 from bot.delivery.schedule import ONCE
-from handlers.common import SPHERES, choice, command_text, sphere_labels
+from handlers.common import (
+    SPHERE_BY_CODE,
+    SPHERES,
+    checklist,
+    choice,
+    command_text,
+    sphere_labels,
+    sphere_options,
+    toggle,
+)
 from handlers.onboarding import find_countries
 
 FLOW = "upd"
@@ -96,15 +105,10 @@ class UpdateFlow:
             ctx.say(ctx._("Type the name of the country it concerns."))
 
     def _ask_spheres(self, ctx: Context, *, replace: bool) -> None:
-        chosen = set(ctx.state.data.get("spheres", []))
-        buttons = [
-            Button(f"{'✅' if s.code in chosen else '▫️'} {ctx._(s.label)}", f"{FLOW}:sph:{s.code}")
-            for s in SPHERES
-        ]
-        buttons.append(Button(ctx._("Done"), f"{FLOW}:sph:done"))
+        chosen = ctx.state.data.get("spheres", [])
         ctx.say(
             ctx._("Which spheres does it concern? Yours are already ticked."),
-            buttons,
+            checklist(ctx, f"{FLOW}:sph:", sphere_options(ctx), chosen),
             columns=2,
             replace=replace,
         )
@@ -234,23 +238,16 @@ class UpdateFlow:
         )
 
     async def _sphere(self, ctx: Context, value: str) -> None:
-        chosen: list[str] = list(ctx.state.data.get("spheres", []))
-        if value == "done":
-            if not chosen:
-                ctx.say(ctx._("Please choose at least one sphere."))
-                return
+        pressed = toggle(ctx, "spheres", value, SPHERE_BY_CODE)
+        if pressed == "done" and not ctx.state.data.get("spheres"):
+            ctx.say(ctx._("Please choose at least one sphere."))
+        elif pressed == "done":
             ctx.state.go(FLOW, "urgency")
             await self.reprompt(ctx)
-            return
-        if value not in {s.code for s in SPHERES}:
+        elif pressed == "invalid":
             await self.reprompt(ctx)
-            return
-        if value in chosen:
-            chosen.remove(value)
         else:
-            chosen.append(value)
-        ctx.state.data["spheres"] = chosen
-        self._ask_spheres(ctx, replace=True)
+            self._ask_spheres(ctx, replace=True)
 
     async def _confirm(self, ctx: Context, value: str) -> None:
         if value == "country":
