@@ -124,10 +124,15 @@ async def test_arabic_member_reads_arabic(harness: Harness) -> None:
     await seed(harness, DIALOGUE, RECRUITER)
     huda = await member(harness, "2", "ar")
     [menu] = await huda.say("/tips")
-    assert menu.buttons[-1].label != "All spheres"  # translated
+    arabic = harness.catalogs.get("ar")
+    intro = "Good practices from practitioners across the alliance. Choose a sphere:"
+    assert menu.text == arabic(intro) != intro
+    assert menu.buttons[-1].label == arabic("All spheres") != "All spheres"
     [first] = await huda.press("tip:p:religion:0")
     assert first.text.startswith("الرد على رواية المجنِّد\n\nاستخدمي نصوص اللاعنف.")
-    assert "1 / 1" in first.text
+    assert "1 / 1 · " in first.text and "translat" not in first.text
+    labels = ["👍 Helpful", "👎 Not helpful", "Spheres"]
+    assert [b.label for b in first.buttons] == [arabic(label) for label in labels] != labels
     assert "◀" not in "".join(b.label for b in first.buttons)  # one tip: no paging
 
 
@@ -139,7 +144,10 @@ async def test_missing_translation_falls_back_and_says_so(harness: Harness) -> N
     assert "anglais" not in first.text
     [second] = await claire.press("tip:p:youth:1")
     assert second.text.startswith("Answer the recruiter's story")  # no French: English
-    assert "anglais" in second.text  # "…here it is in English", in French
+    note = harness.catalogs.get("fr")(
+        "Not yet translated into your language; here it is in {language}.", language="anglais"
+    )
+    assert note in second.text and note.startswith("Pas encore")
     [arabic_only] = await claire.press("tip:p:vaw:0")
     assert arabic_only.text.startswith("التوثيق الآمن")  # the tip's own default language
     assert "arabe" in arabic_only.text
