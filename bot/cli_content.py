@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,6 +25,8 @@ from bot.app import App
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.ports import Store, Transaction
+from bot.core.surveys import SurveyDefinition, SurveyError
+from bot.core.surveys import parse_definition as parse_survey
 from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText, UpsertOutcome
 from handlers.common import SPHERE_BY_CODE
 
@@ -47,6 +49,9 @@ class Content:
 
     default_locale: str = "en"
     tips: list[TipDefinition] = field(default_factory=list)
+    surveys: list[tuple[SurveyDefinition, datetime | None, datetime | None]] = field(
+        default_factory=list
+    )
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, node: Node | None, message: str) -> None:
@@ -295,8 +300,55 @@ class Section:
     write: Callable[[Transaction, Content, datetime], Awaitable[Counter[str]]]
 
 
-# Surveys will add `"surveys": Section(_parse_surveys, _write_surveys)`.
-SECTIONS: dict[str, Section] = {"tips": Section(_parse_tips, _write_tips)}
+def _parse_surveys(content: Content, data: Any, node: Node) -> None:
+    if not isinstance(data, list) or not isinstance(node, SequenceNode):
+        content.problem(node, "`surveys` must be a list")
+        return
+    seen: dict[str, int] = {}
+    for item, item_node in zip(data, node.value, strict=True):
+        if not isinstance(item, dict):
+            content.problem(item_node, "each survey must be a mapping")
+            continue
+        try:
+            definition = parse_survey(item, SUPPORTED_LOCALES)
+        except (SurveyError, ValueError) as error:
+            content.problem(item_node, str(error))
+            continue
+        if definition.slug in seen:
+            content.problem(
+                _value_node(item_node, "slug"),
+                f'survey "{definition.slug}": duplicate slug, first used on line '
+                f"{seen[definition.slug]}",
+            )
+            continue
+        if (
+            definition.opens_at
+            and definition.closes_at
+            and definition.closes_at <= definition.opens_at
+        ):
+            content.problem(item_node, f'survey "{definition.slug}": closes before it opens')
+            continue
+        seen[definition.slug] = _line(item_node)
+        content.surveys.append((definition, definition.opens_at, definition.closes_at))
+
+
+async def _write_surveys(tx: Transaction, content: Content, now: datetime) -> Counter[str]:
+    """A survey without times opens when first loaded and runs for two weeks."""
+    counts: Counter[str] = Counter({"created": 0, "updated": 0, "unchanged": 0})
+    for definition, opens_at, closes_at in content.surveys:
+        existing = await tx.surveys.by_slug(definition.slug)
+        opens = opens_at or (existing.opens_at if existing else now)
+        closes = closes_at or (existing.closes_at if existing else opens + SURVEY_DEFAULT_LENGTH)
+        _, outcome = await tx.surveys.upsert(definition, opens, closes, now)
+        counts[outcome] += 1
+    return counts
+
+
+SURVEY_DEFAULT_LENGTH = timedelta(days=14)
+SECTIONS: dict[str, Section] = {
+    "tips": Section(_parse_tips, _write_tips),
+    "surveys": Section(_parse_surveys, _write_surveys),
+}
 
 
 async def load_content(store: Store, content: Content, now: datetime) -> dict[str, Counter[str]]:
