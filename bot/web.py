@@ -6,8 +6,9 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 import uvicorn
 from sqlalchemy import text
@@ -53,13 +54,13 @@ def build_web(
             return Response(status_code=401)
         try:
             data = json.loads(await request.body())
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-            # Queued, answered at once: Telegram waits for nobody, and retries any non-2xx.
-            await feed_update(telegram, data)
-        except ValueError:  # also JSONDecodeError and UnicodeDecodeError
+        except ValueError:  # also UnicodeDecodeError
+            data = None
+        if not isinstance(data, dict):
             log.warning("event=webhook_refused channel=telegram reason=invalid_body")
             return Response(status_code=400)
+        # Queued, answered at once: Telegram waits for nobody, and retries any non-2xx.
+        await feed_update(telegram, data)
         return Response(status_code=200)
 
     # The WhatsApp webhook goes here: GET /webhook/whatsapp answers the verify challenge,
@@ -74,7 +75,7 @@ def build_web(
         async with AsyncExitStack() as stack:
             if telegram is not None:
                 if expected is None:
-                    log.warning("event=webhook_unprotected reason=no_secret_set refusing=all")
+                    log.warning("event=webhook_secret_missing effect=telegram_webhooks_refused")
                 url = app.settings.telegram.webhook_url if register else None
                 token = expected.decode() if expected is not None else None
                 await stack.enter_async_context(running(telegram, webhook_url=url, secret=token))
@@ -99,4 +100,30 @@ async def serve(
         web, host=host, port=port, lifespan="on", access_log=False, log_config=None
     )
     log.info("event=serving host=%s port=%s", host, port)
-    await uvicorn.Server(config).serve()
+    await _Server(config).serve()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that returns after SIGINT or SIGTERM instead of re-raising the signal once it
+    has shut down, so the caller's clean-up runs and the exit status is 0."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        try:
+            for sig in signals:
+                loop.add_signal_handler(sig, self._stop)
+        except (NotImplementedError, RuntimeError):  # no signals here (Windows, a thread)
+            yield
+            return
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def _stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True  # a second Ctrl-C: stop waiting for connections
+        self.should_exit = True

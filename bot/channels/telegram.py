@@ -52,6 +52,7 @@ from bot.core.messages import (
     SendStatus,
 )
 from bot.core.models import Role
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -454,13 +455,11 @@ class _Services:
     def __init__(self, app: App, *, runtime: bool) -> None:
         self.app = app
         self.runtime = runtime
-        self._running: Any = None  # bot.runtime.Runtime, imported late (it pulls in APScheduler)
+        self._running: Runtime | None = None
 
     async def started(self, application: TelegramApplication) -> None:
         await set_commands(application.bot, self.app)
         if self.runtime:
-            from bot.runtime import Runtime
-
             self._running = Runtime(
                 self.app, {ChannelName.TELEGRAM: TelegramChannel(application.bot)}
             )
@@ -517,13 +516,23 @@ async def running(
             await application.post_shutdown(application)
 
 
-async def feed_update(application: TelegramApplication, data: dict[str, Any]) -> None:
-    """Queue one webhook update for the application; raises ValueError when it is not one."""
+async def feed_update(application: TelegramApplication, data: dict[str, Any]) -> bool:
+    """Queue one webhook update for the application; False when PTB cannot parse it.
+
+    The body came with the right secret, so it is Telegram's: refusing it would only make
+    Telegram retry it for a day and hold back her later updates. It is logged and dropped.
+    """
     try:
         update = Update.de_json(data, application.bot)
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"not a Telegram update: {type(error).__name__}") from error
+        log.error(
+            "event=update_unparsed update_id=%s error=%s",
+            data.get("update_id"),
+            type(error).__name__,
+        )
+        return False
     await application.update_queue.put(update)
+    return True
 
 
 def run_telegram(app: App) -> None:

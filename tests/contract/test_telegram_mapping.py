@@ -106,7 +106,9 @@ def bot() -> Bot:
 
 
 @pytest.mark.parametrize(("data", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_update_maps_to_inbound(bot: Bot, data: dict[str, Any], expected: dict[str, Any] | None):
+def test_update_maps_to_inbound(
+    bot: Bot, data: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
     inbound = to_inbound(Update.de_json(data, bot))
     if expected is None:
         assert inbound is None

@@ -7,8 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
-from bot.channels.telegram import TelegramChannel, split_text, utf16_len
+from bot.channels.telegram import TelegramChannel, classify, split_text, utf16_len
 from bot.core.messages import (
     Button,
     MediaKind,
@@ -137,6 +148,38 @@ async def test_chat_not_found_is_a_permanent_failure(
     result = await channel.send(str(CHAT), Outbound("hello"))
     assert result.status is SendStatus.FAILED
     assert result.reason == "chat not found"
+
+
+async def test_a_server_error_is_retried_later(api: FakeBotApi, channel: TelegramChannel) -> None:
+    api.fail("sendMessage", (502, "Bad Gateway", None))
+    result = await channel.send(str(CHAT), Outbound("hello"))
+    assert result.status is SendStatus.RETRY and result.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (RetryAfter(7), SendStatus.RETRY),
+        (TimedOut(), SendStatus.RETRY),
+        (NetworkError("httpx.ReadError: "), SendStatus.RETRY),
+        (
+            Forbidden("Forbidden: bot can't initiate conversation with a user"),
+            SendStatus.UNREACHABLE,
+        ),
+        (BadRequest("Bad Request: message is too long"), SendStatus.FAILED),
+        (ChatMigrated(-1001), SendStatus.FAILED),
+        (Conflict("Conflict: terminated by other getUpdates request"), SendStatus.FAILED),
+        (InvalidToken(), SendStatus.RETRY),  # an operator's mistake: retried (bounded) once fixed
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+def test_errors_are_classified(error: TelegramError, status: SendStatus) -> None:
+    result = classify(error)
+    assert result.status is status
+    if isinstance(error, RetryAfter):
+        assert result.retry_after == 7
+    if isinstance(error, BadRequest):
+        assert result.reason == "message is too long"
 
 
 async def test_a_network_failure_is_retried_later() -> None:
@@ -281,4 +324,4 @@ def test_split_text(text: str, limit: int, expected: list[str]) -> None:
 
 def call_message_id(api: FakeBotApi) -> int:
     """The id the fake gave the last message the bot sent."""
-    return max(message_id for _, message_id in api.messages)
+    return api.replies()[-1].message_id

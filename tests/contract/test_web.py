@@ -1,0 +1,217 @@
+"""The Starlette app in-process (httpx ASGITransport): /healthz and the Telegram webhook."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import App, build_app
+from bot.channels.telegram import TelegramApplication, build_application
+from bot.config import Settings
+from bot.web import SECRET_HEADER, build_web
+from tests.fakes.telegram_api import (
+    QUERY_TOO_OLD,
+    FakeBotApi,
+    callback_update,
+    group_text_update,
+    running_api,
+    text_update,
+)
+
+SECRET = "s3cret_-TOKEN"
+USER = 777
+WEBHOOK_URL = "https://wasl.example.org/webhook/telegram"
+HEADER = SECRET_HEADER.encode()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeBotApi]:
+    with running_api() as fake:
+        yield fake
+
+
+@pytest.fixture
+def api(server: FakeBotApi) -> Iterator[FakeBotApi]:
+    server.reset()
+    yield server
+    assert not server.refused
+
+
+@pytest.fixture
+async def app(
+    api: FakeBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[App]:
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_BASE": api.base,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_WEBHOOK_URL": WEBHOOK_URL,
+        "WASL_OPEN_JOIN": "true",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    built = build_app(Settings())
+    await built.migrate()
+    yield built
+    await built.close()
+
+
+def telegram_for(app: App, api: FakeBotApi) -> TelegramApplication:
+    return build_application(app, request=api.request(), get_updates_request=api.request())
+
+
+@asynccontextmanager
+async def client_for(
+    app: App, telegram: TelegramApplication | None, *, register: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The web app with its lifespan running, and an httpx client speaking to it in-process."""
+    web = build_web(app, telegram, register=register)
+    async with web.router.lifespan_context(web):
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wasl.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(app: App, api: FakeBotApi) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app, telegram_for(app, api)) as started:
+        yield started
+
+
+async def post_update(client: httpx.AsyncClient, update: dict[str, Any]) -> httpx.Response:
+    return await client.post("/webhook/telegram", json=update, headers={SECRET_HEADER: SECRET})
+
+
+async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_is_unavailable_when_the_database_is_down(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'folder' / 'x.db'}")
+    broken = build_app(Settings())
+    try:
+        async with client_for(broken, None) as client:
+            response = await client.get("/healthz")
+    finally:
+        await broken.close()
+    assert response.status_code == 503
+    assert response.json()["status"] != "ok"
+
+
+async def test_webhook_is_not_found_without_telegram(app: App) -> None:
+    async with client_for(app, None) as client:
+        response = await post_update(client, text_update(USER, "hi"))
+        assert response.status_code == 404
+        assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {HEADER: b"wrong"}, {HEADER: SECRET.encode() + b"x"}, {HEADER: "وصل".encode()}],
+    ids=["missing", "wrong", "longer", "non-ascii"],
+)
+async def test_webhook_refuses_a_wrong_or_missing_secret(
+    api: FakeBotApi, client: httpx.AsyncClient, headers: dict[bytes, bytes]
+) -> None:
+    update = text_update(USER, "/start")
+    response = await client.post("/webhook/telegram", json=update, headers=headers)
+    assert response.status_code == 401
+    assert api.replies() == []
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe", b""], ids=repr)
+async def test_webhook_refuses_what_is_not_json(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.post(
+        "/webhook/telegram",
+        content=body,
+        headers={SECRET_HEADER: SECRET, "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+
+
+async def test_an_update_it_cannot_parse_is_accepted_and_dropped(
+    api: FakeBotApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Telegram would retry a refusal for a day and hold back her later updates meanwhile.
+    response = await post_update(client, {"update_id": 31, "message": {"text": "no chat"}})
+    assert response.status_code == 200
+    assert "event=update_unparsed update_id=31" in caplog.text
+    assert "no chat" not in caplog.text
+    await post_update(client, text_update(USER, "/start"))
+    await api.wait_replies(USER, 1)
+
+
+async def test_an_update_is_answered_through_the_bot_api(
+    api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
+    response = await post_update(client, text_update(USER, "/start", language_code="ar"))
+    assert response.status_code == 200
+    [welcome] = await api.wait_replies(USER, 1)
+    assert {p.split(":")[-1] for p in welcome.payloads} >= {"en", "ar", "fr"}
+    assert all(p.startswith("ob:lang:") for p in welcome.payloads)
+
+
+async def test_a_redelivered_update_is_handled_once(
+    api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
+    update = text_update(USER, "/start")
+    for _ in range(2):
+        assert (await post_update(client, update)).status_code == 200
+    # Updates are handled in order: once a later one is answered, the repeat was handled too.
+    assert (await post_update(client, text_update(USER + 1, "/start"))).status_code == 200
+    await api.wait_replies(USER + 1, 1)
+    assert len(api.replies(USER)) == 1
+
+
+async def test_a_stale_button_is_answered_and_still_handled(
+    api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
+    api.fail("answerCallbackQuery", QUERY_TOO_OLD)
+    await post_update(client, callback_update(USER, "ob:lang:ar", message_id=1))
+    await api.wait_replies(USER, 1)
+    assert len(api.calls_to("answerCallbackQuery")) == 1
+
+
+async def test_group_messages_are_ignored(api: FakeBotApi, client: httpx.AsyncClient) -> None:
+    assert (await post_update(client, group_text_update(USER, "/start"))).status_code == 200
+    await post_update(client, text_update(USER + 2, "/start"))
+    await api.wait_replies(USER + 2, 1)
+    assert api.replies(-1001234) == []
+
+
+async def test_start_publishes_the_menu_in_every_language(
+    api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
+    menus = api.calls_to("setMyCommands")
+    assert sorted(str(m.params.get("language_code")) for m in menus) == [
+        "None",
+        "ar",
+        "en",
+        "fr",
+    ]
+    for menu in menus:
+        names = [c["command"] for c in menu.params["commands"]]
+        assert {"help", "forget"} <= set(names) and "start" not in names
+        assert all(re.fullmatch(r"[a-z0-9_]{1,32}", name) for name in names)
+    [arabic] = [m for m in menus if m.params.get("language_code") == "ar"]
+    assert all(re.search(r"[\u0600-\u06FF]", c["description"]) for c in arabic.params["commands"])
+
+
+async def test_register_sets_the_webhook_with_its_secret(app: App, api: FakeBotApi) -> None:
+    async with client_for(app, telegram_for(app, api), register=True):
+        [call] = api.calls_to("setWebhook")
+    assert call.params["url"] == WEBHOOK_URL
+    assert call.params["secret_token"] == SECRET
+    assert "callback_query" in call.params["allowed_updates"]

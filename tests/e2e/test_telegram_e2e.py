@@ -1,0 +1,248 @@
+"""`python -m bot run` as a subprocess against the fake Bot API: one member joins in Arabic.
+
+Asserts on button payloads and on the replies being in Arabic, never on exact wording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.telegram_api import (
+    Call,
+    FakeBotApi,
+    callback_update,
+    running_api,
+    text_update,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = 5_550_123
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+STEP = 15.0  # seconds each answer may take (the first includes start-up)
+
+
+class Member:
+    """A member pressing buttons and typing in her chat, reading what the bot answers."""
+
+    def __init__(self, api: FakeBotApi, user_id: int, language_code: str) -> None:
+        self.api = api
+        self.user_id = user_id
+        self.language_code = language_code
+        self.seen = 0
+
+    async def deliver(self, update: dict[str, Any], answers: int = 1) -> list[Call]:
+        """Queue `update` for getUpdates; wait for `answers` new replies and return them."""
+        self.api.push_update(update)
+        return await self.expect(answers)
+
+    async def expect(self, answers: int) -> list[Call]:
+        replies = await self.api.wait_replies(self.user_id, self.seen + answers, within=STEP)
+        new = replies[self.seen :]
+        self.seen = len(replies)
+        return new
+
+    async def say(self, text: str, answers: int = 1) -> list[Call]:
+        update = text_update(self.user_id, text, language_code=self.language_code)
+        return await self.deliver(update, answers)
+
+    async def press(self, payload: str, on: Call, answers: int = 1) -> list[Call]:
+        assert payload in on.payloads, f"{payload} is not among {on.payloads}"
+        update = callback_update(
+            self.user_id, payload, on.message_id, language_code=self.language_code
+        )
+        return await self.deliver(update, answers)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotApi]:
+    with running_api() as fake:
+        yield fake
+
+
+class BotProcess:
+    """`python -m bot <command>` with only the given settings, its output in a log file."""
+
+    def __init__(self, tmp_path: Path, command: list[str], **settings: str) -> None:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
+        }
+        env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
+        env.update(settings)
+        self.log_path = tmp_path / "bot.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", *command],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        """Stop it as Ctrl-C (or a container stop) would; kill it if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"the bot did not stop on {sig.name}") from None
+        return self.process.returncode
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
+    """Start bot processes; whatever is still running at the end is stopped."""
+    started: list[BotProcess] = []
+
+    def start(command: list[str], **settings: str) -> BotProcess:
+        started.append(BotProcess(tmp_path, command, **settings))
+        return started[-1]
+
+    yield start
+    for bot in started:
+        if bot.process.poll() is None:
+            bot.process.kill()
+            bot.process.wait()
+
+
+async def test_a_member_joins_in_arabic_and_leaves(
+    api: FakeBotApi, launch: Callable[..., BotProcess]
+) -> None:
+    bot = launch(
+        ["run"], TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base, WASL_OPEN_JOIN="true"
+    )
+    her = Member(api, USER, "ar")  # her first message waits in getUpdates until the bot polls
+
+    [choose_language] = await her.say("/start")
+    assert {"ob:lang:en", "ob:lang:ar", "ob:lang:fr"} <= set(choose_language.payloads)
+
+    [values] = await her.press("ob:lang:ar", on=choose_language)
+    assert {"ob:values:yes", "ob:values:no"} <= set(values.payloads)
+    assert ARABIC.search(values.text), "the values and data notice are not in Arabic"
+
+    [country] = await her.press("ob:values:yes", on=values)
+    assert {"ob:country:IQ", "ob:country:other"} <= set(country.payloads)
+    assert ARABIC.search(country.text)
+    assert ARABIC.search(country.keyboard[0][0]["text"])  # country names in Arabic too
+
+    [spheres] = await her.press("ob:country:IQ", on=country)
+    sphere_codes = [p for p in spheres.payloads if p.startswith("ob:sph:")]
+    assert "ob:sph:done" in sphere_codes and len(sphere_codes) > 2
+
+    first = sphere_codes[0]
+    [toggled] = await her.press(first, on=spheres)
+    assert toggled.method == "editMessageText", "a toggle edits the message in place"
+    assert toggled.message_id == spheres.message_id
+    assert "✅" in toggled.keyboard[0][0]["text"]
+
+    done = callback_update(USER, "ob:sph:done", toggled.message_id, language_code="ar")
+    [welcome] = await her.deliver(done)
+    assert welcome.method == "sendMessage"
+    assert ARABIC.search(welcome.text)
+
+    # Telegram delivers the same update again: it is handled once. Updates are handled in
+    # order, so once /forget (sent after it) is answered, the repeat has been handled.
+    api.redeliver(done)
+    [confirm] = await her.say("/forget")
+    assert {"forget:yes", "forget:no"} <= set(confirm.payloads)
+    assert ARABIC.search(confirm.text)
+
+    [goodbye] = await her.press("forget:yes", on=confirm)
+    assert ARABIC.search(goodbye.text)
+    await api.wait_for(
+        lambda: api.calls_to("deleteMessages", chat_id=USER), within=STEP, what="/forget wipe"
+    )
+    assert len(api.calls_to("answerCallbackQuery")) == 7  # every press, the repeat too
+    assert len(api.replies(USER)) == her.seen  # nothing more than what she read
+
+    assert bot.stop(signal.SIGINT) == 0, bot.output
+    output = bot.output
+    assert "Traceback" not in output, output
+    assert "event=update_duplicate" in output  # the repeat reached the bot, and was dropped
+    assert api.token not in output  # the token never reaches a log
+    assert str(USER) not in output  # nor her chat id
+    menus = api.calls_to("setMyCommands")
+    assert {m.params.get("language_code") for m in menus} == {None, "en", "ar", "fr"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_until_serving(client: httpx.AsyncClient, bot: BotProcess) -> None:
+    for _ in range(300):
+        assert bot.process.poll() is None, bot.output
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the web app did not start: {bot.output}")
+
+
+async def test_with_a_webhook_url_run_registers_it_and_serves_it(
+    api: FakeBotApi, launch: Callable[..., BotProcess]
+) -> None:
+    port, secret = free_port(), "e2e-secret_1"
+    bot = launch(
+        ["run"],
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_API_BASE=api.base,
+        TELEGRAM_WEBHOOK_URL="https://wasl.example.org/webhook/telegram",
+        TELEGRAM_WEBHOOK_SECRET=secret,
+        WASL_OPEN_JOIN="true",
+        WASL_PORT=str(port),
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        await wait_until_serving(client, bot)
+        [hook] = api.calls_to("setWebhook")
+        assert hook.params["secret_token"] == secret
+        assert hook.params["url"] == "https://wasl.example.org/webhook/telegram"
+
+        update = text_update(USER, "/start", language_code="fr")
+        refused = await client.post("/webhook/telegram", json=update)
+        assert refused.status_code == 401
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+        accepted = await client.post("/webhook/telegram", json=update, headers=headers)
+        assert accepted.status_code == 200
+        [welcome] = await api.wait_replies(USER, 1, within=STEP)
+        assert "ob:lang:fr" in welcome.payloads
+    assert bot.stop(signal.SIGTERM) == 0, bot.output
+    assert api.calls_to("getUpdates") == []  # never both polling and a webhook
+    assert "Traceback" not in bot.output, bot.output
+
+
+async def test_serve_without_a_token_still_answers_healthz(
+    launch: Callable[..., BotProcess],
+) -> None:
+    port = free_port()
+    bot = launch(["serve", "--port", str(port)])
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        await wait_until_serving(client, bot)
+        assert (await client.post("/webhook/telegram", json={})).status_code == 404
+    assert bot.stop(signal.SIGTERM) == 0, bot.output
