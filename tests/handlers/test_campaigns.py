@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.core.context import CoreConfig
+from bot.core.i18n import Catalogs
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import Role
 from handlers import build_router
@@ -173,7 +174,8 @@ async def test_big_campaigns_wait_for_a_second_coordinator(db: SqlStore) -> None
     rows = await outbox(h.store)
     assert len(rows) == 1 + 6, "now the campaign itself went to everyone"
     again = await second.say("/campaign approve 1")
-    assert "not waiting" in again[0].text
+    french = Catalogs().get("fr")
+    assert again[0].text == french("Campaign #{id} is not waiting for approval.", id=1)
 
 
 async def test_cancel_show_and_list(harness: Harness) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select
 
+from bot.core.i18n import Catalogs
 from bot.core.messages import MediaKind
 from bot.core.models import Role
 from bot.core.surveys import SurveyError, parse_definition
@@ -63,7 +64,8 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
     await she.press(f"srv:{sid}:work:~stop")
     resumed = await she.say("/survey")
     assert f"srv:{sid}:work:~stop" in payloads(resumed[-1]), "resumes at the same question"
-    assert "number" in (await she.say("many"))[0].text.lower()
+    arabic = Catalogs().get("ar")
+    assert (await she.say("many"))[0].text == arabic("Please type a number.")
     assert "31" in (await she.say("45"))[0].text
     await she.say("12")
     skip = she.last
@@ -78,8 +80,9 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
         ("work", "", 12.0),
     }
     again = await she.say("/survey pulse-test")
-    assert "already answered" in again[0].text
-    assert "no open survey" in (await she.say("/survey"))[0].text
+    assert again[0].text == arabic("You have already answered this survey. Thank you!")
+    nothing_open = arabic("There is no open survey for you right now. Thank you!")
+    assert (await she.say("/survey"))[0].text == nothing_open
 
 
 async def test_wrong_input_for_each_question_type(harness: Harness) -> None:
@@ -184,7 +187,8 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
         ("IQ", "20-24", "woman", "fr")
     ]
     again = await stranger.say("/start s_voices-iq")
-    assert "already answered" in again[0].text
+    french = Catalogs().get("fr")
+    assert again[0].text == french("You have already answered this survey. Thank you!")
     child = harness.person("5001", "en")
     await child.say("/start s_voices-iq")
     await child.press(f"pub:{sid}:lang:en")
@@ -290,5 +294,7 @@ async def test_push_remind_and_close(harness: Harness) -> None:
     assert [s for s in await table(harness, state_t) if s["flow"] == "srv"] == []
     assert await table(harness, public_seen_t) == []
     closed = await halfway.say("/survey")
-    assert "no open survey" in closed[0].text
+    assert closed[0].text == catalogs.get("fr")(
+        "There is no open survey for you right now. Thank you!"
+    )
     assert silent.user_id == "3"
