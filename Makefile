@@ -63,7 +63,8 @@ messages: install ## extract strings to locales/messages.pot and merge them into
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=Translators: \
 		--sort-output -o locales/messages.pot .
 	@if compgen -G 'locales/*/LC_MESSAGES/messages.po' >/dev/null; then \
-		$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --ignore-obsolete; \
+		$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --ignore-obsolete \
+			--no-fuzzy-matching; \
 	else echo "no catalogs yet: pybabel init -i locales/messages.pot -d locales -D messages -l LANG"; fi
 
 compile-messages: install ## compile every catalog (.po → .mo), even unchanged ones

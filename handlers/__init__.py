@@ -7,7 +7,16 @@ from bot.core.router import Router
 
 def build_router() -> Router:
     """A router with every capability registered (the order is the order of the menu)."""
-    from handlers import account, campaigns, moderation, onboarding, surveys, tips, updates
+    from handlers import (
+        account,
+        campaigns,
+        moderation,
+        onboarding,
+        reports,
+        surveys,
+        tips,
+        updates,
+    )
 
     router = Router()
     onboarding.register(router)
@@ -17,4 +26,5 @@ def build_router() -> Router:
     account.register(router)
     campaigns.register(router)
     moderation.register(router)
+    reports.register(router)
     return router

@@ -56,8 +56,8 @@ class ForgetFlow:
                 "they were never linked to you. Delete everything?"
             ),
             [
-                Button(ctx._("Yes, delete everything"), "forget:yes"),
-                Button(ctx._("No, keep my membership"), "forget:no"),
+                Button(ctx._("Yes, delete all"), "forget:yes"),
+                Button(ctx._("No, keep it"), "forget:no"),
             ],
         )
 

@@ -84,8 +84,9 @@ def main_menu(ctx: Context) -> list[Button]:
 
 
 def command_text(ctx: Context, name: str) -> str:
-    """How she types a command on her channel: "/help" on Telegram, "help" on WhatsApp."""
-    return name if ctx.inbound.channel is ChannelName.WHATSAPP else f"/{name}"
+    """How she types a command on her channel: "/help" on Telegram; on WhatsApp, which has no
+    slash menu, the command's word in her language ("aide", "مساعدة")."""
+    return ctx._(name) if ctx.inbound.channel is ChannelName.WHATSAPP else f"/{name}"
 
 
 def choice(ctx: Context, prefix: str) -> str | None:
@@ -116,6 +117,7 @@ COMMAND_WORDS = (
     N_("moderate"),
     N_("survey"),
     N_("stop"),
+    N_("report"),
 )
 
 

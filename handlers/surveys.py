@@ -55,12 +55,13 @@ GENDER_LABELS = {
     "another": N_("Another gender"),
     "undisclosed": N_("Prefer not to say"),
 }
+USE_BUTTONS = N_("Please choose one of the buttons.")
 PROBLEMS = {
     "not_a_number": N_("Please type a number."),
     "out_of_range": N_("Please type a number from {min} to {max}."),
     "empty": N_("Please type your answer, or skip this question."),
     "too_long": N_("Please keep it under {max} characters."),
-    "use_buttons": N_("Please choose one of the buttons."),
+    "use_buttons": USE_BUTTONS,
 }
 
 
@@ -181,8 +182,8 @@ class SurveyFlow:
         if value == "~stop":
             ctx.say(
                 ctx._(
-                    "Paused. Your answers so far are kept on this phone's chat only "
-                    "until you finish; send {survey} to continue.",
+                    "Paused. Your answers so far are kept until you finish; send {survey} "
+                    "to continue.",
                     survey=command_text(ctx, "survey"),
                 )
             )
@@ -206,7 +207,7 @@ class SurveyFlow:
     async def _typed(self, ctx: Context, survey: Survey, question: Question) -> None:
         if ctx.inbound.media is not None or not ctx.inbound.text:
             ctx.say(
-                ctx._(PROBLEMS["use_buttons"])
+                ctx._(USE_BUTTONS)
                 if question.choices()
                 else ctx._("Please type your answer as a message.")
             )
@@ -313,7 +314,7 @@ class SurveyFlow:
                 "the results for your country and the alliance when the survey closes?"
             ),
             [
-                Button(ctx._("Yes, send me the results"), f"{FLOW}:{sid}:optin:yes"),
+                Button(ctx._("Yes, send results"), f"{FLOW}:{sid}:optin:yes"),
                 Button(ctx._("No, thanks"), f"{FLOW}:{sid}:optin:no"),
             ],
         )

@@ -10,8 +10,8 @@ from typing import Protocol
 
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
-from bot.core.i18n import Catalogs, fold
-from bot.core.messages import Inbound, InboundEvent, Outbound, Reply, SendStatus
+from bot.core.i18n import N_, Catalogs, fold
+from bot.core.messages import ChannelName, Inbound, InboundEvent, Outbound, Reply, SendStatus
 from bot.core.models import Member, MemberStatus, Role
 from bot.core.ports import Channel, Store, Transaction
 
@@ -21,6 +21,7 @@ Handler = Callable[[Context], Awaitable[None]]
 CommandHandler = Callable[[Context, str], Awaitable[None]]
 
 COMMAND_PAYLOAD = "cmd:"
+SORRY = N_("Sorry, something went wrong on our side. Please try again in a moment.")
 # "Last seen" is kept to the quarter hour: finer adds a write to every update and tells no one
 # anything useful.
 LAST_SEEN_RESOLUTION = timedelta(minutes=15)  # a button whose payload is "cmd:help" runs /help
@@ -102,14 +103,22 @@ class Router:
             name, _, arg = inbound.payload.removeprefix(COMMAND_PAYLOAD).partition(" ")
             return name, arg
         slash = inbound.command
-        if slash is not None:
+        if slash is not None and slash[0] in self.commands:
             return slash
-        if ctx.state.flow is None and inbound.text and inbound.event is InboundEvent.MESSAGE:
-            # A bare command word ("help", "aide", "مساعدة") works where there is no slash menu.
-            word = fold(inbound.text)
-            for command in self.commands.values():
-                if word in (command.name, fold(ctx._(command.name))):
-                    return command.name, ""
+        text = (inbound.text or "").strip()
+        if not text or inbound.event is not InboundEvent.MESSAGE:
+            return slash
+        # A command word in her language, with or without a slash ("aide", "/مساعدة", "start
+        # CODE"): WhatsApp has no slash menu. Bare words count only outside a conversation,
+        # and only in short messages, so a sentence that starts with "stop" stays a sentence.
+        words = text.split(maxsplit=1)
+        if not text.startswith("/") and (ctx.state.flow is not None or len(text.split()) > 3):
+            return slash
+        wanted = fold(words[0].removeprefix("/"))
+        for command in self.commands.values():
+            if wanted in (command.name, fold(ctx._(command.name))):
+                return command.name, words[1].strip() if len(words) > 1 else ""
+        return slash
         return None
 
     async def dispatch(self, ctx: Context) -> None:
@@ -150,7 +159,11 @@ class Router:
     async def _run_command(self, ctx: Context, name: str, arg: str) -> None:
         command = self.commands.get(name)
         if command is None:
-            ctx.say(ctx._("I don't know that command. Send /help to see what I can do."))
+            # Where there is no slash menu (WhatsApp) the word is typed in her language.
+            word = ctx._("help") if ctx.inbound.channel is ChannelName.WHATSAPP else "/help"
+            ctx.say(
+                ctx._("I don't know that command. Send {help} to see what I can do.", help=word)
+            )
             return
         if command.role is not None:
             if ctx.member is None:
@@ -162,6 +175,14 @@ class Router:
                     await self.not_joined(ctx)
                 return
             if not ctx.member.role.allows(command.role):
+                # Asking for a role's command is a coordinator/secretariat action too: logged.
+                await ctx.tx.audit(
+                    actor=f"member:{ctx.member.id}",
+                    action="command.refused",
+                    now=ctx.now,
+                    actor_member_id=ctx.member.id,
+                    details={"command": name, "role": ctx.member.role.value},
+                )
                 ctx.say(ctx._("This command is not available to you."))
                 return
         await command.handler(ctx, arg)
@@ -192,9 +213,7 @@ class Core:
             log.exception(
                 "event=update_failed channel=%s update_id=%s", inbound.channel, inbound.update_id
             )
-            sorry = self.catalogs.get(inbound.language_hint)(
-                "Sorry, something went wrong on our side. Please try again in a moment."
-            )
+            sorry = self.catalogs.get(inbound.language_hint)(SORRY)
             await self._send(inbound, channel, Reply([Outbound(sorry)]), remember=False)
             return
         if ctx is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.i18n import Catalogs
 from bot.core.messages import ChannelName, InboundEvent, MediaKind, SendStatus
 from bot.core.models import MemberStatus
 from bot.core.router import Router
@@ -175,3 +176,18 @@ async def test_router_refuses_duplicate_registrations() -> None:
 
     with pytest.raises(ValueError, match="twice"):
         router.command("x", "x")(x)
+
+
+async def test_command_words_in_her_language_with_arguments(harness: Harness) -> None:
+    arabic = Catalogs().get("ar")
+    she = await member(harness, "111", "ar")
+    assert "/mydata" in (await she.say(f"/{arabic('help')}"))[0].text, "a slash and her word"
+    assert (await she.say(arabic("help")))[0].text == (await she.say("/help"))[0].text
+    await she.say("stop the violence in our town")  # a sentence, not the opt-out word
+    assert (await load(harness)).status is MemberStatus.ACTIVE  # type: ignore[union-attr]
+    await she.say("STOP")
+    assert (await load(harness)).status is MemberStatus.PAUSED  # type: ignore[union-attr]
+    code = await make_invite(harness, "word-code")
+    stranger = harness.person("333", "en")
+    replies = await stranger.say(f"start {code}")  # WhatsApp: no slash, an argument
+    assert payloads(replies[0])[0].startswith("ob:lang:")

@@ -1,0 +1,769 @@
+"""/report for the secretariat: survey results, update counts and membership, as a short
+summary, a chart and a spreadsheet; and closing the loop, results to those who asked.
+
+Reports are assembled here from storage aggregates (counts per group, never rows) and every
+table goes through bot/reports/disclosure.py before anything is rendered, so one use case
+serves the bot, the CLI and the results sent to participants alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from babel.dates import format_date
+
+from bot.core.campaigns import CampaignKind
+from bot.core.context import Context
+from bot.core.i18n import N_, Catalogs, Translator
+from bot.core.messages import Button, OutboundFile
+from bot.core.models import Role
+from bot.core.ports import Store, Transaction
+from bot.core.reports import (
+    PUBLIC_ONLY,
+    AnswerCount,
+    Breakdown,
+    DeliveryCount,
+    Period,
+    PeriodName,
+    Subject,
+)
+from bot.core.router import Router
+from bot.core.surveys import Question, QuestionType, Survey, SurveyMode
+from bot.reports.disclosure import CountTable, disclose, min_cell
+from bot.reports.model import Report, Section, SectionKind
+from bot.reports.render import percent, render_png, render_text, render_xlsx
+from handlers.campaigns import send_to_each
+from handlers.common import SPHERE_BY_CODE, choice
+from handlers.surveys import AGE_LABELS, GENDER_LABELS
+
+FLOW = "rep"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NUMBER_BINS = 5
+
+SUBJECT_LABELS = {
+    Subject.SURVEY: N_("Survey results"),
+    Subject.UPDATES: N_("Field updates"),
+    Subject.MEMBERSHIP: N_("Membership"),
+}
+PERIOD_LABELS = {
+    PeriodName.WEEKS4: N_("Last 4 weeks"),
+    PeriodName.MONTHS3: N_("Last 3 months"),
+    PeriodName.ALL: N_("All time"),
+}
+BREAKDOWN_LABELS = {
+    Breakdown.NONE: N_("No breakdown"),
+    Breakdown.COUNTRY: N_("By country"),
+    Breakdown.SPHERE: N_("By sphere"),
+    Breakdown.LANGUAGE: N_("By language"),
+    Breakdown.CHANNEL: N_("By channel"),
+    Breakdown.AGE: N_("By age"),
+    Breakdown.GENDER: N_("By gender"),
+    Breakdown.WEEK: N_("By week"),
+    Breakdown.MONTH: N_("By month"),
+}
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
+# What /report offers as buttons (the CLI offers every breakdown storage supports).
+BOT_BREAKDOWNS: dict[Subject, tuple[Breakdown, ...]] = {
+    Subject.SURVEY: (Breakdown.NONE, Breakdown.COUNTRY, Breakdown.SPHERE, Breakdown.LANGUAGE),
+    Subject.UPDATES: (Breakdown.NONE, Breakdown.COUNTRY, Breakdown.SPHERE, Breakdown.WEEK),
+    Subject.MEMBERSHIP: (
+        Breakdown.NONE,
+        Breakdown.COUNTRY,
+        Breakdown.SPHERE,
+        Breakdown.LANGUAGE,
+    ),
+}
+
+
+class ReportError(ValueError):
+    """A report that cannot be made: the message is localised and says why."""
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+
+def group_label(_: Translator, by: Breakdown, code: str) -> str:
+    """A group's name in her language: "العراق" for IQ, "Women's rights" for rights…"""
+    if by is Breakdown.NONE:
+        return _("All")
+    if not code:
+        return _("Not given")
+    if by is Breakdown.COUNTRY:
+        return _.country_name(code)
+    if by is Breakdown.SPHERE:
+        sphere = SPHERE_BY_CODE.get(code)
+        return _(sphere.label) if sphere else code
+    if by is Breakdown.LANGUAGE:
+        return _.language_name(code)
+    if by is Breakdown.CHANNEL:
+        return CHANNEL_NAMES.get(code, code)
+    if by is Breakdown.AGE:
+        return _(AGE_LABELS[code]) if code in AGE_LABELS else code
+    if by is Breakdown.GENDER:
+        return _(GENDER_LABELS[code]) if code in GENDER_LABELS else code
+    if by is Breakdown.WEEK:
+        return _("Week of {date}", date=format_date(date.fromisoformat(code), locale=_.locale))
+    if by is Breakdown.MONTH:
+        year, month = code.split("-")
+        return format_date(date(int(year), int(month), 1), "LLLL y", locale=_.locale)
+    return code
+
+
+def ordered_groups(_: Translator, by: Breakdown, codes: Sequence[str]) -> list[str]:
+    """Weeks and months in time order; everything else by name, "not given" last."""
+    unique = list(dict.fromkeys(codes))
+    if by in (Breakdown.WEEK, Breakdown.MONTH):
+        return sorted(unique)
+    return sorted(unique, key=lambda c: (c == "", group_label(_, by, c).casefold()))
+
+
+def period_label(_: Translator, period: Period) -> str:
+    if period.whole:
+        return _("All time")
+    since = period.first_week
+    start = format_date(date.fromisoformat(since), locale=_.locale) if since else "…"
+    end = format_date(period.until, locale=_.locale) if period.until else "…"
+    return _("{since} to {until}", since=start, until=end)
+
+
+# -- numbers in ranges --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """Ranges a number question's answers are counted in (a single number is never shown)."""
+
+    low: float
+    width: float
+    labels: tuple[str, ...]
+
+    def index(self, value: float) -> int:
+        position = int((value - self.low) // self.width) if self.width else 0
+        return max(0, min(len(self.labels) - 1, position))
+
+
+def number_bins(question: Question, _: Translator) -> Bins:
+    low = question.minimum if question.minimum is not None else 0.0
+    high = question.maximum if question.maximum is not None else low
+    if float(low).is_integer() and float(high).is_integer():
+        width = float(max(1, math.ceil((high - low + 1) / NUMBER_BINS)))
+        labels = []
+        start = low
+        while start <= high:
+            end = min(start + width - 1, high)
+            labels.append(
+                _.number(int(start))
+                if start == end
+                else f"{_.number(int(start))}–{_.number(int(end))}"
+            )
+            start += width
+        return Bins(low, width, tuple(labels))
+    width = (high - low) / NUMBER_BINS or 1.0
+    labels = [
+        f"{_.number(round(low + i * width, 2))}–{_.number(round(low + (i + 1) * width, 2))}"
+        for i in range(NUMBER_BINS)
+    ]
+    return Bins(low, width, tuple(labels))
+
+
+# -- assembling reports -------------------------------------------------------------------------
+
+
+def _answer_columns(
+    question: Question, survey: Survey, _: Translator
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The answer keys of a button-answered question, and their labels in her language."""
+    text = question.text(_.locale, survey.definition.default_locale)
+    if question.type is QuestionType.YES_NO:
+        return ("yes", "no"), (_("Yes"), _("No"))
+    if question.type is QuestionType.SCALE:
+        keys = question.choices()
+        ends = (f"1 – {text.get('low', '')}", f"5 – {text.get('high', '')}")
+        return keys, (ends[0], "2", "3", "4", ends[1])
+    return question.options, tuple(str(o) for o in text.get("options") or question.options)
+
+
+def _question_section(
+    survey: Survey,
+    question: Question,
+    counts: list[AnswerCount],
+    by: Breakdown,
+    k: int,
+    _: Translator,
+) -> Section:
+    title = str(question.text(_.locale, survey.definition.default_locale)["prompt"])
+    groups = ordered_groups(_, by, [c.group for c in counts])
+    cells: dict[tuple[str, str], int] = {}
+    if question.type is QuestionType.TEXT:
+        # The answers themselves never leave the database: only how many there were.
+        n = sum(c.count for c in counts)
+        table = disclose(CountTable(("",), ("n",), ((n,),)), k)
+        return Section(
+            question.key,
+            title,
+            SectionKind.TEXT,
+            table,
+            (_("All"),),
+            (_("Free-text answers (withheld)"),),
+            (_("Free-text answers are not exported: only how many were given."),),
+        )
+    notes: list[str] = []
+    if question.type is QuestionType.NUMBER:
+        bins = number_bins(question, _)
+        keys = tuple(str(i) for i in range(len(bins.labels)))
+        labels = bins.labels
+        for c in counts:
+            if c.number is not None:
+                key = (c.group, str(bins.index(c.number)))
+                cells[key] = cells.get(key, 0) + c.count
+        kind = SectionKind.NUMBER
+        notes.append(_("Numbers are counted in ranges."))
+    else:
+        keys, labels = _answer_columns(question, survey, _)
+        for c in counts:
+            if c.option in keys:
+                cells[(c.group, c.option)] = cells.get((c.group, c.option), 0) + c.count
+        kind = SectionKind.CHOICE
+        if question.type is QuestionType.MULTIPLE:
+            notes.append(_("Several answers were allowed: counts are of choices, not people."))
+    table = disclose(CountTable.from_cells(cells, rows=groups, columns=keys), k)
+    return Section(
+        question.key,
+        title,
+        kind,
+        table,
+        tuple(group_label(_, by, g) for g in groups),
+        labels,
+        tuple(notes),
+    )
+
+
+async def survey_report(
+    tx: Transaction,
+    survey: Survey,
+    by: Breakdown,
+    period: Period,
+    k: int,
+    _: Translator,
+    now: datetime,
+) -> Report:
+    """All questions of a survey, broken down by `by`, disclosure-controlled."""
+    counts = await tx.reports.survey_counts(survey.id, by, period)
+    responses = await tx.reports.survey_responses(survey.id, period)
+    per_question: dict[str, list[AnswerCount]] = {}
+    for count in counts:
+        per_question.setdefault(count.question, []).append(count)
+    sections = tuple(
+        _question_section(survey, q, per_question.get(q.key, []), by, k, _)
+        for q in survey.definition.questions
+    )
+    notes = []
+    if by is Breakdown.SPHERE:
+        notes.append(
+            _(
+                "By sphere: someone working on several spheres is counted in each; public "
+                "respondents have no sphere and are left out."
+            )
+        )
+    return Report(
+        subject=Subject.SURVEY,
+        title=survey.definition.title(_.locale),
+        locale=_.locale,
+        period=period_label(_, period),
+        breakdown=by,
+        breakdown_label=_(BREAKDOWN_LABELS[by]),
+        k=k,
+        generated_at=now,
+        sections=sections,
+        responses=responses if responses >= k else None,
+        reference=survey.slug,
+        notes=tuple(notes),
+    )
+
+
+async def updates_report(
+    tx: Transaction, by: Breakdown, period: Period, k: int, _: Translator, now: datetime
+) -> Report:
+    """Field updates by group, routine and urgent, from the anonymous weekly tallies."""
+    counts = await tx.reports.update_counts(by, period)
+    groups = ordered_groups(_, by, [c.group for c in counts]) if counts else []
+    cells: dict[tuple[str, str], int] = {}
+    for c in counts:
+        key = (c.group, "urgent" if c.urgent else "routine")
+        cells[key] = cells.get(key, 0) + c.count
+    table = disclose(CountTable.from_cells(cells, groups, ("routine", "urgent")), k)
+    section = Section(
+        "updates",
+        _("Field updates"),
+        SectionKind.TABLE,
+        table,
+        tuple(group_label(_, by, g) for g in groups),
+        (_("Routine"), _("Urgent")),
+        (
+            _(
+                "Counted from anonymous weekly tallies: an update about several spheres is "
+                "counted once in each."
+            ),
+        ),
+    )
+    return Report(
+        subject=Subject.UPDATES,
+        title=_("Field updates"),
+        locale=_.locale,
+        period=period_label(_, period),
+        breakdown=by,
+        breakdown_label=_(BREAKDOWN_LABELS[by]),
+        k=k,
+        generated_at=now,
+        sections=(section,),
+    )
+
+
+async def membership_report(
+    tx: Transaction, by: Breakdown, k: int, _: Translator, now: datetime
+) -> Report:
+    """Active members by group and sphere: who works on what where."""
+    counts = await tx.reports.membership_counts(by)
+    cells: dict[tuple[str, str], int] = {}
+    spheres = [s for s in SPHERE_BY_CODE if any(c.sphere == s for c in counts)]
+    spheres += sorted({c.sphere for c in counts} - set(spheres))  # "" (no sphere) and unknown
+    if by is Breakdown.SPHERE:
+        groups = spheres
+        columns: tuple[str, ...] = ("members",)
+        column_labels: tuple[str, ...] = (_("Members"),)
+        for c in counts:
+            cells[(c.sphere, "members")] = cells.get((c.sphere, "members"), 0) + c.count
+        row_labels = tuple(_sphere_label(_, s) for s in groups)
+    else:
+        groups = ordered_groups(_, by, [c.group for c in counts])
+        columns = tuple(spheres)
+        column_labels = tuple(_sphere_label(_, s) for s in spheres)
+        for c in counts:
+            cells[(c.group, c.sphere)] = cells.get((c.group, c.sphere), 0) + c.count
+        row_labels = tuple(group_label(_, by, g) for g in groups)
+    table = disclose(CountTable.from_cells(cells, groups, columns), k)
+    section = Section(
+        "membership",
+        _("Active members"),
+        SectionKind.TABLE,
+        table,
+        row_labels,
+        column_labels,
+        (_("A member working on several spheres is counted in each."),),
+    )
+    return Report(
+        subject=Subject.MEMBERSHIP,
+        title=_("Membership"),
+        locale=_.locale,
+        period=_("Now"),
+        breakdown=by,
+        breakdown_label=_(BREAKDOWN_LABELS[by]),
+        k=k,
+        generated_at=now,
+        sections=(section,),
+    )
+
+
+def _sphere_label(_: Translator, code: str) -> str:
+    if not code:
+        return _("No sphere")
+    sphere = SPHERE_BY_CODE.get(code)
+    return _(sphere.label) if sphere else code
+
+
+DELIVERY_STATUSES = (
+    "sent",
+    "failed",
+    "unreachable",
+    "needs_template",
+    "pending",
+    "cancelled",
+    "skipped",
+)
+
+
+async def delivery_report(tx: Transaction, k: int, _: Translator, now: datetime) -> Report:
+    """Per recent campaign: messages sent, failed, unreachable…; and why they failed."""
+    counts: list[DeliveryCount] = await tx.reports.delivery_counts()
+    names = {c.campaign_id: f"#{c.campaign_id} {c.kind}: {c.title}" for c in counts}
+    statuses = [s for s in DELIVERY_STATUSES if any(c.status == s for c in counts)]
+    statuses += sorted({c.status for c in counts} - set(statuses))
+    by_status: dict[tuple[str, str], int] = {}
+    by_reason: dict[tuple[str, str], int] = {}
+    for c in counts:
+        key = (str(c.campaign_id), c.status)
+        by_status[key] = by_status.get(key, 0) + c.count
+        if c.reason and c.status != "sent":
+            reason = (c.reason[:80], "n")
+            by_reason[reason] = by_reason.get(reason, 0) + c.count
+    ids = [str(i) for i in sorted(names, reverse=True)]
+    status_table = disclose(CountTable.from_cells(by_status, ids, statuses), k)
+    reasons = sorted({r for r, _n in by_reason})
+    reason_table = disclose(CountTable.from_cells(by_reason, reasons, ("n",)), k)
+    sections = (
+        Section(
+            "campaigns",
+            _("Messages by campaign"),
+            SectionKind.TABLE,
+            status_table,
+            tuple(names[int(i)] for i in ids),
+            tuple(statuses),
+        ),
+        Section(
+            "reasons",
+            _("Why messages failed"),
+            SectionKind.TABLE,
+            reason_table,
+            tuple(reasons),
+            (_("Messages"),),
+        ),
+    )
+    return Report(
+        subject=Subject.DELIVERY,
+        title=_("Campaign delivery"),
+        locale=_.locale,
+        period=_("Recent campaigns"),
+        breakdown=Breakdown.NONE,
+        breakdown_label=_("By campaign"),
+        k=k,
+        generated_at=now,
+        sections=sections,
+    )
+
+
+async def find_survey(tx: Transaction, _: Translator, slug: str, now: datetime) -> Survey:
+    """The closed, answered survey called `slug`; ReportError says what is wrong otherwise."""
+    survey = await tx.surveys.by_slug(slug)
+    if survey is None:
+        raise ReportError(_("There is no survey called {slug}.", slug=slug[:48]))
+    return await check_survey(tx, _, survey, now)
+
+
+async def check_survey(tx: Transaction, _: Translator, survey: Survey, now: datetime) -> Survey:
+    title = survey.definition.title(_.locale)
+    if not survey.closed:
+        # Results while it is open would let two reports a day apart single out one answer.
+        raise ReportError(
+            _(
+                "“{title}” is still open. Results are shown only after it closes ({date}).",
+                title=title,
+                date=format_date(survey.closes_at, locale=_.locale),
+            )
+        )
+    if await tx.reports.survey_responses(survey.id, Period()) == 0:
+        raise ReportError(
+            _("Nobody answered “{title}”, so there are no results to show.", title=title)
+        )
+    return survey
+
+
+def check_report(report: Report, _: Translator) -> None:
+    """A report with nothing to show says why (no data; or every group too small)."""
+    if report.empty:
+        raise ReportError(_("There is no data for this period. Try a longer period."))
+    if report.all_hidden:
+        raise ReportError(
+            _(
+                "The groups are too small: every count is under {k}, so nothing can be "
+                "shown. Try a coarser breakdown (for example no breakdown) or a longer period.",
+                k=report.k,
+            )
+        )
+
+
+def file_name(report: Report, extension: str) -> str:
+    stem = report.reference or report.subject.value
+    return f"wasl-{stem}-{report.breakdown.value}-{report.generated_at:%Y%m%d}.{extension}"
+
+
+# -- /report ------------------------------------------------------------------------------------
+
+
+def allowed(ctx: Context) -> bool:
+    return ctx.member is not None and ctx.member.role.allows(Role.SECRETARIAT)
+
+
+async def refuse(ctx: Context) -> None:
+    """Not for her: say so, and log it (a report is a secretariat action)."""
+    assert ctx.member is not None
+    ctx.state.clear()
+    await ctx.tx.audit(
+        actor=f"member:{ctx.member.id}",
+        action="command.refused",
+        now=ctx.now,
+        actor_member_id=ctx.member.id,
+        details={"command": "report", "role": ctx.member.role.value},
+    )
+    ctx.say(ctx._("This command is not available to you."))
+
+
+class ReportFlow:
+    """Choose what, then when, then how to split it. State data: subject, sid, period."""
+
+    name = FLOW
+
+    async def start(self, ctx: Context, arg: str) -> None:
+        ctx.state.clear()
+        slug = arg.strip()
+        if not slug:
+            ctx.state.go(FLOW, "subject")
+            await self.reprompt(ctx)
+            return
+        try:
+            survey = await find_survey(ctx.tx, ctx._, slug, ctx.now)
+        except ReportError as error:
+            ctx.say(str(error))
+            return
+        ctx.state.go(FLOW, "period", subject=Subject.SURVEY.value, sid=survey.id)
+        await self.reprompt(ctx)
+
+    async def reprompt(self, ctx: Context) -> None:
+        step, _ = ctx.state.step, ctx._
+        cancel = Button(_("Cancel"), f"{FLOW}:x")
+        if step == "subject":
+            buttons = [
+                Button(_(label), f"{FLOW}:s:{s.value}") for s, label in SUBJECT_LABELS.items()
+            ]
+            ctx.say(_("What would you like a report on?"), [*buttons, cancel])
+        elif step == "survey":
+            await self._ask_survey(ctx, cancel)
+        elif step == "period":
+            buttons = [
+                Button(_(label), f"{FLOW}:p:{p.value}") for p, label in PERIOD_LABELS.items()
+            ]
+            ctx.say(_("For which period?"), [*buttons, cancel])
+        elif step == "by":
+            choices = await self._breakdowns(ctx)
+            buttons = [Button(_(BREAKDOWN_LABELS[b]), f"{FLOW}:b:{b.value}") for b in choices]
+            ctx.say(_("How should the numbers be split?"), [*buttons, cancel], columns=2)
+
+    async def _ask_survey(self, ctx: Context, cancel: Button) -> None:
+        found = await ctx.tx.reports.closed_surveys()
+        if not found:
+            ctx.state.clear()
+            ctx.say(ctx._("No closed survey has answers yet, so there are no results to show."))
+            return
+        buttons = []
+        for survey_id, slug in found:
+            survey = await ctx.tx.surveys.get(survey_id)
+            title = survey.definition.title(ctx.locale) if survey else slug
+            buttons.append(Button(title[:60], f"{FLOW}:v:{survey_id}"))
+        ctx.say(ctx._("Which survey? (closed surveys with answers)"), [*buttons, cancel])
+
+    async def _breakdowns(self, ctx: Context) -> tuple[Breakdown, ...]:
+        subject = Subject(ctx.state.data["subject"])
+        choices: tuple[Breakdown, ...] = BOT_BREAKDOWNS[subject]
+        if subject is Subject.SURVEY:
+            survey = await ctx.tx.surveys.get(int(ctx.state.data["sid"]))
+            if survey is not None and survey.definition.mode is SurveyMode.PUBLIC:
+                choices = (*choices, *PUBLIC_ONLY)
+        return choices
+
+    async def on_input(self, ctx: Context) -> None:
+        if not allowed(ctx):
+            await refuse(ctx)
+            return
+        value = choice(ctx, f"{FLOW}:")
+        if value is None:
+            ctx.say(ctx._("Please choose one of the buttons."))
+            await self.reprompt(ctx)
+            return
+        action, _sep, arg = value.partition(":")
+        step = ctx.state.step
+        if action == "x":
+            ctx.state.clear()
+            ctx.say(ctx._("Cancelled."))
+        elif step == "subject" and action == "s" and arg in {s.value for s in SUBJECT_LABELS}:
+            subject = Subject(arg)
+            following = {Subject.SURVEY: "survey", Subject.MEMBERSHIP: "by"}.get(subject, "period")
+            ctx.state.go(FLOW, following, subject=arg)
+            await self.reprompt(ctx)
+        elif step == "survey" and action == "v" and arg.isdigit():
+            await self._picked_survey(ctx, int(arg))
+        elif step == "period" and action == "p" and arg in {p.value for p in PeriodName}:
+            ctx.state.go(FLOW, "by", period=arg)
+            await self.reprompt(ctx)
+        elif (
+            step == "by"
+            and action == "b"
+            and arg in {b.value for b in await self._breakdowns(ctx)}
+        ):
+            await self._send(ctx, Breakdown(arg))
+        else:
+            ctx.say(ctx._("That button is from an earlier message and no longer works."))
+            await self.reprompt(ctx)
+
+    async def _picked_survey(self, ctx: Context, survey_id: int) -> None:
+        survey = await ctx.tx.surveys.get(survey_id)
+        if survey is None:
+            ctx.say(ctx._("I can't find this survey. Please check the link."))
+            await self.reprompt(ctx)
+            return
+        try:
+            await check_survey(ctx.tx, ctx._, survey, ctx.now)
+        except ReportError as error:
+            ctx.say(str(error))
+            await self.reprompt(ctx)
+            return
+        ctx.state.go(FLOW, "period", sid=survey_id)
+        await self.reprompt(ctx)
+
+    async def _send(self, ctx: Context, by: Breakdown) -> None:
+        assert ctx.member is not None
+        data = ctx.state.data
+        subject = Subject(data["subject"])
+        period = Period.named(PeriodName(data.get("period", PeriodName.ALL.value)), ctx.now)
+        k = ctx.config.min_cell
+        if subject is Subject.SURVEY:
+            survey = await ctx.tx.surveys.get(int(data["sid"]))
+            if survey is None:
+                ctx.state.clear()
+                ctx.say(ctx._("I can't find this survey. Please check the link."))
+                return
+            report = await survey_report(ctx.tx, survey, by, period, k, ctx._, ctx.now)
+        elif subject is Subject.UPDATES:
+            report = await updates_report(ctx.tx, by, period, k, ctx._, ctx.now)
+        else:
+            report = await membership_report(ctx.tx, by, k, ctx._, ctx.now)
+        try:
+            check_report(report, ctx._)
+        except ReportError as error:
+            ctx.say(str(error))
+            back = "by" if report.all_hidden or subject is Subject.MEMBERSHIP else "period"
+            ctx.state.go(FLOW, back)
+            await self.reprompt(ctx)
+            return
+        # Drawing takes a moment of CPU: off the event loop, so other chats are not held up.
+        chart, sheet = await asyncio.gather(
+            asyncio.to_thread(render_png, report, ctx._),
+            asyncio.to_thread(render_xlsx, report, ctx._),
+        )
+        ctx.state.clear()
+        ctx.say(render_text(report, ctx._))
+        ctx.say(
+            ctx._("Chart: {title}", title=report.title),
+            file=OutboundFile(file_name(report, "png"), chart, "image/png"),
+        )
+        ctx.say(
+            ctx._("Spreadsheet: {title} (a sheet per table, and notes)", title=report.title),
+            file=OutboundFile(file_name(report, "xlsx"), sheet, XLSX),
+        )
+        await ctx.tx.audit(
+            actor=f"member:{ctx.member.id}",
+            action="report.sent",
+            now=ctx.now,
+            actor_member_id=ctx.member.id,
+            details={
+                "subject": subject.value,
+                "survey_id": data.get("sid"),
+                "period": data.get("period", PeriodName.ALL.value),
+                "by": by.value,
+            },
+        )
+
+
+def register(router: Router) -> None:
+    flow = ReportFlow()
+    router.flow(flow)
+
+    @router.command(
+        "report", N_("Reports: survey results, updates, membership"), role=Role.SECRETARIAT
+    )
+    async def cmd_report(ctx: Context, arg: str) -> None:
+        await flow.start(ctx, arg)
+
+
+# -- closing the loop ---------------------------------------------------------------------------
+
+
+def results_text(_: Translator, overall: Report, by_country: Report, country: str | None) -> str:
+    """Her message: the alliance's results and her country's, each answer's share, in her
+    language and under the same suppression as every report."""
+    lines = [
+        _(
+            "Results of “{title}”, which you took part in. Thank you!",
+            title=overall.title,
+        ),
+        _("Groups of fewer than {k} people are not shown.", k=overall.k),
+    ]
+    country_name = _.country_name(country) if country else ""
+    for index, section in enumerate(overall.sections, 1):
+        if section.kind is SectionKind.TEXT:
+            continue
+        lines.append(f"\n{index}. {section.title}")
+        lines.append(_("Whole alliance: {answers}", answers=_top(_, section, 0)))
+        if country:
+            local = by_country.sections[index - 1].table
+            row = local.rows.index(country) if country in local.rows else -1
+            answers = _top(_, by_country.sections[index - 1], row) if row >= 0 else ""
+            lines.append(
+                _("{country}: {answers}", country=country_name, answers=answers)
+                if answers
+                else _("{country}: too few answers to show.", country=country_name)
+            )
+    text = "\n".join(lines)
+    return text if len(text) <= 3800 else text[:3790] + "…"
+
+
+def _top(_: Translator, section: Section, row: int) -> str:
+    table = section.table
+    if not table.rows or row >= len(table.rows):
+        return ""
+    shares = table.shares(row)
+    shown = [
+        (n, c) for c, n in enumerate(table.cells[row]) if n is not None and n > 0 and shares[c]
+    ]
+    shown.sort(key=lambda item: (-item[0], item[1]))
+    return " · ".join(
+        f"{section.column_labels[c]} {percent(shares[c] or 0, _.locale)}" for _n, c in shown[:3]
+    )
+
+
+async def send_results(
+    store: Store, catalogs: Catalogs, now: datetime, *, k: int | None = None
+) -> int:
+    """Send each closed survey's results, once, to the participants who asked for them.
+
+    Through the outbox, one text per member in her language: the whole alliance and her
+    country, disclosure-controlled like any report. Returns how many messages were queued.
+    Schedule it often (e.g. hourly): it does nothing when no survey has newly closed.
+    """
+    k = min_cell() if k is None else k
+    async with store.transaction() as tx:
+        due = await tx.reports.results_due()
+    queued = 0
+    for survey_id in due:
+        async with store.transaction() as tx:
+            survey = await tx.surveys.get(survey_id)
+            if survey is None:
+                continue
+            recipients = await tx.reports.results_recipients(survey_id)
+            messages: list[tuple[int, str, str]] = []
+            reports: dict[str, tuple[Report, Report]] = {}
+            for person in recipients:
+                _ = catalogs.get(person.locale)
+                if _.locale not in reports:
+                    reports[_.locale] = (
+                        await survey_report(tx, survey, Breakdown.NONE, Period(), k, _, now),
+                        await survey_report(tx, survey, Breakdown.COUNTRY, Period(), k, _, now),
+                    )
+                overall, by_country = reports[_.locale]
+                if overall.empty or overall.all_hidden:
+                    text = _(
+                        "The survey “{title}” has closed. Thank you for taking part! Too few "
+                        "people answered to share results without exposing anyone.",
+                        title=overall.title,
+                    )
+                else:
+                    text = results_text(_, overall, by_country, person.country)
+                messages.append((person.member_id, person.channel, text))
+            if messages:
+                queued += await send_to_each(
+                    tx, CampaignKind.SURVEY, f"results {survey.slug}", messages, now
+                )
+            await tx.reports.mark_results_sent(survey_id, now)
+    return queued
