@@ -49,6 +49,7 @@ def core_config(settings: Settings) -> CoreConfig:
         countries=tuple(settings.wasl.countries),
         approval_threshold=settings.wasl.approval_threshold,
         update_retention_days=settings.wasl.update_retention_days,
+        min_cell=settings.wasl.min_cell,
     )
 
 
@@ -99,3 +100,4 @@ def setup_logging(level: str = "INFO") -> None:
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot import cli_campaign, cli_content
+from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.config import Settings
 from bot.core.clock import SystemClock
@@ -65,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("--role", choices=[r.value for r in Role], required=True)
     cli_campaign.add_parsers(sub)
     cli_content.add_parsers(sub)
+    cli_report.add_parsers(sub)
     return p
 
 
@@ -81,16 +82,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(settings: Settings) -> int:
-    """Telegram when a token is set, otherwise the terminal bot."""
+    """WhatsApp (and Telegram) through the web server when WhatsApp is set; Telegram alone
+    when only its token is set (polling, or its webhook); otherwise the terminal bot."""
+    if settings.whatsapp.enabled:
+        return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
         from bot.channels.telegram import run_telegram
 
         app = build_app(settings)
-        asyncio.run(app.migrate())
+        asyncio.run(_migrate_only(app))
         run_telegram(app)
         return 0
     print("No TELEGRAM_BOT_TOKEN set: starting the terminal bot (wasl chat).", file=sys.stderr)
     return asyncio.run(_async_main(argparse.Namespace(command="chat", language=None), settings))
+
+
+async def _migrate_only(app: App) -> None:
+    """Migrate, then let go of the pooled connections: the bot runs on another event loop,
+    and asyncpg connections cannot cross loops."""
+    await app.migrate()
+    await app.store.engine.dispose()
+
+
+async def _run_web(settings: Settings) -> int:
+    """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
+    from bot.web import serve
+
+    app = build_app(settings)
+    try:
+        await app.migrate()
+        telegram = settings.telegram
+        await serve(
+            app,
+            settings.wasl.host,
+            settings.wasl.port,
+            runtime=True,
+            register=bool(telegram.enabled and telegram.webhook_url),
+            poll=bool(telegram.enabled and not telegram.webhook_url),
+        )
+    finally:
+        await app.close()
+    return 0
 
 
 async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,6 +145,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             return await cli_campaign.run(app, args)
         elif args.command == "content":
             return await cli_content.run(app, args)
+        elif args.command == "report":
+            return await cli_report.run(app, args)
     finally:
         await app.close()
     return 0

@@ -67,6 +67,7 @@ class WaslSettings(BaseSettings):
     )
     approval_threshold: int = 200  # campaigns to more people need a second coordinator
     update_retention_days: int = 180  # raw update text is deleted after this
+    min_cell: int = Field(default=5, ge=2)  # reports hide groups of fewer people than this
     telegram_rate: int = 30  # broadcast messages per second (Telegram's bulk limit)
     delivery_concurrency: int = 1  # sends in flight; a crash may repeat at most this many
     host: str = "127.0.0.1"

@@ -10,28 +10,50 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
+import httpx
 import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import App
-from bot.channels.telegram import TelegramApplication, build_application, feed_update, running
+from bot.app import App, build_whatsapp
+from bot.channels.telegram import (
+    TelegramApplication,
+    TelegramChannel,
+    build_application,
+    feed_update,
+    running,
+    start_polling,
+    stop_polling,
+)
+from bot.channels.whatsapp import WhatsAppWebhook
+from bot.core.messages import ChannelName
+from bot.core.ports import Channel
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
+SIGNATURE_HEADER = "X-Hub-Signature-256"
 HEALTH_TIMEOUT = 3.0  # seconds; a database slower than this counts as down
 
 
 def build_web(
-    app: App, telegram: TelegramApplication | None, *, register: bool = False
+    app: App,
+    telegram: TelegramApplication | None,
+    *,
+    register: bool = False,
+    whatsapp: WhatsAppWebhook | None = None,
+    runtime: Runtime | None = None,
+    poll: bool = False,
 ) -> Starlette:
     """The Starlette app; `telegram` is started and stopped with it (None: not configured).
 
-    `register` also sets the Telegram webhook (to TELEGRAM_WEBHOOK_URL) at start-up.
+    `register` also sets the Telegram webhook (to TELEGRAM_WEBHOOK_URL) at start-up; `poll`
+    long-polls Telegram instead (when WhatsApp needs the web server but Telegram has no
+    webhook). `runtime` (delivery worker and scheduler) runs while the app does.
     """
     secret = app.settings.telegram.webhook_secret
     expected = secret.get_secret_value().encode() if secret is not None else None
@@ -63,11 +85,29 @@ def build_web(
         await feed_update(telegram, data)
         return Response(status_code=200)
 
-    # The WhatsApp webhook goes here: GET /webhook/whatsapp answers the verify challenge,
-    # POST /webhook/whatsapp checks X-Hub-Signature-256 over the raw body before parsing.
+    async def whatsapp_verify(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        params = request.query_params
+        challenge = whatsapp.verify(
+            params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge")
+        )
+        if challenge is None:
+            return Response(status_code=403)
+        return PlainTextResponse(challenge)
+
+    async def whatsapp_webhook(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        # The signature covers the raw bytes: checked before anything is parsed.
+        status = whatsapp.receive(await request.body(), request.headers.get(SIGNATURE_HEADER))
+        return Response(status_code=status)
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/webhook/telegram", telegram_webhook, methods=["POST"]),
+        Route("/webhook/whatsapp", whatsapp_verify, methods=["GET"]),
+        Route("/webhook/whatsapp", whatsapp_webhook, methods=["POST"]),
     ]
 
     @asynccontextmanager
@@ -79,7 +119,19 @@ def build_web(
                 url = app.settings.telegram.webhook_url if register else None
                 token = expected.decode() if expected is not None else None
                 await stack.enter_async_context(running(telegram, webhook_url=url, secret=token))
-            log.info("event=web_started telegram=%s", telegram is not None)
+                if poll:
+                    await start_polling(telegram)
+                    stack.push_async_callback(stop_polling, telegram)
+            if runtime is not None:
+                await runtime.start()
+                stack.push_async_callback(runtime.stop)
+            if whatsapp is not None:
+                stack.push_async_callback(whatsapp.drain)
+            log.info(
+                "event=web_started telegram=%s whatsapp=%s",
+                telegram is not None,
+                whatsapp is not None,
+            )
             yield
         log.info("event=web_stopped")
 
@@ -87,20 +139,43 @@ def build_web(
 
 
 async def serve(
-    app: App, host: str, port: int, *, runtime: bool = False, register: bool = False
+    app: App,
+    host: str,
+    port: int,
+    *,
+    runtime: bool = False,
+    register: bool = False,
+    poll: bool = False,
 ) -> None:
     """Serve the web app with uvicorn until a signal; Telegram only when a token is set.
 
     `runtime` also runs the delivery worker and scheduler (`wasl run` with a webhook);
     `wasl serve` workers only take webhooks and answer /healthz.
     """
-    telegram = build_application(app, runtime=runtime) if app.settings.telegram.enabled else None
-    web = build_web(app, telegram, register=register)
-    config = uvicorn.Config(
-        web, host=host, port=port, lifespan="on", access_log=False, log_config=None
-    )
-    log.info("event=serving host=%s port=%s", host, port)
-    await _Server(config).serve()
+    settings = app.settings
+    telegram = build_application(app) if settings.telegram.enabled else None
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
+        whatsapp_channel, whatsapp = (
+            build_whatsapp(app, client) if settings.whatsapp.enabled else (None, None)
+        )
+        channels: dict[ChannelName, Channel] = {}
+        if telegram is not None:
+            channels[ChannelName.TELEGRAM] = TelegramChannel(telegram.bot)
+        if whatsapp_channel is not None:
+            channels[ChannelName.WHATSAPP] = whatsapp_channel
+        web = build_web(
+            app,
+            telegram,
+            register=register,
+            whatsapp=whatsapp,
+            runtime=Runtime(app, channels) if runtime else None,
+            poll=poll,
+        )
+        config = uvicorn.Config(
+            web, host=host, port=port, lifespan="on", access_log=False, log_config=None
+        )
+        log.info("event=serving host=%s port=%s", host, port)
+        await _Server(config).serve()
 
 
 class _Server(uvicorn.Server):

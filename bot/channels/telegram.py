@@ -516,6 +516,17 @@ async def running(
             await application.post_shutdown(application)
 
 
+async def start_polling(application: TelegramApplication) -> None:
+    """Long-poll inside our own event loop (when the web server runs for WhatsApp)."""
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def stop_polling(application: TelegramApplication) -> None:
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+
+
 async def feed_update(application: TelegramApplication, data: dict[str, Any]) -> bool:
     """Queue one webhook update for the application; False when PTB cannot parse it.
 

@@ -23,6 +23,7 @@ class CoreConfig:
     wipe_window_hours: int = 47  # Telegram lets bots delete their messages for 48 h
     approval_threshold: int = 200  # campaigns to more people need a second coordinator
     update_retention_days: int = 180  # raw update text is deleted after this
+    min_cell: int = 5  # reports hide groups of fewer people than this (WASL_MIN_CELL)
 
 
 @dataclass(slots=True)

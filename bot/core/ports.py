@@ -18,6 +18,7 @@ from bot.core.campaigns import (
 )
 from bot.core.messages import ChannelName, Outbound, SendResult
 from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
+from bot.core.reports import Reports
 from bot.core.surveys import Surveys
 from bot.core.tips import Tips
 from bot.core.updates import Updates
@@ -112,6 +113,9 @@ class Transaction(Protocol):
 
     @property
     def surveys(self) -> Surveys: ...
+
+    @property
+    def reports(self) -> Reports: ...
 
     async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
         """Record an update id; False when it was already handled (a redelivery)."""

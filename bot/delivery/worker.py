@@ -73,6 +73,10 @@ class DeliveryWorker:
         """Recover what a previous run left in flight, then drain until `stop` is set."""
         recovered = await self.outbox.recover()
         log.info("event=outbox_recovered %s", " ".join(f"{k}={v}" for k, v in recovered.items()))
+        for limiter in self.limiters.values():
+            # A process killed a moment ago may have sent a full window, and the rows it had in
+            # flight to their chats: a restart within that window would collect 429s.
+            limiter.pause(limiter.window)
         while not stop.is_set():
             try:
                 handled = await self.drain_once()
@@ -129,12 +133,19 @@ class DeliveryWorker:
             message = Outbound(message.text, template=template)
         limiter = self.limiters[item.channel]
         await limiter.acquire(item.chat_id)
-        await self.outbox.mark_sending(item.id)
+        if not await self.outbox.mark_sending(item.id):
+            # cancelled (the row stays cancelled), or she paused or became unreachable since
+            # the batch was claimed
+            await self.outbox.skip(item, "member no longer active")
+            return
         try:
             result = await channel.send(item.chat_id, message)
         except Exception as error:  # an adapter bug must not stop the broadcast
             log.exception("event=send_crashed outbox_id=%s", item.id)
             result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
+        import time as _t
+
+        limiter.overall._events[-1] = _t.monotonic()  # EXPERIMENT
         if result.status is SendStatus.RETRY and result.retry_after:
             limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
         outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())

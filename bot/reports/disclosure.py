@@ -1,0 +1,250 @@
+"""Disclosure control for every published count, in one place (DESIGN.md invariant 3).
+
+Pure: a table of counts goes in, the table that may be published comes out. Every report, chart,
+file and closing-the-loop message is built from a `Disclosed` table, never from raw counts.
+
+The rules, with k = `WASL_MIN_CELL` (default 5):
+
+1. **Primary.** A cell with 1 to k-1 people is hidden and shown as "<5". Zero is shown as 0:
+   that nobody chose something names nobody.
+2. **Secondary.** Suppose a reader knew a line's exact total (a row, a column, or the single row
+   of a one-dimensional table) from elsewhere: another report, the number of responses, a second
+   breakdown of the same survey. A line is *protected* when, even then, no hidden cell in it can
+   be pinned to one value. She knows "<5" cells lie in 0..k-1 and "x" cells (rule 2 hides only
+   shown non-zero cells, which are all ≥ k) lie in k and above; the hidden cells of the line must
+   add up to the total minus the shown ones. A lone hidden cell always falls to this; so do two
+   "<5" cells that are both 4 when the total says 8. While some line is unprotected, its smallest
+   shown non-zero cell is hidden too (shown "x"), and every line is checked again, until nothing
+   changes.
+3. **Last resort.** A line that is still unprotected but has no shown non-zero cell left has its
+   zeros hidden as "<5" (true: 0 < 5): otherwise it would show that the whole small group gave
+   the hidden answer. A line hidden entirely is as protected as the table can make it.
+4. **Totals.** A row or column total is published only when no cell in it is hidden, and the
+   grand total only when no cell at all is hidden; otherwise it is withheld (None). So no
+   published total ever covers a hidden cell: totals cannot be used for subtraction, and rule 2
+   is there for totals a reader may know from somewhere else.
+5. **Percentages** are computed per row over the shown cells only, and say so when a row has
+   hidden cells.
+
+Not covered: an attacker solving the equations of several lines at once (linear programming
+over the whole table). Rule 2 stops the subtraction within one row or column that is the
+practical risk in a briefing; reports should still avoid publishing one survey under many
+overlapping breakdowns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_MIN_CELL = 5
+MIN_CELL_ENV = "WASL_MIN_CELL"
+INFINITE = 10**12  # an upper bound no count reaches
+
+
+def min_cell(environ: Mapping[str, str] | None = None) -> int:
+    """k from `WASL_MIN_CELL` (default 5). Values under 2 would hide nothing: refused."""
+    raw = (os.environ if environ is None else environ).get(MIN_CELL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MIN_CELL
+    value = int(raw)
+    if value < 2:
+        raise ValueError(f"{MIN_CELL_ENV} must be at least 2, got {value}")
+    return value
+
+
+class Hidden(StrEnum):
+    """Why a cell is not shown."""
+
+    SMALL = "small"  # primary (or a zero hidden as a last resort): shown "<k"
+    LINKED = "linked"  # secondary: a cell of k or more that would reveal a small one: "x"
+
+
+@dataclass(frozen=True, slots=True)
+class CountTable:
+    """Counts to publish: rows × columns (a one-dimensional table has a single row)."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.counts) != len(self.rows) or any(
+            len(line) != len(self.columns) for line in self.counts
+        ):
+            raise ValueError("counts must have one value per row and column")
+        if any(n < 0 for line in self.counts for n in line):
+            raise ValueError("counts cannot be negative")
+
+    @classmethod
+    def from_cells(
+        cls,
+        cells: Mapping[tuple[str, str], int],
+        rows: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> CountTable:
+        """From {(row, column): n}; rows and columns default to those present, in order seen."""
+        row_keys = tuple(rows) if rows is not None else tuple(dict.fromkeys(r for r, _ in cells))
+        column_keys = (
+            tuple(columns) if columns is not None else tuple(dict.fromkeys(c for _, c in cells))
+        )
+        return cls(
+            row_keys,
+            column_keys,
+            tuple(tuple(cells.get((r, c), 0) for c in column_keys) for r in row_keys),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosed:
+    """What may be published: shown cells, hidden cells, and totals only where safe."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    cells: tuple[tuple[int | None, ...], ...]  # None: hidden
+    hidden: tuple[tuple[Hidden | None, ...], ...]
+    row_totals: tuple[int | None, ...]  # None: withheld (a cell in the row is hidden)
+    column_totals: tuple[int | None, ...]
+    total: int | None
+    k: int
+
+    @property
+    def empty(self) -> bool:
+        """No one at all in the table (nothing to hide, nothing to say)."""
+        return self.total == 0
+
+    @property
+    def any_hidden(self) -> bool:
+        return any(h is not None for line in self.hidden for h in line)
+
+    @property
+    def all_hidden(self) -> bool:
+        """Every group is too small: nothing non-zero can be shown (suggest coarser groups)."""
+        shown = [n for line in self.cells for n in line if n]
+        return self.any_hidden and not shown
+
+    def mark(self, row: int, column: int) -> str:
+        """The cell as printed: the number, "<k" or "x"."""
+        value = self.cells[row][column]
+        if value is not None:
+            return str(value)
+        return f"<{self.k}" if self.hidden[row][column] is Hidden.SMALL else "x"
+
+    def row_has_hidden(self, row: int) -> bool:
+        return any(h is not None for h in self.hidden[row])
+
+    def shares(self, row: int) -> tuple[float | None, ...]:
+        """Percentages of each shown cell among the row's shown cells (None for hidden ones).
+
+        Over shown cells only: when the row has hidden cells these are not shares of the row's
+        true total, and every output says so.
+        """
+        line = self.cells[row]
+        base = sum(n for n in line if n is not None)
+        return tuple(None if n is None or base == 0 else 100.0 * n / base for n in line)
+
+
+def disclose(table: CountTable, k: int | None = None) -> Disclosed:
+    """Apply primary, secondary and last-resort suppression, then withhold unsafe totals."""
+    k = min_cell() if k is None else k
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    counts = table.counts
+    n_rows, n_columns = len(table.rows), len(table.columns)
+    hidden: list[list[Hidden | None]] = [
+        [Hidden.SMALL if 0 < n < k else None for n in line] for line in counts
+    ]
+    lines = _lines(n_rows, n_columns)
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            if _protected(line, counts, hidden, k):
+                continue
+            _hide_more(line, counts, hidden)
+            changed = True
+    cells = tuple(
+        tuple(None if hidden[r][c] is not None else counts[r][c] for c in range(n_columns))
+        for r in range(n_rows)
+    )
+    row_totals = tuple(
+        None if any(h is not None for h in hidden[r]) else sum(counts[r]) for r in range(n_rows)
+    )
+    column_totals = tuple(
+        None
+        if any(hidden[r][c] is not None for r in range(n_rows))
+        else sum(counts[r][c] for r in range(n_rows))
+        for c in range(n_columns)
+    )
+    any_hidden = any(h is not None for line in hidden for h in line)
+    total = None if any_hidden else sum(sum(line) for line in counts)
+    return Disclosed(
+        rows=table.rows,
+        columns=table.columns,
+        cells=cells,
+        hidden=tuple(tuple(line) for line in hidden),
+        row_totals=row_totals,
+        column_totals=column_totals,
+        total=total,
+        k=k,
+    )
+
+
+Line = tuple[tuple[int, int], ...]
+
+
+def _lines(n_rows: int, n_columns: int) -> list[Line]:
+    """Every row and column with at least two cells (a one-cell line's total is the cell)."""
+    found: list[Line] = []
+    if n_columns >= 2:
+        found += [tuple((r, c) for c in range(n_columns)) for r in range(n_rows)]
+    if n_rows >= 2:
+        found += [tuple((r, c) for r in range(n_rows)) for c in range(n_columns)]
+    return found
+
+
+def bounds(kind: Hidden, k: int) -> tuple[int, int]:
+    """What a reader can tell about a hidden cell from its mark alone."""
+    return (0, k - 1) if kind is Hidden.SMALL else (k, INFINITE)
+
+
+def feasible(known_sum: int, marks: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
+    """The values hidden cell `index` can take when the hidden cells' sum is known.
+
+    `marks` are each hidden cell's (low, high) bounds from its mark.
+    """
+    low, high = marks[index]
+    others_low = sum(lo for i, (lo, _) in enumerate(marks) if i != index)
+    others_high = sum(hi for i, (_, hi) in enumerate(marks) if i != index)
+    return max(low, known_sum - others_high), min(high, known_sum - others_low)
+
+
+def _protected(
+    line: Line, counts: tuple[tuple[int, ...], ...], hidden: list[list[Hidden | None]], k: int
+) -> bool:
+    cells = [(r, c, kind) for r, c in line if (kind := hidden[r][c]) is not None]
+    if not cells or len(cells) == len(line):
+        return True
+    known_sum = sum(counts[r][c] for r, c, _ in cells)
+    marks = [bounds(kind, k) for _, _, kind in cells]
+    for index in range(len(cells)):
+        low, high = feasible(known_sum, marks, index)
+        if low >= high:
+            return False
+    return True
+
+
+def _hide_more(
+    line: Line, counts: tuple[tuple[int, ...], ...], hidden: list[list[Hidden | None]]
+) -> None:
+    """Hide the smallest shown non-zero cell of the line; failing that, its zeros."""
+    shown = [(counts[r][c], i, (r, c)) for i, (r, c) in enumerate(line) if hidden[r][c] is None]
+    non_zero = [item for item in shown if item[0] > 0]
+    if non_zero:
+        _, _, (r, c) = min(non_zero)
+        hidden[r][c] = Hidden.LINKED
+        return
+    for _, _, (r, c) in shown:
+        hidden[r][c] = Hidden.SMALL

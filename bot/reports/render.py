@@ -1,0 +1,591 @@
+"""Render a disclosed report: a short text for the chat, a PNG chart, CSV, XLSX and Markdown.
+
+Everything here reads a `Report`, whose tables already went through disclosure control: the
+renderers never see a raw count of a small group, a person, a chat id or a free-text answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import textwrap
+from collections.abc import Iterator, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from babel.numbers import format_percent
+
+from bot.core.i18n import Translator
+from bot.core.reports import Breakdown, Subject
+from bot.reports.model import Report, Section, SectionKind
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+TEXT_LIMIT = 3500  # a chat message stays well under Telegram's 4096 characters
+TOP_ANSWERS = 3
+MAX_GROUPS = 8
+WITHHELD = "—"  # a total that is not published
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+
+def percent(value: float, locale: str) -> str:
+    """41% in her locale's way of writing it (٤١٪ in Arabic)."""
+    return format_percent(value / 100, format="#,##0%", locale=locale)
+
+
+def cell(section: Section, row: int, column: int, _: Translator) -> str:
+    """A cell as printed: its number in her locale, or its mark when hidden."""
+    value = section.table.cells[row][column]
+    return _.number(value) if value is not None else section.table.mark(row, column)
+
+
+def total(value: int | None, _: Translator) -> str:
+    return _.number(value) if value is not None else WITHHELD
+
+
+def explanation(report: Report, _: Translator) -> list[str]:
+    """How to read the numbers: the same words in every output."""
+    k = report.k
+    lines = [
+        _(
+            "Groups of fewer than {k} people are shown as “<{k}”. A cell that would let "
+            "such a group be worked out from a total is hidden too, shown as “x”.",
+            k=k,
+        ),
+        _(
+            "A total is given only when nothing in its row or column is hidden; otherwise "
+            "it is shown as “—”."
+        ),
+        _(
+            "Percentages are of the cells shown only: in a row with hidden cells they are "
+            "not shares of the whole row."
+        ),
+    ]
+    return lines + list(report.notes)
+
+
+def meta(report: Report, _: Translator) -> list[tuple[str, str]]:
+    """The facts about a report, as (label, value) pairs."""
+    rows = [(_("Report"), report.title)]
+    if report.reference:
+        rows.append((_("Reference"), report.reference))
+    rows += [
+        (_("Period"), report.period),
+        (_("Breakdown"), report.breakdown_label),
+        (_("Smallest group shown (k)"), _.number(report.k)),
+    ]
+    if report.subject is Subject.SURVEY:
+        rows.append((_("Responses"), responses(report, _)))
+    rows.append((_("Made"), _.datetime(report.generated_at)))
+    return rows
+
+
+def responses(report: Report, _: Translator) -> str:
+    if report.responses is None:
+        return _("fewer than {k}", k=report.k)
+    return _.number(report.responses)
+
+
+def _shown_parts(
+    section: Section, row: int, _: Translator, *, as_share: bool
+) -> tuple[list[str], int]:
+    """The row's largest shown cells, largest first, and how many cells it has hidden."""
+    table = section.table
+    shares = table.shares(row)
+    shown = [
+        (value, column)
+        for column, value in enumerate(table.cells[row])
+        if value is not None and value > 0
+    ]
+    shown.sort(key=lambda item: (-item[0], item[1]))
+    parts = []
+    for value, column in shown[:TOP_ANSWERS]:
+        share = shares[column]
+        amount = percent(share, _.locale) if as_share and share is not None else _.number(value)
+        parts.append(f"{section.column_labels[column]}: {amount}")
+    hidden = sum(1 for h in table.hidden[row] if h is not None)
+    return parts, hidden
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def render_text(report: Report, _: Translator, *, limit: int = TEXT_LIMIT) -> str:
+    """A short summary for the chat; the full tables go in the file."""
+    head = [f"📊 {report.title}", f"{report.period} · {report.breakdown_label}"]
+    if report.subject is Subject.SURVEY:
+        if report.responses is None:
+            head.append(_("Fewer than {k} responses.", k=report.k))
+        else:
+            head.append(_.plural("{n} response.", "{n} responses.", report.responses))
+    head.append(_("Groups of fewer than {k} people are hidden.", k=report.k))
+    text = "\n".join(head)
+    for index, section in enumerate(report.sections, 1):
+        block = "\n".join([f"\n{index}. {section.title}", *_section_lines(report, section, _)])
+        if len(text) + len(block) > limit:
+            text += "\n\n" + _("More in the file.")
+            break
+        text += "\n" + block
+    return text + _footnote(report.sections, _, "\n\n")
+
+
+def _partly_hidden(section: Section) -> bool:
+    """Some group shows some cells and hides others (its name gets a "*")."""
+    table = section.table
+    return any(table.row_has_hidden(r) and any(table.cells[r]) for r in range(len(table.rows)))
+
+
+def _footnote(sections: Sequence[Section], _: Translator, before: str) -> str:
+    """What the "*" after a group's name means, when some group has one."""
+    hidden = [s for s in sections if _partly_hidden(s)]
+    if any(s.kind in (SectionKind.CHOICE, SectionKind.NUMBER) for s in hidden):
+        return before + _("* Some cells hidden: shares are of the cells shown.")
+    if hidden:
+        return before + _("* Some cells of this group are hidden.")
+    return ""
+
+
+def _section_lines(report: Report, section: Section, _: Translator) -> list[str]:
+    table = section.table
+    if section.kind is SectionKind.TEXT:
+        count = cell(section, 0, 0, _)
+        return [_("{n} free-text answers, withheld to protect who wrote them.", n=count)]
+    if table.empty:
+        return [_("No answers.")]
+    if not section.shown:
+        return [_("Every group is too small to show.")]
+    as_share = section.kind is not SectionKind.TABLE
+    lines, too_small, listed = [], 0, 0
+    for row in range(len(table.rows)):
+        parts, hidden = _shown_parts(section, row, _, as_share=as_share)
+        if not parts:
+            too_small += 1 if hidden else 0
+            continue
+        if listed == MAX_GROUPS:
+            listed += 1
+            continue
+        listed += 1
+        mark = " *" if hidden else ""
+        prefix = (
+            "" if report.breakdown is Breakdown.NONE else f"{section.row_labels[row]}{mark} — "
+        )
+        lines.append(prefix + " · ".join(parts))
+    if listed > MAX_GROUPS:
+        lines.append(_("…and more groups in the file."))
+    if too_small:
+        lines.append(
+            _.plural(
+                "{n} group hidden to protect small groups.",
+                "{n} groups hidden to protect small groups.",
+                too_small,
+            )
+        )
+    return lines
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+
+def render_csv(report: Report, _: Translator) -> bytes:
+    """Long format, one line per cell; UTF-8 with a BOM so Excel reads Arabic correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("section"),
+            _("question"),
+            _("group"),
+            _("answer"),
+            _("count"),
+            _("hidden"),
+            _("percent of shown"),
+        ]
+    )
+    for section in report.sections:
+        for row in _csv_rows(section, _):
+            writer.writerow(row)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _csv_rows(section: Section, _: Translator) -> Iterator[list[str]]:
+    table = section.table
+    for r in range(len(table.rows)):
+        shares = table.shares(r)
+        for c in range(len(table.columns)):
+            value = table.cells[r][c]
+            hidden = table.hidden[r][c]
+            share = shares[c]
+            yield [
+                section.key,
+                section.title,
+                section.row_labels[r],
+                section.column_labels[c],
+                str(value) if value is not None else table.mark(r, c),
+                hidden.value if hidden is not None else "",
+                f"{share:.1f}" if share is not None and value else "",
+            ]
+        if len(table.columns) > 1:
+            row_total = table.row_totals[r]
+            yield [
+                section.key,
+                section.title,
+                section.row_labels[r],
+                _("Total"),
+                str(row_total) if row_total is not None else "",
+                "" if row_total is not None else "withheld",
+                "",
+            ]
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report, _: Translator) -> str:
+    lines = [f"# {_md(report.title)}", ""]
+    lines += [f"- **{label}:** {_md(value)}" for label, value in meta(report, _)]
+    for index, section in enumerate(report.sections, 1):
+        lines += ["", f"## {index}. {_md(section.title)}", ""]
+        lines += _markdown_table(section, _)
+        lines += [f"\n_{_md(note)}_" for note in section.notes]
+    lines += ["", f"## {_('Notes')}", ""]
+    lines += [f"- {_md(line)}" for line in explanation(report, _)]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_table(section: Section, _: Translator) -> list[str]:
+    table = section.table
+    with_total = len(table.columns) > 1
+    header = ["", *section.column_labels] + ([_("Total")] if with_total else [])
+    lines = [
+        "| " + " | ".join(_md(h) for h in header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    as_share = section.kind in (SectionKind.CHOICE, SectionKind.NUMBER)
+    for r in range(len(table.rows)):
+        shares = table.shares(r)
+        cells = []
+        for c in range(len(table.columns)):
+            text = cell(section, r, c, _)
+            share = shares[c]
+            if as_share and share is not None and table.cells[r][c]:
+                text += f" ({percent(share, _.locale)})"
+            cells.append(text)
+        if with_total:
+            cells.append(total(table.row_totals[r], _))
+        lines.append("| " + " | ".join([_md(section.row_labels[r]), *cells]) + " |")
+    if len(table.rows) > 1:
+        totals = [total(t, _) for t in table.column_totals]
+        if with_total:
+            totals.append(total(table.total, _))
+        lines.append("| " + " | ".join([_md(_("Total")), *totals]) + " |")
+    return lines
+
+
+# -- XLSX ---------------------------------------------------------------------------------------
+
+
+def render_xlsx(report: Report, _: Translator) -> bytes:
+    """One sheet per table, then a "notes" sheet: what, when, k and how to read the numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook()
+    default = book.active
+    if default is not None:
+        book.remove(default)
+    bold = Font(bold=True)
+    rtl = _.rtl
+    used: set[str] = set()
+    for index, section in enumerate(report.sections, 1):
+        sheet = book.create_sheet(_sheet_name(f"{index} {section.key}", used))
+        sheet.sheet_view.rightToLeft = rtl
+        sheet.append([section.title])
+        sheet["A1"].font = Font(bold=True, size=13)
+        sheet.append([])
+        _xlsx_table(sheet, section, _, bold)
+        for note in section.notes:
+            sheet.append([note])
+        sheet.column_dimensions["A"].width = 28
+        for column in range(2, len(section.column_labels) + 3):
+            sheet.column_dimensions[_column_letter(column)].width = 14
+    notes = book.create_sheet("notes")
+    notes.sheet_view.rightToLeft = rtl
+    for label, value in meta(report, _):
+        notes.append([label, value])
+        notes.cell(row=notes.max_row, column=1).font = bold
+    notes.append([])
+    for line in explanation(report, _):
+        notes.append([line])
+        notes.cell(row=notes.max_row, column=1).alignment = Alignment(wrap_text=False)
+    notes.column_dimensions["A"].width = 30
+    notes.column_dimensions["B"].width = 50
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_table(sheet: Any, section: Section, _: Translator, bold: Any) -> None:
+    table = section.table
+    with_total = len(table.columns) > 1
+    header = ["", *section.column_labels] + ([_("Total")] if with_total else [])
+    sheet.append(header)
+    header_row = sheet.max_row
+    for c in range(1, len(header) + 1):
+        sheet.cell(row=header_row, column=c).font = bold
+    for r in range(len(table.rows)):
+        values: list[object] = [section.row_labels[r]]
+        values += [
+            table.cells[r][c] if table.cells[r][c] is not None else table.mark(r, c)
+            for c in range(len(table.columns))
+        ]
+        if with_total:
+            row_total = table.row_totals[r]
+            values.append(row_total if row_total is not None else WITHHELD)
+        sheet.append(values)
+    if len(table.rows) > 1:
+        totals: list[object] = [_("Total")]
+        totals += [t if t is not None else WITHHELD for t in table.column_totals]
+        if with_total:
+            totals.append(table.total if table.total is not None else WITHHELD)
+        sheet.append(totals)
+    if section.kind in (SectionKind.CHOICE, SectionKind.NUMBER):
+        sheet.append([])
+        sheet.append([_("Percent of the cells shown")])
+        sheet.cell(row=sheet.max_row, column=1).font = bold
+        sheet.append(["", *section.column_labels])
+        for r in range(len(table.rows)):
+            shares = table.shares(r)
+            sheet.append(
+                [
+                    section.row_labels[r],
+                    *(
+                        round(s / 100, 4) if s is not None and table.cells[r][c] else None
+                        for c, s in enumerate(shares)
+                    ),
+                ]
+            )
+            for c in range(2, len(shares) + 2):
+                sheet.cell(row=sheet.max_row, column=c).number_format = "0%"
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    clean = re.sub(r"[\[\]:*?/\\]", "-", name)[:31] or "sheet"
+    candidate, n = clean, 2
+    while candidate.lower() in used or candidate.lower() == "notes":
+        candidate = f"{clean[:28]}-{n}"
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index))
+
+
+# -- PNG ----------------------------------------------------------------------------------------
+
+
+@cache
+def lays_out_complex_text() -> bool:
+    """True when matplotlib shapes and orders right-to-left text itself (built with libraqm,
+    as matplotlib 3.11 wheels are): shaping it again would reverse it back."""
+    from matplotlib import ft2font
+
+    return bool(getattr(ft2font, "__libraqm_version__", None))
+
+
+def shape(text: str) -> str:
+    """Arabic letters joined and ordered right to left for a matplotlib that draws glyphs in
+    logical order (before 3.11); unchanged where matplotlib does it itself."""
+    if not _ARABIC.search(text) or lays_out_complex_text():
+        return text
+    from arabic_reshaper import reshape
+    from bidi.algorithm import get_display
+
+    return "\n".join(str(get_display(reshape(line))) for line in text.split("\n"))
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
+    """Bar charts, one panel per table, sized for a phone: 800 px wide, large type.
+
+    Without a breakdown: one bar per answer. With one: a bar per group, split into its
+    answers (shares of the cells shown; hidden cells are left out and the group says so).
+    """
+    # The object API, not pyplot: no global state, so charts can be drawn in worker threads.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [s for s in report.sections if s.kind is not SectionKind.TEXT]
+    dpi = 100
+    heights = [_panel_height(s) for s in panels] or [1.5]
+    last_legend = _legend_height(panels[-1]) if panels else 0.0
+    height = sum(heights) + 1.6 + last_legend
+    figure = Figure(figsize=(width_px / dpi, height), dpi=dpi)
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(
+        len(heights),
+        1,
+        height_ratios=heights,
+        hspace=0.9,
+        left=0.3,  # room for group and answer names
+        right=0.95,
+        top=1 - 1.3 / height,
+        bottom=(0.7 + last_legend) / height,
+    )
+    figure.suptitle(shape(_wrap(report.title, 48)), fontsize=18, fontweight="bold")
+    figure.text(
+        0.5,
+        1 - 0.8 / height,
+        shape(f"{report.period} · {report.breakdown_label}"),
+        ha="center",
+        fontsize=12,
+        color="#444444",
+    )
+    if not panels:
+        axes = figure.add_subplot(grid[0])
+        axes.axis("off")
+        axes.text(0.5, 0.5, shape(_("No data to chart.")), ha="center", fontsize=14)
+    for index, section in enumerate(panels):
+        axes = figure.add_subplot(grid[index])
+        _panel(axes, section, report, _)
+    footer = _("Groups of fewer than {k} people are hidden.", k=report.k)
+    footer += _footnote(panels, _, "\n")
+    x, align = (0.99, "right") if _.rtl else (0.01, "left")
+    figure.text(x, 0.005, shape(footer), ha=align, fontsize=10, color="#555555")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _legend_height(section: Section) -> float:
+    """Inches taken below a panel by its legend (two answers per line)."""
+    if len(section.table.rows) <= 1 or not section.shown:
+        return 0.0
+    return 0.35 * ((len(section.column_labels) + 1) // 2) + 0.3
+
+
+def _panel_height(section: Section) -> float:
+    rows = len(section.table.rows) if len(section.table.rows) > 1 else len(section.table.columns)
+    return 1.3 + 0.42 * rows + _legend_height(section)
+
+
+def _panel(axes: Axes, section: Section, report: Report, _: Translator) -> None:
+    axes.set_title(shape(_wrap(section.title, 60)), fontsize=14, loc="right" if _.rtl else "left")
+    axes.spines[["top", "right"]].set_visible(False)
+    table = section.table
+    if not section.shown:
+        axes.axis("off")
+        message = _("No answers.") if table.empty else _("Every group is too small to show.")
+        axes.text(0.5, 0.5, shape(message), ha="center", va="center", fontsize=13)
+        return
+    if len(table.rows) == 1:
+        _bars(axes, section, _)
+    else:
+        _stacked(axes, section, _)
+
+
+def _bars(axes: Axes, section: Section, _: Translator) -> None:
+    table = section.table
+    share_mode = section.kind is not SectionKind.TABLE
+    shares = table.shares(0)
+    labels = [shape(_wrap(label, 26)) for label in section.column_labels]
+    values = [
+        (shares[c] if share_mode else table.cells[0][c]) or 0 for c in range(len(table.columns))
+    ]
+    positions = list(range(len(values)))[::-1]
+    axes.barh(positions, values, color="#2a7f62", height=0.7)
+    axes.set_yticks(positions, labels, fontsize=12)
+    top = max(values) or 1
+    axes.set_xlim(0, top * 1.3)
+    axes.tick_params(axis="x", labelsize=11)
+    for c, position in enumerate(positions):
+        value = table.cells[0][c]
+        if value is None:
+            text = table.mark(0, c)
+        elif share_mode and shares[c] is not None:
+            text = f"{percent(shares[c] or 0, _.locale)} ({_.number(value)})"
+        else:
+            text = _.number(value)
+        axes.text(values[c] + top * 0.02, position, shape(text), va="center", fontsize=12)
+
+
+def _stacked(axes: Axes, section: Section, _: Translator) -> None:
+    from matplotlib import colormaps
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    table = section.table
+    share_mode = section.kind is not SectionKind.TABLE
+    n_rows, n_columns = len(table.rows), len(table.columns)
+    colours = colormaps["viridis" if section.kind is SectionKind.NUMBER else "tab10"]
+    positions = list(range(n_rows))[::-1]
+    widest = max((sum(n or 0 for n in line) for line in table.cells), default=0) or 1
+    labels = []
+    for r in range(n_rows):
+        label = section.row_labels[r]
+        if table.row_has_hidden(r):
+            label += " *"
+        labels.append(shape(_wrap(label, 22)))
+    left = [0.0] * n_rows
+    handles = []
+    for c in range(n_columns):
+        widths = []
+        for r in range(n_rows):
+            value = table.cells[r][c]
+            share = table.shares(r)[c]
+            widths.append(float((share if share_mode else value) or 0))
+        colour = (
+            colours(c / max(n_columns - 1, 1))
+            if section.kind is SectionKind.NUMBER
+            else (colours(c % 10))
+        )
+        bars = axes.barh(positions, widths, left=left, height=0.7, color=colour)
+        label = shape(_wrap(section.column_labels[c], 24))
+        handles.append(Patch(facecolor=colour, label=label))
+        for r, bar in enumerate(bars):
+            if table.row_has_hidden(r):
+                bar.set_alpha(0.45)  # shares of the shown cells only: drawn fainter
+        for r, w in enumerate(widths):
+            if w >= (12 if share_mode else widest * 0.08) and w > 0:
+                axes.text(
+                    left[r] + w / 2,
+                    positions[r],
+                    shape(percent(w, _.locale) if share_mode else _.number(int(w))),
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    color="white",
+                )
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for r in range(n_rows):
+        if not any(table.cells[r]):
+            axes.text(0, positions[r], " " + shape(_("hidden")), va="center", color="#777777")
+    axes.set_yticks(positions, labels, fontsize=12)
+    axes.tick_params(axis="x", labelsize=11)
+    if share_mode:
+        axes.set_xlim(0, 100)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=2,
+        fontsize=11,
+        frameon=False,
+    )
