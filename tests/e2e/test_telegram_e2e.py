@@ -6,12 +6,9 @@ Asserts on button payloads and on the replies being in Arabic, never on exact wo
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import BotProcess
 from tests.fakes.telegram_api import (
     Call,
     FakeBotApi,
@@ -71,60 +69,6 @@ class Member:
 def api() -> Iterator[FakeBotApi]:
     with running_api() as fake:
         yield fake
-
-
-class BotProcess:
-    """`python -m bot <command>` with only the given settings, its output in a log file."""
-
-    def __init__(self, tmp_path: Path, command: list[str], **settings: str) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
-        }
-        env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
-        env.update(settings)
-        self.log_path = tmp_path / "bot.log"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", *command],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
-        """Stop it as Ctrl-C (or a container stop) would; kill it if it hangs."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise AssertionError(f"the bot did not stop on {sig.name}") from None
-        return self.process.returncode
-
-    @property
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-@pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
-    """Start bot processes; whatever is still running at the end is stopped."""
-    started: list[BotProcess] = []
-
-    def start(command: list[str], **settings: str) -> BotProcess:
-        started.append(BotProcess(tmp_path, command, **settings))
-        return started[-1]
-
-    yield start
-    for bot in started:
-        if bot.process.poll() is None:
-            bot.process.kill()
-            bot.process.wait()
 
 
 async def test_a_member_joins_in_arabic_and_leaves(

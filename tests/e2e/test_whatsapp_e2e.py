@@ -1,0 +1,167 @@
+"""`python -m bot run` on WhatsApp against a fake Graph API: a member joins in French, shares
+an update, reads a good practice and answers a survey — all through signed webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import socket
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.contract import whatsapp_payloads as wa
+from tests.e2e.conftest import ROOT, BotProcess
+from tests.fakes.graph_api import PHONE_ID, TOKEN, FakeGraphApi, payloads, text_of
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-app-secret"
+WA_ID = "96170123456"
+STEP = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class WhatsAppMember:
+    """Sends signed webhooks as Meta would; reads what the bot sent her at the fake Graph API."""
+
+    def __init__(self, graph: FakeGraphApi, port: int) -> None:
+        self.graph = graph
+        self.url = f"http://127.0.0.1:{port}/webhook/whatsapp"
+        self.seen = 0
+        self.ids = itertools.count(1)
+
+    async def post(self, body: dict[str, Any], *, secret: str = SECRET) -> int:
+        raw = json.dumps(body).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):  # the server may still be starting
+                try:
+                    response = await client.post(
+                        self.url,
+                        content=raw,
+                        headers={
+                            "X-Hub-Signature-256": signature,
+                            "Content-Type": "application/json",
+                        },
+                    )
+                    return response.status_code
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+        raise AssertionError("the bot's web server never answered")
+
+    async def replies(self) -> list[dict[str, Any]]:
+        """Wait for at least one new message, then for the rest of the burst."""
+        await self.graph.wait_for(WA_ID, self.seen + 1, within=STEP)
+        count = -1
+        while count != len(self.graph.to(WA_ID)):
+            count = len(self.graph.to(WA_ID))
+            await asyncio.sleep(0.3)
+        new = self.graph.to(WA_ID)[self.seen :]
+        self.seen = count
+        return new
+
+    async def say(self, text: str) -> list[dict[str, Any]]:
+        assert await self.post(wa.text(text, wa_id=WA_ID, mid=f"wamid.t{next(self.ids)}")) == 200
+        return await self.replies()
+
+    async def press(self, payload: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        offered = [p for body in shown for p in payloads(body)]
+        assert payload in offered, f"{payload} not among {offered}"
+        body = wa.button_reply(payload, wa_id=WA_ID, mid=f"wamid.b{next(self.ids)}")
+        assert await self.post(body) == 200
+        return await self.replies()
+
+
+def offered(shown: list[dict[str, Any]], prefix: str) -> list[str]:
+    return [p for body in shown for p in payloads(body) if p.startswith(prefix)]
+
+
+async def test_join_update_tips_and_survey_in_french_over_whatsapp(
+    tmp_path: Path, launch: Callable[..., BotProcess]
+) -> None:
+    port = free_port()
+    with FakeGraphApi() as graph:
+        settings = {
+            "WHATSAPP_ACCESS_TOKEN": TOKEN,
+            "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
+            "WHATSAPP_APP_SECRET": SECRET,
+            "WHATSAPP_VERIFY_TOKEN": "verify-me",
+            "WHATSAPP_API_BASE": graph.base,
+            "WASL_OPEN_JOIN": "true",
+            "WASL_PORT": str(port),
+        }
+        for name in ("tips.yaml", "surveys.yaml"):
+            loader = launch(["content", "load", str(ROOT / "content" / name)], **settings)
+            assert loader.process.wait(timeout=60) == 0, loader.output
+        bot = launch(["run"], **settings)
+        her = WhatsAppMember(graph, port)
+
+        # A forged signature never reaches a handler.
+        assert await her.post(wa.text("start", wa_id=WA_ID), secret="forged") == 401
+        await asyncio.sleep(0.5)
+        assert graph.to(WA_ID) == []
+
+        languages = await her.say("start")  # no slash menu on WhatsApp: the word
+        values = await her.press("ob:lang:fr", languages)
+        assert any("violence" in text_of(b).lower() for b in values), "values in French"
+        country = await her.press("ob:values:yes", values)
+        spheres = await her.press("ob:country:LB", country)
+        ticked = await her.press("ob:sph:media", spheres)
+        assert any("✅" in json.dumps(b, ensure_ascii=False) for b in ticked)
+        welcome = await her.press("ob:sph:done", ticked)
+        assert any("Bienvenue" in text_of(b) for b in welcome)
+
+        prompt = await her.say("info")  # "update" in French
+        limit = text_of(prompt[-1]).replace("\u202f", "").replace("\xa0", "")
+        assert "1000" in limit, "the limit, formatted for French (1 000)"
+        spheres = await her.say("Une radio locale a invité trois femmes imams à parler de paix.")
+        urgency = await her.press("upd:sph:done", spheres)
+        keep = await her.press("upd:urg:no", urgency)
+        confirm = await her.press("upd:keep:yes", keep)
+        received = await her.press("upd:go:send", confirm)
+        assert any("Reçu" in text_of(b) or "reçu" in text_of(b) for b in received)
+
+        choose = await her.say("pratiques")  # "tips"
+        sphere = next(p for p in offered(choose, "tip:") if "media" in p)
+        tip = await her.press(sphere, choose)
+        assert offered(tip, "tip:"), "a tip with paging and rating buttons"
+
+        listing = await her.say("sondage")  # "survey"
+        [start] = offered(listing, "svy:s:")
+        question = await her.press(start, listing)
+        answers = {"safe": "4", "threatened": "no"}
+        for key, answer in answers.items():
+            [payload] = [p for p in offered(question, "srv:") if p.endswith(f":{key}:{answer}")]
+            question = await her.press(payload, question)
+        question = await her.say("12")  # days: a number, typed
+        [recruitment] = [p for p in offered(question, "srv:") if p.endswith(":same")]
+        question = await her.press(recruitment, question)
+        [training] = [p for p in offered(question, "srv:") if p.endswith(":training")]
+        question = await her.press(training, question)
+        [done] = [p for p in offered(question, "srv:") if p.endswith(":~done")]
+        question = await her.press(done, question)
+        [skip] = [p for p in offered(question, "srv:") if p.endswith(":~skip")]
+        optin = await her.press(skip, question)
+        assert offered(optin, "srv:") and any(
+            p.endswith(":optin:yes") for p in offered(optin, "srv:")
+        )
+
+        assert bot.stop() == 0, bot.output
+    with sqlite3.connect(tmp_path / "e2e.db") as db:
+        (responses,) = db.execute("SELECT count(*) FROM survey_response").fetchone()
+        (updates,) = db.execute("SELECT count(*) FROM field_update").fetchone()
+        (channel,) = db.execute("SELECT channel FROM member").fetchone()
+    assert (responses, updates, channel) == (1, 1, "whatsapp")
