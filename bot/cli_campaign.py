@@ -55,6 +55,8 @@ def add_parsers(sub: Any) -> None:
     when.add_argument("--at", help="ISO time with offset, e.g. 2026-12-01T09:00+03:00")
     when.add_argument("--cron", help='recurring, e.g. "0 9 * * mon" (Mondays 09:00)')
     create.add_argument("--timezone", default="UTC")
+    create.add_argument("--template", help="WhatsApp template for members outside 24 hours")
+    create.add_argument("--template-language", help="the template's language code (ar, fr, en_US)")
     campaign.add_parser("list", help="recent campaigns")
     show = campaign.add_parser("show", help="progress and failure reasons")
     show.add_argument("id", type=int)
@@ -98,6 +100,9 @@ def definition_from_args(args: argparse.Namespace) -> dict[str, Any]:
             "roles": args.role,
         },
         "schedule": schedule,
+        "template": {"name": args.template, "language": args.template_language or "en"}
+        if args.template
+        else None,
     }
 
 
@@ -134,6 +139,9 @@ def parse_definition(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         raise CampaignInputError(str(error)) from error
     except ValueError as error:
         raise CampaignInputError(f"time does not parse: {error}") from error
+    template = data.get("template") or {}
+    if not isinstance(template, dict) or (template and not template.get("name")):
+        raise CampaignInputError("template needs a name (and a language): {name: …, language: …}")
     default = str(data.get("default_locale") or next(iter(texts)))
     if default not in texts:
         raise CampaignInputError(f"no text in the default language {default!r}")
@@ -144,6 +152,8 @@ def parse_definition(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         "default_locale": default,
         "audience": Audience.from_json(audience_data),
         "schedule": schedule,
+        "template_name": template.get("name"),
+        "template_language": template.get("language"),
     }
 
 

@@ -69,6 +69,8 @@ async def submit(
     threshold: int,
     catalogs: Catalogs | None = None,
     title: str | None = None,
+    template_name: str | None = None,
+    template_language: str | None = None,
 ) -> Submitted:
     """Create a campaign; fire it at once when it is due now and needs no approval.
 
@@ -98,6 +100,8 @@ async def submit(
         timezone=schedule.timezone,
         now=now,
         created_by=author.id if author else None,
+        template_name=template_name,
+        template_language=template_language,
     )
     await tx.audit(
         actor=f"member:{author.id}" if author else "cli",
