@@ -72,7 +72,7 @@ def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[WhatsAppChannel
         settings.phone_number_id,
         settings.access_token.get_secret_value(),
     )
-    outbox = OutboxStore(app.store.engine)
+    outbox = OutboxStore(app.store)
 
     async def record_status(status: StatusUpdate) -> None:
         error = (

@@ -42,7 +42,7 @@ class Runtime:
             )
 
         self.worker = DeliveryWorker(
-            OutboxStore(app.store.engine),
+            OutboxStore(app.store),
             channels,
             limiters_for(app),
             app.core.clock,

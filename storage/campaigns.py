@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.campaigns import (
     PRIORITY,
@@ -20,6 +19,7 @@ from bot.core.campaigns import (
 )
 from bot.core.models import MemberStatus
 from bot.delivery.policy import OutboxStatus
+from storage.connection import SqlConnection
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t, sphere_t
 
 CHUNK = 500
@@ -50,7 +50,7 @@ def audience_query(audience: Audience) -> Select[Any]:
 class CampaignRepository:
     """Campaign reads and writes inside one transaction."""
 
-    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+    def __init__(self, conn: SqlConnection, upsert: Any) -> None:
         self.conn = conn
         self._upsert = upsert
 

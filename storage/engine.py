@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -39,13 +39,34 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> A
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def inline_engine(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for statements run on the event loop.
+
+    None on PostgreSQL and for an in-memory database (a second engine would open another one).
+    Same pragmas, except that a busy database fails at once instead of blocking the loop: the
+    caller then waits in a thread (storage/connection.py).
+    """
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if "mode=memory" in str(url):
+        return None
+    sync = create_engine(url.set(drivername="sqlite+pysqlite"), echo=engine.echo)
+    event.listen(sync, "connect", _inline_pragmas)
+    return sync
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 5000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
+
+
+def _inline_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=0)
 
 
 def alembic_config() -> Config:

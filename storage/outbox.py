@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, exists, func, select, update
 
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
 from bot.delivery.policy import OutboxStatus, Outcome
+from storage.connection import SqlConnection
+from storage.store import SqlStore
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
 
@@ -46,11 +49,20 @@ class ProgressTarget:
 
 
 class OutboxStore:
-    """Outbox operations, each its own short transaction (a crash leaves a known state)."""
+    """Outbox operations, each its own short transaction (a crash leaves a known state).
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
+    Through the store's transactions, like every other write: on SQLite they are serialised
+    with the updates' transactions and run inline (storage/store.py).
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self._postgres = store.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[SqlConnection]:
+        async with self.store.transaction() as tx:
+            yield tx.conn
 
     async def recover(self) -> dict[str, int]:
         """At start: rows left claimed or in flight by a stopped worker go back to pending.
@@ -59,7 +71,7 @@ class OutboxStore:
         A row that was "sending" may have reached her before the crash: the one possible repeat.
         """
         counts = {}
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             for status in (OutboxStatus.CLAIMED, OutboxStatus.SENDING):
                 result = await conn.execute(
                     update(outbox_t)
@@ -79,7 +91,7 @@ class OutboxStore:
         )
         if self._postgres:
             due = due.with_for_update(skip_locked=True)
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             ids = list(
                 (
                     await conn.execute(
@@ -117,7 +129,7 @@ class OutboxStore:
     async def due_count(self, now: datetime) -> int:
         """Rows due now that are not finished yet (pending, claimed or in flight)."""
         waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
-        async with self.engine.connect() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 select(func.count())
                 .select_from(outbox_t)
@@ -125,12 +137,23 @@ class OutboxStore:
             )
             return int(result.scalar_one())
 
-    async def mark_sending(self, row_id: int) -> None:
-        """Written just before the API call: from here on, the row may have been sent."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(outbox_t).where(outbox_t.c.id == row_id).values(status=OutboxStatus.SENDING)
+    async def mark_sending(self, row_id: int) -> bool:
+        """Written just before the API call: from here on, the row may have been sent.
+
+        False, and nothing written, when the row must not go out any more: its campaign was
+        cancelled, or she paused or became unreachable, after the batch was claimed.
+        """
+        active = exists().where(
+            member_t.c.id == outbox_t.c.member_id,
+            member_t.c.status == MemberStatus.ACTIVE.value,
+        )
+        async with self._begin() as conn:
+            result = await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.id == row_id, outbox_t.c.status == OutboxStatus.CLAIMED, active)
+                .values(status=OutboxStatus.SENDING)
             )
+            return result.rowcount == 1
 
     async def finish(
         self, item: OutboxItem, outcome: Outcome, now: datetime, message_id: str | None = None
@@ -147,7 +170,7 @@ class OutboxStore:
             values["platform_message_id"] = message_id
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(update(outbox_t).where(outbox_t.c.id == item.id).values(**values))
             if outcome.status == OutboxStatus.UNREACHABLE:
                 await conn.execute(
@@ -166,7 +189,7 @@ class OutboxStore:
                 OutboxStatus.NEEDS_TEMPLATE if outside_window else OutboxStatus.FAILED
             )
             values["last_error"] = (error or "failed")[:200]
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(outbox_t)
                 .where(outbox_t.c.platform_message_id == message_id)
@@ -176,10 +199,10 @@ class OutboxStore:
 
     async def skip(self, item: OutboxItem, reason: str) -> None:
         """Not sent, on purpose (she paused or became unreachable before her turn)."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(
                 update(outbox_t)
-                .where(outbox_t.c.id == item.id)
+                .where(outbox_t.c.id == item.id, outbox_t.c.status == OutboxStatus.CLAIMED)
                 .values(status=OutboxStatus.SKIPPED, last_error=reason, claimed_at=None)
             )
 
@@ -187,7 +210,7 @@ class OutboxStore:
         """Give claimed rows back (a stopping worker), untouched."""
         if not items:
             return
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(
                 update(outbox_t)
                 .where(
@@ -199,7 +222,7 @@ class OutboxStore:
 
     async def watched(self) -> list[ProgressTarget]:
         """Unfinished occurrences with a coordinator watching their progress."""
-        async with self.engine.connect() as conn:
+        async with self._begin() as conn:
             rows = await conn.execute(
                 select(occurrence_t).where(
                     and_(
@@ -223,7 +246,7 @@ class OutboxStore:
     async def set_progress_message(
         self, occurrence_id: int, message_id: str | None, finished_at: datetime | None
     ) -> None:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(
                 update(occurrence_t)
                 .where(occurrence_t.c.id == occurrence_id)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.messages import ChannelName
 from bot.core.models import (
@@ -22,6 +24,9 @@ from bot.core.models import (
 )
 from bot.core.ports import ErasureReport
 from storage.campaigns import CampaignRepository
+from storage.connection import InlineConnection, SqlConnection
+from storage.engine import inline_engine
+from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
 from storage.tables import (
     audit_t,
@@ -39,42 +44,97 @@ from storage.updates import UpdateRepository
 ERASED = "erased"
 
 
+class NestedTransactionError(RuntimeError):
+    """`store.transaction()` was opened inside another transaction of the same store."""
+
+
+class _Open:
+    """Marks a transaction open in the current task (and in tasks it starts meanwhile)."""
+
+    __slots__ = ("active", "store")
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.active = True
+
+
+_open: ContextVar[_Open | None] = ContextVar("wasl_open_transaction", default=None)
+
+
 class SqlStore:
-    """Opens transactions on an engine (SQLite or PostgreSQL)."""
+    """Opens transactions on an engine (SQLite or PostgreSQL).
+
+    On SQLite a transaction runs its statements inline on the event loop (storage/connection.py)
+    and holds `_lock` from start to end, so there is only ever one writer in this process: a
+    transaction that awaits something real (a thread, the network) makes the others wait on the
+    lock, never on SQLite's busy wait. `engine` stays the async engine, for migrations and for
+    reads elsewhere (/healthz, tests), which WAL lets run beside the writer.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._inline = inline_engine(engine)
+        self._lock = asyncio.Lock()
+        self._connection: Connection | None = None  # one, as there is one transaction at a time
+        # True when this process runs one transaction at a time (SQLite): the others queue.
+        self.serialised = self._inline is not None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
-        async with self.engine.begin() as connection:
-            yield SqlTransaction(connection, self._insert)
+        """Commit when the block ends, roll back if it raises (like `engine.begin()`)."""
+        outer = _open.get()
+        if outer is not None and outer.active and outer.store is self:
+            raise NestedTransactionError(
+                "store.transaction() opened inside another transaction of the same store; "
+                "use the outer transaction (nesting would deadlock on SQLite)"
+            )
+        marker = _Open(self)
+        token = _open.set(marker)
+        try:
+            if self._inline is None:
+                async with self.engine.begin() as connection:
+                    yield SqlTransaction(connection, self._insert)
+            else:
+                async with self._lock:
+                    if self._connection is None:
+                        self._connection = self._inline.connect()
+                    with self._connection.begin():
+                        yield SqlTransaction(InlineConnection(self._connection), self._insert)
+        finally:
+            marker.active = False
+            _open.reset(token)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            async with self._lock:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
+                self._inline.dispose()
         await self.engine.dispose()
 
 
 class SqlTransaction:
     """Everything done here commits together when the `transaction()` block ends cleanly."""
 
-    def __init__(self, connection: AsyncConnection, insert_for_dialect: Any) -> None:
+    def __init__(self, connection: SqlConnection, insert_for_dialect: Any) -> None:
         self.conn = connection
         self._upsert = insert_for_dialect
+        self._hot = _hot_statements(insert_for_dialect)
         self.campaigns = CampaignRepository(connection, insert_for_dialect)
         self.tips = TipRepository(connection, insert_for_dialect)
         self.updates = UpdateRepository(connection, insert_for_dialect)
         self.surveys = SurveyRepository(connection, insert_for_dialect)
+        self.reports = ReportRepository(connection, insert_for_dialect)
 
     # -- redelivery ---------------------------------------------------------------------------
 
     async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
-        statement = (
-            self._upsert(update_t)
-            .values(channel=channel.value, update_id=update_id, processed_at=now)
-            .on_conflict_do_nothing()
+        result = await self.conn.execute(
+            self._hot.claim_update,
+            {"channel": channel.value, "update_id": update_id, "processed_at": now},
         )
-        result = await self.conn.execute(statement)
         return result.rowcount == 1
 
     async def forget_processed_updates(self, before: datetime) -> int:
@@ -86,41 +146,14 @@ class SqlTransaction:
     async def get_member(self, channel: ChannelName, platform_id: str) -> Member | None:
         row = (
             await self.conn.execute(
-                select(member_t).where(
-                    member_t.c.channel == channel.value, member_t.c.platform_id == platform_id
-                )
+                _MEMBER_BY_PLATFORM_ID, {"channel": channel.value, "platform_id": platform_id}
             )
         ).first()
-        return await self._member(row) if row else None
+        return _member(row) if row else None
 
     async def get_member_by_id(self, member_id: int) -> Member | None:
-        row = (await self.conn.execute(select(member_t).where(member_t.c.id == member_id))).first()
-        return await self._member(row) if row else None
-
-    async def _member(self, row: Row[Any]) -> Member:
-        spheres = (
-            await self.conn.execute(
-                select(sphere_t.c.sphere)
-                .where(sphere_t.c.member_id == row.id)
-                .order_by(sphere_t.c.sphere)
-            )
-        ).scalars()
-        return Member(
-            id=row.id,
-            channel=ChannelName(row.channel),
-            platform_id=row.platform_id,
-            chat_id=row.chat_id,
-            locale=row.locale,
-            country=row.country,
-            spheres=list(spheres),
-            role=Role(row.role),
-            status=MemberStatus(row.status),
-            consent_version=row.consent_version,
-            consented_at=row.consented_at,
-            joined_at=row.joined_at,
-            last_seen_at=row.last_seen_at,
-            timezone=row.timezone,
-        )
+        row = (await self.conn.execute(_MEMBER_BY_ID, {"member_id": member_id})).first()
+        return _member(row) if row else None
 
     async def create_member(self, new: NewMember, now: datetime) -> Member:
         result = await self.conn.execute(
@@ -235,11 +268,7 @@ class SqlTransaction:
 
     async def load_state(self, channel: ChannelName, chat_id: str) -> ConversationState:
         row = (
-            await self.conn.execute(
-                select(state_t.c.flow, state_t.c.step, state_t.c.data).where(
-                    state_t.c.channel == channel.value, state_t.c.chat_id == chat_id
-                )
-            )
+            await self.conn.execute(_STATE, {"channel": channel.value, "chat_id": chat_id})
         ).first()
         if row is None:
             return ConversationState()
@@ -248,15 +277,12 @@ class SqlTransaction:
     async def save_state(
         self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
     ) -> None:
-        where = (state_t.c.channel == channel.value, state_t.c.chat_id == chat_id)
+        key = {"channel": channel.value, "chat_id": chat_id}
         if state.flow is None and not state.data:
-            await self.conn.execute(delete(state_t).where(*where))
+            await self.conn.execute(_DROP_STATE, key)
             return
         values = {"flow": state.flow, "step": state.step, "data": state.data, "updated_at": now}
-        statement = self._upsert(state_t).values(channel=channel.value, chat_id=chat_id, **values)
-        await self.conn.execute(
-            statement.on_conflict_do_update(index_elements=["channel", "chat_id"], set_=values)
-        )
+        await self.conn.execute(self._hot.save_state, {**key, **values})
 
     async def forget_stale_states(self, before: datetime) -> int:
         result = await self.conn.execute(delete(state_t).where(state_t.c.updated_at < before))
@@ -379,3 +405,64 @@ class SqlTransaction:
     async def forget_old_messages(self, before: datetime) -> int:
         result = await self.conn.execute(delete(message_t).where(message_t.c.at < before))
         return result.rowcount
+
+
+# Statements on every update's path, built once: building one costs SQLAlchemy several times
+# what running it on SQLite does. Values come as parameters (bindparam, or a dict for INSERT).
+
+# Her spheres, in the same query as her row (one statement for the member on every update).
+_SEP = "\x1f"
+_SPHERES = (
+    select(func.aggregate_strings(sphere_t.c.sphere, _SEP))
+    .where(sphere_t.c.member_id == member_t.c.id)
+    .scalar_subquery()
+    .label("spheres")
+)
+_MEMBER_BY_PLATFORM_ID = select(member_t, _SPHERES).where(
+    member_t.c.channel == bindparam("channel"), member_t.c.platform_id == bindparam("platform_id")
+)
+_MEMBER_BY_ID = select(member_t, _SPHERES).where(member_t.c.id == bindparam("member_id"))
+_STATE_KEY = (state_t.c.channel == bindparam("channel"), state_t.c.chat_id == bindparam("chat_id"))
+_STATE = select(state_t.c.flow, state_t.c.step, state_t.c.data).where(*_STATE_KEY)
+_DROP_STATE = delete(state_t).where(*_STATE_KEY)
+
+
+class _HotStatements:
+    """The dialect's upserts on every update's path."""
+
+    def __init__(self, upsert: Any) -> None:
+        self.claim_update = upsert(update_t).on_conflict_do_nothing()
+        save = upsert(state_t)
+        self.save_state = save.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={c: save.excluded[c] for c in ("flow", "step", "data", "updated_at")},
+        )
+
+
+_hot_by_dialect: dict[Any, _HotStatements] = {}
+
+
+def _hot_statements(upsert: Any) -> _HotStatements:
+    hot = _hot_by_dialect.get(upsert)
+    if hot is None:
+        hot = _hot_by_dialect[upsert] = _HotStatements(upsert)
+    return hot
+
+
+def _member(row: Row[Any]) -> Member:
+    return Member(
+        id=row.id,
+        channel=ChannelName(row.channel),
+        platform_id=row.platform_id,
+        chat_id=row.chat_id,
+        locale=row.locale,
+        country=row.country,
+        spheres=sorted(row.spheres.split(_SEP)) if row.spheres else [],
+        role=Role(row.role),
+        status=MemberStatus(row.status),
+        consent_version=row.consent_version,
+        consented_at=row.consented_at,
+        joined_at=row.joined_at,
+        last_seen_at=row.last_seen_at,
+        timezone=row.timezone,
+    )

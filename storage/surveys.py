@@ -5,12 +5,12 @@ part, never what they answered, and shares no key, order or time with the respon
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Text, bindparam, delete, func, insert, or_, select, type_coerce, update
 
 from bot.core.campaigns import Audience
 from bot.core.surveys import (
@@ -24,6 +24,7 @@ from bot.core.surveys import (
     parse_definition,
 )
 from storage.campaigns import audience_query
+from storage.connection import SqlConnection
 from storage.tables import (
     answer_t,
     member_t,
@@ -38,11 +39,30 @@ from storage.tables import (
 
 SUPPORTED = ("en", "ar", "fr")
 
+# A survey's columns, its definition as the stored JSON text: parsed once per survey and text
+# (_definition), not on every update of everyone answering it.
+_SURVEY = (
+    survey_t.c.id,
+    survey_t.c.slug,
+    survey_t.c.mode,
+    type_coerce(survey_t.c.definition, Text).label("definition"),
+    survey_t.c.opens_at,
+    survey_t.c.closes_at,
+    survey_t.c.closed_at,
+)
+_parsed: dict[int, tuple[str, SurveyDefinition]] = {}
+# Built once (on every answer's path): building a statement costs more than running it.
+_SURVEY_BY_ID = select(*_SURVEY).where(survey_t.c.id == bindparam("survey_id"))
+_PARTICIPATION = select(participation_t.c.status).where(
+    participation_t.c.survey_id == bindparam("survey_id"),
+    participation_t.c.member_id == bindparam("member_id"),
+)
+
 
 class SurveyRepository:
     """Survey reads and writes inside one transaction."""
 
-    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+    def __init__(self, conn: SqlConnection, upsert: Any) -> None:
         self.conn = conn
         self._upsert = upsert
 
@@ -81,17 +101,17 @@ class SurveyRepository:
         return int(row.id), "updated"
 
     async def get(self, survey_id: int) -> Survey | None:
-        row = (await self.conn.execute(select(survey_t).where(survey_t.c.id == survey_id))).first()
+        row = (await self.conn.execute(_SURVEY_BY_ID, {"survey_id": survey_id})).first()
         return _survey(row) if row else None
 
     async def by_slug(self, slug: str) -> Survey | None:
-        row = (await self.conn.execute(select(survey_t).where(survey_t.c.slug == slug))).first()
+        row = (await self.conn.execute(select(*_SURVEY).where(survey_t.c.slug == slug))).first()
         return _survey(row) if row else None
 
     async def open_for(self, member_id: int, now: datetime) -> list[Survey]:
         rows = (
             await self.conn.execute(
-                select(survey_t)
+                select(*_SURVEY)
                 .where(
                     survey_t.c.mode == SurveyMode.MEMBERS.value,
                     survey_t.c.closed_at.is_(None),
@@ -117,10 +137,7 @@ class SurveyRepository:
 
     async def participation(self, survey_id: int, member_id: int) -> str | None:
         result = await self.conn.execute(
-            select(participation_t.c.status).where(
-                participation_t.c.survey_id == survey_id,
-                participation_t.c.member_id == member_id,
-            )
+            _PARTICIPATION, {"survey_id": survey_id, "member_id": member_id}
         )
         status: str | None = result.scalar_one_or_none()
         return status
@@ -232,7 +249,7 @@ class SurveyRepository:
 
     async def due_to_close(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(
-            select(survey_t).where(survey_t.c.closed_at.is_(None), survey_t.c.closes_at <= now)
+            select(*_SURVEY).where(survey_t.c.closed_at.is_(None), survey_t.c.closes_at <= now)
         )
         return [_survey(r) for r in rows]
 
@@ -296,7 +313,7 @@ class SurveyRepository:
 
     async def to_push(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(
-            select(survey_t).where(
+            select(*_SURVEY).where(
                 survey_t.c.mode == SurveyMode.MEMBERS.value,
                 survey_t.c.pushed_at.is_(None),
                 survey_t.c.closed_at.is_(None),
@@ -313,7 +330,7 @@ class SurveyRepository:
 
     async def open_surveys(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(
-            select(survey_t).where(
+            select(*_SURVEY).where(
                 survey_t.c.closed_at.is_(None),
                 survey_t.c.opens_at <= now,
                 survey_t.c.closes_at > now,
@@ -361,8 +378,21 @@ class SurveyRepository:
 def _survey(row: Any) -> Survey:
     return Survey(
         id=row.id,
-        definition=parse_definition(row.definition, SUPPORTED),
+        definition=_definition(row.id, row.definition),
         opens_at=row.opens_at,
         closes_at=row.closes_at,
         closed=row.closed_at is not None,
     )
+
+
+def _definition(survey_id: int, stored: str | dict[str, Any]) -> SurveyDefinition:
+    """The parsed definition, reused while the stored text is the same (definitions are
+    immutable once parsed; an edited survey has a different text and is parsed again)."""
+    if not isinstance(stored, str):  # a driver that decodes JSON whatever the column type
+        return parse_definition(stored, SUPPORTED)
+    cached = _parsed.get(survey_id)
+    if cached is not None and cached[0] == stored:
+        return cached[1]
+    definition = parse_definition(json.loads(stored), SUPPORTED)
+    _parsed[survey_id] = (stored, definition)
+    return definition

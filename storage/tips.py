@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, case, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.tips import (
     RateOutcome,
@@ -19,6 +18,7 @@ from bot.core.tips import (
     UpsertOutcome,
     pick_locale,
 )
+from storage.connection import SqlConnection
 from storage.tables import tip_rating_t, tip_sphere_t, tip_t, tip_text_t
 
 DRAFT_SLUG = "update-{id}"
@@ -27,7 +27,7 @@ DRAFT_SLUG = "update-{id}"
 class TipRepository:
     """Tip reads and writes inside one transaction."""
 
-    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+    def __init__(self, conn: SqlConnection, upsert: Any) -> None:
         self.conn = conn
         self._upsert = upsert
 

@@ -7,19 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, not_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.clock import week_of
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus
 from bot.core.updates import FieldUpdate, Recipient, UpdateStatus
+from storage.connection import SqlConnection
 from storage.tables import member_t, sphere_t, tally_t, update_row_t, update_sphere_t
 
 
 class UpdateRepository:
     """Field update reads and writes inside one transaction."""
 
-    def __init__(self, conn: AsyncConnection, upsert: Any) -> None:
+    def __init__(self, conn: SqlConnection, upsert: Any) -> None:
         self.conn = conn
         self._upsert = upsert
 

@@ -76,15 +76,19 @@ async def count(store: SqlStore, table: Table) -> int:
 async def concurrently(
     store: SqlStore, work: Callable[[SqlTransaction], Awaitable[T]], n: int = 2
 ) -> list[T]:
-    """Run `work` in `n` transactions on separate connections, all open at the same moment."""
-    barrier = asyncio.Barrier(n)
+    """Run `work` in `n` transactions on separate connections, all open at the same moment.
+
+    On SQLite the store runs one transaction at a time (storage/store.py): they queue instead.
+    """
+    barrier = None if store.serialised else asyncio.Barrier(n)
 
     async def one() -> T:
         async with store.transaction() as tx:
             # Every transaction has its connection before anyone writes. (No barrier after the
             # write: the loser waits on the winner's lock until the winner commits.)
             await tx.conn.execute(select(1))
-            await barrier.wait()
+            if barrier is not None:
+                await barrier.wait()
             return await work(tx)
 
     return list(await asyncio.gather(*(one() for _ in range(n))))

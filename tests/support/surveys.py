@@ -87,3 +87,45 @@ def pulse(slug: str = "pulse-test", mode: str = "members") -> dict[str, Any]:
             },
         ],
     }
+
+
+def pulse_ten(slug: str = "pulse-ten") -> dict[str, Any]:
+    """`pulse` with ten questions: one of each kind and a skip, for tests at scale."""
+    data = pulse(slug)
+    *first, note = data["questions"]
+
+    def texts(prompt: str, **extra: Any) -> dict[str, dict[str, Any]]:
+        return {
+            locale: {"prompt": f"{prompt} ({locale})", **extra} for locale in ("en", "ar", "fr")
+        }
+
+    scale = {"low": "Low", "high": "High"}
+    data["questions"] = [
+        *first,  # safe (scale), threat (yes/no, "no" skips who), who (multiple), work (number)
+        {
+            "key": "support",
+            "type": "single",
+            "options": ["peers", "ngo", "none"],
+            "text": texts("Who supported you?", options=["Peers", "An NGO", "No one"]),
+        },
+        {"key": "trust", "type": "scale", "text": texts("How much do you trust them?", **scale)},
+        {"key": "online", "type": "yesno", "text": texts("Did you work online?")},
+        {
+            "key": "needs",
+            "type": "multiple",
+            "max_choices": 2,
+            "options": ["legal", "health", "money"],
+            "text": texts("What do you need most?", options=["Legal aid", "Health", "Money"]),
+        },
+        {"key": "hope", "type": "scale", "text": texts("How hopeful are you?", **scale)},
+        note,  # text, optional
+    ]
+    intros = {
+        "en": "Ten short questions.",
+        "ar": "عشرة أسئلة قصيرة.",
+        "fr": "Dix questions courtes.",
+    }
+    data["text"] = {
+        locale: {**text, "intro": intros[locale]} for locale, text in data["text"].items()
+    }
+    return data

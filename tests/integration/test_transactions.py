@@ -1,0 +1,123 @@
+"""Transactions behave like `engine.begin()` on both backends, and on SQLite they run inline:
+one at a time, never nested, never blocking the loop on another process's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import Connection, delete, select
+
+from bot.core.clock import FixedClock
+from bot.core.messages import ChannelName
+from storage.store import NestedTransactionError, SqlStore
+from storage.tables import update_t
+
+TG = ChannelName.TELEGRAM
+
+
+async def test_an_exception_rolls_everything_back(store: SqlStore, clock: FixedClock) -> None:
+    async def claim_then_fail() -> None:
+        async with store.transaction() as tx:
+            assert await tx.claim_update(TG, "r1", clock.now())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await claim_then_fail()
+    async with store.transaction() as tx:
+        assert await tx.claim_update(TG, "r1", clock.now()), "the first claim was rolled back"
+    async with store.transaction() as tx:
+        assert not await tx.claim_update(TG, "r1", clock.now()), "the second one committed"
+
+
+async def test_nesting_is_refused_instead_of_deadlocking(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    async with store.transaction():
+        with pytest.raises(NestedTransactionError):
+            async with store.transaction():
+                pass
+
+        async def inner() -> None:  # a task started inside the transaction, awaited by it
+            async with store.transaction():
+                pass
+
+        with pytest.raises(NestedTransactionError):
+            await asyncio.create_task(inner())
+    async with store.transaction() as tx:  # the store is usable afterwards
+        assert await tx.claim_update(TG, "n1", clock.now())
+
+
+async def test_results_are_buffered(store: SqlStore, clock: FixedClock) -> None:
+    """Rows can be read after later statements and after the transaction, as with asyncpg."""
+    async with store.transaction() as tx:
+        for update_id in ("b1", "b2", "b3"):
+            await tx.claim_update(TG, update_id, clock.now())
+        result = await tx.conn.execute(select(update_t.c.update_id).order_by(update_t.c.update_id))
+        await tx.conn.execute(delete(update_t))
+    assert list(result.scalars()) == ["b1", "b2", "b3"]
+
+
+async def test_transactions_queue_on_sqlite(sqlite_store: SqlStore, clock: FixedClock) -> None:
+    """Many updates at once: each transaction runs whole, one after the other."""
+    inside = 0
+    most = 0
+
+    async def one(n: int) -> bool:
+        nonlocal inside, most
+        async with sqlite_store.transaction() as tx:
+            inside += 1
+            most = max(most, inside)
+            claimed = await tx.claim_update(TG, f"q{n % 10}", clock.now())
+            await asyncio.sleep(0)  # something real awaited inside the transaction
+            inside -= 1
+            return claimed
+
+    claims = await asyncio.gather(*(one(n) for n in range(50)))
+    assert most == 1
+    assert claims.count(True) == 10
+
+
+async def test_another_process_holding_the_lock_does_not_block_the_loop(
+    sqlite_store: SqlStore, clock: FixedClock
+) -> None:
+    """A CLI command writing to the same file: the update waits for it in a thread."""
+    path = sqlite_store.engine.url.database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, other.execute, "COMMIT")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        started = loop.time()
+        async with sqlite_store.transaction() as tx:
+            assert await tx.claim_update(TG, "l1", clock.now())
+        waited = loop.time() - started
+        ticker.cancel()
+        assert waited >= 0.25, "it waited for the other process's commit"
+        assert ticks >= 10, "the loop kept running meanwhile"
+    finally:
+        other.close()
+    async with sqlite_store.transaction() as tx:
+        assert not await tx.claim_update(TG, "l1", clock.now())
+
+
+async def test_run_sync_gets_the_transaction_connection(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    def claimed(connection: Connection) -> list[str]:
+        return list(connection.execute(select(update_t.c.update_id)).scalars())
+
+    async with store.transaction() as tx:
+        await tx.claim_update(TG, "s1", clock.now())
+        assert await tx.conn.run_sync(claimed) == ["s1"], "sees the uncommitted row"
