@@ -143,9 +143,6 @@ class DeliveryWorker:
         except Exception as error:  # an adapter bug must not stop the broadcast
             log.exception("event=send_crashed outbox_id=%s", item.id)
             result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
-        import time as _t
-
-        limiter.overall._events[-1] = _t.monotonic()  # EXPERIMENT
         if result.status is SendStatus.RETRY and result.retry_after:
             limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
         outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())
