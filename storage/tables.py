@@ -379,6 +379,7 @@ class SurveyRow(SQLModel, table=True):
     closed_at: datetime | None = _when(nullable=True)
     pushed_at: datetime | None = _when(nullable=True)  # the invitation went to the audience
     created_at: datetime = _when()
+    results_sent_at: datetime | None = _when(nullable=True)  # to participants who asked
 
 
 class SurveyParticipationRow(SQLModel, table=True):
@@ -451,11 +452,27 @@ class SurveyResponseSphereRow(SQLModel, table=True):
 
 class SurveyAnswerRow(SQLModel, table=True):
     """One answer. The response's coarse dimensions are copied here so that reports group
-    without a join; still no person, no exact time."""
+    without a join; still no person, no exact time.
+
+    ix_survey_answer_report covers every report breakdown but spheres: the count of a survey's
+    answers by question, option and country streams off it in index order (bench/reports.py).
+    """
 
     __tablename__ = "survey_answer"
     __table_args__ = (
-        Index("ix_survey_answer_report", "survey_id", "question", "option", "country"),
+        Index(
+            "ix_survey_answer_report",
+            "survey_id",
+            "question",
+            "option",
+            "number",
+            "country",
+            "week",
+            "locale",
+            "channel",
+            "age_band",
+            "gender",
+        ),
         {"sqlite_with_rowid": False},
     )
 

@@ -1,0 +1,215 @@
+"""Report aggregates, computed in SQL with GROUP BY: counts per group leave the database, rows
+never do. Disclosure control is applied to these counts by bot/reports/disclosure.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
+
+from bot.core.models import MemberStatus
+from bot.core.reports import (
+    AnswerCount,
+    Breakdown,
+    DeliveryCount,
+    MemberCount,
+    Period,
+    ResultRecipient,
+    UpdateCount,
+)
+from storage.connection import SqlConnection
+from storage.tables import (
+    answer_t,
+    campaign_t,
+    member_t,
+    outbox_t,
+    participation_t,
+    response_sphere_t,
+    response_t,
+    sphere_t,
+    survey_t,
+    tally_t,
+)
+
+
+def _in_period(query: Select[Any], week: Any, period: Period) -> Select[Any]:
+    if period.first_week is not None:
+        query = query.where(week >= period.first_week)
+    if period.last_week is not None:
+        query = query.where(week <= period.last_week)
+    return query
+
+
+def _month(week: Any) -> ColumnElement[str]:
+    """The month ("2026-11") a week belongs to: the one its Monday is in."""
+    return func.substr(week, 1, 7)
+
+
+def _text(row: Any, name: str) -> str:
+    """A grouping column's value; "" when absent (no breakdown, or the value was not given)."""
+    value = row._mapping.get(name)
+    return "" if value is None else str(value)
+
+
+class ReportRepository:
+    """Aggregate reads for reports inside one transaction."""
+
+    def __init__(self, conn: SqlConnection, upsert: Any) -> None:
+        self.conn = conn
+        self._upsert = upsert
+
+    # -- surveys ------------------------------------------------------------------------------
+
+    async def survey_counts(
+        self, survey_id: int, by: Breakdown, period: Period
+    ) -> list[AnswerCount]:
+        a = answer_t.c
+        dimension: dict[Breakdown, Any] = {
+            Breakdown.COUNTRY: a.country,
+            Breakdown.LANGUAGE: a.locale,
+            Breakdown.CHANNEL: a.channel,
+            Breakdown.AGE: a.age_band,
+            Breakdown.GENDER: a.gender,
+            Breakdown.WEEK: a.week,
+            Breakdown.MONTH: _month(a.week),
+            Breakdown.SPHERE: response_sphere_t.c.sphere,
+        }
+        # `number` only splits number questions: scale answers carry it equal to their option,
+        # choice and text answers leave it empty. Grouping on the bare columns, in the order of
+        # ix_survey_answer_report, lets the database stream the count off that covering index.
+        keys = [a.question, a.option, a.number]
+        if by is not Breakdown.NONE:
+            keys.append(dimension[by].label("grp"))
+        query = select(*keys, func.count().label("n")).where(a.survey_id == survey_id)
+        if by is Breakdown.SPHERE:
+            query = query.select_from(
+                answer_t.join(response_sphere_t, response_sphere_t.c.response_id == a.response_id)
+            )
+        query = _in_period(query, a.week, period).group_by(*keys)
+        rows = await self.conn.execute(query)
+        return [
+            AnswerCount(
+                r.question,
+                r.option,
+                None if r.number is None else float(r.number),
+                _text(r, "grp"),
+                int(r.n),
+            )
+            for r in rows
+        ]
+
+    async def survey_responses(self, survey_id: int, period: Period) -> int:
+        query = (
+            select(func.count()).select_from(response_t).where(response_t.c.survey_id == survey_id)
+        )
+        result = await self.conn.execute(_in_period(query, response_t.c.week, period))
+        return int(result.scalar_one())
+
+    async def closed_surveys(self, limit: int = 8) -> list[tuple[int, str]]:
+        answered = exists().where(response_t.c.survey_id == survey_t.c.id)
+        rows = await self.conn.execute(
+            select(survey_t.c.id, survey_t.c.slug)
+            .where(survey_t.c.closed_at.is_not(None), answered)
+            .order_by(survey_t.c.closed_at.desc(), survey_t.c.id.desc())
+            .limit(limit)
+        )
+        return [(int(r.id), str(r.slug)) for r in rows]
+
+    # -- field updates (from the anonymous tallies, which outlive the updates) ----------------
+
+    async def update_counts(self, by: Breakdown, period: Period) -> list[UpdateCount]:
+        t = tally_t.c
+        dimension: dict[Breakdown, Any] = {
+            Breakdown.COUNTRY: t.country,
+            Breakdown.SPHERE: t.sphere,
+            Breakdown.WEEK: t.week,
+            Breakdown.MONTH: _month(t.week),
+        }
+        if by is not Breakdown.NONE and by not in dimension:
+            raise ValueError(f"updates cannot be broken down by {by}")
+        keys = [t.urgent]
+        if by is not Breakdown.NONE:
+            keys.append(dimension[by].label("grp"))
+        query = select(*keys, func.sum(t.count).label("n"))
+        rows = await self.conn.execute(_in_period(query, t.week, period).group_by(*keys))
+        return [UpdateCount(_text(r, "grp"), bool(r.urgent), int(r.n)) for r in rows]
+
+    # -- membership ---------------------------------------------------------------------------
+
+    async def membership_counts(self, by: Breakdown) -> list[MemberCount]:
+        m = member_t.c
+        dimension: dict[Breakdown, Any] = {
+            Breakdown.COUNTRY: m.country,
+            Breakdown.LANGUAGE: m.locale,
+            Breakdown.CHANNEL: m.channel,
+        }
+        if by not in (Breakdown.NONE, Breakdown.SPHERE) and by not in dimension:
+            raise ValueError(f"membership cannot be broken down by {by}")
+        keys: list[Any] = [sphere_t.c.sphere]
+        if by in dimension:
+            keys.append(dimension[by].label("grp"))
+        rows = await self.conn.execute(
+            select(*keys, func.count().label("n"))
+            .select_from(member_t.outerjoin(sphere_t, sphere_t.c.member_id == m.id))
+            .where(m.status == MemberStatus.ACTIVE.value)
+            .group_by(*keys)
+        )
+        counts = []
+        for r in rows:
+            sphere = r.sphere or ""
+            group = sphere if by is Breakdown.SPHERE else _text(r, "grp")
+            counts.append(MemberCount(group, sphere, int(r.n)))
+        return counts
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    async def delivery_counts(self, limit: int = 20) -> list[DeliveryCount]:
+        recent = select(campaign_t.c.id).order_by(campaign_t.c.id.desc()).limit(limit).subquery()
+        reason = func.coalesce(outbox_t.c.last_error, "").label("reason")
+        rows = await self.conn.execute(
+            select(
+                campaign_t.c.id,
+                campaign_t.c.kind,
+                campaign_t.c.title,
+                outbox_t.c.status,
+                reason,
+                func.count().label("n"),
+            )
+            .select_from(campaign_t.join(outbox_t, outbox_t.c.campaign_id == campaign_t.c.id))
+            .where(campaign_t.c.id.in_(select(recent.c.id)))
+            .group_by(
+                campaign_t.c.id, campaign_t.c.kind, campaign_t.c.title, outbox_t.c.status, reason
+            )
+            .order_by(campaign_t.c.id.desc())
+        )
+        return [DeliveryCount(r.id, r.kind, r.title, r.status, r.reason, r.n) for r in rows]
+
+    # -- closing the loop ---------------------------------------------------------------------
+
+    async def results_due(self) -> list[int]:
+        rows = await self.conn.execute(
+            select(survey_t.c.id)
+            .where(survey_t.c.closed_at.is_not(None), survey_t.c.results_sent_at.is_(None))
+            .order_by(survey_t.c.id)
+        )
+        return [int(i) for i in rows.scalars()]
+
+    async def results_recipients(self, survey_id: int) -> list[ResultRecipient]:
+        m = member_t.c
+        rows = await self.conn.execute(
+            select(m.id, m.channel, m.locale, m.country)
+            .select_from(member_t.join(participation_t, participation_t.c.member_id == m.id))
+            .where(
+                participation_t.c.survey_id == survey_id,
+                participation_t.c.results_opt_in.is_(True),
+                m.status == MemberStatus.ACTIVE.value,
+            )
+            .order_by(m.id)
+        )
+        return [ResultRecipient(r.id, r.channel, r.locale, r.country) for r in rows]
+
+    async def mark_results_sent(self, survey_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(survey_t).where(survey_t.c.id == survey_id).values(results_sent_at=now)
+        )

@@ -1,0 +1,261 @@
+"""/report for the secretariat, through the real core on SQLite: summary, chart, spreadsheet;
+refusals logged; every kind of bad input answered; results sent to those who asked."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.core.i18n import Catalogs
+from bot.core.messages import Outbound
+from bot.core.models import Role
+from handlers.reports import send_results
+from storage.tables import outbox_t, survey_t
+from tests.handlers.conftest import join, make_invite
+from tests.support.harness import Harness, Person, payloads
+from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SECRETARIAT_ID = "700123456"
+
+
+async def secretariat(h: Harness, user_id: str = SECRETARIAT_ID, locale: str = "en") -> Person:
+    code = await make_invite(h, f"sec{user_id}", role=Role.SECRETARIAT)
+    she = h.person(user_id, locale)
+    await join(she, code, locale=locale)
+    return she
+
+
+async def member(h: Harness, user_id: str, role: Role = Role.MEMBER) -> Person:
+    code = await make_invite(h, f"m{user_id}", role=role)
+    she = h.person(user_id)
+    await join(she, code)
+    return she
+
+
+def xlsx_text(data: bytes) -> tuple[list[str], str]:
+    book = load_workbook(io.BytesIO(data))
+    cells = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [str(v) for v in row if v is not None]
+    return book.sheetnames, "\n".join(cells)
+
+
+async def ask_survey_report(she: Person, survey_id: int, by: str = "country") -> list[Outbound]:
+    subjects = await she.say("/report")
+    assert payloads(subjects[-1])[:3] == ["rep:s:survey", "rep:s:updates", "rep:s:membership"]
+    listing = await she.press("rep:s:survey")
+    assert f"rep:v:{survey_id}" in payloads(listing[-1])
+    periods = await she.press(f"rep:v:{survey_id}")
+    assert payloads(periods[-1])[:3] == ["rep:p:4w", "rep:p:3m", "rep:p:all"]
+    breakdowns = await she.press("rep:p:all")
+    assert "rep:b:country" in payloads(breakdowns[-1])
+    return await she.press(f"rep:b:{by}")
+
+
+async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Harness) -> None:
+    survey = await seed_survey(
+        harness.store, harness.clock.now(), {"IQ": 30, "SY": 20, "LB": 12, "YE": 2}
+    )
+    she = await secretariat(harness)
+    summary, chart, sheet = await ask_survey_report(she, survey.id)
+
+    assert "Pulse: safety" in summary.text and "64 responses" in summary.text
+    assert "Iraq" in summary.text and "Yemen —" not in summary.text, "Yemen's 2 are hidden"
+    assert FREE_TEXT not in summary.text and "withheld" in summary.text
+    assert chart.file is not None and chart.file.content.startswith(PNG)
+    assert chart.file.mime_type == "image/png"
+    assert sheet.file is not None and sheet.file.filename.endswith(".xlsx")
+    names, text = xlsx_text(sheet.file.content)
+    assert names[-1] == "notes" and len(names) == 6, "a sheet per question, then notes"
+    assert "Smallest group shown (k)" in text and "<5" in text
+    assert "Yemen" in text and "pulse-test" in text
+    assert FREE_TEXT not in text, "free-text answers never leave the database"
+    assert SECRETARIAT_ID not in text and SECRETARIAT_ID not in summary.text
+    async with harness.store.transaction() as tx:
+        entries = [e for e in await tx.audit_entries() if e["action"] == "report.sent"]
+    assert entries and entries[0]["details"]["by"] == "country"
+    assert (await she.press("rep:b:country"))[0].text.startswith("That button")
+
+
+async def test_updates_and_membership_reports(harness: Harness) -> None:
+    she = await secretariat(harness)
+    ids = await seed_members(harness.store, harness.clock.now(), {"IQ": 12, "SY": 7})
+    await seed_updates(harness.store, harness.clock.now(), ids[0], {"IQ": 30, "SY": 25, "YE": 3})
+    await she.say("/report")
+    await she.press("rep:s:updates")
+    await she.press("rep:p:4w")
+    summary, chart, sheet = await she.press("rep:b:country")
+    assert "Field updates" in summary.text and "Iraq" in summary.text
+    assert chart.file is not None and sheet.file is not None
+    await she.say("/report")
+    asked = await she.press("rep:s:membership")
+    assert "rep:b:sphere" in payloads(asked[-1]), "membership has no period: straight to split"
+    summary, _chart, sheet = await she.press("rep:b:sphere")
+    assert "Youth deradicalisation" in summary.text
+    assert sheet.file is not None
+    _names, text = xlsx_text(sheet.file.content)
+    assert "5000000" not in text, "no platform or chat id in an export"
+
+
+async def test_a_member_or_coordinator_is_refused_and_the_attempt_is_logged(
+    harness: Harness,
+) -> None:
+    practitioner = await member(harness, "31")
+    coordinator = await member(harness, "32", Role.COORDINATOR)
+    for person in (practitioner, coordinator):
+        [refused] = await person.say("/report")
+        assert refused.text == "This command is not available to you."
+    async with harness.store.transaction() as tx:
+        refusals = [e for e in await tx.audit_entries() if e["action"] == "command.refused"]
+    assert [e["details"]["command"] for e in refusals] == ["report", "report"]
+    assert {e["details"]["role"] for e in refusals} == {"member", "coordinator"}
+
+
+async def test_a_stale_report_button_after_losing_the_role_is_refused(harness: Harness) -> None:
+    she = await secretariat(harness)
+    await she.say("/report")
+    async with harness.store.transaction() as tx:
+        found = await tx.get_member(harness.channel.name, SECRETARIAT_ID)
+        assert found is not None
+        await tx.set_role(found.id, Role.MEMBER)
+    [refused] = await she.press("rep:s:updates")
+    assert refused.text == "This command is not available to you."
+
+
+async def test_unknown_open_and_unanswered_surveys_are_explained(harness: Harness) -> None:
+    she = await secretariat(harness)
+    [unknown] = await she.say("/report no-such-survey")
+    assert unknown.text == "There is no survey called no-such-survey."
+    await seed_survey(harness.store, harness.clock.now(), {"IQ": 8}, slug="open-one", close=False)
+    [still_open] = await she.say("/report open-one")
+    assert "still open" in still_open.text
+    await seed_survey(harness.store, harness.clock.now(), {}, slug="nobody")
+    [unanswered] = await she.say("/report nobody")
+    assert "Nobody answered" in unanswered.text
+    await she.say("/report")
+    [none_closed] = await she.press("rep:s:survey")
+    assert "No closed survey has answers yet" in none_closed.text
+
+
+async def test_a_period_with_no_data_and_a_breakdown_too_fine_are_explained(
+    harness: Harness,
+) -> None:
+    old = harness.clock.now() - timedelta(days=200)
+    survey = await seed_survey(harness.store, old, {"IQ": 9, "SY": 3, "LB": 2}, slug="old-one")
+    she = await secretariat(harness)
+    [periods] = await she.say("/report old-one")
+    assert payloads(periods)[0] == "rep:p:4w"
+    typed = await she.say("the last month please")
+    assert typed[0].text == "Please choose one of the buttons."
+    await she.press("rep:p:4w")
+    no_data = await she.press("rep:b:none")
+    assert "no data for this period" in no_data[0].text
+    assert payloads(no_data[-1])[0] == "rep:p:4w", "asked for a period again"
+    await she.press("rep:p:all")
+    too_fine = await she.press("rep:b:language")
+    assert "groups are too small" in too_fine[0].text and "coarser" in too_fine[0].text
+    assert "rep:b:none" in payloads(too_fine[-1]), "asked for a breakdown again"
+    summary, _chart, _sheet = await she.press("rep:b:none")
+    assert "14 responses" in summary.text
+    assert survey.slug == "old-one"
+
+
+async def test_a_public_survey_can_be_split_by_age_and_gender(harness: Harness) -> None:
+    survey = await seed_survey(
+        harness.store, harness.clock.now(), {"IQ": 12}, slug="public-one", mode="public"
+    )
+    she = await secretariat(harness)
+    await she.say("/report public-one")
+    breakdowns = await she.press("rep:p:all")
+    assert {"rep:b:age", "rep:b:gender"} <= set(payloads(breakdowns[-1]))
+    summary, _chart, _sheet = await she.press("rep:b:gender")
+    assert "Woman" in summary.text and survey.id
+
+
+async def test_results_go_to_participants_who_asked_in_their_language(harness: Harness) -> None:
+    survey = await seed_survey(
+        harness.store, harness.clock.now(), {"IQ": 30, "SY": 3}, close=False
+    )
+    asked_ar = await member(harness, "41")
+    asked_sy = await member(harness, "42")
+    declined = await member(harness, "43")
+    async with harness.store.transaction() as tx:
+        people = {}
+        for person in (asked_ar, asked_sy, declined):
+            found = await tx.get_member(harness.channel.name, person.user_id)
+            assert found is not None
+            people[person.user_id] = found
+            await tx.surveys.set_participation(survey.id, found.id, "completed")
+        people["41"].locale = "ar"
+        people["42"].country = "SY"
+        for found in people.values():
+            await tx.save_member(found)
+        await tx.surveys.set_results_opt_in(survey.id, people["41"].id)
+        await tx.surveys.set_results_opt_in(survey.id, people["42"].id)
+    catalogs = Catalogs()
+    assert await send_results(harness.store, catalogs, harness.clock.now()) == 0, "still open"
+    async with harness.store.transaction() as tx:
+        await tx.surveys.close(survey.id, harness.clock.now())
+    assert await send_results(harness.store, catalogs, harness.clock.now(), k=5) == 2
+    assert await send_results(harness.store, catalogs, harness.clock.now(), k=5) == 0
+    async with harness.store.transaction() as tx:
+        rows = (await tx.conn.execute(select(outbox_t))).all()
+        sent_at = (await tx.conn.execute(select(survey_t.c.results_sent_at))).scalar_one()
+    texts = {r.member_id: r.text for r in rows}
+    assert set(texts) == {people["41"].id, people["42"].id}, "only those who asked"
+    assert "نبض" in texts[people["41"].id] and "العراق" in texts[people["41"].id]
+    syria = texts[people["42"].id]
+    assert "Whole alliance" in syria and "Syria: too few answers to show." in syria
+    assert FREE_TEXT not in syria
+    assert sent_at is not None
+
+
+async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
+    harness: Harness,
+) -> None:
+    """Members join, share updates and answer a survey through the bot; it closes; the
+    secretariat gets summary, chart and spreadsheet; those who asked get the results."""
+    from handlers.surveys import close_due_surveys
+    from tests.handlers.test_surveys import load
+
+    survey_id = await load(harness, days=3)
+    people = [await member(harness, str(600 + i)) for i in range(7)]
+    for i, she in enumerate(people):
+        await she.say("/update")
+        await she.say(f"Field note number {i} from the district.")
+        await she.press("upd:sph:done")
+        await she.press("upd:urg:no")
+        await she.press("upd:keep:no")
+        await she.press("upd:go:send")
+        await she.say("/survey pulse-test")
+        await she.press(f"srv:{survey_id}:safe:{1 + i % 2}")
+        await she.press(f"srv:{survey_id}:threat:no")
+        await she.say(str(10 + i))
+        await she.say(f"{FREE_TEXT} {i}")
+        await she.press(f"srv:{survey_id}:optin:{'yes' if i < 2 else 'no'}")
+    harness.clock.advance(timedelta(days=4))
+    assert await close_due_surveys(harness.store, harness.clock.now()) == [survey_id]
+
+    she = await secretariat(harness)
+    summary, chart, sheet = await ask_survey_report(she, survey_id, by="none")
+    assert "7 responses" in summary.text
+    assert "No: 100%" in summary.text
+    assert "7 free-text answers, withheld" in summary.text
+    assert chart.file is not None and chart.file.content.startswith(PNG)
+    assert sheet.file is not None
+    names, text = xlsx_text(sheet.file.content)
+    assert names[-1] == "notes" and FREE_TEXT not in text
+    assert not any(she.user_id in text for she in people)
+    await she.say("/report")
+    await she.press("rep:s:updates")
+    await she.press("rep:p:4w")
+    updates = await she.press("rep:b:none")
+    assert "Routine: 7" in updates[0].text, "no urgent update: a zero is not hidden"
+
+    queued = await send_results(harness.store, Catalogs(), harness.clock.now())
+    assert queued == 2, "only the two who asked"

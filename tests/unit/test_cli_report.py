@@ -1,0 +1,126 @@
+"""`wasl report …` end to end: a seeded SQLite file, `bot.cli.main`, the four formats."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli import main
+from bot.cli_report import Progress
+from storage.engine import make_engine, migrate
+from storage.store import SqlStore
+from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
+
+NOW = datetime.now(UTC)
+
+
+async def _seed(path: Path) -> None:
+    store = SqlStore(make_engine(f"sqlite:///{path}"))
+    try:
+        await migrate(store.engine)
+        await seed_survey(store, NOW, {"IQ": 30, "SY": 20, "YE": 2}, slug="pulse-cli")
+        await seed_survey(store, NOW, {"IQ": 9}, slug="open-cli", close=False)
+        ids = await seed_members(store, NOW, {"IQ": 12, "SY": 9})
+        await seed_updates(store, NOW, ids[0], {"IQ": 30, "SY": 30})
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "wasl.db"
+    asyncio.run(_seed(path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("WASL_MIN_CELL", "5")
+    return path
+
+
+def test_a_survey_report_in_all_four_formats(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["report", "survey", "pulse-cli", "--by", "country"]
+    for fmt in ("csv", "xlsx", "png", "md"):
+        out = tmp_path / f"report.{fmt}"
+        assert main([*base, "--format", fmt, "--out", str(out)]) == 0
+        assert out.stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "k=5" in printed
+
+    raw = (tmp_path / "report.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel reads UTF-8"
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert {r["group"] for r in rows} >= {"Iraq", "Syria", "Yemen"}
+    yemen = [r for r in rows if r["group"] == "Yemen" and r["answer"] != "Total"]
+    assert all(r["count"] in ("<5", "x", "0") for r in yemen), "Yemen's 2 people stay hidden"
+    assert all(FREE_TEXT not in value for r in rows for value in r.values())
+
+    book = load_workbook(io.BytesIO((tmp_path / "report.xlsx").read_bytes()))
+    assert book.sheetnames[-1] == "notes"
+    notes = [str(v) for row in book["notes"].iter_rows(values_only=True) for v in row if v]
+    assert "pulse-cli" in notes and "5" in notes
+
+    assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Pulse: safety") and "| Iraq |" in markdown
+    assert "## Notes" in markdown
+
+
+def test_updates_and_membership_reports_and_the_format_from_the_name(
+    database: Path, tmp_path: Path
+) -> None:
+    updates = tmp_path / "updates.md"
+    assert main(["report", "updates", "--by", "week", "--out", str(updates)]) == 0
+    assert "Field updates" in updates.read_text(encoding="utf-8")
+    members = tmp_path / "members.xlsx"
+    assert main(["report", "membership", "--by", "sphere", "--out", str(members)]) == 0
+    text = [
+        str(v)
+        for sheet in load_workbook(io.BytesIO(members.read_bytes())).worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for v in row
+        if v is not None
+    ]
+    assert "Youth deradicalisation" in text
+    assert not any(v.startswith("5000") for v in text), "no platform or chat ids"
+    french = tmp_path / "membres.csv"
+    assert main(["report", "membership", "--out", str(french), "--language", "fr"]) == 0
+    delivery = tmp_path / "delivery.csv"
+    assert main(["report", "delivery", "--out", str(delivery)]) == 2, "no campaign yet"
+
+
+def test_what_cannot_be_reported_is_said_plainly(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.csv")
+    assert main(["report", "survey", "nope", "--out", out]) == 2
+    assert "There is no survey called nope." in capsys.readouterr().err
+    assert main(["report", "survey", "open-cli", "--out", out]) == 2
+    assert "still open" in capsys.readouterr().err
+    assert main(["report", "survey", "pulse-cli", "--by", "week", "--out", out]) == 0
+    assert main(["report", "survey", "pulse-cli", "--since", "2001-01-01",
+                 "--until", "2001-02-01", "--out", out]) == 2  # fmt: skip
+    assert "no data for this period" in capsys.readouterr().err
+    assert main(["report", "survey", "pulse-cli", "--format", "xlsx", "--out", "-"]) == 2
+    assert not Path(out).with_suffix(".xlsx").exists()
+
+
+async def test_progress_shows_only_after_a_second() -> None:
+    ticks = iter([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    quiet = io.StringIO()
+    async with Progress(("a", "b"), quiet, clock=lambda: next(ticks)) as progress:
+        progress.step()
+        progress.step()
+    assert quiet.getvalue() == ""
+    slow = io.StringIO()
+    times = iter([0.0, 1.5, 2.0, 2.5, 3.0])
+    async with Progress(("counting", "writing"), slow, clock=lambda: next(times)) as progress:
+        progress.step()
+    shown = slow.getvalue()
+    assert "1/2 writing" in shown and "2/2 done" in shown and shown.endswith("\n")
+    assert "█" in shown
