@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import App
 from handlers.campaigns import fire_due
 from handlers.moderation import expire_updates, send_digest
+from handlers.reports import send_results
 from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.housekeeping import purge_expired
 
@@ -50,8 +51,15 @@ async def survey_jobs(app: App, wake: Callable[[], None]) -> None:
     pushed = await push_open_surveys(app.store, app.catalogs, now)
     reminded = await send_reminders(app.store, app.catalogs, now)
     closed = await close_due_surveys(app.store, now)
-    log.info("event=survey_jobs pushed=%s reminded=%s closed=%s", pushed, reminded, len(closed))
-    if pushed or reminded:
+    results = await send_results(app.store, app.catalogs, now, k=app.settings.wasl.min_cell)
+    log.info(
+        "event=survey_jobs pushed=%s reminded=%s closed=%s results=%s",
+        pushed,
+        reminded,
+        len(closed),
+        results,
+    )
+    if pushed or reminded or results:
         wake()
 
 

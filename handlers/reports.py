@@ -19,7 +19,7 @@ from babel.dates import format_date
 from bot.core.campaigns import CampaignKind
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, Translator
-from bot.core.messages import Button, OutboundFile
+from bot.core.messages import Button, Outbound, OutboundFile
 from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.reports import (
@@ -637,21 +637,29 @@ class ReportFlow:
             ctx.state.go(FLOW, back)
             await self.reprompt(ctx)
             return
-        # Drawing takes a moment of CPU: off the event loop, so other chats are not held up.
-        chart, sheet = await asyncio.gather(
-            asyncio.to_thread(render_png, report, ctx._),
-            asyncio.to_thread(render_xlsx, report, ctx._),
-        )
         ctx.state.clear()
         ctx.say(render_text(report, ctx._))
-        ctx.say(
-            ctx._("Chart: {title}", title=report.title),
-            file=OutboundFile(file_name(report, "png"), chart, "image/png"),
-        )
-        ctx.say(
-            ctx._("Spreadsheet: {title} (a sheet per table, and notes)", title=report.title),
-            file=OutboundFile(file_name(report, "xlsx"), sheet, XLSX),
-        )
+        _ = ctx._
+
+        async def files() -> list[Outbound]:
+            # Drawing takes a moment of CPU: after the commit and off the event loop, so
+            # neither the database nor other chats wait for it.
+            chart, sheet = await asyncio.gather(
+                asyncio.to_thread(render_png, report, _),
+                asyncio.to_thread(render_xlsx, report, _),
+            )
+            return [
+                Outbound(
+                    _("Chart: {title}", title=report.title),
+                    file=OutboundFile(file_name(report, "png"), chart, "image/png"),
+                ),
+                Outbound(
+                    _("Spreadsheet: {title} (a sheet per table, and notes)", title=report.title),
+                    file=OutboundFile(file_name(report, "xlsx"), sheet, XLSX),
+                ),
+            ]
+
+        ctx.reply.later.append(files)
         await ctx.tx.audit(
             actor=f"member:{ctx.member.id}",
             action="report.sent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -153,7 +154,12 @@ class SendResult:
 
 @dataclass(slots=True)
 class Reply:
-    """What the core asks a channel to do after an update is committed."""
+    """What the core asks a channel to do after an update is committed.
+
+    `later` makes messages that are slow to produce (a chart, a spreadsheet) after the commit,
+    so the work never holds the database: each returns the messages to send next.
+    """
 
     messages: list[Outbound] = field(default_factory=list)
     delete_message_ids: list[str] = field(default_factory=list)
+    later: list[Callable[[], Awaitable[list[Outbound]]]] = field(default_factory=list)

@@ -278,6 +278,12 @@ class Core:
     async def _send(
         self, inbound: Inbound, channel: Channel, reply: Reply, remember: bool
     ) -> None:
+        for produce in reply.later:
+            try:
+                reply.messages.extend(await produce())
+            except Exception:
+                log.exception("event=later_failed channel=%s update_id=%s", *_ids(inbound))
+                reply.messages.append(Outbound(self.catalogs.get(inbound.language_hint)(SORRY)))
         sent: list[str] = []
         for message in reply.messages:
             edit = inbound.message_id if message.replace and inbound.payload else None
