@@ -23,11 +23,9 @@ import logging
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -38,7 +36,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import uvicorn  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
@@ -75,29 +72,6 @@ class StrictBotApi(FakeBotApi):
         self.delivered: list[tuple[int, str, float]] = []  # (chat id, text, monotonic time)
         self.too_many: list[tuple[int, str, float, str]] = []  # ..., "overall" or "chat"
         self._kill: tuple[int, str, int] | None = None
-
-    def start(self) -> StrictBotApi:
-        """As FakeBotApi.start, with TCP_NODELAY on the listening socket (inherited by each
-        connection): without it every keep-alive request waits ~40 ms for a delayed ACK."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, log_config=None
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Bot API server did not start")
-            time.sleep(0.01)
-        return self
 
     async def _m_sendmessage(  # type: ignore[override]  # the fake awaits coroutines
         self, params: dict[str, Any], files: Any

@@ -14,7 +14,6 @@ import email.parser
 import email.policy
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,13 +23,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from telegram import Bot
 from telegram.request import HTTPXRequest
+
+from tests.fakes.server import ThreadedServer
 
 TOKEN = "123:fake"
 BOT_USER: dict[str, Any] = {
@@ -149,8 +149,7 @@ class FakeBotApi:
         self._message_ids = itertools.count(10_000)
         self._lock = threading.Lock()
         self._closing = False
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._web: ThreadedServer | None = None
         self.port = 0
         routes = [Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
         self.app = Starlette(routes=routes)
@@ -163,33 +162,15 @@ class FakeBotApi:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeBotApi:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, log_config=None
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
-            name="fake-bot-api",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Bot API server did not start")
-            time.sleep(0.01)
+        self._web = ThreadedServer(self.app, "fake-bot-api")
+        self._web.start()
+        self.port = self._web.port
         return self
 
     def stop(self) -> None:
         self._closing = True
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._web is not None:
+            self._web.stop()
 
     def __enter__(self) -> FakeBotApi:
         return self.start()
