@@ -237,7 +237,7 @@ def _csv_rows(section: Section, _: Translator) -> Iterator[list[str]]:
                 section.row_labels[r],
                 _("Total"),
                 str(row_total) if row_total is not None else "",
-                "" if row_total is not None else "withheld",
+                "" if row_total is not None else _("withheld"),
                 "",
             ]
 
@@ -317,7 +317,8 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
         sheet.column_dimensions["A"].width = 28
         for column in range(2, len(section.column_labels) + 3):
             sheet.column_dimensions[_column_letter(column)].width = 14
-    notes = book.create_sheet("notes")
+    # Translators: the name of a spreadsheet tab (at most 31 characters, no / \ ? * [ ]).
+    notes = book.create_sheet(_("notes"))
     notes.sheet_view.rightToLeft = rtl
     for label, value in meta(report, _):
         notes.append([label, value])
