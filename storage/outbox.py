@@ -171,7 +171,11 @@ class OutboxStore:
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
         async with self._begin() as conn:
-            await conn.execute(update(outbox_t).where(outbox_t.c.id == item.id).values(**values))
+            # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
+            in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
+            await conn.execute(
+                update(outbox_t).where(outbox_t.c.id == item.id, in_hand).values(**values)
+            )
             if outcome.status == OutboxStatus.UNREACHABLE:
                 await conn.execute(
                     update(member_t)
