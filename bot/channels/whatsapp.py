@@ -205,7 +205,10 @@ class WhatsAppChannel:
     async def send(
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
     ) -> SendResult:
-        """WhatsApp cannot edit a message: a replacement is sent as a new one."""
+        """WhatsApp cannot edit a message: a replacement is sent as a new one. A file (a
+        report) is uploaded first and sent as a document with the text as its caption."""
+        if message.file is not None:
+            return await self._send_file(chat_id, message)
         result = SendResult(SendStatus.SENT)
         for body in self.bodies(chat_id, message):
             result = await self._post(body)
@@ -301,6 +304,25 @@ class WhatsAppChannel:
                 bodies.append({**head, "type": "text", "text": {"body": part}})
         return bodies
 
+    async def _send_file(self, chat_id: str, message: Outbound) -> SendResult:
+        assert message.file is not None
+        media_id = await self.upload(
+            message.file.filename, message.file.content, message.file.mime_type
+        )
+        if media_id is None:
+            return SendResult(SendStatus.RETRY, reason="media upload failed")
+        document = {"id": media_id, "filename": message.file.filename}
+        if message.text:
+            document["caption"] = message.text[:BODY_LIMIT]
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": chat_id,
+            "type": "document",
+            "document": document,
+        }
+        return await self._post(body)
+
     async def _post(self, body: dict[str, Any]) -> SendResult:
         try:
             response = await self.client.post(self.url, json=body, headers=self.headers)
@@ -317,12 +339,15 @@ class WhatsAppChannel:
 
     async def upload(self, filename: str, content: bytes, mime_type: str) -> str | None:
         """Upload a file (reports) and return its media id."""
-        response = await self.client.post(
-            self.media_url,
-            headers=self.headers,
-            data={"messaging_product": "whatsapp", "type": mime_type},
-            files={"file": (filename, content, mime_type)},
-        )
+        try:
+            response = await self.client.post(
+                self.media_url,
+                headers=self.headers,
+                data={"messaging_product": "whatsapp", "type": mime_type},
+                files={"file": (filename, content, mime_type)},
+            )
+        except httpx.TransportError:
+            return None
         if response.status_code >= 300:
             return None
         media_id: str | None = response.json().get("id")

@@ -26,6 +26,7 @@ from bot.core.messages import (
     MediaKind,
     MediaRef,
     Outbound,
+    OutboundFile,
     SendStatus,
     Template,
 )
@@ -251,3 +252,28 @@ async def test_webhook_checks_signature_before_anything_reaches_a_handler() -> N
     assert webhook.receive(b"not json", sign(b"not json")) == 400
     assert webhook.verify("subscribe", "verify-me", "1158201444") == "1158201444"
     assert webhook.verify("subscribe", "wrong", "1158201444") is None
+
+
+async def test_a_report_file_is_uploaded_then_sent_as_a_document() -> None:
+    requests: list[httpx.Request] = []
+
+    def graph(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.path.endswith("/media"):
+            assert b"report.xlsx" in request.content, "the file goes up as multipart"
+            return httpx.Response(200, json={"id": "media-7"})
+        return httpx.Response(200, json={"messages": [{"id": "wamid.doc"}]})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(graph))
+    ch = WhatsAppChannel(client, "https://graph.test/v21.0", wa.PHONE_ID, "token")
+    sheet = OutboundFile("report.xlsx", b"PK\x03\x04data", "application/vnd.ms-excel")
+    result = await ch.send("1", Outbound("Spreadsheet", file=sheet))
+    assert result.message_id == "wamid.doc"
+    body = json.loads(requests[-1].content)
+    assert body["type"] == "document"
+    assert body["document"] == {
+        "id": "media-7",
+        "filename": "report.xlsx",
+        "caption": "Spreadsheet",
+    }
+    await client.aclose()
