@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,9 +156,17 @@ class OutboxStore:
             return result.rowcount == 1
 
     async def finish(
-        self, item: OutboxItem, outcome: Outcome, now: datetime, message_id: str | None = None
+        self,
+        item: OutboxItem,
+        outcome: Outcome,
+        now: datetime,
+        message_ids: Sequence[str] = (),
     ) -> None:
-        """Record how the send ended; an unreachable member stops receiving anything."""
+        """Record how the send ended; an unreachable member stops receiving anything.
+
+        `message_ids` are the messages the send left in her chat (the last one carries the
+        delivery statuses); they are remembered so /wipe can delete an alert from her phone.
+        """
         values: dict[str, Any] = {
             "status": outcome.status,
             "attempts": item.attempts + 1,
@@ -167,10 +175,13 @@ class OutboxStore:
         }
         if outcome.status == OutboxStatus.SENT:
             values["sent_at"] = now
-            values["platform_message_id"] = message_id
+            values["platform_message_id"] = message_ids[-1] if message_ids else None
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
-        async with self._begin() as conn:
+        async with self.store.transaction() as tx:
+            conn = tx.conn
+            if outcome.status == OutboxStatus.SENT:
+                await tx.record_messages(item.channel, item.chat_id, message_ids, now)
             # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
             in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
             await conn.execute(

@@ -183,7 +183,8 @@ class TelegramChannel:
             result = classify(error)
             log.debug("event=send_failed status=%s reason=%s", result.status, result.reason)
             return result
-        return SendResult(SendStatus.SENT, message_id=str(sent.message_id))
+        ids = tuple(str(m.message_id) for m in sent)
+        return SendResult(SendStatus.SENT, message_id=ids[-1], message_ids=ids)
 
     async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
         """Delete the bot's messages (and hers) in a private chat; returns how many went."""
@@ -221,62 +222,75 @@ class TelegramChannel:
 
     async def _send_texts(
         self, chat: int | str, parts: Sequence[str], markup: InlineKeyboardMarkup | None
-    ) -> Message:
-        """Send the parts in order; the buttons go under the last one."""
-        sent: Message | None = None
+    ) -> list[Message]:
+        """Send the parts in order; the buttons go under the last one.
+
+        Every message sent is returned, not just the last, so /wipe can delete them all.
+        """
+        sent: list[Message] = []
         for n, part in enumerate(parts, start=1):
-            sent = await self.bot.send_message(
-                chat,
-                part,
-                reply_markup=markup if n == len(parts) else None,
-                link_preview_options=NO_PREVIEW,
+            sent.append(
+                await self.bot.send_message(
+                    chat,
+                    part,
+                    reply_markup=markup if n == len(parts) else None,
+                    link_preview_options=NO_PREVIEW,
+                )
             )
-        assert sent is not None, "no parts to send"
+        assert sent, "no parts to send"
         return sent
 
-    async def _text_before(self, chat: int | str, text: str) -> str | None:
-        """Send text too long for a caption on its own first; return the caption to use."""
-        if not text.strip():
-            return None
-        if utf16_len(text) <= CAPTION_LIMIT:
-            return text
-        await self._send_texts(chat, split_text(text), None)
-        return None
+    async def _text_before(self, chat: int | str, text: str) -> tuple[str | None, list[Message]]:
+        """Send text too long for a caption on its own first.
 
-    async def _send_file(self, chat: int | str, message: Outbound) -> Message:
+        Returns the caption to use and the messages already sent.
+        """
+        if not text.strip():
+            return None, []
+        if utf16_len(text) <= CAPTION_LIMIT:
+            return text, []
+        return None, await self._send_texts(chat, split_text(text), None)
+
+    async def _send_file(self, chat: int | str, message: Outbound) -> list[Message]:
         assert message.file is not None
-        caption = await self._text_before(chat, message.text)
-        return await self.bot.send_document(
+        caption, before = await self._text_before(chat, message.text)
+        document = await self.bot.send_document(
             chat,
             message.file.content,
             filename=message.file.filename,
             caption=caption,
             reply_markup=keyboard(message.buttons, message.columns),
         )
+        return [*before, document]
 
     async def _send_attachment(
         self, chat: int | str, message: Outbound, attachment: MediaRef
-    ) -> Message:
+    ) -> list[Message]:
         markup = keyboard(message.buttons, message.columns)
         if attachment.kind is MediaKind.STICKER:  # a sticker takes no caption
-            if message.text.strip():
+            before = (
                 await self._send_texts(chat, split_text(message.text), None)
-            return await self.bot.send_sticker(chat, attachment.ref, reply_markup=markup)
-        caption = await self._text_before(chat, message.text)
+                if message.text.strip()
+                else []
+            )
+            sticker = await self.bot.send_sticker(chat, attachment.ref, reply_markup=markup)
+            return [*before, sticker]
+        caption, before = await self._text_before(chat, message.text)
         ref = attachment.ref
         match attachment.kind:
             case MediaKind.PHOTO:
-                return await self.bot.send_photo(chat, ref, caption=caption, reply_markup=markup)
+                last = await self.bot.send_photo(chat, ref, caption=caption, reply_markup=markup)
             case MediaKind.VOICE:
-                return await self.bot.send_voice(chat, ref, caption=caption, reply_markup=markup)
+                last = await self.bot.send_voice(chat, ref, caption=caption, reply_markup=markup)
             case MediaKind.AUDIO:
-                return await self.bot.send_audio(chat, ref, caption=caption, reply_markup=markup)
+                last = await self.bot.send_audio(chat, ref, caption=caption, reply_markup=markup)
             case MediaKind.VIDEO:
-                return await self.bot.send_video(chat, ref, caption=caption, reply_markup=markup)
+                last = await self.bot.send_video(chat, ref, caption=caption, reply_markup=markup)
             case _:
-                return await self.bot.send_document(
+                last = await self.bot.send_document(
                     chat, ref, caption=caption, reply_markup=markup
                 )
+        return [*before, last]
 
 
 _RESENDABLE = frozenset(

@@ -144,12 +144,24 @@ class SendStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The outcome of one send."""
+    """The outcome of one send.
+
+    `message_id` is the message that carries the buttons (the one to edit later);
+    `message_ids` every message the send produced (a long text goes out in parts), for /wipe.
+    """
 
     status: SendStatus
     message_id: str | None = None
     retry_after: float | None = None
     reason: str | None = None
+    message_ids: tuple[str, ...] = ()
+
+    @property
+    def all_ids(self) -> tuple[str, ...]:
+        """Every message id this send left in her chat."""
+        if self.message_ids:
+            return self.message_ids
+        return (self.message_id,) if self.message_id else ()
 
 
 @dataclass(slots=True)

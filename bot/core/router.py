@@ -288,19 +288,15 @@ class Core:
         for message in reply.messages:
             edit = inbound.message_id if message.replace and inbound.payload else None
             result = await channel.send(inbound.chat_id, message, edit_message_id=edit)
-            if (
-                result.status is SendStatus.SENT
-                and result.message_id
-                and result.message_id != edit
-            ):
-                sent.append(result.message_id)
+            if result.status is SendStatus.SENT:
+                sent.extend(m for m in result.all_ids if m != edit)
             elif result.status is SendStatus.UNREACHABLE:
                 async with self.store.transaction() as tx:
                     await tx.set_status(
                         inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE
                     )
                 return
-            elif result.status is not SendStatus.SENT:
+            else:
                 log.warning(
                     "event=reply_failed channel=%s update_id=%s status=%s reason=%s",
                     *_ids(inbound),

@@ -146,7 +146,7 @@ class DeliveryWorker:
         if result.status is SendStatus.RETRY and result.retry_after:
             limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
         outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())
-        await self.outbox.finish(item, outcome, self.clock.now(), result.message_id)
+        await self.outbox.finish(item, outcome, self.clock.now(), result.all_ids)
 
     def _outside_window(self, item: OutboxItem) -> bool:
         """WhatsApp lets a business write freely only within 24 h of her last message."""

@@ -112,6 +112,7 @@ async def test_long_text_is_split_at_paragraphs_with_buttons_on_the_last_part(
     assert parts[0].text.endswith("وصل") and "\n\n" not in parts[0].text[-2:]
     assert "".join(p.text for p in parts).replace("\n", "") == text.replace("\n", "")
     assert result.message_id == str(call_message_id(api))  # the part with the buttons
+    assert result.all_ids == tuple(str(p.message_id) for p in parts)  # /wipe needs both
 
 
 async def test_rate_limit_comes_back_as_retry_with_retry_after(
@@ -268,11 +269,13 @@ async def test_file_with_a_long_text_sends_the_text_first(
     report = OutboundFile("report.csv", b"a,b\n")
     text = "Totals by country. " * 100  # over the 1024-character caption limit
     buttons = (Button("Again", "report:again"),)
-    await channel.send(str(CHAT), Outbound(text, buttons, file=report))
+    result = await channel.send(str(CHAT), Outbound(text, buttons, file=report))
     assert [c.method for c in api.replies(CHAT)] == ["sendMessage", "sendDocument"]
     text_call, document = api.replies(CHAT)
     assert text_call.text == text.strip() and "caption" not in document.params
     assert document.payloads == ["report:again"]
+    assert result.message_id == str(document.message_id)
+    assert result.all_ids == (str(text_call.message_id), str(document.message_id))
 
 
 async def test_an_attachment_is_sent_again_by_its_file_id(

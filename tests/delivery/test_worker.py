@@ -55,9 +55,10 @@ class ScriptedChannel:
         if result.status is SendStatus.SENT:
             self.delivered.append((chat_id, message.text))
             self.edits.append((chat_id, message.text, edit_message_id))
-            result = SendResult(
-                SendStatus.SENT, message_id=edit_message_id or str(next(self._ids))
-            )
+            if result.message_id is None:  # scripted ids stand
+                result = SendResult(
+                    SendStatus.SENT, message_id=edit_message_id or str(next(self._ids))
+                )
         if self.hook is not None:
             await self.hook(chat_id, self.attempts)
         if self.latency:
@@ -234,6 +235,23 @@ async def test_everyone_gets_it_once_in_her_language(rig: Rig) -> None:
     assert set((await rig.statuses()).values()) == {OutboxStatus.SENT}
     row = (await rig.rows(arabic[0]))[0]
     assert row["attempts"] == 1 and row["sent_at"] == rig.clock.now() and row["last_error"] is None
+
+
+async def test_what_reached_her_chat_is_remembered_so_wipe_can_delete_it(rig: Rig) -> None:
+    she, other = await rig.seed(2)
+    sent = [SendResult(SendStatus.SENT, message_id="12", message_ids=("11", "12"))]
+    rig.channel.script[she] = [result(SendStatus.RETRY, "network"), *sent]
+    await rig.campaign("Alert: avoid the market road today", kind=CampaignKind.ALERT)
+    await rig.drain()
+    rig.clock.advance(timedelta(minutes=5))
+    await rig.drain()
+    async with rig.store.transaction() as tx:
+        since = rig.clock.now() - timedelta(hours=1)
+        hers = await tx.recent_messages(TG, she, since)
+        others = await tx.recent_messages(TG, other, since)
+    assert hers == ["11", "12"], "both parts of a split alert, and nothing for the failed try"
+    assert len(others) == 1
+    assert (await rig.rows(she))[0]["platform_message_id"] == "12"
 
 
 async def test_buttons_go_with_the_message(rig: Rig) -> None:

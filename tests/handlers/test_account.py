@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.core.i18n import Catalogs
-from bot.core.messages import ChannelName, InboundEvent, MediaKind, SendStatus
+from bot.core.messages import (
+    ChannelName,
+    InboundEvent,
+    MediaKind,
+    Outbound,
+    SendResult,
+    SendStatus,
+)
 from bot.core.models import MemberStatus
 from bot.core.router import Router
 from handlers import build_router
@@ -115,6 +123,26 @@ async def test_wipe_deletes_recent_messages_the_platform_still_allows(harness: H
     assert recent_reply in harness.channel.deleted
     assert not old_ids & set(harness.channel.deleted), "nothing too old to delete is tried"
     assert "Cleared 3 messages" in replies[0].text  # her /mydata, the reply, her /wipe
+
+
+async def test_wipe_deletes_every_part_of_a_reply_sent_in_parts(harness: Harness) -> None:
+    she = await member(harness)
+    real_send = harness.channel.send
+
+    async def in_two_parts(chat_id: str, message: Outbound, **kw: Any) -> SendResult:
+        first = await real_send(chat_id, Outbound("part 1"), **kw)
+        last = await real_send(chat_id, message, **kw)
+        assert first.message_id and last.message_id
+        return SendResult(
+            SendStatus.SENT, last.message_id, message_ids=(first.message_id, last.message_id)
+        )
+
+    harness.channel.send = in_two_parts  # type: ignore[method-assign]
+    await she.say("/mydata")
+    parts = [s.message_id for s in harness.channel.sent[-2:]]
+    harness.channel.send = real_send  # type: ignore[method-assign]
+    await she.say("/wipe")
+    assert set(parts) <= set(harness.channel.deleted)
 
 
 async def test_unknown_command_and_unknown_text(harness: Harness) -> None:
