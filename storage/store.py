@@ -272,16 +272,19 @@ class SqlTransaction:
         ).first()
         if row is None:
             return ConversationState()
-        return ConversationState(flow=row.flow, step=row.step, data=dict(row.data or {}))
+        data = dict(row.data or {})
+        menu = data.pop(_MENU_KEY, [])
+        return ConversationState(flow=row.flow, step=row.step, data=data, menu=list(menu))
 
     async def save_state(
         self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
     ) -> None:
         key = {"channel": channel.value, "chat_id": chat_id}
-        if state.flow is None and not state.data:
+        if state.flow is None and not state.data and not state.menu:
             await self.conn.execute(_DROP_STATE, key)
             return
-        values = {"flow": state.flow, "step": state.step, "data": state.data, "updated_at": now}
+        data = {**state.data, _MENU_KEY: state.menu} if state.menu else state.data
+        values = {"flow": state.flow, "step": state.step, "data": data, "updated_at": now}
         await self.conn.execute(self._hot.save_state, {**key, **values})
 
     async def forget_stale_states(self, before: datetime) -> int:
@@ -425,6 +428,7 @@ _MEMBER_BY_ID = select(member_t, _SPHERES).where(member_t.c.id == bindparam("mem
 _STATE_KEY = (state_t.c.channel == bindparam("channel"), state_t.c.chat_id == bindparam("chat_id"))
 _STATE = select(state_t.c.flow, state_t.c.step, state_t.c.data).where(*_STATE_KEY)
 _DROP_STATE = delete(state_t).where(*_STATE_KEY)
+_MENU_KEY = "~menu"  # ConversationState.menu, stored beside the flow's data
 
 
 class _HotStatements:

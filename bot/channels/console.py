@@ -33,6 +33,7 @@ class ConsoleChannel:
     """Prints the bot's messages and turns typed lines into Inbounds."""
 
     name = ChannelName.CONSOLE
+    choice_limit = None  # one person, one process: numbers are read here, by label too
 
     def __init__(self, out: TextIO = sys.stdout, language: str | None = None) -> None:
         self.out = out

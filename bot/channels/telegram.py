@@ -152,6 +152,7 @@ class TelegramChannel:
     """Sends Outbounds through a PTB Bot; platform errors come back as SendResults."""
 
     name = ChannelName.TELEGRAM
+    choice_limit = None  # inline keyboards take them all
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from bot.core.messages import (
-    Button,
     ChannelName,
     Inbound,
     InboundEvent,
@@ -174,6 +173,7 @@ class WhatsAppChannel:
     """Sends through the Graph API; implements the core's Channel protocol."""
 
     name = ChannelName.WHATSAPP
+    choice_limit = MAX_ROWS  # past a list message's ten rows: a numbered menu
 
     def __init__(
         self, client: httpx.AsyncClient, api_base: str, phone_number_id: str, token: str
@@ -182,25 +182,6 @@ class WhatsAppChannel:
         self.url = f"{api_base.rstrip('/')}/{phone_number_id}/messages"
         self.media_url = f"{api_base.rstrip('/')}/{phone_number_id}/media"
         self.headers = {"Authorization": f"Bearer {token}"}
-        # A menu of more than ten choices is sent as numbered text and answered by number.
-        self.menus: dict[str, tuple[Button, ...]] = {}
-
-    def answer_by_number(self, inbound: Inbound) -> Inbound:
-        """Turn "3" into the third choice of the last numbered menu sent to this chat."""
-        menu = self.menus.get(inbound.chat_id)
-        text = (inbound.text or "").strip()
-        if menu and text.isdigit() and 1 <= int(text) <= len(menu):
-            payload = menu[int(text) - 1].payload
-            return Inbound(
-                channel=inbound.channel,
-                sender_id=inbound.sender_id,
-                chat_id=inbound.chat_id,
-                event=InboundEvent.BUTTON,
-                payload=payload,
-                update_id=inbound.update_id,
-                message_id=inbound.message_id,
-            )
-        return inbound
 
     async def send(
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
@@ -209,12 +190,13 @@ class WhatsAppChannel:
         report) is uploaded first and sent as a document with the text as its caption."""
         if message.file is not None:
             return await self._send_file(chat_id, message)
-        result = SendResult(SendStatus.SENT)
+        ids: list[str] = []
         for body in self.bodies(chat_id, message):
             result = await self._post(body)
             if result.status is not SendStatus.SENT:
                 return result
-        return result
+            ids += result.all_ids
+        return SendResult(SendStatus.SENT, ids[-1] if ids else None, message_ids=tuple(ids))
 
     def bodies(self, chat_id: str, message: Outbound) -> list[dict[str, Any]]:
         """The Graph API request bodies for one Outbound, in order (pure: easy to test)."""
@@ -251,7 +233,6 @@ class WhatsAppChannel:
         bodies += [{**head, "type": "text", "text": {"body": p}} for p in parts[:-1]]
         body_text = parts[-1] if parts else "…"
         if len(buttons) <= MAX_BUTTONS:
-            self.menus.pop(chat_id, None)
             bodies.append(
                 {
                     **head,
@@ -275,7 +256,6 @@ class WhatsAppChannel:
                 }
             )
         elif len(buttons) <= MAX_ROWS:
-            self.menus.pop(chat_id, None)
             bodies.append(
                 {
                     **head,
@@ -298,7 +278,6 @@ class WhatsAppChannel:
                 }
             )
         else:
-            self.menus[chat_id] = buttons
             menu = "\n".join(f"{n}. {b.label}" for n, b in enumerate(buttons, start=1))
             for part in split_text(f"{body_text}\n\n{menu}", TEXT_LIMIT):
                 bodies.append({**head, "type": "text", "text": {"body": part}})
@@ -419,7 +398,7 @@ class WhatsAppWebhook:
     async def process(self, body: dict[str, Any]) -> None:
         inbounds, statuses = parse_webhook(body)
         for inbound in inbounds:
-            await self.handle(self.channel.answer_by_number(inbound), self.channel)
+            await self.handle(inbound, self.channel)
         for status in statuses:
             try:
                 await self.record_status(status)

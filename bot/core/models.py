@@ -91,6 +91,10 @@ class ConversationState:
     flow: str | None = None
     step: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # The payloads of the last menu her channel could only show as numbered text (WhatsApp,
+    # past ten choices), so "3" means its third choice. Kept here, not in the adapter, so a
+    # restart or another worker understands her answer too; flows leave it alone.
+    menu: list[str] = field(default_factory=list)
 
     def go(self, flow: str, step: str, **data: Any) -> None:
         """Move to `step` of `flow`, keeping data gathered in the same flow."""
@@ -103,6 +107,13 @@ class ConversationState:
         """Leave any flow."""
         self.flow, self.step, self.data = None, None, {}
 
-    def snapshot(self) -> tuple[str | None, str | None, dict[str, Any]]:
+    def snapshot(self) -> tuple[str | None, str | None, dict[str, Any], tuple[str, ...]]:
         """A comparable copy, to tell whether the state changed."""
-        return self.flow, self.step, dict(self.data)
+        return self.flow, self.step, dict(self.data), tuple(self.menu)
+
+    def numbered_choice(self, text: str | None) -> str | None:
+        """The payload she picked by typing its number in the last numbered menu, if any."""
+        number = (text or "").strip()
+        if self.menu and number.isdigit() and 1 <= int(number) <= len(self.menu):
+            return self.menu[int(number) - 1]
+        return None

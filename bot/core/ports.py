@@ -195,6 +195,11 @@ class Channel(Protocol):
 
     name: ChannelName
 
+    @property
+    def choice_limit(self) -> int | None:
+        """The most choices the platform shows as buttons; past it the adapter sends a numbered
+        text menu, answered by number (the core remembers it). None: no limit."""
+
     async def send(
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
     ) -> SendResult:

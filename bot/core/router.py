@@ -12,7 +12,7 @@ from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.i18n import N_, Catalogs, fold
 from bot.core.messages import ChannelName, Inbound, InboundEvent, Outbound, Reply, SendStatus
-from bot.core.models import Member, MemberStatus, Role
+from bot.core.models import ConversationState, Member, MemberStatus, Role
 from bot.core.ports import Channel, Store, Transaction
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class Core:
     async def handle(self, inbound: Inbound, channel: Channel) -> None:
         """Process `inbound` and send the answers through `channel`. Never raises."""
         try:
-            ctx = await self._process(inbound)
+            ctx = await self._process(inbound, channel.choice_limit)
         except Exception:
             log.exception(
                 "event=update_failed channel=%s update_id=%s", inbound.channel, inbound.update_id
@@ -220,7 +220,7 @@ class Core:
             remember = ctx.member is not None and not ctx.erased
             await self._send(inbound, channel, ctx.reply, remember=remember)
 
-    async def _process(self, inbound: Inbound) -> Context | None:
+    async def _process(self, inbound: Inbound, choice_limit: int | None) -> Context | None:
         async with self.store.transaction() as tx:
             if inbound.update_id is not None and not await tx.claim_update(
                 inbound.channel, inbound.update_id, self.clock.now()
@@ -239,6 +239,18 @@ class Core:
             loaded = replace(member, spheres=list(member.spheres)) if member else None
             state = await tx.load_state(inbound.channel, inbound.chat_id)
             before = state.snapshot()
+            if member is not None and inbound.message_id and inbound.payload is None:
+                # Her own messages can be wiped too (a phone may be inspected).
+                await tx.record_messages(
+                    inbound.channel, inbound.chat_id, [inbound.message_id], self.clock.now()
+                )
+            if inbound.event is InboundEvent.MESSAGE and (
+                picked := state.numbered_choice(inbound.text)
+            ):
+                # Her "3" is the menu's third button; there is no message of ours to edit.
+                inbound = replace(
+                    inbound, event=InboundEvent.BUTTON, payload=picked, text=None, message_id=None
+                )
             locale = member.locale if member else state.data.get("locale", inbound.language_hint)
             ctx = Context(
                 inbound=inbound,
@@ -250,14 +262,10 @@ class Core:
                 clock=self.clock,
                 config=self.config,
             )
-            if member is not None and inbound.message_id and inbound.payload is None:
-                # Her own messages can be wiped too (a phone may be inspected).
-                await tx.record_messages(
-                    inbound.channel, inbound.chat_id, [inbound.message_id], self.clock.now()
-                )
             await self.router.dispatch(ctx)
             if ctx.erased:
                 return ctx
+            _remember_menu(state, ctx.reply, choice_limit)
             if ctx.member is not None:
                 await self._save_member(tx, ctx.member, loaded)
             if state.snapshot() != before:
@@ -308,6 +316,20 @@ class Core:
         if remember and sent:
             async with self.store.transaction() as tx:
                 await tx.record_messages(inbound.channel, inbound.chat_id, sent, self.clock.now())
+
+
+def _remember_menu(state: ConversationState, reply: Reply, choice_limit: int | None) -> None:
+    """Keep the payloads of a menu her channel will show as numbered text.
+
+    The newest message with choices decides: too many for buttons, and her next number picks
+    one. Any other answer means numbers mean numbers again (a survey may ask for one next).
+    """
+    offered = [m.buttons for m in reply.messages if m.buttons]
+    last = offered[-1] if offered else ()
+    if choice_limit is not None and len(last) > choice_limit:
+        state.menu = [b.payload for b in last]
+    elif reply.messages:
+        state.menu = []
 
 
 def _ids(inbound: Inbound) -> tuple[str, str | None]:

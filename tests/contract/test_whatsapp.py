@@ -166,9 +166,7 @@ async def test_four_to_ten_choices_become_a_list_and_more_a_numbered_menu() -> N
     await ch.send("1", Outbound("Which country?", twelve))
     assert recorder.bodies[-1]["type"] == "text"
     assert "12. Country 11" in recorder.bodies[-1]["text"]["body"]
-    [inbound], _ = parse_webhook(wa.text("12", wa_id="1"))
-    answered = ch.answer_by_number(inbound)
-    assert (answered.event, answered.payload) == (InboundEvent.BUTTON, "ob:country:11")
+    assert len(twelve) > ch.choice_limit  # the core remembers such a menu (test_account.py)
 
 
 async def test_long_text_is_split_and_long_bodies_precede_buttons() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
+from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.messages import (
     ChannelName,
@@ -17,6 +19,7 @@ from bot.core.messages import (
 from bot.core.models import MemberStatus
 from bot.core.router import Router
 from handlers import build_router
+from storage.store import SqlStore
 from tests.handlers.conftest import join, make_invite
 from tests.support.erasure import rows_naming
 from tests.support.harness import Harness, Person, payloads
@@ -29,9 +32,11 @@ async def member(h: Harness, user_id: str = "111", locale: str = "en") -> Person
     return she
 
 
-async def load(h: Harness, user_id: str = "111"):  # type: ignore[no-untyped-def]
+async def load(  # type: ignore[no-untyped-def]
+    h: Harness, user_id: str = "111", channel: ChannelName = ChannelName.TELEGRAM
+):
     async with h.store.transaction() as tx:
-        return await tx.get_member(ChannelName.TELEGRAM, user_id)
+        return await tx.get_member(channel, user_id)
 
 
 async def test_help_lists_the_commands_she_can_use(harness: Harness) -> None:
@@ -143,6 +148,30 @@ async def test_wipe_deletes_every_part_of_a_reply_sent_in_parts(harness: Harness
     harness.channel.send = real_send  # type: ignore[method-assign]
     await she.say("/wipe")
     assert set(parts) <= set(harness.channel.deleted)
+
+
+async def test_a_numbered_menu_is_answered_by_number_after_a_restart(db: SqlStore) -> None:
+    """On WhatsApp more than ten choices arrive as numbered text; "3" must mean the third,
+    even when another process (or the same one, restarted) reads her answer."""
+    countries = ("IQ", "SY", "LB", "JO", "YE", "LY", "NG", "PK", "SO", "ML", "NE", "TN")
+    config = CoreConfig(countries=countries, open_join=True)
+    first = Harness(db, build_router(), config=config, channel=ChannelName.WHATSAPP)
+    she = first.person("9647700000001", "en")
+    await she.say("start")
+    await she.press("ob:lang:en")
+    await she.press("ob:values:yes")
+    assert len(she.last.buttons) == 13  # twelve countries and "another": a numbered menu
+    second = Harness(db, build_router(), config=config, channel=ChannelName.WHATSAPP)
+    second._update_ids = itertools.count(100)  # new message ids, as the platform's
+    again = second.person("9647700000001", "en")
+    [spheres] = await again.say(" 3 ")
+    assert "sph:" in payloads(spheres)[0], spheres.text  # Lebanon was taken: on to spheres
+    replies = await again.say("9")  # spheres fit a list: 9 is not a menu number any more
+    member_now = await load(second, "9647700000001", ChannelName.WHATSAPP)
+    assert member_now is None and "ob:sph:done" in payloads(replies[-1])
+    async with db.transaction() as tx:
+        state = await tx.load_state(ChannelName.WHATSAPP, "9647700000001")
+    assert state.data["country"] == "LB" and state.menu == []
 
 
 async def test_unknown_command_and_unknown_text(harness: Harness) -> None:

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.core.clock import FixedClock
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
@@ -35,6 +36,7 @@ class RecordingChannel:
     """A Channel that records what the core sends, and can be told to refuse."""
 
     name: ChannelName = ChannelName.TELEGRAM
+    choice_limit: int | None = None
     sent: list[Sent] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     next_status: SendStatus = SendStatus.SENT
@@ -70,7 +72,8 @@ class Harness:
         self.catalogs = Catalogs()
         self.config = config or CoreConfig()
         self.core = Core(store, router, self.catalogs, self.clock, self.config)
-        self.channel = RecordingChannel(name=channel)
+        limit = WhatsAppChannel.choice_limit if channel is ChannelName.WHATSAPP else None
+        self.channel = RecordingChannel(name=channel, choice_limit=limit)
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
 
