@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
+from bot.core.invites import InviteLinks
 from bot.core.messages import ChannelName
 from bot.core.router import Core
 from handlers import build_router
@@ -50,6 +51,10 @@ def core_config(settings: Settings) -> CoreConfig:
         approval_threshold=settings.wasl.approval_threshold,
         update_retention_days=settings.wasl.update_retention_days,
         min_cell=settings.wasl.min_cell,
+        invite_links=InviteLinks(
+            telegram_username=settings.telegram.bot_username,
+            whatsapp_number=settings.whatsapp.phone_number,
+        ),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import secrets
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -13,6 +12,7 @@ from datetime import timedelta
 from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.config import Settings
+from bot.core import invites
 from bot.core.clock import SystemClock
 from bot.core.messages import ChannelName
 from bot.core.models import Role
@@ -169,29 +169,22 @@ async def chat(app: App, language: str | None) -> None:
 
 async def create_invite(app: App, args: argparse.Namespace) -> None:
     now = SystemClock().now()
-    code = secrets.token_urlsafe(12)  # 16 characters of A-Za-z0-9_-: a valid deep-link payload
     async with app.store.transaction() as tx:
-        invite = await tx.create_invite(
-            code=code,
+        invite = await invites.create_invite(
+            tx,
             role=Role(args.role),
             country=args.country,
             uses=args.uses,
             expires_at=now + args.expires,
-            created_by="cli",
-            now=now,
-        )
-        await tx.audit(
             actor="cli",
-            action="invite.created",
             now=now,
-            details={"invite_id": invite.id, "role": invite.role.value, "uses": args.uses},
         )
-    username = app.settings.telegram.bot_username
+    code = invite.code
     print(
         f"invite code: {code}  role: {args.role}  uses: {args.uses}  expires: {invite.expires_at}"
     )
-    if username:
-        print(f"https://t.me/{username}?start={code}")
+    for link in app.core.config.invite_links.links(code):
+        print(link)
     print(f"or send the bot: /start {code}")
 
 

@@ -45,6 +45,7 @@ class WhatsAppSettings(BaseSettings):
 
     access_token: SecretStr | None = None
     phone_number_id: str | None = None
+    phone_number: str | None = None  # the number people write to, for wa.me invitation links
     app_secret: SecretStr | None = None
     verify_token: SecretStr | None = None
     api_base: str = "https://graph.facebook.com/v21.0"

@@ -10,6 +10,7 @@ def build_router() -> Router:
     from handlers import (
         account,
         campaigns,
+        invites,
         moderation,
         onboarding,
         reports,
@@ -25,6 +26,7 @@ def build_router() -> Router:
     surveys.register(router)
     account.register(router)
     campaigns.register(router)
+    invites.register(router)
     moderation.register(router)
     reports.register(router)
     return router

@@ -118,6 +118,7 @@ COMMAND_WORDS = (
     N_("survey"),
     N_("stop"),
     N_("report"),
+    N_("invite"),
 )
 
 

@@ -229,6 +229,13 @@ class SqlTransaction:
             update(audit_t).where(audit_t.c.actor == f"member:{member.id}").values(actor=ERASED)
         )
         counts["audit_actor"] = result.rowcount
+        # Invitations she made still work for the people she sent them to.
+        result = await self.conn.execute(
+            update(invite_t)
+            .where(invite_t.c.created_by == f"member:{member.id}")
+            .values(created_by=ERASED)
+        )
+        counts["invite_created_by"] = result.rowcount
         # A campaign she watched keeps going, but no longer reports progress to her chat.
         result = await self.conn.execute(
             update(occurrence_t)

@@ -11,6 +11,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeAlias
 
@@ -474,6 +475,12 @@ class _Services:
 
     async def started(self, application: TelegramApplication) -> None:
         await set_commands(application.bot, self.app)
+        links = self.app.core.config.invite_links
+        if not links.telegram_username:  # /invite's links need it: getMe told us at start
+            self.app.core.config = replace(
+                self.app.core.config,
+                invite_links=replace(links, telegram_username=application.bot.username),
+            )
         if self.runtime:
             self._running = Runtime(
                 self.app, {ChannelName.TELEGRAM: TelegramChannel(application.bot)}

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
+from bot.core.invites import InviteLinks
 from bot.core.messages import Button, Inbound, MediaRef, Outbound, OutboundFile, Reply
 from bot.core.models import ConversationState, Member, Role
 from bot.core.ports import Transaction
@@ -24,6 +25,7 @@ class CoreConfig:
     approval_threshold: int = 200  # campaigns to more people need a second coordinator
     update_retention_days: int = 180  # raw update text is deleted after this
     min_cell: int = 5  # reports hide groups of fewer people than this (WASL_MIN_CELL)
+    invite_links: InviteLinks = field(default_factory=InviteLinks)  # where invitations point
 
 
 @dataclass(slots=True)

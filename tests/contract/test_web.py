@@ -209,6 +209,12 @@ async def test_start_publishes_the_menu_in_every_language(
     assert all(re.search(r"[\u0600-\u06FF]", c["description"]) for c in arabic.params["commands"])
 
 
+async def test_invitation_links_use_the_username_telegram_gave_at_start(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    assert app.core.config.invite_links.links("abc") == ["https://t.me/wasl_test_bot?start=abc"]
+
+
 async def test_register_sets_the_webhook_with_its_secret(app: App, api: FakeBotApi) -> None:
     async with client_for(app, telegram_for(app, api), register=True):
         [call] = api.calls_to("setWebhook")

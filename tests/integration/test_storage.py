@@ -448,6 +448,15 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
         await tx.save_state(TG, chat, ConversationState("update", "text", {"d": "نص"}), now)
         await tx.record_messages(TG, chat, ["m1", "m2"], now)
         await tx.claim_update(TG, f"u-{chat}", now)
+        await tx.create_invite(
+            code=f"inv-{chat}",
+            role=Role.MEMBER,
+            country="IQ",
+            uses=5,
+            expires_at=None,
+            created_by=f"member:{member.id}",  # /invite in the bot
+            now=now,
+        )
         await tx.audit(
             actor=f"member:{member.id}",
             action="campaign.created",
@@ -516,6 +525,7 @@ async def test_erase_member_leaves_no_row_that_names_her(
         "outbox",
         "field_update",
         "tip_rating",
+        "invite",
     }, "the scan must see her traces before erasure, or it proves nothing"
     before_other = await rows_naming(store, other)
 

@@ -1,0 +1,77 @@
+"""Invitations: one way to make them (bot and CLI alike), and the links that carry them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from bot.core.models import Invite, Role
+from bot.core.ports import Transaction
+
+DEFAULT_LIFETIME = timedelta(days=7)
+# `/start s_<slug>` opens a public survey (handlers/onboarding.py): no code may look like one.
+_RESERVED_PREFIXES = ("s_",)
+
+
+def new_code() -> str:
+    """16 characters of A-Za-z0-9_-: a valid Telegram deep-link payload, hard to guess."""
+    while True:
+        code = secrets.token_urlsafe(12)
+        if not code.startswith(_RESERVED_PREFIXES):
+            return code
+
+
+async def create_invite(
+    tx: Transaction,
+    *,
+    role: Role,
+    country: str | None,
+    uses: int,
+    expires_at: datetime | None,
+    actor: str,
+    now: datetime,
+    actor_member_id: int | None = None,
+) -> Invite:
+    """Create an invitation and write it to the audit log (who invited, which role, how many)."""
+    invite = await tx.create_invite(
+        code=new_code(),
+        role=role,
+        country=country,
+        uses=uses,
+        expires_at=expires_at,
+        created_by=actor,
+        now=now,
+    )
+    await tx.audit(
+        actor=actor,
+        action="invite.created",
+        now=now,
+        actor_member_id=actor_member_id,
+        details={
+            "invite_id": invite.id,
+            "role": invite.role.value,
+            "uses": uses,
+            "country": country,
+        },
+    )
+    return invite
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLinks:
+    """Where the bot can be reached, to turn a code into links people can tap."""
+
+    telegram_username: str | None = None  # without "@"
+    whatsapp_number: str | None = None  # the number people write to, international digits
+
+    def links(self, code: str) -> list[str]:
+        """One link per channel the alliance runs; empty when none is known."""
+        links = []
+        if self.telegram_username:
+            links.append(f"https://t.me/{self.telegram_username.lstrip('@')}?start={code}")
+        digits = "".join(c for c in self.whatsapp_number or "" if c.isdigit())
+        if digits:
+            links.append(f"https://wa.me/{digits}?text={quote(f'start {code}')}")
+        return links
