@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -74,7 +75,9 @@ async def weekly_digest(app: App, wake: Callable[[], None]) -> None:
 def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
     """Start the in-process scheduler on the running event loop."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-    now = app.core.clock.now()
+    # Run each job once at start. APScheduler keeps wall time, whatever clock the app reads
+    # (a test's fixed clock in the past would make it walk every missed interval since).
+    now = datetime.now(UTC)
     common = {"coalesce": True, "max_instances": 1, "replace_existing": True, "next_run_time": now}
     scheduler.add_job(
         fire_due_campaigns,
