@@ -1,4 +1,5 @@
-"""Render a disclosed report: a short text for the chat, a PNG chart, CSV, XLSX and Markdown.
+"""Render a disclosed report: a short text for the chat, a PNG chart, CSV, XLSX, Markdown and
+HTML.
 
 Everything here reads a `Report`, whose tables already went through disclosure control: the
 renderers never see a raw count of a small group, a person, a chat id or a free-text answer.
@@ -11,7 +12,9 @@ import io
 import re
 import textwrap
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from babel.numbers import format_percent
@@ -256,20 +259,38 @@ def render_markdown(report: Report, _: Translator) -> str:
         lines += ["", f"## {index}. {_md(section.title)}", ""]
         lines += _markdown_table(section, _)
         lines += [f"\n_{_md(note)}_" for note in section.notes]
-    lines += ["", f"## {_('Notes')}", ""]
+    notes = _("Notes")  # outside the f-string, where pybabel finds it
+    lines += ["", f"## {notes}", ""]
     lines += [f"- {_md(line)}" for line in explanation(report, _)]
     return "\n".join(lines) + "\n"
 
 
 def _markdown_table(section: Section, _: Translator) -> list[str]:
-    table = section.table
-    with_total = len(table.columns) > 1
-    header = ["", *section.column_labels] + ([_("Total")] if with_total else [])
+    columns, rows = _grid(section, _)
+    header = ["", *columns]
     lines = [
         "| " + " | ".join(_md(h) for h in header) + " |",
         "|" + "---|" * len(header),
     ]
+    for label, cells in rows:
+        lines.append("| " + " | ".join([_md(label), *(c.text for c in cells)]) + " |")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    text: str  # a number in her locale (with its share), a hidden mark or a withheld total
+    withheld: bool
+
+
+def _grid(section: Section, _: Translator) -> tuple[list[str], list[tuple[str, list[_Cell]]]]:
+    """A section's table as Markdown and HTML print it: the column labels (then "Total" when
+    there is a total column), and each row's label and cells (then the totals row, if any)."""
+    table = section.table
+    with_total = len(table.columns) > 1
+    columns = [*section.column_labels] + ([_("Total")] if with_total else [])
     as_share = section.kind in (SectionKind.CHOICE, SectionKind.NUMBER)
+    rows = []
     for r in range(len(table.rows)):
         shares = table.shares(r)
         cells = []
@@ -278,16 +299,61 @@ def _markdown_table(section: Section, _: Translator) -> list[str]:
             share = shares[c]
             if as_share and share is not None and table.cells[r][c]:
                 text += f" ({percent(share, _.locale)})"
-            cells.append(text)
+            cells.append(_Cell(text, table.cells[r][c] is None))
         if with_total:
-            cells.append(total(table.row_totals[r], _))
-        lines.append("| " + " | ".join([_md(section.row_labels[r]), *cells]) + " |")
+            cells.append(_total_cell(table.row_totals[r], _))
+        rows.append((section.row_labels[r], cells))
     if len(table.rows) > 1:
-        totals = [total(t, _) for t in table.column_totals]
+        totals = [_total_cell(t, _) for t in table.column_totals]
         if with_total:
-            totals.append(total(table.total, _))
-        lines.append("| " + " | ".join([_md(_("Total")), *totals]) + " |")
-    return lines
+            totals.append(_total_cell(table.total, _))
+        rows.append((_("Total"), totals))
+    return columns, rows
+
+
+def _total_cell(value: int | None, _: Translator) -> _Cell:
+    return _Cell(total(value, _), value is None)
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+
+def render_html(report: Report, _: Translator) -> str:
+    """The report as an HTML fragment for the dashboard: the Markdown's tables and notes.
+
+    Every text is escaped: titles, labels and notes come from users' content. Number cells
+    have the class "num", hidden cells and withheld totals "withheld"; styling is the page's.
+    """
+    direction = "rtl" if _.rtl else "ltr"
+    lines = [
+        f'<section class="report" lang="{escape(_.locale)}" dir="{direction}">',
+        f"<h2>{escape(report.title)}</h2>",
+        '<dl class="meta">',
+    ]
+    lines += [
+        f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in meta(report, _)
+    ]
+    lines.append("</dl>")
+    for section in report.sections:
+        lines.append(f"<h3>{escape(section.title)}</h3>")
+        lines += _html_table(section, report.breakdown_label, _)
+        lines += [f'<p class="note">{escape(note)}</p>' for note in section.notes]
+    lines += [f'<p class="note">{escape(line)}</p>' for line in explanation(report, _)]
+    lines.append("</section>")
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(section: Section, corner: str, _: Translator) -> list[str]:
+    columns, rows = _grid(section, _)
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for label in [corner, *columns])
+    lines = ["<table>", f"<thead><tr>{head}</tr></thead>", "<tbody>"]
+    for label, cells in rows:
+        tds = "".join(
+            f'<td class="num{" withheld" if c.withheld else ""}">{escape(c.text)}</td>'
+            for c in cells
+        )
+        lines.append(f'<tr><th scope="row">{escape(label)}</th>{tds}</tr>')
+    return [*lines, "</tbody>", "</table>"]
 
 
 # -- XLSX ---------------------------------------------------------------------------------------

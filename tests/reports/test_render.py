@@ -1,10 +1,13 @@
-"""Rendering a disclosed report: text, CSV, XLSX, Markdown and PNG, in English and Arabic."""
+"""Rendering a disclosed report: text, CSV, XLSX, Markdown, HTML and PNG, in English and Arabic."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 from openpyxl import load_workbook
@@ -16,6 +19,7 @@ from bot.reports.disclosure import CountTable, disclose
 from bot.reports.model import Report, Section, SectionKind
 from bot.reports.render import (
     render_csv,
+    render_html,
     render_markdown,
     render_png,
     render_text,
@@ -115,3 +119,165 @@ def test_arabic_is_shaped_only_where_matplotlib_cannot(monkeypatch: pytest.Monke
     shaped = shape(word)
     assert shaped != word and any("\ufe70" <= ch <= "\ufeff" for ch in shaped)
     assert shaped[0] != word[0], "in visual order: the last letter first"
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+LABELS = {
+    "en": ("Where?", ("Basra", "Mosul & <Nineveh>", "Erbil"), ("North", "South", "Both")),
+    "ar": ("أين؟", ("البصرة", "الموصل & <نينوى>", "أربيل"), ("الشمال", "الجنوب", "كلاهما")),
+}
+ALLOWED_TAGS = {"section", "h2", "dl", "dt", "dd", "h3", "table", "thead", "tbody", "tr", "th"}
+ALLOWED_TAGS |= {"td", "p"}
+
+
+def html_report(locale: str = "en", title: str = "Pulse | safety") -> Report:
+    """report() and a table whose rows are partly hidden (primary and secondary) and whose
+    labels need escaping, with a section note; a shown total of 1285 (grouped in the locale)."""
+    heading, rows, columns = LABELS[locale]
+    where = disclose(
+        CountTable(
+            ("a", "b", "c"), ("n", "s", "both"), ((20, 3, 15), (1240, 40, 30), (25, 18, 22))
+        ),
+        k=5,
+    )
+    section = Section(
+        "where", heading, SectionKind.CHOICE, where, rows, columns, ("Several <answers> & more",)
+    )
+    base = report(locale)
+    return replace(base, title=title, sections=(*base.sections, section))
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node] = field(default_factory=list)
+    text: str = ""
+
+    def walk(self) -> Iterator[Node]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def find(self, tag: str) -> list[Node]:
+        return [node for node in self.walk() if node.tag == tag]
+
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+
+class TreeBuilder(HTMLParser):
+    """A fragment as a tree; fails on a tag closed out of order or left open."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack = [Node("#root", {})]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack[-1].tag == tag, f"</{tag}> closes <{self.stack[-1].tag}>"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].text += data
+
+
+def parse_html(text: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(text)
+    builder.close()
+    assert len(builder.stack) == 1, f"<{builder.stack[-1].tag}> left open"
+    (section,) = builder.stack[0].children
+    return section
+
+
+def html_rows(table: Node) -> list[list[Node]]:
+    return [row.children for row in table.find("tr")]
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """Each Markdown table as lines of cells, header first (the separator line left out)."""
+    tables: list[list[list[str]]] = []
+    previous = ""
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            if not previous.startswith("|"):
+                tables.append([])
+            tables[-1].append(line[2:-2].split(" | "))
+        previous = line
+    return tables
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_html_tables_show_the_same_cells_as_markdown(locale: str) -> None:
+    _ = CATALOGS.get(locale)
+    data = html_report(locale)
+    section = parse_html(render_html(data, _))
+    expected = markdown_tables(render_markdown(data, _))
+    tables = section.find("table")
+    assert [h.text for h in section.find("h3")] == [s.title for s in data.sections]
+    assert len(tables) == len(expected) == 3
+    for table, (header, *lines) in zip(tables, expected, strict=True):
+        (head,) = table.find("thead")
+        (body,) = table.find("tbody")
+        assert [th.text for th in html_rows(head)[0]] == [data.breakdown_label, *header[1:]]
+        rows = html_rows(body)
+        assert len(rows) == len(lines), "the groups, then the totals row when Markdown has one"
+        assert [[c.text for c in row] for row in rows] == lines
+        assert all(len(row) == len(header) for row in rows)
+        assert all(row[0].tag == "th" and {c.tag for c in row[1:]} == {"td"} for row in rows)
+    where = [[c.text for c in row] for row in html_rows(tables[2].find("tbody")[0])]
+    assert where[1][0] == LABELS[locale][1][1], "the label unescaped once parsed"
+    assert where[1][-1] == _.number(1310) and where[3][1] == _.number(1285)
+    assert where[0][2:4] == ["<5", "x"] and where[0][1].startswith("20 (")
+
+
+def test_html_marks_hidden_cells_and_withheld_totals() -> None:
+    data = html_report()
+    section = parse_html(render_html(data, CATALOGS.get("en")))
+    for table, source in zip(section.find("table"), data.sections, strict=True):
+        d = source.table
+        cells = table.find("td")
+        assert all("num" in td.classes() for td in cells)
+        withheld = sorted(td.text for td in cells if "withheld" in td.classes())
+        marks = [d.mark(r, c) for r in range(len(d.rows)) for c in range(len(d.columns))]
+        totals = list(d.row_totals) if len(d.columns) > 1 else []
+        totals += list(d.column_totals) if len(d.rows) > 1 else []
+        totals += [d.total] if len(d.rows) > 1 and len(d.columns) > 1 else []
+        expected = [m for m in marks if m in ("x", "<5")] + ["—" for t in totals if t is None]
+        assert withheld == sorted(expected)
+        shown = {td.text for td in cells if "withheld" not in td.classes()}
+        assert not shown & {"<5", "x", "—"}
+    where = section.find("table")[2].find("tbody")[0]
+    first = [td.text for td in where.find("td") if "withheld" in td.classes()][:3]
+    assert first == ["<5", "x", "—"], "primary, secondary, then the withheld row total"
+
+
+def test_html_escapes_every_text_from_users() -> None:
+    title = "<script>alert(1)</script>"
+    text = render_html(html_report(title=title), CATALOGS.get("en"))
+    assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "Mosul &amp; &lt;Nineveh&gt;" in text and "&lt;5" in text
+    section = parse_html(text)
+    assert section.attrs == {"class": "report", "lang": "en", "dir": "ltr"}
+    assert [h.text for h in section.find("h2")] == [title]
+    tags = {n.tag for n in section.walk()}
+    assert tags <= ALLOWED_TAGS, "no script, style or anything else"
+
+
+def test_html_gives_the_meta_and_every_note() -> None:
+    _ = CATALOGS.get("ar")
+    data = html_report("ar")
+    section = parse_html(render_html(data, _))
+    assert section.attrs["dir"] == "rtl" and section.attrs["lang"] == "ar"
+    (meta,) = section.find("dl")
+    assert meta.classes() == {"meta"}
+    pairs = [(dt.text, dd.text) for dt, dd in zip(meta.find("dt"), meta.find("dd"), strict=True)]
+    assert pairs == render.meta(data, _)
+    notes = [p.text for p in section.find("p") if p.classes() == {"note"}]
+    assert notes == ["Several <answers> & more", *render.explanation(data, _)]
