@@ -4,6 +4,7 @@ WhatsApp, and command words she can type."""
 
 from __future__ import annotations
 
+import ast
 import io
 import string
 import unicodedata
@@ -262,3 +263,32 @@ def test_catalog_compiles(path: Path) -> None:
     help_label = catalog.get("Help")
     assert help_label is not None
     assert translations.gettext("Help") == help_label.string
+
+
+def _literal_translations_in_fstrings(tree: ast.AST) -> list[int]:
+    """Lines where `_("…")` (or `ctx._("…")`) is called inside an f-string."""
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        for inner in ast.walk(node):
+            if not isinstance(inner, ast.Call) or not inner.args:
+                continue
+            func = inner.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in ("_", "N_") and isinstance(inner.args[0], ast.Constant):
+                lines.append(inner.lineno)
+    return lines
+
+
+def test_no_message_hides_inside_an_f_string() -> None:
+    """pybabel's extractor does not look inside f-strings: a message there is never
+    translated. It must be taken out (`label = _("…")`, then `f"{label}"`)."""
+    root = LOCALES.parent
+    found = [
+        f"{path.relative_to(root)}:{line}"
+        for folder in ("bot", "handlers", "storage")
+        for path in sorted((root / folder).rglob("*.py"))
+        for line in _literal_translations_in_fstrings(ast.parse(path.read_text("utf-8")))
+    ]
+    assert not found, "translations pybabel cannot see: " + ", ".join(found)
