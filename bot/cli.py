@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot: Telegram when a token is set, else the terminal")
     chat = sub.add_parser("chat", help="the bot in the terminal (no network)")
     chat.add_argument("--language", help="language hint, as a phone would send it (ar, fr…)")
-    serve = sub.add_parser("serve", help="webhooks, /healthz (and later the dashboard)")
+    serve = sub.add_parser("serve", help="webhooks, the dashboard and /healthz")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     sub.add_parser("migrate", help="bring the database schema up to date")
@@ -82,9 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(settings: Settings) -> int:
-    """WhatsApp (and Telegram) through the web server when WhatsApp is set; Telegram alone
-    when only its token is set (polling, or its webhook); otherwise the terminal bot."""
-    if settings.whatsapp.enabled:
+    """WhatsApp (and Telegram) through the web server when WhatsApp or the dashboard's public
+    URL is set; Telegram alone when only its token is set (polling, or its webhook); otherwise
+    the terminal bot."""
+    if settings.whatsapp.enabled or (settings.telegram.enabled and settings.wasl.public_url):
         return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
         from bot.channels.telegram import run_telegram

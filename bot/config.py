@@ -71,6 +71,7 @@ class WaslSettings(BaseSettings):
     min_cell: int = Field(default=5, ge=2)  # reports hide groups of fewer people than this
     telegram_rate: int = 30  # broadcast messages per second (Telegram's bulk limit)
     delivery_concurrency: int = 1  # sends in flight; a crash may repeat at most this many
+    public_url: str | None = None  # e.g. https://bot.example.org: links to the web dashboard
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"

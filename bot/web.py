@@ -1,4 +1,4 @@
-"""The HTTP side of Wasl (Starlette under uvicorn): webhooks, /healthz, later the dashboard."""
+"""The HTTP side of Wasl (Starlette under uvicorn): webhooks, /healthz, the dashboard."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import dashboard
 from bot.app import App, build_whatsapp
 from bot.channels.telegram import (
     TelegramApplication,
@@ -38,6 +39,15 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 HEALTH_TIMEOUT = 3.0  # seconds; a database slower than this counts as down
+# The dashboard's token travels in its URL: never cached, never sent on as a referrer.
+PRIVATE_PAGE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
 
 
 def build_web(
@@ -103,8 +113,25 @@ def build_web(
         status = whatsapp.receive(await request.body(), request.headers.get(SIGNATURE_HEADER))
         return Response(status_code=status)
 
+    async def dashboard_overview(request: Request) -> Response:
+        who = await dashboard.viewer(app, request.query_params.get("t"))
+        if who is None:
+            return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
+        return HTMLResponse(await dashboard.overview(app, who), headers=PRIVATE_PAGE)
+
+    async def dashboard_survey(request: Request) -> Response:
+        who = await dashboard.viewer(app, request.query_params.get("t"))
+        if who is None:
+            return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
+        slug = request.path_params["slug"]
+        by = request.query_params.get("by")
+        status, shown = await dashboard.survey_page(app, who, slug, by)
+        return HTMLResponse(shown, status_code=status, headers=PRIVATE_PAGE)
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/dashboard", dashboard_overview, methods=["GET"]),
+        Route("/dashboard/survey/{slug}", dashboard_survey, methods=["GET"]),
         Route("/webhook/telegram", telegram_webhook, methods=["POST"]),
         Route("/webhook/whatsapp", whatsapp_verify, methods=["GET"]),
         Route("/webhook/whatsapp", whatsapp_webhook, methods=["POST"]),

@@ -10,6 +10,7 @@ def build_router() -> Router:
     from handlers import (
         account,
         campaigns,
+        dashboard,
         invites,
         moderation,
         onboarding,
@@ -29,4 +30,5 @@ def build_router() -> Router:
     invites.register(router)
     moderation.register(router)
     reports.register(router)
+    dashboard.register(router)
     return router

@@ -119,6 +119,7 @@ COMMAND_WORDS = (
     N_("stop"),
     N_("report"),
     N_("invite"),
+    N_("dashboard"),
 )
 
 

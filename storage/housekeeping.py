@@ -30,4 +30,5 @@ async def purge_expired(
             "processed_updates": await tx.forget_processed_updates(now - policy.processed_updates),
             "chat_messages": await tx.forget_old_messages(now - policy.chat_messages),
             "stale_states": await tx.forget_stale_states(now - policy.stale_states),
+            "dashboard_links": await tx.forget_expired_dashboard_links(now),
         }

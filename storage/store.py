@@ -30,6 +30,7 @@ from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
 from storage.tables import (
     audit_t,
+    dashboard_link_t,
     invite_t,
     member_t,
     message_t,
@@ -266,6 +267,10 @@ class SqlTransaction:
                 ),
             ),
             ("member_sphere", delete(sphere_t).where(sphere_t.c.member_id == member.id)),
+            (
+                "dashboard_link",
+                delete(dashboard_link_t).where(dashboard_link_t.c.member_id == member.id),
+            ),
             ("member", delete(member_t).where(member_t.c.id == member.id)),
         ):
             counts[name] = (await self.conn.execute(statement)).rowcount
@@ -414,6 +419,34 @@ class SqlTransaction:
 
     async def forget_old_messages(self, before: datetime) -> int:
         result = await self.conn.execute(delete(message_t).where(message_t.c.at < before))
+        return result.rowcount
+
+    # -- dashboard links ----------------------------------------------------------------------
+
+    async def create_dashboard_link(
+        self, member_id: int, token_hash: str, expires_at: datetime, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            insert(dashboard_link_t).values(
+                token_hash=token_hash, member_id=member_id, created_at=now, expires_at=expires_at
+            )
+        )
+
+    async def dashboard_member(self, token_hash: str, now: datetime) -> Member | None:
+        member_id = (
+            await self.conn.execute(
+                select(dashboard_link_t.c.member_id).where(
+                    dashboard_link_t.c.token_hash == token_hash,
+                    dashboard_link_t.c.expires_at > now,
+                )
+            )
+        ).scalar()
+        return await self.get_member_by_id(member_id) if member_id is not None else None
+
+    async def forget_expired_dashboard_links(self, now: datetime) -> int:
+        result = await self.conn.execute(
+            delete(dashboard_link_t).where(dashboard_link_t.c.expires_at <= now)
+        )
         return result.rowcount
 
 

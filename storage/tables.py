@@ -123,6 +123,23 @@ class ChatMessageRow(SQLModel, table=True):
     at: datetime = _when()
 
 
+class DashboardLinkRow(SQLModel, table=True):
+    """A short-lived link to the web dashboard that /dashboard gave one secretariat member.
+
+    Only a hash of the token is kept: a copy of the database does not open the dashboard.
+    """
+
+    __tablename__ = "dashboard_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime = _when()
+    expires_at: datetime = _when(index=True)
+
+
 class CampaignRow(SQLModel, table=True):
     """Something sent to many: an alert, a campaign, a survey push, a reminder, a digest.
 
@@ -239,6 +256,7 @@ state_t = ConversationStateRow.__table__  # type: ignore[attr-defined]
 update_t = ProcessedUpdateRow.__table__  # type: ignore[attr-defined]
 audit_t = AuditLogRow.__table__  # type: ignore[attr-defined]
 message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
+dashboard_link_t = DashboardLinkRow.__table__  # type: ignore[attr-defined]
 campaign_t = CampaignRow.__table__  # type: ignore[attr-defined]
 occurrence_t = OccurrenceRow.__table__  # type: ignore[attr-defined]
 outbox_t = OutboxRow.__table__  # type: ignore[attr-defined]

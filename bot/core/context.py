@@ -26,6 +26,7 @@ class CoreConfig:
     update_retention_days: int = 180  # raw update text is deleted after this
     min_cell: int = 5  # reports hide groups of fewer people than this (WASL_MIN_CELL)
     invite_links: InviteLinks = field(default_factory=InviteLinks)  # where invitations point
+    public_url: str | None = None  # where `wasl serve` is reached (the web dashboard)
 
 
 @dataclass(slots=True)

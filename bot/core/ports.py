@@ -183,6 +183,14 @@ class Transaction(Protocol):
 
     async def forget_messages(self, channel: ChannelName, chat_id: str) -> int: ...
 
+    async def create_dashboard_link(
+        self, member_id: int, token_hash: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Remember a dashboard link (by the hash of its token) for one member."""
+
+    async def dashboard_member(self, token_hash: str, now: datetime) -> Member | None:
+        """The member whose unexpired dashboard link this is; None otherwise."""
+
 
 class Store(Protocol):
     """Opens transactions."""

@@ -457,6 +457,7 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
             created_by=f"member:{member.id}",  # /invite in the bot
             now=now,
         )
+        await tx.create_dashboard_link(member.id, f"h-{chat}", now + timedelta(minutes=30), now)
         await tx.audit(
             actor=f"member:{member.id}",
             action="campaign.created",
@@ -526,6 +527,7 @@ async def test_erase_member_leaves_no_row_that_names_her(
         "field_update",
         "tip_rating",
         "invite",
+        "dashboard_link",
     }, "the scan must see her traces before erasure, or it proves nothing"
     before_other = await rows_naming(store, other)
 

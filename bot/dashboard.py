@@ -1,0 +1,187 @@
+"""The secretariat's read-only web dashboard: the bot's reports as web pages.
+
+Reached only through a link from /dashboard (handlers/dashboard.py), checked on every page:
+unexpired, and its member still secretariat or admin. Every figure comes from the same
+disclosure-controlled reports as /report and the CLI; there is no way to see a raw row.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from bot.app import App
+from bot.core.i18n import Translator
+from bot.core.models import Member, MemberStatus, Role
+from bot.core.ports import Transaction
+from bot.core.reports import PUBLIC_ONLY, Breakdown, Period, PeriodName, Subject
+from bot.core.surveys import SurveyMode
+from bot.reports.model import Report
+from bot.reports.render import render_html
+from handlers.dashboard import token_hash
+from handlers.reports import (
+    BOT_BREAKDOWNS,
+    BREAKDOWN_LABELS,
+    ReportError,
+    check_report,
+    check_survey,
+    delivery_report,
+    membership_report,
+    updates_report,
+)
+from handlers.reports import survey_report as build_survey_report
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}
+h1{font-size:1.4rem}h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem}
+table{border-collapse:collapse;margin:.5rem 0;display:block;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:start}
+.num{text-align:end;font-variant-numeric:tabular-nums}.withheld{color:#777}
+.note,.meta{color:#555;font-size:.9rem}nav a{margin-inline-end:1rem}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking, and in which language."""
+
+    member: Member
+    token: str
+    translator: Translator
+
+
+async def viewer(app: App, token: str | None) -> Viewer | None:
+    """The secretariat member this link belongs to; None for a bad, expired or revoked one."""
+    if not token or len(token) > 100:
+        return None
+    now = app.core.clock.now()
+    async with app.store.transaction() as tx:
+        member = await tx.dashboard_member(token_hash(token), now)
+    if member is None or not member.role.allows(Role.SECRETARIAT):
+        return None
+    if member.status is MemberStatus.UNREACHABLE and member.role is not Role.ADMIN:
+        return None
+    return Viewer(member, token, app.catalogs.get(member.locale))
+
+
+async def _audit(tx: Transaction, who: Viewer, page: str, now: datetime) -> None:
+    await tx.audit(
+        actor=f"member:{who.member.id}",
+        action="dashboard.viewed",
+        now=now,
+        actor_member_id=who.member.id,
+        details={"page": page},
+    )
+
+
+def _link(who: Viewer, path: str, **params: str) -> str:
+    return f"{path}?{urlencode({'t': who.token, **params})}"
+
+
+def _shown(report: Report, _: Translator) -> str:
+    try:
+        check_report(report, _)
+    except ReportError as error:
+        return f'<section class="report"><h2>{html.escape(report.title)}</h2>' + (
+            f'<p class="note">{html.escape(str(error))}</p></section>'
+        )
+    return render_html(report, _)
+
+
+def page(who: Viewer, title: str, body: str) -> str:
+    """A whole page: in her language and direction, readable on a phone, nothing external."""
+    _ = who.translator
+    direction = "rtl" if _.rtl else "ltr"
+    home = html.escape(_link(who, "/dashboard"))
+    label = html.escape(_("Overview"))
+    nav = f'<nav><a href="{home}">{label}</a></nav>'
+    return (
+        f'<!doctype html><html lang="{html.escape(_.locale)}" dir="{direction}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"{nav}<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+async def overview(app: App, who: Viewer) -> str:
+    """Membership by country, updates of the last three months, deliveries, closed surveys."""
+    _ = who.translator
+    now = app.core.clock.now()
+    k = app.core.config.min_cell
+    async with app.store.transaction() as tx:
+        membership = await membership_report(tx, Breakdown.COUNTRY, k, _, now)
+        period = Period.named(PeriodName.MONTHS3, now)
+        updates = await updates_report(tx, Breakdown.COUNTRY, period, k, _, now)
+        delivery = await delivery_report(tx, k, _, now)
+        surveys = []
+        for survey_id, slug in await tx.reports.closed_surveys():
+            survey = await tx.surveys.get(survey_id)
+            title = survey.definition.title(_.locale) if survey else slug
+            surveys.append((slug, title))
+        await _audit(tx, who, "overview", now)
+    items = "".join(
+        f'<li><a href="{html.escape(_link(who, f"/dashboard/survey/{slug}"))}">'
+        f"{html.escape(title)}</a></li>"
+        for slug, title in surveys
+    )
+    none = html.escape(_("No closed survey has answers yet."))
+    survey_list = f"<ul>{items}</ul>" if items else f'<p class="note">{none}</p>'
+    heading = html.escape(_("Survey results"))
+    body = (
+        f"<h2>{heading}</h2>{survey_list}"
+        + _shown(membership, _)
+        + _shown(updates, _)
+        + _shown(delivery, _)
+    )
+    return page(who, _("Wasl dashboard"), body)
+
+
+async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple[int, str]:
+    """One closed survey's results, split as asked: the HTTP status and the page."""
+    _ = who.translator
+    now = app.core.clock.now()
+    k = app.core.config.min_cell
+    async with app.store.transaction() as tx:
+        survey = await tx.surveys.by_slug(slug)
+        if survey is None:
+            missing = _("There is no survey called {slug}.", slug=slug[:48])
+            return 404, page(who, _("Wasl dashboard"), f"<p>{html.escape(missing)}</p>")
+        choices: tuple[Breakdown, ...] = BOT_BREAKDOWNS[Subject.SURVEY]
+        if survey.definition.mode is SurveyMode.PUBLIC:
+            choices = (*choices, *PUBLIC_ONLY)
+        breakdown = next((b for b in choices if b.value == by), Breakdown.COUNTRY)
+        title = survey.definition.title(_.locale)
+        try:
+            await check_survey(tx, _, survey, now)
+        except ReportError as error:
+            body = f'<p class="note">{html.escape(str(error))}</p>'
+        else:
+            report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
+            links = " ".join(
+                f'<a href="{html.escape(_link(who, f"/dashboard/survey/{slug}", by=b.value))}">'
+                f"{html.escape(_(BREAKDOWN_LABELS[b]))}</a>"
+                for b in choices
+                if b is not breakdown
+            )
+            split = html.escape(_("Split by:"))
+            body = f"<nav>{split} {links}</nav>" + _shown(report, _)
+        await _audit(tx, who, f"survey:{slug}", now)
+    return 200, page(who, title, body)
+
+
+def refused(app: App) -> str:
+    """A short page for a bad or expired link, in the default language (nobody is known)."""
+    _ = app.catalogs.get(app.catalogs.default)
+    message = _(
+        "This link has expired or is not valid. Send {command} to the bot for a new one.",
+        command="/dashboard",
+    )
+    return (
+        f'<!doctype html><html lang="{html.escape(_.locale)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>Wasl</title><style>{STYLE}</style></head><body>"
+        f"<p>{html.escape(message)}</p></body></html>"
+    )

@@ -1,0 +1,199 @@
+"""/dashboard and the web dashboard it opens: private short-lived links, disclosure-safe pages.
+
+The link comes from the real core (a secretariat member asks the bot); the pages are served by
+the real Starlette app, in-process through httpx, on the same SQLite store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.config import Settings
+from bot.core.context import CoreConfig
+from bot.core.models import Role
+from bot.web import build_web
+from handlers import build_router
+from handlers.dashboard import token_hash
+from storage.store import SqlStore
+from storage.tables import dashboard_link_t
+from tests.handlers.conftest import join, make_invite
+from tests.support.harness import Harness, Person
+from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
+
+PUBLIC = "https://bot.example.org"
+
+
+@pytest.fixture
+def h(db: SqlStore) -> Harness:
+    return Harness(db, build_router(), config=CoreConfig(public_url=PUBLIC))
+
+
+@pytest.fixture
+async def web(
+    h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    app = App(settings=Settings(), store=h.store, catalogs=h.catalogs, core=h.core)
+    transport = httpx.ASGITransport(app=build_web(app, None))
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+        yield client
+
+
+async def person(h: Harness, user_id: str, role: Role, locale: str = "en") -> Person:
+    she = h.person(user_id, locale)
+    await join(she, await make_invite(h, f"code-{user_id}", role=role), locale=locale)
+    return she
+
+
+async def link_for(she: Person) -> str:
+    [answer] = await she.say("/dashboard")
+    match = re.search(rf"{re.escape(PUBLIC)}/dashboard\?t=\S+", answer.text)
+    assert match, answer.text
+    return match.group(0)
+
+
+class Tables(HTMLParser):
+    """Collects the text of every table cell, and the links, of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("td", "th"):
+            self._in_cell = True
+            self.cells.append("")
+        if tag == "a":
+            self.links += [v or "" for k, v in attrs if k == "href"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+def parsed(page: str) -> Tables:
+    tables = Tables()
+    tables.feed(page)
+    return tables
+
+
+async def audit(h: Harness, action: str) -> list[dict[str, object]]:
+    async with h.store.transaction() as tx:
+        return [e for e in await tx.audit_entries(200) if e["action"] == action]
+
+
+async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    now = h.clock.now()
+    ids = await seed_members(h.store, now, {"IQ": 12, "YE": 7, "LB": 2})
+    await seed_updates(h.store, now, ids[0], {"IQ": 9, "YE": 6})
+    await seed_survey(h.store, now, {"IQ": 20, "YE": 8, "LB": 3})
+    analyst = await person(h, "700", Role.SECRETARIAT)
+    link = await link_for(analyst)
+    [entry] = await audit(h, "dashboard.link")
+    assert entry["actor_member_id"] is not None
+    token = parse_qs(urlsplit(link).query)["t"][0]
+    async with h.store.transaction() as tx:
+        stored = (await tx.conn.execute(select(dashboard_link_t.c.token_hash))).scalars().all()
+    assert stored == [token_hash(token)] and token not in stored, "only a hash is kept"
+
+    response = await web.get(link)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "script-src" not in response.headers["content-security-policy"]
+    overview = parsed(response.text)
+    assert "Iraq" in overview.cells and "Yemen" in overview.cells
+    assert "<5" in overview.cells, "Lebanon's 2 members are withheld"
+    assert FREE_TEXT not in response.text
+    [survey_link] = [a for a in overview.links if "/dashboard/survey/pulse-test" in a]
+
+    response = await web.get(survey_link)
+    assert response.status_code == 200
+    survey = parsed(response.text)
+    assert "Iraq" in survey.cells and "<5" in survey.cells
+    assert FREE_TEXT not in response.text, "free text is never shown"
+    by_language = [a for a in survey.links if "by=language" in a]
+    assert by_language
+    response = await web.get(by_language[0])
+    assert response.status_code == 200 and "Arabic" in parsed(response.text).cells
+    pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
+    assert sorted(pages) == ["overview", "survey:pulse-test", "survey:pulse-test"]
+
+    response = await web.get(f"/dashboard/survey/nope?t={token}")
+    assert response.status_code == 404 and "There is no survey called nope" in response.text
+
+
+async def test_in_arabic_the_page_is_right_to_left(h: Harness, web: httpx.AsyncClient) -> None:
+    analyst = await person(h, "700", Role.SECRETARIAT, locale="ar")
+    response = await web.get(await link_for(analyst))
+    assert response.status_code == 200
+    assert '<html lang="ar" dir="rtl">' in response.text
+
+
+async def test_bad_expired_and_revoked_links_open_nothing(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    analyst = await person(h, "700", Role.SECRETARIAT)
+    link = await link_for(analyst)
+    for bad in ("/dashboard", "/dashboard?t=", "/dashboard?t=guess", f"{link}x"):
+        response = await web.get(bad)
+        assert response.status_code == 403 and "expired or is not valid" in response.text
+    assert (await web.get(link)).status_code == 200
+    h.clock.advance(timedelta(minutes=31))
+    assert (await web.get(link)).status_code == 403, "a link lives 30 minutes"
+
+    fresh = await link_for(analyst)
+    async with h.store.transaction() as tx:
+        me = await tx.get_member(analyst.inbound().channel, "700")
+        assert me is not None
+        await tx.set_role(me.id, Role.MEMBER)
+    assert (await web.get(fresh)).status_code == 403, "her role is checked on every page"
+
+
+async def test_forgetting_her_removes_her_links(h: Harness, web: httpx.AsyncClient) -> None:
+    admin = await person(h, "701", Role.ADMIN)
+    link = await link_for(admin)
+    assert (await web.get(link)).status_code == 200
+    await admin.say("/forget")
+    await admin.press("forget:yes")
+    assert (await web.get(link)).status_code == 403
+    async with h.store.transaction() as tx:
+        left = (await tx.conn.execute(select(func.count()).select_from(dashboard_link_t))).scalar()
+    assert left == 0
+
+
+async def test_without_a_public_url_the_bot_says_so_and_members_are_refused(
+    harness: Harness,
+) -> None:
+    analyst = await person(harness, "700", Role.SECRETARIAT)
+    [answer] = await analyst.say("/dashboard")
+    assert "not set up" in answer.text and "/report" in answer.text
+    member = await person(harness, "1", Role.MEMBER)
+    [refused] = await member.say("/dashboard")
+    assert "not available" in refused.text
+    assert await audit(harness, "command.refused")
+    async with harness.store.transaction() as tx:
+        count = (
+            await tx.conn.execute(select(func.count()).select_from(dashboard_link_t))
+        ).scalar()
+    assert count == 0
