@@ -12,7 +12,7 @@ it finish. Run 2 kills it with SIGKILL midway, inside an API call the server has
 lost members, duplicated deliveries and 429s; run 1 also the achieved rate as a fraction of the
 limit.
 
-    python bench/broadcast.py [--members 600] [--kill-after 0.5] [--concurrency 1]
+    python bench/broadcast.py [--members 600] [--kill-after 0.5] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -388,7 +388,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=600)
     parser.add_argument("--kill-after", type=float, default=0.5, help="fraction sent at the kill")
-    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="most sends in flight (WASL_DELIVERY_CONCURRENCY)",
+    )
     parser.add_argument(
         "--latency", type=float, default=0.0, help="simulated API round trip, seconds"
     )

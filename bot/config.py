@@ -70,7 +70,9 @@ class WaslSettings(BaseSettings):
     update_retention_days: int = 180  # raw update text is deleted after this
     min_cell: int = Field(default=5, ge=2)  # reports hide groups of fewer people than this
     telegram_rate: int = 30  # broadcast messages per second (Telegram's bulk limit)
-    delivery_concurrency: int = 1  # sends in flight; a crash may repeat at most this many
+    # Most sends in flight; the worker keeps as few as the API's round trip needs to reach the
+    # rate (one on a fast link). A crash may repeat the ones in flight, never more.
+    delivery_concurrency: int = 8
     public_url: str | None = None  # e.g. https://bot.example.org: links to the web dashboard
     host: str = "127.0.0.1"
     port: int = 8080

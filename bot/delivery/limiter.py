@@ -60,6 +60,11 @@ class RateLimiter:
         self._monotonic = monotonic
         self._sleep = sleep
 
+    @property
+    def rate(self) -> float:
+        """Sends per second this pacing allows overall."""
+        return self.overall.limit / self.overall.window
+
     def pause(self, seconds: float) -> None:
         """Stop every send on this channel for `seconds` (Telegram's retry_after)."""
         self._paused_until = max(self._paused_until, self._monotonic() + seconds)

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -19,7 +20,7 @@ from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.policy import OutboxStatus, RetryPolicy
-from bot.delivery.worker import DeliveryWorker
+from bot.delivery.worker import DeliveryWorker, InFlight
 from storage.outbox import OutboxStore, ProgressTarget
 from storage.store import SqlStore
 from storage.tables import member_t, outbox_t
@@ -672,6 +673,47 @@ async def test_crash_with_concurrency_four_duplicates_at_most_four(rig: Rig) -> 
     assert duplicates <= at_kill[OutboxStatus.SENDING] <= 4
     assert max(counts.values()) <= 2
     assert await rig.progress(campaign.id) == (40, 40, 0, 0, 0, 0, 0)
+
+
+def test_in_flight_is_the_rate_times_the_round_trip() -> None:
+    gate = InFlight(8)
+    assert gate.allowed(30) == 1, "one until a round trip is known"
+    gate.observe(0.1)
+    assert gate.allowed(30) == 4  # 30/s × 0.1 s × 1.25 headroom → 3.75
+    gate.observe(0.002)  # a fast answer pulls the average down, smoothly
+    assert gate.allowed(30) == 4
+    for _ in range(40):
+        gate.observe(0.002)
+    assert gate.allowed(30) == 1, "a fast link: one at a time, the fewest repeats after a crash"
+    for _ in range(40):
+        gate.observe(2.0)
+    assert gate.allowed(30) == 8, "never more than the most allowed"
+    assert InFlight(1).allowed(1000) == 1
+
+
+@pytest.mark.parametrize(("latency", "expected"), [(0.0, 1), (0.1, 4)])
+async def test_the_worker_keeps_as_few_sends_in_flight_as_keep_pace(
+    rig: Rig, latency: float, expected: int
+) -> None:
+    chats = await rig.seed(24)
+    await rig.campaign()
+    rig.channel.latency = latency
+    in_air, most = 0, 0
+    real_send = rig.channel.send
+
+    async def counting(chat_id: str, message: Outbound, **kw: Any) -> SendResult:
+        nonlocal in_air, most
+        in_air += 1
+        most = max(most, in_air)
+        try:
+            return await real_send(chat_id, message, **kw)
+        finally:
+            in_air -= 1
+
+    rig.channel.send = counting  # type: ignore[method-assign]
+    await rig.drain(rig.worker(concurrency=8, batch=24))
+    assert most == expected
+    assert Counter(rig.channel.chats()) == dict.fromkeys(chats, 1)
 
 
 async def test_a_stopped_worker_leaves_nothing_in_flight(rig: Rig) -> None:
