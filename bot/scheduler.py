@@ -19,7 +19,12 @@ from bot.app import App
 from handlers.campaigns import fire_due
 from handlers.moderation import expire_updates, send_digest
 from handlers.reports import send_results
-from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
+from handlers.surveys import (
+    close_due_surveys,
+    flush_survey_pools,
+    push_open_surveys,
+    send_reminders,
+)
 from storage.housekeeping import purge_expired
 
 log = logging.getLogger(__name__)
@@ -47,16 +52,18 @@ async def housekeeping(app: App) -> None:
 
 
 async def survey_jobs(app: App, wake: Callable[[], None]) -> None:
-    """Invite newly open surveys' audiences, remind, close what is due."""
+    """Invite newly open surveys' audiences, remind, mix pooled answers, close what is due."""
     now = app.core.clock.now()
     pushed = await push_open_surveys(app.store, app.catalogs, now)
     reminded = await send_reminders(app.store, app.catalogs, now)
+    mixed = await flush_survey_pools(app.store, app.core.config.min_cell)
     closed = await close_due_surveys(app.store, now)
     results = await send_results(app.store, app.catalogs, now, k=app.settings.wasl.min_cell)
     log.info(
-        "event=survey_jobs pushed=%s reminded=%s closed=%s results=%s",
+        "event=survey_jobs pushed=%s reminded=%s mixed=%s closed=%s results=%s",
         pushed,
         reminded,
+        mixed,
         len(closed),
         results,
     )

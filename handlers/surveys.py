@@ -294,7 +294,9 @@ class SurveyFlow:
             age_band=data.get("age") if public else None,
             gender=data.get("gender") if public else None,
         )
-        await ctx.tx.surveys.save_response(survey, answers, dims)
+        # Set aside, to be stored with others (flush_survey_pools): not traceable by when, or in
+        # which transaction, it was written.
+        await ctx.tx.surveys.pool_response(survey, answers, dims)
         if public:
             await ctx.tx.surveys.mark_public(survey.id, await public_digest(ctx))
             ctx.state.clear()
@@ -651,6 +653,21 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
     return sent
 
 
+async def flush_survey_pools(store: Store, k: int) -> int:
+    """Store pooled answers of surveys that have at least `k` waiting, each batch mixed.
+
+    A batch of k or more is the smallest crowd an answer hides in. What is left when a survey
+    closes goes at the close, however few (results are only shown after it, and suppressed).
+    """
+    flushed = 0
+    async with store.transaction() as tx:
+        for survey_id in await tx.surveys.pooled(k):
+            survey = await tx.surveys.get(survey_id)
+            if survey is not None:
+                flushed += await tx.surveys.flush_pool(survey, at_least=k)
+    return flushed
+
+
 async def close_due_surveys(store: Store, now: datetime) -> list[int]:
     """Close surveys past their time: keep partial answers if the survey says so, end every
     conversation still answering it, forget public respondents' hashes."""
@@ -670,8 +687,9 @@ async def close_due_surveys(store: Store, now: datetime) -> list[int]:
                         country=member.country if member else None,
                         spheres=tuple(member.spheres) if member else (),
                     )
-                    await tx.surveys.save_response(survey, item.answers, dims, complete=False)
+                    await tx.surveys.pool_response(survey, item.answers, dims, complete=False)
             await tx.surveys.forget_in_progress(unfinished)
+            await tx.surveys.flush_pool(survey, at_least=1)  # results need every answer now
             await tx.surveys.close(survey.id, now)
             closed.append(survey.id)
     return closed

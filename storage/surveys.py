@@ -29,6 +29,7 @@ from storage.tables import (
     answer_t,
     member_t,
     participation_t,
+    pool_t,
     public_seen_t,
     response_sphere_t,
     response_t,
@@ -38,6 +39,7 @@ from storage.tables import (
 )
 
 SUPPORTED = ("en", "ar", "fr")
+_MIX = secrets.SystemRandom()
 
 # A survey's columns, its definition as the stored JSON text: parsed once per survey and text
 # (_definition), not on every update of everyone answering it.
@@ -207,6 +209,59 @@ class SurveyRepository:
         if rows:
             await self.conn.execute(insert(answer_t), rows)
 
+    async def pool_response(
+        self,
+        survey: Survey,
+        answers: dict[str, Any],
+        dims: Dimensions,
+        *,
+        complete: bool = True,
+    ) -> None:
+        data = {
+            "answers": answers,
+            "complete": complete,
+            "dims": {
+                "locale": dims.locale,
+                "channel": dims.channel,
+                "week": dims.week,
+                "country": dims.country,
+                "spheres": list(dims.spheres),
+                "age_band": dims.age_band,
+                "gender": dims.gender,
+            },
+        }
+        await self.conn.execute(
+            insert(pool_t).values(id=secrets.token_hex(16), survey_id=survey.id, data=data)
+        )
+
+    async def flush_pool(self, survey: Survey, *, at_least: int) -> int:
+        rows = (
+            await self.conn.execute(
+                select(pool_t.c.id, pool_t.c.data).where(pool_t.c.survey_id == survey.id)
+            )
+        ).all()
+        if not rows or len(rows) < at_least:
+            return 0
+        batch = list(rows)
+        _MIX.shuffle(batch)  # the order of writing says nothing about the order of answering
+        for row in batch:
+            dims = dict(row.data["dims"])
+            dims["spheres"] = tuple(dims.get("spheres") or ())
+            await self.save_response(
+                survey, row.data["answers"], Dimensions(**dims), complete=row.data["complete"]
+            )
+        await self.conn.execute(delete(pool_t).where(pool_t.c.id.in_([r.id for r in rows])))
+        return len(batch)
+
+    async def pooled(self, at_least: int) -> list[int]:
+        result = await self.conn.execute(
+            select(pool_t.c.survey_id)
+            .group_by(pool_t.c.survey_id)
+            .having(func.count() >= max(1, at_least))
+            .order_by(pool_t.c.survey_id)
+        )
+        return list(result.scalars())
+
     async def set_results_opt_in(self, survey_id: int, member_id: int) -> None:
         await self.conn.execute(
             update(participation_t)
@@ -245,7 +300,13 @@ class SurveyRepository:
             .select_from(response_t)
             .where(response_t.c.survey_id == survey_id, response_t.c.complete.is_(True))
         )
-        return int(started.scalar_one()), int(completed.scalar_one())
+        # Finished questionnaires still waiting in the pool count too (only partial answers
+        # kept at the close are incomplete, and those are stored at once).
+        pooled = await self.conn.execute(
+            select(func.count()).select_from(pool_t).where(pool_t.c.survey_id == survey_id)
+        )
+        done = int(completed.scalar_one()) + int(pooled.scalar_one())
+        return int(started.scalar_one()), done
 
     async def due_to_close(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(

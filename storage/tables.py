@@ -454,6 +454,27 @@ class SurveyResponseRow(SQLModel, table=True):
     gender: str | None = Field(default=None, max_length=16)
 
 
+class SurveyPoolRow(SQLModel, table=True):
+    """A finished questionnaire waiting to be mixed with others before it becomes a response.
+
+    Written in the transaction that marks her participation, so until the pool is flushed it
+    shares that transaction's traces (PostgreSQL's xmin, the time of the write). The flush moves
+    at least k of them at once, in random order, into survey_response and survey_answer, and
+    deletes them here: what stays is one batch written together, not one person's answers.
+    """
+
+    __tablename__ = "survey_pool"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(primary_key=True, max_length=32)
+    survey_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class SurveyResponseSphereRow(SQLModel, table=True):
     """The respondent's spheres at answer time (members only)."""
 
@@ -527,6 +548,7 @@ survey_t = SurveyRow.__table__  # type: ignore[attr-defined]
 participation_t = SurveyParticipationRow.__table__  # type: ignore[attr-defined]
 public_seen_t = SurveyPublicSeenRow.__table__  # type: ignore[attr-defined]
 response_t = SurveyResponseRow.__table__  # type: ignore[attr-defined]
+pool_t = SurveyPoolRow.__table__  # type: ignore[attr-defined]
 response_sphere_t = SurveyResponseSphereRow.__table__  # type: ignore[attr-defined]
 answer_t = SurveyAnswerRow.__table__  # type: ignore[attr-defined]
 secret_t = AppSecretRow.__table__  # type: ignore[attr-defined]

@@ -362,7 +362,26 @@ class Surveys(Protocol):
         *,
         complete: bool = True,
     ) -> None:
-        """Store answers under a fresh random id with only `dims`: unlinkable by design."""
+        """Store answers under a fresh random id with only `dims`: unlinkable by design.
+
+        Called by `flush_pool` for a mixed batch; a conversation calls `pool_response`.
+        """
+
+    async def pool_response(
+        self,
+        survey: Survey,
+        answers: dict[str, Any],
+        dims: Dimensions,
+        *,
+        complete: bool = True,
+    ) -> None:
+        """Set finished answers aside until a batch of them can be stored together."""
+
+    async def flush_pool(self, survey: Survey, *, at_least: int) -> int:
+        """Store the pooled answers in random order if there are `at_least`; how many went."""
+
+    async def pooled(self, at_least: int) -> list[int]:
+        """Surveys with at least `at_least` answers waiting in the pool."""
 
     async def set_results_opt_in(self, survey_id: int, member_id: int) -> None: ...
 

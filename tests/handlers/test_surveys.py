@@ -12,7 +12,8 @@ from bot.core.i18n import Catalogs
 from bot.core.messages import MediaKind
 from bot.core.models import Role
 from bot.core.surveys import SurveyError, parse_definition
-from storage.tables import answer_t, metadata, participation_t, response_t
+from handlers.surveys import flush_survey_pools
+from storage.tables import answer_t, metadata, participation_t, pool_t, response_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
 from tests.support.surveys import pulse
@@ -34,6 +35,11 @@ async def member(h: Harness, user_id: str, locale: str = "en", country: str = "I
     she = h.person(user_id, locale)
     await join(she, code, locale=locale, country=country, spheres=("youth", "vaw"))
     return she
+
+
+async def mix(h: Harness, k: int = 1) -> int:
+    """Run the job that stores pooled answers in batches of at least `k` (k=1: all of them)."""
+    return await flush_survey_pools(h.store, k)
 
 
 async def table(h: Harness, t: object) -> list[dict[str, object]]:
@@ -73,6 +79,9 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
     done = await she.press(f"srv:{sid}:note:~skip")
     assert payloads(done[-1]) == [f"srv:{sid}:optin:yes", f"srv:{sid}:optin:no"]
     await she.press(f"srv:{sid}:optin:yes")
+    assert await table(harness, answer_t) == [], "set aside until a batch can be stored"
+    assert len(await table(harness, pool_t)) == 1
+    assert await mix(harness) == 1
     answers = await table(harness, answer_t)
     assert {(a["question"], a["option"], a["number"]) for a in answers} == {
         ("safe", "2", 2.0),
@@ -123,6 +132,7 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
         await she.press(f"srv:{sid}:threat:no")
         await she.say(str(i))
         await she.press(f"srv:{sid}:note:~skip")
+    assert await mix(harness, k=5) == 6
     async with harness.store.engine.connect() as conn:
 
         def foreign_keys(sync_conn):  # type: ignore[no-untyped-def]
@@ -182,6 +192,7 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
     await stranger.press(f"srv:{sid}:threat:no")
     await stranger.say("3")
     await stranger.press(f"srv:{sid}:note:~skip")
+    await mix(harness)
     responses = await table(harness, response_t)
     assert [(r["country"], r["age_band"], r["gender"], r["locale"]) for r in responses] == [
         ("IQ", "20-24", "woman", "fr")
