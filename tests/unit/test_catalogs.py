@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -292,3 +293,16 @@ def test_no_message_hides_inside_an_f_string() -> None:
         for line in _literal_translations_in_fstrings(ast.parse(path.read_text("utf-8")))
     ]
     assert not found, "translations pybabel cannot see: " + ", ".join(found)
+
+
+@pytest.mark.parametrize(
+    "locale", [loc for loc in REQUIRED if Locale.parse(loc).text_direction == "rtl"]
+)
+def test_arrows_point_the_way_she_reads(locale: str) -> None:
+    """In a right-to-left language "next" lies to the left: ◀, and "back" to the right: ▶
+    (these triangles are not mirrored by the Unicode bidi algorithm)."""
+    path = LOCALES / locale / "LC_MESSAGES" / "messages.po"
+    strings = {m.id: m.string for m in entries(load(path))}
+    assert "◀" in strings["Next ▶"] and "▶" not in strings["Next ▶"]
+    for backwards in ("◀ Previous", "◀ Back"):
+        assert "▶" in strings[backwards] and "◀" not in strings[backwards]
