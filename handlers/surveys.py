@@ -158,7 +158,8 @@ class SurveyFlow:
         if not question.required:
             nav.append(Button(ctx._("Skip"), prefix + "~skip"))
         nav.append(Button(ctx._("Stop for now"), prefix + "~stop"))
-        ctx.say("\n".join(lines), [*buttons, *nav], columns=columns, replace=replace)
+        typed = kind in (QuestionType.NUMBER, QuestionType.TEXT)
+        ctx.say("\n".join(lines), [*buttons, *nav], columns=columns, replace=replace, typed=typed)
 
     async def on_input(self, ctx: Context) -> None:
         if ctx.state.step == "optin":

@@ -41,6 +41,7 @@ class ConsoleChannel:
         self._ids = itertools.count(1)
         self._buttons: tuple[Button, ...] = ()
         self._buttons_message = ""
+        self._numbered = True
 
     async def send(
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
@@ -49,11 +50,15 @@ class ConsoleChannel:
         lines = [message.text]
         if message.file is not None:
             lines.append(f"[file: {message.file.filename}, {len(message.file.content)} bytes]")
-        lines += [f"  {n}. {b.label}" for n, b in enumerate(message.buttons, start=1)]
+        if message.typed:  # she types her answer: numbers are hers, buttons go by their label
+            lines += [f"  [{b.label}]" for b in message.buttons]
+        else:
+            lines += [f"  {n}. {b.label}" for n, b in enumerate(message.buttons, start=1)]
         self.out.write("\n".join(lines) + "\n\n")
         self.out.flush()
         if message.buttons:
             self._buttons, self._buttons_message = message.buttons, message_id
+            self._numbered = not message.typed
         return SendResult(SendStatus.SENT, message_id=message_id)
 
     async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
@@ -84,7 +89,10 @@ class ConsoleChannel:
         return common(text=text, message_id=str(next(self._ids)))
 
     def _button_for(self, text: str) -> Button | None:
-        if text.isdigit() and 1 <= int(text) <= len(self._buttons):
+        wrapped = text.startswith("[") and text.endswith("]")
+        if wrapped and self._buttons:  # "[Skip]", as the choice was shown
+            text = text[1:-1].strip()
+        if self._numbered and text.isdigit() and 1 <= int(text) <= len(self._buttons):
             return self._buttons[int(text) - 1]
         wanted = fold(text)
         for button in self._buttons:

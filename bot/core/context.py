@@ -69,8 +69,12 @@ class Context:
         replace: bool = False,
         file: OutboundFile | None = None,
         attachment: MediaRef | None = None,
+        typed: bool = False,
     ) -> None:
-        """Queue a message to her; it is sent after the update's transaction commits."""
+        """Queue a message to her; it is sent after the update's transaction commits.
+
+        `typed`: the answer is to be typed, the buttons are only ways out (back, skip, stop).
+        """
         self.reply.messages.append(
             Outbound(
                 text=text,
@@ -79,6 +83,7 @@ class Context:
                 replace=replace,
                 file=file,
                 attachment=attachment,
+                typed=typed,
             )
         )
 

@@ -122,6 +122,8 @@ class Outbound:
 
     `replace` asks the channel to edit the message whose button was pressed instead of sending
     a new one (fewer messages on a slow phone); channels that cannot edit send a new message.
+    `typed` says she is asked to type her answer (a number of days, a remark): a channel that
+    shows choices as a numbered list must then take "2" as what she typed, not as choice 2.
     """
 
     text: str
@@ -131,6 +133,7 @@ class Outbound:
     replace: bool = False
     attachment: MediaRef | None = None
     template: Template | None = None  # WhatsApp outside the 24-hour window
+    typed: bool = False
 
 
 class SendStatus(StrEnum):

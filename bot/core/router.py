@@ -324,8 +324,8 @@ def _remember_menu(state: ConversationState, reply: Reply, choice_limit: int | N
     The newest message with choices decides: too many for buttons, and her next number picks
     one. Any other answer means numbers mean numbers again (a survey may ask for one next).
     """
-    offered = [m.buttons for m in reply.messages if m.buttons]
-    last = offered[-1] if offered else ()
+    offered = [m for m in reply.messages if m.buttons]
+    last = offered[-1].buttons if offered and not offered[-1].typed else ()
     if choice_limit is not None and len(last) > choice_limit:
         state.menu = [b.payload for b in last]
     elif reply.messages:
