@@ -91,13 +91,32 @@ def native_language_name(code: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents and Arabic diacritics, unify alef forms: for forgiving search."""
+    """Lower-case, strip accents and Arabic diacritics, unify alef forms and apostrophes and
+    quotes (a phone keyboard types ' where a label has ’): for forgiving search."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return kept.translate(_ARABIC_FOLD).strip()
 
 
-_ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه", "ى": "ي", "ـ": None})
+_ARABIC_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ة": "ه",
+        "ى": "ي",
+        "ـ": None,
+        "’": "'",
+        "‘": "'",
+        "ʼ": "'",
+        "`": "'",
+        "´": "'",
+        "“": '"',
+        "”": '"',
+        "«": '"',
+        "»": '"',
+    }
+)
 
 
 class Catalogs:
