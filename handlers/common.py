@@ -57,8 +57,9 @@ ROLE_NAMES = {
 
 
 def sphere_labels(ctx: Context, codes: list[str]) -> str:
-    """Her spheres as a comma-separated list in her language."""
-    labels = [ctx._(SPHERE_BY_CODE[c].label) for c in codes if c in SPHERE_BY_CODE]
+    """Her spheres as a comma-separated list in her language, in the alliance's order (the
+    order of the checklist she ticked them in)."""
+    labels = [ctx._(s.label) for s in SPHERES if s.code in codes]
     return ctx._(", ").join(labels) if labels else ctx._("none")
 
 
