@@ -1,0 +1,72 @@
+"""The terminal bot, as a newcomer meets it: `wasl run` with no token, lines piped in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import ROOT
+
+SURVEYS = ROOT / "content" / "surveys.yaml"
+
+
+def wasl(tmp_path: Path, *command: str, lines: str = "", **settings: str) -> str:
+    """Run `python -m bot COMMAND` in a clean folder with only these settings; its output."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}", PYTHONPATH=str(ROOT))
+    env.update(settings)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", *command],
+        input=lines,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def test_run_without_a_token_opens_the_terminal_bot_and_she_can_join(tmp_path: Path) -> None:
+    typed = "3\nJ'accepte\n1\n1\n5\nTerminé\n/mydata\n"  # by number and by label
+    out = wasl(tmp_path, "run", lines=typed, WASL_OPEN_JOIN="true")
+    assert "No TELEGRAM_BOT_TOKEN set: starting the terminal bot" in out
+    assert "Welcome to Wasl" in out and "  1. English" in out
+    assert "Bienvenue dans l’alliance" in out, "J'accepte typed with a plain apostrophe"
+    # French puts a no-break space before a colon; the spheres come in the checklist's order.
+    assert "Domaines\u00a0: Déradicaliser les jeunes, Violences aux femmes" in out
+    assert "Ce que Wasl conserve sur vous" in out
+
+
+def test_a_number_she_is_asked_to_type_is_not_taken_for_a_button(tmp_path: Path) -> None:
+    wasl(tmp_path, "migrate")
+    assert "1 created" in wasl(tmp_path, "content", "load", str(SURVEYS))
+    typed = "\n".join(
+        [
+            "1",  # English
+            "I accept",
+            "1",  # Iraq
+            "1",  # a sphere
+            "Done",
+            "/survey",
+            "1",  # the pulse survey
+            "3",  # how safe: 3
+            "No",  # no threat: jumps to the number of days
+            "2",  # two days, typed — not the second button
+            "",
+        ]
+    )
+    out = wasl(tmp_path, "chat", lines=typed, WASL_OPEN_JOIN="true")
+    days = out.rindex("Question 5 of 8")
+    after = out[days:]
+    assert "  [Stop for now]" in after, "choices by label where a number is typed"
+    assert "Question 6 of 8" in after, after
+    assert "Paused" not in after
