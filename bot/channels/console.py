@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -94,11 +95,18 @@ class ConsoleChannel:
             text = text[1:-1].strip()
         if self._numbered and text.isdigit() and 1 <= int(text) <= len(self._buttons):
             return self._buttons[int(text) - 1]
-        wanted = fold(text)
-        for button in self._buttons:
-            if wanted and fold(button.label).strip("✅▫️ ") == wanted.strip("✅▫️ "):
+        wanted = fold(text).strip("✅▫️ ")
+        if not wanted:
+            return None
+        labels = [(fold(b.label).strip("✅▫️ "), b) for b in self._buttons]
+        for label, button in labels:
+            if label == wanted:
                 return button
-        return None
+        if not self._numbered:  # she is typing an answer: only a whole label is a choice
+            return None
+        # "Yes" for "Yes, keep it": the first words of exactly one label.
+        starts = [b for label, b in labels if re.match(rf"{re.escape(wanted)}(?!\w)", label)]
+        return starts[0] if len(starts) == 1 else None
 
     async def run(self, core: Core, stdin: TextIO = sys.stdin, greet: bool = True) -> None:
         """Read lines until end of input, answering each."""
