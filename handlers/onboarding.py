@@ -324,6 +324,17 @@ def register(router: Router) -> None:
     @router.command("start", "Start or join", role=None, in_menu=False)
     async def cmd_start(ctx: Context, arg: str) -> None:
         if ctx.member is not None:
+            flow = router.flows.get(ctx.state.flow) if ctx.state.flow else None
+            if flow is not None and not arg:  # back after a while, mid-way: show where she was
+                ctx.say(
+                    ctx._(
+                        "Welcome back! Let's continue where you stopped, or send {cancel} to "
+                        "leave it.",
+                        cancel=command_text(ctx, "cancel"),
+                    )
+                )
+                await flow.reprompt(ctx)
+                return
             ctx.say(ctx._("Welcome back! You are already a member."), main_menu(ctx), columns=2)
             return
         if arg.startswith("s_"):

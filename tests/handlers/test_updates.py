@@ -160,6 +160,20 @@ async def test_unfinished_update_resumes_then_expires_after_a_day(harness: Harne
     assert "What is happening" in fresh[0].text
 
 
+async def test_start_mid_way_shows_where_she_was(harness: Harness) -> None:
+    she = await person(harness, "1")
+    await she.say("/update")
+    await she.say("Half written")
+    welcome, question = await she.say("/start")
+    assert "continue where you stopped" in welcome.text and "/cancel" in welcome.text
+    assert "upd:sph:done" in payloads(question), "the question she left, with its buttons"
+    urgent = await she.press("upd:sph:done")
+    assert "urgent" in urgent[0].text.lower()
+    await she.say("/cancel")
+    [menu] = await she.say("/start")
+    assert "already a member" in menu.text, "outside a conversation: the main menu"
+
+
 async def test_moderation_queue_conflict_and_digest(harness: Harness) -> None:
     coord_a = await person(harness, "50", role=Role.COORDINATOR, country="IQ")
     coord_b = await person(harness, "51", role=Role.COORDINATOR, country="IQ")
