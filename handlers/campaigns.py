@@ -499,22 +499,25 @@ class CampaignFlow:
             catalogs=ctx.catalogs,
         )
         ctx.state.clear()
-        n = ctx._.number(result.recipients)
+        n = result.recipients
         if result.campaign.status is CampaignStatus.PENDING_APPROVAL:
             ctx.say(
-                ctx._(
+                ctx._.plural(
+                    "Saved as #{id}. It will go to {n} person once another coordinator or "
+                    "an admin approves it.",
                     "Saved as #{id}. It will go to {n} people once another coordinator or "
                     "an admin approves it.",
+                    n,
                     id=result.campaign.id,
-                    n=n,
                 )
             )
         elif result.fired:
             ctx.say(
-                ctx._(
+                ctx._.plural(
+                    "Sending #{id} to {n} person. I will show the progress here.",
                     "Sending #{id} to {n} people. I will show the progress here.",
+                    n,
                     id=result.campaign.id,
-                    n=n,
                 )
             )
         else:

@@ -67,7 +67,7 @@ async def test_campaign_now_in_two_languages_to_one_sphere(harness: Harness) -> 
     assert "Recipients: 2" in summary
     assert payloads(replies[-1]) == ["camp:go:send", "camp:go:cancel"]
     done = await coord.press("camp:go:send")
-    assert "Sending #" in done[0].text
+    assert "to 2 people" in done[0].text and "Sending #" in done[0].text
     rows = await outbox(harness.store)
     texts = {member_id: text for member_id, text, _ in rows}
     assert len(rows) == 2
