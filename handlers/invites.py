@@ -28,6 +28,11 @@ def _invitable(ctx: Context) -> tuple[Role, ...]:
     return INVITABLE.get(ctx.role, ()) if ctx.role is not None else ()
 
 
+def _capitalised(label: str) -> str:
+    """A role's name ("coordinator", used inside sentences) as a button label."""
+    return label[:1].upper() + label[1:]
+
+
 class InviteFlow:
     """Steps: role (administrators only) → how many people → which country → the link."""
 
@@ -45,7 +50,7 @@ class InviteFlow:
         step = ctx.state.step
         if step == "role":
             buttons = [
-                Button(ctx._(ROLE_NAMES[role]), f"{FLOW}:role:{role.value}")
+                Button(_capitalised(ctx._(ROLE_NAMES[role])), f"{FLOW}:role:{role.value}")
                 for role in _invitable(ctx)
             ]
             ctx.say(ctx._("Invite someone as…"), [*buttons, self._cancel(ctx)])

@@ -82,6 +82,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
     h = harness_with_links(db)
     admin = await person(h, "1", Role.ADMIN)
     [roles] = await admin.say("/invite")
+    assert [b.label for b in roles.buttons[:3]] == ["Member", "Coordinator", "Secretariat"]
     assert payloads(roles) == [
         "inv:role:member",
         "inv:role:coordinator",
