@@ -655,17 +655,18 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
 
 
 async def flush_survey_pools(store: Store, k: int) -> int:
-    """Store pooled answers of surveys that have at least `k` waiting, each batch mixed.
+    """Store pooled answers, mixed, for surveys that have at least 2k waiting, keeping k.
 
-    A batch of k or more is the smallest crowd an answer hides in. What is left when a survey
-    closes goes at the close, however few (results are only shown after it, and suppressed).
+    An answer hides in the batch it is stored with: every batch has at least k answers. The
+    k kept back at random make sure the last batch, at the close, has k too (unless fewer
+    than k answered at all, and then every result is suppressed anyway).
     """
     flushed = 0
     async with store.transaction() as tx:
-        for survey_id in await tx.surveys.pooled(k):
+        for survey_id in await tx.surveys.pooled(2 * k):
             survey = await tx.surveys.get(survey_id)
             if survey is not None:
-                flushed += await tx.surveys.flush_pool(survey, at_least=k)
+                flushed += await tx.surveys.flush_pool(survey, at_least=2 * k, keep=k)
     return flushed
 
 

@@ -234,23 +234,24 @@ class SurveyRepository:
             insert(pool_t).values(id=secrets.token_hex(16), survey_id=survey.id, data=data)
         )
 
-    async def flush_pool(self, survey: Survey, *, at_least: int) -> int:
+    async def flush_pool(self, survey: Survey, *, at_least: int, keep: int = 0) -> int:
         rows = (
             await self.conn.execute(
                 select(pool_t.c.id, pool_t.c.data).where(pool_t.c.survey_id == survey.id)
             )
         ).all()
-        if not rows or len(rows) < at_least:
+        if not rows or len(rows) < max(at_least, keep + 1):
             return 0
-        batch = list(rows)
-        _MIX.shuffle(batch)  # the order of writing says nothing about the order of answering
+        mixed = list(rows)
+        _MIX.shuffle(mixed)  # the order of writing says nothing about the order of answering
+        batch = mixed[keep:]  # `keep` chosen at random stay, to go with the next batch
         for row in batch:
             dims = dict(row.data["dims"])
             dims["spheres"] = tuple(dims.get("spheres") or ())
             await self.save_response(
                 survey, row.data["answers"], Dimensions(**dims), complete=row.data["complete"]
             )
-        await self.conn.execute(delete(pool_t).where(pool_t.c.id.in_([r.id for r in rows])))
+        await self.conn.execute(delete(pool_t).where(pool_t.c.id.in_([r.id for r in batch])))
         return len(batch)
 
     async def pooled(self, at_least: int) -> list[int]:

@@ -459,8 +459,9 @@ class SurveyPoolRow(SQLModel, table=True):
 
     Written in the transaction that marks her participation, so until the pool is flushed it
     shares that transaction's traces (PostgreSQL's xmin, the time of the write). The flush moves
-    at least k of them at once, in random order, into survey_response and survey_answer, and
-    deletes them here: what stays is one batch written together, not one person's answers.
+    at least k of them at once, in random order, into survey_response and survey_answer (k more,
+    chosen at random, wait for the next batch), and deletes them here: what stays is a batch
+    written together, not one person's answers.
     """
 
     __tablename__ = "survey_pool"

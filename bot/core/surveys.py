@@ -377,8 +377,9 @@ class Surveys(Protocol):
     ) -> None:
         """Set finished answers aside until a batch of them can be stored together."""
 
-    async def flush_pool(self, survey: Survey, *, at_least: int) -> int:
-        """Store the pooled answers in random order if there are `at_least`; how many went."""
+    async def flush_pool(self, survey: Survey, *, at_least: int, keep: int = 0) -> int:
+        """Store the pooled answers in random order if there are `at_least`, but for `keep`
+        of them chosen at random, which wait for the next batch; how many went."""
 
     async def pooled(self, at_least: int) -> list[int]:
         """Surveys with at least `at_least` answers waiting in the pool."""

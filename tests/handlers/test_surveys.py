@@ -37,9 +37,17 @@ async def member(h: Harness, user_id: str, locale: str = "en", country: str = "I
     return she
 
 
-async def mix(h: Harness, k: int = 1) -> int:
-    """Run the job that stores pooled answers in batches of at least `k` (k=1: all of them)."""
-    return await flush_survey_pools(h.store, k)
+async def mix(h: Harness, k: int | None = None) -> int:
+    """Store pooled answers: as the survey job does with `k`, or all of them, as at the close."""
+    if k is not None:
+        return await flush_survey_pools(h.store, k)
+    stored = 0
+    async with h.store.transaction() as tx:
+        for survey_id in await tx.surveys.pooled(1):
+            survey = await tx.surveys.get(survey_id)
+            assert survey is not None
+            stored += await tx.surveys.flush_pool(survey, at_least=1)
+    return stored
 
 
 async def table(h: Harness, t: object) -> list[dict[str, object]]:
@@ -132,7 +140,10 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
         await she.press(f"srv:{sid}:threat:no")
         await she.say(str(i))
         await she.press(f"srv:{sid}:note:~skip")
-    assert await mix(harness, k=5) == 6
+    assert await mix(harness, k=5) == 0, "six waiting: fewer than 2k"
+    assert await mix(harness, k=3) == 3, "a batch of k goes, k chosen at random wait"
+    assert len(await table(harness, pool_t)) == 3
+    assert await mix(harness) == 3
     async with harness.store.engine.connect() as conn:
 
         def foreign_keys(sync_conn):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from bot.core.clock import FixedClock, week_of
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.surveys import Dimensions, Survey, parse_definition
+from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import answer_t, pool_t, response_t
 from tests.support.surveys import pulse
@@ -131,3 +132,20 @@ async def test_no_transaction_id_ties_an_answer_to_its_author(
             )
         ).scalar_one()
     assert linked == 1
+
+
+async def test_the_job_keeps_k_back_so_the_last_batch_has_k_too(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    survey, members = await survey_and_members(store, clock, 2 * K + 2)
+    for i, member_id in enumerate(members[: 2 * K - 1]):
+        await finish(store, clock, survey, member_id, i)
+    assert await flush_survey_pools(store, K) == 0, "2k - 1 waiting: nothing yet"
+    await finish(store, clock, survey, members[2 * K - 1], 2 * K - 1)
+    assert await flush_survey_pools(store, K) == K
+    assert (await count(store, response_t), await count(store, pool_t)) == (K, K)
+    await finish(store, clock, survey, members[2 * K], 2 * K)  # one more, late
+    assert await close_due_surveys(store, clock.now() + timedelta(days=8)) == [survey.id]
+    assert (await count(store, response_t), await count(store, pool_t)) == (2 * K + 1, 0)
+    async with store.transaction() as tx:
+        assert await tx.surveys.counts(survey.id) == (2 * K + 1, 2 * K + 1)
