@@ -24,6 +24,7 @@ from handlers.dashboard import token_hash
 from handlers.reports import (
     BOT_BREAKDOWNS,
     BREAKDOWN_LABELS,
+    PERIOD_LABELS,
     ReportError,
     check_report,
     check_survey,
@@ -106,14 +107,27 @@ def page(who: Viewer, title: str, body: str) -> str:
     )
 
 
-async def overview(app: App, who: Viewer) -> str:
-    """Membership by country, updates of the last three months, deliveries, closed surveys."""
+def _period_links(who: Viewer, chosen: PeriodName) -> str:
+    _ = who.translator
+    links = " ".join(
+        f'<a href="{html.escape(_link(who, "/dashboard", period=p.value))}">'
+        f"{html.escape(_(label))}</a>"
+        for p, label in PERIOD_LABELS.items()
+        if p is not chosen
+    )
+    return f"<nav>{html.escape(_(PERIOD_LABELS[chosen]))} · {links}</nav>"
+
+
+async def overview(app: App, who: Viewer, period_name: str | None = None) -> str:
+    """Membership by country; field updates for a period (3 months unless asked); deliveries;
+    closed surveys."""
     _ = who.translator
     now = app.core.clock.now()
     k = app.core.config.min_cell
+    chosen = next((p for p in PeriodName if p.value == period_name), PeriodName.MONTHS3)
     async with app.store.transaction() as tx:
         membership = await membership_report(tx, Breakdown.COUNTRY, k, _, now)
-        period = Period.named(PeriodName.MONTHS3, now)
+        period = Period.named(chosen, now)
         updates = await updates_report(tx, Breakdown.COUNTRY, period, k, _, now)
         delivery = await delivery_report(tx, k, _, now)
         surveys = []
@@ -133,6 +147,7 @@ async def overview(app: App, who: Viewer) -> str:
     body = (
         f"<h2>{heading}</h2>{survey_list}"
         + _shown(membership, _)
+        + _period_links(who, chosen)
         + _shown(updates, _)
         + _shown(delivery, _)
     )

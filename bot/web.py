@@ -117,7 +117,8 @@ def build_web(
         who = await dashboard.viewer(app, request.query_params.get("t"))
         if who is None:
             return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
-        return HTMLResponse(await dashboard.overview(app, who), headers=PRIVATE_PAGE)
+        shown = await dashboard.overview(app, who, request.query_params.get("period"))
+        return HTMLResponse(shown, headers=PRIVATE_PAGE)
 
     async def dashboard_survey(request: Request) -> Response:
         who = await dashboard.viewer(app, request.query_params.get("t"))

@@ -126,6 +126,9 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     assert "<5" in overview.cells, "Lebanon's 2 members are withheld"
     assert FREE_TEXT not in response.text
     [survey_link] = [a for a in overview.links if "/dashboard/survey/pulse-test" in a]
+    assert "Last 3 months" in response.text
+    [all_time] = [a for a in overview.links if "period=all" in a]
+    assert (await web.get(all_time)).status_code == 200
 
     response = await web.get(survey_link)
     assert response.status_code == 200
@@ -137,7 +140,7 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     response = await web.get(by_language[0])
     assert response.status_code == 200 and "Arabic" in parsed(response.text).cells
     pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
-    assert sorted(pages) == ["overview", "survey:pulse-test", "survey:pulse-test"]
+    assert sorted(pages) == ["overview", "overview", "survey:pulse-test", "survey:pulse-test"]
 
     response = await web.get(f"/dashboard/survey/nope?t={token}")
     assert response.status_code == 404 and "There is no survey called nope" in response.text
