@@ -74,7 +74,12 @@ class Runtime:
 
     async def start(self) -> None:
         """Lead at once if nobody else does; otherwise stand by and watch."""
-        if await self.leader.acquire():
+        try:
+            leading = await self.leader.acquire()
+        except Exception:  # the database is not answering yet: the watch tries again
+            log.exception("event=leadership_check_failed")
+            leading = False
+        if leading:
             self._start_services()
         else:
             log.info("event=runtime_standby")
