@@ -659,13 +659,18 @@ async def flush_survey_pools(store: Store, k: int) -> int:
 
     An answer hides in the batch it is stored with: every batch has at least k answers. The
     k kept back at random make sure the last batch, at the close, has k too (unless fewer
-    than k answered at all, and then every result is suppressed anyway).
+    than k answered at all, and then every result is suppressed anyway). An answer that
+    arrived as its survey was closing goes at once: nothing more will join it.
     """
     flushed = 0
     async with store.transaction() as tx:
-        for survey_id in await tx.surveys.pooled(2 * k):
+        for survey_id in await tx.surveys.pooled(1):
             survey = await tx.surveys.get(survey_id)
-            if survey is not None:
+            if survey is None:
+                continue
+            if survey.closed:
+                flushed += await tx.surveys.flush_pool(survey, at_least=1)
+            else:
                 flushed += await tx.surveys.flush_pool(survey, at_least=2 * k, keep=k)
     return flushed
 

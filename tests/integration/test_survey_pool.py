@@ -149,3 +149,7 @@ async def test_the_job_keeps_k_back_so_the_last_batch_has_k_too(
     assert (await count(store, response_t), await count(store, pool_t)) == (2 * K + 1, 0)
     async with store.transaction() as tx:
         assert await tx.surveys.counts(survey.id) == (2 * K + 1, 2 * K + 1)
+    # One that finished as the survey was closing is not left behind by the next run of the job.
+    await finish(store, clock, survey, members[2 * K + 1], 2 * K + 1)
+    assert await flush_survey_pools(store, K) == 1
+    assert (await count(store, response_t), await count(store, pool_t)) == (2 * K + 2, 0)
