@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from bot.app import App
 from bot.core.i18n import Translator
@@ -137,7 +137,7 @@ async def overview(app: App, who: Viewer, period_name: str | None = None) -> str
             surveys.append((slug, title))
         await _audit(tx, who, "overview", now)
     items = "".join(
-        f'<li><a href="{html.escape(_link(who, f"/dashboard/survey/{slug}"))}">'
+        f'<li><a href="{html.escape(_link(who, f"/dashboard/survey/{quote(slug)}"))}">'
         f"{html.escape(title)}</a></li>"
         for slug, title in surveys
     )
@@ -176,7 +176,7 @@ async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple
         else:
             report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
             links = " ".join(
-                f'<a href="{html.escape(_link(who, f"/dashboard/survey/{slug}", by=b.value))}">'
+                f'<a href="{html.escape(_link(who, f"/dashboard/survey/{quote(slug)}", by=b.value))}">'
                 f"{html.escape(_(BREAKDOWN_LABELS[b]))}</a>"
                 for b in choices
                 if b is not breakdown
