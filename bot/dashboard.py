@@ -175,8 +175,9 @@ async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple
             body = f'<p class="note">{html.escape(str(error))}</p>'
         else:
             report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
+            here = f"/dashboard/survey/{quote(slug)}"
             links = " ".join(
-                f'<a href="{html.escape(_link(who, f"/dashboard/survey/{quote(slug)}", by=b.value))}">'
+                f'<a href="{html.escape(_link(who, here, by=b.value))}">'
                 f"{html.escape(_(BREAKDOWN_LABELS[b]))}</a>"
                 for b in choices
                 if b is not breakdown
