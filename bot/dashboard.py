@@ -7,6 +7,7 @@ disclosure-controlled reports as /report and the CLI; there is no way to see a r
 
 from __future__ import annotations
 
+import asyncio
 import html
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,16 +20,18 @@ from bot.core.ports import Transaction
 from bot.core.reports import PUBLIC_ONLY, Breakdown, Period, PeriodName, Subject
 from bot.core.surveys import SurveyMode
 from bot.reports.model import Report
-from bot.reports.render import render_html
+from bot.reports.render import render_csv, render_html, render_xlsx
 from handlers.dashboard import token_hash
 from handlers.reports import (
     BOT_BREAKDOWNS,
     BREAKDOWN_LABELS,
     PERIOD_LABELS,
+    XLSX,
     ReportError,
     check_report,
     check_survey,
     delivery_report,
+    file_name,
     membership_report,
     updates_report,
 )
@@ -154,8 +157,23 @@ async def overview(app: App, who: Viewer, period_name: str | None = None) -> str
     return page(who, _("Wasl dashboard"), body)
 
 
-async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple[int, str]:
-    """One closed survey's results, split as asked: the HTTP status and the page."""
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A report as a file: the same cells as the page, for a briefing or further analysis."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+FORMATS = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
+
+
+async def survey_page(
+    app: App, who: Viewer, slug: str, by: str | None, file_format: str | None = None
+) -> tuple[int, str | Download]:
+    """One closed survey's results, split as asked: the HTTP status and the page, or the
+    report as a spreadsheet (`file_format` "xlsx" or "csv")."""
     _ = who.translator
     now = app.core.clock.now()
     k = app.core.config.min_cell
@@ -169,6 +187,7 @@ async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple
             choices = (*choices, *PUBLIC_ONLY)
         breakdown = next((b for b in choices if b.value == by), Breakdown.COUNTRY)
         title = survey.definition.title(_.locale)
+        report: Report | None = None
         try:
             await check_survey(tx, _, survey, now)
         except ReportError as error:
@@ -182,9 +201,21 @@ async def survey_page(app: App, who: Viewer, slug: str, by: str | None) -> tuple
                 for b in choices
                 if b is not breakdown
             )
-            split = html.escape(_("Split by:"))
-            body = f"<nav>{split} {links}</nav>" + _shown(report, _)
-        await _audit(tx, who, f"survey:{slug}", now)
+            files = " ".join(
+                f'<a href="{html.escape(_link(who, here, by=breakdown.value, format=f))}">'
+                f"{f.upper()}</a>"
+                for f in FORMATS
+            )
+            split, download = html.escape(_("Split by:")), html.escape(_("Download:"))
+            body = f"<nav>{split} {links}</nav><nav>{download} {files}</nav>" + _shown(report, _)
+        exporting = report is not None and file_format in FORMATS
+        action = f"export:{file_format}:" if exporting else ""
+        await _audit(tx, who, f"{action}survey:{slug}:{breakdown.value}", now)
+    if exporting and report is not None and file_format is not None:
+        render = render_xlsx if file_format == "xlsx" else render_csv
+        content = await asyncio.to_thread(render, report, _)  # a spreadsheet takes a while
+        name = file_name(report, file_format)
+        return 200, Download(content, FORMATS[file_format], name)
     return 200, page(who, title, body)
 
 

@@ -125,8 +125,14 @@ def build_web(
         if who is None:
             return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
         slug = request.path_params["slug"]
-        by = request.query_params.get("by")
-        status, shown = await dashboard.survey_page(app, who, slug, by)
+        params = request.query_params
+        status, shown = await dashboard.survey_page(
+            app, who, slug, params.get("by"), params.get("format")
+        )
+        if isinstance(shown, dashboard.Download):
+            disposition = f'attachment; filename="{shown.filename}"'
+            headers = {**PRIVATE_PAGE, "Content-Disposition": disposition}
+            return Response(shown.content, media_type=shown.media_type, headers=headers)
         return HTMLResponse(shown, status_code=status, headers=PRIVATE_PAGE)
 
     routes = [

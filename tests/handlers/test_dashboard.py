@@ -28,7 +28,7 @@ from storage.store import SqlStore
 from storage.tables import dashboard_link_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person
-from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
+from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates, xlsx_text
 
 PUBLIC = "https://bot.example.org"
 
@@ -139,8 +139,25 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     assert by_language
     response = await web.get(by_language[0])
     assert response.status_code == 200 and "Arabic" in parsed(response.text).cells
+    [xlsx] = [a for a in survey.links if "format=xlsx" in a and "by=country" in a]
+    download = await web.get(xlsx)
+    assert download.status_code == 200 and download.headers["cache-control"] == "no-store"
+    assert download.headers["content-disposition"].startswith('attachment; filename="wasl-')
+    sheets, cells = xlsx_text(download.content)
+    assert "Iraq" in cells and "<5" in cells and FREE_TEXT not in cells
+    assert len(sheets) >= 2, "a sheet per question and the notes"
+    [csv] = [a for a in survey.links if "format=csv" in a]
+    text = (await web.get(csv)).content.decode("utf-8")
+    assert "Iraq" in text and FREE_TEXT not in text
     pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
-    assert sorted(pages) == ["overview", "overview", "survey:pulse-test", "survey:pulse-test"]
+    assert sorted(pages) == [
+        "export:csv:survey:pulse-test:country",
+        "export:xlsx:survey:pulse-test:country",
+        "overview",
+        "overview",
+        "survey:pulse-test:country",
+        "survey:pulse-test:language",
+    ]
 
     response = await web.get(f"/dashboard/survey/nope?t={token}")
     assert response.status_code == 404 and "There is no survey called nope" in response.text

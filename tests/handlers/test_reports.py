@@ -3,10 +3,8 @@ refusals logged; every kind of bad input answered; results sent to those who ask
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.core.i18n import Catalogs
@@ -16,7 +14,7 @@ from handlers.reports import send_results
 from storage.tables import outbox_t, survey_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
-from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
+from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates, xlsx_text
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SECRETARIAT_ID = "700123456"
@@ -34,15 +32,6 @@ async def member(h: Harness, user_id: str, role: Role = Role.MEMBER) -> Person:
     she = h.person(user_id)
     await join(she, code)
     return she
-
-
-def xlsx_text(data: bytes) -> tuple[list[str], str]:
-    book = load_workbook(io.BytesIO(data))
-    cells = []
-    for sheet in book.worksheets:
-        for row in sheet.iter_rows(values_only=True):
-            cells += [str(v) for v in row if v is not None]
-    return book.sheetnames, "\n".join(cells)
 
 
 async def ask_survey_report(she: Person, survey_id: int, by: str = "country") -> list[Outbound]:

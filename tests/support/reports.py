@@ -3,9 +3,12 @@ a stream of field updates, written through the real repositories."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+
+from openpyxl import load_workbook
 
 from bot.core.clock import week_of
 from bot.core.messages import ChannelName
@@ -117,3 +120,12 @@ async def seed_updates(
                     now=now,
                 )
                 i += 1
+
+
+def xlsx_text(data: bytes) -> tuple[list[str], str]:
+    book = load_workbook(io.BytesIO(data))
+    cells = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells += [str(v) for v in row if v is not None]
+    return book.sheetnames, "\n".join(cells)
