@@ -41,6 +41,7 @@ from bot.reports.render import render_csv, render_text
 from handlers.reports import survey_report, updates_report
 from storage.engine import make_engine, migrate
 from storage.store import SqlStore
+from storage.tables import SPHERE_BITS
 
 QUESTIONS = 10
 CHUNK = 10_000
@@ -65,6 +66,7 @@ ANSWER_COLUMNS = (
     "week",
     "age_band",
     "gender",
+    "spheres",
 )
 RESPONSE_COLUMNS = (
     "id",
@@ -119,9 +121,18 @@ def generate(
             channel = rng.choice(("telegram", "whatsapp"))
             week = rng.choice(WEEKS)
             rows.append((rid, survey_id, True, country, locale, channel, week, None, None))
-            for sphere in rng.sample(SPHERES, rng.choice((1, 1, 2))):
-                spheres.append((rid, sphere))
-            base = (country, locale, channel, week, None, None)
+            chosen = rng.sample(SPHERES, rng.choice((1, 1, 2)))
+            spheres += [(rid, sphere) for sphere in chosen]
+            # as save_response writes them: the response's spheres as bits on every answer
+            base = (
+                country,
+                locale,
+                channel,
+                week,
+                None,
+                None,
+                sum(SPHERE_BITS[s] for s in chosen),
+            )
             for q in range(1, QUESTIONS + 1):
                 key = f"q{q}"
                 if q in (1, 4, 7):
@@ -168,8 +179,8 @@ def load_sqlite(path: Path, survey_id: int, responses: int, tally: list[Any]) ->
     try:
         answer_sql = (
             "INSERT INTO survey_answer (response_id, question, option, survey_id, number, text, "
-            "country, locale, channel, week, age_band, gender) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "country, locale, channel, week, age_band, gender, spheres) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         for rows, spheres, answers in generate(survey_id, responses):
             db.executemany("INSERT INTO survey_response VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -260,6 +271,20 @@ async def measure(name: str, store: SqlStore, survey: Survey, catalogs: Catalogs
     for label, call in parts:
         once = statistics.median(await timed(call, 3))
         print(f"      {label:<26} {once:6.3f} s (median of 3)")
+    async with store.transaction() as tx:  # the sphere bits say what the join would
+        by_sphere = await tx.reports.survey_counts(survey.id, Breakdown.SPHERE, Period())
+        joined = await tx.conn.execute(
+            text(
+                "SELECT count(*) FROM survey_answer a JOIN survey_response_sphere s "
+                "ON s.response_id = a.response_id WHERE a.survey_id = :survey"
+            ),
+            {"survey": survey.id},
+        )
+        expected = int(joined.scalar_one())
+    found = sum(c.count for c in by_sphere)
+    print(f"      by-sphere counts {found:,} = answers × their spheres {expected:,}")
+    if found != expected or not found:
+        raise SystemExit("the sphere bits disagree with survey_response_sphere")
     return statistics.median(samples)
 
 

@@ -20,12 +20,12 @@ from bot.core.reports import (
 )
 from storage.connection import SqlConnection
 from storage.tables import (
+    SPHERE_BITS,
     answer_t,
     campaign_t,
     member_t,
     outbox_t,
     participation_t,
-    response_sphere_t,
     response_t,
     sphere_t,
     survey_t,
@@ -52,6 +52,19 @@ def _text(row: Any, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _by_sphere(rows: Any) -> list[AnswerCount]:
+    """Counts by sets of spheres (bits) → counts by sphere: an answer from someone working on
+    two spheres counts in each, as the report says; answers with no sphere are left out."""
+    totals: dict[tuple[str, str, float | None, str], int] = {}
+    for r in rows:
+        number = None if r.number is None else float(r.number)
+        for code, bit in SPHERE_BITS.items():
+            if int(r.grp) & bit:
+                key = (r.question, r.option, number, code)
+                totals[key] = totals.get(key, 0) + int(r.n)
+    return [AnswerCount(q, o, number, code, n) for (q, o, number, code), n in totals.items()]
+
+
 class ReportRepository:
     """Aggregate reads for reports inside one transaction."""
 
@@ -73,7 +86,7 @@ class ReportRepository:
             Breakdown.GENDER: a.gender,
             Breakdown.WEEK: a.week,
             Breakdown.MONTH: _month(a.week),
-            Breakdown.SPHERE: response_sphere_t.c.sphere,
+            Breakdown.SPHERE: a.spheres,
         }
         # `number` only splits number questions: scale answers carry it equal to their option,
         # choice and text answers leave it empty. Grouping on the bare columns, in the order of
@@ -82,12 +95,10 @@ class ReportRepository:
         if by is not Breakdown.NONE:
             keys.append(dimension[by].label("grp"))
         query = select(*keys, func.count().label("n")).where(a.survey_id == survey_id)
-        if by is Breakdown.SPHERE:
-            query = query.select_from(
-                answer_t.join(response_sphere_t, response_sphere_t.c.response_id == a.response_id)
-            )
         query = _in_period(query, a.week, period).group_by(*keys)
         rows = await self.conn.execute(query)
+        if by is Breakdown.SPHERE:
+            return _by_sphere(rows)
         return [
             AnswerCount(
                 r.question,

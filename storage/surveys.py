@@ -26,6 +26,7 @@ from bot.core.surveys import (
 from storage.campaigns import audience_query
 from storage.connection import SqlConnection
 from storage.tables import (
+    SPHERE_BITS,
     answer_t,
     member_t,
     participation_t,
@@ -181,6 +182,7 @@ class SurveyRepository:
                 insert(response_sphere_t),
                 [{"response_id": response_id, "sphere": s} for s in sorted(set(dims.spheres))],
             )
+        spheres = sum(SPHERE_BITS.get(s, 0) for s in set(dims.spheres))
         rows = []
         for key, value in answers.items():
             base: dict[str, Any] = {
@@ -190,6 +192,7 @@ class SurveyRepository:
                 "option": "",
                 "number": None,
                 "text": None,
+                "spheres": spheres,
                 **coarse,
             }
             if value is None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -494,8 +495,9 @@ class SurveyAnswerRow(SQLModel, table=True):
     """One answer. The response's coarse dimensions are copied here so that reports group
     without a join; still no person, no exact time.
 
-    ix_survey_answer_report covers every report breakdown but spheres: the count of a survey's
-    answers by question, option and country streams off it in index order (bench/reports.py).
+    ix_survey_answer_report covers every report breakdown: the count of a survey's answers by
+    question, option and country streams off it in index order (bench/reports.py). `spheres`
+    is the response's spheres as bits (SPHERE_BITS), so a breakdown by sphere needs no join.
     """
 
     __tablename__ = "survey_answer"
@@ -512,6 +514,7 @@ class SurveyAnswerRow(SQLModel, table=True):
             "channel",
             "age_band",
             "gender",
+            "spheres",
         ),
         {"sqlite_with_rowid": False},
     )
@@ -534,6 +537,9 @@ class SurveyAnswerRow(SQLModel, table=True):
     week: str = Field(max_length=10)
     age_band: str | None = Field(default=None, max_length=8)
     gender: str | None = Field(default=None, max_length=16)
+    spheres: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=sql_text("0"))
+    )
 
 
 class AppSecretRow(SQLModel, table=True):
@@ -553,3 +559,16 @@ pool_t = SurveyPoolRow.__table__  # type: ignore[attr-defined]
 response_sphere_t = SurveyResponseSphereRow.__table__  # type: ignore[attr-defined]
 answer_t = SurveyAnswerRow.__table__  # type: ignore[attr-defined]
 secret_t = AppSecretRow.__table__  # type: ignore[attr-defined]
+
+# A response's spheres as bits on each of its answers (survey_answer.spheres). Bits are stored:
+# never renumber one; a new sphere takes the next free bit (tests check every sphere has one).
+SPHERE_BITS = {
+    "youth": 1,
+    "pluralism": 2,
+    "religion": 4,
+    "rights": 8,
+    "vaw": 16,
+    "narratives": 32,
+    "media": 64,
+    "advocacy": 128,
+}

@@ -10,10 +10,13 @@ from sqlalchemy import func, select, text
 from bot.core.clock import FixedClock, week_of
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.reports import Breakdown, Period
 from bot.core.surveys import Dimensions, Survey, parse_definition
+from handlers.common import SPHERES
 from handlers.surveys import close_due_surveys, flush_survey_pools
+from storage.engine import downgrade, migrate
 from storage.store import SqlStore
-from storage.tables import answer_t, pool_t, response_t
+from storage.tables import SPHERE_BITS, answer_t, pool_t, response_t
 from tests.support.surveys import pulse
 
 K = 5
@@ -153,3 +156,47 @@ async def test_the_job_keeps_k_back_so_the_last_batch_has_k_too(
     await finish(store, clock, survey, members[2 * K + 1], 2 * K + 1)
     assert await flush_survey_pools(store, K) == 1
     assert (await count(store, response_t), await count(store, pool_t)) == (2 * K + 2, 0)
+
+
+def test_every_sphere_has_its_own_bit() -> None:
+    codes = [s.code for s in SPHERES]
+    assert sorted(SPHERE_BITS) == sorted(codes), "a new sphere needs a bit in SPHERE_BITS"
+    bits = list(SPHERE_BITS.values())
+    assert len(set(bits)) == len(bits) and all(b > 0 and b & (b - 1) == 0 for b in bits)
+
+
+async def test_the_migration_fills_the_spheres_of_answers_already_stored(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    survey, _ = await survey_and_members(store, clock, 0)
+    await downgrade(store.engine, "0007")
+    async with store.engine.begin() as conn:
+        for response, spheres in (("r1", ["youth", "vaw"]), ("r2", []), ("r3", ["media"])):
+            await conn.execute(
+                text(
+                    "INSERT INTO survey_response (id, survey_id, complete, locale, channel, week) "
+                    "VALUES (:id, :survey, true, 'en', 'telegram', '2026-11-23')"
+                ),
+                {"id": response, "survey": survey.id},
+            )
+            for sphere in spheres:
+                await conn.execute(
+                    text("INSERT INTO survey_response_sphere VALUES (:id, :sphere)"),
+                    {"id": response, "sphere": sphere},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO survey_answer (response_id, question, option, survey_id, locale, "
+                    "channel, week) VALUES (:id, 'threat', 'no', :survey, 'en', 'telegram', "
+                    "'2026-11-23')"
+                ),
+                {"id": response, "survey": survey.id},
+            )
+    await migrate(store.engine)
+    async with store.transaction() as tx:
+        masks = dict(
+            (await tx.conn.execute(select(answer_t.c.response_id, answer_t.c.spheres))).all()
+        )
+        by_sphere = await tx.reports.survey_counts(survey.id, Breakdown.SPHERE, Period())
+    assert masks == {"r1": 1 + 16, "r2": 0, "r3": 64}
+    assert {(c.group, c.count) for c in by_sphere} == {("youth", 1), ("vaw", 1), ("media", 1)}
