@@ -14,17 +14,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """This environment without any Wasl or platform setting, a database in `tmp_path`, and
+    only the given settings: what a fresh machine with just those would have."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
+    env.update(settings)
+    return env
+
+
 class BotProcess:
     """`python -m bot <command>` with only the given settings, its output in a log file."""
 
     def __init__(self, tmp_path: Path, command: list[str], **settings: str) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
-        }
-        env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
-        env.update(settings)
+        env = bot_env(tmp_path, **settings)
         self.log_path = tmp_path / "bot.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

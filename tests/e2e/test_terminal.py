@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, bot_env
 
 SURVEYS = ROOT / "content" / "surveys.yaml"
 
 
 def wasl(tmp_path: Path, *command: str, lines: str = "", **settings: str) -> str:
     """Run `python -m bot COMMAND` in a clean folder with only these settings; its output."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
-    }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'chat.db'}", PYTHONPATH=str(ROOT))
-    env.update(settings)
+    env = bot_env(tmp_path, **settings)
     done = subprocess.run(
         [sys.executable, "-m", "bot", *command],
         input=lines,
