@@ -30,6 +30,8 @@ from handlers.common import (
 from handlers.onboarding import find_countries
 
 FLOW = "upd"
+# Steps that wait for a button: a sentence typed there rewrites her update instead of being lost.
+REVISABLE = ("spheres", "urgency", "keep", "confirm")
 ABANDONED_AFTER = timedelta(hours=24)
 ATTACHABLE = frozenset(
     {MediaKind.PHOTO, MediaKind.VOICE, MediaKind.AUDIO, MediaKind.VIDEO, MediaKind.DOCUMENT}
@@ -156,6 +158,9 @@ class UpdateFlow:
                 "country": self._got_country,
             }[step](ctx)
             return
+        if step in REVISABLE and inbound.payload is None and _sentence(inbound.text):
+            await self._revise(ctx, (inbound.text or "").strip())
+            return
         tags = {
             "spheres": "sph",
             "urgency": "urg",
@@ -209,17 +214,31 @@ class UpdateFlow:
             return
         await self._accept_text(ctx, (ctx.inbound.text or "").strip())
 
-    async def _accept_text(self, ctx: Context, text: str) -> None:
-        if len(text) > MAX_UPDATE:
-            ctx.say(
-                ctx._(
-                    "Your update has {n} characters; the limit is {max}. Here it is, so "
-                    "you can shorten it and send it again:",
-                    n=ctx._.number(len(text)),
-                    max=ctx._.number(MAX_UPDATE),
-                )
+    async def _revise(self, ctx: Context, text: str) -> None:
+        """A sentence typed where a button was expected is her update, rewritten: keep it."""
+        if not self._fits(ctx, text):
+            return
+        ctx.state.data["text"] = text
+        ctx.say(ctx._("I have replaced the text of your update with this one."))
+        await self.reprompt(ctx)
+
+    def _fits(self, ctx: Context, text: str) -> bool:
+        """Within the limit; if not, say so and give her text back to shorten."""
+        if len(text) <= MAX_UPDATE:
+            return True
+        ctx.say(
+            ctx._(
+                "Your update has {n} characters; the limit is {max}. Here it is, so "
+                "you can shorten it and send it again:",
+                n=ctx._.number(len(text)),
+                max=ctx._.number(MAX_UPDATE),
             )
-            ctx.say(text)
+        )
+        ctx.say(text)
+        return False
+
+    async def _accept_text(self, ctx: Context, text: str) -> None:
+        if not self._fits(ctx, text):
             return
         if not meaningful(text):
             ctx.say(ctx._("Please write a few words about what happened."))
@@ -345,3 +364,8 @@ def register(router: Router) -> None:
             await flow.reprompt(ctx)
             return
         await flow.start(ctx)
+
+
+def _sentence(text: str | None) -> bool:
+    """More than a few words: her words about what happened, not a mistyped button."""
+    return text is not None and len(text.split()) > 3

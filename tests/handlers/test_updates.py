@@ -160,6 +160,30 @@ async def test_unfinished_update_resumes_then_expires_after_a_day(harness: Harne
     assert "What is happening" in fresh[0].text
 
 
+async def test_a_sentence_typed_instead_of_a_button_rewrites_the_update(
+    harness: Harness,
+) -> None:
+    she = await person(harness, "1")
+    await she.say("/update")
+    await she.say("Half written")
+    replaced = await she.say("Forty mothers came to the dialogue in Mosul, calm and hopeful.")
+    assert "replaced the text" in replaced[0].text
+    assert "upd:sph:done" in payloads(replaced[-1]), "still at the spheres"
+    assert "choose one of the buttons" in (await she.say("routine"))[0].text
+    await she.press("upd:sph:done")
+    await she.press("upd:urg:no")
+    summary = (await she.press("upd:keep:no"))[0]
+    assert "Forty mothers came" in summary.text and "Half written" not in summary.text
+    too_long = await she.say("word " * 300)
+    assert "limit is 1,000" in too_long[0].text and too_long[1].text == ("word " * 300).strip()
+    assert "Received" in (await she.press("upd:go:send"))[0].text
+    async with harness.store.transaction() as tx:
+        rows = await tx.conn.execute(select(update_row_t.c.text))
+        assert list(rows.scalars()) == [
+            "Forty mothers came to the dialogue in Mosul, calm and hopeful."
+        ]
+
+
 async def test_start_mid_way_shows_where_she_was(harness: Harness) -> None:
     she = await person(harness, "1")
     await she.say("/update")
