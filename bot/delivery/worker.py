@@ -130,21 +130,17 @@ class DeliveryWorker:
         items = await self.outbox.claim(self.clock.now(), self.batch)
         if not items:
             return 0
-        if self.concurrency == 1:
-            for item in items:
-                await self.deliver(item)
-                await self.report_progress()
-            return len(items)
         running: set[asyncio.Task[None]] = set()
         try:
             for item in items:
                 rate = self.limiters[item.channel].rate if item.channel in self.limiters else 1
-                while len(running) >= self.in_flight.allowed(rate):
+                while len(running) >= self.in_flight.allowed(rate):  # one, on a fast link
                     done, running = await asyncio.wait(
                         running, return_when=asyncio.FIRST_COMPLETED
                     )
                     for task in done:
                         task.result()  # an error surfaces here, as gather would raise it
+                    await self.report_progress()  # every few seconds at most
                 running.add(asyncio.create_task(self.deliver(item)))
             await asyncio.gather(*running)
         except asyncio.CancelledError:
