@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -220,19 +221,7 @@ class SurveyRepository:
         *,
         complete: bool = True,
     ) -> None:
-        data = {
-            "answers": answers,
-            "complete": complete,
-            "dims": {
-                "locale": dims.locale,
-                "channel": dims.channel,
-                "week": dims.week,
-                "country": dims.country,
-                "spheres": list(dims.spheres),
-                "age_band": dims.age_band,
-                "gender": dims.gender,
-            },
-        }
+        data = {"answers": answers, "complete": complete, "dims": asdict(dims)}
         await self.conn.execute(
             insert(pool_t).values(id=secrets.token_hex(16), survey_id=survey.id, data=data)
         )
@@ -249,10 +238,10 @@ class SurveyRepository:
         _MIX.shuffle(mixed)  # the order of writing says nothing about the order of answering
         batch = mixed[keep:]  # `keep` chosen at random stay, to go with the next batch
         for row in batch:
-            dims = dict(row.data["dims"])
-            dims["spheres"] = tuple(dims.get("spheres") or ())
+            stored = row.data["dims"]  # JSON gave the spheres back as a list
+            dims = Dimensions(**{**stored, "spheres": tuple(stored["spheres"])})
             await self.save_response(
-                survey, row.data["answers"], Dimensions(**dims), complete=row.data["complete"]
+                survey, row.data["answers"], dims, complete=row.data["complete"]
             )
         await self.conn.execute(delete(pool_t).where(pool_t.c.id.in_([r.id for r in batch])))
         return len(batch)
