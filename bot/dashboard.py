@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -84,6 +85,29 @@ def _link(who: Viewer, path: str, **params: str) -> str:
     return f"{path}?{urlencode({'t': who.token, **params})}"
 
 
+def _survey_path(slug: str) -> str:
+    return f"/dashboard/survey/{quote(slug)}"
+
+
+def _nav(
+    who: Viewer,
+    caption: str,
+    path: str,
+    param: str,
+    options: Mapping[str, str],
+    chosen: str | None = None,
+    **fixed: str,
+) -> str:
+    """A line of links to the same page with `param` set to each option but the one shown."""
+    links = " ".join(
+        f'<a href="{html.escape(_link(who, path, **fixed, **{param: value}))}">'
+        f"{html.escape(label)}</a>"
+        for value, label in options.items()
+        if value != chosen
+    )
+    return f"<nav>{html.escape(caption)} {links}</nav>"
+
+
 def _shown(report: Report, _: Translator) -> str:
     try:
         check_report(report, _)
@@ -94,31 +118,24 @@ def _shown(report: Report, _: Translator) -> str:
     return render_html(report, _)
 
 
-def page(who: Viewer, title: str, body: str) -> str:
-    """A whole page: in her language and direction, readable on a phone, nothing external."""
-    _ = who.translator
+def _document(_: Translator, title: str, body: str) -> str:
+    """A whole page in the translator's language and direction, readable on a phone, with
+    nothing loaded from elsewhere."""
     direction = "rtl" if _.rtl else "ltr"
-    home = html.escape(_link(who, "/dashboard"))
-    label = html.escape(_("Overview"))
-    nav = f'<nav><a href="{home}">{label}</a></nav>'
     return (
         f'<!doctype html><html lang="{html.escape(_.locale)}" dir="{direction}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"{nav}<h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
 
 
-def _period_links(who: Viewer, chosen: PeriodName) -> str:
+def page(who: Viewer, title: str, body: str) -> str:
+    """A dashboard page: a way back to the overview, the title, then `body`."""
     _ = who.translator
-    links = " ".join(
-        f'<a href="{html.escape(_link(who, "/dashboard", period=p.value))}">'
-        f"{html.escape(_(label))}</a>"
-        for p, label in PERIOD_LABELS.items()
-        if p is not chosen
-    )
-    return f"<nav>{html.escape(_(PERIOD_LABELS[chosen]))} · {links}</nav>"
+    home = html.escape(_link(who, "/dashboard"))
+    nav = f'<nav><a href="{home}">{html.escape(_("Overview"))}</a></nav>'
+    return _document(_, title, f"{nav}<h1>{html.escape(title)}</h1>{body}")
 
 
 async def overview(app: App, who: Viewer, period_name: str | None = None) -> str:
@@ -140,7 +157,7 @@ async def overview(app: App, who: Viewer, period_name: str | None = None) -> str
             surveys.append((slug, title))
         await _audit(tx, who, "overview", now)
     items = "".join(
-        f'<li><a href="{html.escape(_link(who, f"/dashboard/survey/{quote(slug)}"))}">'
+        f'<li><a href="{html.escape(_link(who, _survey_path(slug)))}">'
         f"{html.escape(title)}</a></li>"
         for slug, title in surveys
     )
@@ -150,7 +167,14 @@ async def overview(app: App, who: Viewer, period_name: str | None = None) -> str
     body = (
         f"<h2>{heading}</h2>{survey_list}"
         + _shown(membership, _)
-        + _period_links(who, chosen)
+        + _nav(
+            who,
+            f"{_(PERIOD_LABELS[chosen])} ·",
+            "/dashboard",
+            "period",
+            {p.value: _(label) for p, label in PERIOD_LABELS.items()},
+            chosen.value,
+        )
         + _shown(updates, _)
         + _shown(delivery, _)
     )
@@ -187,35 +211,27 @@ async def survey_page(
             choices = (*choices, *PUBLIC_ONLY)
         breakdown = next((b for b in choices if b.value == by), Breakdown.COUNTRY)
         title = survey.definition.title(_.locale)
-        report: Report | None = None
         try:
             await check_survey(tx, _, survey, now)
         except ReportError as error:
-            body = f'<p class="note">{html.escape(str(error))}</p>'
-        else:
-            report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
-            here = f"/dashboard/survey/{quote(slug)}"
-            links = " ".join(
-                f'<a href="{html.escape(_link(who, here, by=b.value))}">'
-                f"{html.escape(_(BREAKDOWN_LABELS[b]))}</a>"
-                for b in choices
-                if b is not breakdown
-            )
-            files = " ".join(
-                f'<a href="{html.escape(_link(who, here, by=breakdown.value, format=f))}">'
-                f"{f.upper()}</a>"
-                for f in FORMATS
-            )
-            split, download = html.escape(_("Split by:")), html.escape(_("Download:"))
-            body = f"<nav>{split} {links}</nav><nav>{download} {files}</nav>" + _shown(report, _)
-        exporting = report is not None and file_format in FORMATS
-        action = f"export:{file_format}:" if exporting else ""
+            await _audit(tx, who, f"survey:{slug}:{breakdown.value}", now)
+            return 200, page(who, title, f'<p class="note">{html.escape(str(error))}</p>')
+        report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
+        exporting = file_format if file_format in FORMATS else None
+        action = f"export:{exporting}:" if exporting else ""
         await _audit(tx, who, f"{action}survey:{slug}:{breakdown.value}", now)
-    if exporting and report is not None and file_format is not None:
-        render = render_xlsx if file_format == "xlsx" else render_csv
+    if exporting:
+        render = render_xlsx if exporting == "xlsx" else render_csv
         content = await asyncio.to_thread(render, report, _)  # a spreadsheet takes a while
-        name = file_name(report, file_format)
-        return 200, Download(content, FORMATS[file_format], name)
+        return 200, Download(content, FORMATS[exporting], file_name(report, exporting))
+    here = _survey_path(slug)
+    splits = {b.value: _(BREAKDOWN_LABELS[b]) for b in choices}
+    files = {f: f.upper() for f in FORMATS}
+    body = (
+        _nav(who, _("Split by:"), here, "by", splits, breakdown.value)
+        + _nav(who, _("Download:"), here, "format", files, by=breakdown.value)
+        + _shown(report, _)
+    )
     return 200, page(who, title, body)
 
 
@@ -226,9 +242,4 @@ def refused(app: App) -> str:
         "This link has expired or is not valid. Send {command} to the bot for a new one.",
         command="/dashboard",
     )
-    return (
-        f'<!doctype html><html lang="{html.escape(_.locale)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>Wasl</title><style>{STYLE}</style></head><body>"
-        f"<p>{html.escape(message)}</p></body></html>"
-    )
+    return _document(_, "Wasl", f"<p>{html.escape(message)}</p>")

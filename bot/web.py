@@ -113,21 +113,25 @@ def build_web(
         status = whatsapp.receive(await request.body(), request.headers.get(SIGNATURE_HEADER))
         return Response(status_code=status)
 
+    refused_page = dashboard.refused(app)  # the same for everyone: made once
+
+    def refused() -> Response:
+        return HTMLResponse(refused_page, status_code=403, headers=PRIVATE_PAGE)
+
     async def dashboard_overview(request: Request) -> Response:
         who = await dashboard.viewer(app, request.query_params.get("t"))
         if who is None:
-            return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
+            return refused()
         shown = await dashboard.overview(app, who, request.query_params.get("period"))
         return HTMLResponse(shown, headers=PRIVATE_PAGE)
 
     async def dashboard_survey(request: Request) -> Response:
-        who = await dashboard.viewer(app, request.query_params.get("t"))
-        if who is None:
-            return HTMLResponse(dashboard.refused(app), status_code=403, headers=PRIVATE_PAGE)
-        slug = request.path_params["slug"]
         params = request.query_params
+        who = await dashboard.viewer(app, params.get("t"))
+        if who is None:
+            return refused()
         status, shown = await dashboard.survey_page(
-            app, who, slug, params.get("by"), params.get("format")
+            app, who, request.path_params["slug"], params.get("by"), params.get("format")
         )
         if isinstance(shown, dashboard.Download):
             disposition = f'attachment; filename="{shown.filename}"'
