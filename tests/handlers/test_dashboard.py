@@ -163,6 +163,21 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     assert response.status_code == 404 and "There is no survey called nope" in response.text
 
 
+async def test_unknown_choices_in_the_address_fall_back_to_the_defaults(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await seed_survey(h.store, h.clock.now(), {"IQ": 20, "YE": 8})
+    analyst = await person(h, "700", Role.SECRETARIAT)
+    token = parse_qs(urlsplit(await link_for(analyst)).query)["t"][0]
+    overview = await web.get(f"/dashboard?t={token}&period=yesterday")
+    assert overview.status_code == 200 and "Last 3 months ·" in overview.text
+    survey = await web.get(f"/dashboard/survey/pulse-test?t={token}&by=age&format=pdf")
+    assert survey.status_code == 200 and survey.headers["content-type"].startswith("text/html")
+    assert "Iraq" in parsed(survey.text).cells, "a members' survey has no age bands: by country"
+    pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
+    assert pages[0] == "survey:pulse-test:country"
+
+
 async def test_in_arabic_the_page_is_right_to_left(h: Harness, web: httpx.AsyncClient) -> None:
     analyst = await person(h, "700", Role.SECRETARIAT, locale="ar")
     response = await web.get(await link_for(analyst))
