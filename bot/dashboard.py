@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from bot.app import App
 from bot.core.i18n import Translator
-from bot.core.models import Member, MemberStatus, Role
+from bot.core.models import Member, Role
 from bot.core.ports import Transaction
 from bot.core.reports import PUBLIC_ONLY, Breakdown, Period, PeriodName, Subject
 from bot.core.surveys import SurveyMode
@@ -65,8 +65,6 @@ async def viewer(app: App, token: str | None) -> Viewer | None:
     async with app.store.transaction() as tx:
         member = await tx.dashboard_member(token_hash(token), now)
     if member is None or not member.role.allows(Role.SECRETARIAT):
-        return None
-    if member.status is MemberStatus.UNREACHABLE and member.role is not Role.ADMIN:
         return None
     return Viewer(member, token, app.catalogs.get(member.locale))
 
