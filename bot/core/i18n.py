@@ -95,10 +95,10 @@ def fold(text: str) -> str:
     quotes (a phone keyboard types ' where a label has ’): for forgiving search."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return kept.translate(_ARABIC_FOLD).strip()
+    return kept.translate(_FOLD).strip()
 
 
-_ARABIC_FOLD = str.maketrans(
+_FOLD = str.maketrans(
     {
         "أ": "ا",
         "إ": "ا",
