@@ -132,7 +132,8 @@ def page(who: Viewer, title: str, body: str) -> str:
     """A dashboard page: a way back to the overview, the title, then `body`."""
     _ = who.translator
     home = html.escape(_link(who, "/dashboard"))
-    nav = f'<nav><a href="{home}">{html.escape(_("Overview"))}</a></nav>'
+    label = html.escape(_("Overview"))  # outside the f-string, where pybabel finds it
+    nav = f'<nav><a href="{home}">{label}</a></nav>'
     return _document(_, title, f"{nav}<h1>{html.escape(title)}</h1>{body}")
 
 
