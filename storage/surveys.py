@@ -164,6 +164,11 @@ class SurveyRepository:
         *,
         complete: bool = True,
     ) -> None:
+        """Store answers under a fresh random id with only `dims`: unlinkable by design.
+
+        Not part of the core's port: conversations pool answers, and `flush_pool` calls this
+        for a mixed batch (tests and benchmarks seed results with it directly).
+        """
         response_id = secrets.token_hex(16)
         coarse = {
             "country": dims.country,

@@ -354,19 +354,6 @@ class Surveys(Protocol):
 
     async def set_participation(self, survey_id: int, member_id: int, status: str) -> None: ...
 
-    async def save_response(
-        self,
-        survey: Survey,
-        answers: dict[str, Any],
-        dims: Dimensions,
-        *,
-        complete: bool = True,
-    ) -> None:
-        """Store answers under a fresh random id with only `dims`: unlinkable by design.
-
-        Called by `flush_pool` for a mixed batch; a conversation calls `pool_response`.
-        """
-
     async def pool_response(
         self,
         survey: Survey,
@@ -375,7 +362,10 @@ class Surveys(Protocol):
         *,
         complete: bool = True,
     ) -> None:
-        """Set finished answers aside until a batch of them can be stored together."""
+        """Set finished answers aside until a batch of them can be stored together.
+
+        The only way the core stores answers: `flush_pool` writes them, mixed, as responses.
+        """
 
     async def flush_pool(self, survey: Survey, *, at_least: int, keep: int = 0) -> int:
         """Store the pooled answers in random order if there are `at_least`, but for `keep`
