@@ -28,6 +28,11 @@ def _invitable(ctx: Context) -> tuple[Role, ...]:
     return INVITABLE.get(ctx.role, ()) if ctx.role is not None else ()
 
 
+def _own_country(ctx: Context) -> str | None:
+    """The inviter's country: the one she may give an invitation (or leave it to them)."""
+    return ctx.member.country if ctx.member else None
+
+
 def _capitalised(label: str) -> str:
     """A role's name ("coordinator", used inside sentences) as a button label."""
     return label[:1].upper() + label[1:]
@@ -65,7 +70,7 @@ class InviteFlow:
                 columns=3,
             )
         else:
-            own = ctx.member.country if ctx.member else None
+            own = _own_country(ctx)
             buttons = [Button(ctx._.country_name(own), f"{FLOW}:country:{own}")] if own else []
             buttons.append(Button(ctx._("They choose"), f"{FLOW}:country:{ANY_COUNTRY}"))
             ctx.say(ctx._("Which country do they work in?"), [*buttons, self._cancel(ctx)])
@@ -96,8 +101,7 @@ class InviteFlow:
                     await self._make(ctx, None)
                 return
         elif step == "country" and (picked := choice(ctx, f"{FLOW}:country:")) is not None:
-            own = ctx.member.country if ctx.member else None
-            if picked in (ANY_COUNTRY, own):
+            if picked in (ANY_COUNTRY, _own_country(ctx)):
                 await self._make(ctx, None if picked == ANY_COUNTRY else picked)
                 return
         ctx.say(ctx._("Please choose one of the buttons."))
