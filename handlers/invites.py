@@ -85,25 +85,22 @@ class InviteFlow:
             ctx.say(ctx._("Cancelled. No invitation was made."))
             return
         step = ctx.state.step
-        if step == "role" and (picked := choice(ctx, f"{FLOW}:role:")) is not None:
-            allowed = {r.value for r in _invitable(ctx)}
-            if picked in allowed:
-                ctx.state.go(FLOW, "uses", role=picked)
+        picked = choice(ctx, f"{FLOW}:{step}:")  # each step's buttons carry its name
+        if step == "role" and picked in {r.value for r in _invitable(ctx)}:
+            ctx.state.go(FLOW, "uses", role=picked)
+            await self.reprompt(ctx)
+            return
+        if step == "uses" and picked in {str(n) for n in USES}:
+            data["uses"] = int(picked)
+            if Role(data["role"]) in (Role.MEMBER, Role.COORDINATOR):
+                ctx.state.go(FLOW, "country")
                 await self.reprompt(ctx)
-                return
-        elif step == "uses" and (picked := choice(ctx, f"{FLOW}:uses:")) is not None:
-            if picked.isdigit() and int(picked) in USES:
-                data["uses"] = int(picked)
-                if Role(data["role"]) in (Role.MEMBER, Role.COORDINATOR):
-                    ctx.state.go(FLOW, "country")
-                    await self.reprompt(ctx)
-                else:  # the secretariat works for the whole alliance
-                    await self._make(ctx, None)
-                return
-        elif step == "country" and (picked := choice(ctx, f"{FLOW}:country:")) is not None:
-            if picked in (ANY_COUNTRY, _own_country(ctx)):
-                await self._make(ctx, None if picked == ANY_COUNTRY else picked)
-                return
+            else:  # the secretariat works for the whole alliance
+                await self._make(ctx, None)
+            return
+        if step == "country" and picked is not None and picked in (ANY_COUNTRY, _own_country(ctx)):
+            await self._make(ctx, None if picked == ANY_COUNTRY else picked)
+            return
         ctx.say(ctx._("Please choose one of the buttons."))
         await self.reprompt(ctx)
 
