@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +54,7 @@ class Campaigns(Protocol):
         buttons: Sequence[CampaignButton] = (),
         template_name: str | None = None,
         template_language: str | None = None,
+        source_update_id: int | None = None,
     ) -> Campaign: ...
 
     async def get(self, campaign_id: int) -> Campaign | None: ...
@@ -92,6 +93,7 @@ class Campaigns(Protocol):
         key: str,
         now: datetime,
         messages: Sequence[tuple[int, str, str]],
+        sources: Mapping[int, Sequence[int]] | None = None,
     ) -> tuple[int, int] | None: ...
 
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress: ...
@@ -196,6 +198,9 @@ class Store(Protocol):
     """Opens transactions."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def scrub(self) -> None:
+        """After an erasure has committed: make the deleted data leave the files as well."""
 
 
 class Channel(Protocol):
