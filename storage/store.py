@@ -22,7 +22,8 @@ from bot.core.models import (
     NewMember,
     Role,
 )
-from bot.core.ports import ErasureReport
+from bot.core.ports import ErasureReport, KeptAbout
+from bot.delivery.policy import OutboxStatus
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
@@ -37,8 +38,11 @@ from storage.tables import (
     member_t,
     message_t,
     occurrence_t,
+    outbox_t,
+    participation_t,
     sphere_t,
     state_t,
+    tip_rating_t,
     update_row_t,
     update_t,
 )
@@ -257,6 +261,40 @@ class SqlTransaction:
     async def set_role(self, member_id: int, role: Role) -> None:
         await self.conn.execute(
             update(member_t).where(member_t.c.id == member_id).values(role=role.value)
+        )
+
+    async def kept_about(self, member: Member, now: datetime) -> KeptAbout:
+        """Everything kept that is hers, for /mydata (her profile is on `member`)."""
+        updates = await self.conn.execute(
+            select(update_row_t.c.created_at, update_row_t.c.status)
+            .where(update_row_t.c.author_id == member.id)
+            .order_by(update_row_t.c.created_at.desc(), update_row_t.c.id.desc())
+        )
+        surveys = await self.conn.execute(
+            select(participation_t.c.survey_id, participation_t.c.status)
+            .where(participation_t.c.member_id == member.id)
+            .order_by(participation_t.c.survey_id)
+        )
+
+        async def count(table: Any, *where: Any) -> int:
+            found = await self.conn.execute(select(func.count()).select_from(table).where(*where))
+            return int(found.scalar_one())
+
+        return KeptAbout(
+            updates=[(at, status) for at, status in updates],
+            surveys=[(survey_id, status) for survey_id, status in surveys],
+            tips_rated=await count(tip_rating_t, tip_rating_t.c.member_id == member.id),
+            invites_created=await count(invite_t, invite_t.c.created_by == f"member:{member.id}"),
+            dashboard_links=await count(
+                dashboard_link_t,
+                dashboard_link_t.c.member_id == member.id,
+                dashboard_link_t.c.expires_at > now,
+            ),
+            pending_messages=await count(
+                outbox_t,
+                outbox_t.c.member_id == member.id,
+                outbox_t.c.status.not_in(sorted(OutboxStatus.DONE)),
+            ),
         )
 
     async def erase_member(self, member: Member) -> ErasureReport:

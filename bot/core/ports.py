@@ -31,6 +31,19 @@ class ErasureReport:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class KeptAbout:
+    """What /mydata lists besides her profile: what she did, dated or counted, never a text
+    (her updates' words are not repeated on a phone that may be inspected)."""
+
+    updates: list[tuple[datetime, str]]  # (sent at, status), newest first
+    surveys: list[tuple[int, str]]  # (survey id, participation status)
+    tips_rated: int
+    invites_created: int
+    dashboard_links: int  # still valid
+    pending_messages: int  # in the outbox, not sent yet
+
+
 class Campaigns(Protocol):
     """Campaign reads and writes (storage.campaigns.CampaignRepository)."""
 
@@ -134,6 +147,8 @@ class Transaction(Protocol):
     async def set_status(
         self, channel: ChannelName, platform_id: str, status: MemberStatus
     ) -> None: ...
+
+    async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
 
     async def erase_member(self, member: Member) -> ErasureReport:
         """Delete her and everything linked to her; pseudonymise audit entries about her."""
