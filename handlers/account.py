@@ -85,6 +85,68 @@ class ForgetFlow:
         )
 
 
+UPDATE_STATUS = {
+    "new": N_("waiting for a coordinator"),
+    "approved": N_("approved for sharing, without your name"),
+    "internal": N_("kept internal"),
+    "rejected": N_("not shared"),
+    "tip": N_("turned into a tip draft"),
+}
+SURVEY_STATUS = {
+    "invited": N_("invited"),
+    "started": N_("started, not finished"),
+    "completed": N_("answered"),
+    "declined": N_("declined"),
+}
+LISTED = 10  # dated lines of updates at most; the count says how many there are
+
+
+async def _what_she_did(ctx: Context) -> str:
+    """/mydata's second part: what is kept of what she did (dates, statuses, counts)."""
+    assert ctx.member is not None
+    kept = await ctx.tx.kept_about(ctx.member, ctx.now)
+    lines = [ctx._("What Wasl keeps of what you did:")]
+    lines.append(
+        ctx._.plural(
+            "• {n} field update you sent (the words are not repeated here):",
+            "• {n} field updates you sent (the words are not repeated here):",
+            len(kept.updates),
+        )
+        if kept.updates
+        else ctx._("• Field updates you sent: none")
+    )
+    for at, status in kept.updates[:LISTED]:
+        status_text = ctx._(UPDATE_STATUS.get(status, status))
+        lines.append("   " + ctx._("{date}: {status}", date=ctx._.date(at), status=status_text))
+    if len(kept.updates) > LISTED:
+        more = len(kept.updates) - LISTED
+        lines.append("   " + ctx._.plural("…and {n} older one", "…and {n} older ones", more))
+    surveys = []
+    for survey_id, status in kept.surveys:
+        survey = await ctx.tx.surveys.get(survey_id)
+        if survey is not None:
+            surveys.append(
+                ctx._(
+                    "{survey} ({status})",
+                    survey=survey.definition.title(ctx.locale),
+                    status=ctx._(SURVEY_STATUS.get(status, status)),
+                )
+            )
+    lines.append(
+        ctx._(
+            "• Surveys you were asked or took part in: {surveys}",
+            surveys=ctx._(", ").join(surveys) if surveys else ctx._("none"),
+        )
+    )
+    lines.append(ctx._("• Tips you rated: {n}", n=ctx._.number(kept.tips_rated)))
+    lines.append(ctx._("• Invitations you created: {n}", n=ctx._.number(kept.invites_created)))
+    lines.append(ctx._("• Dashboard links still valid: {n}", n=ctx._.number(kept.dashboard_links)))
+    lines.append(
+        ctx._("• Messages waiting to be sent to you: {n}", n=ctx._.number(kept.pending_messages))
+    )
+    return "\n".join(lines)
+
+
 def _since(ctx: Context) -> datetime:
     """The oldest message the platform still lets us delete."""
     return ctx.now - timedelta(hours=ctx.config.wipe_window_hours)
@@ -152,34 +214,33 @@ def register(router: Router) -> None:
             else ctx._("receiving alerts and campaigns")
         )
         ctx.state.clear()
-        ctx.say(
-            ctx._(
-                "What Wasl keeps about you:\n"
-                "• Account: your {channel} number, only to reply to you\n"
-                "• Language: {language}\n"
-                "• Country: {country}\n"
-                "• Spheres: {spheres}\n"
-                "• Role: {role}\n"
-                "• Messages: {status}\n"
-                "• Joined: {joined}\n"
-                "• Accepted the values and data notice (version {version}) on {consented}\n"
-                "• Recent messages in this chat that {wipe} can delete: {recent}\n\n"
-                "Your survey answers are stored without your name, so they cannot be shown here. "
-                "Send {forget} to delete everything.",
-                channel=ctx._(CHANNEL_NAMES[m.channel]),
-                language=native_language_name(m.locale),
-                country=ctx._.country_name(m.country) if m.country else ctx._("none"),
-                spheres=sphere_labels(ctx, m.spheres),
-                role=ctx._(ROLE_NAMES[m.role]),
-                status=status,
-                joined=ctx._.date(m.joined_at),
-                version=m.consent_version,
-                consented=ctx._.date(m.consented_at),
-                wipe=command_text(ctx, "wipe"),
-                recent=ctx._.number(len(recent)),
-                forget=command_text(ctx, "forget"),
-            )
+        profile = ctx._(
+            "What Wasl keeps about you:\n"
+            "• Account: your {channel} number, only to reply to you\n"
+            "• Language: {language}\n"
+            "• Country: {country}\n"
+            "• Spheres: {spheres}\n"
+            "• Role: {role}\n"
+            "• Messages: {status}\n"
+            "• Joined: {joined}\n"
+            "• Accepted the values and data notice (version {version}) on {consented}\n"
+            "• Recent messages in this chat that {wipe} can delete: {recent}\n\n"
+            "Your survey answers are stored without your name, so they cannot be shown here. "
+            "Send {forget} to delete everything.",
+            channel=ctx._(CHANNEL_NAMES[m.channel]),
+            language=native_language_name(m.locale),
+            country=ctx._.country_name(m.country) if m.country else ctx._("none"),
+            spheres=sphere_labels(ctx, m.spheres),
+            role=ctx._(ROLE_NAMES[m.role]),
+            status=status,
+            joined=ctx._.date(m.joined_at),
+            version=m.consent_version,
+            consented=ctx._.date(m.consented_at),
+            wipe=command_text(ctx, "wipe"),
+            recent=ctx._.number(len(recent)),
+            forget=command_text(ctx, "forget"),
         )
+        ctx.say(profile + "\n\n" + await _what_she_did(ctx))
 
     @router.command("cancel", N_("Stop what you are doing"), role=None, in_menu=False)
     async def cmd_cancel(ctx: Context, arg: str) -> None:

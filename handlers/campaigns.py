@@ -6,6 +6,7 @@ Both write outbox rows in the transaction that fires them; the delivery worker s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -715,6 +716,7 @@ async def send_to_each(
     title: str,
     messages: list[tuple[int, str, str]],
     now: datetime,
+    sources: Mapping[int, Sequence[int]] | None = None,
 ) -> int:
     """A text of its own for each (member id, channel, text) — digests, reminders, results —
     through the outbox, under one campaign row for progress and statistics.
@@ -731,5 +733,5 @@ async def send_to_each(
         schedule="now",
         now=now,
     )
-    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages)
+    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
     return fired[1] if fired else 0

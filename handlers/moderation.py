@@ -141,7 +141,8 @@ async def send_digest(store: Store, catalogs: Catalogs, now: datetime) -> tuple[
         items = await tx.updates.to_share()
         if not items:
             return 0, 0
-        messages = []
+        messages: list[tuple[int, str, str]] = []
+        sources: dict[int, list[int]] = {}  # the updates each text quotes
         for person in await tx.updates.digest_recipients():
             relevant = [
                 u
@@ -151,8 +152,9 @@ async def send_digest(store: Store, catalogs: Catalogs, now: datetime) -> tuple[
             if relevant:
                 text = digest_text(catalogs, person.locale, relevant, set(person.spheres))
                 messages.append((person.member_id, person.channel.value, text))
+                sources[person.member_id] = [u.id for u in relevant[:DIGEST_ITEMS]]
         week = now.strftime("%G-W%V")
-        await send_to_each(tx, CampaignKind.DIGEST, f"digest {week}", messages, now)
+        await send_to_each(tx, CampaignKind.DIGEST, f"digest {week}", messages, now, sources)
         await tx.updates.mark_shared([u.id for u in items], now)
         return len(items), len(messages)
 
@@ -189,7 +191,9 @@ def digest_text(
 async def expire_updates(store: Store, now: datetime, days: int) -> int:
     """Delete raw update text older than the retention period (the tallies stay)."""
     async with store.transaction() as tx:
-        return await tx.updates.expire(now - timedelta(days=days))
+        expired = await tx.updates.expire(now - timedelta(days=days))
+    await store.scrub()  # SQLite: the deleted words leave the WAL too
+    return expired
 
 
 def register(router: Router) -> None:

@@ -344,6 +344,7 @@ async def notify_urgent(ctx: Context, update_id: int, data: dict[str, object]) -
         schedule="now",
         now=ctx.now,
         buttons=[CampaignButton(labels, "cmd:moderate")],
+        source_update_id=update_id,  # its texts go with the update (/forget, retention)
     )
     await ctx.tx.campaigns.fire(notice, ONCE, ctx.now)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,14 @@ from bot.core.campaigns import (
 from bot.core.models import MemberStatus
 from bot.delivery.policy import OutboxStatus
 from storage.connection import SqlConnection
-from storage.tables import campaign_t, member_t, occurrence_t, outbox_t, sphere_t
+from storage.tables import (
+    campaign_t,
+    member_t,
+    occurrence_t,
+    outbox_source_t,
+    outbox_t,
+    sphere_t,
+)
 
 CHUNK = 500
 
@@ -80,6 +87,7 @@ class CampaignRepository:
         buttons: Sequence[CampaignButton] = (),
         template_name: str | None = None,
         template_language: str | None = None,
+        source_update_id: int | None = None,
     ) -> Campaign:
         result = await self.conn.execute(
             insert(campaign_t)
@@ -100,6 +108,7 @@ class CampaignRepository:
                 created_at=now,
                 template_name=template_name,
                 template_language=template_language,
+                source_update_id=source_update_id,
             )
             .returning(campaign_t.c.id)
         )
@@ -166,7 +175,9 @@ class CampaignRepository:
                 outbox_t.c.campaign_id == campaign_id,
                 outbox_t.c.status.in_([OutboxStatus.PENDING, OutboxStatus.CLAIMED]),
             )
-            .values(status=OutboxStatus.CANCELLED, last_error="campaign cancelled")
+            .values(
+                status=OutboxStatus.CANCELLED, last_error="campaign cancelled", text="", buttons=[]
+            )
         )
         return result.rowcount
 
@@ -216,8 +227,13 @@ class CampaignRepository:
         key: str,
         now: datetime,
         messages: Sequence[tuple[int, str, str]],
+        sources: Mapping[int, Sequence[int]] | None = None,
     ) -> tuple[int, int] | None:
-        """Like `fire`, but with a text of its own for each (member id, channel, text)."""
+        """Like `fire`, but with a text of its own for each (member id, channel, text).
+
+        `sources`: for each member id, the field updates her text quotes (a digest), recorded
+        so that the row goes when one of them does (storage/erasure.py).
+        """
         inserted = await self.conn.execute(
             self._upsert(occurrence_t)
             .values(campaign_id=campaign.id, key=key, fired_at=now)
@@ -231,8 +247,26 @@ class CampaignRepository:
             (member_id, channel, text, []) for member_id, channel, text in messages
         ]
         await self._enqueue(campaign, key, occurrence_id, rows, now)
+        if sources:
+            await self._link_sources(occurrence_id, sources)
         await self.set_status(campaign.id, CampaignStatus.SENT, now)
         return occurrence_id, len(rows)
+
+    async def _link_sources(
+        self, occurrence_id: int, sources: Mapping[int, Sequence[int]]
+    ) -> None:
+        enqueued = await self.conn.execute(
+            select(outbox_t.c.id, outbox_t.c.member_id).where(
+                outbox_t.c.occurrence_id == occurrence_id
+            )
+        )
+        links = [
+            {"outbox_id": outbox_id, "update_id": update_id}
+            for outbox_id, member_id in enqueued
+            for update_id in sorted(set(sources.get(member_id, ())))
+        ]
+        for start in range(0, len(links), CHUNK):
+            await self.conn.execute(insert(outbox_source_t), links[start : start + CHUNK])
 
     async def _enqueue(
         self,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
 from storage.store import SqlStore
+from storage.tables import outbox_t
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,8 @@ class RetentionPolicy:
     chat_messages: timedelta = timedelta(hours=48)
     # A joining or other conversation left half-way is forgotten (it may hold her chat id).
     stale_states: timedelta = timedelta(days=30)
+    # WhatsApp's delivery statuses come within days; its message ids carry her number.
+    outbox_message_ids: timedelta = timedelta(days=14)
 
 
 async def purge_expired(
@@ -26,9 +31,20 @@ async def purge_expired(
     """Delete expired rows; returns how many of each kind went."""
     policy = policy or RetentionPolicy()
     async with store.transaction() as tx:
-        return {
+        ids = await tx.conn.execute(
+            update(outbox_t)
+            .where(
+                outbox_t.c.platform_message_id.is_not(None),
+                outbox_t.c.sent_at < now - policy.outbox_message_ids,
+            )
+            .values(platform_message_id=None)
+        )
+        counts = {
             "processed_updates": await tx.forget_processed_updates(now - policy.processed_updates),
             "chat_messages": await tx.forget_old_messages(now - policy.chat_messages),
             "stale_states": await tx.forget_stale_states(now - policy.stale_states),
             "dashboard_links": await tx.forget_expired_dashboard_links(now),
+            "outbox_message_ids": ids.rowcount,
         }
+    await store.scrub()
+    return counts

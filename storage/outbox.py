@@ -17,6 +17,12 @@ from storage.connection import SqlConnection
 from storage.store import SqlStore
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
+# Written by the statement that makes a row final (OutboxStatus.DONE): the text and buttons
+# were for her chat only; status, channel, campaign, times and error stay for the reports.
+EMPTIED: dict[str, Any] = {"text": "", "buttons": []}
+# WhatsApp sends no status after these: the message id is no longer needed.
+LAST_STATUSES = frozenset({"read", "failed"})
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
@@ -173,8 +179,12 @@ class OutboxStore:
             "last_error": (outcome.error or None) and outcome.error[:200],
             "claimed_at": None,
         }
+        if outcome.status in OutboxStatus.DONE:
+            values.update(EMPTIED)
         if outcome.status == OutboxStatus.SENT:
             values["sent_at"] = now
+            # WhatsApp's delivery statuses find the row by its message id; it is emptied when the
+            # last status comes, and by housekeeping after two weeks (storage/housekeeping.py).
             values["platform_message_id"] = message_ids[-1] if message_ids else None
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
@@ -204,6 +214,9 @@ class OutboxStore:
                 OutboxStatus.NEEDS_TEMPLATE if outside_window else OutboxStatus.FAILED
             )
             values["last_error"] = (error or "failed")[:200]
+            values.update(EMPTIED)
+        if status in LAST_STATUSES:
+            values["platform_message_id"] = None  # WhatsApp's ids carry her number
         async with self._begin() as conn:
             result = await conn.execute(
                 update(outbox_t)
@@ -218,7 +231,7 @@ class OutboxStore:
             await conn.execute(
                 update(outbox_t)
                 .where(outbox_t.c.id == item.id, outbox_t.c.status == OutboxStatus.CLAIMED)
-                .values(status=OutboxStatus.SKIPPED, last_error=reason, claimed_at=None)
+                .values(status=OutboxStatus.SKIPPED, last_error=reason, claimed_at=None, **EMPTIED)
             )
 
     async def release(self, items: list[OutboxItem]) -> None:

@@ -22,21 +22,28 @@ from bot.core.models import (
     NewMember,
     Role,
 )
-from bot.core.ports import ErasureReport
+from bot.core.ports import ErasureReport, KeptAbout
+from bot.delivery.policy import OutboxStatus
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
+from storage.erasure import erase_copies, forget_member_id
 from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
 from storage.tables import (
     audit_t,
     dashboard_link_t,
+    id_counter_t,
     invite_t,
     member_t,
     message_t,
     occurrence_t,
+    outbox_t,
+    participation_t,
     sphere_t,
     state_t,
+    tip_rating_t,
+    update_row_t,
     update_t,
 )
 from storage.tips import TipRepository
@@ -106,6 +113,22 @@ class SqlStore:
             marker.active = False
             _open.reset(token)
 
+    async def scrub(self) -> None:
+        """After an erasure: on SQLite, copy the WAL into the file and truncate it, so what was
+        deleted (overwritten with zeros by `secure_delete`) leaves the WAL too. PostgreSQL
+        needs no call here: VACUUM reclaims dead rows (the privacy notes say when)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        if self._inline is None:
+            async with self.engine.connect() as connection:
+                await connection.exec_driver_sql(_CHECKPOINT)
+            return
+        async with self._lock:
+            if self._connection is None:
+                self._connection = self._inline.connect()
+            with self._connection.begin():
+                self._connection.exec_driver_sql(_CHECKPOINT)
+
     async def close(self) -> None:
         if self._inline is not None:
             async with self._lock:
@@ -116,12 +139,16 @@ class SqlStore:
         await self.engine.dispose()
 
 
+_CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
 class SqlTransaction:
     """Everything done here commits together when the `transaction()` block ends cleanly."""
 
     def __init__(self, connection: SqlConnection, insert_for_dialect: Any) -> None:
         self.conn = connection
         self._upsert = insert_for_dialect
+        self._sqlite = insert_for_dialect is sqlite.insert
         self._hot = _hot_statements(insert_for_dialect)
         self.campaigns = CampaignRepository(connection, insert_for_dialect)
         self.tips = TipRepository(connection, insert_for_dialect)
@@ -157,9 +184,11 @@ class SqlTransaction:
         return _member(row) if row else None
 
     async def create_member(self, new: NewMember, now: datetime) -> Member:
+        given = {"id": await self._next_member_id()} if self._sqlite else {}
         result = await self.conn.execute(
             insert(member_t)
             .values(
+                **given,
                 channel=new.channel.value,
                 platform_id=new.platform_id,
                 chat_id=new.chat_id,
@@ -179,6 +208,22 @@ class SqlTransaction:
         member = await self.get_member_by_id(member_id)
         assert member is not None
         return member
+
+    async def _next_member_id(self) -> int:
+        """SQLite gives a deleted highest id again: count past every id ever given instead, so
+        a stale reference to an erased member can never point to someone new."""
+        highest = (await self.conn.execute(select(func.max(member_t.c.id)))).scalar() or 0
+        given = (
+            await self.conn.execute(
+                select(id_counter_t.c.last).where(id_counter_t.c.name == "member")
+            )
+        ).scalar() or 0
+        next_id = max(highest, given) + 1
+        statement = self._upsert(id_counter_t).values(name="member", last=next_id)
+        await self.conn.execute(
+            statement.on_conflict_do_update(index_elements=["name"], set_={"last": next_id})
+        )
+        return next_id
 
     async def _set_spheres(self, member_id: int, spheres: Sequence[str]) -> None:
         await self.conn.execute(delete(sphere_t).where(sphere_t.c.member_id == member_id))
@@ -218,6 +263,40 @@ class SqlTransaction:
             update(member_t).where(member_t.c.id == member_id).values(role=role.value)
         )
 
+    async def kept_about(self, member: Member, now: datetime) -> KeptAbout:
+        """Everything kept that is hers, for /mydata (her profile is on `member`)."""
+        updates = await self.conn.execute(
+            select(update_row_t.c.created_at, update_row_t.c.status)
+            .where(update_row_t.c.author_id == member.id)
+            .order_by(update_row_t.c.created_at.desc(), update_row_t.c.id.desc())
+        )
+        surveys = await self.conn.execute(
+            select(participation_t.c.survey_id, participation_t.c.status)
+            .where(participation_t.c.member_id == member.id)
+            .order_by(participation_t.c.survey_id)
+        )
+
+        async def count(table: Any, *where: Any) -> int:
+            found = await self.conn.execute(select(func.count()).select_from(table).where(*where))
+            return int(found.scalar_one())
+
+        return KeptAbout(
+            updates=[(at, status) for at, status in updates],
+            surveys=[(survey_id, status) for survey_id, status in surveys],
+            tips_rated=await count(tip_rating_t, tip_rating_t.c.member_id == member.id),
+            invites_created=await count(invite_t, invite_t.c.created_by == f"member:{member.id}"),
+            dashboard_links=await count(
+                dashboard_link_t,
+                dashboard_link_t.c.member_id == member.id,
+                dashboard_link_t.c.expires_at > now,
+            ),
+            pending_messages=await count(
+                outbox_t,
+                outbox_t.c.member_id == member.id,
+                outbox_t.c.status.not_in(sorted(OutboxStatus.DONE)),
+            ),
+        )
+
     async def erase_member(self, member: Member) -> ErasureReport:
         counts: dict[str, int] = {}
         # Audit entries stay (accountability) but no longer point at her.
@@ -252,6 +331,18 @@ class SqlTransaction:
             )
         )
         counts["campaign_progress"] = result.rowcount
+        # Her updates, and every copy of their words (notices, digests, tip drafts).
+        her_updates = list(
+            (
+                await self.conn.execute(
+                    select(update_row_t.c.id).where(update_row_t.c.author_id == member.id)
+                )
+            ).scalars()
+        )
+        copies = await erase_copies(self.conn, her_updates, published_tips=True)
+        counts.update({f"copies_{kind}": n for kind, n in copies.items()})
+        # No audience may keep her id: a list of ids left out would be a list of who she was.
+        counts["audience_exclude"] = await forget_member_id(self.conn, member.id)
         for name, statement in (
             (
                 "chat_message",
@@ -265,6 +356,10 @@ class SqlTransaction:
                 delete(state_t).where(
                     state_t.c.channel == member.channel.value, state_t.c.chat_id == member.chat_id
                 ),
+            ),
+            (
+                "field_update",
+                delete(update_row_t).where(update_row_t.c.author_id == member.id),
             ),
             ("member_sphere", delete(sphere_t).where(sphere_t.c.member_id == member.id)),
             (

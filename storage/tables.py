@@ -175,6 +175,9 @@ class CampaignRow(SQLModel, table=True):
     cancelled_at: datetime | None = _when(nullable=True)
     template_name: str | None = Field(default=None, max_length=128)
     template_language: str | None = Field(default=None, max_length=16)
+    # The field update whose words this campaign carries (an urgent notice): its texts are
+    # blanked when the update goes, by /forget or by retention (storage/erasure.py).
+    source_update_id: int | None = Field(default=None, index=True)
 
 
 class OccurrenceRow(SQLModel, table=True):
@@ -204,6 +207,8 @@ class OutboxRow(SQLModel, table=True):
 
     status: pending → claimed → sending → sent | failed | unreachable | cancelled | needs_template.
     "sending" is written just before the API call, so after a crash the in-flight rows are known.
+    The statement that makes a row final also empties its text and buttons: what stays is what
+    the reports count (status, channel, campaign, times, error).
     """
 
     __tablename__ = "outbox"
@@ -261,6 +266,20 @@ dashboard_link_t = DashboardLinkRow.__table__  # type: ignore[attr-defined]
 campaign_t = CampaignRow.__table__  # type: ignore[attr-defined]
 occurrence_t = OccurrenceRow.__table__  # type: ignore[attr-defined]
 outbox_t = OutboxRow.__table__  # type: ignore[attr-defined]
+
+
+class IdCounterRow(SQLModel, table=True):
+    """The highest id ever given, per table, so an erased member's id is never given again
+    (SQLite reuses the highest rowid once its row is deleted; PostgreSQL's sequences never do).
+    """
+
+    __tablename__ = "id_counter"
+
+    name: str = Field(primary_key=True, max_length=32)
+    last: int = 0
+
+
+id_counter_t = IdCounterRow.__table__  # type: ignore[attr-defined]
 
 
 class FieldUpdateRow(SQLModel, table=True):
@@ -378,6 +397,28 @@ class TipRatingRow(SQLModel, table=True):
 update_row_t = FieldUpdateRow.__table__  # type: ignore[attr-defined]
 update_sphere_t = FieldUpdateSphereRow.__table__  # type: ignore[attr-defined]
 tally_t = UpdateTallyRow.__table__  # type: ignore[attr-defined]
+
+
+class OutboxSourceRow(SQLModel, table=True):
+    """Which field updates an outbox row quotes (a digest quotes several): when an update goes,
+    by /forget or by retention, the rows still waiting to be sent with its words go too."""
+
+    __tablename__ = "outbox_source"
+
+    outbox_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    )
+    update_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("field_update.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+
+
+outbox_source_t = OutboxSourceRow.__table__  # type: ignore[attr-defined]
 tip_t = TipRow.__table__  # type: ignore[attr-defined]
 tip_sphere_t = TipSphereRow.__table__  # type: ignore[attr-defined]
 tip_text_t = TipTextRow.__table__  # type: ignore[attr-defined]

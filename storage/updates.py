@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, not_, select, update
+from sqlalchemy import and_, case, delete, func, insert, not_, or_, select, update
 
 from bot.core.clock import week_of
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus
 from bot.core.updates import FieldUpdate, Recipient, UpdateStatus
 from storage.connection import SqlConnection
+from storage.erasure import erase_copies
 from storage.tables import member_t, sphere_t, tally_t, update_row_t, update_sphere_t
 
 
@@ -208,6 +209,13 @@ class UpdateRepository:
             update_row_t.c.keep_if_shared.is_(True),
         )
         old = update_row_t.c.created_at < before
+        # Copies go for every old update: the notice of a kept one named her (its `exclude`),
+        # and nothing is waiting to be sent with words this old.
+        expiring = select(update_row_t.c.id).where(
+            old, or_(update_row_t.c.author_id.is_not(None), not_(kept))
+        )
+        ids = list((await self.conn.execute(expiring)).scalars())
+        await erase_copies(self.conn, ids, published_tips=False)
         await self.conn.execute(
             update(update_row_t).where(old, kept).values(author_id=None, media_ref=None)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +31,19 @@ class ErasureReport:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class KeptAbout:
+    """What /mydata lists besides her profile: what she did, dated or counted, never a text
+    (her updates' words are not repeated on a phone that may be inspected)."""
+
+    updates: list[tuple[datetime, str]]  # (sent at, status), newest first
+    surveys: list[tuple[int, str]]  # (survey id, participation status)
+    tips_rated: int
+    invites_created: int
+    dashboard_links: int  # still valid
+    pending_messages: int  # in the outbox, not sent yet
+
+
 class Campaigns(Protocol):
     """Campaign reads and writes (storage.campaigns.CampaignRepository)."""
 
@@ -54,6 +67,7 @@ class Campaigns(Protocol):
         buttons: Sequence[CampaignButton] = (),
         template_name: str | None = None,
         template_language: str | None = None,
+        source_update_id: int | None = None,
     ) -> Campaign: ...
 
     async def get(self, campaign_id: int) -> Campaign | None: ...
@@ -92,6 +106,7 @@ class Campaigns(Protocol):
         key: str,
         now: datetime,
         messages: Sequence[tuple[int, str, str]],
+        sources: Mapping[int, Sequence[int]] | None = None,
     ) -> tuple[int, int] | None: ...
 
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress: ...
@@ -132,6 +147,8 @@ class Transaction(Protocol):
     async def set_status(
         self, channel: ChannelName, platform_id: str, status: MemberStatus
     ) -> None: ...
+
+    async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
 
     async def erase_member(self, member: Member) -> ErasureReport:
         """Delete her and everything linked to her; pseudonymise audit entries about her."""
@@ -196,6 +213,9 @@ class Store(Protocol):
     """Opens transactions."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def scrub(self) -> None:
+        """After an erasure has committed: make the deleted data leave the files as well."""
 
 
 class Channel(Protocol):

@@ -217,8 +217,17 @@ class Core:
             await self._send(inbound, channel, Reply([Outbound(sorry)]), remember=False)
             return
         if ctx is not None:
+            if ctx.erased:
+                await self._scrub()
             remember = ctx.member is not None and not ctx.erased
             await self._send(inbound, channel, ctx.reply, remember=remember)
+
+    async def _scrub(self) -> None:
+        """After /forget committed: the deleted rows leave the database files too."""
+        try:
+            await self.store.scrub()
+        except Exception:
+            log.exception("event=scrub_failed")
 
     async def _process(self, inbound: Inbound, choice_limit: int | None) -> Context | None:
         async with self.store.transaction() as tx:

@@ -44,12 +44,14 @@ async def test_purge_keeps_recent_and_deletes_expired(harness: Harness) -> None:
         "chat_messages": 0,
         "stale_states": 0,
         "dashboard_links": 0,
+        "outbox_message_ids": 0,
     }
     assert await purge_expired(store, clock.now() + timedelta(days=3)) == {
         "processed_updates": 0,
         "chat_messages": 2,
         "stale_states": 0,
         "dashboard_links": 1,
+        "outbox_message_ids": 0,
     }
     later = await purge_expired(store, clock.now() + timedelta(days=31))
     assert later == {
@@ -57,5 +59,6 @@ async def test_purge_keeps_recent_and_deletes_expired(harness: Harness) -> None:
         "chat_messages": 0,
         "stale_states": 1,
         "dashboard_links": 0,
+        "outbox_message_ids": 0,
     }
     assert await counts(store) == (0, 0, 0, 0)
