@@ -6,7 +6,7 @@ id_counter: the highest member id ever given, so SQLite never gives an erased me
 someone new (PostgreSQL's sequences never reuse one). Outbox rows already final lose their
 text and buttons, as every row will from now on when it becomes final.
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 18:30:00
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0011'
+revision: str = '0009'
 down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
