@@ -87,6 +87,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
         "inv:role:member",
         "inv:role:coordinator",
         "inv:role:secretariat",
+        "inv:mine",
         "inv:cancel",
     ]
     await admin.press("inv:role:secretariat")
