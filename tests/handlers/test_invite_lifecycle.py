@@ -22,7 +22,9 @@ WITHDRAWN = "expired or was withdrawn while you were joining"
 
 async def members(h: Harness) -> int:
     async with h.store.transaction() as tx:
-        return int((await tx.conn.execute(select(func.count()).select_from(member_t))).scalar_one())
+        return int(
+            (await tx.conn.execute(select(func.count()).select_from(member_t))).scalar_one()
+        )
 
 
 async def audit(h: Harness, action: str) -> list[dict[str, Any]]:
@@ -136,7 +138,9 @@ async def test_a_coordinator_lists_and_revokes_her_invitations_in_the_bot(
     [listed] = await she.say("/invite")
     await she.press("inv:mine")
     listed = she.last
-    assert f"{code[:6]}…" in listed.text and "member" in listed.text and "any country" in listed.text
+    assert (
+        f"{code[:6]}…" in listed.text and "member" in listed.text and "any country" in listed.text
+    )
     assert "uses left: 5" in listed.text
     assert others[:6] not in listed.text, "only her own"
     [revoke] = [p for p in payloads(listed) if p.startswith("inv:rev:")]

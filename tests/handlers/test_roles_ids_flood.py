@@ -259,3 +259,13 @@ async def test_the_slow_down_is_in_her_language(db: SqlStore) -> None:
     await she.say("/help")
     [slow] = await she.say("/help")
     assert slow.text == "أنتِ ترسلين الرسائل بسرعة كبيرة. يُرجى الانتظار دقيقة."
+
+
+async def test_the_terminal_is_not_flood_limited(db: SqlStore) -> None:
+    """The terminal bot is the operator's own, and piped input is fast: no limit there."""
+    h = Harness(
+        db, build_router(), config=CoreConfig(flood_per_minute=2), channel=ChannelName.CONSOLE
+    )
+    she = h.person("local")
+    for _ in range(5):
+        assert await she.say("/help")
