@@ -51,6 +51,7 @@ def core_config(settings: Settings) -> CoreConfig:
         approval_threshold=settings.wasl.approval_threshold,
         update_retention_days=settings.wasl.update_retention_days,
         min_cell=settings.wasl.min_cell,
+        flood_per_minute=settings.wasl.flood_per_minute,
         public_url=settings.wasl.public_url,
         invite_links=InviteLinks(
             telegram_username=settings.telegram.bot_username,

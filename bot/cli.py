@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 
 from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
+from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
 from bot.config import Settings
 from bot.core import invites
 from bot.core.clock import SystemClock
+from bot.core.invites import DEFAULT_LIFETIME
 from bot.core.messages import ChannelName
 from bot.core.models import Role
-
-_DURATION = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """ "7d" → 7 days; also m, h and w."""
-    match = _DURATION.match(text.strip().lower())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a duration like 30m, 12h, 7d or 2w: {text!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def country_code(text: str) -> str:
-    code = text.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", code):
-        raise argparse.ArgumentTypeError(f"not an ISO 3166 alpha-2 country code: {text!r}")
-    return code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,14 +35,19 @@ def parser() -> argparse.ArgumentParser:
     )
     create = invite.add_parser("create", help="create an invitation and print its link")
     create.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
-    create.add_argument("--country", type=country_code)
-    create.add_argument("--uses", type=int, default=1)
-    create.add_argument("--expires", type=parse_duration, default=parse_duration("7d"))
+    create.add_argument("--country", type=country_code, help="ISO 3166 code, e.g. IQ")
+    create.add_argument("--uses", type=invite_uses, default=1, help="1 to 1000")
+    create.add_argument(
+        "--expires", type=invite_lifetime, default=DEFAULT_LIFETIME, help="1h to 90d (7d)"
+    )
+    invite.add_parser("list", help="invitations, newest first, with their status")
+    revoke = invite.add_parser("revoke", help="revoke an invitation: no one can join with it")
+    revoke.add_argument("code", help="the invitation's code, as `wasl invite list` prints it")
 
     role = sub.add_parser("role", help="roles").add_subparsers(dest="action", required=True)
     grant = role.add_parser("grant", help="give a member a role")
     who = grant.add_mutually_exclusive_group(required=True)
-    who.add_argument("--member", type=int, help="member id")
+    who.add_argument("--member", type=record_id, help="member id")
     who.add_argument("--telegram-id", help="Telegram user id")
     grant.add_argument("--role", choices=[r.value for r in Role], required=True)
     cli_campaign.add_parsers(sub)
@@ -138,6 +125,10 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             await serve(app, args.host or settings.wasl.host, args.port or settings.wasl.port)
         elif args.command == "migrate":
             print("database is up to date")
+        elif args.command == "invite" and args.action == "list":
+            await list_invites(app)
+        elif args.command == "invite" and args.action == "revoke":
+            return await revoke_invite(app, args.code)
         elif args.command == "invite":
             await create_invite(app, args)
         elif args.command == "role":
@@ -187,6 +178,37 @@ async def create_invite(app: App, args: argparse.Namespace) -> None:
     for link in app.core.config.invite_links.links(code):
         print(link)
     print(f"or send the bot: /start {code}")
+
+
+async def list_invites(app: App) -> None:
+    """Every invitation, newest first: the full code (the operator revokes with it)."""
+    now = SystemClock().now()
+    async with app.store.transaction() as tx:
+        found = await tx.list_invites(limit=1000)
+    if not found:
+        print("no invitations")
+        return
+    print(f"{'code':<18} {'role':<12} {'country':<8} {'uses left':>9}  {'expires':<17} status")
+    for invite in found:
+        expires = f"{invite.expires_at:%Y-%m-%d %H:%M}" if invite.expires_at else "never"
+        print(
+            f"{invite.code:<18} {invite.role.value:<12} {invite.country or 'any':<8} "
+            f"{invite.uses_left:>9}  {expires:<17} {invite.status(now).value}"
+        )
+
+
+async def revoke_invite(app: App, code: str) -> int:
+    now = SystemClock().now()
+    async with app.store.transaction() as tx:
+        invite = await tx.get_invite(code.strip())
+        if invite is None:
+            print("no such invitation", file=sys.stderr)
+            return 1
+        if not await invites.revoke_invite(tx, invite, actor="cli", now=now):
+            print("this invitation was already revoked", file=sys.stderr)
+            return 1
+    print(f"revoked {invite.code}: no one can join with it any more")
+    return 0
 
 
 async def grant_role(app: App, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from bot.app import App
+from bot.cli_args import bounded, record_id
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, Progress, check_texts
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
@@ -59,14 +60,14 @@ def add_parsers(sub: Any) -> None:
     create.add_argument("--template-language", help="the template's language code (ar, fr, en_US)")
     campaign.add_parser("list", help="recent campaigns")
     show = campaign.add_parser("show", help="progress and failure reasons")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=record_id)
     show.add_argument("--follow", action="store_true", help="refresh until finished")
     for name in ("cancel", "approve"):
-        campaign.add_parser(name).add_argument("id", type=int)
+        campaign.add_parser(name).add_argument("id", type=record_id)
 
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
     seed = demo.add_parser("seed", help="create demo members")
-    seed.add_argument("--members", type=int, default=50)
+    seed.add_argument("--members", type=bounded(1, 100_000), default=50)
     seed.add_argument("--channel", choices=[c.value for c in ChannelName], default="telegram")
 
 

@@ -69,6 +69,9 @@ class WaslSettings(BaseSettings):
     approval_threshold: int = 200  # campaigns to more people need a second coordinator
     update_retention_days: int = 180  # raw update text is deleted after this
     min_cell: int = Field(default=5, ge=2)  # reports hide groups of fewer people than this
+    # Updates a minute one person may send (per worker); beyond, one "please wait", then
+    # silence until the minute is over. 0 turns the limit off.
+    flood_per_minute: int = Field(default=20, ge=0)
     telegram_rate: int = 30  # broadcast messages per second (Telegram's bulk limit)
     # Most sends in flight; the worker keeps as few as the API's round trip needs to reach the
     # rate (one on a fast link). A crash may repeat the ones in flight, never more.

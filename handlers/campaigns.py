@@ -30,7 +30,15 @@ from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
 from bot.delivery.schedule import ONCE, Schedule, ScheduleError
-from handlers.common import SPHERE_BY_CODE, checklist, choice, command_text, sphere_options, toggle
+from handlers.common import (
+    SPHERE_BY_CODE,
+    checklist,
+    choice,
+    command_text,
+    sphere_options,
+    toggle,
+    typed_id,
+)
 
 FLOW = "camp"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -548,7 +556,7 @@ def _when_text(ctx: Context, schedule: Schedule) -> str:
 
 def register(router: Router) -> None:
     flow = CampaignFlow()
-    router.flow(flow)
+    router.flow(flow, role=Role.COORDINATOR)
 
     @router.command("alert", N_("Send an urgent alert"), role=Role.COORDINATOR)
     async def cmd_alert(ctx: Context, arg: str) -> None:
@@ -561,22 +569,19 @@ def register(router: Router) -> None:
             await flow.start(ctx, CampaignKind.CAMPAIGN)
             return
         action, rest = words[0].lower(), words[1:]
-        target = int(rest[0]) if rest and rest[0].lstrip("#").isdigit() else None
         if action == "list":
             await _list(ctx)
-        elif action in ("show", "approve", "cancel") and target is None:
+        elif action in ("show", "approve", "cancel") and not rest:
             ctx.say(
                 ctx._(
                     "Please add the campaign number, for example: {example}",
                     example=f"{command_text(ctx, 'campaign')} {action} 12",
                 )
             )
-        elif action == "show" and target is not None:
-            await _show(ctx, target)
-        elif action == "approve" and target is not None:
-            await _approve(ctx, target)
-        elif action == "cancel" and target is not None:
-            await _cancel(ctx, target)
+        elif action in ("show", "approve", "cancel"):
+            target = typed_id(ctx, rest[0])
+            if target is not None:
+                await {"show": _show, "approve": _approve, "cancel": _cancel}[action](ctx, target)
         else:
             ctx.say(
                 ctx._(

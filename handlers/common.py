@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.core.context import Context
 from bot.core.i18n import N_
+from bot.core.ids import parse_id
 from bot.core.messages import Button, ChannelName
 from bot.core.models import MemberStatus, Role
 from bot.core.router import COMMAND_PAYLOAD
@@ -96,6 +97,15 @@ def choice(ctx: Context, prefix: str) -> str | None:
     if payload is None or not payload.startswith(prefix):
         return None
     return payload.removeprefix(prefix)
+
+
+def typed_id(ctx: Context, text: str) -> int | None:
+    """The number she typed after a command ("12" or "#12"), or None after telling her, in a
+    short line, that it is not one (letters, "²", a sign, or too large to be any record's)."""
+    value = parse_id(text)
+    if value is None:
+        ctx.say(ctx._("“{value}” is not a valid number.", value=text[:20]))
+    return value
 
 
 # Command words typed without a slash, as WhatsApp has no slash menu. The router translates a

@@ -2,21 +2,25 @@
 
 Coordinators invite members; an administrator may also invite coordinators and the
 secretariat. Every invitation expires (7 days) and has a number of uses; each is audited.
+"My invitations" lists the ones she made that still work, each with a button to revoke it.
 """
 
 from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.i18n import N_
-from bot.core.invites import DEFAULT_LIFETIME, create_invite
+from bot.core.ids import parse_id
+from bot.core.invites import DEFAULT_LIFETIME, create_invite, revoke_invite
 from bot.core.messages import Button, ChannelName
-from bot.core.models import Role
-from bot.core.router import Router
+from bot.core.models import Invite, Role
+from bot.core.router import Router, refuse
 from handlers.common import ROLE_NAMES, choice
 
 FLOW = "inv"
 USES = (1, 5, 20)
 ANY_COUNTRY = "any"
+LISTED = 8  # her newest invitations that still work, one revoke button each
+CODE_SHOWN = 6  # the start of a code: enough for her to tell them apart
 # What each role may invite: the roles below its own that do field work or analysis.
 INVITABLE = {
     Role.COORDINATOR: (Role.MEMBER,),
@@ -44,6 +48,7 @@ class InviteFlow:
     name = FLOW
 
     async def start(self, ctx: Context) -> None:
+        ctx.state.clear()
         roles = _invitable(ctx)
         if len(roles) == 1:
             ctx.state.go(FLOW, "uses", role=roles[0].value)
@@ -58,7 +63,7 @@ class InviteFlow:
                 Button(_capitalised(ctx._(ROLE_NAMES[role])), f"{FLOW}:role:{role.value}")
                 for role in _invitable(ctx)
             ]
-            ctx.say(ctx._("Invite someone as…"), [*buttons, self._cancel(ctx)])
+            ctx.say(ctx._("Invite someone as…"), [*buttons, self._mine(ctx), self._cancel(ctx)])
         elif step == "uses":
             buttons = [
                 Button(ctx._.plural("{n} person", "{n} people", n), f"{FLOW}:uses:{n}")
@@ -66,9 +71,11 @@ class InviteFlow:
             ]
             ctx.say(
                 ctx._("How many people may join with this link? It works for 7 days."),
-                [*buttons, self._cancel(ctx)],
+                [*buttons, self._mine(ctx), self._cancel(ctx)],
                 columns=3,
             )
+        elif step == "mine":
+            await self._list(ctx)
         else:
             own = _own_country(ctx)
             buttons = [Button(ctx._.country_name(own), f"{FLOW}:country:{own}")] if own else []
@@ -78,11 +85,24 @@ class InviteFlow:
     def _cancel(self, ctx: Context) -> Button:
         return Button(ctx._("Cancel"), f"{FLOW}:cancel")
 
+    def _mine(self, ctx: Context) -> Button:
+        return Button(ctx._("My invitations"), f"{FLOW}:mine")
+
     async def on_input(self, ctx: Context) -> None:
         data = ctx.state.data
-        if choice(ctx, f"{FLOW}:") == "cancel":
+        pressed = choice(ctx, f"{FLOW}:")
+        if pressed == "cancel":
             ctx.state.clear()
             ctx.say(ctx._("Cancelled. No invitation was made."))
+            return
+        if pressed == "mine":
+            await self.show_mine(ctx)
+            return
+        if pressed == "new":
+            await self.start(ctx)
+            return
+        if pressed is not None and pressed.startswith("rev:"):
+            await self._revoke(ctx, pressed.removeprefix("rev:"))
             return
         step = ctx.state.step
         picked = choice(ctx, f"{FLOW}:{step}:")  # each step's buttons carry its name
@@ -108,6 +128,10 @@ class InviteFlow:
         assert ctx.member is not None
         data = ctx.state.data
         role, uses = Role(data["role"]), int(data["uses"])
+        if role not in _invitable(ctx):  # e.g. an admin made a coordinator since the first step
+            ctx.state.clear()
+            await refuse(ctx, "flow", FLOW)
+            return
         invite = await create_invite(
             ctx.tx,
             role=role,
@@ -148,11 +172,73 @@ class InviteFlow:
             )
         )
 
+    # -- her invitations ---------------------------------------------------------------------
+
+    async def show_mine(self, ctx: Context) -> None:
+        ctx.state.go(FLOW, "mine")
+        await self._list(ctx)
+
+    async def _own_active(self, ctx: Context) -> list[Invite]:
+        assert ctx.member is not None
+        made = await ctx.tx.list_invites(created_by=f"member:{ctx.member.id}")
+        return [i for i in made if i.usable(ctx.now)][:LISTED]
+
+    async def _list(self, ctx: Context) -> None:
+        found = await self._own_active(ctx)
+        new = Button(ctx._("New invitation"), f"{FLOW}:new")
+        if not found:
+            ctx.say(ctx._("You have no invitations that still work."), [new, self._cancel(ctx)])
+            return
+        lines = [ctx._("Your invitations that still work:")]
+        buttons = []
+        for invite in found:
+            shown = f"{invite.code[:CODE_SHOWN]}…"
+            lines.append(
+                ctx._(
+                    "• {code} · {role} · {country} · uses left: {n} · until {date}",
+                    code=shown,
+                    role=ctx._(ROLE_NAMES[invite.role]),
+                    country=(
+                        ctx._.country_name(invite.country)
+                        if invite.country
+                        else ctx._("any country")
+                    ),
+                    n=ctx._.number(invite.uses_left),
+                    date=ctx._.date(invite.expires_at) if invite.expires_at else "—",
+                )
+            )
+            buttons.append(Button(ctx._("Revoke {code}", code=shown), f"{FLOW}:rev:{invite.id}"))
+        ctx.say("\n".join(lines), [*buttons, new, self._cancel(ctx)])
+
+    async def _revoke(self, ctx: Context, raw_id: str) -> None:
+        assert ctx.member is not None
+        invite_id = parse_id(raw_id)
+        invite = await ctx.tx.get_invite_by_id(invite_id) if invite_id is not None else None
+        if invite is None or invite.created_by != f"member:{ctx.member.id}":
+            ctx.say(ctx._("That button is from an earlier message and no longer works."))
+            await self.show_mine(ctx)
+            return
+        shown = f"{invite.code[:CODE_SHOWN]}…"
+        if not invite.usable(ctx.now) or not await revoke_invite(
+            ctx.tx,
+            invite,
+            actor=f"member:{ctx.member.id}",
+            actor_member_id=ctx.member.id,
+            now=ctx.now,
+        ):
+            ctx.say(ctx._("Invitation {code} was no longer working.", code=shown))
+        else:
+            ctx.say(ctx._("Revoked: no one can join with {code} any more.", code=shown))
+        await self.show_mine(ctx)
+
 
 def register(router: Router) -> None:
     flow = InviteFlow()
-    router.flow(flow)
+    router.flow(flow, role=Role.COORDINATOR)
 
     @router.command("invite", N_("Invite someone to join"), role=Role.COORDINATOR)
     async def cmd_invite(ctx: Context, arg: str) -> None:
-        await flow.start(ctx)
+        if arg.strip().lower() in ("list", "mine"):
+            await flow.show_mine(ctx)
+        else:
+            await flow.start(ctx)

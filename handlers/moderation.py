@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from bot.core.campaigns import CampaignKind
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs
+from bot.core.ids import parse_id
 from bot.core.messages import Button, MediaRef
 from bot.core.models import Role
 from bot.core.ports import Store, Transaction
-from bot.core.router import Router
+from bot.core.router import STALE_BUTTON, Router
 from bot.core.updates import FieldUpdate, UpdateStatus
 from handlers.campaigns import send_to_each
 from handlers.common import SPHERE_BY_CODE, choice, sphere_labels
@@ -81,13 +82,15 @@ def moderation_buttons(ctx: Context, item: FieldUpdate) -> list[Button]:
 
 
 async def on_button(ctx: Context) -> None:
-    """A moderation button, pressed now or on an old message."""
-    if ctx.member is None or not ctx.member.role.allows(Role.COORDINATOR):
-        ctx.say(ctx._("This command is not available to you."))
-        return
+    """A moderation button, pressed now or on an old message (the router checked her role)."""
+    assert ctx.member is not None
     value = choice(ctx, f"{PREFIX}:") or ""
     action, _, raw_id = value.partition(":")
-    item = await ctx.tx.updates.get(int(raw_id)) if raw_id.isdigit() else None
+    update_id = parse_id(raw_id)
+    if update_id is None:
+        ctx.say(ctx._(STALE_BUTTON))
+        return
+    item = await ctx.tx.updates.get(update_id)
     countries = moderated_countries(ctx)
     if item is None or (countries is not None and item.country not in countries):
         ctx.say(ctx._("That update is no longer available."))
@@ -104,7 +107,7 @@ async def on_button(ctx: Context) -> None:
         return
     outcome = OUTCOMES.get(action)
     if outcome is None:
-        ctx.say(ctx._("That button is from an earlier message and no longer works."))
+        ctx.say(ctx._(STALE_BUTTON))
         return
     status, said = outcome
     if not await ctx.tx.updates.moderate(item.id, status, ctx.member.id, ctx.now):
@@ -197,7 +200,7 @@ async def expire_updates(store: Store, now: datetime, days: int) -> int:
 
 
 def register(router: Router) -> None:
-    router.action(PREFIX)(on_button)
+    router.action(PREFIX, role=Role.COORDINATOR)(on_button)
 
     @router.command("moderate", N_("Review new updates from your country"), role=Role.COORDINATOR)
     async def cmd_moderate(ctx: Context, arg: str) -> None:

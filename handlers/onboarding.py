@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.core.context import Context
 from bot.core.i18n import SUPPORTED_LOCALES, fold, native_language_name
 from bot.core.messages import Button, ChannelName
-from bot.core.models import NewMember, Role
+from bot.core.models import InviteStatus, NewMember, Role
 from bot.core.router import Router
 from handlers.common import (
     SPHERE_BY_CODE,
@@ -179,14 +179,25 @@ class Onboarding:
     async def _finish(self, ctx: Context) -> None:
         data = ctx.state.data
         invite_id = data.get("invite_id")
-        if invite_id is not None and not await ctx.tx.use_invite(int(invite_id)):
+        # Checked again now, in the transaction that takes the use: it may have expired, been
+        # used up or revoked while she was joining.
+        if invite_id is not None and not await ctx.tx.use_invite(int(invite_id), ctx.now):
             ctx.state.clear()
-            ctx.say(
-                ctx._(
-                    "Sorry, this invitation has just been used up. Please ask your coordinator "
-                    "for a new one."
+            invite = await ctx.tx.get_invite_by_id(int(invite_id))
+            if invite is not None and invite.status(ctx.now) is InviteStatus.USED_UP:
+                ctx.say(
+                    ctx._(
+                        "Sorry, this invitation has just been used up. Please ask your "
+                        "coordinator for a new one."
+                    )
                 )
-            )
+            else:
+                ctx.say(
+                    ctx._(
+                        "Sorry, this invitation has expired or was withdrawn while you were "
+                        "joining. Please ask your coordinator for a new one."
+                    )
+                )
             return
         inbound = ctx.inbound
         member = await ctx.tx.create_member(
@@ -324,7 +335,7 @@ def register(router: Router) -> None:
     @router.command("start", "Start or join", role=None, in_menu=False)
     async def cmd_start(ctx: Context, arg: str) -> None:
         if ctx.member is not None:
-            flow = router.flows.get(ctx.state.flow) if ctx.state.flow else None
+            flow = await router.current_flow(ctx)  # ended if her role no longer allows it
             if flow is not None and not arg:  # back after a while, mid-way: show where she was
                 ctx.say(
                     ctx._(

@@ -19,6 +19,7 @@ from babel.dates import format_date
 from bot.core.campaigns import CampaignKind
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, Translator
+from bot.core.ids import parse_id
 from bot.core.messages import Button, Outbound, OutboundFile
 from bot.core.models import Role
 from bot.core.ports import Store, Transaction
@@ -483,24 +484,6 @@ def file_name(report: Report, extension: str) -> str:
 # -- /report ------------------------------------------------------------------------------------
 
 
-def allowed(ctx: Context) -> bool:
-    return ctx.member is not None and ctx.member.role.allows(Role.SECRETARIAT)
-
-
-async def refuse(ctx: Context) -> None:
-    """Not for her: say so, and log it (a report is a secretariat action)."""
-    assert ctx.member is not None
-    ctx.state.clear()
-    await ctx.tx.audit(
-        actor=f"member:{ctx.member.id}",
-        action="command.refused",
-        now=ctx.now,
-        actor_member_id=ctx.member.id,
-        details={"command": "report", "role": ctx.member.role.value},
-    )
-    ctx.say(ctx._("This command is not available to you."))
-
-
 class ReportFlow:
     """Choose what, then when, then how to split it. State data: subject, sid, period."""
 
@@ -564,9 +547,6 @@ class ReportFlow:
         return choices
 
     async def on_input(self, ctx: Context) -> None:
-        if not allowed(ctx):
-            await refuse(ctx)
-            return
         value = choice(ctx, f"{FLOW}:")
         if value is None:
             ctx.say(ctx._("Please choose one of the buttons."))
@@ -582,8 +562,8 @@ class ReportFlow:
             following = {Subject.SURVEY: "survey", Subject.MEMBERSHIP: "by"}.get(subject, "period")
             ctx.state.go(FLOW, following, subject=arg)
             await self.reprompt(ctx)
-        elif step == "survey" and action == "v" and arg.isdigit():
-            await self._picked_survey(ctx, int(arg))
+        elif step == "survey" and action == "v" and (survey_id := parse_id(arg)) is not None:
+            await self._picked_survey(ctx, survey_id)
         elif step == "period" and action == "p" and arg in {p.value for p in PeriodName}:
             ctx.state.go(FLOW, "by", period=arg)
             await self.reprompt(ctx)
@@ -676,7 +656,7 @@ class ReportFlow:
 
 def register(router: Router) -> None:
     flow = ReportFlow()
-    router.flow(flow)
+    router.flow(flow, role=Role.SECRETARIAT)
 
     @router.command(
         "report", N_("Reports: survey results, updates, membership"), role=Role.SECRETARIAT

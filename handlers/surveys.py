@@ -19,6 +19,7 @@ from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
 from bot.core.clock import week_of
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, native_language_name
+from bot.core.ids import parse_id
 from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.ports import Store
@@ -538,7 +539,8 @@ def register(router: Router) -> None:
     async def on_action(ctx: Context) -> None:
         value = choice(ctx, f"{ACTION}:") or ""
         action, _, raw = value.partition(":")
-        survey = await ctx.tx.surveys.get(int(raw)) if raw.isdigit() else None
+        survey_id = parse_id(raw)
+        survey = await ctx.tx.surveys.get(survey_id) if survey_id is not None else None
         if survey is None:
             ctx.say(ctx._("I can't find this survey. Please check the link."))
             return

@@ -402,24 +402,36 @@ class SqlTransaction:
 
     async def get_invite(self, code: str) -> Invite | None:
         row = (await self.conn.execute(select(invite_t).where(invite_t.c.code == code))).first()
-        if row is None:
-            return None
-        return Invite(
-            id=row.id,
-            code=row.code,
-            role=Role(row.role),
-            country=row.country,
-            uses_left=row.uses_left,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
-            created_by=row.created_by,
-        )
+        return _invite(row) if row is not None else None
 
-    async def use_invite(self, invite_id: int) -> bool:
+    async def get_invite_by_id(self, invite_id: int) -> Invite | None:
+        query = select(invite_t).where(invite_t.c.id == invite_id)
+        row = (await self.conn.execute(query)).first()
+        return _invite(row) if row is not None else None
+
+    async def list_invites(self, created_by: str | None = None, limit: int = 100) -> list[Invite]:
+        query = select(invite_t).order_by(invite_t.c.id.desc()).limit(limit)
+        if created_by is not None:
+            query = query.where(invite_t.c.created_by == created_by)
+        return [_invite(row) for row in await self.conn.execute(query)]
+
+    async def use_invite(self, invite_id: int, now: datetime | None = None) -> bool:
+        usable = [invite_t.c.id == invite_id, invite_t.c.uses_left > 0]
+        if now is not None:  # at the end of joining: not expired nor revoked meanwhile either
+            usable += [
+                invite_t.c.revoked_at.is_(None),
+                invite_t.c.expires_at.is_(None) | (invite_t.c.expires_at > now),
+            ]
+        result = await self.conn.execute(
+            update(invite_t).where(*usable).values(uses_left=invite_t.c.uses_left - 1)
+        )
+        return result.rowcount == 1
+
+    async def revoke_invite(self, invite_id: int, now: datetime) -> bool:
         result = await self.conn.execute(
             update(invite_t)
-            .where(invite_t.c.id == invite_id, invite_t.c.uses_left > 0)
-            .values(uses_left=invite_t.c.uses_left - 1)
+            .where(invite_t.c.id == invite_id, invite_t.c.revoked_at.is_(None))
+            .values(revoked_at=now)
         )
         return result.rowcount == 1
 
@@ -604,4 +616,18 @@ def _member(row: Row[Any]) -> Member:
         joined_at=row.joined_at,
         last_seen_at=row.last_seen_at,
         timezone=row.timezone,
+    )
+
+
+def _invite(row: Row[Any]) -> Invite:
+    return Invite(
+        id=row.id,
+        code=row.code,
+        role=Role(row.role),
+        country=row.country,
+        uses_left=row.uses_left,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        revoked_at=row.revoked_at,
     )

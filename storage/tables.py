@@ -66,6 +66,7 @@ class InviteRow(SQLModel, table=True):
     expires_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     created_by: str = Field(max_length=64)
+    revoked_at: datetime | None = _when(nullable=True)
 
 
 class ConversationStateRow(SQLModel, table=True):

@@ -27,6 +27,9 @@ class CoreConfig:
     min_cell: int = 5  # reports hide groups of fewer people than this (WASL_MIN_CELL)
     invite_links: InviteLinks = field(default_factory=InviteLinks)  # where invitations point
     public_url: str | None = None  # where `wasl serve` is reached (the web dashboard)
+    # Updates a minute per person before she is asked to wait; 0: no limit. The app sets it
+    # from WASL_FLOOD_PER_MINUTE (20 unless set).
+    flood_per_minute: int = 0
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ from bot.core.models import Invite, Role
 from bot.core.ports import Transaction
 
 DEFAULT_LIFETIME = timedelta(days=7)
+MIN_LIFETIME, MAX_LIFETIME = timedelta(hours=1), timedelta(days=90)
+MAX_USES = 1000  # one link for a whole conference, not for the world
 # `/start s_<slug>` opens a public survey (handlers/onboarding.py): no code may look like one.
 _RESERVED_PREFIXES = ("s_",)
 
@@ -57,6 +59,28 @@ async def create_invite(
         },
     )
     return invite
+
+
+async def revoke_invite(
+    tx: Transaction,
+    invite: Invite,
+    *,
+    actor: str,
+    now: datetime,
+    actor_member_id: int | None = None,
+) -> bool:
+    """Revoke an invitation (no one can join with it any more, not even someone half-way
+    through joining) and audit it; False when it was already revoked."""
+    if not await tx.revoke_invite(invite.id, now):
+        return False
+    await tx.audit(
+        actor=actor,
+        action="invite.revoked",
+        now=now,
+        actor_member_id=actor_member_id,
+        details={"invite_id": invite.id, "role": invite.role.value},
+    )
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,15 @@ class NewMember:
     consented_at: datetime
 
 
+class InviteStatus(StrEnum):
+    """Whether an invitation still lets someone join, and if not, why."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    USED_UP = "used up"
+    REVOKED = "revoked"
+
+
 @dataclass(slots=True)
 class Invite:
     """A code that lets someone join with a role (and maybe a fixed country)."""
@@ -78,10 +87,20 @@ class Invite:
     expires_at: datetime | None
     created_at: datetime
     created_by: str
+    revoked_at: datetime | None = None
 
     def usable(self, now: datetime) -> bool:
-        """True while the invite has uses left and has not expired."""
-        return self.uses_left > 0 and (self.expires_at is None or now < self.expires_at)
+        """True while the invite has uses left, has not expired and was not revoked."""
+        return self.status(now) is InviteStatus.ACTIVE
+
+    def status(self, now: datetime) -> InviteStatus:
+        if self.revoked_at is not None:
+            return InviteStatus.REVOKED
+        if self.expires_at is not None and now >= self.expires_at:
+            return InviteStatus.EXPIRED
+        if self.uses_left <= 0:
+            return InviteStatus.USED_UP
+        return InviteStatus.ACTIVE
 
 
 @dataclass(slots=True)

@@ -162,8 +162,17 @@ class Transaction(Protocol):
 
     async def get_invite(self, code: str) -> Invite | None: ...
 
-    async def use_invite(self, invite_id: int) -> bool:
-        """Take one use of an invite; False when none was left."""
+    async def get_invite_by_id(self, invite_id: int) -> Invite | None: ...
+
+    async def list_invites(self, created_by: str | None = None, limit: int = 100) -> list[Invite]:
+        """The newest invitations first; only those `created_by` made, when given."""
+
+    async def use_invite(self, invite_id: int, now: datetime | None = None) -> bool:
+        """Take one use of an invite; False when none was left (or, given `now`, when it has
+        expired or was revoked)."""
+
+    async def revoke_invite(self, invite_id: int, now: datetime) -> bool:
+        """Revoke an invitation; False when it was already revoked (or does not exist)."""
 
     async def create_invite(
         self,

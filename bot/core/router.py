@@ -10,7 +10,9 @@ from typing import Protocol
 
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
+from bot.core.flood import FloodLimit, Verdict
 from bot.core.i18n import N_, Catalogs, fold
+from bot.core.ids import clean_text
 from bot.core.messages import ChannelName, Inbound, InboundEvent, Outbound, Reply, SendStatus
 from bot.core.models import ConversationState, Member, MemberStatus, Role
 from bot.core.ports import Channel, Store, Transaction
@@ -22,6 +24,9 @@ CommandHandler = Callable[[Context, str], Awaitable[None]]
 
 COMMAND_PAYLOAD = "cmd:"
 SORRY = N_("Sorry, something went wrong on our side. Please try again in a moment.")
+NO_LONGER = N_("This is no longer available to you.")
+SLOW_DOWN = N_("You are sending messages very fast. Please wait a minute.")
+STALE_BUTTON = N_("That button is from an earlier message and no longer works.")
 # "Last seen" is kept to the quarter hour: finer adds a write to every update and tells no one
 # anything useful.
 LAST_SEEN_RESOLUTION = timedelta(minutes=15)  # a button whose payload is "cmd:help" runs /help
@@ -57,6 +62,10 @@ class Router:
         self.commands: dict[str, Command] = {}
         self.flows: dict[str, Flow] = {}
         self.actions: dict[str, Handler] = {}
+        # The role each flow's steps and each button prefix need, checked on every update
+        # against her role as loaded in this transaction (None: anyone).
+        self.flow_roles: dict[str, Role | None] = {}
+        self.action_roles: dict[str, Role | None] = {}
         self.fallback: Handler | None = None
         self.not_joined: Handler | None = None
 
@@ -71,23 +80,45 @@ class Router:
 
         return register
 
-    def action(self, prefix: str) -> Callable[[Handler], Handler]:
+    def action(
+        self, prefix: str, *, role: Role | None = Role.MEMBER
+    ) -> Callable[[Handler], Handler]:
         """Register a handler for buttons whose payload starts with `prefix` + ":", whatever
-        the conversation state (paging through tips, rating one): stateless buttons."""
+        the conversation state (paging through tips, rating one): stateless buttons.
+
+        `role`: who may press them, checked at every press (an old message keeps its buttons
+        after she loses the role)."""
 
         def register(handler: Handler) -> Handler:
             if prefix in self.actions or prefix in self.flows:
                 raise ValueError(f"button prefix {prefix} registered twice")
             self.actions[prefix] = handler
+            self.action_roles[prefix] = role
             return handler
 
         return register
 
-    def flow(self, flow: Flow) -> Flow:
+    def flow(self, flow: Flow, *, role: Role | None = None) -> Flow:
+        """Register a flow. `role`: who may take each of its steps, checked at every step, so
+        a role taken away mid-way stops the flow at her next input."""
         if flow.name in self.flows:
             raise ValueError(f"flow {flow.name} registered twice")
         self.flows[flow.name] = flow
+        self.flow_roles[flow.name] = role
         return flow
+
+    async def current_flow(self, ctx: Context) -> Flow | None:
+        """The flow she is in, if she may still use it. If her role no longer allows it, the
+        flow is ended, she is told, the refusal is audited, and None is returned."""
+        name = ctx.state.flow
+        flow = self.flows.get(name) if name else None
+        if flow is None:
+            return None
+        if _allows(ctx, self.flow_roles.get(flow.name)):
+            return flow
+        ctx.state.clear()
+        await refuse(ctx, "flow", flow.name)
+        return None
 
     def menu(self, role: Role | None) -> list[Command]:
         """The commands a person with `role` may use, in registration order."""
@@ -131,19 +162,25 @@ class Router:
         if found is not None:
             await self._run_command(ctx, *found)
             return
-        flow = self.flows.get(state.flow) if state.flow else None
-        action = self.actions.get(inbound.payload.partition(":")[0]) if inbound.payload else None
-        if action is not None:
+        prefix = inbound.payload.partition(":")[0] if inbound.payload else None
+        action = self.actions.get(prefix) if prefix else None
+        if prefix is not None and action is not None:
             if ctx.member is None and self.not_joined is not None:
                 await self.not_joined(ctx)
-            else:
+            elif _allows(ctx, self.action_roles.get(prefix)):
                 await action(ctx)
+            else:
+                await refuse(ctx, "button", prefix)
             return
+        name = state.flow
+        flow = await self.current_flow(ctx)
+        if name in self.flows and flow is None:
+            return  # refused: her role no longer allows this flow
         if inbound.payload is not None:
             if flow is not None and inbound.payload.startswith(f"{flow.name}:"):
                 await flow.on_input(ctx)
                 return
-            ctx.say(ctx._("That button is from an earlier message and no longer works."))
+            ctx.say(ctx._(STALE_BUTTON))
             if flow is not None:
                 await flow.reprompt(ctx)
             elif self.fallback is not None:
@@ -167,7 +204,7 @@ class Router:
             return
         if command.role is not None:
             if ctx.member is None:
-                flow = self.flows.get(ctx.state.flow) if ctx.state.flow else None
+                flow = await self.current_flow(ctx)
                 if flow is not None:
                     ctx.say(ctx._("Let's finish joining first."))
                     await flow.reprompt(ctx)
@@ -188,6 +225,25 @@ class Router:
         await command.handler(ctx, arg)
 
 
+def _allows(ctx: Context, role: Role | None) -> bool:
+    """True when `role` is needed by nothing, or her current role includes it."""
+    return role is None or (ctx.member is not None and ctx.member.role.allows(role))
+
+
+async def refuse(ctx: Context, kind: str, name: str) -> None:
+    """Her role no longer allows this step or button: say so briefly and audit it (who, what
+    kind, which flow or button; never her text). The caller ends the flow if it is hers."""
+    if ctx.member is not None:
+        await ctx.tx.audit(
+            actor=f"member:{ctx.member.id}",
+            action=f"{kind}.refused",
+            now=ctx.now,
+            actor_member_id=ctx.member.id,
+            details={kind: name, "role": ctx.member.role.value},
+        )
+    ctx.say(ctx._(NO_LONGER))
+
+
 class Core:
     """Handles one inbound end to end: dedupe, load, dispatch, commit, then answer."""
 
@@ -204,9 +260,20 @@ class Core:
         self.catalogs = catalogs
         self.clock = clock
         self.config = config
+        self.flood = FloodLimit(config.flood_per_minute)
 
     async def handle(self, inbound: Inbound, channel: Channel) -> None:
         """Process `inbound` and send the answers through `channel`. Never raises."""
+        inbound = clean_inbound(inbound)
+        # The terminal is the operator's own (piped input may be fast); only the networks flood.
+        if inbound.event in _FROM_HER and inbound.channel is not ChannelName.CONSOLE:
+            verdict = self.flood.check((inbound.channel, inbound.sender_id), self.clock.now())
+            if verdict is not Verdict.HANDLE:
+                # Over the limit: acknowledged and dropped, by design; she is told once.
+                log.info("event=update_flood channel=%s verdict=%s", inbound.channel, verdict)
+                if verdict is Verdict.WARN:
+                    await self._slow_down(inbound, channel)
+                return
         try:
             ctx = await self._process(inbound, channel.choice_limit)
         except Exception:
@@ -228,6 +295,17 @@ class Core:
             await self.store.scrub()
         except Exception:
             log.exception("event=scrub_failed")
+
+    async def _slow_down(self, inbound: Inbound, channel: Channel) -> None:
+        """The one "please wait" of a window, in her language (one read, once a minute)."""
+        try:
+            async with self.store.transaction() as tx:
+                member = await tx.get_member(inbound.channel, inbound.sender_id)
+            locale = member.locale if member else inbound.language_hint
+            text = self.catalogs.get(locale)(SLOW_DOWN)
+            await channel.send(inbound.chat_id, Outbound(text))
+        except Exception:
+            log.exception("event=flood_notice_failed channel=%s", inbound.channel)
 
     async def _process(self, inbound: Inbound, choice_limit: int | None) -> Context | None:
         async with self.store.transaction() as tx:
@@ -327,6 +405,15 @@ class Core:
                 await tx.record_messages(inbound.channel, inbound.chat_id, sent, self.clock.now())
 
 
+def clean_inbound(inbound: Inbound) -> Inbound:
+    """Her text and button payload without control characters, once, as they enter the core:
+    every channel, handler and table gets clean text (PostgreSQL refuses NUL)."""
+    text, payload = clean_text(inbound.text), clean_text(inbound.payload)
+    if text == inbound.text and payload == inbound.payload:
+        return inbound
+    return replace(inbound, text=text, payload=payload)
+
+
 def _remember_menu(state: ConversationState, reply: Reply, choice_limit: int | None) -> None:
     """Keep the payloads of a menu her channel will show as numbered text.
 
@@ -339,6 +426,9 @@ def _remember_menu(state: ConversationState, reply: Reply, choice_limit: int | N
         state.menu = [b.payload for b in last]
     elif reply.messages:
         state.menu = []
+
+
+_FROM_HER = (InboundEvent.MESSAGE, InboundEvent.BUTTON, InboundEvent.EDITED)
 
 
 def _ids(inbound: Inbound) -> tuple[str, str | None]:

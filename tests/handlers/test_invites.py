@@ -48,7 +48,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     h = harness_with_links(db)
     coordinator = await person(h, "1", Role.COORDINATOR, country="YE")
     [uses] = await coordinator.say("/invite")
-    assert payloads(uses) == ["inv:uses:1", "inv:uses:5", "inv:uses:20", "inv:cancel"]
+    assert payloads(uses) == ["inv:uses:1", "inv:uses:5", "inv:uses:20", "inv:mine", "inv:cancel"]
     assert [b.label for b in uses.buttons[:3]] == ["1 person", "5 people", "20 people"]
     [country] = await coordinator.press("inv:uses:5")
     assert [b.label for b in country.buttons] == ["Yemen", "They choose", "Cancel"]
@@ -87,6 +87,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
         "inv:role:member",
         "inv:role:coordinator",
         "inv:role:secretariat",
+        "inv:mine",
         "inv:cancel",
     ]
     await admin.press("inv:role:secretariat")

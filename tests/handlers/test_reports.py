@@ -113,7 +113,7 @@ async def test_a_stale_report_button_after_losing_the_role_is_refused(harness: H
         assert found is not None
         await tx.set_role(found.id, Role.MEMBER)
     [refused] = await she.press("rep:s:updates")
-    assert refused.text == "This command is not available to you."
+    assert refused.text == "This is no longer available to you."
 
 
 async def test_unknown_open_and_unanswered_surveys_are_explained(harness: Harness) -> None:

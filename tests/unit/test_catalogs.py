@@ -70,6 +70,9 @@ BUTTON_LABELS = (
     "At a set time",
     "Every week",
     "Schedule",
+    # invitations
+    "My invitations",
+    "New invitation",
     # surveys
     "Yes",
     "No",
