@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core import keys
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
 from bot.core.invites import InviteLinks
@@ -27,6 +28,8 @@ class CoreConfig:
     min_cell: int = 5  # reports hide groups of fewer people than this (WASL_MIN_CELL)
     invite_links: InviteLinks = field(default_factory=InviteLinks)  # where invitations point
     public_url: str | None = None  # where `wasl serve` is reached (the web dashboard)
+    # WASL_SECRET_KEY: every keyed hash derives from it (bot.core.keys); never in the database.
+    secret_key: bytes = field(default_factory=keys.ephemeral, repr=False)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,156 @@
+"""Logging that carries no person: one filter on every handler rewrites each record.
+
+Our own lines are key=value with no id, name, number, text or token. Other libraries' are not:
+at DEBUG python-telegram-bot prints every update whole and httpx prints URLs holding the bot
+token. So a record from another library below WARNING keeps only its logger, its level and the
+fixed text of its message (its arguments, where updates and URLs hide, are dropped); the HTTP
+request lines of httpx and uvicorn keep only the method, the API method and the status. Every
+record, ours included, then loses bot tokens, configured secrets, query strings and long runs
+of digits (phone numbers, chat ids), in its message and in its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+OWN = ("bot", "handlers", "storage", "__main__")  # our loggers: `logging.getLogger(__name__)`
+THIRD_PARTY = (
+    "telegram",
+    "httpx",
+    "httpcore",
+    "hpack",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "starlette",
+    "apscheduler",
+    "sqlalchemy",
+    "alembic",
+    "asyncio",
+    "aiosqlite",
+    "asyncpg",
+)
+MASK = "<redacted>"
+
+# A Telegram bot token (numeric bot id, colon, 35 characters), also inside /bot<token>/ paths.
+_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+_BOT_PATH = re.compile(r"/bot[^/\s'\"]+")
+# Anything after "?" in a URL or request line: dashboard tokens, hub.verify_token, ids.
+_QUERY = re.compile(r"\?[^\s'\"]*")
+# Seven or more digits, possibly spaced like a phone number (+964 770 123 4567): phone
+# numbers, chat and user ids. The update id of our own lines is a platform counter, not a
+# person: kept so an error can be found again.
+_DIGITS = re.compile(r"(?<!update_id=)(?<![\w.])\+?\d(?:[ \-]?\d){6,}")
+_PLACEHOLDER = re.compile(
+    r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]"
+)
+_API_METHOD = re.compile(r"[A-Za-z]{2,40}")
+
+
+class Redactor:
+    """Masks tokens, configured secrets, query strings and digit runs in text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: set[str] = set()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets |= {s for s in secrets if s and len(s) >= 4}
+        self._secret = (
+            re.compile("|".join(re.escape(s) for s in sorted(self.secrets, key=len, reverse=True)))
+            if self.secrets
+            else None
+        )
+
+    def __call__(self, text: str) -> str:
+        if self._secret is not None:
+            text = self._secret.sub(MASK, text)
+        text = _BOT_TOKEN.sub(MASK, text)
+        text = _BOT_PATH.sub("/bot" + MASK, text)
+        text = _QUERY.sub("?" + MASK, text)
+        return _DIGITS.sub(MASK, text)
+
+
+def _own(name: str) -> bool:
+    return any(name == own or name.startswith(own + ".") for own in OWN)
+
+
+def _api_method(url: object) -> str:
+    """The last segment of a URL's path when it is a plain word (sendMessage, messages)."""
+    last = urlsplit(str(url)).path.rstrip("/").rsplit("/", 1)[-1]
+    return last if _API_METHOD.fullmatch(last) else "-"
+
+
+def _fixed(template: object) -> str:
+    """A message's own text with every placeholder blanked: what the code says, never what
+    it was given."""
+    return _PLACEHOLDER.sub("…", str(template))
+
+
+def summary(record: logging.LogRecord) -> str:
+    """What a third-party record below WARNING may say."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if record.name.startswith(("httpx", "httpcore")) and len(args) >= 2:
+        status = args[3] if len(args) >= 4 else "-"
+        return f"event=http_request method={args[0]} api_method={_api_method(args[1])} " + (
+            f"status={status}"
+        )
+    if record.name == "uvicorn.access" and len(args) >= 5:
+        return f"event=http_served method={args[1]} status={args[4]}"
+    return f"event=library_log text={_fixed(record.msg)!r}"
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites every record so that it names no one and holds no secret (never drops one)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_wasl_redacted", False):
+            return True  # already rewritten for another handler
+        redact = self.redactor
+        if not _own(record.name) and record.levelno < logging.WARNING:
+            message = summary(record)
+            if record.exc_info or record.exc_text:
+                kind = (
+                    record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else "-"
+                )
+                message += f" error={kind}"
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: the template alone
+                message = _fixed(record.msg)
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = redact(message), None
+        record.exc_info = None  # its traceback lives on only as the redacted exc_text
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        record._wasl_redacted = True
+        return True
+
+
+_installed: RedactingFilter | None = None
+
+
+def install(secrets: Iterable[str] = ()) -> RedactingFilter:
+    """Put the filter on every handler of the root logger and of the libraries we use (once;
+    a second call only learns more secrets)."""
+    global _installed
+    if _installed is None:
+        _installed = RedactingFilter(Redactor(secrets))
+    else:
+        _installed.redactor.add(secrets)
+    for name in ("", *THIRD_PARTY):
+        for handler in logging.getLogger(name).handlers:
+            if _installed not in handler.filters:
+                handler.addFilter(_installed)
+    return _installed
