@@ -6,14 +6,18 @@ token. So a record from another library below WARNING keeps only its logger, its
 fixed text of its message (its arguments, where updates and URLs hide, are dropped); the HTTP
 request lines of httpx and uvicorn keep only the method, the API method and the status. Every
 record, ours included, then loses bot tokens, configured secrets, query strings and long runs
-of digits (phone numbers, chat ids), in its message and in its traceback.
+of digits (phone numbers, chat ids), in its message and in its traceback. A traceback keeps
+its frames and its exceptions' types; the exceptions' messages, which repeat whatever the code
+held (an update, SQL parameters), are withheld.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Iterable
+from types import TracebackType
 from urllib.parse import urlsplit
 
 OWN = ("bot", "handlers", "storage", "__main__")  # our loggers: `logging.getLogger(__name__)`
@@ -103,6 +107,26 @@ def summary(record: logging.LogRecord) -> str:
     return f"event=library_log text={_fixed(record.msg)!r}"
 
 
+_ExcInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+
+
+def safe_traceback(exc_info: _ExcInfo) -> str:
+    """The traceback as Python prints it, but every exception's message withheld."""
+    error = exc_info[1]
+    chain: list[BaseException] = []
+    while error is not None and all(error is not e for e in chain):
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    parts = []
+    for error in reversed(chain):
+        kind = type(error)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}."
+        name = name if kind.__module__ == "builtins" else name + kind.__qualname__
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        parts.append(f"Traceback (most recent call last):\n{frames}{name}: <message withheld>")
+    return "\n\nDuring handling of the above, another exception occurred:\n\n".join(parts)
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites every record so that it names no one and holds no secret (never drops one)."""
 
@@ -126,8 +150,10 @@ class RedactingFilter(logging.Filter):
                 message = record.getMessage()
             except Exception:  # a broken format string: the template alone
                 message = _fixed(record.msg)
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = safe_traceback(record.exc_info)  # whatever another handler made
+        elif record.exc_text:
+            record.exc_text = "<traceback withheld>"
         record.msg, record.args = redact(message), None
         record.exc_info = None  # its traceback lives on only as the redacted exc_text
         if record.exc_text:
