@@ -97,14 +97,16 @@ def _fixed(template: object) -> str:
 def summary(record: logging.LogRecord) -> str:
     """What a third-party record below WARNING may say."""
     args = record.args if isinstance(record.args, tuple) else ()
-    if record.name.startswith(("httpx", "httpcore")) and len(args) >= 2:
+    if record.name.startswith("httpcore"):  # its trace lines are pre-formatted: the event only
+        return f"event=library_log text={str(record.msg).split(' ', 1)[0][:60]!r}"
+    if record.name.startswith("httpx") and len(args) >= 2:
         status = args[3] if len(args) >= 4 else "-"
         return f"event=http_request method={args[0]} api_method={_api_method(args[1])} " + (
             f"status={status}"
         )
     if record.name == "uvicorn.access" and len(args) >= 5:
         return f"event=http_served method={args[1]} status={args[4]}"
-    return f"event=library_log text={_fixed(record.msg)!r}"
+    return f"event=library_log text={_fixed(record.msg)[:160]!r}"
 
 
 _ExcInfo = tuple[type[BaseException] | None, BaseException | None, TracebackType | None]

@@ -46,14 +46,20 @@ def written() -> Iterator[io.StringIO]:
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(logs.RedactingFilter(logs.Redactor([TOKEN, *SECRETS])))
     root = logging.getLogger()
-    old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    # Other tests' servers (uvicorn) set their loggers' levels and propagation: undone here.
+    loggers = [root, *(logging.getLogger(name) for name in logs.THIRD_PARTY)]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = True
     try:
         yield out
     finally:
         root.removeHandler(handler)
-        root.setLevel(old_level)
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def assert_no_person(text: str) -> None:
@@ -147,7 +153,8 @@ def test_install_puts_one_filter_on_every_root_handler_and_learns_secrets() -> N
         first = logs.install(["first-secret-AA"])
         again = logs.install(["second-secret-BB"])
         assert first is again and handler.filters.count(first) == 1
-        logging.getLogger("bot.x").warning("event=x a=%s b=%s", "first-secret-AA", "second-secret-BB")
+        secrets = ("first-secret-AA", "second-secret-BB")
+        logging.getLogger("bot.x").warning("event=x a=%s b=%s", *secrets)
         assert "secret-AA" not in out.getvalue() and "secret-BB" not in out.getvalue()
     finally:
         root.removeHandler(handler)
