@@ -4,7 +4,9 @@ Our own lines are key=value with no id, name, number, text or token. Other libra
 at DEBUG python-telegram-bot prints every update whole and httpx prints URLs holding the bot
 token. So a record from another library below WARNING keeps only its logger, its level and the
 fixed text of its message (its arguments, where updates and URLs hide, are dropped); the HTTP
-request lines of httpx and uvicorn keep only the method, the API method and the status. Every
+request lines of httpx and uvicorn keep only the method, the API method and the status. Its
+warnings and errors keep plain arguments (strings, numbers), errors and objects showing only
+their type. Every
 record, ours included, then loses bot tokens, configured secrets, query strings and long runs
 of digits (phone numbers, chat ids), in its message and in its traceback. A traceback keeps
 its frames and its exceptions' types; the exceptions' messages, which repeat whatever the code
@@ -94,6 +96,15 @@ def _fixed(template: object) -> str:
     return _PLACEHOLDER.sub("…", str(template))
 
 
+def _plain(arg: object) -> object:
+    """A library's warning argument as it may be printed: strings and numbers stay (then
+    redacted); an error, an object or a container, which may hold a whole update or SQL
+    parameters, shows its type only."""
+    if arg is None or isinstance(arg, str | int | float):
+        return arg
+    return f"<{type(arg).__name__}>"
+
+
 def summary(record: logging.LogRecord) -> str:
     """What a third-party record below WARNING may say."""
     args = record.args if isinstance(record.args, tuple) else ()
@@ -137,9 +148,15 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_wasl_redacted", False):
-            return True  # already rewritten for another handler
         redact = self.redactor
+        done_by = getattr(record, "_wasl_redacted", None)
+        if done_by is self:
+            return True  # already rewritten for another handler
+        if done_by is not None:  # rewritten by another filter: mask this one's secrets too
+            record.msg = redact(str(record.msg))
+            record.exc_text = redact(record.exc_text) if record.exc_text else record.exc_text
+            record._wasl_redacted = self
+            return True
         if not _own(record.name) and record.levelno < logging.WARNING:
             message = summary(record)
             if record.exc_info or record.exc_text:
@@ -148,10 +165,16 @@ class RedactingFilter(logging.Filter):
                 )
                 message += f" error={kind}"
         else:
+            if not _own(record.name) and isinstance(record.args, tuple):
+                record.args = tuple(_plain(arg) for arg in record.args)
             try:
                 message = record.getMessage()
             except Exception:  # a broken format string: the template alone
                 message = _fixed(record.msg)
+            if not _own(record.name) and not record.args:
+                # Formatted before logging (asyncio's "Task exception was never retrieved",
+                # then the task's repr with its error): the first line says what happened.
+                message = message.split("\n", 1)[0]
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = safe_traceback(record.exc_info)  # whatever another handler made
         elif record.exc_text:
@@ -162,7 +185,7 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
-        record._wasl_redacted = True
+        record._wasl_redacted = self
         return True
 
 

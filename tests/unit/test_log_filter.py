@@ -90,7 +90,7 @@ def test_the_token_in_a_request_url_never_reaches_the_log(written: io.StringIO) 
     )
     logging.getLogger("httpcore.http11").debug("send_request_headers.started request=%r", url)
     # A library's warning keeps its arguments, redacted: the token inside a URL path, alone.
-    logging.getLogger("telegram.ext.Updater").warning("Error on %s: %s", url, f"bad {TOKEN}")
+    logging.getLogger("telegram.ext.Updater").warning("Error on %s: %s", str(url), f"bad {TOKEN}")
     text = written.getvalue()
     assert_no_person(text)
     assert "event=http_request method=POST api_method=sendMessage status=200" in text
@@ -134,6 +134,21 @@ def test_query_strings_and_configured_secrets_are_masked(written: io.StringIO) -
     assert "s3cr3t-dashboard-token" not in text
     assert "event=http_served method=GET status=200" in text
     assert "/dashboard?<redacted>" in text
+
+
+def test_a_library_warning_shows_objects_and_errors_by_type_only(written: io.StringIO) -> None:
+    update = Update.de_json(update_dict(), Bot(TOKEN))
+    error = ValueError(f"bad update from {NAME}")
+    logging.getLogger("telegram.ext.Application").warning("Dropped %s: %s", update, error)
+    text = written.getvalue()
+    assert_no_person(text)
+    assert "Dropped <Update>: <ValueError>" in text
+    logging.getLogger("asyncio").error(
+        f"Task exception was never retrieved\nfuture: <Task exception=ValueError({TEXT!r})>"
+    )
+    text = written.getvalue()
+    assert_no_person(text)
+    assert "Task exception was never retrieved" in text
 
 
 def test_phone_numbers_and_chat_ids_in_any_message_are_masked(written: io.StringIO) -> None:
