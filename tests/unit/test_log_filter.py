@@ -7,9 +7,12 @@ carrying the filter, and reads the text that handler wrote.
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -173,3 +176,53 @@ def test_install_puts_one_filter_on_every_root_handler_and_learns_secrets() -> N
         assert "secret-AA" not in out.getvalue() and "secret-BB" not in out.getvalue()
     finally:
         root.removeHandler(handler)
+
+
+FORBIDDEN_KEYS = {
+    "chat_id",
+    "user_id",
+    "sender_id",
+    "member_id",
+    "member",
+    "name",
+    "username",
+    "first_name",
+    "phone",
+    "number",
+    "text",
+    "body",
+    "token",
+    "secret",
+    "url",
+    "link",
+    "code",
+}
+
+
+def test_our_own_log_lines_name_no_person_and_no_secret() -> None:
+    """Every `log.<level>(...)` in bot/, handlers/ and storage/ is key=value with no key that
+    would carry a person or a secret (the filter is the second line of defence, not the first)."""
+    root = Path(__file__).resolve().parents[2]
+    found: list[str] = []
+    calls = 0
+    for path in [p for d in ("bot", "handlers", "storage") for p in (root / d).rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "log"
+                and node.args
+            ):
+                continue
+            calls += 1
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                found.append(f"{path.name}:{node.lineno} not a constant key=value line")
+                continue
+            assert first.value.startswith("event="), f"{path.name}:{node.lineno}"
+            keys = set(re.findall(r"(\w+)=", first.value))
+            if keys & FORBIDDEN_KEYS:
+                found.append(f"{path.name}:{node.lineno} {sorted(keys & FORBIDDEN_KEYS)}")
+    assert calls > 30, "the scan found our log calls"
+    assert found == []
