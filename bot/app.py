@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
 import httpx
 
+from bot import logs
 from bot.channels.whatsapp import (
     OUTSIDE_WINDOW,
     StatusUpdate,
@@ -14,6 +16,7 @@ from bot.channels.whatsapp import (
     WhatsAppWebhook,
 )
 from bot.config import Settings
+from bot.core import keys
 from bot.core.clock import Clock, SystemClock
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
@@ -42,7 +45,20 @@ class App:
         await self.store.close()
 
 
-def core_config(settings: Settings) -> CoreConfig:
+log = logging.getLogger(__name__)
+
+
+def secret_key(settings: Settings) -> bytes:
+    """WASL_SECRET_KEY's bytes or, when it is not set, a key for this process only (with a
+    warning): public-survey dedupe and dashboard links then last until the process stops."""
+    key = settings.wasl.master_key()
+    if key is None:
+        log.warning("event=secret_key_missing variable=WASL_SECRET_KEY effect=ephemeral_key")
+        return keys.ephemeral()
+    return key
+
+
+def core_config(settings: Settings, key: bytes | None = None) -> CoreConfig:
     admins = frozenset((ChannelName.TELEGRAM.value, i) for i in settings.wasl.admin_telegram_ids)
     return CoreConfig(
         open_join=settings.wasl.open_join,
@@ -53,6 +69,7 @@ def core_config(settings: Settings) -> CoreConfig:
         min_cell=settings.wasl.min_cell,
         flood_per_minute=settings.wasl.flood_per_minute,
         public_url=settings.wasl.public_url,
+        secret_key=key if key is not None else secret_key(settings),
         invite_links=InviteLinks(
             telegram_username=settings.telegram.bot_username,
             whatsapp_number=settings.whatsapp.phone_number,
@@ -99,12 +116,34 @@ def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[WhatsAppChannel
     return channel, webhook
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None:
+    """Log key=value lines to stderr through the redacting filter (bot.logs), which also masks
+    every secret in `settings`."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
-    # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run otherwise
+    logs.install(_secrets(settings) if settings is not None else ())
+    # SQL statements and their parameters: never wanted, even at DEBUG.
+    for name in ("sqlalchemy", "aiosqlite", "asyncpg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if level.upper() != "DEBUG":  # a line per request or job run otherwise (redacted at DEBUG)
+        for name in ("httpx", "httpcore", "alembic", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every configured secret's text, for the log filter to mask wherever it appears."""
+    values = [
+        settings.telegram.bot_token,
+        settings.telegram.webhook_secret,
+        settings.whatsapp.access_token,
+        settings.whatsapp.app_secret,
+        settings.whatsapp.verify_token,
+        settings.wasl.secret_key,
+    ]
+    found = [v.get_secret_value() for v in values if v is not None]
+    if settings.wasl.secret_key_file is not None:
+        with contextlib.suppress(OSError):  # the command refuses to start, saying why
+            found.append(settings.wasl.secret_key_file.read_text("utf-8").strip())
+    return found

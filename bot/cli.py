@@ -11,7 +11,7 @@ from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
 from bot.config import Settings
-from bot.core import invites
+from bot.core import invites, keys
 from bot.core.clock import SystemClock
 from bot.core.invites import DEFAULT_LIFETIME
 from bot.core.messages import ChannelName
@@ -50,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
     who.add_argument("--member", type=record_id, help="member id")
     who.add_argument("--telegram-id", help="Telegram user id")
     grant.add_argument("--role", choices=[r.value for r in Role], required=True)
+    secret = sub.add_parser("secret", help="the secret key (WASL_SECRET_KEY)").add_subparsers(
+        dest="action", required=True
+    )
+    secret.add_parser("generate", help="print a fresh secret key")
     cli_campaign.add_parsers(sub)
     cli_content.add_parsers(sub)
     cli_report.add_parsers(sub)
@@ -58,14 +62,41 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "secret":
+        print(keys.generate())
+        return 0
     settings = Settings()
     # The terminal bot shares the screen with the conversation: only warnings and worse there.
     quiet = args.command == "chat" or (args.command == "run" and not settings.telegram.enabled)
-    setup_logging("WARNING" if quiet else settings.wasl.log_level)
+    setup_logging("WARNING" if quiet else settings.wasl.log_level, settings)
+    refusal = secret_key_refusal(settings, args.command)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     command = args.command
     if command == "run":
         return run(settings)
     return asyncio.run(_async_main(args, settings))
+
+
+def secret_key_refusal(settings: Settings, command: str) -> str | None:
+    """Why `command` must not start with this secret key, or None. A bad key always stops it;
+    a missing one stops `run` and `serve` facing people (Telegram, WhatsApp or the dashboard),
+    where an ephemeral key would forget public-survey respondents and dashboard links at every
+    restart and differ between workers."""
+    try:
+        key = settings.wasl.master_key()
+    except keys.InvalidKey as error:
+        return f"wasl: the secret key is not usable: {error}"
+    facing_people = (
+        settings.telegram.enabled or settings.whatsapp.enabled or bool(settings.wasl.public_url)
+    )
+    if key is None and command in ("run", "serve") and facing_people:
+        return (
+            "wasl: WASL_SECRET_KEY (or WASL_SECRET_KEY_FILE) is not set. Make one with "
+            "`wasl secret generate`, keep it outside the database and back it up apart from it."
+        )
+    return None
 
 
 def run(settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -80,6 +81,29 @@ class WaslSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    # The key every keyed hash derives from (`wasl secret generate`); kept outside the database.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None  # or a file holding it (a Docker or systemd secret)
+
+    def master_key(self) -> bytes | None:
+        """The secret key's bytes from WASL_SECRET_KEY or WASL_SECRET_KEY_FILE; None when
+        neither is set. Raises InvalidKey (naming the variable) when it is not a usable key."""
+        from bot.core.keys import InvalidKey, decode
+
+        if self.secret_key is not None:
+            text, name = self.secret_key.get_secret_value(), "WASL_SECRET_KEY"
+        elif self.secret_key_file is not None:
+            name = "WASL_SECRET_KEY_FILE"
+            try:
+                text = self.secret_key_file.read_text("utf-8")
+            except OSError as error:
+                raise InvalidKey(f"{name}: cannot read the file ({error.strerror})") from error
+        else:
+            return None
+        try:
+            return decode(text)
+        except InvalidKey as error:
+            raise InvalidKey(f"{name}: {error} (make one with `wasl secret generate`)") from error
 
     @field_validator("admin_telegram_ids", "countries", mode="before")
     @classmethod

@@ -63,7 +63,7 @@ async def viewer(app: App, token: str | None) -> Viewer | None:
         return None
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        member = await tx.dashboard_member(token_hash(token), now)
+        member = await tx.dashboard_member(token_hash(app.core.config.secret_key, token), now)
     if member is None or not member.role.allows(Role.SECRETARIAT):
         return None
     return Viewer(member, token, app.catalogs.get(member.locale))

@@ -6,10 +6,10 @@ that works for 30 minutes. Only a hash of its token is stored; opening it is aud
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
+from bot.core import keys
 from bot.core.context import Context
 from bot.core.i18n import N_
 from bot.core.models import Role
@@ -20,9 +20,10 @@ LINK_LIFETIME = timedelta(minutes=30)
 DASHBOARD_PATH = "/dashboard"
 
 
-def token_hash(token: str) -> str:
-    """What is stored of a dashboard token (a copy of the database opens nothing)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def token_hash(secret_key: bytes, token: str) -> str:
+    """What is stored of a dashboard token: an HMAC under a key derived from WASL_SECRET_KEY,
+    so a copy of the database opens nothing and cannot even test a guessed token."""
+    return keys.keyed_hash(keys.derive(secret_key, "dashboard-link"), token)
 
 
 def register(router: Router) -> None:
@@ -42,7 +43,9 @@ def register(router: Router) -> None:
             return
         token = secrets.token_urlsafe(32)
         expires_at = ctx.now + LINK_LIFETIME
-        await ctx.tx.create_dashboard_link(ctx.member.id, token_hash(token), expires_at, ctx.now)
+        await ctx.tx.create_dashboard_link(
+            ctx.member.id, token_hash(ctx.config.secret_key, token), expires_at, ctx.now
+        )
         await ctx.tx.audit(
             actor=f"member:{ctx.member.id}",
             action="dashboard.link",

@@ -7,14 +7,13 @@ response tables under a random id, with coarse dimensions and no link to her (st
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import get_global
 
+from bot.core import keys
 from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
 from bot.core.clock import week_of
 from bot.core.context import Context
@@ -300,7 +299,9 @@ class SurveyFlow:
         # which transaction, it was written.
         await ctx.tx.surveys.pool_response(survey, answers, dims)
         if public:
-            await ctx.tx.surveys.mark_public(survey.id, await public_digest(ctx))
+            digest = await public_digest(ctx, survey.id)
+            if digest is not None:
+                await ctx.tx.surveys.mark_public(survey.id, digest)
             ctx.state.clear()
             ctx.say(ctx._("Thank you! Your answers were saved without your name or number."))
             return
@@ -341,12 +342,15 @@ async def _fallthrough(ctx: Context) -> None:
     ctx.say(ctx._("Thank you for taking part."))
 
 
-async def public_digest(ctx: Context) -> str:
+async def public_digest(ctx: Context, survey_id: int) -> str | None:
     """A keyed hash of who she is on her channel: enough to stop a second answer, nothing
-    more. The key is this installation's own; the hashes are deleted when the survey closes."""
-    key = await ctx.tx.surveys.secret("public-survey")
-    who = f"{ctx.inbound.channel.value}:{ctx.inbound.sender_id}".encode()
-    return hmac.new(bytes.fromhex(key), who, hashlib.sha256).hexdigest()
+    more. Its key derives from WASL_SECRET_KEY (never in the database) and the survey's own
+    salt, which the close destroys with the hashes; None once the survey is closed."""
+    salt = await ctx.tx.surveys.respondent_salt(survey_id)
+    if salt is None:
+        return None
+    key = keys.derive(ctx.config.secret_key, "public-survey-respondent", salt)
+    return keys.keyed_hash(key, f"{ctx.inbound.channel.value}:{ctx.inbound.sender_id}")
 
 
 class PublicIntro:
@@ -365,7 +369,8 @@ class PublicIntro:
         if not survey.open_at(ctx.now):
             ctx.say(ctx._("This survey has closed. Thank you for your interest."))
             return
-        if await ctx.tx.surveys.seen_public(survey.id, await public_digest(ctx)):
+        digest = await public_digest(ctx, survey.id)
+        if digest is not None and await ctx.tx.surveys.seen_public(survey.id, digest):
             ctx.say(ctx._("You have already answered this survey. Thank you!"))
             return
         ctx.state.clear()

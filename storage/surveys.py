@@ -35,7 +35,6 @@ from storage.tables import (
     public_seen_t,
     response_sphere_t,
     response_t,
-    secret_t,
     state_t,
     survey_t,
 )
@@ -317,7 +316,9 @@ class SurveyRepository:
             delete(public_seen_t).where(public_seen_t.c.survey_id == survey_id)
         )
         await self.conn.execute(
-            update(survey_t).where(survey_t.c.id == survey_id).values(closed_at=now)
+            update(survey_t)
+            .where(survey_t.c.id == survey_id)
+            .values(closed_at=now, respondent_salt=None)  # no hash can be made again
         )
 
     async def remindable(self, survey: Survey, limit: int) -> list[Remindable]:
@@ -360,15 +361,25 @@ class SurveyRepository:
                 )
             )
 
-    async def secret(self, name: str) -> str:
+    async def respondent_salt(self, survey_id: int) -> str | None:
+        """The open survey's salt for public respondents' hashes, made at first use; None
+        once it is closed (the close destroyed it)."""
         await self.conn.execute(
-            self._upsert(secret_t)
-            .values(name=name, value=secrets.token_hex(32))
-            .on_conflict_do_nothing()
+            update(survey_t)
+            .where(
+                survey_t.c.id == survey_id,
+                survey_t.c.respondent_salt.is_(None),
+                survey_t.c.closed_at.is_(None),
+            )
+            .values(respondent_salt=secrets.token_hex(32))
         )
-        result = await self.conn.execute(select(secret_t.c.value).where(secret_t.c.name == name))
-        value: str = result.scalar_one()
-        return value
+        result = await self.conn.execute(
+            select(survey_t.c.respondent_salt).where(
+                survey_t.c.id == survey_id, survey_t.c.closed_at.is_(None)
+            )
+        )
+        salt: str | None = result.scalar_one_or_none()
+        return salt
 
     async def to_push(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(

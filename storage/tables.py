@@ -441,6 +441,9 @@ class SurveyRow(SQLModel, table=True):
     pushed_at: datetime | None = _when(nullable=True)  # the invitation went to the audience
     created_at: datetime = _when()
     results_sent_at: datetime | None = _when(nullable=True)  # to participants who asked
+    # Public surveys: with WASL_SECRET_KEY, keys the respondents' hashes; made at the first
+    # answer, destroyed at close, so nothing can be recomputed afterwards, key or not.
+    respondent_salt: str | None = Field(default=None, max_length=64)
 
 
 class SurveyParticipationRow(SQLModel, table=True):
@@ -461,8 +464,8 @@ class SurveyParticipationRow(SQLModel, table=True):
 
 class SurveyPublicSeenRow(SQLModel, table=True):
     """A keyed hash of a public respondent's platform id, to stop double answers; deleted at
-    close. The key never leaves the database, so the hash cannot be reversed from a dump of
-    this table alone."""
+    close. Its key derives from WASL_SECRET_KEY, which is never in the database, and from the
+    survey's respondent_salt: a copy of the database cannot test a candidate id."""
 
     __tablename__ = "survey_public_seen"
 
@@ -584,15 +587,6 @@ class SurveyAnswerRow(SQLModel, table=True):
     )
 
 
-class AppSecretRow(SQLModel, table=True):
-    """Per-installation secrets made at first use (e.g. the key for public-survey hashes)."""
-
-    __tablename__ = "app_secret"
-
-    name: str = Field(primary_key=True, max_length=32)
-    value: str = Field(max_length=128)
-
-
 survey_t = SurveyRow.__table__  # type: ignore[attr-defined]
 participation_t = SurveyParticipationRow.__table__  # type: ignore[attr-defined]
 public_seen_t = SurveyPublicSeenRow.__table__  # type: ignore[attr-defined]
@@ -600,7 +594,6 @@ response_t = SurveyResponseRow.__table__  # type: ignore[attr-defined]
 pool_t = SurveyPoolRow.__table__  # type: ignore[attr-defined]
 response_sphere_t = SurveyResponseSphereRow.__table__  # type: ignore[attr-defined]
 answer_t = SurveyAnswerRow.__table__  # type: ignore[attr-defined]
-secret_t = AppSecretRow.__table__  # type: ignore[attr-defined]
 
 # A response's spheres as bits on each of its answers (survey_answer.spheres). Bits are stored:
 # never renumber one; a new sphere takes the next free bit (tests check every sphere has one).

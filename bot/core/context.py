@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core import keys
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
 from bot.core.invites import InviteLinks
@@ -30,6 +31,8 @@ class CoreConfig:
     # Updates a minute per person before she is asked to wait; 0: no limit. The app sets it
     # from WASL_FLOOD_PER_MINUTE (20 unless set).
     flood_per_minute: int = 0
+    # WASL_SECRET_KEY: every keyed hash derives from it (bot.core.keys); never in the database.
+    secret_key: bytes = field(default_factory=keys.ephemeral, repr=False)
 
 
 @dataclass(slots=True)

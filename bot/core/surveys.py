@@ -386,15 +386,17 @@ class Surveys(Protocol):
     async def due_to_close(self, now: datetime) -> list[Survey]: ...
 
     async def close(self, survey_id: int, now: datetime) -> None:
-        """Mark closed and forget every public respondent's hash."""
+        """Mark closed and forget every public respondent's hash, and the salt they were
+        made with."""
 
     async def remindable(self, survey: Survey, limit: int) -> list[Remindable]:
         """Members in the audience who have not completed it and got fewer than `limit`."""
 
     async def mark_reminded(self, survey_id: int, member_ids: list[int]) -> None: ...
 
-    async def secret(self, name: str) -> str:
-        """A per-installation secret, made at first use."""
+    async def respondent_salt(self, survey_id: int) -> str | None:
+        """The open survey's random salt for public respondents' hashes, made at first use;
+        None once the survey is closed (the close destroys it)."""
 
     async def to_push(self, now: datetime) -> list[Survey]:
         """Open members' surveys whose invitation has not gone out yet."""

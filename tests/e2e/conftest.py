@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import keys
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,6 +25,7 @@ def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
         if not k.startswith(("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL"))
     }
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
+    env.update(WASL_SECRET_KEY=keys.generate())  # `run` and `serve` refuse to face people without
     env.update(settings)
     return env
 

@@ -6,6 +6,7 @@ the real Starlette app, in-process through httpx, on the same SQLite store.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -114,7 +115,10 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     token = parse_qs(urlsplit(link).query)["t"][0]
     async with h.store.transaction() as tx:
         stored = (await tx.conn.execute(select(dashboard_link_t.c.token_hash))).scalars().all()
-    assert stored == [token_hash(token)] and token not in stored, "only a hash is kept"
+    assert stored == [token_hash(h.config.secret_key, token)], "only a keyed hash is kept"
+    assert token not in stored and hashlib.sha256(token.encode()).hexdigest() not in stored
+    elsewhere = token_hash(CoreConfig().secret_key, token)  # another installation's key
+    assert elsewhere not in stored, "without WASL_SECRET_KEY a guessed token cannot be tested"
 
     response = await web.get(link)
     assert response.status_code == 200
