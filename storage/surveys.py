@@ -229,15 +229,20 @@ class SurveyRepository:
                 for value in values:
                     members.setdefault((dimension, str(value)), []).append(who)
         threshold, keep = (k, 0) if final else (2 * max(1, k), max(1, k))
+        # One random order for the whole batch: each group keeps back its last k in it, so
+        # that whoever is kept back is kept back in all her groups at once (and her state,
+        # and so its trace, is touched as seldom as possible).
+        order = list(entries)
+        _MIX.shuffle(order)
+        rank = {who: n for n, who in enumerate(order)}
         batch: list[tuple[dict[str, Any], str, str]] = []
         texts: list[tuple[str, str]] = []
         overall = 0
         for (dimension, value), people in sorted(members.items()):
             if len(people) < threshold:
                 continue
-            chosen = list(people)
-            _MIX.shuffle(chosen)
-            for who in chosen[keep:]:
+            chosen = sorted(people, key=rank.__getitem__)
+            for who in chosen[: len(chosen) - keep]:
                 entry = entries[who]
                 batch.append((entry.get("a") or {}, dimension, value))
                 groups = {d: list(v) for d, v in (entry.get("g") or {}).items()}
