@@ -264,11 +264,16 @@ class SurveyRepository:
                 pending.pop(sid, None)
             else:
                 pending[sid] = entry
+            where = (state_t.c.channel == r.channel, state_t.c.chat_id == r.chat_id)
             await self.conn.execute(
-                update(state_t)
-                .where(state_t.c.channel == r.channel, state_t.c.chat_id == r.chat_id)
-                .values(survey_pending=pending or None)
+                update(state_t).where(*where).values(survey_pending=pending or None)
             )
+            if not pending:  # nothing else in it: no empty row is left behind
+                await self.conn.execute(
+                    delete(state_t).where(
+                        *where, state_t.c.flow.is_(None), state_t.c.survey_pending.is_(None)
+                    )
+                )
         return overall
 
     @staticmethod
