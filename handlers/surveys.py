@@ -27,6 +27,7 @@ from bot.core.surveys import (
     GENDERS,
     MAX_FREE_TEXT,
     Dimensions,
+    Folded,
     Question,
     QuestionType,
     Survey,
@@ -695,8 +696,17 @@ async def flush_survey_pools(store: Store, k: int) -> int:
             survey = await tx.surveys.get(survey_id)
             if survey is None:
                 continue
-            folded += await tx.surveys.fold(survey, k, final=survey.closed)
+            done = await tx.surveys.fold(survey, k, final=survey.closed)
+        await _retouch(store, done)
+        folded += done.overall
     return folded
+
+
+async def _retouch(store: Store, done: Folded) -> None:
+    """The fold's states, rewritten in a transaction of their own (see Surveys.retouch)."""
+    if done.states:
+        async with store.transaction() as tx:
+            await tx.surveys.retouch(done.states)
 
 
 async def close_due_surveys(store: Store, now: datetime, k: int | None = None) -> list[int]:
@@ -714,6 +724,6 @@ async def close_due_surveys(store: Store, now: datetime, k: int | None = None) -
     for survey_id in closed:
         async with store.transaction() as tx:
             closing = await tx.surveys.get(survey_id)
-            if closing is not None:
-                await tx.surveys.fold(closing, k, final=True)
+            done = await tx.surveys.fold(closing, k, final=True) if closing else Folded(0, ())
+        await _retouch(store, done)
     return closed

@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from bot.core.campaigns import Audience
 from bot.core.surveys import (
+    Folded,
     Groups,
     InProgress,
     Remindable,
@@ -217,11 +218,11 @@ class SurveyRepository:
         )
         return list((await self.conn.execute(query.with_for_update() if lock else query)).all())
 
-    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> int:
+    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> Folded:
         sid = str(survey.id)
         rows = [r for r in await self._pending(lock=True) if sid in (r.survey_pending or {})]
         if not rows:
-            return 0
+            return Folded(0, ())
         entries = {(r.channel, r.chat_id): dict(r.survey_pending[sid]) for r in rows}
         members: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for who, entry in entries.items():
@@ -255,6 +256,7 @@ class SurveyRepository:
         # Her state keeps only what is still to count: at the final fold, nothing.
         touched = list(rows)
         _MIX.shuffle(touched)
+        changed: list[tuple[str, str]] = []
         for r in touched:
             entry = entries[(r.channel, r.chat_id)]
             if not final and entry.get("g") == (r.survey_pending[sid].get("g") or {}):
@@ -268,13 +270,24 @@ class SurveyRepository:
             await self.conn.execute(
                 update(state_t).where(*where).values(survey_pending=pending or None)
             )
-            if not pending:  # nothing else in it: no empty row is left behind
-                await self.conn.execute(
-                    delete(state_t).where(
-                        *where, state_t.c.flow.is_(None), state_t.c.survey_pending.is_(None)
-                    )
-                )
-        return overall
+            changed.append((r.channel, r.chat_id))
+        # Rows are updated, never deleted here: every state of the batch gets this
+        # transaction's id (xmin), k people at least, not only the few who happened to be in
+        # another conversation (an emptied row goes the next time she writes, or with stale
+        # states). `retouch` then moves them all to a transaction with no survey data.
+        return Folded(overall, tuple(changed))
+
+    async def retouch(self, states: tuple[tuple[str, str], ...]) -> None:
+        """Rewrite these conversation states unchanged, in a transaction of their own after the
+        fold: on PostgreSQL they then share no transaction id with any counter, even once some
+        of the batch have written to their states again (which would leave the fold's id on
+        fewer than k of them)."""
+        for channel, chat_id in states:
+            await self.conn.execute(
+                update(state_t)
+                .where(state_t.c.channel == channel, state_t.c.chat_id == chat_id)
+                .values(survey_pending=state_t.c.survey_pending)
+            )
 
     @staticmethod
     def _texts(survey: Survey, answers: dict[str, Any]) -> list[tuple[str, str]]:

@@ -394,6 +394,14 @@ def tallies(definition: SurveyDefinition, answers: dict[str, Any]) -> list[tuple
 
 
 @dataclass(frozen=True, slots=True)
+class Folded:
+    """What one fold did: respondents added to the overall counts, states it changed."""
+
+    overall: int
+    states: tuple[tuple[str, str], ...]  # (channel, chat id)
+
+
+@dataclass(frozen=True, slots=True)
 class Remindable:
     """A member who has not finished a survey yet, with what is needed to remind her."""
 
@@ -454,12 +462,14 @@ class Surveys(Protocol):
         until `fold` counts them with at least k others; `groups` says what to count them
         under (Dimensions.groups)."""
 
-    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> int:
+    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> Folded:
         """Count waiting answers into the survey's counters, in one transaction that writes no
         participation: each (dimension, value) only with at least k respondents sharing it in
         the batch (2k while open, k kept back at random; k at the final fold, when smaller
-        groups are dropped). Folded answers are erased from the states. Returns how many
-        respondents went into the overall count."""
+        groups are dropped). Folded answers are erased from the states."""
+
+    async def retouch(self, states: tuple[tuple[str, str], ...]) -> None:
+        """Rewrite the states a fold changed, unchanged, in a later transaction."""
 
     async def waiting(self) -> list[int]:
         """Surveys with answers waiting in someone's state."""

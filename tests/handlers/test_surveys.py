@@ -47,7 +47,7 @@ async def mix(h: Harness, k: int | None = None) -> int:
         for survey_id in await tx.surveys.waiting():
             survey = await tx.surveys.get(survey_id)
             assert survey is not None
-            stored += await tx.surveys.fold(survey, 1, final=True)
+            stored += (await tx.surveys.fold(survey, 1, final=True)).overall
     return stored
 
 
