@@ -73,6 +73,12 @@ _SURVEY = (
     survey_t.c.closed_at,
 )
 _parsed: dict[int, tuple[str, SurveyDefinition]] = {}
+_HER_STATE = (
+    state_t.c.channel == bindparam("b_channel"),
+    state_t.c.chat_id == bindparam("b_chat"),
+)
+_SET_PENDING = update(state_t).where(*_HER_STATE).values(survey_pending=bindparam("b_pending"))
+_RETOUCH = update(state_t).where(*_HER_STATE).values(survey_pending=state_t.c.survey_pending)
 # Built once (on every answer's path): building a statement costs more than running it.
 _SURVEY_BY_ID = select(*_SURVEY).where(survey_t.c.id == bindparam("survey_id"))
 _PARTICIPATION = select(participation_t.c.status).where(
@@ -257,6 +263,7 @@ class SurveyRepository:
         touched = list(rows)
         _MIX.shuffle(touched)
         changed: list[tuple[str, str]] = []
+        updates: list[dict[str, Any]] = []
         for r in touched:
             entry = entries[(r.channel, r.chat_id)]
             if not final and entry.get("g") == (r.survey_pending[sid].get("g") or {}):
@@ -266,11 +273,12 @@ class SurveyRepository:
                 pending.pop(sid, None)
             else:
                 pending[sid] = entry
-            where = (state_t.c.channel == r.channel, state_t.c.chat_id == r.chat_id)
-            await self.conn.execute(
-                update(state_t).where(*where).values(survey_pending=pending or None)
+            updates.append(
+                {"b_channel": r.channel, "b_chat": r.chat_id, "b_pending": pending or None}
             )
             changed.append((r.channel, r.chat_id))
+        if updates:
+            await self.conn.execute(_SET_PENDING, updates)
         # Rows are updated, never deleted here: every state of the batch gets this
         # transaction's id (xmin), k people at least, not only the few who happened to be in
         # another conversation (an emptied row goes the next time she writes, or with stale
@@ -282,11 +290,9 @@ class SurveyRepository:
         fold: on PostgreSQL they then share no transaction id with any counter, even once some
         of the batch have written to their states again (which would leave the fold's id on
         fewer than k of them)."""
-        for channel, chat_id in states:
+        if states:
             await self.conn.execute(
-                update(state_t)
-                .where(state_t.c.channel == channel, state_t.c.chat_id == chat_id)
-                .values(survey_pending=state_t.c.survey_pending)
+                _RETOUCH, [{"b_channel": channel, "b_chat": chat} for channel, chat in states]
             )
 
     @staticmethod
