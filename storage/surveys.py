@@ -317,9 +317,13 @@ class SurveyRepository:
         table, in random order. The caller decides what may be counted (see `fold`); tests and
         benchmarks seed results with it directly."""
         counts: Counter[tuple[str, str, str, str]] = Counter()
+        given: dict[int, list[tuple[str, str]]] = {}  # one questionnaire is in several groups
         for answers, dimension, value in batch:
             counts[("", "", dimension, value)] += 1  # the group's headcount
-            for question, answer in tallies(survey.definition, answers):
+            pairs = given.get(id(answers))
+            if pairs is None:
+                pairs = given[id(answers)] = tallies(survey.definition, answers)
+            for question, answer in pairs:
                 counts[(question, answer, dimension, value)] += 1
         if counts:
             rows = [
