@@ -109,7 +109,7 @@ def test_what_cannot_be_reported_is_said_plainly(
         assert refused.value.code == 2
     assert "unrecognized arguments: --since" in capsys.readouterr().err
     assert main(["report", "survey", "pulse-cli", "--by", "age", "--out", out]) == 2
-    assert "cannot be split that way" in capsys.readouterr().err, "age: not declared" 
+    assert "cannot be split that way" in capsys.readouterr().err, "age: not declared"
     assert main(["report", "survey", "pulse-cli", "--format", "xlsx", "--out", "-"]) == 2
     assert not Path(out).with_suffix(".xlsx").exists()
 
