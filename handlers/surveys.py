@@ -33,6 +33,7 @@ from bot.core.surveys import (
     Survey,
     SurveyMode,
     check_answer,
+    crosstab_groups,
 )
 from bot.delivery.schedule import ONCE
 from bot.reports.disclosure import min_cell
@@ -307,7 +308,10 @@ class SurveyFlow:
             ctx.inbound.chat_id,
             survey.id,
             answers,
-            dims.groups(survey.definition.breakdowns),
+            {
+                **dims.groups(survey.definition.breakdowns),
+                **crosstab_groups(survey.definition, answers),
+            },
             ctx.now,
         )
         if public:

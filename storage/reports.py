@@ -121,6 +121,18 @@ class ReportRepository:
         )
         return {str(v): int(n) for v, n in rows}
 
+    async def survey_crosstab(self, survey_id: int, first: str, second: str) -> list[AnswerCount]:
+        """A declared crosstab: `second`'s answers counted per answer to `first` (the group),
+        from respondents counted with at least k sharing that answer; headcounts have
+        question ""."""
+        c = count_t.c
+        rows = await self.conn.execute(
+            select(c.question, c.answer, c.value, c.count).where(
+                c.survey_id == survey_id, c.dimension == f"x:{first}:{second}"
+            )
+        )
+        return [AnswerCount(r.question, r.answer, None, str(r.value), int(r[3])) for r in rows]
+
     async def survey_texts(self, survey_id: int, k: int) -> list[tuple[str, str]]:
         """(question, text) of the free-text answers, only once the survey has k respondents;
         in no order that follows arrival (sorted by question and text)."""

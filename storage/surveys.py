@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from bot.core.campaigns import Audience
 from bot.core.surveys import (
+    CROSSTAB,
     Folded,
     Groups,
     InProgress,
@@ -323,8 +324,11 @@ class SurveyRepository:
             pairs = given.get(id(answers))
             if pairs is None:
                 pairs = given[id(answers)] = tallies(survey.definition, answers)
+            # A crosstab ("x:q1:q2") counts q2's answers only, per answer to q1.
+            crossed = dimension.split(":")[2] if dimension.startswith(CROSSTAB) else None
             for question, answer in pairs:
-                counts[(question, answer, dimension, value)] += 1
+                if crossed is None or question == crossed:
+                    counts[(question, answer, dimension, value)] += 1
         if counts:
             rows = [
                 {"survey_id": survey.id, "question": q, "answer": a, "dimension": d, "value": v,

@@ -439,7 +439,8 @@ class SurveyCountRow(SQLModel, table=True):
     only form survey answers are stored in (no row belongs to one respondent).
 
     `dimension` is "none" (everyone, `value` "") or a breakdown the survey declares (country,
-    sphere, language…, `value` its code). `answer` is an option, "yes"/"no", a scale point, a
+    sphere, language…, `value` its code), or a declared crosstab "x:q1:q2" (`value` an answer
+    to q1, and only q2's answers counted). `answer` is an option, "yes"/"no", a scale point, a
     number's range ("#2"), or "" for free text given. `question` "" counts respondents (the
     headcount of the group). A group's counters are only ever added to in a batch in which at
     least k respondents share its value (storage.surveys.SurveyRepository.fold).
@@ -453,7 +454,7 @@ class SurveyCountRow(SQLModel, table=True):
     )
     question: str = Field(primary_key=True, max_length=16)
     answer: str = Field(primary_key=True, max_length=16)
-    dimension: str = Field(primary_key=True, max_length=16)
+    dimension: str = Field(primary_key=True, max_length=40)  # "x:q1:q2" for a crosstab
     value: str = Field(primary_key=True, max_length=32)
     count: int = 0
 

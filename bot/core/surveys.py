@@ -20,6 +20,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 KEY = re.compile(r"^[a-z0-9_]{1,16}$")
 AGE_BANDS = ("15-19", "20-24", "25-30", "31-34", "35+")  # U-Report's; under 15 not surveyed
 GENDERS = ("woman", "man", "another", "undisclosed")
+CROSSTAB = "x:"  # a crosstab's dimension: "x:q1:q2", its values q1's answers
 NUMBER_BUCKETS = 5  # a number answer is counted in one of these ranges, never as itself
 
 # The breakdowns a survey's answers can be counted by ("none", the overall count, always is).
@@ -91,6 +92,7 @@ class SurveyDefinition:
     reminders: int = 1
     keep_partial: bool = False  # no longer used: unfinished answers are dropped at close
     breakdowns: tuple[str, ...] = MEMBER_BREAKDOWNS  # counted by these, besides "none"
+    crosstabs: tuple[tuple[str, str], ...] = ()  # (q1, q2): q2's answers counted per q1 answer
 
     def title(self, locale: str) -> str:
         return (self.texts.get(locale) or self.texts[self.default_locale])["title"]
@@ -208,6 +210,7 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
                 f"{where}: cannot count answers by {', '.join(unknown)} "
                 f"(a {mode.value} survey can use: {', '.join(allowed)})"
             )
+    crosstabs = _crosstabs(where, data.get("crosstabs"), questions)
     return SurveyDefinition(
         slug=slug,
         default_locale=default,
@@ -223,7 +226,31 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
         reminders=int(data.get("reminders", 1)),
         keep_partial=bool(data.get("keep_partial", False)),
         breakdowns=breakdowns,
+        crosstabs=crosstabs,
     )
+
+
+def _crosstabs(
+    where: str, data: Any, questions: tuple[Question, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Declared pairs of questions to cross (`crosstabs: [[q1, q2]]`), checked."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise SurveyError(f"{where}: crosstabs must be a list of pairs of question keys")
+    kinds = {q.key: q.type for q in questions}
+    pairs = []
+    for pair in data:
+        if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] == pair[1]:
+            raise SurveyError(f"{where}: each crosstab is a pair of two different question keys")
+        first, second = str(pair[0]), str(pair[1])
+        for key in (first, second):
+            if key not in kinds:
+                raise SurveyError(f"{where}: crosstab of unknown question {key!r}")
+            if kinds[key] is QuestionType.TEXT:
+                raise SurveyError(f"{where}: crosstab of free-text question {key!r}")
+        pairs.append((first, second))
+    return tuple(dict.fromkeys(pairs))
 
 
 def _when(value: Any) -> datetime | None:
@@ -305,6 +332,7 @@ def definition_to_json(definition: SurveyDefinition) -> dict[str, Any]:
         "reminders": definition.reminders,
         "keep_partial": definition.keep_partial,
         "breakdowns": list(definition.breakdowns),
+        "crosstabs": [list(pair) for pair in definition.crosstabs],
         "questions": [
             {
                 "key": q.key,
@@ -352,6 +380,17 @@ class Dimensions:
             if values.get(name):
                 found[name] = list(values[name])
         return found
+
+
+def crosstab_groups(definition: SurveyDefinition, answers: dict[str, Any]) -> Groups:
+    """The groups a questionnaire is counted in for the declared crosstabs: for (q1, q2),
+    dimension "x:q1:q2" with her answer(s) to q1 as values (none if she skipped q1)."""
+    found: Groups = {}
+    for first, second in definition.crosstabs:
+        values = [answer for _key, answer in tallies(definition, {first: answers.get(first)})]
+        if values and answers.get(second) is not None:
+            found[f"{CROSSTAB}{first}:{second}"] = values
+    return found
 
 
 def number_bucket(question: Question, value: float) -> tuple[int, float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from babel.dates import format_date
 
@@ -13,6 +14,7 @@ from bot.cli_content import load_file
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.models import Role
+from bot.core.surveys import SurveyError, parse_definition
 from handlers import build_router
 from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
@@ -169,3 +171,47 @@ async def test_a_breakdown_that_would_hide_everyone_is_refused_at_load(
     async with harness.store.transaction() as tx:
         assert await tx.surveys.by_slug("by-country") is None
     assert await load_file(harness.store, path, harness.clock.now(), k=2) == 0, "IQ has 2"
+
+
+async def test_a_declared_crosstab_is_counted_and_follows_the_k_rule(harness: Harness) -> None:
+    """Promise 1 for crosstabs: q2's answers per answer to q1, only for the declared pair, and
+    a q1 answer given by fewer than k is never counted apart."""
+    data = pulse()
+    data["crosstabs"] = [["threat", "safe"]]
+    sid = await load(harness, data)
+    people = [await member(harness, str(80 + i)) for i in range(5)]
+    for i, she in enumerate(people):  # four say "no" to the threat question, one "yes"
+        await she.say("/survey pulse-test")
+        await she.press(f"srv:{sid}:safe:{2 if i < 4 else 5}")
+        await she.press(f"srv:{sid}:threat:{'no' if i < 4 else 'yes'}")
+        if i == 4:
+            await she.press(f"srv:{sid}:who:armed")
+            await she.press(f"srv:{sid}:who:~done")
+        await she.say("3")
+        await she.press(f"srv:{sid}:note:~skip")
+    harness.clock.advance(timedelta(days=8))
+    assert await close_due_surveys(harness.store, harness.clock.now(), 4) == [sid]
+    async with harness.store.transaction() as tx:
+        crossed = await tx.reports.survey_crosstab(sid, "threat", "safe")
+        other = await tx.reports.survey_crosstab(sid, "safe", "threat")
+    assert {(c.group, c.question, c.option, c.count) for c in crossed} == {
+        ("no", "", "", 4),
+        ("no", "safe", "2", 4),
+    }, "'yes' (one person) is never counted apart; only q2 is crossed"
+    assert other == [], "a pair not declared is not counted"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        ([["threat", "nope"]], "unknown question"),
+        ([["threat", "threat"]], "two different"),
+        ([["note", "safe"]], "free-text"),
+        ("threat", "list of pairs"),
+    ],
+)
+def test_crosstabs_are_checked_at_load(pairs: object, message: str) -> None:
+    data = pulse()
+    data["crosstabs"] = pairs
+    with pytest.raises(SurveyError, match=message):
+        parse_definition(data, ("en", "ar", "fr"))

@@ -159,7 +159,7 @@ def upgrade() -> None:
     sa.Column('survey_id', sa.Integer(), nullable=False),
     sa.Column('question', sa.String(length=16), nullable=False),
     sa.Column('answer', sa.String(length=16), nullable=False),
-    sa.Column('dimension', sa.String(length=16), nullable=False),
+    sa.Column('dimension', sa.String(length=40), nullable=False),
     sa.Column('value', sa.String(length=32), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], ondelete='CASCADE'),
