@@ -1,9 +1,12 @@
-"""How long the full survey report takes on a large survey, on SQLite and PostgreSQL.
+"""How long the full survey report takes on a large survey, on SQLite and PostgreSQL, and how
+long the survey job's fold takes to count a backlog of finished questionnaires.
 
-Loads 1,000,000 answer rows from 100,000 responses (10 questions each) and the weekly tallies
-of 100,000 field updates, then times the full survey report: every question, by country, with
-disclosure control, rendered to the chat text and to CSV (median of 5 runs). Loading is bulk
-and not what is measured. Target: under 1 s on SQLite.
+Survey answers are stored only as counters (question, answer, breakdown value → count). The
+benchmark counts 100,000 respondents' answers (10 questions each) as the fold would, loads the
+counters and the weekly tallies of 100,000 field updates, then times the full survey report:
+every question, by country, with disclosure control, rendered to the chat text and to CSV
+(median of 5 runs). Loading is bulk and not what is measured. Target: under 1 s on SQLite. It
+then times one fold of 10,000 questionnaires waiting in conversation states.
 
 Run: `.venv/bin/python bench/reports.py` (PostgreSQL from WASL_TEST_POSTGRES_URL, default
 postgresql://postgres@127.0.0.1:5432/test, in a fresh schema dropped afterwards; `--no-postgres`
@@ -36,12 +39,13 @@ from sqlalchemy import text
 
 from bot.core.i18n import Catalogs
 from bot.core.reports import Breakdown, Period
-from bot.core.surveys import Survey, parse_definition
+from bot.core.surveys import Dimensions, Survey, parse_definition
+from bot.core.surveys import tallies as answer_tallies
 from bot.reports.render import render_csv, render_text
 from handlers.reports import survey_report, updates_report
 from storage.engine import make_engine, migrate
 from storage.store import SqlStore
-from storage.tables import SPHERE_BITS
+from storage.tables import state_t
 
 QUESTIONS = 10
 CHUNK = 10_000
@@ -53,32 +57,8 @@ WEEKS = [(FIRST_WEEK + timedelta(weeks=i)).isoformat() for i in range(26)]
 COUNTRIES = ["IQ"] * 28 + ["SY"] * 20 + ["LB"] * 14 + ["JO"] * 12 + ["YE"] * 10
 COUNTRIES += ["LY"] * 7 + ["NG"] * 5 + ["PK"] * 4
 SPHERES = ["youth", "pluralism", "religion", "rights", "vaw", "narratives", "media", "advocacy"]
-ANSWER_COLUMNS = (
-    "response_id",
-    "question",
-    "option",
-    "survey_id",
-    "number",
-    "text",
-    "country",
-    "locale",
-    "channel",
-    "week",
-    "age_band",
-    "gender",
-    "spheres",
-)
-RESPONSE_COLUMNS = (
-    "id",
-    "survey_id",
-    "complete",
-    "country",
-    "locale",
-    "channel",
-    "week",
-    "age_band",
-    "gender",
-)
+COUNT_COLUMNS = ("survey_id", "question", "answer", "dimension", "value", "count")
+FOLD = 10_000  # questionnaires waiting in states for the fold benchmark
 
 
 def definition() -> dict[str, Any]:
@@ -107,50 +87,54 @@ def definition() -> dict[str, Any]:
     }
 
 
-def generate(
-    survey_id: int, responses: int, seed: int = 20261130
-) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-    """Chunks of (responses, response spheres, answers), the same for every database."""
+def respondents(
+    responses: int, seed: int = 20261130
+) -> Iterator[tuple[dict[str, Any], Dimensions]]:
+    """Each respondent's answers and dimensions, the same for every database."""
     rng = random.Random(seed)
-    for start in range(0, responses, CHUNK):
-        rows, spheres, answers = [], [], []
-        for i in range(start, min(start + CHUNK, responses)):
-            rid = f"{rng.getrandbits(128):032x}"
-            country = "TD" if i < 3 else rng.choice(COUNTRIES)
-            locale = rng.choice(("ar", "ar", "fr", "en"))
-            channel = rng.choice(("telegram", "whatsapp"))
-            week = rng.choice(WEEKS)
-            rows.append((rid, survey_id, True, country, locale, channel, week, None, None))
-            chosen = rng.sample(SPHERES, rng.choice((1, 1, 2)))
-            spheres += [(rid, sphere) for sphere in chosen]
-            # as save_response writes them: the response's spheres as bits on every answer
-            base = (
-                country,
-                locale,
-                channel,
-                week,
-                None,
-                None,
-                sum(SPHERE_BITS[s] for s in chosen),
-            )
-            for q in range(1, QUESTIONS + 1):
-                key = f"q{q}"
-                if q in (1, 4, 7):
-                    answer = (rid, key, rng.choice("aabbbcd"), survey_id, None, None)
-                elif q in (2, 5, 9):
-                    n = rng.choice((1, 2, 3, 3, 4, 4, 5))
-                    answer = (rid, key, str(n), survey_id, float(n), None)
-                elif q in (3, 6):
-                    answer = (rid, key, rng.choice(("yes", "no", "no")), survey_id, None, None)
-                elif q == 8:
-                    answer = (rid, key, "", survey_id, float(rng.randint(0, 31)), None)
-                else:
-                    answer = (rid, key, "", survey_id, None, "a short remark")
-                answers.append(answer + base)
-        yield rows, spheres, answers
+    for i in range(responses):
+        country = "TD" if i < 3 else rng.choice(COUNTRIES)  # only three people in Chad
+        dims = Dimensions(
+            locale=rng.choice(("ar", "ar", "fr", "en")),
+            channel=rng.choice(("telegram", "whatsapp")),
+            country=country,
+            spheres=tuple(rng.sample(SPHERES, rng.choice((1, 1, 2)))),
+        )
+        answers: dict[str, Any] = {}
+        for q in range(1, QUESTIONS + 1):
+            if q in (1, 4, 7):
+                answers[f"q{q}"] = rng.choice("aabbbcd")
+            elif q in (2, 5, 9):
+                answers[f"q{q}"] = rng.choice((1, 2, 3, 3, 4, 4, 5))
+            elif q in (3, 6):
+                answers[f"q{q}"] = rng.choice(("yes", "no", "no"))
+            elif q == 8:
+                answers[f"q{q}"] = rng.randint(0, 31)
+            else:
+                answers[f"q{q}"] = "a short remark"
+        yield answers, dims
 
 
-def tallies(updates: int, seed: int = 7) -> list[tuple[str, str, str, bool, int]]:
+def counters(survey: Survey, responses: int) -> tuple[list[tuple[Any, ...]], int]:
+    """The counters the fold leaves for these respondents (groups under 5 never written),
+    and how many (respondent, sphere) pairs there are, to check the sphere counts against."""
+    heads: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    sphere_pairs = 0
+    for answers, dims in respondents(responses):
+        given = answer_tallies(survey.definition, answers)
+        for dimension, values in dims.groups(survey.definition.breakdowns).items():
+            for value in values:
+                heads[(dimension, value)] += 1
+                counts[("", "", dimension, value)] += 1
+                for question, answer in given:
+                    counts[(question, answer, dimension, value)] += 1
+        sphere_pairs += len(dims.spheres)
+    rows = [(survey.id, q, a, d, v, n) for (q, a, d, v), n in counts.items() if heads[(d, v)] >= 5]
+    return rows, sphere_pairs
+
+
+def update_tallies(updates: int, seed: int = 7) -> list[tuple[str, str, str, bool, int]]:
     """The weekly tallies 100,000 updates leave behind (counted once per sphere)."""
     rng = random.Random(seed)
     counts: Counter[tuple[str, str, str, bool]] = Counter()
@@ -173,20 +157,15 @@ async def create_survey(store: SqlStore) -> Survey:
     return survey
 
 
-def load_sqlite(path: Path, survey_id: int, responses: int, tally: list[Any]) -> None:
-    """Bulk insert with the standard library (executemany in chunks of 10,000 responses)."""
+def load_sqlite(path: Path, rows: list[tuple[Any, ...]], tally: list[Any]) -> None:
+    """Bulk insert with the standard library."""
     db = sqlite3.connect(path)
     try:
-        answer_sql = (
-            "INSERT INTO survey_answer (response_id, question, option, survey_id, number, text, "
-            "country, locale, channel, week, age_band, gender, spheres) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        db.executemany(
+            "INSERT INTO survey_count (survey_id, question, answer, dimension, value, count) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
         )
-        for rows, spheres, answers in generate(survey_id, responses):
-            db.executemany("INSERT INTO survey_response VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            db.executemany("INSERT INTO survey_response_sphere VALUES (?, ?)", spheres)
-            db.executemany(answer_sql, answers)
-            db.commit()
         db.executemany(
             "INSERT INTO update_tally (country, sphere, week, urgent, count) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -198,36 +177,55 @@ def load_sqlite(path: Path, survey_id: int, responses: int, tally: list[Any]) ->
 
 
 async def load_postgres(
-    url: str, schema: str, survey_id: int, responses: int, tally: list[Any]
+    url: str, schema: str, rows: list[tuple[Any, ...]], tally: list[Any]
 ) -> None:
     """Bulk insert with COPY, then VACUUM ANALYZE as autovacuum would after a big load."""
     connection = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
-        for rows, spheres, answers in generate(survey_id, responses):
-            async with connection.transaction():
-                await connection.copy_records_to_table(
-                    "survey_response", records=rows, columns=RESPONSE_COLUMNS
-                )
-                await connection.copy_records_to_table(
-                    "survey_response_sphere", records=spheres, columns=("response_id", "sphere")
-                )
-                await connection.copy_records_to_table(
-                    "survey_answer", records=answers, columns=ANSWER_COLUMNS
-                )
+        await connection.copy_records_to_table("survey_count", records=rows, columns=COUNT_COLUMNS)
         await connection.copy_records_to_table(
             "update_tally", records=tally, columns=("country", "sphere", "week", "urgent", "count")
         )
-        for table in ("survey_answer", "survey_response", "survey_response_sphere"):
-            await connection.execute(f"VACUUM ANALYZE {table}")
+        await connection.execute("VACUUM ANALYZE survey_count")
     finally:
         await connection.close()
+
+
+async def fold_backlog(store: SqlStore) -> float:
+    """One fold of FOLD finished questionnaires waiting in their authors' states."""
+    parsed = parse_definition({**definition(), "slug": "bench-fold"}, ("en", "ar", "fr"))
+    async with store.transaction() as tx:
+        survey_id, _ = await tx.surveys.upsert(
+            parsed, NOW - timedelta(days=1), NOW + timedelta(days=7), NOW
+        )
+        survey = await tx.surveys.get(survey_id)
+        assert survey is not None
+        states = [
+            {"channel": "telegram", "chat_id": f"bench{i}", "flow": None, "step": None,
+             "data": {}, "updated_at": NOW,
+             "survey_pending": {str(survey_id): {"a": answers,
+                                                "g": dims.groups(parsed.breakdowns)}}}
+            for i, (answers, dims) in enumerate(respondents(FOLD, seed=7))
+        ]  # fmt: skip
+        await tx.conn.execute(state_t.insert(), states)
+    start = time.perf_counter()
+    async with store.transaction() as tx:
+        done = await tx.surveys.fold(survey, 5)
+    async with store.transaction() as tx:
+        await tx.surveys.retouch(done.states)
+    elapsed = time.perf_counter() - start
+    print(
+        f"      fold of {FOLD:,} waiting questionnaires: {done.overall:,} counted overall, "
+        f"{len(done.states):,} states changed, in {elapsed:.2f} s (with the retouch)"
+    )
+    return elapsed
 
 
 async def full_report(store: SqlStore, survey: Survey, catalogs: Catalogs) -> tuple[str, bytes]:
     """What is measured: every question by country, disclosure control, text and CSV."""
     _ = catalogs.get("en")
     async with store.transaction() as tx:
-        report = await survey_report(tx, survey, Breakdown.COUNTRY, Period(), 5, _, NOW)
+        report = await survey_report(tx, survey, Breakdown.COUNTRY, 5, _, NOW)
     return render_text(report, _), render_csv(report, _)
 
 
@@ -248,18 +246,20 @@ def line(label: str, samples: list[float]) -> str:
     )
 
 
-async def measure(name: str, store: SqlStore, survey: Survey, catalogs: Catalogs) -> float:
+async def measure(
+    name: str, store: SqlStore, survey: Survey, catalogs: Catalogs, sphere_pairs: int
+) -> float:
     samples = await timed(lambda: full_report(store, survey, catalogs))
     print(line(name, samples))
     _ = catalogs.get("en")
 
     async def query_only() -> None:
         async with store.transaction() as tx:
-            await tx.reports.survey_counts(survey.id, Breakdown.COUNTRY, Period())
+            await tx.reports.survey_counts(survey.id, Breakdown.COUNTRY)
 
     async def by(breakdown: Breakdown) -> None:
         async with store.transaction() as tx:
-            await survey_report(tx, survey, breakdown, Period(), 5, _, NOW)
+            await survey_report(tx, survey, breakdown, 5, _, NOW)
 
     async def updates() -> None:
         async with store.transaction() as tx:
@@ -271,20 +271,13 @@ async def measure(name: str, store: SqlStore, survey: Survey, catalogs: Catalogs
     for label, call in parts:
         once = statistics.median(await timed(call, 3))
         print(f"      {label:<26} {once:6.3f} s (median of 3)")
-    async with store.transaction() as tx:  # the sphere bits say what the join would
-        by_sphere = await tx.reports.survey_counts(survey.id, Breakdown.SPHERE, Period())
-        joined = await tx.conn.execute(
-            text(
-                "SELECT count(*) FROM survey_answer a JOIN survey_response_sphere s "
-                "ON s.response_id = a.response_id WHERE a.survey_id = :survey"
-            ),
-            {"survey": survey.id},
-        )
-        expected = int(joined.scalar_one())
-    found = sum(c.count for c in by_sphere)
-    print(f"      by-sphere counts {found:,} = answers × their spheres {expected:,}")
-    if found != expected or not found:
-        raise SystemExit("the sphere bits disagree with survey_response_sphere")
+    async with store.transaction() as tx:  # every respondent counted once per sphere
+        by_sphere = await tx.reports.survey_headcounts(survey.id, Breakdown.SPHERE)
+    found = sum(by_sphere.values())
+    print(f"      by-sphere headcounts {found:,} = respondents × their spheres {sphere_pairs:,}")
+    if found != sphere_pairs:
+        raise SystemExit("the sphere counters disagree with the respondents' spheres")
+    await fold_backlog(store)
     return statistics.median(samples)
 
 
@@ -295,10 +288,14 @@ async def sqlite_run(folder: Path, responses: int, tally: list[Any], catalogs: C
         await migrate(store.engine)
         survey = await create_survey(store)
         start = time.perf_counter()
-        await asyncio.to_thread(load_sqlite, path, survey.id, responses, tally)
+        rows, pairs = counters(survey, responses)
+        await asyncio.to_thread(load_sqlite, path, rows, tally)
         size = path.stat().st_size / 1e6
-        print(f"  loaded SQLite in {time.perf_counter() - start:.1f} s ({size:,.0f} MB)")
-        return await measure("SQLite", store, survey, catalogs)
+        print(
+            f"  counted and loaded SQLite in {time.perf_counter() - start:.1f} s "
+            f"({len(rows):,} counter rows, {size:,.1f} MB)"
+        )
+        return await measure("SQLite", store, survey, catalogs, pairs)
     finally:
         await store.close()
 
@@ -320,9 +317,10 @@ async def postgres_run(url: str, responses: int, tally: list[Any], catalogs: Cat
         await migrate(store.engine)
         survey = await create_survey(store)
         start = time.perf_counter()
-        await load_postgres(url, schema, survey.id, responses, tally)
-        print(f"  loaded PostgreSQL {version} in {time.perf_counter() - start:.1f} s")
-        await measure("PostgreSQL", store, survey, catalogs)
+        rows, pairs = counters(survey, responses)
+        await load_postgres(url, schema, rows, tally)
+        print(f"  counted and loaded PostgreSQL {version} in {time.perf_counter() - start:.1f} s")
+        await measure("PostgreSQL", store, survey, catalogs, pairs)
     finally:
         await store.close()
         async with admin.begin() as connection:
@@ -338,12 +336,10 @@ async def main() -> None:
     args = parser.parse_args()
     url = os.environ.get("WASL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     began = time.perf_counter()
-    tally = tallies(args.updates)
-    rows = args.responses * QUESTIONS
+    tally = update_tallies(args.updates)
     print(
-        f"Survey report benchmark: {rows:,} answer rows from {args.responses:,} responses "
-        f"({QUESTIONS} questions each), and {args.updates:,} updates as {len(tally):,} "
-        "weekly tallies."
+        f"Survey report benchmark: {args.responses:,} respondents ({QUESTIONS} questions each) "
+        f"as counters, and {args.updates:,} updates as {len(tally):,} weekly tallies."
     )
     print(
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "

@@ -360,7 +360,30 @@ async def load_content(store: Store, content: Content, now: datetime) -> dict[st
     return report
 
 
-async def load_file(store: Store, path: Path, now: datetime, out: TextIO | None = None) -> int:
+async def small_groups(store: Store, content: Content, k: int) -> list[str]:
+    """Members' surveys whose declared breakdown would leave every respondent in a group of
+    fewer than k (judged by the audience: every value has fewer than k members), so nothing
+    could ever be shown by it; each with the reason."""
+    problems = []
+    async with store.transaction() as tx:
+        for definition, _opens, _closes in content.surveys:
+            if definition.mode.value != "members":
+                continue  # anyone may answer a public survey: its audience is unknown
+            for dimension in definition.breakdowns:
+                sizes = await tx.surveys.audience_sizes(definition.audience, dimension)
+                if sizes and max(sizes.values()) < k:
+                    largest = max(sizes.values())
+                    problems.append(
+                        f'survey "{definition.slug}": breakdown by {dimension} would put every '
+                        f"respondent in a group of fewer than {k} (the largest {dimension} in "
+                        f"its audience has {largest} members); remove it from `breakdowns`"
+                    )
+    return problems
+
+
+async def load_file(
+    store: Store, path: Path, now: datetime, out: TextIO | None = None, *, k: int = 5
+) -> int:
     """`wasl content load`: 0 when loaded, 2 (nothing written) when the file has problems."""
     try:
         content = parse_content(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -370,6 +393,12 @@ async def load_file(store: Store, path: Path, now: datetime, out: TextIO | None 
     except ContentError as error:
         for problem in error.problems:
             print(f"{path}:{problem.line}: {problem.message}", file=sys.stderr)
+        print(f"{path}: nothing was loaded.", file=sys.stderr)
+        return EXIT_INVALID
+    refused = await small_groups(store, content, k)
+    if refused:
+        for message in refused:
+            print(f"{path}: {message}", file=sys.stderr)
         print(f"{path}: nothing was loaded.", file=sys.stderr)
         return EXIT_INVALID
     report = await load_content(store, content, now)
@@ -448,7 +477,9 @@ def add_parsers(sub: Any) -> None:
 
 async def run(app: App, args: argparse.Namespace) -> int:
     if args.action == "load":
-        return await load_file(app.store, args.file, SystemClock().now())
+        return await load_file(
+            app.store, args.file, SystemClock().now(), k=app.settings.wasl.min_cell
+        )
     text = await export_text(app.store)
     if args.out is None:
         sys.stdout.write(text)

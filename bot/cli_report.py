@@ -26,6 +26,7 @@ from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
 from handlers.reports import (
     ReportError,
+    check_breakdown,
     check_report,
     delivery_report,
     find_survey,
@@ -57,7 +58,8 @@ def add_parsers(sub: Any) -> None:
     ).add_subparsers(dest="subject", required=True)
     survey = report.add_parser("survey", help="a closed survey's results, every question")
     survey.add_argument("slug")
-    _options(survey, SURVEY_BREAKDOWNS)
+    # Results once, for the whole survey: no --since/--until.
+    _options(survey, SURVEY_BREAKDOWNS, period=False)
     _options(
         report.add_parser("updates", help="field updates, routine and urgent"), UPDATE_BREAKDOWNS
     )
@@ -155,7 +157,8 @@ async def build(app: App, args: argparse.Namespace, _: Translator) -> Report:
     async with app.store.transaction() as tx:
         if args.subject == "survey":
             survey = await find_survey(tx, _, args.slug, now)
-            report = await survey_report(tx, survey, by, period, k, _, now)
+            check_breakdown(survey, by, _)
+            report = await survey_report(tx, survey, by, k, _, now)
         elif args.subject == "updates":
             report = await updates_report(tx, by, period, k, _, now)
         elif args.subject == "membership":

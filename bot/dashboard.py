@@ -19,7 +19,6 @@ from bot.core.i18n import Translator
 from bot.core.models import Member, Role
 from bot.core.ports import Transaction
 from bot.core.reports import PUBLIC_ONLY, Breakdown, Period, PeriodName, Subject
-from bot.core.surveys import SurveyMode
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_html, render_xlsx
 from handlers.dashboard import token_hash
@@ -34,6 +33,7 @@ from handlers.reports import (
     delivery_report,
     file_name,
     membership_report,
+    survey_breakdowns,
     updates_report,
 )
 from handlers.reports import survey_report as build_survey_report
@@ -205,17 +205,17 @@ async def survey_page(
         if survey is None:
             missing = _("There is no survey called {slug}.", slug=slug[:48])
             return 404, page(who, _("Wasl dashboard"), f"<p>{html.escape(missing)}</p>")
-        choices: tuple[Breakdown, ...] = BOT_BREAKDOWNS[Subject.SURVEY]
-        if survey.definition.mode is SurveyMode.PUBLIC:
-            choices = (*choices, *PUBLIC_ONLY)
-        breakdown = next((b for b in choices if b.value == by), Breakdown.COUNTRY)
+        offered = (*BOT_BREAKDOWNS[Subject.SURVEY], *PUBLIC_ONLY)
+        choices = tuple(b for b in survey_breakdowns(survey) if b in offered)
+        fallback = Breakdown.COUNTRY if Breakdown.COUNTRY in choices else Breakdown.NONE
+        breakdown = next((b for b in choices if b.value == by), fallback)
         title = survey.definition.title(_.locale)
         try:
             await check_survey(tx, _, survey, now)
         except ReportError as error:
             await _audit(tx, who, f"survey:{slug}:{breakdown.value}", now)
             return 200, page(who, title, f'<p class="note">{html.escape(str(error))}</p>')
-        report = await build_survey_report(tx, survey, breakdown, Period(), k, _, now)
+        report = await build_survey_report(tx, survey, breakdown, k, _, now)
         exporting = file_format if file_format in FORMATS else None
         action = f"export:{exporting}:" if exporting else ""
         await _audit(tx, who, f"{action}survey:{slug}:{breakdown.value}", now)

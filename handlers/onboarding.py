@@ -334,6 +334,12 @@ def register(router: Router) -> None:
 
     @router.command("start", "Start or join", role=None, in_menu=False)
     async def cmd_start(ctx: Context, arg: str) -> None:
+        if arg.startswith("s_"):
+            # A public survey link, not an invite: for members too (its audience is checked).
+            from handlers.surveys import start_public
+
+            await start_public(ctx, arg.removeprefix("s_"))
+            return
         if ctx.member is not None:
             flow = await router.current_flow(ctx)  # ended if her role no longer allows it
             if flow is not None and not arg:  # back after a while, mid-way: show where she was
@@ -347,11 +353,6 @@ def register(router: Router) -> None:
                 await flow.reprompt(ctx)
                 return
             ctx.say(ctx._("Welcome back! You are already a member."), main_menu(ctx), columns=2)
-            return
-        if arg.startswith("s_"):
-            from handlers.surveys import start_public  # a public survey link, not an invite
-
-            await start_public(ctx, arg.removeprefix("s_"))
             return
         if not arg and ctx.state.flow == FLOW:
             await onboarding.reprompt(ctx)  # /start again mid-way: carry on where she was

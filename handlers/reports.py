@@ -25,6 +25,7 @@ from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.reports import (
     PUBLIC_ONLY,
+    SURVEY_BREAKDOWNS,
     AnswerCount,
     Breakdown,
     DeliveryCount,
@@ -33,7 +34,7 @@ from bot.core.reports import (
     Subject,
 )
 from bot.core.router import Router
-from bot.core.surveys import Question, QuestionType, Survey, SurveyMode
+from bot.core.surveys import Question, QuestionType, Survey
 from bot.reports.disclosure import CountTable, disclose, min_cell
 from bot.reports.model import Report, Section, SectionKind
 from bot.reports.render import percent, render_png, render_text, render_xlsx
@@ -218,8 +219,8 @@ def _question_section(
         keys = tuple(str(i) for i in range(len(bins.labels)))
         labels = bins.labels
         for c in counts:
-            if c.number is not None:
-                key = (c.group, str(bins.index(c.number)))
+            if c.option.startswith("#"):  # stored as its range, never as the number
+                key = (c.group, c.option[1:])
                 cells[key] = cells.get(key, 0) + c.count
         kind = SectionKind.NUMBER
         notes.append(_("Numbers are counted in ranges."))
@@ -243,18 +244,37 @@ def _question_section(
     )
 
 
+def survey_breakdowns(survey: Survey) -> tuple[Breakdown, ...]:
+    """How a survey's results can be split: no breakdown, and those its definition declares
+    (its answers are counted by those only)."""
+    declared = {b.value: b for b in SURVEY_BREAKDOWNS}
+    return (Breakdown.NONE, *(declared[d] for d in survey.definition.breakdowns if d in declared))
+
+
+def check_breakdown(survey: Survey, by: Breakdown, _: Translator) -> None:
+    choices = survey_breakdowns(survey)
+    if by not in choices:
+        raise ReportError(
+            _(
+                "“{title}” cannot be split that way. Choose one of: {choices}.",
+                title=survey.definition.title(_.locale),
+                choices=", ".join(b.value for b in choices),
+            )
+        )
+
+
 async def survey_report(
     tx: Transaction,
     survey: Survey,
     by: Breakdown,
-    period: Period,
     k: int,
     _: Translator,
     now: datetime,
 ) -> Report:
-    """All questions of a survey, broken down by `by`, disclosure-controlled."""
-    counts = await tx.reports.survey_counts(survey.id, by, period)
-    responses = await tx.reports.survey_responses(survey.id, period)
+    """All questions of a survey, broken down by `by`, disclosure-controlled: once, after it
+    closed, for the whole survey (no period)."""
+    counts = await tx.reports.survey_counts(survey.id, by)
+    responses = await tx.reports.survey_responses(survey.id)
     per_question: dict[str, list[AnswerCount]] = {}
     for count in counts:
         per_question.setdefault(count.question, []).append(count)
@@ -270,11 +290,21 @@ async def survey_report(
                 "respondents have no sphere and are left out."
             )
         )
+    if by is not Breakdown.NONE:
+        heads = await tx.reports.survey_headcounts(survey.id, by)
+        if by is Breakdown.SPHERE or sum(heads.values()) < responses:
+            notes.append(
+                _(
+                    "Groups of fewer than {k} people are not counted separately: their answers "
+                    "are only in the overall results (other/hidden).",
+                    k=k,
+                )
+            )
     return Report(
         subject=Subject.SURVEY,
         title=survey.definition.title(_.locale),
         locale=_.locale,
-        period=period_label(_, period),
+        period=period_label(_, Period()),
         breakdown=by,
         breakdown_label=_(BREAKDOWN_LABELS[by]),
         k=k,
@@ -455,7 +485,7 @@ async def check_survey(tx: Transaction, _: Translator, survey: Survey, now: date
                 date=format_date(survey.closes_at, locale=_.locale),
             )
         )
-    if await tx.reports.survey_responses(survey.id, Period()) == 0:
+    if await tx.reports.survey_responses(survey.id) == 0:
         raise ReportError(
             _("Nobody answered “{title}”, so there are no results to show.", title=title)
         )
@@ -501,7 +531,7 @@ class ReportFlow:
         except ReportError as error:
             ctx.say(str(error))
             return
-        ctx.state.go(FLOW, "period", subject=Subject.SURVEY.value, sid=survey.id)
+        ctx.state.go(FLOW, "by", subject=Subject.SURVEY.value, sid=survey.id)
         await self.reprompt(ctx)
 
     async def reprompt(self, ctx: Context) -> None:
@@ -542,8 +572,9 @@ class ReportFlow:
         choices: tuple[Breakdown, ...] = BOT_BREAKDOWNS[subject]
         if subject is Subject.SURVEY:
             survey = await ctx.tx.surveys.get(int(ctx.state.data["sid"]))
-            if survey is not None and survey.definition.mode is SurveyMode.PUBLIC:
-                choices = (*choices, *PUBLIC_ONLY)
+            offered = (*choices, *PUBLIC_ONLY)
+            if survey is not None:
+                choices = tuple(b for b in survey_breakdowns(survey) if b in offered)
         return choices
 
     async def on_input(self, ctx: Context) -> None:
@@ -589,7 +620,7 @@ class ReportFlow:
             ctx.say(str(error))
             await self.reprompt(ctx)
             return
-        ctx.state.go(FLOW, "period", sid=survey_id)
+        ctx.state.go(FLOW, "by", sid=survey_id)  # survey results: the whole survey, no period
         await self.reprompt(ctx)
 
     async def _send(self, ctx: Context, by: Breakdown) -> None:
@@ -604,7 +635,7 @@ class ReportFlow:
                 ctx.state.clear()
                 ctx.say(ctx._("I can't find this survey. Please check the link."))
                 return
-            report = await survey_report(ctx.tx, survey, by, period, k, ctx._, ctx.now)
+            report = await survey_report(ctx.tx, survey, by, k, ctx._, ctx.now)
         elif subject is Subject.UPDATES:
             report = await updates_report(ctx.tx, by, period, k, ctx._, ctx.now)
         else:
@@ -613,7 +644,11 @@ class ReportFlow:
             check_report(report, ctx._)
         except ReportError as error:
             ctx.say(str(error))
-            back = "by" if report.all_hidden or subject is Subject.MEMBERSHIP else "period"
+            back = (
+                "by"
+                if report.all_hidden or subject in (Subject.MEMBERSHIP, Subject.SURVEY)
+                else "period"
+            )
             ctx.state.go(FLOW, back)
             await self.reprompt(ctx)
             return
@@ -648,7 +683,9 @@ class ReportFlow:
             details={
                 "subject": subject.value,
                 "survey_id": data.get("sid"),
-                "period": data.get("period", PeriodName.ALL.value),
+                "period": (
+                    None if subject is Subject.SURVEY else data.get("period", PeriodName.ALL.value)
+                ),
                 "by": by.value,
             },
         )
@@ -736,8 +773,8 @@ async def send_results(
                 _ = catalogs.get(person.locale)
                 if _.locale not in reports:
                     reports[_.locale] = (
-                        await survey_report(tx, survey, Breakdown.NONE, Period(), k, _, now),
-                        await survey_report(tx, survey, Breakdown.COUNTRY, Period(), k, _, now),
+                        await survey_report(tx, survey, Breakdown.NONE, k, _, now),
+                        await survey_report(tx, survey, Breakdown.COUNTRY, k, _, now),
                     )
                 overall, by_country = reports[_.locale]
                 if overall.empty or overall.all_hidden:

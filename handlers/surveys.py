@@ -1,8 +1,9 @@
 """Pulse surveys (members) and public country surveys (anyone with the link).
 
 One question per message, buttons wherever possible; back, skip and "stop for now". While she
-answers, her answers live only in her conversation state; on completion they move to the
-response tables under a random id, with coarse dimensions and no link to her (storage/surveys).
+answers, and once she has finished until they are counted with at least k others' (the survey
+job's fold), her answers live only in her conversation state; then they are only counters, with
+no link to her (storage/surveys). Unfinished answers are dropped when the survey closes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from babel.core import get_global
 
 from bot.core import keys
 from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
-from bot.core.clock import week_of
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, native_language_name
 from bot.core.ids import parse_id
@@ -27,13 +27,16 @@ from bot.core.surveys import (
     GENDERS,
     MAX_FREE_TEXT,
     Dimensions,
+    Folded,
     Question,
     QuestionType,
     Survey,
     SurveyMode,
     check_answer,
+    crosstab_groups,
 )
 from bot.delivery.schedule import ONCE
+from bot.reports.disclosure import min_cell
 from handlers.campaigns import send_to_each
 from handlers.common import choice, command_text
 
@@ -63,6 +66,10 @@ PROBLEMS = {
     "too_long": N_("Please keep it under {max} characters."),
     "use_buttons": USE_BUTTONS,
 }
+
+
+def not_for_you(ctx: Context) -> str:
+    return ctx._("This survey is for other members. Thank you for your interest.")
 
 
 def _fmt(value: float | None) -> str:
@@ -289,15 +296,24 @@ class SurveyFlow:
         dims = Dimensions(
             locale=ctx.locale,
             channel=ctx.inbound.channel.value,
-            week=week_of(ctx.now),
             country=data.get("country") if public else (member.country if member else None),
             spheres=() if public or member is None else tuple(member.spheres),
             age_band=data.get("age") if public else None,
             gender=data.get("gender") if public else None,
         )
-        # Set aside, to be stored with others (flush_survey_pools): not traceable by when, or in
-        # which transaction, it was written.
-        await ctx.tx.surveys.pool_response(survey, answers, dims)
+        # Kept in her state until counted with others' (flush_survey_pools): no survey table is
+        # written in the transaction that records her participation.
+        await ctx.tx.surveys.hold(
+            ctx.inbound.channel.value,
+            ctx.inbound.chat_id,
+            survey.id,
+            answers,
+            {
+                **dims.groups(survey.definition.breakdowns),
+                **crosstab_groups(survey.definition, answers),
+            },
+            ctx.now,
+        )
         if public:
             digest = await public_digest(ctx, survey.id)
             if digest is not None:
@@ -369,6 +385,9 @@ class PublicIntro:
         if not survey.open_at(ctx.now):
             ctx.say(ctx._("This survey has closed. Thank you for your interest."))
             return
+        if ctx.member is not None and not await ctx.tx.surveys.admits(survey, ctx.member.id):
+            ctx.say(not_for_you(ctx))
+            return
         digest = await public_digest(ctx, survey.id)
         if digest is not None and await ctx.tx.surveys.seen_public(survey.id, digest):
             ctx.say(ctx._("You have already answered this survey. Thank you!"))
@@ -391,7 +410,7 @@ class PublicIntro:
                     "This short survey is anonymous: we keep your answers without your "
                     "name or number, and only publish totals for groups of at least {k} "
                     "people. Do you agree to take part?",
-                    k=5,
+                    k=ctx.config.min_cell,
                 ),
                 [Button(ctx._("Yes, start"), p + "yes"), Button(ctx._("No"), p + "no")],
             )
@@ -429,6 +448,12 @@ class PublicIntro:
                 return
             ctx.state.go(PUBLIC, "country")
         elif step == "country" and (value == "none" or value in ctx.config.countries):
+            survey = await ctx.tx.surveys.get(int(sid))
+            wanted = survey.definition.audience.countries if survey else ()
+            if wanted and value not in wanted:
+                ctx.state.clear()
+                ctx.say(not_for_you(ctx))
+                return
             ctx.state.go(PUBLIC, "age", country=None if value == "none" else value)
         elif step == "age" and value in AGE_LABELS:
             if value == "under15":
@@ -496,6 +521,9 @@ def register(router: Router) -> None:
             return
         if not survey.open_at(ctx.now):
             ctx.say(ctx._("This survey has closed. Thank you for your interest."))
+            return
+        if not await ctx.tx.surveys.admits(survey, ctx.member.id):
+            ctx.say(not_for_you(ctx))
             return
         await ctx.tx.surveys.set_participation(survey.id, ctx.member.id, "started")
         await answering.begin(ctx, survey)
@@ -662,48 +690,51 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
 
 
 async def flush_survey_pools(store: Store, k: int) -> int:
-    """Store pooled answers, mixed, for surveys that have at least 2k waiting, keeping k.
+    """Count finished questionnaires waiting in their authors' states (the fold).
 
-    An answer hides in the batch it is stored with: every batch has at least k answers. The
-    k kept back at random make sure the last batch, at the close, has k too (unless fewer
-    than k answered at all, and then every result is suppressed anyway). An answer that
-    arrived as its survey was closing goes at once: nothing more will join it.
+    One transaction per survey, writing counters and those states only, never a participation.
+    While a survey is open, a group (everyone, or one value of a declared breakdown) is counted
+    once 2k of its respondents wait, k of them chosen at random kept back for the next batch, so
+    every batch of every group has at least k. A survey that has closed is folded one last time
+    (`final`): groups of at least k are counted, smaller ones dropped. Returns how many
+    questionnaires went into the overall counts.
     """
-    flushed = 0
+    folded = 0
     async with store.transaction() as tx:
-        for survey_id in await tx.surveys.pooled(1):
+        waiting = await tx.surveys.waiting()
+    for survey_id in waiting:
+        async with store.transaction() as tx:
             survey = await tx.surveys.get(survey_id)
             if survey is None:
                 continue
-            if survey.closed:
-                flushed += await tx.surveys.flush_pool(survey, at_least=1)
-            else:
-                flushed += await tx.surveys.flush_pool(survey, at_least=2 * k, keep=k)
-    return flushed
+            done = await tx.surveys.fold(survey, k, final=survey.closed)
+        await _retouch(store, done)
+        folded += done.overall
+    return folded
 
 
-async def close_due_surveys(store: Store, now: datetime) -> list[int]:
-    """Close surveys past their time: keep partial answers if the survey says so, end every
-    conversation still answering it, forget public respondents' hashes."""
+async def _retouch(store: Store, done: Folded) -> None:
+    """The fold's states, rewritten in a transaction of their own (see Surveys.retouch)."""
+    if done.states:
+        async with store.transaction() as tx:
+            await tx.surveys.retouch(done.states)
+
+
+async def close_due_surveys(store: Store, now: datetime, k: int | None = None) -> list[int]:
+    """Close surveys past their time: end every conversation still answering one (unfinished
+    answers are dropped), forget public respondents' hashes, keep of each participation only
+    that she took part; then, in a transaction of its own, count what waits (the final fold:
+    groups of fewer than k are left out, counted only in the overall results)."""
+    k = min_cell() if k is None else k
     closed = []
     async with store.transaction() as tx:
         for survey in await tx.surveys.due_to_close(now):
-            unfinished = await tx.surveys.in_progress(survey.id)
-            if survey.definition.keep_partial:
-                for item in unfinished:
-                    if not item.answers:
-                        continue
-                    member = await tx.get_member_by_id(item.member_id) if item.member_id else None
-                    dims = Dimensions(
-                        locale=item.locale,
-                        channel=item.channel,
-                        week=week_of(now),
-                        country=member.country if member else None,
-                        spheres=tuple(member.spheres) if member else (),
-                    )
-                    await tx.surveys.pool_response(survey, item.answers, dims, complete=False)
-            await tx.surveys.forget_in_progress(unfinished)
-            await tx.surveys.flush_pool(survey, at_least=1)  # results need every answer now
+            await tx.surveys.forget_in_progress(await tx.surveys.in_progress(survey.id))
             await tx.surveys.close(survey.id, now)
             closed.append(survey.id)
+    for survey_id in closed:
+        async with store.transaction() as tx:
+            closing = await tx.surveys.get(survey_id)
+            done = await tx.surveys.fold(closing, k, final=True) if closing else Folded(0, ())
+        await _retouch(store, done)
     return closed

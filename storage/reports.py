@@ -20,17 +20,28 @@ from bot.core.reports import (
 )
 from storage.connection import SqlConnection
 from storage.tables import (
-    SPHERE_BITS,
-    answer_t,
     campaign_t,
+    count_t,
     member_t,
     outbox_t,
     participation_t,
-    response_t,
     sphere_t,
     survey_t,
     tally_t,
+    text_t,
 )
+
+# The counters' dimension for each breakdown a survey can be counted by (none for time: survey
+# results are released once, for the whole survey).
+SURVEY_DIMENSIONS = {
+    Breakdown.NONE: "none",
+    Breakdown.COUNTRY: "country",
+    Breakdown.SPHERE: "sphere",
+    Breakdown.LANGUAGE: "language",
+    Breakdown.CHANNEL: "channel",
+    Breakdown.AGE: "age",
+    Breakdown.GENDER: "gender",
+}
 
 
 def _in_period(query: Select[Any], week: Any, period: Period) -> Select[Any]:
@@ -52,19 +63,6 @@ def _text(row: Any, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _by_sphere(rows: Any) -> list[AnswerCount]:
-    """Counts by sets of spheres (bits) → counts by sphere: an answer from someone working on
-    two spheres counts in each, as the report says; answers with no sphere are left out."""
-    totals: dict[tuple[str, str, float | None, str], int] = {}
-    for r in rows:
-        number = None if r.number is None else float(r.number)
-        for code, bit in SPHERE_BITS.items():
-            if int(r.grp) & bit:
-                key = (r.question, r.option, number, code)
-                totals[key] = totals.get(key, 0) + int(r.n)
-    return [AnswerCount(q, o, number, code, n) for (q, o, number, code), n in totals.items()]
-
-
 class ReportRepository:
     """Aggregate reads for reports inside one transaction."""
 
@@ -74,51 +72,81 @@ class ReportRepository:
 
     # -- surveys ------------------------------------------------------------------------------
 
-    async def survey_counts(
-        self, survey_id: int, by: Breakdown, period: Period
-    ) -> list[AnswerCount]:
-        a = answer_t.c
-        dimension: dict[Breakdown, Any] = {
-            Breakdown.COUNTRY: a.country,
-            Breakdown.LANGUAGE: a.locale,
-            Breakdown.CHANNEL: a.channel,
-            Breakdown.AGE: a.age_band,
-            Breakdown.GENDER: a.gender,
-            Breakdown.WEEK: a.week,
-            Breakdown.MONTH: _month(a.week),
-            Breakdown.SPHERE: a.spheres,
-        }
-        # `number` only splits number questions: scale answers carry it equal to their option,
-        # choice and text answers leave it empty. Grouping on the bare columns, in the order of
-        # ix_survey_answer_report, lets the database stream the count off that covering index.
-        keys = [a.question, a.option, a.number]
-        if by is not Breakdown.NONE:
-            keys.append(dimension[by].label("grp"))
-        query = select(*keys, func.count().label("n")).where(a.survey_id == survey_id)
-        query = _in_period(query, a.week, period).group_by(*keys)
-        rows = await self.conn.execute(query)
-        if by is Breakdown.SPHERE:
-            return _by_sphere(rows)
+    async def survey_counts(self, survey_id: int, by: Breakdown) -> list[AnswerCount]:
+        """The survey's counters for one breakdown (its declared ones only; a group too small
+        to count was never written, so it is absent, not zero). A number question's answers
+        come as ranges: option "#2" is the third range, as handlers.reports.number_bins has it."""
+        dimension = SURVEY_DIMENSIONS.get(by)
+        if dimension is None:
+            return []
+        c = count_t.c
+        rows = await self.conn.execute(
+            select(c.question, c.answer, c.value, c.count).where(
+                c.survey_id == survey_id, c.dimension == dimension, c.question != ""
+            )
+        )
         return [
             AnswerCount(
                 r.question,
-                r.option,
-                None if r.number is None else float(r.number),
-                _text(r, "grp"),
-                int(r.n),
+                r.answer,
+                float(r.answer) if r.answer.isdigit() else None,
+                "" if by is Breakdown.NONE else str(r.value),
+                int(r[3]),
             )
             for r in rows
         ]
 
-    async def survey_responses(self, survey_id: int, period: Period) -> int:
-        query = (
-            select(func.count()).select_from(response_t).where(response_t.c.survey_id == survey_id)
+    async def survey_responses(self, survey_id: int) -> int:
+        """Respondents counted in the survey's overall results."""
+        result = await self.conn.execute(
+            select(func.coalesce(func.sum(count_t.c.count), 0)).where(
+                count_t.c.survey_id == survey_id,
+                count_t.c.question == "",
+                count_t.c.dimension == "none",
+            )
         )
-        result = await self.conn.execute(_in_period(query, response_t.c.week, period))
         return int(result.scalar_one())
 
+    async def survey_headcounts(self, survey_id: int, by: Breakdown) -> dict[str, int]:
+        """Respondents per group of a breakdown (groups counted with at least k only)."""
+        dimension = SURVEY_DIMENSIONS.get(by)
+        if dimension is None:
+            return {}
+        rows = await self.conn.execute(
+            select(count_t.c.value, count_t.c.count).where(
+                count_t.c.survey_id == survey_id,
+                count_t.c.question == "",
+                count_t.c.dimension == dimension,
+            )
+        )
+        return {str(v): int(n) for v, n in rows}
+
+    async def survey_crosstab(self, survey_id: int, first: str, second: str) -> list[AnswerCount]:
+        """A declared crosstab: `second`'s answers counted per answer to `first` (the group),
+        from respondents counted with at least k sharing that answer; headcounts have
+        question ""."""
+        c = count_t.c
+        rows = await self.conn.execute(
+            select(c.question, c.answer, c.value, c.count).where(
+                c.survey_id == survey_id, c.dimension == f"x:{first}:{second}"
+            )
+        )
+        return [AnswerCount(r.question, r.answer, None, str(r.value), int(r[3])) for r in rows]
+
+    async def survey_texts(self, survey_id: int, k: int) -> list[tuple[str, str]]:
+        """(question, text) of the free-text answers, only once the survey has k respondents;
+        in no order that follows arrival (sorted by question and text)."""
+        if await self.survey_responses(survey_id) < k:
+            return []
+        rows = await self.conn.execute(
+            select(text_t.c.question, text_t.c.text)
+            .where(text_t.c.survey_id == survey_id)
+            .order_by(text_t.c.question, text_t.c.text)
+        )
+        return [(str(q), str(t)) for q, t in rows]
+
     async def closed_surveys(self, limit: int = 8) -> list[tuple[int, str]]:
-        answered = exists().where(response_t.c.survey_id == survey_t.c.id)
+        answered = exists().where(count_t.c.survey_id == survey_t.c.id)
         rows = await self.conn.execute(
             select(survey_t.c.id, survey_t.c.slug)
             .where(survey_t.c.closed_at.is_not(None), answered)

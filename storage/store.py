@@ -388,7 +388,11 @@ class SqlTransaction:
     ) -> None:
         key = {"channel": channel.value, "chat_id": chat_id}
         if state.flow is None and not state.data and not state.menu:
-            await self.conn.execute(_DROP_STATE, key)
+            dropped = await self.conn.execute(_DROP_STATE, key)
+            if dropped.rowcount == 0:  # survey answers of hers wait in it to be counted
+                await self.conn.execute(
+                    _EMPTY_STATE, {"b_channel": channel.value, "b_chat": chat_id}
+                )
             return
         data = {**state.data, _MENU_KEY: state.menu} if state.menu else state.data
         values = {"flow": state.flow, "step": state.step, "data": data, "updated_at": now}
@@ -574,7 +578,12 @@ _MEMBER_BY_PLATFORM_ID = select(member_t, _SPHERES).where(
 _MEMBER_BY_ID = select(member_t, _SPHERES).where(member_t.c.id == bindparam("member_id"))
 _STATE_KEY = (state_t.c.channel == bindparam("channel"), state_t.c.chat_id == bindparam("chat_id"))
 _STATE = select(state_t.c.flow, state_t.c.step, state_t.c.data).where(*_STATE_KEY)
-_DROP_STATE = delete(state_t).where(*_STATE_KEY)
+_DROP_STATE = delete(state_t).where(*_STATE_KEY, state_t.c.survey_pending.is_(None))
+_EMPTY_STATE = (
+    update(state_t)
+    .where(state_t.c.channel == bindparam("b_channel"), state_t.c.chat_id == bindparam("b_chat"))
+    .values(flow=None, step=None, data={})
+)
 _MENU_KEY = "~menu"  # ConversationState.menu, stored beside the flow's data
 
 

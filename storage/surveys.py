@@ -1,21 +1,40 @@
-"""Survey storage. Answers go to tables with no link to any person (DESIGN.md invariant 3):
-a response has a random id and coarse dimensions only; the participation table says who took
-part, never what they answered, and shares no key, order or time with the responses.
+"""Survey storage. Answers are stored only as counters (DESIGN.md invariant 3): per question,
+answer and declared breakdown value, how many. No row belongs to one respondent.
+
+While she answers, and after she finishes until her answers are counted, they live in her
+conversation state only (the `survey_pending` column, which she can erase with /forget). The
+fold (`fold`, run by the survey job) counts them in batches: a group (country=YE, sphere=vaw…)
+is only ever added to with at least k respondents of that group in the same transaction, a
+transaction that writes no participation row. Free text goes to its own table, with no
+attribute, under random ids. The participation table says who took part, never what she
+answered, and is written in other transactions than the counters.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, func, insert, or_, select, type_coerce, update
+from sqlalchemy import (
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from bot.core.campaigns import Audience
 from bot.core.surveys import (
-    Dimensions,
+    CROSSTAB,
+    Folded,
+    Groups,
     InProgress,
     Remindable,
     Survey,
@@ -23,23 +42,23 @@ from bot.core.surveys import (
     SurveyMode,
     definition_to_json,
     parse_definition,
+    tallies,
 )
 from storage.campaigns import audience_query
 from storage.connection import SqlConnection
 from storage.tables import (
-    SPHERE_BITS,
-    answer_t,
+    count_t,
     member_t,
     participation_t,
-    pool_t,
     public_seen_t,
-    response_sphere_t,
-    response_t,
+    sphere_t,
     state_t,
     survey_t,
+    text_t,
 )
 
 SUPPORTED = ("en", "ar", "fr")
+TOOK_PART = "took_part"  # a participation after close: not whether she finished
 _MIX = secrets.SystemRandom()
 
 # A survey's columns, its definition as the stored JSON text: parsed once per survey and text
@@ -54,6 +73,12 @@ _SURVEY = (
     survey_t.c.closed_at,
 )
 _parsed: dict[int, tuple[str, SurveyDefinition]] = {}
+_HER_STATE = (
+    state_t.c.channel == bindparam("b_channel"),
+    state_t.c.chat_id == bindparam("b_chat"),
+)
+_SET_PENDING = update(state_t).where(*_HER_STATE).values(survey_pending=bindparam("b_pending"))
+_RETOUCH = update(state_t).where(*_HER_STATE).values(survey_pending=state_t.c.survey_pending)
 # Built once (on every answer's path): building a statement costs more than running it.
 _SURVEY_BY_ID = select(*_SURVEY).where(survey_t.c.id == bindparam("survey_id"))
 _PARTICIPATION = select(participation_t.c.status).where(
@@ -155,109 +180,207 @@ class SurveyRepository:
             )
         )
 
-    async def save_response(
-        self,
-        survey: Survey,
-        answers: dict[str, Any],
-        dims: Dimensions,
-        *,
-        complete: bool = True,
-    ) -> None:
-        """Store answers under a fresh random id with only `dims`: unlinkable by design.
-
-        Not part of the core's port: conversations pool answers, and `flush_pool` calls this
-        for a mixed batch (tests and benchmarks seed results with it directly).
-        """
-        response_id = secrets.token_hex(16)
-        coarse = {
-            "country": dims.country,
-            "locale": dims.locale,
-            "channel": dims.channel,
-            "week": dims.week,
-            "age_band": dims.age_band,
-            "gender": dims.gender,
-        }
-        await self.conn.execute(
-            insert(response_t).values(
-                id=response_id, survey_id=survey.id, complete=complete, **coarse
-            )
+    async def admits(self, survey: Survey, member_id: int) -> bool:
+        match = await self.conn.execute(
+            audience_query(survey.definition.audience).where(member_t.c.id == member_id)
         )
-        if dims.spheres:
+        return match.first() is not None
+
+    async def hold(
+        self,
+        channel: str,
+        chat_id: str,
+        survey_id: int,
+        answers: dict[str, Any],
+        groups: Groups,
+        now: datetime | None = None,
+    ) -> None:
+        key = {"channel": channel, "chat_id": chat_id}
+        row = (
             await self.conn.execute(
-                insert(response_sphere_t),
-                [{"response_id": response_id, "sphere": s} for s in sorted(set(dims.spheres))],
+                select(state_t.c.survey_pending)
+                .where(state_t.c.channel == channel, state_t.c.chat_id == chat_id)
+                .with_for_update()
             )
-        spheres = sum(SPHERE_BITS.get(s, 0) for s in set(dims.spheres))
-        rows = []
-        for key, value in answers.items():
-            base: dict[str, Any] = {
-                "response_id": response_id,
-                "survey_id": survey.id,
-                "question": key,
-                "option": "",
-                "number": None,
-                "text": None,
-                "spheres": spheres,
-                **coarse,
-            }
-            if value is None:
-                continue  # skipped
-            if isinstance(value, list):
-                rows += [{**base, "option": str(option)} for option in value]
-            elif isinstance(value, bool):
-                rows.append({**base, "option": "yes" if value else "no"})
-            elif isinstance(value, int | float):
-                scale = survey.definition.question(key).type.value == "scale"
-                option = str(value) if scale else ""  # a scale answer is a category and a number
-                rows.append({**base, "option": option, "number": float(value)})
-            elif survey.definition.question(key).type.value == "text":
-                rows.append({**base, "text": str(value)})
+        ).first()
+        pending = dict((row.survey_pending if row else None) or {})
+        pending[str(survey_id)] = {"a": answers, "g": groups}
+        if row is None:
+            await self.conn.execute(
+                insert(state_t).values(
+                    **key, flow=None, step=None, data={}, updated_at=now, survey_pending=pending
+                )
+            )
+            return
+        await self.conn.execute(
+            update(state_t)
+            .where(state_t.c.channel == channel, state_t.c.chat_id == chat_id)
+            .values(survey_pending=pending)
+        )
+
+    async def _pending(self, *, lock: bool = False) -> list[Any]:
+        query = select(state_t.c.channel, state_t.c.chat_id, state_t.c.survey_pending).where(
+            state_t.c.survey_pending.is_not(None)
+        )
+        return list((await self.conn.execute(query.with_for_update() if lock else query)).all())
+
+    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> Folded:
+        sid = str(survey.id)
+        rows = [r for r in await self._pending(lock=True) if sid in (r.survey_pending or {})]
+        if not rows:
+            return Folded(0, ())
+        entries = {(r.channel, r.chat_id): dict(r.survey_pending[sid]) for r in rows}
+        members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for who, entry in entries.items():
+            for dimension, values in (entry.get("g") or {}).items():
+                for value in values:
+                    members.setdefault((dimension, str(value)), []).append(who)
+        threshold, keep = (k, 0) if final else (2 * max(1, k), max(1, k))
+        # One random order for the whole batch: each group keeps back its last k in it, so
+        # that whoever is kept back is kept back in all her groups at once (and her state,
+        # and so its trace, is touched as seldom as possible).
+        order = list(entries)
+        _MIX.shuffle(order)
+        rank = {who: n for n, who in enumerate(order)}
+        batch: list[tuple[dict[str, Any], str, str]] = []
+        texts: list[tuple[str, str]] = []
+        overall = 0
+        for (dimension, value), people in sorted(members.items()):
+            if len(people) < threshold:
+                continue
+            chosen = sorted(people, key=rank.__getitem__)
+            for who in chosen[: len(chosen) - keep]:
+                entry = entries[who]
+                batch.append((entry.get("a") or {}, dimension, value))
+                groups = {d: list(v) for d, v in (entry.get("g") or {}).items()}
+                groups[dimension] = [v for v in groups.get(dimension, []) if str(v) != value]
+                entry["g"] = {d: v for d, v in groups.items() if v}
+                if dimension == "none":
+                    overall += 1
+                    texts += self._texts(survey, entry.get("a") or {})
+        await self.add_counts(survey, batch, texts)
+        # Her state keeps only what is still to count: at the final fold, nothing.
+        touched = list(rows)
+        _MIX.shuffle(touched)
+        changed: list[tuple[str, str]] = []
+        updates: list[dict[str, Any]] = []
+        for r in touched:
+            entry = entries[(r.channel, r.chat_id)]
+            if not final and entry.get("g") == (r.survey_pending[sid].get("g") or {}):
+                continue  # not in this batch: her row is left alone
+            pending = dict(r.survey_pending)
+            if final or not entry.get("g"):
+                pending.pop(sid, None)
             else:
-                rows.append({**base, "option": str(value)})
-        if rows:
-            await self.conn.execute(insert(answer_t), rows)
+                pending[sid] = entry
+            updates.append(
+                {"b_channel": r.channel, "b_chat": r.chat_id, "b_pending": pending or None}
+            )
+            changed.append((r.channel, r.chat_id))
+        if updates:
+            await self.conn.execute(_SET_PENDING, updates)
+        # Rows are updated, never deleted here: every state of the batch gets this
+        # transaction's id (xmin), k people at least, not only the few who happened to be in
+        # another conversation (an emptied row goes the next time she writes, or with stale
+        # states). `retouch` then moves them all to a transaction with no survey data.
+        return Folded(overall, tuple(changed))
 
-    async def pool_response(
+    async def retouch(self, states: tuple[tuple[str, str], ...]) -> None:
+        """Rewrite these conversation states unchanged, in a transaction of their own after the
+        fold: on PostgreSQL they then share no transaction id with any counter, even once some
+        of the batch have written to their states again (which would leave the fold's id on
+        fewer than k of them)."""
+        if states:
+            await self.conn.execute(
+                _RETOUCH, [{"b_channel": channel, "b_chat": chat} for channel, chat in states]
+            )
+
+    @staticmethod
+    def _texts(survey: Survey, answers: dict[str, Any]) -> list[tuple[str, str]]:
+        found = []
+        for key, value in answers.items():
+            try:
+                kind = survey.definition.question(key).type.value
+            except KeyError:
+                continue
+            if kind == "text" and value:
+                found.append((key, str(value)))
+        return found
+
+    async def add_counts(
         self,
         survey: Survey,
-        answers: dict[str, Any],
-        dims: Dimensions,
-        *,
-        complete: bool = True,
+        batch: list[tuple[dict[str, Any], str, str]],
+        texts: list[tuple[str, str]],
     ) -> None:
-        data = {"answers": answers, "complete": complete, "dims": asdict(dims)}
-        await self.conn.execute(
-            insert(pool_t).values(id=secrets.token_hex(16), survey_id=survey.id, data=data)
-        )
-
-    async def flush_pool(self, survey: Survey, *, at_least: int, keep: int = 0) -> int:
-        rows = (
+        """Add each (answers, dimension, value) to the counters, and free texts to their own
+        table, in random order. The caller decides what may be counted (see `fold`); tests and
+        benchmarks seed results with it directly."""
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        given: dict[int, list[tuple[str, str]]] = {}  # one questionnaire is in several groups
+        for answers, dimension, value in batch:
+            counts[("", "", dimension, value)] += 1  # the group's headcount
+            pairs = given.get(id(answers))
+            if pairs is None:
+                pairs = given[id(answers)] = tallies(survey.definition, answers)
+            # A crosstab ("x:q1:q2") counts q2's answers only, per answer to q1.
+            crossed = dimension.split(":")[2] if dimension.startswith(CROSSTAB) else None
+            for question, answer in pairs:
+                if crossed is None or question == crossed:
+                    counts[(question, answer, dimension, value)] += 1
+        if counts:
+            rows = [
+                {"survey_id": survey.id, "question": q, "answer": a, "dimension": d, "value": v,
+                 "count": n}
+                for (q, a, d, v), n in sorted(counts.items())
+            ]  # fmt: skip
+            statement = self._upsert(count_t)
             await self.conn.execute(
-                select(pool_t.c.id, pool_t.c.data).where(pool_t.c.survey_id == survey.id)
+                statement.on_conflict_do_update(
+                    index_elements=["survey_id", "question", "answer", "dimension", "value"],
+                    set_={"count": count_t.c.count + statement.excluded.count},
+                ),
+                rows,
             )
-        ).all()
-        if not rows or len(rows) < max(at_least, keep + 1):
-            return 0
-        mixed = list(rows)
-        _MIX.shuffle(mixed)  # the order of writing says nothing about the order of answering
-        batch = mixed[keep:]  # `keep` chosen at random stay, to go with the next batch
-        for row in batch:
-            stored = row.data["dims"]  # JSON gave the spheres back as a list
-            dims = Dimensions(**{**stored, "spheres": tuple(stored["spheres"])})
-            await self.save_response(
-                survey, row.data["answers"], dims, complete=row.data["complete"]
+        if texts:
+            mixed = list(texts)
+            _MIX.shuffle(mixed)
+            await self.conn.execute(
+                insert(text_t),
+                [
+                    {"id": secrets.token_hex(16), "survey_id": survey.id, "question": q, "text": t}
+                    for q, t in mixed
+                ],
             )
-        await self.conn.execute(delete(pool_t).where(pool_t.c.id.in_([r.id for r in batch])))
-        return len(batch)
 
-    async def pooled(self, at_least: int) -> list[int]:
-        result = await self.conn.execute(
-            select(pool_t.c.survey_id)
-            .group_by(pool_t.c.survey_id)
-            .having(func.count() >= max(1, at_least))
-            .order_by(pool_t.c.survey_id)
-        )
-        return list(result.scalars())
+    async def waiting(self) -> list[int]:
+        found: set[int] = set()
+        for r in await self._pending():
+            found |= {int(sid) for sid in (r.survey_pending or {}) if sid.isdigit()}
+        return sorted(found)
+
+    async def audience_sizes(self, audience: Audience, dimension: str) -> dict[str, int]:
+        members = audience_query(audience).subquery()
+        if dimension == "sphere":
+            query = (
+                select(sphere_t.c.sphere.label("v"), func.count())
+                .join(members, members.c.id == sphere_t.c.member_id)
+                .group_by(sphere_t.c.sphere)
+            )
+        else:
+            column = {
+                "country": member_t.c.country,
+                "language": member_t.c.locale,
+                "channel": member_t.c.channel,
+            }.get(dimension)
+            if column is None:
+                return {}
+            query = (
+                select(column.label("v"), func.count())
+                .join(members, members.c.id == member_t.c.id)
+                .group_by(column)
+            )
+        return {str(v or ""): int(n) for v, n in await self.conn.execute(query)}
 
     async def set_results_opt_in(self, survey_id: int, member_id: int) -> None:
         await self.conn.execute(
@@ -289,21 +412,24 @@ class SurveyRepository:
             .select_from(participation_t)
             .where(
                 participation_t.c.survey_id == survey_id,
-                participation_t.c.status.in_(["started", "completed"]),
+                participation_t.c.status.in_(["started", "completed", TOOK_PART]),
             )
         )
-        completed = await self.conn.execute(
-            select(func.count())
-            .select_from(response_t)
-            .where(response_t.c.survey_id == survey_id, response_t.c.complete.is_(True))
+        counted = await self.conn.execute(
+            select(func.coalesce(func.sum(count_t.c.count), 0)).where(
+                count_t.c.survey_id == survey_id,
+                count_t.c.question == "",
+                count_t.c.dimension == "none",
+            )
         )
-        # Finished questionnaires still waiting in the pool count too (only partial answers
-        # kept at the close are incomplete, and those are stored at once).
-        pooled = await self.conn.execute(
-            select(func.count()).select_from(pool_t).where(pool_t.c.survey_id == survey_id)
+        # Finished questionnaires still waiting in their authors' states count too.
+        sid = str(survey_id)
+        waiting = sum(
+            1
+            for r in await self._pending()
+            if "none" in ((r.survey_pending or {}).get(sid) or {}).get("g", {})
         )
-        done = int(completed.scalar_one()) + int(pooled.scalar_one())
-        return int(started.scalar_one()), done
+        return int(started.scalar_one()), int(counted.scalar_one()) + waiting
 
     async def due_to_close(self, now: datetime) -> list[Survey]:
         rows = await self.conn.execute(
@@ -314,6 +440,16 @@ class SurveyRepository:
     async def close(self, survey_id: int, now: datetime) -> None:
         await self.conn.execute(
             delete(public_seen_t).where(public_seen_t.c.survey_id == survey_id)
+        )
+        # Whether she finished no longer matters once nobody can answer: keep only that she
+        # took part (unfinished answers are dropped, so "started" would tell them apart).
+        await self.conn.execute(
+            update(participation_t)
+            .where(
+                participation_t.c.survey_id == survey_id,
+                participation_t.c.status.in_(["started", "completed"]),
+            )
+            .values(status=TOOK_PART)
         )
         await self.conn.execute(
             update(survey_t)
@@ -438,10 +574,13 @@ class SurveyRepository:
 
     async def forget_in_progress(self, items: list[InProgress]) -> None:
         for item in items:
+            where = (state_t.c.channel == item.channel, state_t.c.chat_id == item.chat_id)
+            # Her unfinished answers go; answers of hers waiting to be counted stay.
             await self.conn.execute(
-                delete(state_t).where(
-                    state_t.c.channel == item.channel, state_t.c.chat_id == item.chat_id
-                )
+                update(state_t).where(*where).values(flow=None, step=None, data={})
+            )
+            await self.conn.execute(
+                delete(state_t).where(*where, state_t.c.survey_pending.is_(None))
             )
 
 

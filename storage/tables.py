@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy import text as sql_text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -80,6 +79,11 @@ class ConversationStateRow(SQLModel, table=True):
     step: str | None = Field(default=None, max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _when(index=True)
+    # Her finished survey answers waiting to be counted with others' (survey id → answers and
+    # the groups not counted yet): erased once counted, with her state on /forget.
+    survey_pending: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
 
 
 class ProcessedUpdateRow(SQLModel, table=True):
@@ -475,135 +479,53 @@ class SurveyPublicSeenRow(SQLModel, table=True):
     digest: str = Field(primary_key=True, max_length=64)
 
 
-class SurveyResponseRow(SQLModel, table=True):
-    """One completed (or kept partial) questionnaire, under a random id.
+class SurveyCountRow(SQLModel, table=True):
+    """How many answers gave `answer` to `question` among the respondents in one group: the
+    only form survey answers are stored in (no row belongs to one respondent).
 
-    No member id, chat id or exact time: only coarse dimensions copied at answer time. Stored
-    WITHOUT ROWID on SQLite so not even the physical order of rows follows arrival.
+    `dimension` is "none" (everyone, `value` "") or a breakdown the survey declares (country,
+    sphere, language…, `value` its code), or a declared crosstab "x:q1:q2" (`value` an answer
+    to q1, and only q2's answers counted). `answer` is an option, "yes"/"no", a scale point, a
+    number's range ("#2"), or "" for free text given. `question` "" counts respondents (the
+    headcount of the group). A group's counters are only ever added to in a batch in which at
+    least k respondents share its value (storage.surveys.SurveyRepository.fold).
     """
 
-    __tablename__ = "survey_response"
+    __tablename__ = "survey_count"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: str = Field(primary_key=True, max_length=32)
     survey_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    complete: bool = True
-    country: str | None = Field(default=None, max_length=2)
-    locale: str = Field(max_length=16)
-    channel: str = Field(max_length=16)
-    week: str = Field(max_length=10)
-    age_band: str | None = Field(default=None, max_length=8)
-    gender: str | None = Field(default=None, max_length=16)
-
-
-class SurveyPoolRow(SQLModel, table=True):
-    """A finished questionnaire waiting to be mixed with others before it becomes a response.
-
-    Written in the transaction that marks her participation, so until the pool is flushed it
-    shares that transaction's traces (PostgreSQL's xmin, the time of the write). The flush moves
-    at least k of them at once, in random order, into survey_response and survey_answer (k more,
-    chosen at random, wait for the next batch), and deletes them here: what stays is a batch
-    written together, not one person's answers.
-    """
-
-    __tablename__ = "survey_pool"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    id: str = Field(primary_key=True, max_length=32)
-    survey_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class SurveyResponseSphereRow(SQLModel, table=True):
-    """The respondent's spheres at answer time (members only)."""
-
-    __tablename__ = "survey_response_sphere"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    response_id: str = Field(
-        sa_column=Column(
-            String(32), ForeignKey("survey_response.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-    sphere: str = Field(primary_key=True, max_length=32)
-
-
-class SurveyAnswerRow(SQLModel, table=True):
-    """One answer. The response's coarse dimensions are copied here so that reports group
-    without a join; still no person, no exact time.
-
-    ix_survey_answer_report covers every report breakdown: the count of a survey's answers by
-    question, option and country streams off it in index order (bench/reports.py). `spheres`
-    is the response's spheres as bits (SPHERE_BITS), so a breakdown by sphere needs no join.
-    """
-
-    __tablename__ = "survey_answer"
-    __table_args__ = (
-        Index(
-            "ix_survey_answer_report",
-            "survey_id",
-            "question",
-            "option",
-            "number",
-            "country",
-            "week",
-            "locale",
-            "channel",
-            "age_band",
-            "gender",
-            "spheres",
-        ),
-        {"sqlite_with_rowid": False},
-    )
-
-    response_id: str = Field(
-        sa_column=Column(
-            String(32), ForeignKey("survey_response.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
     )
     question: str = Field(primary_key=True, max_length=16)
-    option: str = Field(default="", primary_key=True, max_length=16)  # "" for non-choice
+    answer: str = Field(primary_key=True, max_length=16)
+    dimension: str = Field(primary_key=True, max_length=40)  # "x:q1:q2" for a crosstab
+    value: str = Field(primary_key=True, max_length=32)
+    count: int = 0
+
+
+class SurveyTextRow(SQLModel, table=True):
+    """A free-text answer, apart from every attribute of whoever wrote it: no group, no time.
+
+    Under a random id, WITHOUT ROWID on SQLite, so neither the key nor the physical order
+    follows arrival. Released only once the survey has at least k respondents.
+    """
+
+    __tablename__ = "survey_text"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(primary_key=True, max_length=32)
     survey_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False)
+        sa_column=Column(
+            Integer, ForeignKey("survey.id", ondelete="CASCADE"), nullable=False, index=True
+        )
     )
-    number: float | None = None
-    text: str | None = Field(default=None, max_length=280)
-    country: str | None = Field(default=None, max_length=2)
-    locale: str = Field(max_length=16)
-    channel: str = Field(max_length=16)
-    week: str = Field(max_length=10)
-    age_band: str | None = Field(default=None, max_length=8)
-    gender: str | None = Field(default=None, max_length=16)
-    spheres: int = Field(
-        default=0, sa_column=Column(Integer, nullable=False, server_default=sql_text("0"))
-    )
+    question: str = Field(max_length=16)
+    text: str = Field(max_length=280)
 
 
 survey_t = SurveyRow.__table__  # type: ignore[attr-defined]
 participation_t = SurveyParticipationRow.__table__  # type: ignore[attr-defined]
 public_seen_t = SurveyPublicSeenRow.__table__  # type: ignore[attr-defined]
-response_t = SurveyResponseRow.__table__  # type: ignore[attr-defined]
-pool_t = SurveyPoolRow.__table__  # type: ignore[attr-defined]
-response_sphere_t = SurveyResponseSphereRow.__table__  # type: ignore[attr-defined]
-answer_t = SurveyAnswerRow.__table__  # type: ignore[attr-defined]
-
-# A response's spheres as bits on each of its answers (survey_answer.spheres). Bits are stored:
-# never renumber one; a new sphere takes the next free bit (tests check every sphere has one).
-SPHERE_BITS = {
-    "youth": 1,
-    "pluralism": 2,
-    "religion": 4,
-    "rights": 8,
-    "vaw": 16,
-    "narratives": 32,
-    "media": 64,
-    "advocacy": 128,
-}
+count_t = SurveyCountRow.__table__  # type: ignore[attr-defined]
+text_t = SurveyTextRow.__table__  # type: ignore[attr-defined]

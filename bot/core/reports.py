@@ -32,7 +32,16 @@ class Breakdown(StrEnum):
     MONTH = "month"
 
 
-SURVEY_BREAKDOWNS = tuple(Breakdown)
+# Survey results are released once, for the whole survey: never by week or month.
+SURVEY_BREAKDOWNS = (
+    Breakdown.NONE,
+    Breakdown.COUNTRY,
+    Breakdown.SPHERE,
+    Breakdown.LANGUAGE,
+    Breakdown.CHANNEL,
+    Breakdown.AGE,
+    Breakdown.GENDER,
+)
 PUBLIC_ONLY = (Breakdown.AGE, Breakdown.GENDER)  # asked of public respondents only
 UPDATE_BREAKDOWNS = (
     Breakdown.NONE,
@@ -97,8 +106,8 @@ class AnswerCount:
     """How many answers gave `option` (or `number`) to `question` in `group`."""
 
     question: str
-    option: str  # "" for number and free-text answers
-    number: float | None  # the value of a number answer (also set for scale answers)
+    option: str  # a number's range ("#2", the third), "" for free-text answers
+    number: float | None  # a scale answer's value
     group: str  # "" when there is no breakdown or the dimension was not given
     count: int
 
@@ -146,12 +155,20 @@ class ResultRecipient:
 class Reports(Protocol):
     """Aggregates for reports (storage.reports.ReportRepository): computed in SQL, counts only."""
 
-    async def survey_counts(
-        self, survey_id: int, by: Breakdown, period: Period
-    ) -> list[AnswerCount]: ...
+    async def survey_counts(self, survey_id: int, by: Breakdown) -> list[AnswerCount]:
+        """The whole survey's counts by `by` (released once, after close: no period)."""
 
-    async def survey_responses(self, survey_id: int, period: Period) -> int:
-        """Responses stored for a survey in the period (complete or kept partial)."""
+    async def survey_responses(self, survey_id: int) -> int:
+        """Respondents counted in the survey's overall results."""
+
+    async def survey_headcounts(self, survey_id: int, by: Breakdown) -> dict[str, int]:
+        """Respondents per group of `by` (only groups counted with at least k)."""
+
+    async def survey_crosstab(self, survey_id: int, first: str, second: str) -> list[AnswerCount]:
+        """A declared crosstab: `second`'s answers per answer to `first` (the group)."""
+
+    async def survey_texts(self, survey_id: int, k: int) -> list[tuple[str, str]]:
+        """Free-text answers (question, text), none until the survey has k respondents."""
 
     async def closed_surveys(self, limit: int = 8) -> list[tuple[int, str]]:
         """(id, slug) of the most recently closed surveys that have answers."""

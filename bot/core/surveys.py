@@ -20,6 +20,17 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 KEY = re.compile(r"^[a-z0-9_]{1,16}$")
 AGE_BANDS = ("15-19", "20-24", "25-30", "31-34", "35+")  # U-Report's; under 15 not surveyed
 GENDERS = ("woman", "man", "another", "undisclosed")
+CROSSTAB = "x:"  # a crosstab's dimension: "x:q1:q2", its values q1's answers
+NUMBER_BUCKETS = 5  # a number answer is counted in one of these ranges, never as itself
+
+# The breakdowns a survey's answers can be counted by ("none", the overall count, always is).
+# A survey declares its own (`breakdowns: [country, language]`); these are the defaults.
+MEMBER_BREAKDOWNS = ("country", "sphere", "language")
+PUBLIC_BREAKDOWNS = ("country", "language", "age", "gender")
+ALLOWED_BREAKDOWNS = {
+    "members": ("country", "sphere", "language", "channel"),
+    "public": ("country", "language", "channel", "age", "gender"),
+}
 
 
 class QuestionType(StrEnum):
@@ -79,7 +90,9 @@ class SurveyDefinition:
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     reminders: int = 1
-    keep_partial: bool = False  # on close, keep answers of those who did not finish
+    keep_partial: bool = False  # no longer used: unfinished answers are dropped at close
+    breakdowns: tuple[str, ...] = MEMBER_BREAKDOWNS  # counted by these, besides "none"
+    crosstabs: tuple[tuple[str, str], ...] = ()  # (q1, q2): q2's answers counted per q1 answer
 
     def title(self, locale: str) -> str:
         return (self.texts.get(locale) or self.texts[self.default_locale])["title"]
@@ -184,6 +197,20 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
                     f"{where}, question {q.key}: jump back to {target!r} would make a cycle"
                 )
     mode = SurveyMode(data.get("mode", "members"))
+    declared = data.get("breakdowns")
+    breakdowns: tuple[str, ...]
+    if declared is None:
+        breakdowns = MEMBER_BREAKDOWNS if mode is SurveyMode.MEMBERS else PUBLIC_BREAKDOWNS
+    else:
+        breakdowns = tuple(dict.fromkeys(str(b) for b in declared if str(b) != "none"))
+        allowed = ALLOWED_BREAKDOWNS[mode.value]
+        unknown = [b for b in breakdowns if b not in allowed]
+        if unknown:
+            raise SurveyError(
+                f"{where}: cannot count answers by {', '.join(unknown)} "
+                f"(a {mode.value} survey can use: {', '.join(allowed)})"
+            )
+    crosstabs = _crosstabs(where, data.get("crosstabs"), questions)
     return SurveyDefinition(
         slug=slug,
         default_locale=default,
@@ -198,7 +225,32 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
         closes_at=_when(data.get("closes_at")),
         reminders=int(data.get("reminders", 1)),
         keep_partial=bool(data.get("keep_partial", False)),
+        breakdowns=breakdowns,
+        crosstabs=crosstabs,
     )
+
+
+def _crosstabs(
+    where: str, data: Any, questions: tuple[Question, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Declared pairs of questions to cross (`crosstabs: [[q1, q2]]`), checked."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise SurveyError(f"{where}: crosstabs must be a list of pairs of question keys")
+    kinds = {q.key: q.type for q in questions}
+    pairs = []
+    for pair in data:
+        if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] == pair[1]:
+            raise SurveyError(f"{where}: each crosstab is a pair of two different question keys")
+        first, second = str(pair[0]), str(pair[1])
+        for key in (first, second):
+            if key not in kinds:
+                raise SurveyError(f"{where}: crosstab of unknown question {key!r}")
+            if kinds[key] is QuestionType.TEXT:
+                raise SurveyError(f"{where}: crosstab of free-text question {key!r}")
+        pairs.append((first, second))
+    return tuple(dict.fromkeys(pairs))
 
 
 def _when(value: Any) -> datetime | None:
@@ -279,6 +331,8 @@ def definition_to_json(definition: SurveyDefinition) -> dict[str, Any]:
         "audience": definition.audience.to_json(),
         "reminders": definition.reminders,
         "keep_partial": definition.keep_partial,
+        "breakdowns": list(definition.breakdowns),
+        "crosstabs": [list(pair) for pair in definition.crosstabs],
         "questions": [
             {
                 "key": q.key,
@@ -296,17 +350,94 @@ def definition_to_json(definition: SurveyDefinition) -> dict[str, Any]:
     }
 
 
+Groups = dict[str, list[str]]  # dimension → values her answers are counted under
+
+
 @dataclass(frozen=True, slots=True)
 class Dimensions:
-    """The coarse facts copied onto a response: never who, never exactly when."""
+    """The coarse facts a respondent's answers may be counted under: never who, never when."""
 
     locale: str
     channel: str
-    week: str
     country: str | None = None
     spheres: tuple[str, ...] = ()
     age_band: str | None = None
     gender: str | None = None
+
+    def groups(self, breakdowns: tuple[str, ...]) -> Groups:
+        """(dimension → values) her answers are to be counted under: "none" always, then each
+        declared breakdown ("" when she did not say; one value per sphere of hers)."""
+        values: dict[str, list[str]] = {
+            "country": [self.country or ""],
+            "language": [self.locale],
+            "channel": [self.channel],
+            "age": [self.age_band or ""],
+            "gender": [self.gender or ""],
+            "sphere": sorted(set(self.spheres)),
+        }
+        found: Groups = {"none": [""]}
+        for name in breakdowns:
+            if values.get(name):
+                found[name] = list(values[name])
+        return found
+
+
+def crosstab_groups(definition: SurveyDefinition, answers: dict[str, Any]) -> Groups:
+    """The groups a questionnaire is counted in for the declared crosstabs: for (q1, q2),
+    dimension "x:q1:q2" with her answer(s) to q1 as values (none if she skipped q1)."""
+    found: Groups = {}
+    for first, second in definition.crosstabs:
+        values = [answer for _key, answer in tallies(definition, {first: answers.get(first)})]
+        if values and answers.get(second) is not None:
+            found[f"{CROSSTAB}{first}:{second}"] = values
+    return found
+
+
+def number_bucket(question: Question, value: float) -> tuple[int, float]:
+    """The range a number answer is counted in: its index and its middle (the same ranges a
+    report shows; the number itself is never stored)."""
+    low = question.minimum if question.minimum is not None else 0.0
+    high = question.maximum if question.maximum is not None else low
+    if float(low).is_integer() and float(high).is_integer():
+        width = float(max(1, -(-(high - low + 1) // NUMBER_BUCKETS)))
+        count = int(-(-(high - low + 1) // width))
+    else:
+        width = (high - low) / NUMBER_BUCKETS or 1.0
+        count = NUMBER_BUCKETS
+    index = max(0, min(count - 1, int((value - low) // width)))
+    return index, low + (index + 0.5) * width
+
+
+def tallies(definition: SurveyDefinition, answers: dict[str, Any]) -> list[tuple[str, str]]:
+    """(question, answer) pairs to count for one questionnaire: an option, "yes"/"no", a scale
+    point, a number's range ("#2"), or "" for a free-text answer (its text is kept apart)."""
+    found: list[tuple[str, str]] = []
+    for key, value in answers.items():
+        if value is None:
+            continue  # skipped
+        try:
+            question = definition.question(key)
+        except KeyError:
+            continue
+        if question.type is QuestionType.MULTIPLE and isinstance(value, list):
+            found += [(key, str(option)) for option in dict.fromkeys(value)]
+        elif question.type is QuestionType.NUMBER and isinstance(value, int | float):
+            found.append((key, f"#{number_bucket(question, float(value))[0]}"))
+        elif question.type is QuestionType.TEXT:
+            found.append((key, ""))
+        elif isinstance(value, bool):
+            found.append((key, "yes" if value else "no"))
+        else:
+            found.append((key, str(value)))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What one fold did: respondents added to the overall counts, states it changed."""
+
+    overall: int
+    states: tuple[tuple[str, str], ...]  # (channel, chat id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,25 +485,33 @@ class Surveys(Protocol):
 
     async def set_participation(self, survey_id: int, member_id: int, status: str) -> None: ...
 
-    async def pool_response(
+    async def admits(self, survey: Survey, member_id: int) -> bool:
+        """Whether she is in the survey's audience (country, language, sphere, role)."""
+
+    async def hold(
         self,
-        survey: Survey,
+        channel: str,
+        chat_id: str,
+        survey_id: int,
         answers: dict[str, Any],
-        dims: Dimensions,
-        *,
-        complete: bool = True,
+        groups: Groups,
+        now: datetime | None = None,
     ) -> None:
-        """Set finished answers aside until a batch of them can be stored together.
+        """Set her finished answers aside in her conversation state (not in any survey table)
+        until `fold` counts them with at least k others; `groups` says what to count them
+        under (Dimensions.groups)."""
 
-        The only way the core stores answers: `flush_pool` writes them, mixed, as responses.
-        """
+    async def fold(self, survey: Survey, k: int, *, final: bool = False) -> Folded:
+        """Count waiting answers into the survey's counters, in one transaction that writes no
+        participation: each (dimension, value) only with at least k respondents sharing it in
+        the batch (2k while open, k kept back at random; k at the final fold, when smaller
+        groups are dropped). Folded answers are erased from the states."""
 
-    async def flush_pool(self, survey: Survey, *, at_least: int, keep: int = 0) -> int:
-        """Store the pooled answers in random order if there are `at_least`, but for `keep`
-        of them chosen at random, which wait for the next batch; how many went."""
+    async def retouch(self, states: tuple[tuple[str, str], ...]) -> None:
+        """Rewrite the states a fold changed, unchanged, in a later transaction."""
 
-    async def pooled(self, at_least: int) -> list[int]:
-        """Surveys with at least `at_least` answers waiting in the pool."""
+    async def waiting(self) -> list[int]:
+        """Surveys with answers waiting in someone's state."""
 
     async def set_results_opt_in(self, survey_id: int, member_id: int) -> None: ...
 
@@ -381,13 +520,13 @@ class Surveys(Protocol):
     async def mark_public(self, survey_id: int, digest: str) -> None: ...
 
     async def counts(self, survey_id: int) -> tuple[int, int]:
-        """(started, completed): members who started, and responses stored."""
+        """(started, completed): members who started, and questionnaires finished."""
 
     async def due_to_close(self, now: datetime) -> list[Survey]: ...
 
     async def close(self, survey_id: int, now: datetime) -> None:
-        """Mark closed and forget every public respondent's hash, and the salt they were
-        made with."""
+        """Mark closed, forget every public respondent's hash and the salt they were made with,
+        and keep of each participation only that she took part (not whether she finished)."""
 
     async def remindable(self, survey: Survey, limit: int) -> list[Remindable]:
         """Members in the audience who have not completed it and got fewer than `limit`."""
@@ -408,4 +547,8 @@ class Surveys(Protocol):
     async def in_progress(self, survey_id: int) -> list[InProgress]:
         """Conversations answering this survey right now (for close)."""
 
-    async def forget_in_progress(self, items: list[InProgress]) -> None: ...
+    async def forget_in_progress(self, items: list[InProgress]) -> None:
+        """End these conversations (their unfinished answers go with them)."""
+
+    async def audience_sizes(self, audience: Audience, dimension: str) -> dict[str, int]:
+        """Members of the audience per value of `dimension` (for checks at load)."""

@@ -164,9 +164,11 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
 
         assert bot.stop() == 0, bot.output
     with sqlite3.connect(tmp_path / "e2e.db") as db:
-        (responses,) = db.execute("SELECT count(*) FROM survey_response").fetchone()
-        (pooled,) = db.execute("SELECT count(*) FROM survey_pool").fetchone()
+        (responses,) = db.execute("SELECT count(*) FROM survey_count").fetchone()
+        (pooled,) = db.execute(
+            "SELECT count(*) FROM conversation_state WHERE survey_pending IS NOT NULL"
+        ).fetchone()
         (updates,) = db.execute("SELECT count(*) FROM field_update").fetchone()
         (channel,) = db.execute("SELECT channel FROM member").fetchone()
-    # Her answers are kept, set aside until k of them can be stored together (unlinkable).
+    # Her answers are kept in her state until counted with k others' (no survey table yet).
     assert (pooled, responses, updates, channel) == (1, 0, 1, "whatsapp")

@@ -39,10 +39,11 @@ async def ask_survey_report(she: Person, survey_id: int, by: str = "country") ->
     assert payloads(subjects[-1])[:3] == ["rep:s:survey", "rep:s:updates", "rep:s:membership"]
     listing = await she.press("rep:s:survey")
     assert f"rep:v:{survey_id}" in payloads(listing[-1])
-    periods = await she.press(f"rep:v:{survey_id}")
-    assert payloads(periods[-1])[:3] == ["rep:p:4w", "rep:p:3m", "rep:p:all"]
-    breakdowns = await she.press("rep:p:all")
+    breakdowns = await she.press(f"rep:v:{survey_id}")
+    # Released once, for the whole survey: no period is asked, no split by time offered.
+    assert not any(p.startswith("rep:p:") for p in payloads(breakdowns[-1]))
     assert "rep:b:country" in payloads(breakdowns[-1])
+    assert "rep:b:week" not in payloads(breakdowns[-1])
     return await she.press(f"rep:b:{by}")
 
 
@@ -131,21 +132,18 @@ async def test_unknown_open_and_unanswered_surveys_are_explained(harness: Harnes
     assert "No closed survey has answers yet" in none_closed.text
 
 
-async def test_a_period_with_no_data_and_a_breakdown_too_fine_are_explained(
+async def test_a_breakdown_too_fine_is_explained_and_no_period_is_asked(
     harness: Harness,
 ) -> None:
     old = harness.clock.now() - timedelta(days=200)
     survey = await seed_survey(harness.store, old, {"IQ": 9, "SY": 3, "LB": 2}, slug="old-one")
     she = await secretariat(harness)
-    [periods] = await she.say("/report old-one")
-    assert payloads(periods)[0] == "rep:p:4w"
+    [breakdowns] = await she.say("/report old-one")
+    assert payloads(breakdowns)[0] == "rep:b:none", "the whole survey: no period to choose"
     typed = await she.say("the last month please")
     assert typed[0].text == "Please choose one of the buttons."
-    await she.press("rep:p:4w")
-    no_data = await she.press("rep:b:none")
-    assert "no data for this period" in no_data[0].text
-    assert payloads(no_data[-1])[0] == "rep:p:4w", "asked for a period again"
-    await she.press("rep:p:all")
+    forged = await she.press("rep:p:4w")
+    assert "no longer works" in forged[0].text
     too_fine = await she.press("rep:b:language")
     assert "groups are too small" in too_fine[0].text and "coarser" in too_fine[0].text
     assert "rep:b:none" in payloads(too_fine[-1]), "asked for a breakdown again"
@@ -159,9 +157,9 @@ async def test_a_public_survey_can_be_split_by_age_and_gender(harness: Harness) 
         harness.store, harness.clock.now(), {"IQ": 12}, slug="public-one", mode="public"
     )
     she = await secretariat(harness)
-    await she.say("/report public-one")
-    breakdowns = await she.press("rep:p:all")
+    breakdowns = await she.say("/report public-one")
     assert {"rep:b:age", "rep:b:gender"} <= set(payloads(breakdowns[-1]))
+    assert "rep:b:sphere" not in payloads(breakdowns[-1]), "public respondents have none"
     summary, _chart, _sheet = await she.press("rep:b:gender")
     assert "Woman" in summary.text and survey.id
 

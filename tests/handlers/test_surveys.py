@@ -13,7 +13,7 @@ from bot.core.messages import MediaKind
 from bot.core.models import Role
 from bot.core.surveys import SurveyError, parse_definition
 from handlers.surveys import flush_survey_pools
-from storage.tables import answer_t, metadata, participation_t, pool_t, response_t
+from storage.tables import count_t, metadata, participation_t, state_t, text_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
 from tests.support.surveys import pulse
@@ -38,16 +38,30 @@ async def member(h: Harness, user_id: str, locale: str = "en", country: str = "I
 
 
 async def mix(h: Harness, k: int | None = None) -> int:
-    """Store pooled answers: as the survey job does with `k`, or all of them, as at the close."""
+    """Count waiting answers: as the survey job does with `k`, or all of them (a final fold
+    with k = 1, as at the close of a survey whose k would be 1)."""
     if k is not None:
         return await flush_survey_pools(h.store, k)
     stored = 0
     async with h.store.transaction() as tx:
-        for survey_id in await tx.surveys.pooled(1):
+        for survey_id in await tx.surveys.waiting():
             survey = await tx.surveys.get(survey_id)
             assert survey is not None
-            stored += await tx.surveys.flush_pool(survey, at_least=1)
+            stored += (await tx.surveys.fold(survey, 1, final=True)).overall
     return stored
+
+
+async def counted(h: Harness, dimension: str = "none") -> set[tuple[str, str, str, int]]:
+    """(question, answer, value, count) of the counters of one dimension."""
+    return {
+        (str(r["question"]), str(r["answer"]), str(r["value"]), int(str(r["count"])))
+        for r in await table(h, count_t)
+        if r["dimension"] == dimension
+    }
+
+
+async def waiting(h: Harness) -> list[object]:
+    return [r["survey_pending"] for r in await table(h, state_t) if r["survey_pending"]]
 
 
 async def table(h: Harness, t: object) -> list[dict[str, object]]:
@@ -87,15 +101,16 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
     done = await she.press(f"srv:{sid}:note:~skip")
     assert payloads(done[-1]) == [f"srv:{sid}:optin:yes", f"srv:{sid}:optin:no"]
     await she.press(f"srv:{sid}:optin:yes")
-    assert await table(harness, answer_t) == [], "set aside until a batch can be stored"
-    assert len(await table(harness, pool_t)) == 1
+    assert await table(harness, count_t) == [], "kept in her state until counted with others"
+    assert len(await waiting(harness)) == 1
     assert await mix(harness) == 1
-    answers = await table(harness, answer_t)
-    assert {(a["question"], a["option"], a["number"]) for a in answers} == {
-        ("safe", "2", 2.0),
-        ("threat", "no", None),
-        ("work", "", 12.0),
+    assert await counted(harness) == {
+        ("", "", "", 1),
+        ("safe", "2", "", 1),
+        ("threat", "no", "", 1),
+        ("work", "#1", "", 1),  # 12, counted in its range (7-13), never as itself
     }
+    assert await waiting(harness) == [], "erased from her state once counted"
     again = await she.say("/survey pulse-test")
     assert again[0].text == arabic("You have already answered this survey. Thank you!")
     nothing_open = arabic("There is no open survey for you right now. Thank you!")
@@ -142,7 +157,10 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
         await she.press(f"srv:{sid}:note:~skip")
     assert await mix(harness, k=5) == 0, "six waiting: fewer than 2k"
     assert await mix(harness, k=3) == 3, "a batch of k goes, k chosen at random wait"
-    assert len(await table(harness, pool_t)) == 3
+    overall = [w for w in await waiting(harness) if "none" in w[str(sid)]["g"]]  # type: ignore[index]
+    assert len(overall) == 3, "three wait for the overall count"
+    languages = [w[str(sid)]["g"].get("language") for w in await waiting(harness)]  # type: ignore[index]
+    assert len(languages) == 6 and all(languages), "two per language: no language group yet"
     assert await mix(harness) == 3
     async with harness.store.engine.connect() as conn:
 
@@ -153,20 +171,20 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
                     (fk["referred_table"], fk["constrained_columns"])
                     for fk in inspector.get_foreign_keys(name)
                 ]
-                for name in ("survey_response", "survey_answer", "survey_response_sphere")
+                for name in ("survey_count", "survey_text")
             }
 
         fks = await conn.run_sync(foreign_keys)
     referred = {t for keys in fks.values() for t, _ in keys}
-    assert referred <= {"survey", "survey_response"}, "answers point only at the survey"
-    for name in ("survey_response", "survey_answer"):
+    assert referred == {"survey"}, "answers point only at the survey"
+    for name in ("survey_count", "survey_text"):
         columns = set(metadata.tables[name].columns.keys())
-        assert not columns & {"member_id", "chat_id", "platform_id", "created_at", "at"}
+        assert not columns & {"member_id", "chat_id", "platform_id", "created_at", "at", "week"}
         assert not any("time" in c or c.endswith("_at") for c in columns)
     identifiers = {p.user_id for p in people}
-    for row in await table(harness, response_t) + await table(harness, answer_t):
+    for row in await table(harness, count_t) + await table(harness, text_t):
         assert not {str(v) for v in row.values()} & identifiers
-        assert len(str(row.get("response_id", row.get("id")))) == 32
+    assert ("", "", "", 6) in await counted(harness), "six people, counted together"
     participation = await table(harness, participation_t)
     assert set(participation[0]) == {
         "survey_id",
@@ -184,7 +202,8 @@ async def test_answers_after_close_are_refused_politely(harness: Harness) -> Non
     harness.clock.advance(timedelta(days=2))
     replies = await she.press(f"srv:{sid}:safe:3")
     assert "closed" in replies[0].text
-    assert await table(harness, answer_t) == []
+    assert await table(harness, count_t) == []
+    assert await waiting(harness) == []
 
 
 async def test_public_survey_for_non_members(harness: Harness) -> None:
@@ -204,10 +223,16 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
     await stranger.say("3")
     await stranger.press(f"srv:{sid}:note:~skip")
     await mix(harness)
-    responses = await table(harness, response_t)
-    assert [(r["country"], r["age_band"], r["gender"], r["locale"]) for r in responses] == [
-        ("IQ", "20-24", "woman", "fr")
-    ]
+    heads = {
+        (r["dimension"], r["value"]) for r in await table(harness, count_t) if not r["question"]
+    }
+    assert heads == {
+        ("none", ""),
+        ("country", "IQ"),
+        ("language", "fr"),
+        ("age", "20-24"),
+        ("gender", "woman"),
+    }
     again = await stranger.say("/start s_voices-iq")
     french = Catalogs().get("fr")
     assert again[0].text == french("You have already answered this survey. Thank you!")
@@ -218,7 +243,7 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
     await child.press(f"pub:{sid}:country:none")
     replies = await child.press(f"pub:{sid}:age:under15")
     assert "15 and older" in replies[0].text
-    assert len(await table(harness, response_t)) == 1
+    assert ("", "", "", 1) in await counted(harness)
     assert "can't find" in (await child.say("/start s_nope"))[0].text
 
 
@@ -262,7 +287,7 @@ def test_bad_definitions_are_refused_naming_the_problem(change, message) -> None
 async def test_push_remind_and_close(harness: Harness) -> None:
     from bot.core.i18n import Catalogs
     from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
-    from storage.tables import outbox_t, public_seen_t, state_t
+    from storage.tables import outbox_t, public_seen_t
 
     data = pulse()
     data["reminders"] = 1
@@ -310,10 +335,16 @@ async def test_push_remind_and_close(harness: Harness) -> None:
     assert reminded == {2, 3}
 
     harness.clock.advance(timedelta(days=1))
-    assert await close_due_surveys(harness.store, harness.clock.now()) == [sid]
-    responses = await table(harness, response_t)
-    assert sorted(r["complete"] for r in responses) == [False, True], "her partial answers kept"
+    assert await close_due_surveys(harness.store, harness.clock.now(), 1) == [sid]
+    # The finisher is counted; the half-way answers are dropped (keep_partial is not honoured:
+    # a partial questionnaire would single out who stopped where).
+    assert ("", "", "", 1) in await counted(harness)
+    assert ("safe", "4", "", 1) in await counted(harness)
+    assert ("safe", "1", "", 1) not in await counted(harness)
     assert [s for s in await table(harness, state_t) if s["flow"] == "srv"] == []
+    assert await waiting(harness) == []
+    statuses = {r["member_id"]: r["status"] for r in await table(harness, participation_t)}
+    assert statuses == {1: "took_part", 2: "took_part", 3: "invited"}
     assert await table(harness, public_seen_t) == []
     closed = await halfway.say("/survey")
     assert closed[0].text == catalogs.get("fr")(

@@ -102,10 +102,14 @@ def test_what_cannot_be_reported_is_said_plainly(
     assert "There is no survey called nope." in capsys.readouterr().err
     assert main(["report", "survey", "open-cli", "--out", out]) == 2
     assert "still open" in capsys.readouterr().err
-    assert main(["report", "survey", "pulse-cli", "--by", "week", "--out", out]) == 0
-    assert main(["report", "survey", "pulse-cli", "--since", "2001-01-01",
-                 "--until", "2001-02-01", "--out", out]) == 2  # fmt: skip
-    assert "no data for this period" in capsys.readouterr().err
+    # Survey results are released once, for the whole survey: no period, no split by time.
+    for asked in (["--by", "week"], ["--since", "2001-01-01", "--until", "2001-02-01"]):
+        with pytest.raises(SystemExit) as refused:
+            main(["report", "survey", "pulse-cli", *asked, "--out", out])
+        assert refused.value.code == 2
+    assert "unrecognized arguments: --since" in capsys.readouterr().err
+    assert main(["report", "survey", "pulse-cli", "--by", "age", "--out", out]) == 2
+    assert "cannot be split that way" in capsys.readouterr().err, "age: not declared"
     assert main(["report", "survey", "pulse-cli", "--format", "xlsx", "--out", "-"]) == 2
     assert not Path(out).with_suffix(".xlsx").exists()
 
