@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.messages import ChannelName
+from bot.core.messages import ChannelName, Outbound, ReplyAttempt
 from bot.core.models import (
     ConversationState,
     Invite,
@@ -26,6 +26,7 @@ from bot.core.ports import ErasureReport
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
+from storage.replies import ReplyRepository
 from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
 from storage.tables import (
@@ -35,6 +36,7 @@ from storage.tables import (
     member_t,
     message_t,
     occurrence_t,
+    outbox_t,
     sphere_t,
     state_t,
     update_t,
@@ -128,6 +130,7 @@ class SqlTransaction:
         self.updates = UpdateRepository(connection, insert_for_dialect)
         self.surveys = SurveyRepository(connection, insert_for_dialect)
         self.reports = ReportRepository(connection, insert_for_dialect)
+        self.replies = ReplyRepository(connection)
 
     # -- redelivery ---------------------------------------------------------------------------
 
@@ -258,6 +261,14 @@ class SqlTransaction:
                 delete(message_t).where(
                     message_t.c.channel == member.channel.value,
                     message_t.c.chat_id == member.chat_id,
+                ),
+            ),
+            (
+                # replies written to her chat before she joined (those after name her row)
+                "reply_outbox",
+                delete(outbox_t).where(
+                    outbox_t.c.channel == member.channel.value,
+                    outbox_t.c.chat_id == member.chat_id,
                 ),
             ),
             (
@@ -394,6 +405,29 @@ class SqlTransaction:
                     for m in message_ids
                 ],
             )
+
+    async def enqueue_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        member_id: int | None,
+        messages: Sequence[tuple[Outbound, str | None]],
+        now: datetime,
+    ) -> list[int]:
+        return await self.replies.enqueue(channel, chat_id, member_id, messages, now)
+
+    async def finish_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        attempts: Sequence[ReplyAttempt],
+        now: datetime,
+        *,
+        remember: bool,
+    ) -> None:
+        shown = await self.replies.finish(attempts, now)
+        if remember and shown:
+            await self.record_messages(channel, chat_id, shown, now)
 
     async def recent_messages(
         self, channel: ChannelName, chat_id: str, since: datetime

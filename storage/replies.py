@@ -1,0 +1,129 @@
+"""Replies through the outbox: written in the update's own transaction, finished after the send.
+
+The core writes an update's replies as outbox rows already claimed by its process (one INSERT
+among the update's statements), sends them right after the commit, and records how each send
+ended in one UPDATE. What did not go out stays in the outbox, where the delivery worker retries
+it before any broadcast; a process that dies between the commit and that UPDATE leaves its rows
+claimed, and the worker takes them over (storage/outbox.py, `REPLY_STALE`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, update
+
+from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendStatus
+from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, RetryPolicy
+from storage.connection import SqlConnection
+from storage.outbox import final_values
+from storage.tables import outbox_t
+
+_POLICY = RetryPolicy()
+# The columns the fast path's UPDATE may set; a value left None keeps the row's own.
+_KEEP_UNLESS_SET = ("sent_at", "platform_message_id", "next_attempt_at", "attempted_at")
+_FINISH = (
+    update(outbox_t)
+    .where(
+        outbox_t.c.id == bindparam("row_id"),
+        outbox_t.c.status == OutboxStatus.CLAIMED,  # a worker that took it over keeps it
+    )
+    .values(
+        status=bindparam("v_status"),
+        attempts=bindparam("v_attempts"),
+        last_error=bindparam("v_last_error"),
+        claimed_at=None,
+        **{
+            name: func.coalesce(bindparam(f"v_{name}"), outbox_t.c[name])
+            for name in _KEEP_UNLESS_SET
+        },
+    )
+)
+
+
+def layout(message: Outbound) -> dict[str, Any] | None:
+    """What an outbox row keeps of an Outbound besides its text and buttons."""
+    kept: dict[str, Any] = {}
+    if message.columns != 1:
+        kept["columns"] = message.columns
+    if message.typed:
+        kept["typed"] = True
+    if message.attachment is not None:
+        kept["attachment"] = [message.attachment.kind.value, message.attachment.ref]
+    return kept or None
+
+
+class ReplyRepository:
+    """The core's side of reply rows (the worker's is OutboxStore)."""
+
+    def __init__(self, conn: SqlConnection) -> None:
+        self.conn = conn
+
+    async def enqueue(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        member_id: int | None,
+        messages: Sequence[tuple[Outbound, str | None]],
+        now: datetime,
+    ) -> list[int]:
+        rows = [
+            {
+                "idempotency_key": f"reply:{uuid.uuid4().hex}",
+                "member_id": member_id,
+                "channel": channel.value,
+                "chat_id": chat_id,
+                "priority": REPLY_PRIORITY,
+                "text": message.text,
+                "buttons": [{"label": b.label, "payload": b.payload} for b in message.buttons],
+                "edit_message_id": edit,
+                "layout": layout(message),
+                "status": OutboxStatus.CLAIMED,  # this process sends it now
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_at": now,
+                "created_at": now,
+            }
+            for message, edit in messages
+        ]
+        result = await self.conn.execute(
+            insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True), rows
+        )
+        return list(result.scalars())
+
+    async def finish(self, attempts: Sequence[ReplyAttempt], now: datetime) -> list[str]:
+        """One UPDATE for every row; returns the message ids the sends left in her chat."""
+        blocked = any(
+            a.result is not None and a.result.status is SendStatus.UNREACHABLE for a in attempts
+        )
+        params: list[dict[str, Any]] = []
+        shown: list[str] = []
+        for attempt in attempts:
+            result = attempt.result
+            if result is None:  # not tried: the worker sends it, in order, unless she is gone
+                outcome = (
+                    Outcome(OutboxStatus.SKIPPED, error="unreachable")
+                    if blocked
+                    else Outcome(OutboxStatus.PENDING, retry_at=now)
+                )
+                values = final_values(outcome, 0, now)
+            else:
+                outcome = _POLICY.outcome(result, 1, now)
+                values = final_values(outcome, 1, now, result.all_ids)
+                if result.status is SendStatus.SENT:
+                    shown += [m for m in result.all_ids if m != attempt.edit_message_id]
+            params.append(
+                {
+                    "row_id": attempt.row_id,
+                    "v_status": values["status"],
+                    "v_attempts": values["attempts"],
+                    "v_last_error": values["last_error"],
+                    **{f"v_{name}": values.get(name) for name in _KEEP_UNLESS_SET},
+                }
+            )
+        if params:
+            await self.conn.execute(_FINISH, params)
+        return shown
