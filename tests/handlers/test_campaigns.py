@@ -87,7 +87,12 @@ async def test_alert_skips_schedule_and_goes_first(harness: Harness) -> None:
     await coord.press("camp:go:send")
     async with harness.store.transaction() as tx:
         kinds = [r.kind for r in await tx.conn.execute(select(campaign_t.c.kind))]
-        priorities = {r.priority for r in await tx.conn.execute(select(outbox_t.c.priority).where(outbox_t.c.campaign_id.is_not(None)))}
+        priorities = {
+            r.priority
+            for r in await tx.conn.execute(
+                select(outbox_t.c.priority).where(outbox_t.c.campaign_id.is_not(None))
+            )
+        }
     assert kinds == ["alert"]
     assert priorities == {0}
 
