@@ -44,6 +44,9 @@ _FINISH = (
 )
 
 
+_ENQUEUE = insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True)
+
+
 def layout(message: Outbound) -> dict[str, Any] | None:
     """What an outbox row keeps of an Outbound besides its text and buttons."""
     kept: dict[str, Any] = {}
@@ -89,9 +92,8 @@ class ReplyRepository:
             }
             for message, edit in messages
         ]
-        result = await self.conn.execute(
-            insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True), rows
-        )
+        # One row (most updates) as a plain INSERT … RETURNING; several in one executemany.
+        result = await self.conn.execute(_ENQUEUE, rows[0] if len(rows) == 1 else rows)
         return list(result.scalars())
 
     async def finish(self, attempts: Sequence[ReplyAttempt], now: datetime) -> list[str]:
@@ -125,5 +127,5 @@ class ReplyRepository:
                 }
             )
         if params:
-            await self.conn.execute(_FINISH, params)
+            await self.conn.execute(_FINISH, params[0] if len(params) == 1 else params)
         return shown

@@ -15,7 +15,7 @@ from telegram import Bot
 from bot.channels.telegram import TelegramChannel
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.context import CoreConfig
-from bot.core.messages import ChannelName
+from bot.core.messages import ChannelName, InboundEvent
 from bot.core.models import NewMember, Role
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus
@@ -216,3 +216,34 @@ async def test_a_restarted_worker_sends_replies_left_claimed_at_once(
     assert (await outbox.recover())[OutboxStatus.CLAIMED] == 1
     assert await worker(harness, channel).drain_once() == 1
     assert len(delivered(api, "/")) == 1
+
+
+async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
+    harness: Harness, api: FakeBotApi, channel: TelegramChannel
+) -> None:
+    her = harness.person(str(HER))
+    for step in ("/start", "ob:lang:en", "ob:values:yes", "ob:country:IQ", "ob:sph:youth"):
+        if step.startswith("/"):
+            await her.say(step)
+        else:
+            await her.press(step)
+    await her.press("ob:sph:done")  # through the recording channel: she has joined
+    shown = await channel.send(str(HER), harness.channel.sent[-1].message)
+    assert shown.message_id is not None
+    api.fail("editMessageText", SERVER_ERROR)
+    press = her.inbound(event=InboundEvent.BUTTON, payload="tip:s", message_id=shown.message_id)
+    await harness.core.handle(press, channel)
+    row = (await replies(harness.store))[-1]
+    assert row["edit_message_id"] == shown.message_id and row["layout"] == {"columns": 2}
+    assert row["status"] == OutboxStatus.PENDING
+
+    harness.clock.advance(timedelta(seconds=6))
+    assert await worker(harness, channel).drain_once() == 1
+    edits = [c for c in api.calls_to("editMessageText", HER) if c.result]
+    assert [int(c.params["message_id"]) for c in edits] == [int(shown.message_id)]
+    keyboard = edits[0].keyboard
+    assert keyboard and all(len(line) <= 2 for line in keyboard) and len(keyboard[0]) == 2
+    assert not [c for c in api.calls_to("sendMessage", HER) if "sphere" in c.params["text"]]
+    async with harness.store.transaction() as tx:
+        kept = await tx.recent_messages(TG, str(HER), harness.clock.now() - timedelta(days=1))
+    assert shown.message_id not in kept, "an edit leaves no new message to wipe"
