@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, insert, update
 
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendStatus
 from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, RetryPolicy
@@ -23,25 +23,21 @@ from storage.outbox import final_values
 from storage.tables import outbox_t
 
 _POLICY = RetryPolicy()
-# The columns the fast path's UPDATE may set; a value left None keeps the row's own.
-_KEEP_UNLESS_SET = ("sent_at", "platform_message_id", "next_attempt_at", "attempted_at")
-_FINISH = (
-    update(outbox_t)
-    .where(
-        outbox_t.c.id == bindparam("row_id"),
-        outbox_t.c.status == OutboxStatus.CLAIMED,  # a worker that took it over keeps it
-    )
-    .values(
-        status=bindparam("v_status"),
-        attempts=bindparam("v_attempts"),
-        last_error=bindparam("v_last_error"),
-        claimed_at=None,
-        **{
-            name: func.coalesce(bindparam(f"v_{name}"), outbox_t.c[name])
-            for name in _KEEP_UNLESS_SET
-        },
-    )
-)
+_FINISH: dict[tuple[str, ...], Any] = {}  # one UPDATE per set of columns final_values writes
+
+
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    statement = _FINISH.get(columns)
+    if statement is None:
+        statement = _FINISH[columns] = (
+            update(outbox_t)
+            .where(
+                outbox_t.c.id == bindparam("row_id"),
+                outbox_t.c.status == OutboxStatus.CLAIMED,  # a worker that took it over keeps it
+            )
+            .values({name: bindparam(f"v_{name}") for name in columns})
+        )
+    return statement
 
 
 _ENQUEUE = insert(outbox_t).returning(outbox_t.c.id, sort_by_parameter_order=True)
@@ -101,7 +97,7 @@ class ReplyRepository:
         blocked = any(
             a.result is not None and a.result.status is SendStatus.UNREACHABLE for a in attempts
         )
-        params: list[dict[str, Any]] = []
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         shown: list[str] = []
         for attempt in attempts:
             result = attempt.result
@@ -117,15 +113,11 @@ class ReplyRepository:
                 values = final_values(outcome, 1, now, result.all_ids)
                 if result.status is SendStatus.SENT:
                     shown += [m for m in result.all_ids if m != attempt.edit_message_id]
-            params.append(
-                {
-                    "row_id": attempt.row_id,
-                    "v_status": values["status"],
-                    "v_attempts": values["attempts"],
-                    "v_last_error": values["last_error"],
-                    **{f"v_{name}": values.get(name) for name in _KEEP_UNLESS_SET},
-                }
+            columns = tuple(sorted(values))
+            row = {"row_id": attempt.row_id, **{f"v_{k}": v for k, v in values.items()}}
+            groups.setdefault(columns, []).append(row)
+        for columns, rows in groups.items():  # one group, one UPDATE, in the usual case
+            await self.conn.execute(
+                _finish_statement(columns), rows[0] if len(rows) == 1 else rows
             )
-        if params:
-            await self.conn.execute(_FINISH, params[0] if len(params) == 1 else params)
         return shown
