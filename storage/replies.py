@@ -97,19 +97,23 @@ class ReplyRepository:
         blocked = any(
             a.result is not None and a.result.status is SendStatus.UNREACHABLE for a in attempts
         )
+        outcomes = [
+            _POLICY.outcome(a.result, 1, now) if a.result is not None else None for a in attempts
+        ]
+        # The rows after a failed one wait for it, so the worker keeps them in order.
+        resume_at = max((o.retry_at for o in outcomes if o and o.retry_at), default=now)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         shown: list[str] = []
-        for attempt in attempts:
+        for attempt, outcome in zip(attempts, outcomes, strict=True):
             result = attempt.result
-            if result is None:  # not tried: the worker sends it, in order, unless she is gone
-                outcome = (
+            if result is None or outcome is None:  # not tried: left to the worker
+                left = (
                     Outcome(OutboxStatus.SKIPPED, error="unreachable")
                     if blocked
-                    else Outcome(OutboxStatus.PENDING, retry_at=now)
+                    else Outcome(OutboxStatus.PENDING, retry_at=resume_at)
                 )
-                values = final_values(outcome, 0, now)
+                values = final_values(left, 0, now)
             else:
-                outcome = _POLICY.outcome(result, 1, now)
                 values = final_values(outcome, 1, now, result.all_ids)
                 if result.status is SendStatus.SENT:
                     shown += [m for m in result.all_ids if m != attempt.edit_message_id]

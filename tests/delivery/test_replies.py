@@ -247,3 +247,23 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     async with harness.store.transaction() as tx:
         kept = await tx.recent_messages(TG, str(HER), harness.clock.now() - timedelta(days=1))
     assert shown.message_id not in kept, "an edit leaves no new message to wipe"
+
+
+async def test_replies_after_a_failed_one_wait_for_it_and_keep_their_order(
+    harness: Harness, api: FakeBotApi, channel: TelegramChannel
+) -> None:
+    her = harness.person(str(HER))
+    api.fail("sendMessage", SERVER_ERROR)
+    stale = her.inbound(event=InboundEvent.BUTTON, payload="zzz:1", message_id="3")
+    await harness.core.handle(stale, channel)
+    rows = await replies(harness.store)
+    assert len(rows) >= 2, "a stale button gets a word and a menu"
+    assert len(api.calls_to("sendMessage", HER)) == 1, "stopped at the first failure"
+    assert {r["status"] for r in rows} == {OutboxStatus.PENDING}
+    assert len({r["next_attempt_at"] for r in rows}) == 1, "the rest wait for the first"
+
+    harness.clock.advance(timedelta(seconds=6))
+    sender = worker(harness, channel)
+    assert await sender.drain_once() == len(rows)
+    said = [c.params["text"] for c in api.calls_to("sendMessage", HER) if c.result]
+    assert said == [r["text"] for r in rows], "each once, in order"
