@@ -19,11 +19,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /app
 RUN python -m venv /opt/venv
 
-# Dependencies first (from pyproject.toml alone), so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first, at the exact versions and hashes of the lock, so a code change does not
+# reinstall them and every image holds the same packages as CI.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 COPY . .
 RUN pip install --no-deps -e . \

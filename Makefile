@@ -13,7 +13,7 @@ MO_FILES := $(PO_FILES:.po=.mo)
 BABEL_KEYWORDS := -k N_ -k _ -k plural:1,2
 PYTEST_ARGS ?=
 
-.PHONY: help install run chat serve migrate test lint format bench messages compile-messages clean
+.PHONY: help install lock run chat serve migrate test lint format bench messages compile-messages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -23,10 +23,24 @@ install: $(STAMP) $(MO_FILES) ## create .venv if needed, install Wasl and its de
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# Exact versions (with hashes) from the lock, then Wasl itself without resolving anything.
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
+
+# The lock is resolved against PyPI alone: the machine's pip configuration (extra indexes,
+# local wheels, constraints) is left out so every machine resolves the same versions.
+LOCK_ENV := PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
+LOCK_ARGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	--no-emit-find-links --index-url https://pypi.org/simple
+
+lock: | $(BIN)/python ## re-resolve requirements.lock and requirements-dev.lock from pyproject.toml
+	$(LOCK_ENV) $(BIN)/python -m pip install --quiet "pip-tools>=7.4,<8"
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_ARGS) --upgrade -o requirements.lock pyproject.toml
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_ARGS) --upgrade --extra dev \
+		-o requirements-dev.lock pyproject.toml
 
 # Compiled catalogs are built here, never committed.
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(STAMP)

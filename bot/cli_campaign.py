@@ -242,6 +242,8 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
         if not follow or progress.finished or campaign.status is CampaignStatus.CANCELLED:
             print(f"#{campaign.id} {campaign.kind.value} · {campaign.status.value}")
             print(line)
+            if progress.uncertain:
+                print(f"uncertain: {progress.uncertain} (timed out, may have arrived; not resent)")
             for reason, n in reasons.items():
                 print(f"  {n:>6}  {reason}")
             return 0

@@ -318,6 +318,7 @@ class CampaignRepository:
             skipped=counts.get(OutboxStatus.SKIPPED, 0),
             cancelled=counts.get(OutboxStatus.CANCELLED, 0),
             needs_template=counts.get(OutboxStatus.NEEDS_TEMPLATE, 0),
+            uncertain=counts.get(OutboxStatus.UNCERTAIN, 0),
         )
 
     async def failure_reasons(self, campaign_id: int) -> dict[str, int]:
@@ -326,7 +327,12 @@ class CampaignRepository:
             .where(
                 outbox_t.c.campaign_id == campaign_id,
                 outbox_t.c.status.in_(
-                    [OutboxStatus.FAILED, OutboxStatus.UNREACHABLE, OutboxStatus.NEEDS_TEMPLATE]
+                    [
+                        OutboxStatus.FAILED,
+                        OutboxStatus.UNREACHABLE,
+                        OutboxStatus.NEEDS_TEMPLATE,
+                        OutboxStatus.UNCERTAIN,
+                    ]
                 ),
             )
             .group_by(outbox_t.c.last_error)

@@ -5,21 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 
-from bot.core.messages import ChannelName
+from bot.core.messages import ChannelName, MediaKind, MediaRef
 from bot.core.models import MemberStatus
-from bot.delivery.policy import OutboxStatus, Outcome
+from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
 from storage.connection import SqlConnection
-from storage.store import SqlStore
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
-# Written by the statement that makes a row final (OutboxStatus.DONE): the text and buttons
-# were for her chat only; status, channel, campaign, times and error stay for the reports.
-EMPTIED: dict[str, Any] = {"text": "", "buttons": []}
+if TYPE_CHECKING:  # storage.store imports this module (replies share final_values)
+    from storage.store import SqlStore
+
+# A reply the fast path claimed but never finished (its process died before the store
+# answered): the delivery worker takes it over after this long.
+REPLY_STALE = timedelta(seconds=60)
+# Written by the statement that makes a row final (OutboxStatus.DONE): the text, buttons and chat
+# id were for her chat only; status, channel, campaign, times and error stay for the reports.
+EMPTIED: dict[str, Any] = {"text": "", "buttons": [], "chat_id": None, "edit_message_id": None}
 # WhatsApp sends no status after these: the message id is no longer needed.
 LAST_STATUSES = frozenset({"read", "failed"})
 
@@ -29,7 +34,7 @@ class OutboxItem:
     """A claimed row with what is needed to send it."""
 
     id: int
-    member_id: int
+    member_id: int | None  # None: a reply to someone who has not joined
     channel: ChannelName
     chat_id: str
     member_status: MemberStatus
@@ -40,6 +45,24 @@ class OutboxItem:
     last_seen_at: datetime | None = None
     template_name: str | None = None
     template_language: str | None = None
+    priority: int = 0
+    edit_message_id: str | None = None
+    layout: dict[str, Any] | None = None
+    attempted_at: datetime | None = None  # an earlier send timed out and may have arrived
+
+    @property
+    def reply(self) -> bool:
+        """An answer to something she did (paused or not, she gets it)."""
+        return self.priority == REPLY_PRIORITY
+
+    @property
+    def harmful_duplicate(self) -> bool:
+        return duplicate_harms(self.priority)
+
+    @property
+    def attachment(self) -> MediaRef | None:
+        found = (self.layout or {}).get("attachment")
+        return MediaRef(MediaKind(found[0]), found[1]) if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +111,24 @@ class OutboxStore:
         return counts
 
     async def claim(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Take up to `limit` due rows, most urgent first."""
+        """Take up to `limit` due rows, most urgent first (replies, then alerts…), and replies
+        that a process claimed for its fast path but never finished."""
+        stale_reply = and_(
+            outbox_t.c.status == OutboxStatus.CLAIMED,
+            outbox_t.c.priority == REPLY_PRIORITY,
+            outbox_t.c.claimed_at <= now - REPLY_STALE,
+        )
         due = (
             select(outbox_t.c.id)
-            .where(outbox_t.c.status == OutboxStatus.PENDING, outbox_t.c.next_attempt_at <= now)
+            .where(
+                or_(
+                    and_(
+                        outbox_t.c.status == OutboxStatus.PENDING,
+                        outbox_t.c.next_attempt_at <= now,
+                    ),
+                    stale_reply,
+                )
+            )
             .order_by(outbox_t.c.priority, outbox_t.c.id)
             .limit(limit)
         )
@@ -119,13 +156,21 @@ class OutboxStore:
                     outbox_t.c.buttons,
                     outbox_t.c.attempts,
                     outbox_t.c.occurrence_id,
-                    member_t.c.chat_id,
-                    member_t.c.status.label("member_status"),
+                    outbox_t.c.priority,
+                    outbox_t.c.edit_message_id,
+                    outbox_t.c.layout,
+                    outbox_t.c.attempted_at,
+                    func.coalesce(outbox_t.c.chat_id, member_t.c.chat_id).label("chat_id"),
+                    # a reply goes out whatever her broadcast status (paused included)
+                    case(
+                        (outbox_t.c.priority == REPLY_PRIORITY, MemberStatus.ACTIVE.value),
+                        else_=member_t.c.status,
+                    ).label("member_status"),
                     member_t.c.last_seen_at,
                     campaign_t.c.template_name,
                     campaign_t.c.template_language,
                 )
-                .join(member_t, member_t.c.id == outbox_t.c.member_id)
+                .outerjoin(member_t, member_t.c.id == outbox_t.c.member_id)
                 .outerjoin(campaign_t, campaign_t.c.id == outbox_t.c.campaign_id)
                 .where(outbox_t.c.id.in_(ids))
                 .order_by(outbox_t.c.priority, outbox_t.c.id)
@@ -156,7 +201,11 @@ class OutboxStore:
         async with self._begin() as conn:
             result = await conn.execute(
                 update(outbox_t)
-                .where(outbox_t.c.id == row_id, outbox_t.c.status == OutboxStatus.CLAIMED, active)
+                .where(
+                    outbox_t.c.id == row_id,
+                    outbox_t.c.status == OutboxStatus.CLAIMED,
+                    or_(outbox_t.c.priority == REPLY_PRIORITY, active),
+                )
                 .values(status=OutboxStatus.SENDING)
             )
             return result.rowcount == 1
@@ -173,31 +222,18 @@ class OutboxStore:
         `message_ids` are the messages the send left in her chat (the last one carries the
         delivery statuses); they are remembered so /wipe can delete an alert from her phone.
         """
-        values: dict[str, Any] = {
-            "status": outcome.status,
-            "attempts": item.attempts + 1,
-            "last_error": (outcome.error or None) and outcome.error[:200],
-            "claimed_at": None,
-        }
-        if outcome.status in OutboxStatus.DONE:
-            values.update(EMPTIED)
-        if outcome.status == OutboxStatus.SENT:
-            values["sent_at"] = now
-            # WhatsApp's delivery statuses find the row by its message id; it is emptied when the
-            # last status comes, and by housekeeping after two weeks (storage/housekeeping.py).
-            values["platform_message_id"] = message_ids[-1] if message_ids else None
-        if outcome.retry_at is not None:
-            values["next_attempt_at"] = outcome.retry_at
+        values = final_values(outcome, item.attempts + 1, now, message_ids)
         async with self.store.transaction() as tx:
             conn = tx.conn
-            if outcome.status == OutboxStatus.SENT:
-                await tx.record_messages(item.channel, item.chat_id, message_ids, now)
+            if outcome.status == OutboxStatus.SENT and item.member_id is not None:
+                kept = [m for m in message_ids if m != item.edit_message_id]
+                await tx.record_messages(item.channel, item.chat_id, kept, now)
             # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
             in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
             await conn.execute(
                 update(outbox_t).where(outbox_t.c.id == item.id, in_hand).values(**values)
             )
-            if outcome.status == OutboxStatus.UNREACHABLE:
+            if outcome.status == OutboxStatus.UNREACHABLE and item.member_id is not None:
                 await conn.execute(
                     update(member_t)
                     .where(member_t.c.id == item.member_id)
@@ -282,6 +318,28 @@ class OutboxStore:
             )
 
 
+def final_values(
+    outcome: Outcome, attempts: int, now: datetime, message_ids: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The columns a finished send writes to its row (the worker's and the fast path's)."""
+    values: dict[str, Any] = {
+        "status": outcome.status,
+        "attempts": attempts,
+        "last_error": (outcome.error or None) and outcome.error[:200],
+        "claimed_at": None,
+    }
+    if outcome.status == OutboxStatus.SENT:
+        values["sent_at"] = now
+        values["platform_message_id"] = message_ids[-1] if message_ids else None
+    if outcome.retry_at is not None:
+        values["next_attempt_at"] = outcome.retry_at
+    if outcome.may_have_arrived:
+        values["attempted_at"] = now
+    if outcome.status in OutboxStatus.DONE:
+        values.update(EMPTIED)
+    return values
+
+
 def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row.id,
@@ -296,4 +354,8 @@ def _item(row: Any) -> OutboxItem:
         last_seen_at=row.last_seen_at,
         template_name=row.template_name,
         template_language=row.template_language,
+        priority=row.priority,
+        edit_message_id=row.edit_message_id,
+        layout=row.layout,
+        attempted_at=row.attempted_at,
     )

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.messages import ChannelName
+from bot.core.messages import ChannelName, Outbound, ReplyAttempt
 from bot.core.models import (
     ConversationState,
     Invite,
@@ -28,6 +28,7 @@ from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
 from storage.erasure import erase_copies, forget_member_id
+from storage.replies import ReplyRepository
 from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
 from storage.tables import (
@@ -155,6 +156,7 @@ class SqlTransaction:
         self.updates = UpdateRepository(connection, insert_for_dialect)
         self.surveys = SurveyRepository(connection, insert_for_dialect)
         self.reports = ReportRepository(connection, insert_for_dialect)
+        self.replies = ReplyRepository(connection)
 
     # -- redelivery ---------------------------------------------------------------------------
 
@@ -352,6 +354,14 @@ class SqlTransaction:
                 ),
             ),
             (
+                # replies written to her chat before she joined (those after name her row)
+                "reply_outbox",
+                delete(outbox_t).where(
+                    outbox_t.c.channel == member.channel.value,
+                    outbox_t.c.chat_id == member.chat_id,
+                ),
+            ),
+            (
                 "conversation_state",
                 delete(state_t).where(
                     state_t.c.channel == member.channel.value, state_t.c.chat_id == member.chat_id
@@ -505,6 +515,29 @@ class SqlTransaction:
                     for m in message_ids
                 ],
             )
+
+    async def enqueue_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        member_id: int | None,
+        messages: Sequence[tuple[Outbound, str | None]],
+        now: datetime,
+    ) -> list[int]:
+        return await self.replies.enqueue(channel, chat_id, member_id, messages, now)
+
+    async def finish_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        attempts: Sequence[ReplyAttempt],
+        now: datetime,
+        *,
+        remember: bool,
+    ) -> None:
+        shown = await self.replies.finish(attempts, now)
+        if remember and shown:
+            await self.record_messages(channel, chat_id, shown, now)
 
     async def recent_messages(
         self, channel: ChannelName, chat_id: str, since: datetime

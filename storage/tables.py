@@ -239,19 +239,28 @@ class OutboxRow(SQLModel, table=True):
             index=True,
         ),
     )
-    member_id: int = Field(
+    # None for a reply to someone who has not joined (or has just erased herself)
+    member_id: int | None = Field(
+        default=None,
         sa_column=Column(
-            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=True, index=True
+        ),
     )
     channel: str = Field(max_length=16)
     priority: int
     text: str
     buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Replies only: where to (broadcasts read the member's), the message edited in place, and
+    # the rest of the Outbound (columns, typed, an attachment)
+    chat_id: str | None = Field(default=None, max_length=64)
+    edit_message_id: str | None = Field(default=None, max_length=64)
+    layout: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = _when()
     claimed_at: datetime | None = _when(nullable=True)
+    # a send that timed out when it may already have reached her
+    attempted_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
     last_error: str | None = Field(default=None, max_length=200)
     platform_message_id: str | None = Field(default=None, max_length=128, index=True)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeAlias
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -35,6 +36,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
@@ -377,7 +379,12 @@ def classify(error: TelegramError) -> SendResult:
         return SendResult(SendStatus.FAILED, reason="chat migrated")
     if isinstance(error, (BadRequest, Conflict)):  # BadRequest before its base NetworkError
         return SendResult(SendStatus.FAILED, reason=_reason(error))
-    if isinstance(error, NetworkError):  # includes TimedOut
+    if isinstance(error, TimedOut):
+        # Waiting for the answer timed out: the Bot API may have sent the message already.
+        # A connect or pool timeout never sent the request: safe to send again.
+        unsent = isinstance(error.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout))
+        return SendResult(SendStatus.RETRY, reason="timed out", ambiguous=not unsent)
+    if isinstance(error, NetworkError):
         return SendResult(SendStatus.RETRY, reason=_reason(error) or "network error")
     return SendResult(SendStatus.RETRY, reason=_reason(error))
 

@@ -306,7 +306,14 @@ class WhatsAppChannel:
         try:
             response = await self.client.post(self.url, json=body, headers=self.headers)
         except httpx.TransportError as error:
-            return SendResult(SendStatus.RETRY, reason=f"network: {type(error).__name__}")
+            # Once the request was written, a timeout or a dropped connection leaves it unknown
+            # whether Meta took the message; before that (connect, pool) it surely did not.
+            unsent = isinstance(
+                error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+            )
+            reason = f"network: {type(error).__name__}"
+            ambiguous = isinstance(error, httpx.TimeoutException) and not unsent
+            return SendResult(SendStatus.RETRY, reason=reason, ambiguous=ambiguous)
         if response.status_code < 300:
             messages = response.json().get("messages") or [{}]
             return SendResult(SendStatus.SENT, message_id=messages[0].get("id"))

@@ -132,6 +132,7 @@ class Progress:
     skipped: int = 0
     cancelled: int = 0
     needs_template: int = 0
+    uncertain: int = 0  # timed out after it may have reached her: not sent again
 
     @property
     def remaining(self) -> int:
@@ -142,6 +143,7 @@ class Progress:
             + self.skipped
             + self.cancelled
             + self.needs_template
+            + self.uncertain
         )
         return self.total - done
 

@@ -158,6 +158,9 @@ class SendResult:
     retry_after: float | None = None
     reason: str | None = None
     message_ids: tuple[str, ...] = ()
+    # RETRY after the request may have reached the platform (it timed out waiting for the
+    # answer): sending again may show her the message twice.
+    ambiguous: bool = False
 
     @property
     def all_ids(self) -> tuple[str, ...]:
@@ -167,9 +170,23 @@ class SendResult:
         return (self.message_id,) if self.message_id else ()
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyAttempt:
+    """A reply row after the fast path: how its send ended (None: not tried, left for the
+    delivery worker), and the message it edited in place, if any."""
+
+    row_id: int
+    result: SendResult | None
+    edit_message_id: str | None = None
+
+
 @dataclass(slots=True)
 class Reply:
     """What the core asks a channel to do after an update is committed.
+
+    `messages` are written to the outbox in the update's own transaction and sent right after
+    its commit (what fails to go out is retried by the delivery worker); messages with a file,
+    `later` messages and deletions are sent directly after the commit, without the outbox.
 
     `later` makes messages that are slow to produce (a chart, a spreadsheet) after the commit,
     so the work never holds the database: each returns the messages to send next.

@@ -16,7 +16,7 @@ from bot.core.campaigns import (
     CampaignStatus,
     Progress,
 )
-from bot.core.messages import ChannelName, Outbound, SendResult
+from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendResult
 from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
 from bot.core.reports import Reports
 from bot.core.surveys import Surveys
@@ -206,6 +206,29 @@ class Transaction(Protocol):
     async def recent_messages(
         self, channel: ChannelName, chat_id: str, since: datetime
     ) -> list[str]: ...
+
+    async def enqueue_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        member_id: int | None,
+        messages: Sequence[tuple[Outbound, str | None]],
+        now: datetime,
+    ) -> list[int]:
+        """Write replies (each with the message it edits) as outbox rows already claimed by
+        this process, in one statement; returns their ids in order."""
+
+    async def finish_replies(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        attempts: Sequence[ReplyAttempt],
+        now: datetime,
+        *,
+        remember: bool,
+    ) -> None:
+        """Record how the fast path's sends ended, in one statement: what did not go out is
+        left to the delivery worker. `remember`: keep the sent ids for /wipe."""
 
     async def forget_messages(self, channel: ChannelName, chat_id: str) -> int: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
@@ -13,7 +13,15 @@ from bot.core.context import Context, CoreConfig
 from bot.core.flood import FloodLimit, Verdict
 from bot.core.i18n import N_, Catalogs, fold
 from bot.core.ids import clean_text
-from bot.core.messages import ChannelName, Inbound, InboundEvent, Outbound, Reply, SendStatus
+from bot.core.messages import (
+    ChannelName,
+    Inbound,
+    InboundEvent,
+    Outbound,
+    Reply,
+    ReplyAttempt,
+    SendStatus,
+)
 from bot.core.models import ConversationState, Member, MemberStatus, Role
 from bot.core.ports import Channel, Store, Transaction
 
@@ -275,7 +283,7 @@ class Core:
                     await self._slow_down(inbound, channel)
                 return
         try:
-            ctx = await self._process(inbound, channel.choice_limit)
+            processed = await self._process(inbound, channel.choice_limit)
         except Exception:
             log.exception(
                 "event=update_failed channel=%s update_id=%s", inbound.channel, inbound.update_id
@@ -283,11 +291,12 @@ class Core:
             sorry = self.catalogs.get(inbound.language_hint)(SORRY)
             await self._send(inbound, channel, Reply([Outbound(sorry)]), remember=False)
             return
-        if ctx is not None:
+        if processed is not None:
+            ctx, queued = processed
             if ctx.erased:
                 await self._scrub()
             remember = ctx.member is not None and not ctx.erased
-            await self._send(inbound, channel, ctx.reply, remember=remember)
+            await self._send(inbound, channel, ctx.reply, remember=remember, queued=queued)
 
     async def _scrub(self) -> None:
         """After /forget committed: the deleted rows leave the database files too."""
@@ -307,7 +316,11 @@ class Core:
         except Exception:
             log.exception("event=flood_notice_failed channel=%s", inbound.channel)
 
-    async def _process(self, inbound: Inbound, choice_limit: int | None) -> Context | None:
+    async def _process(
+        self, inbound: Inbound, choice_limit: int | None
+    ) -> tuple[Context, list[int | None]] | None:
+        """Dedupe, load, dispatch and save in one transaction, with the replies as outbox rows
+        (their ids, None for a message sent without the outbox)."""
         async with self.store.transaction() as tx:
             if inbound.update_id is not None and not await tx.claim_update(
                 inbound.channel, inbound.update_id, self.clock.now()
@@ -351,13 +364,30 @@ class Core:
             )
             await self.router.dispatch(ctx)
             if ctx.erased:
-                return ctx
+                # Nothing about her is written after /forget, not even her chat id in the
+                # outbox: the farewell goes out directly.
+                return ctx, [None] * len(ctx.reply.messages)
             _remember_menu(state, ctx.reply, choice_limit)
             if ctx.member is not None:
                 await self._save_member(tx, ctx.member, loaded)
             if state.snapshot() != before:
                 await tx.save_state(inbound.channel, inbound.chat_id, state, self.clock.now())
-            return ctx
+            return ctx, await self._enqueue(tx, ctx)
+
+    async def _enqueue(self, tx: Transaction, ctx: Context) -> list[int | None]:
+        """Write the replies as outbox rows (one INSERT), so none is lost if a send fails or
+        the process dies before it: the delivery worker sends what this process could not."""
+        inbound, messages = ctx.inbound, ctx.reply.messages
+        queued = [(m, _edited(inbound, m)) for m in messages if _queueable(m)]
+        if not queued:
+            return [None] * len(messages)
+        member_id = ctx.member.id if ctx.member is not None else None
+        ids = iter(
+            await tx.enqueue_replies(
+                inbound.channel, inbound.chat_id, member_id, queued, self.clock.now()
+            )
+        )
+        return [next(ids) if _queueable(m) else None for m in messages]
 
     async def _save_member(self, tx: Transaction, member: Member, loaded: Member | None) -> None:
         """Write her row back only when something changed (most updates change nothing)."""
@@ -371,37 +401,62 @@ class Core:
             await tx.save_member(member, spheres_changed=spheres_changed)
 
     async def _send(
-        self, inbound: Inbound, channel: Channel, reply: Reply, remember: bool
+        self,
+        inbound: Inbound,
+        channel: Channel,
+        reply: Reply,
+        remember: bool,
+        queued: Sequence[int | None] = (),
     ) -> None:
+        """Send the replies at once, in order. A queued reply that fails with a retryable
+        error stops the sending: it and the ones after it are left, in order, to the delivery
+        worker. Then one transaction records how every queued send ended."""
         for produce in reply.later:
             try:
                 reply.messages.extend(await produce())
             except Exception:
                 log.exception("event=later_failed channel=%s update_id=%s", *_ids(inbound))
                 reply.messages.append(Outbound(self.catalogs.get(inbound.language_hint)(SORRY)))
-        sent: list[str] = []
-        for message in reply.messages:
-            edit = inbound.message_id if message.replace and inbound.payload else None
+        sent: list[str] = []  # direct sends; queued ones are recorded with their rows
+        attempts: list[ReplyAttempt] = []
+        unreachable = stopped = False
+        for index, message in enumerate(reply.messages):
+            row_id = queued[index] if index < len(queued) else None
+            edit = _edited(inbound, message)
+            if unreachable or (stopped and row_id is not None):
+                if row_id is not None:
+                    attempts.append(ReplyAttempt(row_id, None, edit))
+                continue
             result = await channel.send(inbound.chat_id, message, edit_message_id=edit)
+            if row_id is not None:
+                attempts.append(ReplyAttempt(row_id, result, edit))
             if result.status is SendStatus.SENT:
-                sent.extend(m for m in result.all_ids if m != edit)
-            elif result.status is SendStatus.UNREACHABLE:
-                async with self.store.transaction() as tx:
-                    await tx.set_status(
-                        inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE
-                    )
-                return
-            else:
-                log.warning(
-                    "event=reply_failed channel=%s update_id=%s status=%s reason=%s",
-                    *_ids(inbound),
-                    result.status,
-                    result.reason,
-                )
-        if reply.delete_message_ids:
+                if row_id is None:
+                    sent.extend(m for m in result.all_ids if m != edit)
+                continue
+            if result.status is SendStatus.UNREACHABLE:
+                unreachable = True
+                continue
+            log.warning(
+                "event=reply_failed channel=%s update_id=%s status=%s reason=%s queued=%s",
+                *_ids(inbound),
+                result.status,
+                result.reason,
+                row_id is not None,
+            )
+            stopped = stopped or (row_id is not None and result.status is SendStatus.RETRY)
+        if reply.delete_message_ids and not unreachable:
             await channel.delete(inbound.chat_id, reply.delete_message_ids)
-        if remember and sent:
-            async with self.store.transaction() as tx:
+        if not (attempts or unreachable or (remember and sent)):
+            return
+        async with self.store.transaction() as tx:
+            if attempts:
+                await tx.finish_replies(
+                    inbound.channel, inbound.chat_id, attempts, self.clock.now(), remember=remember
+                )
+            if unreachable:
+                await tx.set_status(inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE)
+            if remember and sent:
                 await tx.record_messages(inbound.channel, inbound.chat_id, sent, self.clock.now())
 
 
@@ -412,6 +467,17 @@ def clean_inbound(inbound: Inbound) -> Inbound:
     if text == inbound.text and payload == inbound.payload:
         return inbound
     return replace(inbound, text=text, payload=payload)
+
+
+def _queueable(message: Outbound) -> bool:
+    """Whether a reply goes through the outbox: all but those carrying a file (a report's
+    spreadsheet or chart), which the outbox does not hold."""
+    return message.file is None and message.template is None
+
+
+def _edited(inbound: Inbound, message: Outbound) -> str | None:
+    """The message a reply replaces: the one whose button she pressed."""
+    return inbound.message_id if message.replace and inbound.payload else None
 
 
 def _remember_menu(state: ConversationState, reply: Reply, choice_limit: int | None) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.core.campaigns import PRIORITY, CampaignKind
 from bot.core.messages import SendResult, SendStatus
+
+REPLY_PRIORITY = -1  # an answer she is waiting for goes before any broadcast, alerts included
 
 
 class OutboxStatus:
@@ -20,8 +23,17 @@ class OutboxStatus:
     SKIPPED = "skipped"  # she paused, or became unreachable, before her turn came
     CANCELLED = "cancelled"  # the campaign was cancelled
     NEEDS_TEMPLATE = "needs_template"  # WhatsApp, outside the 24-hour window, no template
+    # the send timed out after it may have reached her, and a second copy would do harm (an
+    # alert twice): not sent again, counted apart
+    UNCERTAIN = "uncertain"
 
-    DONE = frozenset({SENT, FAILED, UNREACHABLE, SKIPPED, CANCELLED, NEEDS_TEMPLATE})
+    DONE = frozenset({SENT, FAILED, UNREACHABLE, SKIPPED, CANCELLED, NEEDS_TEMPLATE, UNCERTAIN})
+
+
+def duplicate_harms(priority: int) -> bool:
+    """Whether a second copy of a row does harm: alerts, urgent notices, survey pushes and
+    campaigns (a member alarmed twice, counted twice). Replies and digests are harmless."""
+    return PRIORITY[CampaignKind.ALERT] <= priority <= PRIORITY[CampaignKind.CAMPAIGN]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,7 @@ class Outcome:
     status: str
     retry_at: datetime | None = None
     error: str | None = None
+    may_have_arrived: bool = False  # record the attempt: it may have reached her
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +54,31 @@ class RetryPolicy:
     base: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(minutes=30)
 
-    def outcome(self, result: SendResult, attempts: int, now: datetime) -> Outcome:
-        """`attempts` counts this one. Pure: decides, records nothing."""
+    def outcome(
+        self,
+        result: SendResult,
+        attempts: int,
+        now: datetime,
+        *,
+        harmful: bool = False,
+        attempted_before: bool = False,
+    ) -> Outcome:
+        """`attempts` counts this one. Pure: decides, records nothing.
+
+        A send that timed out after the request may have reached the platform (`ambiguous`)
+        is sent again only when a second copy is harmless (`harmful` False), and only once
+        (`attempted_before`: an earlier send of this row was ambiguous too); otherwise the row
+        ends "uncertain": for an alert a duplicate is worse than a missing copy.
+        """
         if result.status is SendStatus.SENT:
             return Outcome(OutboxStatus.SENT)
         if result.status is SendStatus.UNREACHABLE:
             return Outcome(OutboxStatus.UNREACHABLE, error=result.reason or "unreachable")
         if result.status is SendStatus.FAILED:
             return Outcome(OutboxStatus.FAILED, error=result.reason or "failed")
+        if result.ambiguous and (harmful or attempted_before):
+            reason = f"timed out, may have been delivered: {result.reason}"
+            return Outcome(OutboxStatus.UNCERTAIN, error=reason, may_have_arrived=True)
         if attempts >= self.max_attempts:
             return Outcome(
                 OutboxStatus.FAILED, error=f"gave up after {attempts} attempts: {result.reason}"
@@ -56,4 +86,9 @@ class RetryPolicy:
         backoff = min(self.cap, self.base * 2 ** (attempts - 1))
         if result.retry_after is not None:
             backoff = max(backoff, timedelta(seconds=result.retry_after))
-        return Outcome(OutboxStatus.PENDING, retry_at=now + backoff, error=result.reason)
+        return Outcome(
+            OutboxStatus.PENDING,
+            retry_at=now + backoff,
+            error=result.reason,
+            may_have_arrived=result.ambiguous,
+        )

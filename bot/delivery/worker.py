@@ -167,7 +167,8 @@ class DeliveryWorker:
             )
             return
         message = _outbound(item)
-        if item.channel is ChannelName.WHATSAPP and self._outside_window(item):
+        # A reply answers her own message: it is inside the window (or fails as any send).
+        if item.channel is ChannelName.WHATSAPP and not item.reply and self._outside_window(item):
             if not item.template_name:
                 error = "outside the 24-hour window, no template configured"
                 outcome = Outcome(OutboxStatus.NEEDS_TEMPLATE, error=error)
@@ -184,7 +185,9 @@ class DeliveryWorker:
             return
         started = monotonic()
         try:
-            result = await channel.send(item.chat_id, message)
+            result = await channel.send(
+                item.chat_id, message, edit_message_id=item.edit_message_id
+            )
         except Exception as error:  # an adapter bug must not stop the broadcast
             log.exception("event=send_crashed outbox_id=%s", item.id)
             result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
@@ -192,7 +195,13 @@ class DeliveryWorker:
             self.in_flight.observe(monotonic() - started)
         if result.status is SendStatus.RETRY and result.retry_after:
             limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
-        outcome = self.policy.outcome(result, item.attempts + 1, self.clock.now())
+        outcome = self.policy.outcome(
+            result,
+            item.attempts + 1,
+            self.clock.now(),
+            harmful=item.harmful_duplicate,
+            attempted_before=item.attempted_at is not None,
+        )
         await self.outbox.finish(item, outcome, self.clock.now(), result.all_ids)
 
     def _outside_window(self, item: OutboxItem) -> bool:
@@ -225,7 +234,14 @@ class DeliveryWorker:
 
 def _outbound(item: OutboxItem) -> Outbound:
     buttons = tuple(Button(b["label"], b["payload"]) for b in item.buttons)
-    return Outbound(item.text, buttons)
+    layout = item.layout or {}
+    return Outbound(
+        item.text,
+        buttons,
+        columns=int(layout.get("columns", 1)),
+        typed=bool(layout.get("typed", False)),
+        attachment=item.attachment,
+    )
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -35,6 +35,21 @@ _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe7
 
 # -- shared helpers -------------------------------------------------------------------------
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"): a title or label a coordinator typed could otherwise run in a reader's Excel.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A value as every export writes it: text that a spreadsheet would take for a formula gets
+    a leading single quote; numbers (negative ones too) stay numbers.
+
+    CSV, XLSX (the CLI, the dashboard and /report) all go through here.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 def percent(value: float, locale: str) -> str:
     """41% in her locale's way of writing it (٤١٪ in Arabic)."""
@@ -198,20 +213,19 @@ def render_csv(report: Report, _: Translator) -> bytes:
     """Long format, one line per cell; UTF-8 with a BOM so Excel reads Arabic correctly."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            _("section"),
-            _("question"),
-            _("group"),
-            _("answer"),
-            _("count"),
-            _("hidden"),
-            _("percent of shown"),
-        ]
-    )
+    header = [
+        _("section"),
+        _("question"),
+        _("group"),
+        _("answer"),
+        _("count"),
+        _("hidden"),
+        _("percent of shown"),
+    ]
+    writer.writerow([safe_cell(value) for value in header])
     for section in report.sections:
         for row in _csv_rows(section, _):
-            writer.writerow(row)
+            writer.writerow([safe_cell(value) for value in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -374,12 +388,12 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
     for index, section in enumerate(report.sections, 1):
         sheet = book.create_sheet(_sheet_name(f"{index} {section.key}", used))
         sheet.sheet_view.rightToLeft = rtl
-        sheet.append([section.title])
+        _append(sheet, [section.title])
         sheet["A1"].font = Font(bold=True, size=13)
-        sheet.append([])
+        _append(sheet, [])
         _xlsx_table(sheet, section, _, bold)
         for note in section.notes:
-            sheet.append([note])
+            _append(sheet, [note])
         sheet.column_dimensions["A"].width = 28
         for column in range(2, len(section.column_labels) + 3):
             sheet.column_dimensions[_column_letter(column)].width = 14
@@ -387,11 +401,11 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
     notes = book.create_sheet(_("notes"))
     notes.sheet_view.rightToLeft = rtl
     for label, value in meta(report, _):
-        notes.append([label, value])
+        _append(notes, [label, value])
         notes.cell(row=notes.max_row, column=1).font = bold
-    notes.append([])
+    _append(notes, [])
     for line in explanation(report, _):
-        notes.append([line])
+        _append(notes, [line])
         notes.cell(row=notes.max_row, column=1).alignment = Alignment(wrap_text=False)
     notes.column_dimensions["A"].width = 30
     notes.column_dimensions["B"].width = 50
@@ -400,11 +414,19 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
     return buffer.getvalue()
 
 
+def _append(sheet: Any, values: Sequence[object]) -> None:
+    """Add a row whose text cells are strings, never formulas (we write no formula)."""
+    sheet.append([safe_cell(value) for value in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def _xlsx_table(sheet: Any, section: Section, _: Translator, bold: Any) -> None:
     table = section.table
     with_total = len(table.columns) > 1
     header = ["", *section.column_labels] + ([_("Total")] if with_total else [])
-    sheet.append(header)
+    _append(sheet, header)
     header_row = sheet.max_row
     for c in range(1, len(header) + 1):
         sheet.cell(row=header_row, column=c).font = bold
@@ -417,28 +439,29 @@ def _xlsx_table(sheet: Any, section: Section, _: Translator, bold: Any) -> None:
         if with_total:
             row_total = table.row_totals[r]
             values.append(row_total if row_total is not None else WITHHELD)
-        sheet.append(values)
+        _append(sheet, values)
     if len(table.rows) > 1:
         totals: list[object] = [_("Total")]
         totals += [t if t is not None else WITHHELD for t in table.column_totals]
         if with_total:
             totals.append(table.total if table.total is not None else WITHHELD)
-        sheet.append(totals)
+        _append(sheet, totals)
     if section.kind in (SectionKind.CHOICE, SectionKind.NUMBER):
-        sheet.append([])
-        sheet.append([_("Percent of the cells shown")])
+        _append(sheet, [])
+        _append(sheet, [_("Percent of the cells shown")])
         sheet.cell(row=sheet.max_row, column=1).font = bold
-        sheet.append(["", *section.column_labels])
+        _append(sheet, ["", *section.column_labels])
         for r in range(len(table.rows)):
             shares = table.shares(r)
-            sheet.append(
+            _append(
+                sheet,
                 [
                     section.row_labels[r],
                     *(
                         round(s / 100, 4) if s is not None and table.cells[r][c] else None
                         for c, s in enumerate(shares)
                     ),
-                ]
+                ],
             )
             for c in range(2, len(shares) + 2):
                 sheet.cell(row=sheet.max_row, column=c).number_format = "0%"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from telegram import Bot
 from telegram.error import (
@@ -181,6 +182,30 @@ def test_errors_are_classified(error: TelegramError, status: SendStatus) -> None
         assert result.retry_after == 7
     if isinstance(error, BadRequest):
         assert result.reason == "message is too long"
+
+
+def test_only_a_timeout_after_sending_is_ambiguous() -> None:
+    def timed_out(cause: Exception) -> TimedOut:
+        error = TimedOut()
+        error.__cause__ = cause
+        return error
+
+    assert classify(timed_out(httpx.ReadTimeout("late"))).ambiguous, "it may have arrived"
+    assert not classify(timed_out(httpx.ConnectTimeout("no route"))).ambiguous
+    assert not classify(timed_out(httpx.PoolTimeout("busy"))).ambiguous
+    assert not classify(NetworkError("Bad Gateway")).ambiguous, "an answer: not delivered"
+
+
+async def test_a_reply_answered_after_the_timeout_comes_back_ambiguous(
+    api: FakeBotApi,
+) -> None:
+    api.answer_late("sendMessage", 2.0)
+    async with Bot(
+        api.token, base_url=f"{api.base}/bot", request=api.request(read_timeout=0.5)
+    ) as b:
+        result = await TelegramChannel(b).send(str(CHAT), Outbound("late"))
+    assert result.status is SendStatus.RETRY and result.ambiguous
+    assert api.calls_to("sendMessage")[0].result, "the Bot API did deliver it"
 
 
 async def test_a_network_failure_is_retried_later() -> None:

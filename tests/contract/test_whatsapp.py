@@ -217,6 +217,30 @@ async def test_errors_are_classified(code: int, http: int, status: SendStatus) -
     assert classify(httpx.Response(http, json={"error": {"code": code}})).status is status
 
 
+@pytest.mark.parametrize(
+    ("error", "ambiguous"),
+    [
+        (httpx.ReadTimeout("late"), True),  # Meta may have taken it: not resent blindly
+        (httpx.WriteTimeout("late"), True),
+        (httpx.ConnectTimeout("no route"), False),  # never reached Meta: safe to resend
+        (httpx.ConnectError("refused"), False),
+        (httpx.PoolTimeout("busy"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+async def test_network_failures_say_whether_the_message_may_have_arrived(
+    error: httpx.TransportError, ambiguous: bool
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(fail))
+    sender = WhatsAppChannel(client, "https://graph.test/v21.0", wa.PHONE_ID, "token")
+    result = await sender.send("1", Outbound("hi"))
+    assert result.status is SendStatus.RETRY and result.ambiguous is ambiguous
+    await client.aclose()
+
+
 def test_labels_are_shortened_at_a_word() -> None:
     assert shorten("Violence against women", 20) == "Violence against…"
     assert len(shorten("x" * 50, 20)) == 20

@@ -146,6 +146,7 @@ class FakeBotApi:
         self._updates: list[dict[str, Any]] = []
         self._redelivered: list[dict[str, Any]] = []  # served once, whatever the offset
         self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, list[float]] = {}  # answer late, after doing the work
         self._message_ids = itertools.count(10_000)
         self._lock = threading.Lock()
         self._closing = False
@@ -189,6 +190,7 @@ class FakeBotApi:
             self._updates.clear()
             self._redelivered.clear()
             self._failures.clear()
+            self._delays.clear()
             self.webhook = None
 
     def push_update(self, update: dict[str, Any]) -> int:
@@ -218,6 +220,12 @@ class FakeBotApi:
             self._failures.setdefault(method.lower(), []).append(
                 _Failure(status, description, parameters, chat_id, times)
             )
+
+    def answer_late(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Make `method` do its work (the message is delivered) but answer only after `seconds`,
+        as a Bot API whose answer is lost or slow: a client that gives up first cannot know."""
+        with self._lock:
+            self._delays.setdefault(method.lower(), []).extend([seconds] * times)
 
     def calls_to(self, method: str, chat_id: int | None = None) -> list[Call]:
         with self._lock:
@@ -294,6 +302,7 @@ class FakeBotApi:
         params, files = await _params(request)
         handler = getattr(self, f"_m_{name.lower()}", None)
         call = Call(name, params, files)
+        recorded = False
         try:
             if handler is None:
                 return _error(404, "Not Found")
@@ -302,11 +311,21 @@ class FakeBotApi:
             if asyncio.iscoroutine(result):
                 result = await result
             call.result = result
+            with self._lock:
+                delays = self._delays.get(name.lower())
+                delay = delays.pop(0) if delays else 0.0
+            if delay:
+                with self._lock:  # delivered now, whether or not the client waits to hear it
+                    self.calls.append(call)
+                recorded = True
+                await asyncio.sleep(delay)
+                return JSONResponse({"ok": True, "result": result})
         except _Refusal as refusal:
             return _error(refusal.status, refusal.description, refusal.parameters)
         finally:
-            with self._lock:  # recorded once answered, so a test never sees half a call
-                self.calls.append(call)
+            if not recorded:
+                with self._lock:  # recorded once answered, so a test never sees half a call
+                    self.calls.append(call)
         return JSONResponse({"ok": True, "result": result})
 
     def _maybe_fail(self, method: str, params: dict[str, Any]) -> None:

@@ -39,9 +39,9 @@ MEMBERS = [
 async def outbox(store: SqlStore) -> list[tuple[int, str, str]]:
     async with store.transaction() as tx:
         rows = await tx.conn.execute(
-            select(outbox_t.c.member_id, outbox_t.c.text, outbox_t.c.status).order_by(
-                outbox_t.c.id
-            )
+            select(outbox_t.c.member_id, outbox_t.c.text, outbox_t.c.status)
+            .where(outbox_t.c.campaign_id.is_not(None))  # broadcasts, not replies
+            .order_by(outbox_t.c.id)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
@@ -87,7 +87,12 @@ async def test_alert_skips_schedule_and_goes_first(harness: Harness) -> None:
     await coord.press("camp:go:send")
     async with harness.store.transaction() as tx:
         kinds = [r.kind for r in await tx.conn.execute(select(campaign_t.c.kind))]
-        priorities = {r.priority for r in await tx.conn.execute(select(outbox_t.c.priority))}
+        priorities = {
+            r.priority
+            for r in await tx.conn.execute(
+                select(outbox_t.c.priority).where(outbox_t.c.campaign_id.is_not(None))
+            )
+        }
     assert kinds == ["alert"]
     assert priorities == {0}
 

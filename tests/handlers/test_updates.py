@@ -42,6 +42,8 @@ async def share(she: Person, text: str, *, urgent: bool = False, keep: bool = Tr
 async def rows(h: Harness, table: object, *columns: object) -> list[tuple[object, ...]]:
     async with h.store.transaction() as tx:
         query = select(*columns) if columns else select(table)  # type: ignore[call-overload]
+        if table is outbox_t:  # broadcasts, not replies
+            query = query.where(outbox_t.c.campaign_id.is_not(None))
         return [tuple(r) for r in await tx.conn.execute(query)]
 
 

@@ -24,6 +24,7 @@ from bot.reports.render import (
     render_png,
     render_text,
     render_xlsx,
+    safe_cell,
     shape,
 )
 
@@ -281,3 +282,65 @@ def test_html_gives_the_meta_and_every_note() -> None:
     assert pairs == render.meta(data, _)
     notes = [p.text for p in section.find("p") if p.classes() == {"note"}]
     assert notes == ["Several <answers> & more", *render.explanation(data, _)]
+
+
+def hostile_report() -> Report:
+    """Labels a coordinator or respondent could have typed, each read as a formula by Excel."""
+    table = disclose(CountTable(("IQ", "SY"), ("a", "b"), ((12, 30), (8, 20))), k=5)
+    return Report(
+        subject=Subject.SURVEY,
+        title='=HYPERLINK("http://x")',
+        locale="en",
+        period="All time",
+        breakdown=Breakdown.COUNTRY,
+        breakdown_label="By country",
+        k=5,
+        generated_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
+        sections=(
+            Section(
+                "q",
+                '=HYPERLINK("http://x")',
+                SectionKind.CHOICE,
+                table,
+                ("@SUM(A1)", "\tTab"),
+                ("+1", "-2"),
+                notes=("=1+1",),
+            ),
+        ),
+        responses=70,
+        reference="pulse-test",
+    )
+
+
+HOSTILE = ('=HYPERLINK("http://x")', "@SUM(A1)", "\tTab", "+1", "-2", "=1+1")
+
+
+def test_safe_cell_quotes_formula_text_and_keeps_numbers() -> None:
+    assert safe_cell("=1+1") == "'=1+1"
+    assert safe_cell("-2") == "'-2", "text, even if it looks like a number"
+    assert safe_cell("\rx") == "'\rx"
+    assert safe_cell(-2) == -2 and safe_cell(0.5) == 0.5, "real numbers stay numbers"
+    assert safe_cell("Iraq") == "Iraq" and safe_cell("") == ""
+
+
+def test_csv_neutralises_cells_a_spreadsheet_would_run() -> None:
+    data = render_csv(hostile_report(), CATALOGS.get("en"))
+    cells = [c for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    for text in HOSTILE[:5]:
+        assert "'" + text in cells
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert {r["count"] for r in rows} >= {"12", "30", "42"}, "counts stay plain numbers"
+
+
+def test_xlsx_writes_text_as_strings_never_formulas() -> None:
+    book = load_workbook(io.BytesIO(render_xlsx(hostile_report(), CATALOGS.get("en"))))
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"], "no formula anywhere"
+    texts = {c.value for c in cells if c.data_type == "s"}
+    for text in HOSTILE:
+        assert "'" + text in texts, text
+    assert not [t for t in texts if t[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    numbers = [c.value for c in cells if c.data_type == "n"]
+    assert 12 in numbers and 42 in numbers, "counts stay numeric"
+    assert any(isinstance(n, float) and 0 < n < 1 for n in numbers), "shares stay numeric"
