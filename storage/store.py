@@ -23,6 +23,7 @@ from bot.core.models import (
     Role,
 )
 from bot.core.ports import ErasureReport
+from bot.core.reports import record_key
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
@@ -171,6 +172,7 @@ class SqlTransaction:
                 consented_at=new.consented_at,
                 joined_at=now,
                 last_seen_at=now,
+                record_key=record_key(),
             )
             .returning(member_t.c.id)
         )
