@@ -127,8 +127,10 @@ class Disclosed:
 
     @property
     def empty(self) -> bool:
-        """No one at all in the table (nothing to hide, nothing to say)."""
-        return self.total == 0
+        """No one at all in the table (nothing to hide, nothing to say), or no group to show
+        (a perturbed table's rows never depend on who is in them, only on what exists, such
+        as campaigns)."""
+        return self.total == 0 or not self.rows
 
     @property
     def any_hidden(self) -> bool:
