@@ -65,9 +65,9 @@ SUBJECT_LABELS = {
 }
 DEFAULT_COUNTRIES = CoreConfig().countries
 KIND_LABELS = {
-    PeriodKind.WEEK: N_("Last complete week"),
-    PeriodKind.MONTH: N_("Last complete month"),
-    PeriodKind.QUARTER: N_("Last complete quarter"),
+    PeriodKind.WEEK: N_("Last full week"),
+    PeriodKind.MONTH: N_("Last full month"),
+    PeriodKind.QUARTER: N_("Last full quarter"),
     PeriodKind.ALL: N_("All time"),
 }
 PERIOD_LABELS = {
@@ -703,15 +703,8 @@ class ReportFlow:
             ]
             ctx.say(_("For which period?"), [*buttons, cancel])
         elif step == "calendar":
-            today = ctx.now.date()
             buttons = [
-                Button(
-                    _(label)
-                    if kind is PeriodKind.ALL
-                    else f"{_(label)}: {calendar_label(_, CalendarPeriod.recent(kind, today)[0])}",
-                    f"{FLOW}:c:{kind.value}",
-                )
-                for kind, label in KIND_LABELS.items()
+                Button(_(label), f"{FLOW}:c:{kind.value}") for kind, label in KIND_LABELS.items()
             ]
             ctx.say(
                 _("For which period? Counts over time come for whole calendar periods only."),
