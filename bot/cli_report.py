@@ -271,5 +271,10 @@ async def run(app: App, args: argparse.Namespace) -> int:
             f"wrote {args.out}: {report.title}, {len(report.sections)} table(s), "
             f"{report.breakdown_label.lower()}, {report.period}, k={report.k}"
             + (f", small groups hidden in {hidden}" if hidden else "")
+            + (f", figures perturbed by at most ±{noise}" if (noise := _noise(report)) else "")
         )
     return 0
+
+
+def _noise(report: Report) -> int:
+    return max((s.table.noise for s in report.sections), default=0)
