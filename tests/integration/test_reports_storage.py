@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bot.core.campaigns import CampaignKind
 from bot.core.clock import FixedClock
@@ -12,6 +12,7 @@ from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
 from bot.core.reports import (
     ALL_SPHERES,
+    KEY_SPACE,
     AnswerCount,
     Breakdown,
     CalendarPeriod,
@@ -20,6 +21,7 @@ from bot.core.reports import (
     PeriodKind,
 )
 from handlers.campaigns import send_to_each
+from storage.engine import downgrade, migrate
 from storage.store import SqlStore
 from storage.tables import member_t, outbox_t
 from tests.support.reports import LOCALES, seed_members, seed_survey, seed_updates
@@ -201,3 +203,39 @@ async def test_results_due_recipients_and_marking(store: SqlStore, clock: FixedC
         assert [(r.member_id, r.country) for r in recipients] == [(ids[0], "IQ")]
         await tx.reports.mark_results_sent(survey.id, clock.now())
         assert await tx.reports.results_due() == []
+
+
+async def test_the_migration_gives_existing_members_and_tallies_their_keys(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    await seed_members(store, clock.now(), {"IQ": 1})
+    await downgrade(store.engine, "0008")
+    async with store.engine.begin() as conn:
+        for n in range(3):
+            await conn.execute(
+                text(
+                    "INSERT INTO member (channel, platform_id, chat_id, locale, country, role, "
+                    "status, consent_version, consented_at, joined_at, last_seen_at) VALUES "
+                    "('telegram', :pid, :pid, 'en', 'SY', 'member', 'active', 'v', :at, :at, :at)"
+                ),
+                {"pid": f"old-{n}", "at": clock.now()},
+            )
+        for sphere, count in (("youth", 4), ("rights", 2)):
+            await conn.execute(
+                text(
+                    "INSERT INTO update_tally (country, sphere, week, urgent, count) VALUES "
+                    "('IQ', :sphere, '2026-11-02', false, :count)"
+                ),
+                {"sphere": sphere, "count": count},
+            )
+    await migrate(store.engine)
+    async with store.transaction() as tx:
+        keys = (await tx.conn.execute(select(member_t.c.record_key))).scalars().all()
+        period = CalendarPeriod(PeriodKind.WEEK, "2026-W45", date(2026, 11, 2), date(2026, 11, 9))
+        tallies = {t.sphere: t for t in await tx.reports.update_counts(period)}
+    assert len(keys) == 4 and len(set(keys)) == 4, "every member her own random key"
+    assert tallies[ALL_SPHERES].count == 4, "at least as many updates as the largest sphere"
+    assert {t.count for t in tallies.values()} == {4, 2}
+    assert all(0 <= t.key < KEY_SPACE for t in tallies.values())
+    await downgrade(store.engine, "0008")
+    await migrate(store.engine)
