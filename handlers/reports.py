@@ -378,8 +378,8 @@ def perturbed_notes(_: Translator, k: int, noise: int) -> tuple[str, ...]:
     return (
         _(
             "To protect small groups, every figure, totals included, is changed by at most "
-            "±{d} (the same figure always gets the same change), and any count under {k}, "
-            "zero included, is shown as “<{k}”.",
+            "±{d} (the same figure always gets the same change), and a figure under {k} after "
+            "the change, zero included, is shown as “<{k}”.",
             d=noise,
             k=k,
         ),

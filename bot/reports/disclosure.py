@@ -35,13 +35,15 @@ and breakdown, so subtraction between overlapping tables is the risk there. They
 **cell-key method** instead (`perturb`, as in the ABS TableBuilder and Eurostat's cell-key
 method): every record (a member, an update) has a permanent random record key in
 [0, KEY_SPACE); a cell's key is the sum of its contributors' keys modulo KEY_SPACE, and the
-p-table below turns (cell key, true count) into noise in [-D, +D]. The same people always make
-the same key and so the same noise: asking again, or for an overlapping table that happens to
-hold the same people, gives nothing new, and two tables that differ by a few people differ by
-independent noise. Any count under k, zero included, is shown as "<k": a reader never learns
-that a group is empty or that it is not (a "<k" she could pin to at least 1 is what turns one
-unlucky pair of noises into a disclosure). A total is a cell of its own, with its own
-contributors and noise, never the sum of perturbed cells.
+p-table below turns the cell key into noise in [-D, +D]. The same people always make the same
+key and so the same noise: asking again, or for an overlapping table that happens to hold the
+same people, gives nothing new, and two tables that differ by a few people differ by
+independent noise. A figure that comes out under k, zero included, is shown as "<k", so no
+count of 1..k-1 is ever published as itself, and neither a "<k" nor a published figure is a
+hard bound a reader could subtract from: "<k" may hide up to k-1+D people or nobody, and a
+published k may stand for k-D. (Exact zeros, "<k" meaning at least one, and "published means
+at least k" are what turn one unlucky pair of noises into a disclosure.) A total is a cell of
+its own, with its own contributors and noise, never the sum of perturbed cells.
 """
 
 from __future__ import annotations
@@ -270,9 +272,10 @@ def _hide_more(
 # -- the cell-key method (counts over time) -----------------------------------------------------
 
 NOISE = 2  # D: no published figure differs from the true count by more than this
-# The p-table: the relative weight of each noise value by its size (0, ±1, ±2), out of 20:
-# half the cells are exact, 1 in 20 moves by 2 each way. Extreme noise is rare on purpose: only
-# a cell and a sub-cell with opposite extremes can narrow a hidden group down.
+# The p-table: the weight of each noise value by its size (0, ±1, ±2), out of 20: half the
+# figures are exact, 1 in 20 moves by 2 each way. The same row serves every true count, so the
+# noise averages to zero everywhere; extreme noise is rare on purpose, since only several
+# figures at opposite extremes together could narrow a hidden group down.
 P_TABLE = (10, 4, 1)
 
 
@@ -281,24 +284,30 @@ def cell_key(keys: Sequence[int] | int) -> int:
     return (keys if isinstance(keys, int) else sum(keys)) % KEY_SPACE
 
 
-def noise_row(count: int, k: int, d: int = NOISE) -> tuple[tuple[int, int], ...]:
-    """The p-table's row for a true count ≥ k: (noise, weight) pairs. Near k the row is
-    narrowed symmetrically so that the figure stays ≥ k and the noise averages to zero."""
-    reach = max(0, min(d, count - k, len(P_TABLE) - 1))
+def noise_row(d: int = NOISE) -> tuple[tuple[int, int], ...]:
+    """The p-table's row: (noise, weight) pairs for -D..+D."""
+    reach = min(d, len(P_TABLE) - 1)
     return tuple((n, P_TABLE[abs(n)]) for n in range(-reach, reach + 1))
 
 
 def perturb(count: int, key: int, k: int, d: int = NOISE) -> int | None:
-    """The published figure for `count` people whose cell key is `key`: None (shown "<k")
-    under k, zero included; otherwise the count plus the p-table's noise for this key."""
-    if count < k:
+    """The published figure for `count` people whose cell key is `key`: the count plus the
+    p-table's noise for this key, or None (shown "<k") when that comes out under k.
+
+    So no count of 1..k-1 is ever published as itself: up to k-1-D it is always hidden, and
+    k-D..k-1 is either hidden or published as k or more, as a count of k..k-1+D may be hidden.
+    A published figure therefore does not prove that the group has k people, nor "<k" that it
+    has fewer, nor that it has anyone: an empty cell (no contributors) is "<k" too.
+    """
+    if count <= 0:
         return None
-    row = noise_row(count, k, d)
+    row = noise_row(d)
     total = sum(weight for _, weight in row)
     position = (key % KEY_SPACE) * total // KEY_SPACE
     for noise, weight in row:
         if position < weight:
-            return count + noise
+            published = count + noise
+            return published if published >= k else None
         position -= weight
     raise AssertionError("unreachable: position is below the row's total weight")
 

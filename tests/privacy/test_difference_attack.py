@@ -11,7 +11,8 @@ checked to print exactly the builders' figures).
 The attacker writes the unknown true counts at the finest cross-classification (week ×
 country × language × channel × set of spheres for members; week × country × set of spheres ×
 urgency for updates; campaign × status for deliveries), one constraint per published figure
-(perturbed: within ±D of the figure and at least k; "<k": 0 to k-1), and with an exact integer
+(perturbed: within ±D of the figure; "<k": 0 to k-1+D, since a figure is hidden when it
+comes out under k after its change), and with an exact integer
 solver (scipy.optimize.milp) minimises and maximises every true count under k: none may come
 out pinned to one value. She is given more than a real reader knows (which values of each
 dimension occur, and that nobody joined outside the weeks seeded), so protection against her
@@ -368,12 +369,14 @@ class Attack:
         if self.unprotected:
             low, high = (1.0, K - 1.0) if 0 < true < K else (true, true)
         elif figure.published is None:
-            assert true < K, f"{figure.where}: a count of {true} shown as <{K}"
-            low, high = 0.0, K - 1.0
+            # "<k": the figure came out under k, so the group has at most k-1+D people.
+            assert true < K + D, f"{figure.where}: a count of {true} shown as <{K}"
+            low, high = 0.0, K - 1.0 + D
         else:
-            assert true >= K and abs(figure.published - true) <= D, figure.where
+            assert abs(figure.published - true) <= D, figure.where
             assert figure.published >= K, "no figure under k is ever published"
-            low, high = max(float(K), figure.published - D), float(figure.published + D)
+            assert true >= K - D, "a count under k-D is never published"
+            low, high = float(figure.published - D), float(figure.published + D)
         self.rows.append(row)
         self.low.append(low)
         self.high.append(high)
