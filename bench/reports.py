@@ -38,7 +38,7 @@ import asyncpg
 from sqlalchemy import text
 
 from bot.core.i18n import Catalogs
-from bot.core.reports import Breakdown, Period
+from bot.core.reports import Breakdown, CalendarPeriod
 from bot.core.surveys import Dimensions, Survey, parse_definition
 from bot.core.surveys import tallies as answer_tallies
 from bot.reports.render import render_csv, render_text
@@ -263,7 +263,8 @@ async def measure(
 
     async def updates() -> None:
         async with store.transaction() as tx:
-            await updates_report(tx, Breakdown.COUNTRY, Period(), 5, _, NOW)
+            period = CalendarPeriod.all_time(NOW.date())
+            await updates_report(tx, Breakdown.COUNTRY, period, 5, _, NOW)
 
     parts = [("the SQL aggregate alone", query_only)]
     parts += [(f"by {b.value}", lambda b=b: by(b)) for b in (Breakdown.LANGUAGE, Breakdown.SPHERE)]

@@ -20,7 +20,8 @@ from bot.core.reports import (
     SURVEY_BREAKDOWNS,
     UPDATE_BREAKDOWNS,
     Breakdown,
-    Period,
+    CalendarPeriod,
+    PeriodKind,
 )
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
@@ -59,31 +60,67 @@ def add_parsers(sub: Any) -> None:
     survey = report.add_parser("survey", help="a closed survey's results, every question")
     survey.add_argument("slug")
     # Results once, for the whole survey: no --since/--until.
-    _options(survey, SURVEY_BREAKDOWNS, period=False)
-    _options(
-        report.add_parser("updates", help="field updates, routine and urgent"), UPDATE_BREAKDOWNS
-    )
-    _options(
-        report.add_parser("membership", help="active members by sphere"),
-        MEMBERSHIP_BREAKDOWNS,
-        period=False,
-    )
-    _options(report.add_parser("delivery", help="recent campaigns: sent, failed, why"), ())
+    _options(survey, SURVEY_BREAKDOWNS)
+    for name, help_text, breakdowns in (
+        ("updates", "field updates, routine and urgent", UPDATE_BREAKDOWNS),
+        (
+            "membership",
+            "active members who joined in the period, by sphere",
+            MEMBERSHIP_BREAKDOWNS,
+        ),
+        ("delivery", "campaigns created in the period: sent, failed, why", ()),
+    ):
+        parser = report.add_parser(name, help=help_text)
+        _options(parser, breakdowns)
+        parser.add_argument(
+            "--period",
+            choices=[k.value for k in PeriodKind],
+            default=PeriodKind.MONTH.value,
+            help="a whole calendar period (ISO week, month, quarter) or all time",
+        )
+        parser.add_argument(
+            "--at",
+            help="which one: 2026-W47, 2026-11 or 2026-Q4 (default: the latest complete one)",
+        )
+        # Refused with an explanation (a range could be differenced against another).
+        parser.add_argument("--since", help=argparse.SUPPRESS)
+        parser.add_argument("--until", help=argparse.SUPPRESS)
 
 
-def _options(
-    parser: argparse.ArgumentParser, breakdowns: Sequence[Breakdown], *, period: bool = True
-) -> None:
+def _options(parser: argparse.ArgumentParser, breakdowns: Sequence[Breakdown]) -> None:
     if breakdowns:
         parser.add_argument("--by", choices=[b.value for b in breakdowns], default="none")
     parser.add_argument(
         "--format", choices=sorted(FORMATS), help="default: the extension of --out, else csv"
     )
     parser.add_argument("--out", required=True, help="the file to write; - for standard output")
-    if period:
-        parser.add_argument("--since", type=_day, help="first day (its whole week counts)")
-        parser.add_argument("--until", type=_day, help="last day")
     parser.add_argument("--language", help="language of labels and notes (en, ar, fr)")
+
+
+class UsageError(ValueError):
+    """Arguments that ask for something reports do not offer (the message says why)."""
+
+
+def calendar_period(args: argparse.Namespace, today: date) -> CalendarPeriod:
+    """The calendar period asked for by --period and --at; UsageError for a date range."""
+    if getattr(args, "since", None) or getattr(args, "until", None):
+        raise UsageError(
+            f"--since/--until are not offered for {args.subject}: counts over time come for "
+            "whole calendar periods only, so that no two reports can be subtracted to single "
+            "someone out. Use --period week|month|quarter|all and --at 2026-W47|2026-11|2026-Q4"
+        )
+    kind = PeriodKind(args.period)
+    if kind is PeriodKind.ALL or not args.at:
+        if args.at and kind is PeriodKind.ALL:
+            raise UsageError("--at is not used with --period all")
+        return CalendarPeriod.recent(kind, today)[0]
+    try:
+        return CalendarPeriod.parse(kind, args.at, today)
+    except ValueError as error:
+        raise UsageError(
+            f"--at: {error} (a complete {kind.value}, like "
+            f"{CalendarPeriod.recent(kind, today)[0].label})"
+        ) from error
 
 
 class Progress:
@@ -153,19 +190,18 @@ async def build(app: App, args: argparse.Namespace, _: Translator) -> Report:
     now = SystemClock().now()
     k = app.settings.wasl.min_cell
     by = Breakdown(getattr(args, "by", "none"))
-    period = Period(getattr(args, "since", None), getattr(args, "until", None))
+    countries = tuple(app.settings.wasl.countries)
     async with app.store.transaction() as tx:
         if args.subject == "survey":
             survey = await find_survey(tx, _, args.slug, now)
             check_breakdown(survey, by, _)
-            report = await survey_report(tx, survey, by, k, _, now)
-        elif args.subject == "updates":
-            report = await updates_report(tx, by, period, k, _, now)
-        elif args.subject == "membership":
-            report = await membership_report(tx, by, k, _, now)
-        else:
-            report = await delivery_report(tx, k, _, now)
-    return report
+            return await survey_report(tx, survey, by, k, _, now)
+        calendar = calendar_period(args, now.date())
+        if args.subject == "updates":
+            return await updates_report(tx, by, calendar, k, _, now, countries)
+        if args.subject == "membership":
+            return await membership_report(tx, by, calendar, k, _, now, countries)
+        return await delivery_report(tx, calendar, k, _, now)
 
 
 async def audit(app: App, args: argparse.Namespace, fmt: str) -> None:
@@ -179,6 +215,8 @@ async def audit(app: App, args: argparse.Namespace, fmt: str) -> None:
                 "subject": args.subject,
                 "survey": getattr(args, "slug", None),
                 "by": getattr(args, "by", "none"),
+                "period": getattr(args, "period", None),
+                "at": getattr(args, "at", None),
                 "since": str(args.since) if getattr(args, "since", None) else None,
                 "until": str(args.until) if getattr(args, "until", None) else None,
                 "format": fmt,
@@ -216,6 +254,9 @@ async def run(app: App, args: argparse.Namespace) -> int:
     except ReportError as error:
         print(f"no report: {error}", file=sys.stderr)
         return 2
+    except UsageError as error:
+        print(f"no report: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"not written: {error}", file=sys.stderr)
         return 1
@@ -224,7 +265,12 @@ async def run(app: App, args: argparse.Namespace) -> int:
         hidden = sum(1 for s in report.sections if s.table.any_hidden)
         print(
             f"wrote {args.out}: {report.title}, {len(report.sections)} table(s), "
-            f"{report.breakdown_label.lower()}, k={report.k}"
+            f"{report.breakdown_label.lower()}, {report.period}, k={report.k}"
             + (f", small groups hidden in {hidden}" if hidden else "")
+            + (f", figures perturbed by at most ±{noise}" if (noise := _noise(report)) else "")
         )
     return 0
+
+
+def _noise(report: Report) -> int:
+    return max((s.table.noise for s in report.sections), default=0)

@@ -10,24 +10,26 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
 from bot.app import App
 from bot.core.i18n import Translator
 from bot.core.models import Member, Role
 from bot.core.ports import Transaction
-from bot.core.reports import PUBLIC_ONLY, Breakdown, Period, PeriodName, Subject
+from bot.core.reports import PUBLIC_ONLY, Breakdown, CalendarPeriod, PeriodKind, Subject
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_html, render_xlsx
 from handlers.dashboard import token_hash
 from handlers.reports import (
     BOT_BREAKDOWNS,
     BREAKDOWN_LABELS,
-    PERIOD_LABELS,
+    KIND_LABELS,
     XLSX,
     ReportError,
+    calendar_label,
     check_report,
     check_survey,
     delivery_report,
@@ -137,24 +139,36 @@ def page(who: Viewer, title: str, body: str) -> str:
     return _document(_, title, f"{nav}<h1>{html.escape(title)}</h1>{body}")
 
 
-async def overview(app: App, who: Viewer, period_name: str | None = None) -> str:
-    """Membership by country; field updates for a period (3 months unless asked); deliveries;
-    closed surveys."""
+def chosen_period(kind_name: str | None, at: str | None, today: date) -> CalendarPeriod:
+    """The calendar period a page asks for: the latest complete month unless told otherwise
+    (an unknown or incomplete one falls back to the latest complete of its kind)."""
+    kind = next((p for p in PeriodKind if p.value == kind_name), PeriodKind.MONTH)
+    if at:
+        with suppress(ValueError):
+            return CalendarPeriod.parse(kind, at, today)
+    return CalendarPeriod.recent(kind, today)[0]
+
+
+async def overview(
+    app: App, who: Viewer, period_name: str | None = None, at: str | None = None
+) -> str:
+    """Closed surveys; then membership, field updates and deliveries for one calendar period
+    (the latest complete month unless asked), the same periods the bot and the CLI offer."""
     _ = who.translator
     now = app.core.clock.now()
     k = app.core.config.min_cell
-    chosen = next((p for p in PeriodName if p.value == period_name), PeriodName.MONTHS3)
+    countries = app.core.config.countries
+    period = chosen_period(period_name, at, now.date())
     async with app.store.transaction() as tx:
-        membership = await membership_report(tx, Breakdown.COUNTRY, k, _, now)
-        period = Period.named(chosen, now)
-        updates = await updates_report(tx, Breakdown.COUNTRY, period, k, _, now)
-        delivery = await delivery_report(tx, k, _, now)
+        membership = await membership_report(tx, Breakdown.COUNTRY, period, k, _, now, countries)
+        updates = await updates_report(tx, Breakdown.COUNTRY, period, k, _, now, countries)
+        delivery = await delivery_report(tx, period, k, _, now)
         surveys = []
         for survey_id, slug in await tx.reports.closed_surveys():
             survey = await tx.surveys.get(survey_id)
             title = survey.definition.title(_.locale) if survey else slug
             surveys.append((slug, title))
-        await _audit(tx, who, "overview", now)
+        await _audit(tx, who, f"overview:{period.kind.value}:{period.label}", now)
     items = "".join(
         f'<li><a href="{html.escape(_link(who, _survey_path(slug)))}">'
         f"{html.escape(title)}</a></li>"
@@ -163,17 +177,28 @@ async def overview(app: App, who: Viewer, period_name: str | None = None) -> str
     none = html.escape(_("No closed survey has answers yet."))
     survey_list = f"<ul>{items}</ul>" if items else f'<p class="note">{none}</p>'
     heading = html.escape(_("Survey results"))
+    today = now.date()
+    kinds = {kind.value: _(label) for kind, label in KIND_LABELS.items()}
+    labels = {p.label: calendar_label(_, p) for p in CalendarPeriod.recent(period.kind, today, 6)}
     body = (
         f"<h2>{heading}</h2>{survey_list}"
-        + _shown(membership, _)
         + _nav(
-            who,
-            f"{_(PERIOD_LABELS[chosen])} ·",
-            "/dashboard",
-            "period",
-            {p.value: _(label) for p, label in PERIOD_LABELS.items()},
-            chosen.value,
+            who, f"{calendar_label(_, period)} ·", "/dashboard", "period", kinds, period.kind.value
         )
+        + (
+            _nav(
+                who,
+                _("Other periods:"),
+                "/dashboard",
+                "at",
+                labels,
+                period.label,
+                period=period.kind.value,
+            )
+            if period.kind is not PeriodKind.ALL
+            else ""
+        )
+        + _shown(membership, _)
         + _shown(updates, _)
         + _shown(delivery, _)
     )

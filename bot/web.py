@@ -122,7 +122,8 @@ def build_web(
         who = await dashboard.viewer(app, request.query_params.get("t"))
         if who is None:
             return refused()
-        shown = await dashboard.overview(app, who, request.query_params.get("period"))
+        params = request.query_params
+        shown = await dashboard.overview(app, who, params.get("period"), params.get("at"))
         return HTMLResponse(shown, headers=PRIVATE_PAGE)
 
     async def dashboard_survey(request: Request) -> Response:

@@ -11,31 +11,43 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from babel.dates import format_date
 
 from bot.core.campaigns import CampaignKind
-from bot.core.context import Context
-from bot.core.i18n import N_, Catalogs, Translator
+from bot.core.context import Context, CoreConfig
+from bot.core.i18n import N_, SUPPORTED_LOCALES, Catalogs, Translator
 from bot.core.ids import parse_id
-from bot.core.messages import Button, Outbound, OutboundFile
+from bot.core.messages import Button, ChannelName, Outbound, OutboundFile
 from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.reports import (
+    ALL_SPHERES,
     PUBLIC_ONLY,
     SURVEY_BREAKDOWNS,
     AnswerCount,
     Breakdown,
+    CalendarPeriod,
     DeliveryCount,
-    Period,
-    PeriodName,
+    MemberCount,
+    PeriodKind,
     Subject,
+    UpdateCount,
 )
 from bot.core.router import Router
 from bot.core.surveys import Question, QuestionType, Survey
-from bot.reports.disclosure import CountTable, disclose, min_cell
+from bot.reports.disclosure import (
+    NOBODY,
+    NOISE,
+    CountTable,
+    Keyed,
+    KeyedTable,
+    disclose,
+    min_cell,
+    perturb_table,
+)
 from bot.reports.model import Report, Section, SectionKind
 from bot.reports.render import percent, render_png, render_text, render_xlsx
 from handlers.campaigns import send_to_each
@@ -51,10 +63,12 @@ SUBJECT_LABELS = {
     Subject.UPDATES: N_("Field updates"),
     Subject.MEMBERSHIP: N_("Membership"),
 }
-PERIOD_LABELS = {
-    PeriodName.WEEKS4: N_("Last 4 weeks"),
-    PeriodName.MONTHS3: N_("Last 3 months"),
-    PeriodName.ALL: N_("All time"),
+DEFAULT_COUNTRIES = CoreConfig().countries
+KIND_LABELS = {
+    PeriodKind.WEEK: N_("Last full week"),
+    PeriodKind.MONTH: N_("Last full month"),
+    PeriodKind.QUARTER: N_("Last full quarter"),
+    PeriodKind.ALL: N_("All time"),
 }
 BREAKDOWN_LABELS = {
     Breakdown.NONE: N_("No breakdown"),
@@ -123,12 +137,10 @@ def ordered_groups(_: Translator, by: Breakdown, codes: Sequence[str]) -> list[s
     return sorted(unique, key=lambda c: (c == "", group_label(_, by, c).casefold()))
 
 
-def period_label(_: Translator, period: Period) -> str:
-    if period.whole:
-        return _("All time")
-    since = period.first_week
-    start = format_date(date.fromisoformat(since), locale=_.locale) if since else "…"
-    end = format_date(period.until, locale=_.locale) if period.until else "…"
+def survey_period_label(_: Translator, survey: Survey) -> str:
+    """A survey's results cover it whole: from its opening to its close."""
+    start = format_date(survey.opens_at.date(), locale=_.locale)
+    end = format_date(survey.closes_at.date(), locale=_.locale)
     return _("{since} to {until}", since=start, until=end)
 
 
@@ -304,7 +316,7 @@ async def survey_report(
         subject=Subject.SURVEY,
         title=survey.definition.title(_.locale),
         locale=_.locale,
-        period=period_label(_, Period()),
+        period=survey_period_label(_, survey),
         breakdown=by,
         breakdown_label=_(BREAKDOWN_LABELS[by]),
         k=k,
@@ -316,86 +328,228 @@ async def survey_report(
     )
 
 
+# -- counts over time: fixed calendar periods, cell-key perturbation ---------------------------
+
+# Every row and column of these tables comes from a fixed list, never from the data: a group
+# that appears only when somebody is in it would tell that somebody is.
+OTHER = ""  # the row of countries outside WASL_COUNTRIES (and of a country not given)
+CHANNELS = tuple(c.value for c in ChannelName)
+URGENCY = ("routine", "urgent")
+Unit = tuple[Sequence[str], Sequence[str], Keyed]  # its rows, its columns, its people
+
+
+def keyed_table(units: Sequence[Unit], rows: Sequence[str], columns: Sequence[str]) -> KeyedTable:
+    """True counts and cell keys for every cell and total from disjoint groups of people.
+
+    A group counts in each of its rows and columns (a member with two spheres is in two sphere
+    columns) but once in a total: totals count people, and each is a cell of its own.
+    """
+    row_index = {r: i for i, r in enumerate(rows)}
+    column_index = {c: j for j, c in enumerate(columns)}
+    cells = [[NOBODY] * len(columns) for _r in rows]
+    row_totals = [NOBODY] * len(rows)
+    column_totals = [NOBODY] * len(columns)
+    total = NOBODY
+    for unit_rows, unit_columns, people in units:
+        total += people
+        for r in dict.fromkeys(unit_rows):
+            if r not in row_index:
+                continue
+            i = row_index[r]
+            row_totals[i] += people
+            for c in dict.fromkeys(unit_columns):
+                if c in column_index:
+                    cells[i][column_index[c]] += people
+        for c in dict.fromkeys(unit_columns):
+            if c in column_index:
+                column_totals[column_index[c]] += people
+    return KeyedTable(
+        tuple(rows),
+        tuple(columns),
+        tuple(tuple(line) for line in cells),
+        tuple(row_totals),
+        tuple(column_totals),
+        total,
+    )
+
+
+def calendar_label(_: Translator, period: CalendarPeriod) -> str:
+    """ "Week of 16 Nov 2026", "November 2026", "Q4 2026", "All time" in her language."""
+    if period.kind is PeriodKind.ALL or period.first is None:
+        return _(
+            "All time, to {date}",
+            date=format_date(period.end - timedelta(days=1), locale=_.locale),
+        )
+    if period.kind is PeriodKind.WEEK:
+        return _("Week of {date}", date=format_date(period.first, locale=_.locale))
+    year, number = period.label.split("-")
+    if period.kind is PeriodKind.MONTH:
+        return format_date(date(int(year), int(number), 1), "LLLL y", locale=_.locale)
+    return _("Quarter {n} of {year}", n=_.number(int(number[1:])), year=year)
+
+
+def _time_rows(by: Breakdown, period: CalendarPeriod, since: date | None) -> list[str]:
+    weeks = period.weeks(since)
+    if by is Breakdown.WEEK:
+        return weeks
+    return list(dict.fromkeys(w[:7] for w in weeks))
+
+
+def perturbed_notes(_: Translator, k: int, noise: int) -> tuple[str, ...]:
+    """What every output of a perturbed report says about its figures."""
+    return (
+        _(
+            "To protect small groups, every figure, totals included, is changed by at most "
+            "±{d} (the same figure always gets the same change), and a figure under {k} after "
+            "the change, zero included, is shown as “<{k}”.",
+            d=noise,
+            k=k,
+        ),
+    )
+
+
+def _country(code: str, countries: Sequence[str]) -> str:
+    return code if code in countries else OTHER
+
+
 async def updates_report(
-    tx: Transaction, by: Breakdown, period: Period, k: int, _: Translator, now: datetime
+    tx: Transaction,
+    by: Breakdown,
+    period: CalendarPeriod,
+    k: int,
+    _: Translator,
+    now: datetime,
+    countries: Sequence[str] = DEFAULT_COUNTRIES,
 ) -> Report:
-    """Field updates by group, routine and urgent, from the anonymous weekly tallies."""
-    counts = await tx.reports.update_counts(by, period)
-    groups = ordered_groups(_, by, [c.group for c in counts]) if counts else []
-    cells: dict[tuple[str, str], int] = {}
-    for c in counts:
-        key = (c.group, "urgent" if c.urgent else "routine")
-        cells[key] = cells.get(key, 0) + c.count
-    table = disclose(CountTable.from_cells(cells, groups, ("routine", "urgent")), k)
+    """Field updates by group, routine and urgent, from the anonymous weekly tallies: every
+    figure perturbed by its cell key; totals count updates, not sphere mentions."""
+    tallies = await tx.reports.update_counts(period)
+    whole = [t for t in tallies if t.sphere == ALL_SPHERES]
+    since = min((date.fromisoformat(t.week) for t in tallies), default=None)
+    units: list[Unit]
+    if by is Breakdown.SPHERE:
+        rows: list[str] = list(SPHERE_BY_CODE)
+        units = [
+            ([t.sphere], [URGENCY[t.urgent]], Keyed(t.count, t.key))
+            for t in tallies
+            if t.sphere != ALL_SPHERES
+        ]
+    else:
+        if by is Breakdown.COUNTRY:
+            rows = [*countries, OTHER]
+        elif by in (Breakdown.WEEK, Breakdown.MONTH):
+            rows = _time_rows(by, period, since)
+        else:
+            rows = [""]
+
+        def row(t: UpdateCount) -> str:
+            if by is Breakdown.COUNTRY:
+                return _country(t.country, countries)
+            if by is Breakdown.WEEK:
+                return t.week
+            return t.week[:7] if by is Breakdown.MONTH else ""
+
+        units = [([row(t)], [URGENCY[t.urgent]], Keyed(t.count, t.key)) for t in whole]
+    keyed = keyed_table(units, rows, URGENCY)
+    if by is Breakdown.SPHERE:  # the totals count each update once, whatever its spheres
+        people = keyed_table(
+            [([""], [URGENCY[t.urgent]], Keyed(t.count, t.key)) for t in whole], [""], URGENCY
+        )
+        keyed = replace(keyed, column_totals=people.column_totals, total=people.total)
+    table = perturb_table(keyed, k)
+    notes = [_("Counted from anonymous weekly tallies. A total counts each update once.")]
+    if by is Breakdown.SPHERE:
+        notes.append(_("By sphere: an update about several spheres is counted in each."))
     section = Section(
         "updates",
         _("Field updates"),
         SectionKind.TABLE,
         table,
-        tuple(group_label(_, by, g) for g in groups),
+        tuple(_row_label(_, by, g) for g in rows),
         (_("Routine"), _("Urgent")),
-        (
-            _(
-                "Counted from anonymous weekly tallies: an update about several spheres is "
-                "counted once in each."
-            ),
-        ),
+        tuple(notes),
     )
     return Report(
         subject=Subject.UPDATES,
         title=_("Field updates"),
         locale=_.locale,
-        period=period_label(_, period),
+        period=calendar_label(_, period),
         breakdown=by,
         breakdown_label=_(BREAKDOWN_LABELS[by]),
         k=k,
         generated_at=now,
         sections=(section,),
+        notes=perturbed_notes(_, k, table.noise),
     )
 
 
-async def membership_report(
-    tx: Transaction, by: Breakdown, k: int, _: Translator, now: datetime
-) -> Report:
-    """Active members by group and sphere: who works on what where."""
-    counts = await tx.reports.membership_counts(by)
-    cells: dict[tuple[str, str], int] = {}
-    spheres = [s for s in SPHERE_BY_CODE if any(c.sphere == s for c in counts)]
-    spheres += sorted({c.sphere for c in counts} - set(spheres))  # "" (no sphere) and unknown
+def _row_label(_: Translator, by: Breakdown, code: str) -> str:
+    if by is Breakdown.COUNTRY and code == OTHER:
+        return _("Other countries or not given")
     if by is Breakdown.SPHERE:
-        groups = spheres
+        return _sphere_label(_, code)
+    return group_label(_, by, code)
+
+
+async def membership_report(
+    tx: Transaction,
+    by: Breakdown,
+    period: CalendarPeriod,
+    k: int,
+    _: Translator,
+    now: datetime,
+    countries: Sequence[str] = DEFAULT_COUNTRIES,
+) -> Report:
+    """Active members who joined in the period, by group and sphere: every figure perturbed by
+    its cell key; a total counts people, a person with several spheres once."""
+    counts = await tx.reports.membership_counts(period)
+    spheres = [*SPHERE_BY_CODE, ""]
+    rows: list[str]
+    if by is Breakdown.SPHERE:
+        rows = spheres
         columns: tuple[str, ...] = ("members",)
         column_labels: tuple[str, ...] = (_("Members"),)
-        for c in counts:
-            cells[(c.sphere, "members")] = cells.get((c.sphere, "members"), 0) + c.count
-        row_labels = tuple(_sphere_label(_, s) for s in groups)
     else:
-        groups = ordered_groups(_, by, [c.group for c in counts])
+        rows = {
+            Breakdown.COUNTRY: [*countries, OTHER],
+            Breakdown.LANGUAGE: list(SUPPORTED_LOCALES),
+            Breakdown.CHANNEL: list(CHANNELS),
+        }.get(by, [""])
         columns = tuple(spheres)
         column_labels = tuple(_sphere_label(_, s) for s in spheres)
-        for c in counts:
-            cells[(c.group, c.sphere)] = cells.get((c.group, c.sphere), 0) + c.count
-        row_labels = tuple(group_label(_, by, g) for g in groups)
-    table = disclose(CountTable.from_cells(cells, groups, columns), k)
+
+    def unit(c: MemberCount) -> Unit:
+        own = sorted(c.spheres) or [""]
+        if by is Breakdown.SPHERE:
+            return own, ["members"], Keyed(c.count, c.key)
+        group = {
+            Breakdown.COUNTRY: _country(c.country, countries),
+            Breakdown.LANGUAGE: c.locale,
+            Breakdown.CHANNEL: c.channel,
+        }.get(by, "")
+        return [group], own, Keyed(c.count, c.key)
+
+    table = perturb_table(keyed_table([unit(c) for c in counts], rows, columns), k)
     section = Section(
         "membership",
-        _("Active members"),
+        _("Active members who joined in the period"),
         SectionKind.TABLE,
         table,
-        row_labels,
+        tuple(_row_label(_, by, g) for g in rows),
         column_labels,
-        (_("A member working on several spheres is counted in each."),),
+        (_("One person may count in several spheres; a total counts each person once."),),
     )
     return Report(
         subject=Subject.MEMBERSHIP,
         title=_("Membership"),
         locale=_.locale,
-        period=_("Now"),
+        period=calendar_label(_, period),
         breakdown=by,
         breakdown_label=_(BREAKDOWN_LABELS[by]),
         k=k,
         generated_at=now,
         sections=(section,),
+        notes=perturbed_notes(_, k, table.noise),
     )
 
 
@@ -417,24 +571,26 @@ DELIVERY_STATUSES = (
 )
 
 
-async def delivery_report(tx: Transaction, k: int, _: Translator, now: datetime) -> Report:
-    """Per recent campaign: messages sent, failed, unreachable…; and why they failed."""
-    counts: list[DeliveryCount] = await tx.reports.delivery_counts()
+async def delivery_report(
+    tx: Transaction, period: CalendarPeriod, k: int, _: Translator, now: datetime
+) -> Report:
+    """Per campaign created in the period: messages sent, failed, unreachable…; and why they
+    failed. Every figure perturbed by its cell key (the recipients' record keys)."""
+    counts: list[DeliveryCount] = await tx.reports.delivery_counts(period)
     names = {c.campaign_id: f"#{c.campaign_id} {c.kind}: {c.title}" for c in counts}
-    statuses = [s for s in DELIVERY_STATUSES if any(c.status == s for c in counts)]
-    statuses += sorted({c.status for c in counts} - set(statuses))
-    by_status: dict[tuple[str, str], int] = {}
-    by_reason: dict[tuple[str, str], int] = {}
-    for c in counts:
-        key = (str(c.campaign_id), c.status)
-        by_status[key] = by_status.get(key, 0) + c.count
-        if c.reason and c.status != "sent":
-            reason = (c.reason[:80], "n")
-            by_reason[reason] = by_reason.get(reason, 0) + c.count
+    statuses = [*DELIVERY_STATUSES, *sorted({c.status for c in counts} - set(DELIVERY_STATUSES))]
     ids = [str(i) for i in sorted(names, reverse=True)]
-    status_table = disclose(CountTable.from_cells(by_status, ids, statuses), k)
-    reasons = sorted({r for r, _n in by_reason})
-    reason_table = disclose(CountTable.from_cells(by_reason, reasons, ("n",)), k)
+    status_units: list[Unit] = [
+        ([str(c.campaign_id)], [c.status], Keyed(c.count, c.key)) for c in counts
+    ]
+    reason_units: list[Unit] = [
+        ([c.reason[:80]], ["n"], Keyed(c.count, c.key))
+        for c in counts
+        if c.reason and c.status != "sent"
+    ]
+    reasons = sorted({r for rows, _c, _n in reason_units for r in rows})
+    status_table = perturb_table(keyed_table(status_units, ids, statuses), k)
+    reason_table = perturb_table(keyed_table(reason_units, reasons, ("n",)), k)
     sections = (
         Section(
             "campaigns",
@@ -457,12 +613,13 @@ async def delivery_report(tx: Transaction, k: int, _: Translator, now: datetime)
         subject=Subject.DELIVERY,
         title=_("Campaign delivery"),
         locale=_.locale,
-        period=_("Recent campaigns"),
+        period=calendar_label(_, period),
         breakdown=Breakdown.NONE,
         breakdown_label=_("By campaign"),
         k=k,
         generated_at=now,
         sections=sections,
+        notes=perturbed_notes(_, k, NOISE),
     )
 
 
@@ -544,11 +701,14 @@ class ReportFlow:
             ctx.say(_("What would you like a report on?"), [*buttons, cancel])
         elif step == "survey":
             await self._ask_survey(ctx, cancel)
-        elif step == "period":
+        elif step == "calendar":
             buttons = [
-                Button(_(label), f"{FLOW}:p:{p.value}") for p, label in PERIOD_LABELS.items()
+                Button(_(label), f"{FLOW}:c:{kind.value}") for kind, label in KIND_LABELS.items()
             ]
-            ctx.say(_("For which period?"), [*buttons, cancel])
+            ctx.say(
+                _("For which period? Counts over time come for whole calendar periods only."),
+                [*buttons, cancel],
+            )
         elif step == "by":
             choices = await self._breakdowns(ctx)
             buttons = [Button(_(BREAKDOWN_LABELS[b]), f"{FLOW}:b:{b.value}") for b in choices]
@@ -590,13 +750,13 @@ class ReportFlow:
             ctx.say(ctx._("Cancelled."))
         elif step == "subject" and action == "s" and arg in {s.value for s in SUBJECT_LABELS}:
             subject = Subject(arg)
-            following = {Subject.SURVEY: "survey", Subject.MEMBERSHIP: "by"}.get(subject, "period")
+            following = "survey" if subject is Subject.SURVEY else "calendar"
             ctx.state.go(FLOW, following, subject=arg)
             await self.reprompt(ctx)
         elif step == "survey" and action == "v" and (survey_id := parse_id(arg)) is not None:
             await self._picked_survey(ctx, survey_id)
-        elif step == "period" and action == "p" and arg in {p.value for p in PeriodName}:
-            ctx.state.go(FLOW, "by", period=arg)
+        elif step == "calendar" and action == "c" and arg in {p.value for p in PeriodKind}:
+            ctx.state.go(FLOW, "by", kind=arg)
             await self.reprompt(ctx)
         elif (
             step == "by"
@@ -627,7 +787,6 @@ class ReportFlow:
         assert ctx.member is not None
         data = ctx.state.data
         subject = Subject(data["subject"])
-        period = Period.named(PeriodName(data.get("period", PeriodName.ALL.value)), ctx.now)
         k = ctx.config.min_cell
         if subject is Subject.SURVEY:
             survey = await ctx.tx.surveys.get(int(data["sid"]))
@@ -636,19 +795,16 @@ class ReportFlow:
                 ctx.say(ctx._("I can't find this survey. Please check the link."))
                 return
             report = await survey_report(ctx.tx, survey, by, k, ctx._, ctx.now)
-        elif subject is Subject.UPDATES:
-            report = await updates_report(ctx.tx, by, period, k, ctx._, ctx.now)
         else:
-            report = await membership_report(ctx.tx, by, k, ctx._, ctx.now)
+            kind = PeriodKind(data.get("kind", PeriodKind.MONTH.value))
+            calendar = CalendarPeriod.recent(kind, ctx.now.date())[0]
+            build = updates_report if subject is Subject.UPDATES else membership_report
+            report = await build(ctx.tx, by, calendar, k, ctx._, ctx.now, ctx.config.countries)
         try:
             check_report(report, ctx._)
         except ReportError as error:
             ctx.say(str(error))
-            back = (
-                "by"
-                if report.all_hidden or subject in (Subject.MEMBERSHIP, Subject.SURVEY)
-                else "period"
-            )
+            back = "by" if report.all_hidden or subject is Subject.SURVEY else "calendar"
             ctx.state.go(FLOW, back)
             await self.reprompt(ctx)
             return
@@ -683,9 +839,7 @@ class ReportFlow:
             details={
                 "subject": subject.value,
                 "survey_id": data.get("sid"),
-                "period": (
-                    None if subject is Subject.SURVEY else data.get("period", PeriodName.ALL.value)
-                ),
+                "period": None if subject is Subject.SURVEY else data.get("kind"),
                 "by": by.value,
             },
         )

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, select, update
 
 from bot.core.models import MemberStatus
 from bot.core.reports import (
     AnswerCount,
     Breakdown,
+    CalendarPeriod,
     DeliveryCount,
     MemberCount,
-    Period,
     ResultRecipient,
     UpdateCount,
 )
@@ -31,6 +31,15 @@ from storage.tables import (
     text_t,
 )
 
+# A member's spheres as bits, inside one membership query only (never stored): one GROUP BY
+# per set of spheres instead of one row per member.
+SPHERE_BITS = {
+    code: 1 << bit
+    for bit, code in enumerate(
+        ("youth", "pluralism", "religion", "rights", "vaw", "narratives", "media", "advocacy")
+    )
+}
+
 # The counters' dimension for each breakdown a survey can be counted by (none for time: survey
 # results are released once, for the whole survey).
 SURVEY_DIMENSIONS = {
@@ -42,14 +51,6 @@ SURVEY_DIMENSIONS = {
     Breakdown.AGE: "age",
     Breakdown.GENDER: "gender",
 }
-
-
-def _in_period(query: Select[Any], week: Any, period: Period) -> Select[Any]:
-    if period.first_week is not None:
-        query = query.where(week >= period.first_week)
-    if period.last_week is not None:
-        query = query.where(week <= period.last_week)
-    return query
 
 
 def _month(week: Any) -> ColumnElement[str]:
@@ -157,72 +158,101 @@ class ReportRepository:
 
     # -- field updates (from the anonymous tallies, which outlive the updates) ----------------
 
-    async def update_counts(self, by: Breakdown, period: Period) -> list[UpdateCount]:
+    async def update_counts(self, period: CalendarPeriod) -> list[UpdateCount]:
         t = tally_t.c
-        dimension: dict[Breakdown, Any] = {
-            Breakdown.COUNTRY: t.country,
-            Breakdown.SPHERE: t.sphere,
-            Breakdown.WEEK: t.week,
-            Breakdown.MONTH: _month(t.week),
-        }
-        if by is not Breakdown.NONE and by not in dimension:
-            raise ValueError(f"updates cannot be broken down by {by}")
-        keys = [t.urgent]
-        if by is not Breakdown.NONE:
-            keys.append(dimension[by].label("grp"))
-        query = select(*keys, func.sum(t.count).label("n"))
-        rows = await self.conn.execute(_in_period(query, t.week, period).group_by(*keys))
-        return [UpdateCount(_text(r, "grp"), bool(r.urgent), int(r.n)) for r in rows]
+        query = select(t.country, t.sphere, t.week, t.urgent, t.count.label("n"), t.key_sum).where(
+            t.week < period.end.isoformat(), t.count > 0
+        )
+        if period.first_week is not None:
+            query = query.where(t.week >= period.first_week)
+        rows = await self.conn.execute(query)
+        return [
+            UpdateCount(r.country, r.sphere, r.week, bool(r.urgent), int(r.n), int(r.key_sum))
+            for r in rows
+        ]
 
     # -- membership ---------------------------------------------------------------------------
 
-    async def membership_counts(self, by: Breakdown) -> list[MemberCount]:
+    async def membership_counts(self, period: CalendarPeriod) -> list[MemberCount]:
+        """Active members who joined in the period, counted per country, language, channel
+        and set of spheres (bits) in one GROUP BY over a per-member subquery."""
         m = member_t.c
-        dimension: dict[Breakdown, Any] = {
-            Breakdown.COUNTRY: m.country,
-            Breakdown.LANGUAGE: m.locale,
-            Breakdown.CHANNEL: m.channel,
-        }
-        if by not in (Breakdown.NONE, Breakdown.SPHERE) and by not in dimension:
-            raise ValueError(f"membership cannot be broken down by {by}")
-        keys: list[Any] = [sphere_t.c.sphere]
-        if by in dimension:
-            keys.append(dimension[by].label("grp"))
-        rows = await self.conn.execute(
-            select(*keys, func.count().label("n"))
-            .select_from(member_t.outerjoin(sphere_t, sphere_t.c.member_id == m.id))
-            .where(m.status == MemberStatus.ACTIVE.value)
-            .group_by(*keys)
+        bits = func.coalesce(
+            func.sum(
+                case(
+                    *((sphere_t.c.sphere == code, bit) for code, bit in SPHERE_BITS.items()),
+                    else_=0,
+                )
+            ),
+            0,
         )
-        counts = []
-        for r in rows:
-            sphere = r.sphere or ""
-            group = sphere if by is Breakdown.SPHERE else _text(r, "grp")
-            counts.append(MemberCount(group, sphere, int(r.n)))
-        return counts
+        joined = m.joined_at < period.end_at
+        if period.start_at is not None:
+            joined = and_(joined, m.joined_at >= period.start_at)
+        per_member = (
+            select(m.id, m.country, m.locale, m.channel, m.record_key, bits.label("bits"))
+            .select_from(member_t.outerjoin(sphere_t, sphere_t.c.member_id == m.id))
+            .where(m.status == MemberStatus.ACTIVE.value, joined)
+            .group_by(m.id, m.country, m.locale, m.channel, m.record_key)
+            .subquery()
+        )
+        p = per_member.c
+        rows = await self.conn.execute(
+            select(
+                p.country,
+                p.locale,
+                p.channel,
+                p.bits,
+                func.count().label("n"),
+                func.sum(p.record_key).label("key"),
+            ).group_by(p.country, p.locale, p.channel, p.bits)
+        )
+        return [
+            MemberCount(
+                r.country or "",
+                r.locale,
+                r.channel,
+                frozenset(code for code, bit in SPHERE_BITS.items() if int(r.bits) & bit),
+                int(r.n),
+                int(r.key or 0),
+            )
+            for r in rows
+        ]
 
     # -- delivery -----------------------------------------------------------------------------
 
-    async def delivery_counts(self, limit: int = 20) -> list[DeliveryCount]:
-        recent = select(campaign_t.c.id).order_by(campaign_t.c.id.desc()).limit(limit).subquery()
+    async def delivery_counts(
+        self, period: CalendarPeriod, limit: int = 20
+    ) -> list[DeliveryCount]:
+        c = campaign_t.c
+        created = c.created_at < period.end_at
+        if period.start_at is not None:
+            created = and_(created, c.created_at >= period.start_at)
+        recent = select(c.id).where(created).order_by(c.id.desc()).limit(limit).subquery()
         reason = func.coalesce(outbox_t.c.last_error, "").label("reason")
         rows = await self.conn.execute(
             select(
-                campaign_t.c.id,
-                campaign_t.c.kind,
-                campaign_t.c.title,
+                c.id,
+                c.kind,
+                c.title,
                 outbox_t.c.status,
                 reason,
                 func.count().label("n"),
+                func.sum(member_t.c.record_key).label("key"),
             )
-            .select_from(campaign_t.join(outbox_t, outbox_t.c.campaign_id == campaign_t.c.id))
-            .where(campaign_t.c.id.in_(select(recent.c.id)))
-            .group_by(
-                campaign_t.c.id, campaign_t.c.kind, campaign_t.c.title, outbox_t.c.status, reason
+            .select_from(
+                campaign_t.join(outbox_t, outbox_t.c.campaign_id == c.id).join(
+                    member_t, member_t.c.id == outbox_t.c.member_id
+                )
             )
-            .order_by(campaign_t.c.id.desc())
+            .where(c.id.in_(select(recent.c.id)))
+            .group_by(c.id, c.kind, c.title, outbox_t.c.status, reason)
+            .order_by(c.id.desc())
         )
-        return [DeliveryCount(r.id, r.kind, r.title, r.status, r.reason, r.n) for r in rows]
+        return [
+            DeliveryCount(r.id, r.kind, r.title, r.status, r.reason, int(r.n), int(r.key or 0))
+            for r in rows
+        ]
 
     # -- closing the loop ---------------------------------------------------------------------
 

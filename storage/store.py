@@ -23,6 +23,7 @@ from bot.core.models import (
     Role,
 )
 from bot.core.ports import ErasureReport, KeptAbout
+from bot.core.reports import record_key
 from bot.delivery.policy import OutboxStatus
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
@@ -202,6 +203,7 @@ class SqlTransaction:
                 consented_at=new.consented_at,
                 joined_at=now,
                 last_seen_at=now,
+                record_key=record_key(),
             )
             .returning(member_t.c.id)
         )

@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -39,6 +48,11 @@ class MemberRow(SQLModel, table=True):
     consented_at: datetime = _when()
     joined_at: datetime = _when()
     last_seen_at: datetime = _when()
+    # A random number fixed when she joins: reports add up their contributors' keys into a
+    # cell key that decides the cell's noise (bot/reports/disclosure.py). Says nothing alone.
+    record_key: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=sql_text("0"))
+    )
 
 
 class MemberSphereRow(SQLModel, table=True):
@@ -349,6 +363,11 @@ class UpdateTallyRow(SQLModel, table=True):
     week: str = Field(primary_key=True, max_length=10)  # the Monday, ISO date
     urgent: bool = Field(primary_key=True)
     count: int = 0
+    # The sum of the counted updates' random record keys (cell-key method): the updates are
+    # deleted in time, their keys live on only as this sum.
+    key_sum: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=sql_text("0"))
+    )
 
 
 class TipRow(SQLModel, table=True):

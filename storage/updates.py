@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, delete, func, insert, not_, or_, select, upda
 from bot.core.clock import week_of
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus
+from bot.core.reports import ALL_SPHERES, record_key
 from bot.core.updates import FieldUpdate, Recipient, UpdateStatus
 from storage.connection import SqlConnection
 from storage.erasure import erase_copies
@@ -61,14 +62,17 @@ class UpdateRepository:
                 insert(update_sphere_t), [{"update_id": update_id, "sphere": s} for s in unique]
             )
         week = week_of(now)
-        for sphere in unique:
+        # One random record key per update, added to each tally it counts in: reports turn the
+        # sums into cell keys (cell-key method). "*" counts the update once, for totals.
+        key = record_key()
+        for sphere in [ALL_SPHERES, *unique]:
             statement = self._upsert(tally_t).values(
-                country=country, sphere=sphere, week=week, urgent=urgent, count=1
+                country=country, sphere=sphere, week=week, urgent=urgent, count=1, key_sum=key
             )
             await self.conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["country", "sphere", "week", "urgent"],
-                    set_={"count": tally_t.c.count + 1},
+                    set_={"count": tally_t.c.count + 1, "key_sum": tally_t.c.key_sum + key},
                 )
             )
         return update_id

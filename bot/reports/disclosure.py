@@ -26,10 +26,24 @@ The rules, with k = `WASL_MIN_CELL` (default 5):
 5. **Percentages** are computed per row over the shown cells only, and say so when a row has
    hidden cells.
 
-Not covered: an attacker solving the equations of several lines at once (linear programming
-over the whole table). Rule 2 stops the subtraction within one row or column that is the
-practical risk in a briefing; reports should still avoid publishing one survey under many
-overlapping breakdowns.
+Not covered by these rules: an attacker solving the equations of several lines at once
+(linear programming over the whole table). Rule 2 stops the subtraction within one row or
+column that is the practical risk in a briefing. They apply to survey results, released once.
+
+Counts over time (field updates, membership, delivery) can be asked for every calendar period
+and breakdown, so subtraction between overlapping tables is the risk there. They use the
+**cell-key method** instead (`perturb`, as in the ABS TableBuilder and Eurostat's cell-key
+method): every record (a member, an update) has a permanent random record key in
+[0, KEY_SPACE); a cell's key is the sum of its contributors' keys modulo KEY_SPACE, and the
+p-table below turns the cell key into noise in [-D, +D]. The same people always make the same
+key and so the same noise: asking again, or for an overlapping table that happens to hold the
+same people, gives nothing new, and two tables that differ by a few people differ by
+independent noise. A figure that comes out under k, zero included, is shown as "<k", so no
+count of 1..k-1 is ever published as itself, and neither a "<k" nor a published figure is a
+hard bound a reader could subtract from: "<k" may hide up to k-1+D people or nobody, and a
+published k may stand for k-D. (Exact zeros, "<k" meaning at least one, and "published means
+at least k" are what turn one unlucky pair of noises into a disclosure.) A total is a cell of
+its own, with its own contributors and noise, never the sum of perturbed cells.
 """
 
 from __future__ import annotations
@@ -38,6 +52,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.core.reports import KEY_SPACE
 
 DEFAULT_MIN_CELL = 5
 MIN_CELL_ENV = "WASL_MIN_CELL"
@@ -109,11 +125,14 @@ class Disclosed:
     column_totals: tuple[int | None, ...]
     total: int | None
     k: int
+    noise: int = 0  # D: figures are perturbed by at most ±D (0: exact, suppression only)
 
     @property
     def empty(self) -> bool:
-        """No one at all in the table (nothing to hide, nothing to say)."""
-        return self.total == 0
+        """No one at all in the table (nothing to hide, nothing to say), or no group to show
+        (a perturbed table's rows never depend on who is in them, only on what exists, such
+        as campaigns)."""
+        return self.total == 0 or not self.rows
 
     @property
     def any_hidden(self) -> bool:
@@ -248,3 +267,94 @@ def _hide_more(
         return
     for _, _, (r, c) in shown:
         hidden[r][c] = Hidden.SMALL
+
+
+# -- the cell-key method (counts over time) -----------------------------------------------------
+
+NOISE = 2  # D: no published figure differs from the true count by more than this
+# The p-table: the weight of each noise value by its size (0, ±1, ±2), out of 20: half the
+# figures are exact, 1 in 20 moves by 2 each way. The same row serves every true count, so the
+# noise averages to zero everywhere; extreme noise is rare on purpose, since only several
+# figures at opposite extremes together could narrow a hidden group down.
+P_TABLE = (10, 4, 1)
+
+
+def cell_key(keys: Sequence[int] | int) -> int:
+    """The cell key: its contributors' record keys (or key sums) added up, modulo KEY_SPACE."""
+    return (keys if isinstance(keys, int) else sum(keys)) % KEY_SPACE
+
+
+def noise_row(d: int = NOISE) -> tuple[tuple[int, int], ...]:
+    """The p-table's row: (noise, weight) pairs for -D..+D."""
+    reach = min(d, len(P_TABLE) - 1)
+    return tuple((n, P_TABLE[abs(n)]) for n in range(-reach, reach + 1))
+
+
+def perturb(count: int, key: int, k: int, d: int = NOISE) -> int | None:
+    """The published figure for `count` people whose cell key is `key`: the count plus the
+    p-table's noise for this key, or None (shown "<k") when that comes out under k.
+
+    So no count of 1..k-1 is ever published as itself: up to k-1-D it is always hidden, and
+    k-D..k-1 is either hidden or published as k or more, as a count of k..k-1+D may be hidden.
+    A published figure therefore does not prove that the group has k people, nor "<k" that it
+    has fewer, nor that it has anyone: an empty cell (no contributors) is "<k" too.
+    """
+    if count <= 0:
+        return None
+    row = noise_row(d)
+    total = sum(weight for _, weight in row)
+    position = (key % KEY_SPACE) * total // KEY_SPACE
+    for noise, weight in row:
+        if position < weight:
+            published = count + noise
+            return published if published >= k else None
+        position -= weight
+    raise AssertionError("unreachable: position is below the row's total weight")
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """A true count and its cell key (the sum of its contributors' record keys)."""
+
+    count: int
+    key: int
+
+    def __add__(self, other: Keyed) -> Keyed:
+        """The union of two disjoint groups: counts and keys add up."""
+        return Keyed(self.count + other.count, cell_key(self.key + other.key))
+
+
+NOBODY = Keyed(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedTable:
+    """True counts with their cell keys: the cells, and each total as a cell of its own
+    (a total counts people: one person in two columns counts once in her row's total)."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    cells: tuple[tuple[Keyed, ...], ...]
+    row_totals: tuple[Keyed, ...]
+    column_totals: tuple[Keyed, ...]
+    total: Keyed
+
+
+def perturb_table(table: KeyedTable, k: int | None = None, d: int = NOISE) -> Disclosed:
+    """Every cell and total perturbed by its own cell key; everything under k shown "<k"."""
+    k = min_cell() if k is None else k
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    cells = tuple(tuple(perturb(c.count, c.key, k, d) for c in line) for line in table.cells)
+    hidden = tuple(tuple(Hidden.SMALL if n is None else None for n in line) for line in cells)
+    return Disclosed(
+        rows=table.rows,
+        columns=table.columns,
+        cells=cells,
+        hidden=hidden,
+        row_totals=tuple(perturb(t.count, t.key, k, d) for t in table.row_totals),
+        column_totals=tuple(perturb(t.count, t.key, k, d) for t in table.column_totals),
+        total=perturb(table.total.count, table.total.key, k, d),
+        k=k,
+        noise=d,
+    )

@@ -66,9 +66,24 @@ def total(value: int | None, _: Translator) -> str:
     return _.number(value) if value is not None else WITHHELD
 
 
+def perturbed(report: Report) -> bool:
+    """Its figures went through the cell-key method (counts over time), not suppression."""
+    return any(s.table.noise for s in report.sections)
+
+
 def explanation(report: Report, _: Translator) -> list[str]:
     """How to read the numbers: the same words in every output."""
     k = report.k
+    if perturbed(report):
+        # The report's own notes say how figures are perturbed and small groups hidden.
+        return [
+            _(
+                "A total is a figure of its own, perturbed like the others: it need not be "
+                "the sum of the figures shown. A total under {k} is shown as “—”.",
+                k=k,
+            ),
+            *report.notes,
+        ]
     lines = [
         _(
             "Groups of fewer than {k} people are shown as “<{k}”. A cell that would let "
@@ -97,6 +112,9 @@ def meta(report: Report, _: Translator) -> list[tuple[str, str]]:
         (_("Breakdown"), report.breakdown_label),
         (_("Smallest group shown (k)"), _.number(report.k)),
     ]
+    if perturbed(report):
+        noise = max(s.table.noise for s in report.sections)
+        rows.append((_("Figures perturbed by at most"), f"±{_.number(noise)}"))
     if report.subject is Subject.SURVEY:
         rows.append((_("Responses"), responses(report, _)))
     rows.append((_("Made"), _.datetime(report.generated_at)))
@@ -142,6 +160,8 @@ def render_text(report: Report, _: Translator, *, limit: int = TEXT_LIMIT) -> st
         else:
             head.append(_.plural("{n} response.", "{n} responses.", report.responses))
     head.append(_("Groups of fewer than {k} people are hidden.", k=report.k))
+    if perturbed(report):
+        head += list(report.notes)
     text = "\n".join(head)
     for index, section in enumerate(report.sections, 1):
         block = "\n".join([f"\n{index}. {section.title}", *_section_lines(report, section, _)])
@@ -226,6 +246,9 @@ def render_csv(report: Report, _: Translator) -> bytes:
     for section in report.sections:
         for row in _csv_rows(section, _):
             writer.writerow([safe_cell(value) for value in row])
+    if perturbed(report):
+        for line in explanation(report, _):
+            writer.writerow([safe_cell(value) for value in (_("notes"), line, "", "", "", "", "")])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -554,6 +577,10 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
         axes = figure.add_subplot(grid[index])
         _panel(axes, section, report, _)
     footer = _("Groups of fewer than {k} people are hidden.", k=report.k)
+    if perturbed(report):
+        footer += " " + _(
+            "Figures are perturbed by at most ±{d}.", d=report.sections[0].table.noise
+        )
     footer += _footnote(panels, _, "\n")
     x, align = (0.99, "right") if _.rtl else (0.01, "left")
     figure.text(x, 0.005, shape(footer), ha=align, fontsize=10, color="#555555")

@@ -9,19 +9,21 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from bot.app import App
 from bot.config import Settings
 from bot.core.context import CoreConfig
 from bot.core.models import Role
+from bot.core.reports import CalendarPeriod, PeriodKind
 from bot.web import build_web
 from handlers import build_router
 from handlers.dashboard import token_hash
@@ -105,8 +107,12 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     h: Harness, web: httpx.AsyncClient
 ) -> None:
     now = h.clock.now()
-    ids = await seed_members(h.store, now, {"IQ": 12, "YE": 7, "LB": 2})
-    await seed_updates(h.store, now, ids[0], {"IQ": 9, "YE": 6})
+    # The overview shows the latest complete month: the members and updates are from it.
+    month = CalendarPeriod.recent(PeriodKind.MONTH, now.date())[0]
+    assert month.first is not None
+    then = datetime.combine(month.first + timedelta(days=8), time(12), UTC)
+    ids = await seed_members(h.store, then, {"IQ": 12, "YE": 7, "LB": 2})
+    await seed_updates(h.store, then, ids[0], {"IQ": 9, "YE": 6})
     await seed_survey(h.store, now, {"IQ": 20, "YE": 8, "LB": 3})
     analyst = await person(h, "700", Role.SECRETARIAT)
     link = await link_for(analyst)
@@ -130,9 +136,12 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     assert "<5" in overview.cells, "Lebanon's 2 members are withheld"
     assert FREE_TEXT not in response.text
     [survey_link] = [a for a in overview.links if "/dashboard/survey/pulse-test" in a]
-    assert "Last 3 months" in response.text
+    assert format_date(date(month.first.year, month.first.month, 1), "LLLL y") in response.text
+    assert "changed by at most ±2" in response.text, "every output says figures are perturbed"
     [all_time] = [a for a in overview.links if "period=all" in a]
     assert (await web.get(all_time)).status_code == 200
+    [earlier] = [a for a in overview.links if "at=" in a][:1]
+    assert (await web.get(earlier)).status_code == 200, "an earlier month, by its label"
 
     response = await web.get(survey_link)
     assert response.status_code == 200
@@ -154,14 +163,17 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     text = (await web.get(csv)).content.decode("utf-8")
     assert "Iraq" in text and FREE_TEXT not in text
     pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
-    assert sorted(pages) == [
-        "export:csv:survey:pulse-test:country",
-        "export:xlsx:survey:pulse-test:country",
-        "overview",
-        "overview",
-        "survey:pulse-test:country",
-        "survey:pulse-test:language",
-    ]
+    assert sorted(pages) == sorted(
+        [
+            "export:csv:survey:pulse-test:country",
+            "export:xlsx:survey:pulse-test:country",
+            "overview:all:all",
+            f"overview:month:{month.label}",
+            f"overview:month:{parse_qs(urlsplit(earlier).query)['at'][0]}",
+            "survey:pulse-test:country",
+            "survey:pulse-test:language",
+        ]
+    )
 
     response = await web.get(f"/dashboard/survey/nope?t={token}")
     assert response.status_code == 404 and "There is no survey called nope" in response.text
@@ -174,7 +186,11 @@ async def test_unknown_choices_in_the_address_fall_back_to_the_defaults(
     analyst = await person(h, "700", Role.SECRETARIAT)
     token = parse_qs(urlsplit(await link_for(analyst)).query)["t"][0]
     overview = await web.get(f"/dashboard?t={token}&period=yesterday")
-    assert overview.status_code == 200 and "Last 3 months ·" in overview.text
+    latest = CalendarPeriod.recent(PeriodKind.MONTH, h.clock.now().date())[0]
+    label = format_date(date.fromisoformat(latest.label + "-01"), "LLLL y")
+    assert overview.status_code == 200 and f"{label} ·" in overview.text, "the latest month"
+    unfinished = await web.get(f"/dashboard?t={token}&period=week&at=2999-W01")
+    assert unfinished.status_code == 200 and "Week of" in unfinished.text, "the latest week"
     survey = await web.get(f"/dashboard/survey/pulse-test?t={token}&by=age&format=pdf")
     assert survey.status_code == 200 and survey.headers["content-type"].startswith("text/html")
     assert "Iraq" in parsed(survey.text).cells, "a members' survey has no age bands: by country"

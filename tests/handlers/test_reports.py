@@ -73,22 +73,38 @@ async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Har
 
 
 async def test_updates_and_membership_reports(harness: Harness) -> None:
+    """Counts over time are offered for whole calendar periods only, perturbed, and say so."""
     she = await secretariat(harness)
     ids = await seed_members(harness.store, harness.clock.now(), {"IQ": 12, "SY": 7})
-    await seed_updates(harness.store, harness.clock.now(), ids[0], {"IQ": 30, "SY": 25, "YE": 3})
+    await seed_updates(harness.store, harness.clock.now(), ids[0], {"IQ": 30, "SY": 25, "YE": 2})
+    harness.clock.advance(timedelta(weeks=1))  # this week is over: it can be reported
     await she.say("/report")
-    await she.press("rep:s:updates")
-    await she.press("rep:p:4w")
+    periods = await she.press("rep:s:updates")
+    assert payloads(periods[-1]) == [
+        "rep:c:week",
+        "rep:c:month",
+        "rep:c:quarter",
+        "rep:c:all",
+        "rep:x",
+    ], "fixed calendar periods, never a range"
+    await she.press("rep:c:week")
     summary, chart, sheet = await she.press("rep:b:country")
     assert "Field updates" in summary.text and "Iraq" in summary.text
+    assert "Yemen" not in summary.text, "Yemen's 2 updates are always under k, even +2"
+    assert "changed by at most ±2" in summary.text and "<5" in summary.text
     assert chart.file is not None and sheet.file is not None
+    _names, text = xlsx_text(sheet.file.content)
+    assert "Figures perturbed by at most" in text and "±2" in text
     await she.say("/report")
-    asked = await she.press("rep:s:membership")
-    assert "rep:b:sphere" in payloads(asked[-1]), "membership has no period: straight to split"
+    await she.press("rep:s:membership")
+    asked = await she.press("rep:c:all")
+    assert "rep:b:sphere" in payloads(asked[-1])
     summary, _chart, sheet = await she.press("rep:b:sphere")
     assert "Youth deradicalisation" in summary.text
+    assert "One person may count in several spheres" in summary.text or sheet.file
     assert sheet.file is not None
     _names, text = xlsx_text(sheet.file.content)
+    assert "One person may count in several spheres" in text
     assert "5000000" not in text, "no platform or chat id in an export"
 
 
@@ -240,11 +256,14 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
     names, text = xlsx_text(sheet.file.content)
     assert names[-1] == "notes" and FREE_TEXT not in text
     assert not any(she.user_id in text for she in people)
+    harness.clock.advance(timedelta(weeks=1))  # the week of the updates is over
     await she.say("/report")
     await she.press("rep:s:updates")
-    await she.press("rep:p:4w")
+    await she.press("rep:c:all")
     updates = await she.press("rep:b:none")
-    assert "Routine: 7" in updates[0].text, "no urgent update: a zero is not hidden"
+    [line] = [x for x in updates[0].text.splitlines() if x.startswith("Routine: ")]
+    assert 5 <= int(line.removeprefix("Routine: ")) <= 9, "7 routine updates, ±2 at most"
+    assert "Urgent" not in line, "no urgent update: shown as <5 like any small count"
 
     queued = await send_results(harness.store, Catalogs(), harness.clock.now())
     assert queued == 2, "only the two who asked"

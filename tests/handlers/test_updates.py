@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bot.core.i18n import Catalogs
 from bot.core.messages import MediaKind
 from bot.core.models import Role
+from bot.core.reports import ALL_SPHERES
 from handlers.moderation import expire_updates, send_digest
 from storage.tables import outbox_t, tally_t, update_row_t
 from tests.handlers.conftest import join, make_invite
@@ -72,7 +73,7 @@ async def test_routine_update_is_received_only_after_it_is_stored(harness: Harne
     )
     assert stored == [("IQ", False, "new", False)]
     tallies = await rows(harness, tally_t, tally_t.c.sphere, tally_t.c.count)
-    assert tallies == [("youth", 1)]
+    assert tallies == [("*", 1), ("youth", 1)], "counted once in all, and once per sphere"
 
 
 async def test_urgent_update_notifies_the_country_coordinators(harness: Harness) -> None:
@@ -253,5 +254,9 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
     left = await rows(harness, update_row_t, update_row_t.c.id, update_row_t.c.author_id)
     assert left == [(1, None)], "the kept one no longer points at her"
     async with harness.store.transaction() as tx:
-        total = (await tx.conn.execute(select(func.sum(tally_t.c.count)))).scalar_one()
+        total = (
+            await tx.conn.execute(
+                select(func.sum(tally_t.c.count)).where(tally_t.c.sphere == ALL_SPHERES)
+            )
+        ).scalar_one()
     assert total == 2, "the anonymous counts stay"

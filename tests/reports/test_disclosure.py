@@ -1,21 +1,34 @@
 """Disclosure control on hand-built tables, and a property: nothing hidden can be worked out
-by subtraction within its row or column, even by a reader who knows the line's total."""
+by subtraction within its row or column, even by a reader who knows the line's total. Then the
+cell-key method of counts over time: the p-table's bounds, and the same contributors always
+getting the same noise (Promise 2: no group smaller than k can be recovered)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import product
+from random import Random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.reports import KEY_SPACE
 from bot.reports.disclosure import (
+    NOISE,
+    P_TABLE,
     CountTable,
     Disclosed,
     Hidden,
+    Keyed,
+    KeyedTable,
     bounds,
+    cell_key,
     disclose,
     min_cell,
+    noise_row,
+    perturb,
+    perturb_table,
 )
 
 S, X = "<5", "x"
@@ -198,3 +211,82 @@ def test_no_hidden_cell_can_be_worked_out_within_its_row_or_column(
         for (r, c), values in zip(hidden, options, strict=True):
             assert counts[r][c] in values
             assert len(values) >= 2, f"cell {(r, c)} would be pinned to {values}"
+
+
+# -- the cell-key method (counts over time) -----------------------------------------------------
+
+keys = st.integers(0, KEY_SPACE - 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 400), keys, st.sampled_from([3, 5, 10]))
+def test_a_perturbed_figure_is_never_under_k_and_never_off_by_more_than_d(
+    count: int, key: int, k: int
+) -> None:
+    published = perturb(count, key, k)
+    if count <= k - 1 - NOISE:
+        assert published is None, "0..k-1-D are always shown <k"
+    if published is not None:
+        assert published >= k, "nothing under k is ever published"
+        assert abs(published - count) <= NOISE
+        assert published != count or count >= k, "1..k-1 are never published as themselves"
+    elif count >= k + NOISE:
+        raise AssertionError("a count of k+D or more is always published")
+
+
+@given(st.lists(keys, min_size=1, max_size=30), st.randoms(use_true_random=False))
+def test_the_same_contributors_always_get_the_same_noise(
+    contributors: list[int], random: Random
+) -> None:
+    shuffled = contributors[:]
+    random.shuffle(shuffled)
+    n = len(contributors) + 4
+    assert cell_key(contributors) == cell_key(shuffled)
+    assert perturb(n, cell_key(contributors), 5) == perturb(n, cell_key(shuffled), 5)
+    together = Keyed(0, 0)
+    for key in shuffled:
+        together += Keyed(1, key)
+    assert together == Keyed(len(contributors), cell_key(contributors))
+
+
+def test_the_p_table_is_unbiased_and_follows_its_weights() -> None:
+    row = noise_row()
+    assert sum(n * w for n, w in row) == 0, "no noise on average"
+    assert row == tuple((n, P_TABLE[abs(n)]) for n in range(-NOISE, NOISE + 1))
+    # Evenly spread cell keys land on each noise value in proportion to its weight.
+    step = KEY_SPACE // 2000
+    seen = Counter((perturb(40, key, 5) or 0) - 40 for key in range(0, KEY_SPACE, step))
+    total = sum(P_TABLE[abs(n)] for n in range(-NOISE, NOISE + 1))
+    for n in range(-NOISE, NOISE + 1):
+        assert seen[n] == pytest.approx(2000 * P_TABLE[abs(n)] / total, abs=2)
+
+
+def test_a_new_contributor_changes_the_key_and_so_draws_fresh_noise() -> None:
+    base = [123, 456_789, 2_000_000_000]
+    assert cell_key(base) == sum(base) % KEY_SPACE
+    noises = set()
+    for extra in range(0, KEY_SPACE, KEY_SPACE // 50):
+        noises.add(perturb(41, cell_key([*base, extra]), 5))
+    assert len(noises) == 2 * NOISE + 1, "different people, independent noise"
+
+
+def test_a_perturbed_table_perturbs_each_total_as_its_own_cell() -> None:
+    def group(n: int, key: int) -> Keyed:
+        return Keyed(n, key)
+
+    table = KeyedTable(
+        rows=("IQ", "YE"),
+        columns=("youth", "vaw"),
+        cells=((group(30, 11), group(12, 22)), (group(1, 33), group(0, 0))),
+        row_totals=(group(35, 44), group(1, 33)),  # people: 30 + 12 overlap in 7 of them
+        column_totals=(group(31, 44), group(12, 22)),
+        total=group(36, 77),
+    )
+    result = perturb_table(table, k=5)
+    assert result.noise == NOISE
+    assert result.cells[1] == (None, None) and result.hidden[1] == (Hidden.SMALL, Hidden.SMALL)
+    assert result.mark(1, 1) == "<5", "a zero is shown <k like any small count"
+    assert result.row_totals[1] is None
+    assert result.total is not None and abs(result.total - 36) <= NOISE
+    assert result.row_totals[0] == perturb(35, 44, 5), "not the sum of the perturbed cells"
+    assert result.all_hidden is False and result.any_hidden

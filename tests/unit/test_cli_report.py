@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,8 +26,9 @@ async def _seed(path: Path) -> None:
         await migrate(store.engine)
         await seed_survey(store, NOW, {"IQ": 30, "SY": 20, "YE": 2}, slug="pulse-cli")
         await seed_survey(store, NOW, {"IQ": 9}, slug="open-cli", close=False)
-        ids = await seed_members(store, NOW, {"IQ": 12, "SY": 9})
-        await seed_updates(store, NOW, ids[0], {"IQ": 30, "SY": 30})
+        # Two weeks ago: in a complete week, which counts over time are released for.
+        ids = await seed_members(store, NOW - timedelta(days=14), {"IQ": 12, "SY": 9})
+        await seed_updates(store, NOW - timedelta(days=14), ids[0], {"IQ": 30, "SY": 30})
     finally:
         await store.close()
 
@@ -75,10 +76,14 @@ def test_updates_and_membership_reports_and_the_format_from_the_name(
     database: Path, tmp_path: Path
 ) -> None:
     updates = tmp_path / "updates.md"
-    assert main(["report", "updates", "--by", "week", "--out", str(updates)]) == 0
-    assert "Field updates" in updates.read_text(encoding="utf-8")
+    args = ["report", "updates", "--by", "week", "--period", "all", "--out", str(updates)]
+    assert main(args) == 0
+    markdown = updates.read_text(encoding="utf-8")
+    assert "Field updates" in markdown and "Figures perturbed by at most:** ±2" in markdown
+    assert "changed by at most ±2" in markdown, "said in the notes at the end too"
     members = tmp_path / "members.xlsx"
-    assert main(["report", "membership", "--by", "sphere", "--out", str(members)]) == 0
+    args = ["report", "membership", "--by", "sphere", "--period", "all", "--out", str(members)]
+    assert main(args) == 0
     text = [
         str(v)
         for sheet in load_workbook(io.BytesIO(members.read_bytes())).worksheets
@@ -89,7 +94,9 @@ def test_updates_and_membership_reports_and_the_format_from_the_name(
     assert "Youth deradicalisation" in text
     assert not any(v.startswith("5000") for v in text), "no platform or chat ids"
     french = tmp_path / "membres.csv"
-    assert main(["report", "membership", "--out", str(french), "--language", "fr"]) == 0
+    args = ["report", "membership", "--period", "all", "--out", str(french), "--language", "fr"]
+    assert main(args) == 0
+    assert "±2" in french.read_text(encoding="utf-8-sig"), "the CSV carries the notes too"
     delivery = tmp_path / "delivery.csv"
     assert main(["report", "delivery", "--out", str(delivery)]) == 2, "no campaign yet"
 
@@ -112,6 +119,25 @@ def test_what_cannot_be_reported_is_said_plainly(
     assert "cannot be split that way" in capsys.readouterr().err, "age: not declared"
     assert main(["report", "survey", "pulse-cli", "--format", "xlsx", "--out", "-"]) == 2
     assert not Path(out).with_suffix(".xlsx").exists()
+
+
+def test_counts_over_time_come_for_whole_calendar_periods_only(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.csv")
+    for subject in ("updates", "membership", "delivery"):
+        assert main(["report", subject, "--since", "2026-01-01", "--out", out]) == 2
+        error = capsys.readouterr().err
+        assert "--since/--until are not offered" in error and "--period" in error
+    assert main(["report", "updates", "--period", "month", "--at", "2026-13", "--out", out]) == 2
+    assert "not a month label" in capsys.readouterr().err
+    assert main(["report", "updates", "--period", "week", "--at", "2999-W01", "--out", out]) == 2
+    assert "not over yet" in capsys.readouterr().err
+    two_weeks_ago = (NOW - timedelta(days=14)).isocalendar()
+    week = f"{two_weeks_ago.year}-W{two_weeks_ago.week:02d}"
+    args = ["report", "updates", "--period", "week", "--at", week, "--by", "country"]
+    assert main([*args, "--out", out]) == 0
+    assert "Iraq" in Path(out).read_text(encoding="utf-8-sig")
 
 
 async def test_progress_shows_only_after_a_second() -> None:
