@@ -36,7 +36,12 @@ class TooLarge(Exception):
 
 
 class Unparsable(ValueError):
-    """Not JSON, or JSON outside the bounds (too deep, numbers too large)."""
+    """Not JSON at all (a broken client: answered 400)."""
+
+
+class OutOfBounds(Unparsable):
+    """JSON outside the bounds: too deep, numbers too large (dropped, answered 200 when it
+    came with the platform's secret, so that the platform does not retry it for a day)."""
 
 
 def as_bytes(value: str | bytes | None) -> bytes:
@@ -85,35 +90,38 @@ def depth(raw: bytes) -> int:
 
 def _int(text: str) -> int:
     if len(text) > MAX_NUMBER_CHARS:
-        raise Unparsable("integer too long")
+        raise OutOfBounds("integer too long")
     value = int(text)
     if not -MAX_INT < value < MAX_INT:
-        raise Unparsable("integer too large")
+        raise OutOfBounds("integer too large")
     return value
 
 
 def _float(text: str) -> float:
     if len(text) > MAX_NUMBER_CHARS:
-        raise Unparsable("number too long")
+        raise OutOfBounds("number too long")
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise Unparsable("number too large")
+        raise OutOfBounds("number too large")
     return value
 
 
 def _constant(name: str) -> Any:
-    raise Unparsable(f"{name} is not JSON")
+    raise OutOfBounds(f"{name} is not a number")
 
 
 def parse_json(raw: bytes) -> Any:
-    """Parse `raw` within the bounds; raises Unparsable for anything else."""
+    """Parse `raw` within the bounds; raises OutOfBounds outside them, Unparsable for what is
+    not JSON."""
     if depth(raw) > MAX_DEPTH:
-        raise Unparsable("nested too deeply")
+        raise OutOfBounds("nested too deeply")
     try:
         return json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except Unparsable:
         raise
-    except (ValueError, RecursionError) as error:  # also UnicodeDecodeError
+    except RecursionError as error:  # the pre-scan should have caught it
+        raise OutOfBounds("nested too deeply") from error
+    except ValueError as error:  # also UnicodeDecodeError
         raise Unparsable(type(error).__name__) from error
 
 

@@ -33,7 +33,15 @@ from bot.config import missing_secrets
 from bot.core.messages import ChannelName
 from bot.core.ports import Channel
 from bot.inbox import InboxWorker, Processor
-from bot.intake import NewItem, TooLarge, Unparsable, parse_json, read_limited, same_secret
+from bot.intake import (
+    NewItem,
+    OutOfBounds,
+    TooLarge,
+    Unparsable,
+    parse_json,
+    read_limited,
+    same_secret,
+)
 from bot.runtime import Runtime
 from storage.inbox import InboxStore
 
@@ -139,11 +147,16 @@ def build_web(
             return body
         try:
             data = parse_json(body)
-        except Unparsable as error:
+        except OutOfBounds as error:
             # It carries Telegram's secret: refusing it would only make Telegram retry it for
             # a day and hold back her later updates. Logged and dropped.
             log.warning("event=update_unparsed update_id=None error=%s", error)
             return Response(status_code=200)
+        except Unparsable:
+            data = None
+        if not isinstance(data, dict):  # not an update at all: no platform sends this
+            log.warning("event=webhook_refused channel=telegram reason=invalid_body")
+            return Response(status_code=400)
         item = inbox_item(data, telegram.bot)
         return await keep(ChannelName.TELEGRAM, [item] if item is not None else [])
 
@@ -170,9 +183,12 @@ def build_web(
             return Response(status_code=401)
         try:
             data = parse_json(body)
-        except Unparsable as error:
+        except OutOfBounds as error:  # signed by Meta: dropped, not retried for days
             log.warning("event=webhook_dropped channel=whatsapp error=%s", error)
             return Response(status_code=200)
+        except Unparsable:
+            log.warning("event=webhook_refused channel=whatsapp reason=invalid_body")
+            return Response(status_code=400)
         return await keep(ChannelName.WHATSAPP, inbox_items(data))
 
     refused_page = dashboard.refused(app)  # the same for everyone: made once
