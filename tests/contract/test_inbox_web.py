@@ -1,0 +1,392 @@
+"""The webhooks keep every update in the inbox before they answer 200, refuse what is too
+large or unsigned, drop malformed updates without touching the others, and answer 503 when
+the database cannot keep an update (so the platform sends it again)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from bot.app import App, build_app, build_whatsapp, core_config
+from bot.channels.telegram import build_application
+from bot.config import Settings
+from bot.core.clock import SystemClock
+from bot.core.i18n import Catalogs
+from bot.core.router import Core
+from bot.inbox import InboxWorker
+from bot.intake import NewItem
+from bot.web import SECRET_HEADER, SIGNATURE_HEADER, build_web
+from handlers import build_router
+from storage.engine import make_engine, migrate
+from storage.inbox import InboxStore
+from storage.store import SqlStore
+from tests.contract import whatsapp_payloads as wa
+from tests.fakes.graph_api import PHONE_ID, TOKEN, FakeGraphApi
+from tests.fakes.telegram_api import FakeBotApi, running_api, text_update
+
+SECRET = "s3cret_-TOKEN"
+APP_SECRET = "app-secret"
+USER = 4242
+WA_ID = "9647701234567"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeBotApi]:
+    with running_api() as fake:
+        yield fake
+
+
+@pytest.fixture
+def api(server: FakeBotApi) -> Iterator[FakeBotApi]:
+    server.reset()
+    yield server
+    assert not server.refused
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[FakeGraphApi]:
+    with FakeGraphApi() as fake:
+        yield fake
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **extra: str) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "WASL_OPEN_JOIN": "true", **extra}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+async def app(
+    api: FakeBotApi, graph: FakeGraphApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[App]:
+    configure(
+        monkeypatch,
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_API_BASE=api.base,
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        WHATSAPP_ACCESS_TOKEN=TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_ID,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN="verify-me",
+        WHATSAPP_API_BASE=graph.base,
+        WASL_MAX_BODY="65536",
+    )
+    built = build_app(Settings())
+    await built.migrate()
+    yield built
+    await built.close()
+
+
+def web_for(app: App, api: FakeBotApi, client: httpx.AsyncClient) -> Starlette:
+    telegram = build_application(app, request=api.request(), get_updates_request=api.request())
+    _, whatsapp = build_whatsapp(app, client)
+    return build_web(app, telegram, whatsapp=whatsapp)
+
+
+@asynccontextmanager
+async def serving(app: App, api: FakeBotApi, *, start: bool = True) -> AsyncIterator[Any]:
+    """(web, client): the web app (its lifespan running when `start`) and a client to it."""
+    async with httpx.AsyncClient() as outbound:
+        web = web_for(app, api, outbound)
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wasl.test") as client:
+            if start:
+                async with web.router.lifespan_context(web):
+                    yield web, client
+            else:
+                yield web, client
+
+
+async def post_update(client: httpx.AsyncClient, update: Any) -> httpx.Response:
+    return await client.post("/webhook/telegram", json=update, headers={SECRET_HEADER: SECRET})
+
+
+def signed(raw: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return {SIGNATURE_HEADER: f"sha256={digest}", "content-type": "application/json"}
+
+
+async def post_whatsapp(client: httpx.AsyncClient, body: Any) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    return await client.post("/webhook/whatsapp", content=raw, headers=signed(raw))
+
+
+async def test_an_update_is_committed_to_the_inbox_before_the_answer(
+    app: App, api: FakeBotApi
+) -> None:
+    # No lifespan: nothing processes. The 200 means the row is already in the database.
+    update = text_update(USER, "/start")
+    async with serving(app, api, start=False) as (_, client):
+        assert (await post_update(client, update)).status_code == 200
+        assert (await post_update(client, update)).status_code == 200, "a redelivery: one row"
+    assert await InboxStore(app.store).count() == 1
+    assert api.replies(USER) == []
+    async with serving(app, api) as (web, _):  # a restart processes what was kept
+        await api.wait_replies(USER, 1)
+        await web.state.inbox_worker.drain()
+    assert await InboxStore(app.store).count() == 0, "done rows are deleted"
+
+
+async def test_a_redelivery_after_processing_is_answered_once(app: App, api: FakeBotApi) -> None:
+    update = text_update(USER, "/start")
+    async with serving(app, api) as (web, client):
+        assert (await post_update(client, update)).status_code == 200
+        await api.wait_replies(USER, 1)
+        await web.state.inbox_worker.drain()
+        assert (await post_update(client, update)).status_code == 200
+        await post_update(client, text_update(USER + 1, "/start"))
+        await api.wait_replies(USER + 1, 1)
+        await web.state.inbox_worker.drain()
+    assert len(api.replies(USER)) == 1
+
+
+PRIVATE = {"id": 5, "type": "private"}
+FROM = {"id": 5, "is_bot": False, "first_name": "A"}
+BIG = 2**62
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {**PRIVATE, "id": []}}},
+        {
+            "update_id": 2,
+            "message": {"message_id": 1, "date": 0, "chat": PRIVATE, "from": FROM, "text": ["x"]},
+        },
+        {"update_id": 3, "message": []},
+        {"update_id": 4, "callback_query": {"id": 1, "from": None, "data": {"a": 1}}},
+        {"update_id": "5", "message": {}},
+        {
+            "update_id": BIG,
+            "message": {"message_id": BIG, "date": BIG, "chat": {**PRIVATE, "id": BIG}},
+        },
+    ],
+    ids=["chat-id-list", "text-list", "message-list", "query-garbage", "id-str", "huge"],
+)
+async def test_a_malformed_update_is_dropped_and_the_next_is_answered(
+    app: App, api: FakeBotApi, bad: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(app, api) as (_, client):
+        assert (await post_update(client, bad)).status_code == 200
+        assert (await post_update(client, text_update(USER, "/help"))).status_code == 200
+        await api.wait_replies(USER, 1)
+        assert (await client.get("/healthz")).status_code == 200
+    assert await InboxStore(app.store).count() == 0
+    assert "event=update_unparsed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 30_000 + b"]" * 30_000,
+        b'{"update_id": 1, "message": {"message_id": 99999999999999999999999}}',
+        b'{"update_id": ' + b"1" * 10_000 + b"}",
+    ],
+    ids=["deep", "huge-int", "digits"],
+)
+async def test_json_out_of_bounds_with_the_secret_is_dropped_with_200(
+    app: App, api: FakeBotApi, raw: bytes
+) -> None:
+    headers = {SECRET_HEADER: SECRET, "content-type": "application/json"}
+    async with serving(app, api) as (_, client):
+        assert (
+            await client.post("/webhook/telegram", content=raw, headers=headers)
+        ).status_code == 200
+        assert (await client.post("/webhook/telegram", content=raw)).status_code == 401
+        for body in (raw, b"[" * 60_000):
+            response = await client.post("/webhook/whatsapp", content=body, headers=signed(body))
+            assert response.status_code in (200, 400)  # signed garbage: never 500
+    assert await InboxStore(app.store).count() == 0
+
+
+async def test_a_body_over_the_limit_is_refused_while_streaming(app: App, api: FakeBotApi) -> None:
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(10_000):  # 100 MB if it were all read
+            sent.append(1)
+            yield b" " * 10_000
+
+    async with serving(app, api) as (_, client):
+        for path, headers in (
+            ("/webhook/telegram", {SECRET_HEADER: SECRET}),
+            ("/webhook/whatsapp", signed(b"")),
+        ):
+            sent.clear()
+            response = await client.post(path, content=endless(), headers=headers)
+            assert response.status_code == 413
+            assert len(sent) < 20, "it stopped reading just past 64 KB"
+            declared = {**headers, "content-length": str(10**9)}
+            response = await client.post(path, content=b"{}", headers=declared)
+            assert response.status_code == 413
+
+
+async def test_whatsapp_refuses_forged_and_non_ascii_signatures(
+    app: App, api: FakeBotApi, graph: FakeGraphApi
+) -> None:
+    raw = json.dumps(wa.text("hi", wa_id="96170000001", mid="wamid.forged")).encode()
+    async with serving(app, api) as (_, client):
+        for signature in ("sha256=" + "é" * 64, "sha256=\u0661\u0662", "", "sha256=00"):
+            headers = {SIGNATURE_HEADER: signature.encode()}
+            response = await client.post("/webhook/whatsapp", content=raw, headers=headers)
+            assert response.status_code == 401, signature
+        for token in ("وصل", "verify-mé", ""):
+            params = {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1"}
+            assert (await client.get("/webhook/whatsapp", params=params)).status_code == 403
+        params = {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "7"}
+        assert (await client.get("/webhook/whatsapp", params=params)).text == "7"
+    assert graph.to("96170000001") == []
+
+
+async def test_one_bad_whatsapp_element_leaves_the_others_answered(
+    app: App, api: FakeBotApi, graph: FakeGraphApi
+) -> None:
+    first, second = "96170000002", "96170000003"
+    body = wa.text("help", wa_id=first, mid="wamid.good1")
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"].append(wa.contact(second))
+    value["messages"] += [
+        {"from": {"a": 1}, "id": "wamid.bad", "type": "text", "text": {"body": "x"}},
+        {"from": second, "id": "wamid.good2", "type": "text", "text": {"body": "help"}},
+        {"from": second, "id": ["wamid.bad2"], "type": "text", "text": {"body": "x"}},
+    ]
+    value["statuses"] = [{"id": "wamid.unknown", "status": "read", "errors": "nope"}]
+    async with serving(app, api) as (web, client):
+        assert (await post_whatsapp(client, body)).status_code == 200
+        assert (await post_whatsapp(client, body)).status_code == 200, "a redelivery"
+        await graph.wait_for(first, 1)
+        await graph.wait_for(second, 1)
+        await web.state.inbox_worker.drain()
+    assert len(graph.to(first)) == len(graph.to(second)), "each answered once, alike"
+
+
+async def test_healthz_fails_when_kept_updates_wait_and_nothing_is_processed(
+    app: App, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.settings.wasl.inbox_stall = 0.2
+    async with serving(app, api) as (web, client):
+        assert (await client.get("/healthz")).status_code == 200
+        worker: InboxWorker = web.state.inbox_worker
+        await worker.stop()  # as if the worker had died
+        old = app.core.clock.now() - timedelta(seconds=5)
+        row = NewItem("77", str(USER), json.dumps(text_update(USER, "/help", update_id=77)))
+        await InboxStore(app.store).add("telegram", [row], old)
+        await asyncio.sleep(0.3)
+        response = await client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["inbox"] == "stalled"
+
+
+# --- The database goes away: a real connection failure, through a TCP proxy ---------------
+
+
+class Proxy:
+    """127.0.0.1:<port> → PostgreSQL; `down()` closes the port and cuts every connection."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.mark.postgres
+async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
+    postgres_url: str, api: FakeBotApi, graph: FakeGraphApi, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    configure(
+        monkeypatch,
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=api.token,
+        TELEGRAM_API_BASE=api.base,
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        WHATSAPP_ACCESS_TOKEN=TOKEN,
+        WHATSAPP_PHONE_NUMBER_ID=PHONE_ID,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN="verify-me",
+        WHATSAPP_API_BASE=graph.base,
+    )
+    url = httpx.URL(postgres_url.replace("postgresql://", "http://"))
+    proxy = Proxy((url.host, url.port or 5432))
+    await proxy.up()
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = make_engine(postgres_url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    through = postgres_url.replace(f"{url.host}:{url.port}", f"127.0.0.1:{proxy.port}")
+    store = SqlStore(make_engine(through, schema=schema))
+    settings = Settings()
+    catalogs = Catalogs()
+    core = Core(store, build_router(), catalogs, SystemClock(), core_config(settings))
+    app = App(settings, store, catalogs, core)
+    try:
+        await migrate(store.engine)
+        async with serving(app, api) as (web, client):
+            assert (await post_update(client, text_update(USER, "/start"))).status_code == 200
+            await api.wait_replies(USER, 1)
+            await proxy.down()
+            down = text_update(USER + 1, "/start")
+            assert (await post_update(client, down)).status_code == 503
+            wa_body = wa.text("help", wa_id="96170000009", mid="wamid.down")
+            assert (await post_whatsapp(client, wa_body)).status_code == 503
+            assert (await client.get("/healthz")).status_code == 503
+            await proxy.up()  # back on the same port: Telegram's retry is kept and answered
+            for _ in range(50):
+                if (await post_update(client, down)).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            await api.wait_replies(USER + 1, 1, within=20)
+            await web.state.inbox_worker.drain(within=20)
+    finally:
+        await store.close()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+        with contextlib.suppress(Exception):
+            await proxy.down()
