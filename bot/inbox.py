@@ -3,8 +3,8 @@
 One runs in every `wasl serve` / `wasl run` process. It claims the oldest row of each chat
 (storage/inbox.py), hands its payload to the channel's processor (which goes through the
 core's normal path, with its processed_update dedupe), and deletes the row once done. A row
-whose processing raised stays claimed until its lease expires, then is tried again, at most
-MAX_ATTEMPTS times. Rows left by a process that died are taken once their lease expires.
+whose processing raised is tried again, at most
+MAX_ATTEMPTS times, a little later each time. Rows left by a process that died are taken once their lease expires.
 """
 
 from __future__ import annotations
@@ -146,8 +146,17 @@ class InboxWorker:
                 item.platform_id,
                 type(error).__name__,
             )
+            await self._retry_later(item)
             return
         await self._done(item)
+
+    async def _retry_later(self, item: InboxItem) -> None:
+        """Try again after 2, 4, 8… seconds (at most the lease), then drop it."""
+        delay = min(2.0**item.attempts, self.lease.total_seconds())
+        try:
+            await self.inbox.release(item.id, self.clock.now() + timedelta(seconds=delay))
+        except Exception as error:  # the lease expires anyway
+            log.warning("event=inbox_release_failed error=%s", type(error).__name__)
 
     async def _done(self, item: InboxItem) -> None:
         try:

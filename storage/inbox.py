@@ -132,13 +132,13 @@ class InboxStore:
         async with self.store.transaction() as tx:
             await tx.conn.execute(delete(inbox_t).where(inbox_t.c.id == item_id))
 
-    async def release(self, item_id: int, now: datetime) -> None:
-        """Not processed (the database failed midway): claimable again at once."""
+    async def release(self, item_id: int, after: datetime) -> None:
+        """Not processed: claimable again from `after` (the chat's later rows wait for it)."""
         async with self.store.transaction() as tx:
             await tx.conn.execute(
                 update(inbox_t)
                 .where(inbox_t.c.id == item_id)
-                .values(status=PENDING, claimed_until=now)
+                .values(status=PENDING, claimed_until=after)
             )
 
     async def oldest(self) -> datetime | None:

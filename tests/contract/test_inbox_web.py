@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import hmac
 import json
+import random
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +39,19 @@ from storage.inbox import InboxStore
 from storage.store import SqlStore
 from tests.contract import whatsapp_payloads as wa
 from tests.fakes.graph_api import PHONE_ID, TOKEN, FakeGraphApi
-from tests.fakes.telegram_api import FakeBotApi, running_api, text_update
+from tests.fakes.telegram_api import (
+    FakeBotApi,
+    callback_update,
+    edited_update,
+    group_text_update,
+    location_update,
+    my_chat_member_update,
+    photo_update,
+    running_api,
+    sticker_update,
+    text_update,
+    voice_update,
+)
 
 SECRET = "s3cret_-TOKEN"
 APP_SECRET = "app-secret"
@@ -390,3 +405,152 @@ async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
         await admin.dispose()
         with contextlib.suppress(Exception):
             await proxy.down()
+
+
+# --- Fuzzing ----------------------------------------------------------------------------------
+# Seeded mutations of real-shaped updates, through the real Starlette app, the real PTB-based
+# Telegram channel (against the fake Bot API) and the WhatsApp channel (against the fake Graph
+# API): keys deleted, values of the wrong type, huge numbers, deep nesting, lists where objects
+# go, non-ASCII headers. Whatever arrives: never a 5xx, the bot is not wedged (a normal /help
+# afterwards is answered) and /healthz stays healthy.
+
+SEED = 20261202
+TELEGRAM_CASES = 2000
+WHATSAPP_CASES = 1000
+USERS = [101, 102, 103, 104]
+WA_USERS = ["96170100001", "96170100002", "96170100003"]
+
+GARBAGE: list[Callable[[random.Random], Any]] = [
+    lambda r: None,
+    lambda r: [],
+    lambda r: {},
+    lambda r: True,
+    lambda r: r.choice([0, -1, 1, 2**31, -(2**52) - 1, 2**53 + 1]),
+    lambda r: r.choice([2**63, -(2**64), 10**40]),  # beyond the bounds: the body is dropped
+    lambda r: 1.5,
+    lambda r: r.choice(["", "x", "وصل", "/help", "\u202e\u0000", "ob:lang:ar", "💥" * 50]),
+    lambda r: [[{"a": [1]}]],
+    lambda r: _deep(r.choice([10, 70, 200])),
+    lambda r: [r.randint(0, 9)] * r.randint(1, 5),
+]
+
+
+def _deep(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _slots(value: Any, found: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Every (container, key) in a JSON value."""
+    if isinstance(value, dict):
+        for key in list(value):
+            found.append((value, key))
+            _slots(value[key], found)
+    elif isinstance(value, list):
+        for index in range(len(value)):
+            found.append((value, index))
+            _slots(value[index], found)
+    return found
+
+
+def mutate(rng: random.Random, original: Any) -> Any:
+    """A copy of `original` with one to three random changes somewhere in it."""
+    body = copy.deepcopy(original)  # the fakes share dicts (the bot's own user) between calls
+    if rng.random() < 0.03:
+        return rng.choice(GARBAGE)(rng)  # the whole body replaced
+    for _ in range(rng.randint(1, 3)):
+        slots = _slots(body, [])
+        if not slots:
+            break
+        container, key = rng.choice(slots)
+        action = rng.random()
+        if action < 0.25 and isinstance(container, dict):
+            del container[key]
+        elif action < 0.4 and isinstance(container[key], dict):
+            container[key] = list(container[key].values())  # a list where an object goes
+        else:
+            container[key] = rng.choice(GARBAGE)(rng)
+    return body
+
+
+def telegram_update(rng: random.Random) -> dict[str, Any]:
+    user = rng.choice(USERS)
+    makers: list[Callable[[], dict[str, Any]]] = [
+        lambda: text_update(user, rng.choice(["/start", "/help", "hello", "3"])),
+        lambda: callback_update(user, rng.choice(["ob:lang:ar", "cmd:help", "x"]), 1),
+        lambda: photo_update(user, "caption"),
+        lambda: sticker_update(user),
+        lambda: voice_update(user),
+        lambda: location_update(user),
+        lambda: edited_update(user, "edited"),
+        lambda: group_text_update(user, "/start"),
+        lambda: my_chat_member_update(user, rng.choice(["kicked", "member"])),
+    ]
+    return rng.choice(makers)()
+
+
+def whatsapp_body(rng: random.Random) -> dict[str, Any]:
+    who = rng.choice(WA_USERS)
+    mid = f"wamid.fuzz{rng.getrandbits(48)}"
+    makers: list[Callable[[], dict[str, Any]]] = [
+        lambda: wa.text(rng.choice(["help", "start", "bonjour", "2"]), wa_id=who, mid=mid),
+        lambda: wa.button_reply("ob:lang:fr", wa_id=who, mid=mid),
+        lambda: wa.list_reply("ob:country:IQ", wa_id=who, mid=mid),
+        lambda: wa.message("image", {"id": "img", "caption": "c"}, wa_id=who, mid=mid),
+        lambda: wa.message("reaction", {"message_id": "x", "emoji": "👍"}, wa_id=who, mid=mid),
+        lambda: wa.status(mid, rng.choice(["sent", "read", "failed"]), code=131047),
+    ]
+    body = rng.choice(makers)()
+    if rng.random() < 0.3:  # several elements in one body
+        extra = wa.text("help", wa_id=rng.choice(WA_USERS), mid=mid + "b")
+        value = body["entry"][0]["changes"][0]["value"]
+        value.setdefault("messages", []).extend(
+            extra["entry"][0]["changes"][0]["value"]["messages"]
+        )
+    return body
+
+
+async def test_fuzzed_webhooks_never_fail_nor_wedge_the_bot(
+    app: App, api: FakeBotApi, graph: FakeGraphApi
+) -> None:
+    rng = random.Random(SEED)  # noqa: S311 (seeded on purpose: a failure can be replayed)
+    statuses: Counter[int] = Counter()
+    async with serving(app, api) as (web, client):
+        for _ in range(TELEGRAM_CASES):
+            body = mutate(rng, telegram_update(rng))
+            if rng.random() < 0.05:  # a forged secret, in bytes no secret has
+                headers = {SECRET_HEADER: rng.choice(["وصل", "sé", "\x7f"]).encode()}
+                response = await client.post("/webhook/telegram", json=body, headers=headers)
+                assert response.status_code == 401
+                continue
+            response = await post_update(client, body)
+            statuses[response.status_code] += 1
+            assert response.status_code < 500, json.dumps(body)[:300]
+        for _ in range(WHATSAPP_CASES):
+            body = mutate(rng, whatsapp_body(rng))
+            raw = json.dumps(body).encode()
+            if rng.random() < 0.05:
+                headers = {SIGNATURE_HEADER: ("sha256=" + "é" * 64).encode()}
+                response = await client.post("/webhook/whatsapp", content=raw, headers=headers)
+                assert response.status_code == 401
+                continue
+            response = await client.post("/webhook/whatsapp", content=raw, headers=signed(raw))
+            statuses[response.status_code] += 1
+            assert response.status_code < 500, raw[:300]
+        await web.state.inbox_worker.drain(within=60)
+
+        # Not wedged: a normal /help on each channel is answered, and health is good.
+        before = len(api.replies(999))
+        assert (await post_update(client, text_update(999, "/help"))).status_code == 200
+        await api.wait_replies(999, before + 1)
+        seen = len(graph.to("96170199999"))
+        body = wa.text("help", wa_id="96170199999", mid="wamid.after")
+        assert (await post_whatsapp(client, body)).status_code == 200
+        await graph.wait_for("96170199999", seen + 1)
+        response = await client.get("/healthz")
+        assert response.status_code == 200, response.text
+    assert set(statuses) <= {200, 400}, statuses
+    assert statuses[200] > (TELEGRAM_CASES + WHATSAPP_CASES) // 2
+    assert len(api.replies()) > 100, "many fuzzed updates were still well-formed and answered"
