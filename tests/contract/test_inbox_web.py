@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from bot.app import App, build_app, build_whatsapp, core_config
-from bot.channels.telegram import build_application
+from bot.channels.telegram import (
+    TelegramChannel,
+    build_application,
+    polling,
+    process_item,
+    running,
+)
 from bot.config import Settings
 from bot.core.clock import SystemClock
 from bot.core.i18n import Catalogs
@@ -554,3 +561,36 @@ async def test_fuzzed_webhooks_never_fail_nor_wedge_the_bot(
     assert set(statuses) <= {200, 400}, statuses
     assert statuses[200] > (TELEGRAM_CASES + WHATSAPP_CASES) // 2
     assert len(api.replies()) > 100, "many fuzzed updates were still well-formed and answered"
+
+
+# --- Long polling -------------------------------------------------------------------------
+
+
+async def test_polled_updates_are_kept_before_telegram_forgets_them(
+    app: App, api: FakeBotApi
+) -> None:
+    telegram = build_application(app, request=api.request(), get_updates_request=api.request())
+    inbox = InboxStore(app.store)
+    updates = [text_update(USER, "/help") for _ in range(3)]
+    bad = {"update_id": updates[-1]["update_id"] + 1, "message": {"chat": []}}
+    for update in [*updates, bad]:
+        api.push_update(update)
+    woken: list[int] = []
+    async with running(telegram):
+        async with polling(telegram, inbox, app.core.clock, lambda: woken.append(1)):
+            # Telegram forgets what the next getUpdates confirms: only once it was kept.
+            await api.wait_for(lambda: not api._updates, what="the updates confirmed")
+        assert await inbox.count() == 3, "kept (the malformed one dropped), not yet processed"
+        assert api.replies(USER) == []
+        assert woken
+        worker = InboxWorker(
+            inbox,
+            {"telegram": partial(process_item, app, telegram.bot, TelegramChannel(telegram.bot))},
+            app.core.clock,
+        )
+        await worker.start()
+        try:
+            await worker.drain()
+        finally:
+            await worker.stop()
+    assert len(api.replies(USER)) >= 3
