@@ -3,8 +3,8 @@
 One runs in every `wasl serve` / `wasl run` process. It claims the oldest row of each chat
 (storage/inbox.py), hands its payload to the channel's processor (which goes through the
 core's normal path, with its processed_update dedupe), and deletes the row once done. A row
-whose processing raised is tried again, at most
-MAX_ATTEMPTS times, a little later each time. Rows left by a process that died are taken once their lease expires.
+whose processing raised is tried again, a little later each time, at most MAX_ATTEMPTS times.
+Rows left by a process that died are taken once their lease expires.
 """
 
 from __future__ import annotations
@@ -159,11 +159,15 @@ class InboxWorker:
             log.warning("event=inbox_release_failed error=%s", type(error).__name__)
 
     async def _done(self, item: InboxItem) -> None:
-        try:
-            await self.inbox.done(item.id)
-        except Exception as error:  # processed; a redelivery is deduped by processed_update
-            log.warning("event=inbox_done_failed error=%s", type(error).__name__)
-            return
+        for attempt in range(3):  # a connection the pool still held from before an outage
+            try:
+                await self.inbox.done(item.id)
+                break
+            except Exception as error:  # processed: a repeat is deduped by processed_update
+                log.warning("event=inbox_done_failed error=%s", type(error).__name__)
+                if attempt == 2:
+                    return
+                await asyncio.sleep(0.2)
         self.processed += 1
         self._last_progress = asyncio.get_running_loop().time()
         self.wake()  # the chat's next row can go now

@@ -384,6 +384,7 @@ async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
     through = postgres_url.replace(f"{url.host}:{url.port}", f"127.0.0.1:{proxy.port}")
     store = SqlStore(make_engine(through, schema=schema))
     settings = Settings()
+    settings.wasl.inbox_lease = 2.0  # a row whose worker lost the database is retried soon
     catalogs = Catalogs()
     core = Core(store, build_router(), catalogs, SystemClock(), core_config(settings))
     app = App(settings, store, catalogs, core)
