@@ -357,11 +357,12 @@ class Proxy:
         self._writers -= {writer, up_writer}
 
 
-@pytest.mark.postgres
-async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
+@pytest.fixture
+async def behind_proxy(
     postgres_url: str, api: FakeBotApi, graph: FakeGraphApi, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> AsyncIterator[tuple[App, Proxy]]:  # fmt: skip
+    """An app whose PostgreSQL (a fresh schema) is reached through a proxy the test can cut."""
     configure(
         monkeypatch,
         tmp_path,
@@ -387,25 +388,9 @@ async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
     settings.wasl.inbox_lease = 2.0  # a row whose worker lost the database is retried soon
     catalogs = Catalogs()
     core = Core(store, build_router(), catalogs, SystemClock(), core_config(settings))
-    app = App(settings, store, catalogs, core)
     try:
         await migrate(store.engine)
-        async with serving(app, api) as (web, client):
-            assert (await post_update(client, text_update(USER, "/start"))).status_code == 200
-            await api.wait_replies(USER, 1)
-            await proxy.down()
-            down = text_update(USER + 1, "/start")
-            assert (await post_update(client, down)).status_code == 503
-            wa_body = wa.text("help", wa_id="96170000009", mid="wamid.down")
-            assert (await post_whatsapp(client, wa_body)).status_code == 503
-            assert (await client.get("/healthz")).status_code == 503
-            await proxy.up()  # back on the same port: Telegram's retry is kept and answered
-            for _ in range(50):
-                if (await post_update(client, down)).status_code == 200:
-                    break
-                await asyncio.sleep(0.1)
-            await api.wait_replies(USER + 1, 1, within=20)
-            await web.state.inbox_worker.drain(within=20)
+        yield App(settings, store, catalogs, core), proxy
     finally:
         await store.close()
         async with admin.begin() as connection:
@@ -413,6 +398,48 @@ async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
         await admin.dispose()
         with contextlib.suppress(Exception):
             await proxy.down()
+
+
+@pytest.mark.postgres
+async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
+    behind_proxy: tuple[App, Proxy], api: FakeBotApi
+) -> None:
+    app, proxy = behind_proxy
+    async with serving(app, api) as (web, client):
+        assert (await post_update(client, text_update(USER, "/start"))).status_code == 200
+        await api.wait_replies(USER, 1)
+        await proxy.down()
+        down = text_update(USER + 1, "/start")
+        assert (await post_update(client, down)).status_code == 503
+        wa_body = wa.text("help", wa_id="96170000009", mid="wamid.down")
+        assert (await post_whatsapp(client, wa_body)).status_code == 503
+        assert (await client.get("/healthz")).status_code == 503
+        await proxy.up()  # back on the same port: Telegram's retry is kept and answered
+        for _ in range(50):
+            if (await post_update(client, down)).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        await api.wait_replies(USER + 1, 1, within=20)
+        await web.state.inbox_worker.drain(within=20)
+
+
+@pytest.mark.postgres
+async def test_polling_confirms_nothing_while_the_database_is_unreachable(
+    behind_proxy: tuple[App, Proxy], api: FakeBotApi
+) -> None:
+    app, proxy = behind_proxy
+    telegram = build_application(app, request=api.request(), get_updates_request=api.request())
+    inbox = InboxStore(app.store)
+    async with running(telegram):
+        await proxy.down()
+        update = text_update(USER, "/help")
+        api.push_update(update)
+        async with polling(telegram, inbox, app.core.clock, lambda: None):
+            await api.wait_for(lambda: len(api.calls_to("getUpdates")) >= 2, what="2 polls")
+            assert api._updates == [update], "not kept, so not confirmed: Telegram keeps it"
+            await proxy.up()
+            await api.wait_for(lambda: not api._updates, what="the update confirmed", within=20)
+        assert await inbox.count() == 1
 
 
 # --- Fuzzing ----------------------------------------------------------------------------------
