@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.store import SqlStore
-from storage.tables import inbox_t, update_t
+from storage.tables import inbox_t
 
 PENDING = "pending"
 CLAIMED = "claimed"
@@ -58,8 +58,7 @@ class InboxStore:
         self._insert = postgresql.insert if self._postgres else sqlite.insert
 
     async def add(self, channel: str, items: Sequence[NewItem], now: datetime) -> int:
-        """Keep `items` (committed when this returns); a platform id already here, or already
-        processed, is skipped.
+        """Keep `items` (committed when this returns); a platform id already here is skipped.
 
         Returns how many rows were new. Raises when the database does not take them.
         """
@@ -83,19 +82,7 @@ class InboxStore:
         )
         added = 0
         async with self.store.transaction() as tx:
-            done = set(
-                (
-                    await tx.conn.execute(
-                        select(update_t.c.update_id).where(
-                            update_t.c.channel == channel,
-                            update_t.c.update_id.in_([item.platform_id for item in items]),
-                        )
-                    )
-                ).scalars()
-            )
             for row in rows:  # one by one: rowcount tells which were new
-                if row["platform_id"] in done:
-                    continue  # processed already (and its row deleted): a late redelivery
                 result = await tx.conn.execute(statement, row)
                 added += max(result.rowcount, 0)
         return added

@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import timedelta
 
 from bot.core.clock import FixedClock
-from bot.core.messages import ChannelName
 from bot.inbox import InboxWorker
 from bot.intake import NewItem
 from storage.inbox import InboxStore
@@ -27,9 +26,6 @@ async def test_a_platform_id_is_kept_once(store: SqlStore, clock: FixedClock) ->
     assert await inbox.add("telegram", [item("1", "a")], clock.now()) == 0
     assert await inbox.add("whatsapp", [item("1", "a")], clock.now()) == 1, "per channel"
     assert await inbox.count() == 3
-    async with store.transaction() as tx:
-        assert await tx.claim_update(ChannelName.TELEGRAM, "9", clock.now())
-    assert await inbox.add("telegram", [item("9", "a")], clock.now()) == 0, "processed already"
 
 
 async def test_one_row_per_chat_at_a_time_in_order(store: SqlStore, clock: FixedClock) -> None:
