@@ -77,6 +77,10 @@ class WaslSettings(BaseSettings):
     # Most sends in flight; the worker keeps as few as the API's round trip needs to reach the
     # rate (one on a fast link). A crash may repeat the ones in flight, never more.
     delivery_concurrency: int = 8
+    max_body: int = Field(default=1024 * 1024, ge=1024)  # bytes of a webhook body, else 413
+    # /healthz fails when an inbox row waited this long (s) and none was processed meanwhile.
+    inbox_stall: float = Field(default=60.0, gt=0)
+    inbox_lease: float = Field(default=30.0, gt=0)  # s a worker holds a row; then it is retried
     public_url: str | None = None  # e.g. https://bot.example.org: links to the web dashboard
     host: str = "127.0.0.1"
     port: int = 8080
@@ -114,6 +118,27 @@ class WaslSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: list[str]) -> list[str]:
         return [code.upper() for code in value]
+
+
+def missing_secrets(settings: Settings, *, telegram_webhook: bool) -> list[str]:
+    """The secrets a configured channel needs and does not have: it must not start without
+    them (an empty WhatsApp app secret would let anyone sign a webhook)."""
+    missing: list[str] = []
+    if settings.whatsapp.enabled:
+        for name, value in (
+            ("WHATSAPP_APP_SECRET", settings.whatsapp.app_secret),
+            ("WHATSAPP_VERIFY_TOKEN", settings.whatsapp.verify_token),
+        ):
+            if value is None or not value.get_secret_value():
+                missing.append(name)
+    secret = settings.telegram.webhook_secret
+    if (
+        telegram_webhook
+        and settings.telegram.enabled
+        and (secret is None or not secret.get_secret_value())
+    ):
+        missing.append("TELEGRAM_WEBHOOK_SECRET")
+    return missing
 
 
 class Settings:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from functools import partial
 
 import httpx
 import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -24,15 +23,27 @@ from bot.channels.telegram import (
     TelegramApplication,
     TelegramChannel,
     build_application,
-    feed_update,
+    inbox_item,
+    polling,
+    process_item,
     running,
-    start_polling,
-    stop_polling,
 )
-from bot.channels.whatsapp import WhatsAppWebhook
+from bot.channels.whatsapp import WhatsAppWebhook, inbox_items
+from bot.config import missing_secrets
 from bot.core.messages import ChannelName
 from bot.core.ports import Channel
+from bot.inbox import InboxWorker, Processor
+from bot.intake import (
+    NewItem,
+    OutOfBounds,
+    TooLarge,
+    Unparsable,
+    parse_json,
+    read_limited,
+    same_secret,
+)
 from bot.runtime import Runtime
+from storage.inbox import InboxStore
 
 log = logging.getLogger(__name__)
 
@@ -63,37 +74,91 @@ def build_web(
 
     `register` also sets the Telegram webhook (to TELEGRAM_WEBHOOK_URL) at start-up; `poll`
     long-polls Telegram instead (when WhatsApp needs the web server but Telegram has no
-    webhook). `runtime` (delivery worker and scheduler) runs while the app does.
+    webhook). `runtime` (delivery worker and scheduler) runs while the app does. The inbox
+    worker always runs: webhooks only keep updates, it processes them.
     """
-    secret = app.settings.telegram.webhook_secret
-    expected = secret.get_secret_value().encode() if secret is not None else None
+    settings = app.settings
+    secret = settings.telegram.webhook_secret
+    expected = secret.get_secret_value().encode() if secret is not None else b""
+    limit = settings.wasl.max_body
+    inbox = InboxStore(app.store)
+    processors: dict[str, Processor] = {}
+    if telegram is not None:
+        processors[ChannelName.TELEGRAM.value] = partial(
+            process_item, app, telegram.bot, TelegramChannel(telegram.bot)
+        )
+    if whatsapp is not None:
+        processors[ChannelName.WHATSAPP.value] = whatsapp.process
+    worker = InboxWorker(
+        inbox,
+        processors,
+        app.core.clock,
+        lease=settings.wasl.inbox_lease,
+        stall=settings.wasl.inbox_stall,
+    )
 
     async def healthz(_: Request) -> Response:
         try:
-            async with asyncio.timeout(HEALTH_TIMEOUT), app.store.engine.connect() as db:
-                await db.execute(text("SELECT 1"))
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                async with app.store.engine.connect() as db:
+                    await db.execute(text("SELECT 1"))
+                stalled = bool(processors) and await worker.stalled()
         except Exception as error:  # any failure means "not healthy", whatever the driver
             log.warning("event=health_failed error=%s", type(error).__name__)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        if stalled:
+            log.warning("event=health_failed reason=inbox_stalled")
+            return JSONResponse({"status": "unavailable", "inbox": "stalled"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def body_of(request: Request, channel: str) -> bytes | Response:
+        """The body within the size limit, or the answer refusing it (413)."""
+        try:
+            return await read_limited(
+                request.stream(), request.headers.get("content-length"), limit
+            )
+        except TooLarge:
+            log.warning("event=webhook_refused channel=%s reason=too_large", channel)
+            return Response(status_code=413)
+        except ClientDisconnect:
+            return Response(status_code=400)
+
+    async def keep(channel: ChannelName, items: list[NewItem]) -> Response:
+        """Commit the items to the inbox before the platform hears 200; 503 makes it retry."""
+        try:
+            await inbox.add(channel.value, items, app.core.clock.now())
+        except Exception as error:  # the database is down: the platform sends it again
+            log.error(
+                "event=inbox_store_failed channel=%s error=%s", channel, type(error).__name__
+            )
+            return Response(status_code=503)
+        if items:
+            worker.wake()
+        return Response(status_code=200)
 
     async def telegram_webhook(request: Request) -> Response:
         if telegram is None:
             return Response(status_code=404)
-        given = request.headers.get(SECRET_HEADER)
-        if expected is None or given is None or not hmac.compare_digest(given.encode(), expected):
+        if not same_secret(raw_header(request, SECRET_HEADER), expected):
             log.warning("event=webhook_refused channel=telegram reason=secret")
             return Response(status_code=401)
+        body = await body_of(request, "telegram")
+        if isinstance(body, Response):
+            return body
         try:
-            data = json.loads(await request.body())
-        except ValueError:  # also UnicodeDecodeError
+            data = parse_json(body)
+        except OutOfBounds as error:
+            # It carries Telegram's secret: refusing it would only make Telegram retry it for
+            # a day and hold back her later updates. Logged and dropped.
+            log.warning("event=update_unparsed update_id=None error=%s", error)
+            return Response(status_code=200)
+        except Unparsable:
             data = None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict):  # not an update at all: no platform sends this
             log.warning("event=webhook_refused channel=telegram reason=invalid_body")
             return Response(status_code=400)
-        # Queued, answered at once: Telegram waits for nobody, and retries any non-2xx.
-        await feed_update(telegram, data)
-        return Response(status_code=200)
+        item = inbox_item(data, telegram.bot)
+        return await keep(ChannelName.TELEGRAM, [item] if item is not None else [])
 
     async def whatsapp_verify(request: Request) -> Response:
         if whatsapp is None:
@@ -109,9 +174,22 @@ def build_web(
     async def whatsapp_webhook(request: Request) -> Response:
         if whatsapp is None:
             return Response(status_code=404)
+        body = await body_of(request, "whatsapp")
+        if isinstance(body, Response):
+            return body
         # The signature covers the raw bytes: checked before anything is parsed.
-        status = whatsapp.receive(await request.body(), request.headers.get(SIGNATURE_HEADER))
-        return Response(status_code=status)
+        if not whatsapp.authentic(body, raw_header(request, SIGNATURE_HEADER)):
+            log.warning("event=webhook_refused channel=whatsapp reason=signature")
+            return Response(status_code=401)
+        try:
+            data = parse_json(body)
+        except OutOfBounds as error:  # signed by Meta: dropped, not retried for days
+            log.warning("event=webhook_dropped channel=whatsapp error=%s", error)
+            return Response(status_code=200)
+        except Unparsable:
+            log.warning("event=webhook_refused channel=whatsapp reason=invalid_body")
+            return Response(status_code=400)
+        return await keep(ChannelName.WHATSAPP, inbox_items(data))
 
     refused_page = dashboard.refused(app)  # the same for everyone: made once
 
@@ -153,19 +231,19 @@ def build_web(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if telegram is not None:
-                if expected is None:
-                    log.warning("event=webhook_secret_missing effect=telegram_webhooks_refused")
                 url = app.settings.telegram.webhook_url if register else None
-                token = expected.decode() if expected is not None else None
+                token = expected.decode() if expected else None
                 await stack.enter_async_context(running(telegram, webhook_url=url, secret=token))
-                if poll:
-                    await start_polling(telegram)
-                    stack.push_async_callback(stop_polling, telegram)
             if runtime is not None:
                 await runtime.start()
                 stack.push_async_callback(runtime.stop)
-            if whatsapp is not None:
-                stack.push_async_callback(whatsapp.drain)
+            if processors:
+                await worker.start()
+                stack.push_async_callback(worker.stop)
+            if telegram is not None and poll:
+                await stack.enter_async_context(
+                    polling(telegram, inbox, app.core.clock, worker.wake)
+                )
             log.info(
                 "event=web_started telegram=%s whatsapp=%s",
                 telegram is not None,
@@ -174,7 +252,18 @@ def build_web(
             yield
         log.info("event=web_stopped")
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    web = Starlette(routes=routes, lifespan=lifespan)
+    web.state.inbox_worker = worker
+    return web
+
+
+def raw_header(request: Request, name: str) -> bytes | None:
+    """A header's value exactly as sent (bytes): secrets are compared as bytes."""
+    wanted = name.lower().encode()
+    for key, value in request.headers.raw:
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 async def serve(
@@ -192,6 +281,10 @@ async def serve(
     `wasl serve` workers only take webhooks and answer /healthz.
     """
     settings = app.settings
+    missing = missing_secrets(settings, telegram_webhook=not poll)
+    if missing:
+        # A channel without its secrets would take anyone's requests: it does not start.
+        raise SystemExit(f"{', '.join(missing)} must be set: refusing to start without it")
     telegram = build_application(app) if settings.telegram.enabled else None
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         whatsapp_channel, whatsapp = (

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy import text as sql_text
@@ -108,6 +109,31 @@ class ProcessedUpdateRow(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     update_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime = _when(index=True)
+
+
+class InboxRow(SQLModel, table=True):
+    """A platform update accepted by a webhook, kept until it has been processed.
+
+    Written and committed before the webhook answers 200, so a crash after the answer loses
+    nothing; deleted once processed (processed_update keeps the dedupe). status: pending or
+    claimed (by a worker until `claimed_until`: a worker that died lets its lease expire).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_id", name="uq_inbox_channel_pid"),
+        Index("ix_inbox_chat", "channel", "chat_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    platform_id: str = Field(max_length=160)
+    chat_key: str = Field(max_length=160)  # updates of one chat are processed in order
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the update, as JSON text
+    received_at: datetime = _when(index=True)
+    status: str = Field(max_length=16)
+    claimed_until: datetime | None = _when(nullable=True)
+    attempts: int = 0
 
 
 class AuditLogRow(SQLModel, table=True):
@@ -288,6 +314,7 @@ sphere_t = MemberSphereRow.__table__  # type: ignore[attr-defined]
 invite_t = InviteRow.__table__  # type: ignore[attr-defined]
 state_t = ConversationStateRow.__table__  # type: ignore[attr-defined]
 update_t = ProcessedUpdateRow.__table__  # type: ignore[attr-defined]
+inbox_t = InboxRow.__table__  # type: ignore[attr-defined]
 audit_t = AuditLogRow.__table__  # type: ignore[attr-defined]
 message_t = ChatMessageRow.__table__  # type: ignore[attr-defined]
 dashboard_link_t = DashboardLinkRow.__table__  # type: ignore[attr-defined]

@@ -7,12 +7,16 @@ decision about what to say lives in the core and the handlers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import signal
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeAlias
 
 import httpx
@@ -40,9 +44,10 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
-from telegram.warnings import PTBDeprecationWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.app import App
+from bot.core.clock import Clock
 from bot.core.messages import (
     Button,
     ChannelName,
@@ -55,7 +60,9 @@ from bot.core.messages import (
     SendStatus,
 )
 from bot.core.models import Role
+from bot.intake import NewItem, is_id, is_text
 from bot.runtime import Runtime
+from storage.inbox import InboxStore
 
 log = logging.getLogger(__name__)
 
@@ -459,13 +466,7 @@ def build_application(
     channel = TelegramChannel(application.bot)
 
     async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query is not None:
-            await answer_query(update.callback_query, update.update_id)
-        inbound = to_inbound(update)
-        if inbound is None:
-            log.debug("event=update_ignored update_id=%s", update.update_id)
-            return
-        await app.core.handle(inbound, channel)
+        await handle_update(app, channel, update)
 
     application.add_handler(TypeHandler(Update, on_update))
     application.add_error_handler(on_error)
@@ -545,34 +546,162 @@ async def running(
             await application.post_shutdown(application)
 
 
-async def start_polling(application: TelegramApplication) -> None:
-    """Long-poll inside our own event loop (when the web server runs for WhatsApp)."""
-    assert application.updater is not None
-    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+POLL_TIMEOUT = 10  # seconds getUpdates waits for an update
+
+# Bot.do_api_request warns when a method has its own shortcut; getUpdates' shortcut parses the
+# updates, and the poller needs them raw (checked one by one, kept as sent).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 
-async def stop_polling(application: TelegramApplication) -> None:
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
+@asynccontextmanager
+async def polling(
+    application: TelegramApplication,
+    inbox: InboxStore,
+    clock: Clock,
+    wake: Callable[[], None],
+) -> AsyncIterator[None]:
+    """Long-poll Telegram into the inbox while the block runs.
 
-
-async def feed_update(application: TelegramApplication, data: dict[str, Any]) -> bool:
-    """Queue one webhook update for the application; False when PTB cannot parse it.
-
-    The body came with the right secret, so it is Telegram's: refusing it would only make
-    Telegram retry it for a day and hold back her later updates. It is logged and dropped.
+    PTB's own Updater confirms an update (moves the offset past it) at the next getUpdates,
+    whether or not its handler has run: a crash in between loses the update. Here the offset
+    moves only once the updates are committed to the inbox; the inbox worker processes them.
     """
     try:
-        update = Update.de_json(data, application.bot)
-    except (KeyError, TypeError, ValueError) as error:
-        log.error(
-            "event=update_unparsed update_id=%s error=%s",
-            data.get("update_id"),
-            type(error).__name__,
-        )
-        return False
-    await application.update_queue.put(update)
-    return True
+        await application.bot.delete_webhook()
+    except TelegramError as error:
+        log.warning("event=polling_error error=%s", type(error).__name__)
+    task = asyncio.create_task(_poll(application.bot, inbox, clock, wake), name="polling")
+    log.info("event=polling_started")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _poll(bot: Bot, inbox: InboxStore, clock: Clock, wake: Callable[[], None]) -> None:
+    offset = 0
+    while True:
+        try:
+            raw = await bot.do_api_request(
+                "getUpdates",
+                api_kwargs={
+                    "offset": offset,
+                    "timeout": POLL_TIMEOUT,
+                    "allowed_updates": list(Update.ALL_TYPES),
+                },
+                read_timeout=POLL_TIMEOUT + 10,
+            )
+        except TelegramError as error:  # a flaky link, or Telegram busy: ask again
+            log.warning("event=polling_error error=%s", type(error).__name__)
+            await asyncio.sleep(1.0)
+            continue
+        updates = raw if isinstance(raw, list) else []
+        ids = [u.get("update_id") for u in updates if isinstance(u, dict)]
+        valid = [i for i in ids if isinstance(i, int) and is_id(i, low=0, high=MAX_UPDATE_ID)]
+        items = [item for u in updates if (item := inbox_item(u, bot)) is not None]
+        try:
+            await inbox.add(ChannelName.TELEGRAM.value, items, clock.now())
+        except Exception as error:  # not kept: the offset stays, Telegram sends them again
+            log.error("event=inbox_store_failed channel=telegram error=%s", type(error).__name__)
+            await asyncio.sleep(1.0)
+            continue
+        if valid:
+            offset = max(offset, max(valid) + 1)
+        if items:
+            wake()
+
+
+async def handle_update(app: App, channel: TelegramChannel, update: Update) -> None:
+    """What every update goes through: stop a button's spinner, map it, hand it to the core."""
+    if update.callback_query is not None:
+        await answer_query(update.callback_query, update.update_id)
+    inbound = to_inbound(update)
+    if inbound is None:
+        log.debug("event=update_ignored update_id=%s", update.update_id)
+        return
+    await app.core.handle(inbound, channel)
+
+
+# --- The inbox: validated before it is kept, processed from it ----------------------------
+
+MAX_UPDATE_ID = 2**53
+
+
+def inbox_item(data: object, bot: Bot) -> NewItem | None:
+    """One webhook update, checked, as an inbox row; None (logged) for what is malformed or
+    not ours. Only the update id is logged, never what it says.
+
+    It came with the right secret, so it is Telegram's: refusing it would only make Telegram
+    retry it for a day and hold back her later updates. Malformed ones are dropped.
+    """
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not is_id(update_id, low=0, high=MAX_UPDATE_ID):
+        log.warning("event=update_unparsed update_id=None error=update_id")
+        return None
+    try:
+        payload = json.dumps(data)
+        update = Update.de_json(data, bot)
+        problem = _malformed(update)
+        inbound = to_inbound(update) if problem is None else None
+    except Exception as error:  # PTB checks no types: anything can break on garbage
+        problem = type(error).__name__
+    if problem is not None:
+        log.warning("event=update_unparsed update_id=%s error=%s", update_id, problem)
+        return None
+    if inbound is None and update.callback_query is None:
+        log.debug("event=update_ignored update_id=%s", update_id)
+        return None
+    chat_key = inbound.chat_id if inbound is not None else f"q{update_id}"
+    return NewItem(str(update_id), chat_key, payload)
+
+
+def _malformed(update: Update) -> str | None:
+    """The first field Wasl reads that has the wrong shape, or None when all are right."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and not (is_id(user.id) and is_text(user.language_code, limit=35)):
+        return "user"
+    if chat is not None and not (is_id(chat.id) and is_text(chat.type, optional=False)):
+        return "chat"
+    query = update.callback_query
+    if query is not None:
+        if not (is_text(query.id, optional=False) and is_text(query.data, limit=256)):
+            return "callback_query"
+        if query.message is not None and not is_id(query.message.message_id, low=0):
+            return "callback_message"
+    for message in (update.message, update.edited_message):
+        if message is None:
+            continue
+        if not is_id(message.message_id, low=0):
+            return "message_id"
+        if not (is_text(message.text) and is_text(message.caption)):
+            return "text"
+        files = [
+            message.voice,
+            message.audio,
+            message.video,
+            message.sticker,
+            message.document,
+            *(message.photo or ()),
+        ]
+        if not isinstance(message.photo, (tuple, list)):
+            return "photo"
+        if any(
+            f is not None and not is_text(getattr(f, "file_id", None), optional=False)
+            for f in files
+        ):
+            return "file"
+    member = update.my_chat_member
+    if member is not None and not is_text(member.new_chat_member.status, optional=False):
+        return "chat_member"
+    return None
+
+
+async def process_item(app: App, bot: Bot, channel: TelegramChannel, payload: str) -> None:
+    """Process one kept update (checked when it was accepted) through the normal path."""
+    update = Update.de_json(json.loads(payload), bot)
+    await handle_update(app, channel, update)
 
 
 def run_telegram(app: App) -> None:
@@ -594,12 +723,37 @@ def run_telegram(app: App) -> None:
 
         asyncio.run(webhook())
         return
+    asyncio.run(_run_polling(app))
+
+
+async def _run_polling(app: App) -> None:
+    """Poll into the inbox and process it, with the runtime, until SIGINT or SIGTERM."""
+    from bot.inbox import InboxWorker
 
     application = build_application(app, runtime=True)
-
-    async def close(_: TelegramApplication) -> None:
+    inbox = InboxStore(app.store)
+    channel = TelegramChannel(application.bot)
+    wasl = app.settings.wasl
+    worker = InboxWorker(
+        inbox,
+        {ChannelName.TELEGRAM.value: partial(process_item, app, application.bot, channel)},
+        app.core.clock,
+        lease=wasl.inbox_lease,
+        stall=wasl.inbox_stall,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running(application):
+            await worker.start()
+            try:
+                async with polling(application, inbox, app.core.clock, worker.wake):
+                    await stop.wait()
+            finally:
+                await worker.stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await app.close()
-
-    application.post_shutdown = close
-    log.info("event=polling_started")
-    application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -6,7 +6,6 @@ values for the delivery side to record.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -27,6 +26,7 @@ from bot.core.messages import (
     SendResult,
     SendStatus,
 )
+from bot.intake import NewItem, as_bytes, is_id, is_text, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,17 @@ UNREACHABLE = {131026, 131050, 131008}  # undeliverable, stopped marketing, (no 
 OUTSIDE_WINDOW = 131047
 
 
-def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
-    """`X-Hub-Signature-256: sha256=<hex>` is the HMAC-SHA256 of the raw body bytes."""
-    if not header or not header.startswith("sha256="):
+def verify_signature(app_secret: str, raw_body: bytes, header: str | bytes | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex>` is the HMAC-SHA256 of the raw body bytes.
+
+    Compared as bytes: a header with any character at all is refused, never an error. An
+    empty secret never verifies (anyone could sign with it).
+    """
+    given = as_bytes(header)
+    if not app_secret or not given.startswith(b"sha256="):
         return False
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, given.removeprefix(b"sha256="))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,34 +83,117 @@ class StatusUpdate:
     error_title: str | None = None
 
 
-def parse_webhook(body: dict[str, Any]) -> tuple[list[Inbound], list[StatusUpdate]]:
-    """Every message and status in one webhook body (one body may hold several)."""
+def _dicts(value: object) -> list[dict[str, Any]]:
+    """The dicts of a list; anything else in it (or a non-list) counts for nothing."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _elements(body: object) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """("message" | "status", element, contacts) for every element of a body, whatever shape
+    its other parts have: one bad entry, change or element never hides the others."""
+    found: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+    if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
+        return found
+    for entry in _dicts(body.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            if not isinstance(value, dict):
+                continue
+            contacts = [
+                c
+                for c in _dicts(value.get("contacts"))
+                if is_text(c.get("wa_id"), limit=128) and is_text(c.get("user_id"), limit=128)
+            ]
+            messages = value.get("messages")
+            statuses = value.get("statuses")
+            for message in messages if isinstance(messages, list) else []:
+                found.append(("message", message, contacts))
+            for status in statuses if isinstance(statuses, list) else []:
+                found.append(("status", status, []))
+    return found
+
+
+def _message(message: object, contacts: list[dict[str, Any]]) -> Inbound | None:
+    """A checked message as an Inbound; None for a reaction. Raises ValueError when malformed."""
+    if not isinstance(message, dict):
+        raise ValueError("message")
+    for key in ("id", "type"):
+        if not is_text(message.get(key), optional=False, limit=160) or not message[key]:
+            raise ValueError(key)
+    for key in ("from", "from_user_id"):
+        if not is_text(message.get(key), limit=128):
+            raise ValueError(key)
+    kind = message["type"]
+    content = message.get(kind)
+    if content is not None and not isinstance(content, dict):
+        raise ValueError("content")
+    for key in ("body", "caption", "id", "payload"):
+        if content is not None and not is_text(content.get(key)):
+            raise ValueError(key)
+    if kind == "interactive" and content is not None:
+        for key in ("button_reply", "list_reply"):
+            reply = content.get(key)
+            if reply is not None and not (isinstance(reply, dict) and is_text(reply.get("id"))):
+                raise ValueError(key)
+    return to_inbound(message, {c.get("wa_id") or c.get("user_id"): c for c in contacts})
+
+
+def _status(status: object) -> StatusUpdate:
+    """A checked status; raises ValueError when malformed."""
+    if not isinstance(status, dict):
+        raise ValueError("status")
+    message_id, state = status.get("id"), status.get("status")
+    if not (is_text(message_id, optional=False, limit=128) and is_text(state, optional=False)):
+        raise ValueError("status")
+    errors = _dicts(status.get("errors")) or [{}]
+    code, title = errors[0].get("code"), errors[0].get("title")
+    if not ((code is None or is_id(code)) and is_text(title, limit=1024)):
+        raise ValueError("error")
+    return StatusUpdate(
+        message_id=str(message_id), status=str(state)[:32], error_code=code, error_title=title
+    )
+
+
+def parse_webhook(body: object) -> tuple[list[Inbound], list[StatusUpdate]]:
+    """Every well-formed message and status in one webhook body (one body may hold several)."""
     inbounds: list[Inbound] = []
     statuses: list[StatusUpdate] = []
-    if body.get("object") != "whatsapp_business_account":
-        return inbounds, statuses
-    for entry in body.get("entry") or []:
-        for change in entry.get("changes") or []:
-            value = change.get("value") or {}
-            contacts = {c.get("wa_id") or c.get("user_id"): c for c in value.get("contacts") or []}
-            for message in value.get("messages") or []:
-                inbound = to_inbound(message, contacts)
-                if inbound is not None:
-                    inbounds.append(inbound)
-            for status in value.get("statuses") or []:
-                errors = status.get("errors") or [{}]
-                statuses.append(
-                    StatusUpdate(
-                        message_id=str(status.get("id")),
-                        status=str(status.get("status")),
-                        error_code=errors[0].get("code"),
-                        error_title=errors[0].get("title"),
-                    )
-                )
+    for kind, element, contacts in _elements(body):
+        try:
+            if kind == "status":
+                statuses.append(_status(element))
+            elif (inbound := _message(element, contacts)) is not None:
+                inbounds.append(inbound)
+        except ValueError as error:
+            log.warning("event=whatsapp_element_dropped kind=%s error=%s", kind, error)
     return inbounds, statuses
 
 
-def to_inbound(message: dict[str, Any], contacts: dict[str, Any]) -> Inbound | None:
+def inbox_items(body: object) -> list[NewItem]:
+    """Every well-formed element of a body as an inbox row (malformed ones logged, dropped)."""
+    items: list[NewItem] = []
+    for kind, element, contacts in _elements(body):
+        try:
+            if kind == "status":
+                status = _status(element)
+                key = f"status:{status.message_id}:{status.status}"
+                payload: dict[str, Any] = {"status": element}
+                chat = f"status:{status.message_id}"
+            else:
+                inbound = _message(element, contacts)
+                if inbound is None:
+                    continue  # a reaction: nothing to answer
+                key, chat = str(element["id"]), inbound.chat_id
+                payload = {"message": element, "contacts": contacts}
+            items.append(NewItem(key[:160], chat[:160], json.dumps(payload)))
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning(
+                "event=whatsapp_element_dropped kind=%s error=%s", kind, type(error).__name__
+            )
+    return items
+
+
+def to_inbound(message: dict[str, Any], contacts: dict[Any, Any]) -> Inbound | None:
     """One WhatsApp message → an Inbound; None for what needs no answer (reactions)."""
     kind = message.get("type")
     sender = message.get("from") or message.get("from_user_id")
@@ -358,7 +446,8 @@ def classify(response: httpx.Response) -> SendResult:
 
 
 class WhatsAppWebhook:
-    """The webhook's logic, independent of the web framework: verify, answer fast, process."""
+    """The webhook's logic, independent of the web framework: verify, then process one kept
+    element at a time (the web layer keeps them in the inbox in between)."""
 
     def __init__(
         self,
@@ -373,46 +462,26 @@ class WhatsAppWebhook:
         self.handle = handle
         self.record_status = record_status
         self.app_secret = app_secret
-        self.verify_token = verify_token
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.verify_token = verify_token.encode()
 
     def verify(self, mode: str | None, token: str | None, challenge: str | None) -> str | None:
         """Meta's subscription check: the challenge back when the token matches, else None."""
-        if (
-            mode == "subscribe"
-            and token
-            and challenge is not None
-            and hmac.compare_digest(token, self.verify_token)
-        ):
+        if mode == "subscribe" and challenge is not None and same_secret(token, self.verify_token):
             return challenge
         return None
 
-    def receive(self, raw_body: bytes, signature: str | None) -> int:
-        """Check the signature on the raw bytes, then process in the background: the HTTP
-        status to answer (401 for a bad signature, 400 for a body that is not JSON)."""
-        if not verify_signature(self.app_secret, raw_body, signature):
-            log.warning("event=whatsapp_bad_signature")
-            return 401
-        try:
-            body = json.loads(raw_body)
-        except ValueError:
-            return 400
-        task = asyncio.create_task(self.process(body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return 200
+    def authentic(self, raw_body: bytes, signature: str | bytes | None) -> bool:
+        return verify_signature(self.app_secret, raw_body, signature)
 
-    async def process(self, body: dict[str, Any]) -> None:
-        inbounds, statuses = parse_webhook(body)
-        for inbound in inbounds:
-            await self.handle(inbound, self.channel)
-        for status in statuses:
+    async def process(self, payload: str) -> None:
+        """Process one kept element: a message goes to the core, a status is recorded."""
+        element = json.loads(payload)
+        if "status" in element:
             try:
-                await self.record_status(status)
+                await self.record_status(_status(element["status"]))
             except Exception:
                 log.exception("event=whatsapp_status_failed")
-
-    async def drain(self) -> None:
-        """Wait for the background work started by earlier webhooks (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            return
+        inbound = _message(element["message"], _dicts(element.get("contacts")))
+        if inbound is not None:
+            await self.handle(inbound, self.channel)

@@ -15,6 +15,7 @@ from bot.channels.whatsapp import (
     WhatsAppChannel,
     WhatsAppWebhook,
     classify,
+    inbox_items,
     parse_webhook,
     shorten,
     split_text,
@@ -264,16 +265,42 @@ async def test_webhook_checks_signature_before_anything_reaches_a_handler() -> N
         verify_token="verify-me",
     )
     raw = json.dumps(wa.text("hello")).encode()
-    assert webhook.receive(raw, sign(raw, "forged")) == 401
-    assert webhook.receive(raw, None) == 401
-    await webhook.drain()
-    assert handled == []
-    assert webhook.receive(raw, sign(raw)) == 200
-    await webhook.drain()
+    assert not webhook.authentic(raw, sign(raw, "forged"))
+    assert not webhook.authentic(raw, None)
+    assert not webhook.authentic(raw, "sha256=ü".encode())  # never an error, whatever the bytes
+    assert webhook.authentic(raw, sign(raw))
+    assert webhook.authentic(raw, sign(raw).encode())
+    [item] = inbox_items(json.loads(raw))
+    await webhook.process(item.payload)
     assert len(handled) == 1
-    assert webhook.receive(b"not json", sign(b"not json")) == 400
     assert webhook.verify("subscribe", "verify-me", "1158201444") == "1158201444"
     assert webhook.verify("subscribe", "wrong", "1158201444") is None
+    assert webhook.verify("subscribe", "وصل\ud800", "1158201444") is None
+
+
+def test_an_empty_app_secret_verifies_nothing() -> None:
+    raw = json.dumps(wa.text("hi")).encode()
+    assert not verify_signature("", raw, sign(raw, ""))
+
+
+def test_one_bad_element_does_not_hide_the_others() -> None:
+    body = wa.text("one")
+    value = body["entry"][0]["changes"][0]["value"]
+    value["messages"] += [
+        {"from": ["9647701234567"], "id": "wamid.bad", "type": "text", "text": {"body": "x"}},
+        "not a message",
+        {"from": "9647701234567", "id": "wamid.two", "type": "text", "text": {"body": "two"}},
+        {"from": "9647701234567", "id": 12, "type": "text", "text": {"body": "three"}},
+    ]
+    value["statuses"] = [{"id": {"x": 1}, "status": "read"}, {"id": "wamid.s", "status": "read"}]
+    body["entry"].append({"changes": "not a list"})
+    first = value["messages"][0]["id"]
+    items = inbox_items(body)
+    assert [i.platform_id for i in items] == [first, "wamid.two", "status:wamid.s:read"]
+    assert [i.chat_key for i in items][:2] == ["9647701234567"] * 2
+    inbounds, statuses = parse_webhook(body)
+    assert [i.text for i in inbounds] == ["one", "two"]
+    assert [s.message_id for s in statuses] == ["wamid.s"]
 
 
 async def test_a_report_file_is_uploaded_then_sent_as_a_document() -> None:

@@ -1,0 +1,156 @@
+"""The inbox: webhook updates kept from the moment they are accepted until they are processed.
+
+A webhook writes its updates here and commits before it answers 200. Workers (one in every
+`wasl serve` / `wasl run` process) claim the oldest row of each chat with a lease, so one
+chat's updates are processed one at a time and in order while chats run in parallel; a row
+whose worker died is claimed again once its lease has expired. A processed row is deleted:
+the payload is not kept, and processed_update remembers the id for redeliveries.
+
+- PostgreSQL: the claim selects with FOR UPDATE SKIP LOCKED, so workers never wait on each
+  other and never take the same row.
+- SQLite: the claim is one UPDATE … RETURNING, atomic under the database's write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.store import SqlStore
+from storage.tables import inbox_t
+
+PENDING = "pending"
+CLAIMED = "claimed"
+
+
+class NewItem(Protocol):
+    """One update to keep: `platform_id` is unique per channel, `chat_key` orders it."""
+
+    @property
+    def platform_id(self) -> str: ...
+
+    @property
+    def chat_key(self) -> str: ...
+
+    @property
+    def payload(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    channel: str
+    platform_id: str
+    chat_key: str
+    payload: str
+    attempts: int
+
+
+class InboxStore:
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self._postgres = store.engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+
+    async def add(self, channel: str, items: Sequence[NewItem], now: datetime) -> int:
+        """Keep `items` (committed when this returns); a platform id already here is skipped.
+
+        Returns how many rows were new. Raises when the database does not take them.
+        """
+        if not items:
+            return 0
+        rows = [
+            {
+                "channel": channel,
+                "platform_id": item.platform_id,
+                "chat_key": item.chat_key,
+                "payload": item.payload,
+                "received_at": now,
+                "status": PENDING,
+                "claimed_until": None,
+                "attempts": 0,
+            }
+            for item in items
+        ]
+        statement = self._insert(inbox_t).on_conflict_do_nothing(
+            index_elements=["channel", "platform_id"]
+        )
+        added = 0
+        async with self.store.transaction() as tx:
+            for row in rows:  # one by one: rowcount tells which were new
+                result = await tx.conn.execute(statement, row)
+                added += max(result.rowcount, 0)
+        return added
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[InboxItem]:
+        """Take up to `limit` rows, each the oldest of its chat, none of a chat in progress."""
+        head = inbox_t.alias("head")
+        first_of_chat = (
+            select(func.min(head.c.id))
+            .where(head.c.channel == inbox_t.c.channel, head.c.chat_key == inbox_t.c.chat_key)
+            .scalar_subquery()
+        )
+        free = (
+            select(inbox_t.c.id)
+            .where(
+                inbox_t.c.id == first_of_chat,
+                or_(inbox_t.c.claimed_until.is_(None), inbox_t.c.claimed_until < now),
+            )
+            .order_by(inbox_t.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            free = free.with_for_update(skip_locked=True)
+        async with self.store.transaction() as tx:
+            result = await tx.conn.execute(
+                update(inbox_t)
+                .where(inbox_t.c.id.in_(free.scalar_subquery()))
+                .values(status=CLAIMED, claimed_until=now + lease, attempts=inbox_t.c.attempts + 1)
+                .returning(
+                    inbox_t.c.id,
+                    inbox_t.c.channel,
+                    inbox_t.c.platform_id,
+                    inbox_t.c.chat_key,
+                    inbox_t.c.payload,
+                    inbox_t.c.attempts,
+                )
+            )
+            rows = list(result)
+        items = [
+            InboxItem(r.id, r.channel, r.platform_id, r.chat_key, r.payload, r.attempts)
+            for r in rows
+        ]
+        return sorted(items, key=lambda item: item.id)
+
+    async def done(self, item_id: int) -> None:
+        """Processed: the row and its payload go."""
+        async with self.store.transaction() as tx:
+            await tx.conn.execute(delete(inbox_t).where(inbox_t.c.id == item_id))
+
+    async def release(self, item_id: int, after: datetime) -> None:
+        """Not processed: claimable again from `after` (the chat's later rows wait for it)."""
+        async with self.store.transaction() as tx:
+            await tx.conn.execute(
+                update(inbox_t)
+                .where(inbox_t.c.id == item_id)
+                .values(status=PENDING, claimed_until=after)
+            )
+
+    async def oldest(self) -> datetime | None:
+        """When the oldest row still here was received (None: the inbox is empty)."""
+        async with self.store.engine.connect() as conn:
+            value: datetime | None = (
+                await conn.execute(select(func.min(inbox_t.c.received_at)))
+            ).scalar()
+        return value
+
+    async def count(self) -> int:
+        async with self.store.transaction() as tx:
+            return int(
+                (await tx.conn.execute(select(func.count()).select_from(inbox_t))).scalar() or 0
+            )
