@@ -8,10 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.core import keys
 from bot.core.i18n import Catalogs
 from bot.core.messages import Outbound
 from bot.core.models import Role
-from handlers.reports import send_results
+from bot.core.reports import Breakdown
+from handlers.reports import send_results, survey_report
 from storage.tables import outbox_t, survey_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
@@ -255,9 +257,12 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
 
     she = await secretariat(harness)
     summary, chart, sheet = await ask_survey_report(she, survey_id, by="none")
-    assert "7 responses" in summary.text
-    assert "No: 100%" in summary.text
-    assert "7 free-text answers, withheld" in summary.text
+    # Perturbed (the same cell always by the same amount): 7 comes out as 5 to 9.
+    responses = re.search(r"(\d+) responses", summary.text)
+    assert responses is not None and 5 <= int(responses[1]) <= 9, "7 responses, ±2 at most"
+    assert "No: 100%" in summary.text, "nobody said yes: <5 like any small count"
+    texts = re.search(r"(\d+) free-text answers, withheld", summary.text)
+    assert texts is not None and 5 <= int(texts[1]) <= 9, "7 free-text answers, ±2 at most"
     assert chart.file is not None and chart.file.content.startswith(PNG)
     assert sheet.file is not None
     names, text = xlsx_text(sheet.file.content)
@@ -274,3 +279,29 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
 
     queued = await send_results(harness.store, Catalogs(), harness.clock.now())
     assert queued == 2, "only the two who asked"
+
+
+async def test_survey_figures_are_perturbed_the_same_every_time(harness: Harness) -> None:
+    """A survey cell's noise comes from a keyed hash of its identity: asking again (another
+    process with the same secret key) gives the same figures, nothing to average away; every
+    figure is within ±2 of the truth, and shares are of the published figures."""
+    survey = await seed_survey(harness.store, harness.clock.now(), {"IQ": 30, "SY": 20})
+    secret, now = keys.ephemeral(), harness.clock.now()
+    _ = Catalogs().get("en")
+    async with harness.store.transaction() as tx:
+        first = await survey_report(tx, survey, Breakdown.COUNTRY, 5, _, now, secret=secret)
+        again = await survey_report(tx, survey, Breakdown.COUNTRY, 5, _, now, secret=secret)
+        overall = await survey_report(tx, survey, Breakdown.NONE, 5, _, now, secret=secret)
+        other = await survey_report(tx, survey, Breakdown.NONE, 5, _, now, secret=b"x" * 32)
+        responses = await tx.reports.survey_responses(survey.id)
+    assert [s.table for s in first.sections] == [s.table for s in again.sections]
+    assert first.responses == overall.responses and first.responses is not None
+    assert abs(first.responses - responses) <= 2 and responses == 50
+    assert [s.table for s in overall.sections] != [s.table for s in other.sections], (
+        "the noise depends on the secret key"
+    )
+    safe = overall.sections[0].table
+    assert safe.noise == 2 and safe.column_totals == safe.cells[0], "one row: same cells"
+    shown = [n for n in safe.cells[0] if n is not None]
+    shares = [x for x in safe.shares(0) if x is not None]
+    assert [round(x, 6) for x in shares] == [round(100 * n / sum(shown), 6) for n in shown]
