@@ -195,7 +195,9 @@ async def build(app: App, args: argparse.Namespace, _: Translator) -> Report:
         if args.subject == "survey":
             survey = await find_survey(tx, _, args.slug, now)
             check_breakdown(survey, by, _)
-            return await survey_report(tx, survey, by, k, _, now)
+            return await survey_report(
+                tx, survey, by, k, _, now, secret=app.core.config.secret_key
+            )
         calendar = calendar_period(args, now.date())
         if args.subject == "updates":
             return await updates_report(tx, by, calendar, k, _, now, countries)

@@ -240,7 +240,9 @@ async def survey_page(
         except ReportError as error:
             await _audit(tx, who, f"survey:{slug}:{breakdown.value}", now)
             return 200, page(who, title, f'<p class="note">{html.escape(str(error))}</p>')
-        report = await build_survey_report(tx, survey, breakdown, k, _, now)
+        report = await build_survey_report(
+            tx, survey, breakdown, k, _, now, secret=app.core.config.secret_key
+        )
         exporting = file_format if file_format in FORMATS else None
         action = f"export:{exporting}:" if exporting else ""
         await _audit(tx, who, f"{action}survey:{slug}:{breakdown.value}", now)

@@ -58,7 +58,9 @@ async def survey_jobs(app: App, wake: Callable[[], None]) -> None:
     reminded = await send_reminders(app.store, app.catalogs, now)
     mixed = await flush_survey_pools(app.store, app.core.config.min_cell)
     closed = await close_due_surveys(app.store, now)
-    results = await send_results(app.store, app.catalogs, now, k=app.core.config.min_cell)
+    results = await send_results(
+        app.store, app.catalogs, now, k=app.core.config.min_cell, secret=app.core.config.secret_key
+    )
     log.info(
         "event=survey_jobs pushed=%s reminded=%s mixed=%s closed=%s results=%s",
         pushed,

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from babel.dates import format_date
 
+from bot.core import keys
 from bot.core.campaigns import CampaignKind
 from bot.core.context import Context, CoreConfig
 from bot.core.i18n import N_, SUPPORTED_LOCALES, Catalogs, Translator
@@ -25,6 +26,7 @@ from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.reports import (
     ALL_SPHERES,
+    KEY_SPACE,
     PUBLIC_ONLY,
     SURVEY_BREAKDOWNS,
     AnswerCount,
@@ -41,11 +43,11 @@ from bot.core.surveys import Question, QuestionType, Survey
 from bot.reports.disclosure import (
     NOBODY,
     NOISE,
-    CountTable,
+    Disclosed,
     Keyed,
     KeyedTable,
-    disclose,
     min_cell,
+    perturb,
     perturb_table,
 )
 from bot.reports.model import Report, Section, SectionKind
@@ -208,6 +210,7 @@ def _question_section(
     by: Breakdown,
     k: int,
     _: Translator,
+    secret: bytes,
 ) -> Section:
     title = str(question.text(_.locale, survey.definition.default_locale)["prompt"])
     groups = ordered_groups(_, by, [c.group for c in counts])
@@ -215,7 +218,7 @@ def _question_section(
     if question.type is QuestionType.TEXT:
         # The answers themselves never leave the database: only how many there were.
         n = sum(c.count for c in counts)
-        table = disclose(CountTable(("",), ("n",), ((n,),)), k)
+        table = perturb_survey(secret, question.key, by, ("",), ("n",), {("", "n"): n}, k)
         return Section(
             question.key,
             title,
@@ -244,7 +247,7 @@ def _question_section(
         kind = SectionKind.CHOICE
         if question.type is QuestionType.MULTIPLE:
             notes.append(_("Several answers were allowed: counts are of choices, not people."))
-    table = disclose(CountTable.from_cells(cells, rows=groups, columns=keys), k)
+    table = perturb_survey(secret, question.key, by, groups, keys, cells, k)
     return Section(
         question.key,
         title,
@@ -275,6 +278,47 @@ def check_breakdown(survey: Survey, by: Breakdown, _: Translator) -> None:
         )
 
 
+def survey_cell_key(key: bytes, question: str, answer: str, dimension: str, value: str) -> int:
+    """A survey cell's key: a keyed hash of the cell's identity (its counters keep no record
+    keys), so the same cell always gets the same noise."""
+    identity = "\x1f".join((question, answer, dimension, value))
+    return int(keys.keyed_hash(key, identity)[:16], 16) % KEY_SPACE
+
+
+def perturb_survey(
+    key: bytes,
+    question: str,
+    by: Breakdown,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    cells: dict[tuple[str, str], int],
+    k: int,
+) -> Disclosed:
+    """A survey table by the cell-key method: every cell, and every total as a cell of its
+    own, perturbed by the noise its identity's key gives. A one-row table (no breakdown) has
+    its column totals and total equal to its cells and row total, with the same keys."""
+    dimension = by.value
+
+    def keyed(answer: str, value: str, count: int) -> Keyed:
+        return Keyed(count, survey_cell_key(key, question, answer, dimension, value))
+
+    table = tuple(tuple(keyed(c, r, cells.get((r, c), 0)) for c in columns) for r in rows)
+    row_totals = tuple(keyed("*", r, sum(cells.get((r, c), 0) for c in columns)) for r in rows)
+    if by is Breakdown.NONE and len(rows) == 1:
+        column_totals, total = table[0], row_totals[0]
+    else:
+        column_totals = tuple(
+            keyed(c, "*", sum(cells.get((r, c), 0) for r in rows)) for c in columns
+        )
+        total = keyed("*", "*", sum(cells.get((r, c), 0) for r in rows for c in columns))
+    return perturb_table(
+        KeyedTable(tuple(rows), tuple(columns), table, row_totals, column_totals, total), k
+    )
+
+
+_PROCESS_KEY = keys.ephemeral()  # only when no secret key is passed (benchmarks, old callers)
+
+
 async def survey_report(
     tx: Transaction,
     survey: Survey,
@@ -282,19 +326,25 @@ async def survey_report(
     k: int,
     _: Translator,
     now: datetime,
+    *,
+    secret: bytes | None = None,
 ) -> Report:
-    """All questions of a survey, broken down by `by`, disclosure-controlled: once, after it
-    closed, for the whole survey (no period)."""
+    """All questions of a survey, broken down by `by`: once, after it closed, for the whole
+    survey (no period), by the cell-key method (the same figures for every breakdown and
+    request, so combining breakdowns pins no small group). `secret` is the app's secret key
+    (WASL_SECRET_KEY), which the noise is derived from."""
+    key = keys.derive(secret or _PROCESS_KEY, "survey-cell-key", str(survey.id))
     counts = await tx.reports.survey_counts(survey.id, by)
     responses = await tx.reports.survey_responses(survey.id)
     per_question: dict[str, list[AnswerCount]] = {}
     for count in counts:
         per_question.setdefault(count.question, []).append(count)
     sections = tuple(
-        _question_section(survey, q, per_question.get(q.key, []), by, k, _)
+        _question_section(survey, q, per_question.get(q.key, []), by, k, _, key)
         for q in survey.definition.questions
     )
-    notes = []
+    respondents = perturb(responses, survey_cell_key(key, "", "", "none", ""), k)
+    notes = list(perturbed_notes(_, k, NOISE))
     if by is Breakdown.SPHERE:
         notes.append(
             _(
@@ -322,7 +372,7 @@ async def survey_report(
         k=k,
         generated_at=now,
         sections=sections,
-        responses=responses if responses >= k else None,
+        responses=respondents,
         reference=survey.slug,
         notes=tuple(notes),
     )
@@ -794,7 +844,9 @@ class ReportFlow:
                 ctx.state.clear()
                 ctx.say(ctx._("I can't find this survey. Please check the link."))
                 return
-            report = await survey_report(ctx.tx, survey, by, k, ctx._, ctx.now)
+            report = await survey_report(
+                ctx.tx, survey, by, k, ctx._, ctx.now, secret=ctx.config.secret_key
+            )
         else:
             kind = PeriodKind(data.get("kind", PeriodKind.MONTH.value))
             calendar = CalendarPeriod.recent(kind, ctx.now.date())[0]
@@ -903,7 +955,12 @@ def _top(_: Translator, section: Section, row: int) -> str:
 
 
 async def send_results(
-    store: Store, catalogs: Catalogs, now: datetime, *, k: int | None = None
+    store: Store,
+    catalogs: Catalogs,
+    now: datetime,
+    *,
+    k: int | None = None,
+    secret: bytes | None = None,
 ) -> int:
     """Send each closed survey's results, once, to the participants who asked for them.
 
@@ -927,8 +984,10 @@ async def send_results(
                 _ = catalogs.get(person.locale)
                 if _.locale not in reports:
                     reports[_.locale] = (
-                        await survey_report(tx, survey, Breakdown.NONE, k, _, now),
-                        await survey_report(tx, survey, Breakdown.COUNTRY, k, _, now),
+                        await survey_report(tx, survey, Breakdown.NONE, k, _, now, secret=secret),
+                        await survey_report(
+                            tx, survey, Breakdown.COUNTRY, k, _, now, secret=secret
+                        ),
                     )
                 overall, by_country = reports[_.locale]
                 if overall.empty or overall.all_hidden:

@@ -3,14 +3,17 @@ refusals logged; every kind of bad input answered; results sent to those who ask
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.core import keys
 from bot.core.i18n import Catalogs
 from bot.core.messages import Outbound
 from bot.core.models import Role
-from handlers.reports import send_results
+from bot.core.reports import Breakdown
+from handlers.reports import send_results, survey_report
 from storage.tables import outbox_t, survey_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
@@ -54,7 +57,9 @@ async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Har
     she = await secretariat(harness)
     summary, chart, sheet = await ask_survey_report(she, survey.id)
 
-    assert "Pulse: safety" in summary.text and "64 responses" in summary.text
+    assert "Pulse: safety" in summary.text and "changed by at most ±2" in summary.text
+    shown = re.search(r"(\d+) responses", summary.text)
+    assert shown is not None and abs(int(shown[1]) - 64) <= 2, "64, perturbed by at most 2"
     assert "Iraq" in summary.text and "Yemen —" not in summary.text, "Yemen's 2 are hidden"
     assert FREE_TEXT not in summary.text and "withheld" in summary.text
     assert chart.file is not None and chart.file.content.startswith(PNG)
@@ -152,7 +157,9 @@ async def test_a_breakdown_too_fine_is_explained_and_no_period_is_asked(
     harness: Harness,
 ) -> None:
     old = harness.clock.now() - timedelta(days=200)
-    survey = await seed_survey(harness.store, old, {"IQ": 9, "SY": 3, "LB": 2}, slug="old-one")
+    # Six respondents, two per language: every cell by language is at most 2, which no noise
+    # (±2) lifts to k, so that breakdown shows nothing whatever the cell keys.
+    survey = await seed_survey(harness.store, old, {"IQ": 4, "SY": 1, "LB": 1}, slug="old-one")
     she = await secretariat(harness)
     [breakdowns] = await she.say("/report old-one")
     assert payloads(breakdowns)[0] == "rep:b:none", "the whole survey: no period to choose"
@@ -164,7 +171,9 @@ async def test_a_breakdown_too_fine_is_explained_and_no_period_is_asked(
     assert "groups are too small" in too_fine[0].text and "coarser" in too_fine[0].text
     assert "rep:b:none" in payloads(too_fine[-1]), "asked for a breakdown again"
     summary, _chart, _sheet = await she.press("rep:b:none")
-    assert "14 responses" in summary.text
+    shown = re.search(r"(\d+) responses", summary.text)  # perturbed: 6 ± 2, or "fewer than 5"
+    assert (shown is not None and abs(int(shown[1]) - 6) <= 2) or "Fewer than 5" in summary.text
+    assert "changed by at most ±2" in summary.text
     assert survey.slug == "old-one"
 
 
@@ -248,9 +257,12 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
 
     she = await secretariat(harness)
     summary, chart, sheet = await ask_survey_report(she, survey_id, by="none")
-    assert "7 responses" in summary.text
-    assert "No: 100%" in summary.text
-    assert "7 free-text answers, withheld" in summary.text
+    # Perturbed (the same cell always by the same amount): 7 comes out as 5 to 9.
+    responses = re.search(r"(\d+) responses", summary.text)
+    assert responses is not None and 5 <= int(responses[1]) <= 9, "7 responses, ±2 at most"
+    assert "No: 100%" in summary.text, "nobody said yes: <5 like any small count"
+    texts = re.search(r"(\d+) free-text answers, withheld", summary.text)
+    assert texts is not None and 5 <= int(texts[1]) <= 9, "7 free-text answers, ±2 at most"
     assert chart.file is not None and chart.file.content.startswith(PNG)
     assert sheet.file is not None
     names, text = xlsx_text(sheet.file.content)
@@ -267,3 +279,29 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
 
     queued = await send_results(harness.store, Catalogs(), harness.clock.now())
     assert queued == 2, "only the two who asked"
+
+
+async def test_survey_figures_are_perturbed_the_same_every_time(harness: Harness) -> None:
+    """A survey cell's noise comes from a keyed hash of its identity: asking again (another
+    process with the same secret key) gives the same figures, nothing to average away; every
+    figure is within ±2 of the truth, and shares are of the published figures."""
+    survey = await seed_survey(harness.store, harness.clock.now(), {"IQ": 30, "SY": 20})
+    secret, now = keys.ephemeral(), harness.clock.now()
+    _ = Catalogs().get("en")
+    async with harness.store.transaction() as tx:
+        first = await survey_report(tx, survey, Breakdown.COUNTRY, 5, _, now, secret=secret)
+        again = await survey_report(tx, survey, Breakdown.COUNTRY, 5, _, now, secret=secret)
+        overall = await survey_report(tx, survey, Breakdown.NONE, 5, _, now, secret=secret)
+        other = await survey_report(tx, survey, Breakdown.NONE, 5, _, now, secret=b"x" * 32)
+        responses = await tx.reports.survey_responses(survey.id)
+    assert [s.table for s in first.sections] == [s.table for s in again.sections]
+    assert first.responses == overall.responses and first.responses is not None
+    assert abs(first.responses - responses) <= 2 and responses == 50
+    assert [s.table for s in overall.sections] != [s.table for s in other.sections], (
+        "the noise depends on the secret key"
+    )
+    safe = overall.sections[0].table
+    assert safe.noise == 2 and safe.column_totals == safe.cells[0], "one row: same cells"
+    shown = [n for n in safe.cells[0] if n is not None]
+    shares = [x for x in safe.shares(0) if x is not None]
+    assert [round(x, 6) for x in shares] == [round(100 * n / sum(shown), 6) for n in shown]
