@@ -316,9 +316,6 @@ def perturb_survey(
     )
 
 
-_PROCESS_KEY = keys.ephemeral()  # only when no secret key is passed (benchmarks, old callers)
-
-
 async def survey_report(
     tx: Transaction,
     survey: Survey,
@@ -327,13 +324,13 @@ async def survey_report(
     _: Translator,
     now: datetime,
     *,
-    secret: bytes | None = None,
+    secret: bytes,
 ) -> Report:
     """All questions of a survey, broken down by `by`: once, after it closed, for the whole
     survey (no period), by the cell-key method (the same figures for every breakdown and
     request, so combining breakdowns pins no small group). `secret` is the app's secret key
     (WASL_SECRET_KEY), which the noise is derived from."""
-    key = keys.derive(secret or _PROCESS_KEY, "survey-cell-key", str(survey.id))
+    key = keys.derive(secret, "survey-cell-key", str(survey.id))
     counts = await tx.reports.survey_counts(survey.id, by)
     responses = await tx.reports.survey_responses(survey.id)
     per_question: dict[str, list[AnswerCount]] = {}
@@ -960,7 +957,7 @@ async def send_results(
     now: datetime,
     *,
     k: int | None = None,
-    secret: bytes | None = None,
+    secret: bytes,
 ) -> int:
     """Send each closed survey's results, once, to the participants who asked for them.
 

@@ -210,11 +210,26 @@ async def test_results_go_to_participants_who_asked_in_their_language(harness: H
         await tx.surveys.set_results_opt_in(survey.id, people["41"].id)
         await tx.surveys.set_results_opt_in(survey.id, people["42"].id)
     catalogs = Catalogs()
-    assert await send_results(harness.store, catalogs, harness.clock.now()) == 0, "still open"
+    assert (
+        await send_results(
+            harness.store, catalogs, harness.clock.now(), secret=harness.config.secret_key
+        )
+        == 0
+    ), "still open"
     async with harness.store.transaction() as tx:
         await tx.surveys.close(survey.id, harness.clock.now())
-    assert await send_results(harness.store, catalogs, harness.clock.now(), k=5) == 2
-    assert await send_results(harness.store, catalogs, harness.clock.now(), k=5) == 0
+    assert (
+        await send_results(
+            harness.store, catalogs, harness.clock.now(), k=5, secret=harness.config.secret_key
+        )
+        == 2
+    )
+    assert (
+        await send_results(
+            harness.store, catalogs, harness.clock.now(), k=5, secret=harness.config.secret_key
+        )
+        == 0
+    )
     async with harness.store.transaction() as tx:
         rows = (
             await tx.conn.execute(select(outbox_t).where(outbox_t.c.campaign_id.is_not(None)))
@@ -277,7 +292,9 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
     assert 5 <= int(line.removeprefix("Routine: ")) <= 9, "7 routine updates, ±2 at most"
     assert "Urgent" not in line, "no urgent update: shown as <5 like any small count"
 
-    queued = await send_results(harness.store, Catalogs(), harness.clock.now())
+    queued = await send_results(
+        harness.store, Catalogs(), harness.clock.now(), secret=harness.config.secret_key
+    )
     assert queued == 2, "only the two who asked"
 
 
