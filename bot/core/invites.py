@@ -14,7 +14,8 @@ DEFAULT_LIFETIME = timedelta(days=7)
 MIN_LIFETIME, MAX_LIFETIME = timedelta(hours=1), timedelta(days=90)
 MAX_USES = 1000  # one link for a whole conference, not for the world
 # `/start s_<slug>` opens a public survey (handlers/onboarding.py): no code may look like one.
-_RESERVED_PREFIXES = ("s_",)
+# A code starting with "-" would be read as an option by `wasl invite revoke CODE`.
+_RESERVED_PREFIXES = ("s_", "-")
 
 
 def new_code() -> str:

@@ -157,6 +157,9 @@ def test_codes_never_look_like_a_public_survey_link() -> None:
     codes = {new_code() for _ in range(5000)}
     assert len(codes) == 5000
     assert all(len(c) == 16 and not c.startswith("s_") for c in codes)
+    assert not any(c.startswith("-") for c in codes), (
+        "`wasl invite revoke CODE` would read an option"
+    )
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", c) for c in codes)
 
 
