@@ -1,4 +1,4 @@
-"""Who delivers and schedules: one leader per database (DESIGN.md, "At scale").
+"""Who delivers and schedules: one leader per database (docs/architecture.md, "At scale").
 
 Several `wasl serve` workers may take webhooks for the same database, but only one may run
 the delivery worker and the scheduler: two would each pace at the platform's limit (and

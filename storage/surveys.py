@@ -1,4 +1,4 @@
-"""Survey storage. Answers are stored only as counters (DESIGN.md invariant 3): per question,
+"""Survey storage. Answers are stored only as counters (docs/privacy.md, promise 1): per question,
 answer and declared breakdown value, how many. No row belongs to one respondent.
 
 While she answers, and after she finishes until her answers are counted, they live in her

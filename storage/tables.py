@@ -1,6 +1,6 @@
 """The tables. Schema changes go through Alembic migrations (storage/migrations), never create_all.
 
-Survey answers (later) live in tables with no link to these: see DESIGN.md invariant 3.
+Survey answers (later) live in tables with no link to these: see docs/privacy.md, promise 1.
 """
 
 from __future__ import annotations

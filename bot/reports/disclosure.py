@@ -1,4 +1,4 @@
-"""Disclosure control for every published count, in one place (DESIGN.md invariant 3).
+"""Disclosure control for every published count, in one place (docs/privacy.md, promise 2).
 
 Pure: a table of counts goes in, the table that may be published comes out. Every report, chart,
 file and closing-the-loop message is built from a `Disclosed` table, never from raw counts.
