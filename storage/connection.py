@@ -3,8 +3,8 @@
 On SQLite every statement of a transaction runs on the event loop through a synchronous
 SQLAlchemy connection (pysqlite). A statement on a local WAL file takes microseconds; handing it
 to aiosqlite's thread costs several thread round trips per statement (docs/architecture.md,
-"Performance notes"). The store serialises these transactions with one asyncio lock (storage/store.py), so an
-inline statement never waits for a lock held by this process; a lock held by another process (a
+"Performance notes"). The store serialises these transactions with one asyncio lock
+(storage/store.py), so an inline statement never waits for a lock held by this process; a lock held by another process (a
 CLI command writing to the same file) is waited for in a thread, never on the loop.
 """
 

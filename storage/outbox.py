@@ -96,7 +96,8 @@ class OutboxStore:
     async def recover(self) -> dict[str, int]:
         """At start: rows left claimed or in flight by a stopped worker go back to pending.
 
-        One delivery worker runs at a time (a leader: docs/architecture.md), so nothing else holds them.
+        One delivery worker runs at a time (a leader: docs/architecture.md), so nothing else
+        holds them.
         A row that was "sending" may have reached her before the crash: the one possible repeat.
         """
         counts = {}
