@@ -4,8 +4,9 @@ On SQLite every statement of a transaction runs on the event loop through a sync
 SQLAlchemy connection (pysqlite). A statement on a local WAL file takes microseconds; handing it
 to aiosqlite's thread costs several thread round trips per statement (docs/architecture.md,
 "Performance notes"). The store serialises these transactions with one asyncio lock
-(storage/store.py), so an inline statement never waits for a lock held by this process; a lock held by another process (a
-CLI command writing to the same file) is waited for in a thread, never on the loop.
+(storage/store.py), so an inline statement never waits for a lock held by this process; a lock
+held by another process (a CLI command writing to the same file) is waited for in a thread,
+never on the loop.
 """
 
 from __future__ import annotations

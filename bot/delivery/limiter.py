@@ -1,7 +1,8 @@
 """Pacing that mirrors the platform's own rule, so limits are obeyed, not discovered.
 
 Measured (docs/architecture.md): a sliding window — at most N sends in any window of
-~1.02 s — reaches the limit with no 429s, where a token bucket with a burst overshoots and one without falls behind.
+~1.02 s — reaches the limit with no 429s, where a token bucket with a burst overshoots and one
+without falls behind.
 """
 
 from __future__ import annotations
