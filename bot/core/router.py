@@ -6,8 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from bot.core.callbacks import Callback
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.flood import FloodLimit, Verdict
@@ -28,6 +29,7 @@ from bot.core.ports import Channel, Store, Transaction
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Context], Awaitable[None]]
+B = TypeVar("B", bound=Callback)
 CommandHandler = Callable[[Context, str], Awaitable[None]]
 
 COMMAND_PAYLOAD = "cmd:"
@@ -102,6 +104,30 @@ class Router:
                 raise ValueError(f"button prefix {prefix} registered twice")
             self.actions[prefix] = handler
             self.action_roles[prefix] = role
+            return handler
+
+        return register
+
+    def button(
+        self, kind: type[B], *, role: Role | None = Role.MEMBER
+    ) -> Callable[
+        [Callable[[Context, B], Awaitable[None]]], Callable[[Context, B], Awaitable[None]]
+    ]:
+        """Register a handler for a typed stateless button (`bot.core.callbacks.Callback`):
+        it gets the unpacked value. An older version's button, or a forged or damaged
+        payload, is answered once as stale and never reaches the handler."""
+
+        def register(
+            handler: Callable[[Context, B], Awaitable[None]],
+        ) -> Callable[[Context, B], Awaitable[None]]:
+            async def unpacked(ctx: Context) -> None:
+                value = kind.unpack(ctx.inbound.payload)
+                if value is None:
+                    ctx.say(ctx._(STALE_BUTTON))
+                    return
+                await handler(ctx, value)
+
+            self.action(kind.prefix, role=role)(unpacked)
             return handler
 
         return register
