@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core import keys
+from bot.core.actors import Actor, NotAllowed
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
 from bot.core.invites import InviteLinks
@@ -61,6 +62,13 @@ class Context:
     @property
     def locale(self) -> str:
         return self.translator.locale
+
+    @property
+    def actor(self) -> Actor:
+        """Her, as services see who acts (and the audit log names her: "member:ID")."""
+        if self.member is None:
+            raise NotAllowed(Role.MEMBER, "member action")
+        return Actor.of(self.member)
 
     @property
     def role(self) -> Role | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from bot.core.actors import NotAllowed
 from bot.core.callbacks import Callback
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
@@ -187,7 +188,14 @@ class Router:
         return None
 
     async def dispatch(self, ctx: Context) -> None:
-        """Run the handler for this inbound. Every branch answers her."""
+        """Run the handler for this inbound. Every branch answers her. A service refusing
+        for her role (NotAllowed) is answered and audited here, once for every handler."""
+        try:
+            await self._dispatch(ctx)
+        except NotAllowed as refused:
+            await refuse(ctx, "service", refused.action)
+
+    async def _dispatch(self, ctx: Context) -> None:
         inbound, state = ctx.inbound, ctx.state
         if inbound.event is InboundEvent.EDITED:
             ctx.say(ctx._("I only read new messages, not edits. Please send it again."))

@@ -5,9 +5,12 @@ old buttons, skipped steps, checklists edited in place, and resuming after a res
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from bot.core.actors import Actor, require
+from bot.core.callbacks import Callback
 from bot.core.context import Context
 from bot.core.conversation import (
     END,
@@ -20,6 +23,7 @@ from bot.core.conversation import (
     step_payload,
 )
 from bot.core.messages import MediaKind
+from bot.core.models import NewMember, Role
 from bot.core.router import Router
 from storage.store import SqlStore
 from tests.support.harness import Harness, Person
@@ -248,3 +252,70 @@ async def test_a_state_saved_by_an_older_release_is_not_guessed(db: SqlStore) ->
     assert "could not be resumed" in out[-1].text
     async with db.transaction() as tx:
         assert (await tx.load_state(h.channel.name, p.user_id)).flow is None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Callback, prefix="pg", version=2):
+    number: int
+
+
+def _buttons_router(seen: list[int]) -> Router:
+    router = Router()
+
+    @router.button(Page, role=None)
+    async def page(ctx: Context, value: Page) -> None:
+        seen.append(value.number)
+        ctx.say(f"page {value.number}")
+
+    @router.command("admin", "admin only", role=None)
+    async def admin_only(ctx: Context, arg: str) -> None:
+        require(
+            Actor(name="someone", member=None) if ctx.member is None else ctx.actor,
+            Role.SECRETARIAT,
+            "report.export",
+        )
+        ctx.say("exported")
+
+    return router
+
+
+async def test_typed_buttons_reach_the_handler_unpacked_and_old_ones_never(
+    db: SqlStore,
+) -> None:
+    seen: list[int] = []
+    p = Harness(db, _buttons_router(seen)).person()
+    assert [m.text for m in await p.press(Page(3).pack(), message_id="1")] == ["page 3"]
+    out = await p.press("pg:1:4", message_id="1")  # a button from an older release
+    assert [m.text for m in out] == ["That button is from an earlier message and no longer works."]
+    out = await p.press("pg:2:four", message_id="1")  # forged
+    assert len(out) == 1 and seen == [3]
+
+
+async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> None:
+    h = Harness(db, _buttons_router([]))
+    p = h.person()
+    out = await p.say("/admin")
+    # The operator-less, member-less "someone" acts as an admin would: allowed.
+    assert [m.text for m in out] == ["exported"]
+    async with db.transaction() as tx:
+        member = await tx.create_member(
+            NewMember(
+                h.channel.name,
+                p.user_id,
+                p.user_id,
+                "en",
+                "IQ",
+                [],
+                Role.MEMBER,
+                "2026-11",
+                h.clock.now(),
+            ),
+            h.clock.now(),
+        )
+    out = await p.say("/admin")
+    assert [m.text for m in out] == ["This is no longer available to you."]
+    async with db.transaction() as tx:
+        entries = await tx.audit_entries(5)  # type: ignore[attr-defined]
+    assert entries[0]["action"] == "service.refused"
+    assert entries[0]["actor_member_id"] == member.id
+    assert entries[0]["details"] == {"service": "report.export", "role": "member"}
