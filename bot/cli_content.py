@@ -25,10 +25,10 @@ from bot.app import App
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.ports import Store, Transaction
+from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import SurveyDefinition, SurveyError
 from bot.core.surveys import parse_definition as parse_survey
 from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText, UpsertOutcome
-from handlers.common import SPHERE_BY_CODE
 
 EXIT_INVALID = 2
 MAX_SOURCE = 300  # the tip.source column

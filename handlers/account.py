@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from bot.core.context import Context
 from bot.core.i18n import N_, native_language_name
 from bot.core.messages import Button, ChannelName
-from bot.core.models import MemberStatus
+from bot.core.models import ROLE_NAMES, MemberStatus
 from bot.core.router import Router
-from handlers.common import ROLE_NAMES, choice, command_text, main_menu, sphere_labels
+from handlers.common import choice, command_text, main_menu, sphere_labels
 from handlers.onboarding import language_buttons
 
 CHANNEL_NAMES = {

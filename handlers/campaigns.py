@@ -6,7 +6,6 @@ Both write outbox rows in the transaction that fires them; the delivery worker s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -29,16 +28,9 @@ from bot.core.messages import Button, Outbound
 from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
+from bot.core.spheres import SPHERE_BY_CODE
 from bot.delivery.schedule import ONCE, Schedule, ScheduleError
-from handlers.common import (
-    SPHERE_BY_CODE,
-    checklist,
-    choice,
-    command_text,
-    sphere_options,
-    toggle,
-    typed_id,
-)
+from handlers.common import checklist, choice, command_text, sphere_options, toggle, typed_id
 
 FLOW = "camp"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -713,30 +705,3 @@ async def render_progress(
         progress = await tx.campaigns.progress(campaign_id, occurrence_id)
     finished = progress.finished or campaign.status is CampaignStatus.CANCELLED
     return Outbound(progress_text(catalogs.get(locale), campaign, progress)), finished
-
-
-async def send_to_each(
-    tx: Transaction,
-    kind: CampaignKind,
-    title: str,
-    messages: list[tuple[int, str, str]],
-    now: datetime,
-    sources: Mapping[int, Sequence[int]] | None = None,
-) -> int:
-    """A text of its own for each (member id, channel, text) — digests, reminders, results —
-    through the outbox, under one campaign row for progress and statistics.
-
-    The row is created already "sent": it is never fired from an audience.
-    """
-    campaign = await tx.campaigns.create(
-        kind=kind,
-        status=CampaignStatus.SENT,
-        title=title,
-        texts={"en": title},
-        default_locale="en",
-        audience=Audience(),
-        schedule="now",
-        now=now,
-    )
-    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
-    return fired[1] if fired else 0

@@ -3,58 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from bot.core.context import Context
 from bot.core.i18n import N_
 from bot.core.ids import parse_id
 from bot.core.messages import Button, ChannelName
-from bot.core.models import MemberStatus, Role
+from bot.core.models import MemberStatus
 from bot.core.router import COMMAND_PAYLOAD
-
-
-@dataclass(frozen=True, slots=True)
-class Sphere:
-    """One of the alliance's spheres of work: a stable code, a short label, a description."""
-
-    code: str
-    label: str  # at most 24 characters in every language (a WhatsApp list row)
-    description: str
-
-
-SPHERES: tuple[Sphere, ...] = (
-    Sphere(
-        "youth", N_("Youth deradicalisation"), N_("Deradicalisation and demobilisation of youth")
-    ),
-    Sphere("pluralism", N_("Peace and pluralism"), N_("Peace and pluralism in communities")),
-    Sphere(
-        "religion", N_("Religious texts"), N_("Challenging extremist readings of religious texts")
-    ),
-    Sphere("rights", N_("Women's rights"), N_("Women's rights in law, politics and services")),
-    Sphere(
-        "vaw",
-        N_("Violence against women"),
-        N_(
-            "Violence against women: child marriage, honour killings, sexual violence, "
-            "recruitment of women"
-        ),
-    ),
-    Sphere(
-        "narratives",
-        N_("Rights narratives"),
-        N_("Religious and cultural narratives of rights and coexistence"),
-    ),
-    Sphere("media", N_("Women in media"), N_("Women's voices in media")),
-    Sphere("advocacy", N_("Advocacy"), N_("International advocacy")),
-)
-SPHERE_BY_CODE = {s.code: s for s in SPHERES}
-
-ROLE_NAMES = {
-    Role.MEMBER: N_("member"),
-    Role.COORDINATOR: N_("coordinator"),
-    Role.SECRETARIAT: N_("secretariat"),
-    Role.ADMIN: N_("administrator"),
-}
+from bot.core.spheres import SPHERES
 
 
 def sphere_labels(ctx: Context, codes: list[str]) -> str:

@@ -12,9 +12,9 @@ from bot.core.i18n import N_
 from bot.core.ids import parse_id
 from bot.core.invites import DEFAULT_LIFETIME, create_invite, revoke_invite
 from bot.core.messages import Button, ChannelName
-from bot.core.models import Invite, Role
+from bot.core.models import ROLE_NAMES, Invite, Role
 from bot.core.router import Router, refuse
-from handlers.common import ROLE_NAMES, choice
+from handlers.common import choice
 
 FLOW = "inv"
 USES = (1, 5, 20)

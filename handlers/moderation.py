@@ -16,9 +16,10 @@ from bot.core.messages import Button, MediaRef
 from bot.core.models import Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import STALE_BUTTON, Router
+from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.updates import FieldUpdate, UpdateStatus
-from handlers.campaigns import send_to_each
-from handlers.common import SPHERE_BY_CODE, choice, sphere_labels
+from bot.services.notices import send_each
+from handlers.common import choice, sphere_labels
 
 PREFIX = "mod"
 OUTCOMES = {
@@ -157,7 +158,7 @@ async def send_digest(store: Store, catalogs: Catalogs, now: datetime) -> tuple[
                 messages.append((person.member_id, person.channel.value, text))
                 sources[person.member_id] = [u.id for u in relevant[:DIGEST_ITEMS]]
         week = now.strftime("%G-W%V")
-        await send_to_each(tx, CampaignKind.DIGEST, f"digest {week}", messages, now, sources)
+        await send_each(tx, CampaignKind.DIGEST, f"digest {week}", messages, now, sources)
         await tx.updates.mark_shared([u.id for u in items], now)
         return len(items), len(messages)
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.context import Context
-from bot.core.i18n import SUPPORTED_LOCALES, fold, native_language_name
+from bot.core.countries import find_countries
+from bot.core.i18n import SUPPORTED_LOCALES, native_language_name
 from bot.core.messages import Button, ChannelName
 from bot.core.models import InviteStatus, NewMember, Role
 from bot.core.router import Router
+from bot.core.spheres import SPHERE_BY_CODE
 from handlers.common import (
-    SPHERE_BY_CODE,
     checklist,
     choice,
     command_text,
@@ -22,7 +23,6 @@ from handlers.common import (
 )
 
 FLOW = "ob"
-MAX_MATCHES = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ class Onboarding:
         self._go_spheres(ctx)
 
     def _search_country(self, ctx: Context, query: str) -> None:
-        matches = find_countries(ctx, query)
+        matches = find_countries(ctx.catalogs, ctx._, query)
         if not matches:
             ctx.say(
                 ctx._(
@@ -275,25 +275,6 @@ def values_text(ctx: Context) -> str:
         values=values,
         notice=notice,
     )
-
-
-def find_countries(ctx: Context, query: str) -> list[tuple[str, str]]:
-    """Countries whose name (in her language or English) or code matches, best first."""
-    wanted = fold(query)
-    if not wanted:
-        return []
-    local = ctx._.countries()
-    english = ctx.catalogs.get("en").countries()
-    starts, contains = [], []
-    for code, name in local.items():
-        names = {fold(name), fold(english.get(code, "")), code.casefold()}
-        if wanted in names or any(n.startswith(wanted) for n in names):
-            starts.append((code, name))
-        elif len(wanted) >= 3 and any(wanted in n for n in names):
-            contains.append((code, name))
-    exact = [(c, n) for c, n in starts if wanted in {fold(n), c.casefold()}]
-    ranked = exact + [m for m in starts if m not in exact] + contains
-    return ranked[:MAX_MATCHES]
 
 
 async def resolve_entry(ctx: Context, code: str) -> Entry | str:

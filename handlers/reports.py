@@ -39,7 +39,8 @@ from bot.core.reports import (
     UpdateCount,
 )
 from bot.core.router import Router
-from bot.core.surveys import Question, QuestionType, Survey
+from bot.core.spheres import SPHERE_BY_CODE
+from bot.core.surveys import AGE_LABELS, GENDER_LABELS, Question, QuestionType, Survey
 from bot.reports.disclosure import (
     NOBODY,
     NOISE,
@@ -52,9 +53,8 @@ from bot.reports.disclosure import (
 )
 from bot.reports.model import Report, Section, SectionKind
 from bot.reports.render import percent, render_png, render_text, render_xlsx
-from handlers.campaigns import send_to_each
-from handlers.common import SPHERE_BY_CODE, choice
-from handlers.surveys import AGE_LABELS, GENDER_LABELS
+from bot.services.notices import send_each
+from handlers.common import choice
 
 FLOW = "rep"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -997,7 +997,7 @@ async def send_results(
                     text = results_text(_, overall, by_country, person.country)
                 messages.append((person.member_id, person.channel, text))
             if messages:
-                queued += await send_to_each(
+                queued += await send_each(
                     tx, CampaignKind.SURVEY, f"results {survey.slug}", messages, now
                 )
             await tx.reports.mark_results_sent(survey_id, now)

@@ -24,6 +24,8 @@ from bot.core.models import Role
 from bot.core.ports import Store
 from bot.core.router import Router
 from bot.core.surveys import (
+    AGE_LABELS,
+    GENDER_LABELS,
     GENDERS,
     MAX_FREE_TEXT,
     Dimensions,
@@ -37,27 +39,13 @@ from bot.core.surveys import (
 )
 from bot.delivery.schedule import ONCE
 from bot.reports.disclosure import min_cell
-from handlers.campaigns import send_to_each
+from bot.services.notices import send_each
 from handlers.common import choice, command_text
 
 FLOW = "srv"  # answering (members and public)
 PUBLIC = "pub"  # the public survey's opening steps
 ACTION = "svy"  # stateless: start / not now / results opt-in
 
-AGE_LABELS = {
-    "under15": N_("Under 15"),
-    "15-19": N_("15–19"),
-    "20-24": N_("20–24"),
-    "25-30": N_("25–30"),
-    "31-34": N_("31–34"),
-    "35+": N_("35 or older"),
-}
-GENDER_LABELS = {
-    "woman": N_("Woman"),
-    "man": N_("Man"),
-    "another": N_("Another gender"),
-    "undisclosed": N_("Prefer not to say"),
-}
 USE_BUTTONS = N_("Please choose one of the buttons.")
 PROBLEMS = {
     "not_a_number": N_("Please type a number."),
@@ -683,7 +671,7 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
                         ),
                     )
                 )
-            await send_to_each(tx, CampaignKind.REMINDER, f"reminder {survey.slug}", messages, now)
+            await send_each(tx, CampaignKind.REMINDER, f"reminder {survey.slug}", messages, now)
             await tx.surveys.mark_reminded(survey.id, [p.member_id for p in people])
             sent += len(messages)
     return sent

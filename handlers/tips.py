@@ -21,8 +21,9 @@ from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.ports import Transaction
 from bot.core.router import Router
+from bot.core.spheres import SPHERE_BY_CODE, SPHERES
 from bot.core.tips import RateOutcome, TipText, TipView
-from handlers.common import SPHERE_BY_CODE, SPHERES, command_text, sphere_labels
+from handlers.common import command_text, sphere_labels
 
 PREFIX = "tip"
 ALL = "all"

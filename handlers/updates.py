@@ -11,23 +11,15 @@ from datetime import datetime, timedelta
 
 from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
 from bot.core.context import Context
+from bot.core.countries import find_countries
 from bot.core.i18n import N_
 from bot.core.messages import Button, MediaKind
 from bot.core.models import Role
 from bot.core.router import Router
+from bot.core.spheres import SPHERE_BY_CODE, SPHERES
 from bot.core.updates import MAX_UPDATE
 from bot.delivery.schedule import ONCE
-from handlers.common import (
-    SPHERE_BY_CODE,
-    SPHERES,
-    checklist,
-    choice,
-    command_text,
-    sphere_labels,
-    sphere_options,
-    toggle,
-)
-from handlers.onboarding import find_countries
+from handlers.common import checklist, choice, command_text, sphere_labels, sphere_options, toggle
 
 FLOW = "upd"
 # Steps that wait for a button: a sentence typed there rewrites her update instead of being lost.
@@ -247,7 +239,7 @@ class UpdateFlow:
         await self.reprompt(ctx)
 
     async def _got_country(self, ctx: Context) -> None:
-        matches = find_countries(ctx, ctx.inbound.text or "") if ctx.inbound.text else []
+        matches = find_countries(ctx.catalogs, ctx._, ctx.inbound.text or "")
         if not matches:
             ctx.say(ctx._("I could not find that country. Please type its name again."))
             return

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from bot.core.clock import FixedClock
 from storage.engine import make_engine, migrate
 from storage.store import SqlStore
+from tests.support.database import migrated_sqlite_file
 
 POSTGRES_URL = os.environ.get(
     "WASL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -101,10 +102,10 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqlStore]:
 
 @asynccontextmanager
 async def _sqlite_store(folder: Path) -> AsyncIterator[SqlStore]:
-    """A store on a SQLite file in `folder`, migrated, closed on exit."""
-    sqlite = SqlStore(make_engine(f"sqlite:///{folder / 'wasl.db'}"))
+    """A store on a migrated SQLite file in `folder`, closed on exit."""
+    path = await asyncio.to_thread(migrated_sqlite_file, folder)
+    sqlite = SqlStore(make_engine(f"sqlite:///{path}"))
     try:
-        await migrate(sqlite.engine)
         yield sqlite
     finally:
         await sqlite.close()

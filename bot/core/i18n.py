@@ -73,11 +73,17 @@ class Translator:
 
     def countries(self) -> dict[str, str]:
         """ISO 3166 alpha-2 code → name in this locale, for real countries only."""
-        return {
-            code: str(name)
-            for code, name in self._babel.territories.items()
-            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
-        }
+        return country_names(self.locale)
+
+
+@cache
+def country_names(locale: str) -> dict[str, str]:
+    """ISO 3166 alpha-2 code → name in `locale` (CLDR), for real countries only."""
+    return {
+        code: str(name)
+        for code, name in Locale.parse(locale).territories.items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    }
 
 
 # CLDR territories that are not countries a practitioner works in.

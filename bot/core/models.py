@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.i18n import N_
 from bot.core.messages import ChannelName
 
 
@@ -136,3 +137,12 @@ class ConversationState:
         if self.menu and number.isdigit() and 1 <= int(number) <= len(self.menu):
             return self.menu[int(number) - 1]
         return None
+
+
+# What each role is called in a sentence ("You are a {role}").
+ROLE_NAMES = {
+    Role.MEMBER: N_("member"),
+    Role.COORDINATOR: N_("coordinator"),
+    Role.SECRETARIAT: N_("secretariat"),
+    Role.ADMIN: N_("administrator"),
+}

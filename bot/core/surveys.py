@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.core.campaigns import Audience
+from bot.core.i18n import N_
 
 MAX_QUESTIONS = 15
 MAX_FREE_TEXT = 280
@@ -20,6 +21,20 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 KEY = re.compile(r"^[a-z0-9_]{1,16}$")
 AGE_BANDS = ("15-19", "20-24", "25-30", "31-34", "35+")  # U-Report's; under 15 not surveyed
 GENDERS = ("woman", "man", "another", "undisclosed")
+AGE_LABELS = {
+    "under15": N_("Under 15"),
+    "15-19": N_("15–19"),
+    "20-24": N_("20–24"),
+    "25-30": N_("25–30"),
+    "31-34": N_("31–34"),
+    "35+": N_("35 or older"),
+}
+GENDER_LABELS = {
+    "woman": N_("Woman"),
+    "man": N_("Man"),
+    "another": N_("Another gender"),
+    "undisclosed": N_("Prefer not to say"),
+}
 CROSSTAB = "x:"  # a crosstab's dimension: "x:q1:q2", its values q1's answers
 NUMBER_BUCKETS = 5  # a number answer is counted in one of these ranges, never as itself
 

@@ -6,7 +6,7 @@ through the outbox — an urgent update for a country's coordinators, an approva
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,3 +84,30 @@ async def send(
     )
     await tx.campaigns.fire(campaign, ONCE, now)
     return Reached(people, reached_role)
+
+
+async def send_each(
+    tx: Transaction,
+    kind: CampaignKind,
+    title: str,
+    messages: list[tuple[int, str, str]],
+    now: datetime,
+    sources: Mapping[int, Sequence[int]] | None = None,
+) -> int:
+    """A text of its own for each (member id, channel, text) — digests, reminders, results —
+    through the outbox, under one campaign row for progress and statistics.
+
+    The row is created already "sent": it is never fired from an audience.
+    """
+    campaign = await tx.campaigns.create(
+        kind=kind,
+        status=CampaignStatus.SENT,
+        title=title,
+        texts={"en": title},
+        default_locale="en",
+        audience=Audience(),
+        schedule="now",
+        now=now,
+    )
+    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
+    return fired[1] if fired else 0

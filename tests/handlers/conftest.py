@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,16 +12,17 @@ import pytest
 from bot.core.context import CoreConfig
 from bot.core.models import Role
 from handlers import build_router
-from storage.engine import make_engine, migrate
+from storage.engine import make_engine
 from storage.store import SqlStore
+from tests.support.database import migrated_sqlite_file
 from tests.support.harness import Harness, Person
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'wasl.db'}")
-    await migrate(engine)
-    store = SqlStore(engine)
+    """A migrated SQLite file of its own (a copy of the schema migrated once per session)."""
+    path = await asyncio.to_thread(migrated_sqlite_file, tmp_path)
+    store = SqlStore(make_engine(f"sqlite:///{path}"))
     yield store
     await store.close()
 

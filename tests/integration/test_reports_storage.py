@@ -19,7 +19,7 @@ from bot.core.reports import (
     MemberCount,
     PeriodKind,
 )
-from handlers.campaigns import send_to_each
+from bot.services.notices import send_each
 from storage.engine import downgrade, migrate
 from storage.store import SqlStore
 from storage.tables import member_t, outbox_t
@@ -163,7 +163,7 @@ async def test_delivery_counts_per_campaign_status_and_reason(
     ids = await seed_members(store, clock.now(), {"IQ": 3})
     async with store.transaction() as tx:
         messages = [(i, "telegram", "hello") for i in ids]
-        await send_to_each(tx, CampaignKind.SURVEY, "results x", messages, clock.now())
+        await send_each(tx, CampaignKind.SURVEY, "results x", messages, clock.now())
         await tx.conn.execute(
             update(outbox_t)
             .where(outbox_t.c.member_id == ids[0])

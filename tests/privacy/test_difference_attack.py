@@ -57,9 +57,9 @@ from bot.core.reports import (
 )
 from bot.reports.disclosure import NOISE, Disclosed
 from bot.reports.model import Report
+from bot.services.notices import send_each
 from bot.web import build_web
 from handlers import build_router
-from handlers.campaigns import send_to_each
 from handlers.reports import OTHER, delivery_report, membership_report, updates_report
 from storage.store import SqlStore
 from storage.tables import outbox_t
@@ -184,7 +184,7 @@ async def seed(
         async with store.transaction() as tx:
             chosen = ids[:recipients]
             at = datetime.combine(week + timedelta(days=2), time(8), UTC)
-            await send_to_each(
+            await send_each(
                 tx,
                 CampaignKind.SURVEY,
                 f"results {week}",

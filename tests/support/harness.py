@@ -11,6 +11,7 @@ from bot.core.clock import FixedClock
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.messages import (
+    Button,
     ChannelName,
     Inbound,
     InboundEvent,
@@ -130,6 +131,28 @@ class Person:
             self.inbound(event=InboundEvent.BUTTON, payload=payload, message_id=message_id)
         )
 
+    async def tap(self, label: str, *, on: int = 1) -> list[Outbound]:
+        """Press the button she sees labelled `label`, as she would: by what it says.
+
+        The button is looked for on her last message first, then on earlier ones (`on=2` starts
+        from the one before the last). An exact label wins; otherwise a label that contains
+        `label` (case-insensitively), when only one does. An unknown or ambiguous label fails
+        the test and lists what she could see.
+        """
+        mine = [sent for sent in self.h.channel.sent if sent.chat_id == self.user_id]
+        if len(mine) < on:
+            raise AssertionError(f"{self.user_id} has fewer than {on} messages")
+        for sent in reversed(mine[: len(mine) - on + 1]):
+            button = _find_button(sent.message, label)
+            if button is not None:
+                return await self.press(button.payload, message_id=sent.message_id)
+        seen = [b.label for sent in mine[-3:] for b in sent.message.buttons]
+        raise AssertionError(f"no button {label!r} on her messages; she could see {seen}")
+
+    def labels(self) -> list[str]:
+        """The labels of the buttons on her last message."""
+        return [b.label for b in self.last.buttons]
+
     async def send_media(self, kind: MediaKind, caption: str | None = None) -> list[Outbound]:
         return await self.deliver(
             self.inbound(media=kind, text=caption, message_id=str(next(self.h._message_ids)))
@@ -137,6 +160,17 @@ class Person:
 
     async def edit(self, text: str) -> list[Outbound]:
         return await self.deliver(self.inbound(event=InboundEvent.EDITED, text=text))
+
+
+def _find_button(message: Outbound, label: str) -> Button | None:
+    exact = [b for b in message.buttons if b.label == label]
+    if exact:
+        return exact[0]
+    wanted = label.casefold()
+    near = [b for b in message.buttons if wanted in b.label.casefold()]
+    if len(near) > 1:
+        raise AssertionError(f"{label!r} matches {[b.label for b in near]}: say which")
+    return near[0] if near else None
 
 
 def payloads(message: Outbound) -> list[str]:

@@ -12,8 +12,8 @@ from bot import cli
 from bot.cli_content import ContentError, export_text, load_file, parse_content
 from bot.core.clock import FixedClock
 from bot.core.i18n import SUPPORTED_LOCALES
+from bot.core.spheres import SPHERES
 from bot.core.tips import MAX_BODY, MAX_TITLE
-from handlers.common import SPHERES
 from storage.store import SqlStore
 from storage.tables import tip_t
 
