@@ -19,7 +19,8 @@ def migrated_sqlite_file(folder: Path, name: str = "wasl.db") -> Path:
 
     Alembic runs once per test session (into a template in a temporary folder); each test gets
     its own copy, made with SQLite's backup API so the copy is consistent whatever the journal
-    mode. The migrations themselves are still tested by the storage tests on both backends.
+    mode. Building the template runs every migration on SQLite; the storage tests still run
+    them on PostgreSQL for each test, and test_storage downgrades to base and migrates again.
     """
     template = _MIGRATED.get("sqlite")
     if template is None:
@@ -39,6 +40,7 @@ def migrated_sqlite_file(folder: Path, name: str = "wasl.db") -> Path:
     target = folder / name
     with sqlite3.connect(template) as source, sqlite3.connect(target) as copy:
         source.backup(copy)
+    # `with` on a sqlite3 connection only commits; closing is explicit.
     source.close()
     copy.close()
     return target
