@@ -255,7 +255,7 @@ async def publish(ctx: Context, tip_id: int) -> None:
     if not await ctx.tx.tips.publish(tip_id, ctx.now):
         ctx.say(ctx._("This tip is already published."))
         return
-    await ctx.tx.audit(
+    await ctx.tx.audit_log.append(
         actor=f"member:{member.id}",
         actor_member_id=member.id,
         action="tip.published",

@@ -40,7 +40,7 @@ async def load(store: SqlStore, clock: FixedClock, *tips: TipDefinition) -> list
 
 async def member(store: SqlStore, clock: FixedClock, platform_id: str) -> Member:
     async with store.transaction() as tx:
-        return await tx.create_member(
+        return await tx.members.create(
             NewMember(
                 channel=ChannelName.TELEGRAM,
                 platform_id=platform_id,
@@ -171,7 +171,7 @@ async def test_one_vote_per_member_and_tip(store: SqlStore, clock: FixedClock) -
         assert await tx.tips.ratings([a]) == {a: Ratings(1, 1)}
         assert await tx.tips.ratings([]) == {}
     async with store.transaction() as tx:
-        await tx.erase_member(amina)
+        await tx.members.erase(amina)
     async with store.transaction() as tx:
         assert await tx.tips.ratings() == {a: Ratings(1, 0), b: Ratings(1, 0)}
         left = await tx.conn.execute(
