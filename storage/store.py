@@ -22,9 +22,9 @@ from bot.core.models import (
     NewMember,
     Role,
 )
+from bot.core.outbox import OutboxStatus
 from bot.core.ports import ErasureReport, KeptAbout
 from bot.core.reports import record_key
-from bot.delivery.policy import OutboxStatus
 from storage.campaigns import CampaignRepository
 from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
