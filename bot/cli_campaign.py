@@ -19,8 +19,8 @@ from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
-from bot.delivery.schedule import Schedule, ScheduleError
 from handlers.campaigns import fire, progress_text, submit
 
 

@@ -28,8 +28,8 @@ from bot.core.messages import Button, Outbound
 from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
+from bot.core.schedule import ONCE, Schedule, ScheduleError
 from bot.core.spheres import SPHERE_BY_CODE
-from bot.delivery.schedule import ONCE, Schedule, ScheduleError
 from handlers.common import checklist, choice, command_text, sphere_options, toggle, typed_id
 
 FLOW = "camp"

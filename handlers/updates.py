@@ -16,9 +16,9 @@ from bot.core.i18n import N_
 from bot.core.messages import Button, MediaKind
 from bot.core.models import Role
 from bot.core.router import Router
+from bot.core.schedule import ONCE
 from bot.core.spheres import SPHERE_BY_CODE, SPHERES
 from bot.core.updates import MAX_UPDATE
-from bot.delivery.schedule import ONCE
 from handlers.common import checklist, choice, command_text, sphere_labels, sphere_options, toggle
 
 FLOW = "upd"

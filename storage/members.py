@@ -10,9 +10,9 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 
 from bot.core.messages import ChannelName
 from bot.core.models import Member, MemberStatus, NewMember, Role
+from bot.core.outbox import OutboxStatus
 from bot.core.ports import ErasureReport, KeptAbout
 from bot.core.reports import record_key
-from bot.delivery.policy import OutboxStatus
 from storage.connection import SqlConnection
 from storage.erasure import erase_copies, forget_member_id
 from storage.tables import (

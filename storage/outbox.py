@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from bot.core.messages import ChannelName, MediaKind, MediaRef
 from bot.core.models import MemberStatus
-from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
+from bot.core.outbox import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
 from storage.connection import SqlConnection
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendStatus
-from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, RetryPolicy
+from bot.core.outbox import REPLY_PRIORITY, OutboxStatus, Outcome, RetryPolicy
 from storage.chats import ChatLogRepository
 from storage.connection import SqlConnection
 from storage.outbox import final_values

@@ -17,8 +17,8 @@ from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.context import CoreConfig
 from bot.core.messages import ChannelName, InboundEvent
 from bot.core.models import NewMember, Role
+from bot.core.outbox import REPLY_PRIORITY, OutboxStatus
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
 from storage.outbox import REPLY_STALE, OutboxStore

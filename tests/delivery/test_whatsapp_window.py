@@ -16,8 +16,8 @@ from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.outbox import OutboxStatus
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
 from bot.delivery.worker import DeliveryWorker
 from storage.outbox import OutboxStore
 from storage.store import SqlStore

@@ -25,10 +25,10 @@ from bot.channels.telegram import TelegramChannel
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.core.outbox import OutboxStatus
+from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
-from bot.delivery.schedule import ONCE
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
 from handlers.moderation import expire_updates, send_digest

@@ -16,10 +16,10 @@ from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignS
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus, NewMember, Role
+from bot.core.outbox import OutboxStatus
 from bot.core.reports import CalendarPeriod
+from bot.core.schedule import ONCE
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
-from bot.delivery.schedule import ONCE
 from bot.delivery.worker import DeliveryWorker
 from storage.housekeeping import purge_expired
 from storage.outbox import OutboxStore
