@@ -185,3 +185,65 @@ def test_links_only_for_the_channels_that_are_known() -> None:
     assert InviteLinks(whatsapp_number="+33 6 12").links("abc") == [
         "https://wa.me/33612?text=start%20abc"
     ]
+
+
+async def role_of(h: Harness, she: Person) -> Role | None:
+    async with h.store.transaction() as tx:
+        member = await tx.get_member(h.channel.name, she.user_id)
+    return member.role if member else None
+
+
+async def uses_left(h: Harness, code: str) -> int:
+    async with h.store.transaction() as tx:
+        invite = await tx.get_invite(code)
+    assert invite is not None
+    return invite.uses_left
+
+
+async def test_a_member_opening_a_higher_role_invitation_takes_the_role(
+    harness: Harness,
+) -> None:
+    she = await person(harness, "1", Role.MEMBER, country="IQ")
+    code = await make_invite(harness, "make-coord", role=Role.COORDINATOR, uses=2)
+    [answer] = await she.say(f"/start {code}")
+    assert "already a member" not in answer.text
+    assert "your role is now: coordinator" in answer.text
+    assert await role_of(harness, she) is Role.COORDINATOR
+    assert await uses_left(harness, code) == 1, "the invitation's use is taken"
+    [granted] = await audit(harness, "role.granted")
+    assert granted["details"] == {
+        "invite_id": granted["details"]["invite_id"],  # type: ignore[index]
+        "from": "member",
+        "to": "coordinator",
+    }
+    assert granted["subject_member_id"] == granted["actor_member_id"] is not None
+    [invite] = await she.say("/invite")  # she may invite now
+    assert "How many people" in invite.text
+    # The same invitation again gives her nothing more: nothing changes.
+    await she.tap("✖ Cancel")
+    [again] = await she.say(f"/start {code}")
+    assert "already a member" in again.text
+    assert await uses_left(harness, code) == 1
+    assert len(await audit(harness, "role.granted")) == 1
+
+
+async def test_a_same_or_lower_role_invitation_changes_nothing(harness: Harness) -> None:
+    coordinator = await person(harness, "1", Role.COORDINATOR, country="YE")
+    member = await person(harness, "2", Role.MEMBER)
+    lower = await make_invite(harness, "for-members", role=Role.MEMBER, country="NG")
+    for she in (coordinator, member):
+        [answer] = await she.say(f"/start {lower}")
+        assert "already a member" in answer.text
+    assert await role_of(harness, coordinator) is Role.COORDINATOR
+    assert await role_of(harness, member) is Role.MEMBER
+    async with harness.store.transaction() as tx:
+        kept = await tx.get_member(ChannelName.TELEGRAM, "1")
+    assert kept is not None and kept.country == "YE", "her country is hers"
+    assert await uses_left(harness, lower) == 1
+    # A higher one that no longer works changes nothing either.
+    old = await make_invite(harness, "old-admin", role=Role.ADMIN, expires_in=timedelta(hours=1))
+    harness.clock.advance(timedelta(hours=2))
+    [answer] = await member.say(f"/start {old}")
+    assert "already a member" in answer.text
+    assert await role_of(harness, member) is Role.MEMBER
+    assert await audit(harness, "role.granted") == []
