@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.core.actors import CLI, Actor, NotAllowed
 from bot.core.i18n import Catalogs
-from bot.core.messages import MediaKind, Outbound
+from bot.core.messages import MediaKind, MediaRef, Outbound
 from bot.core.models import Role
 from bot.core.reports import ALL_SPHERES, CalendarPeriod, PeriodKind
 from bot.core.updates import FieldUpdate, UpdateStatus
+from bot.services import updates
+from bot.services.updates import BadUpdate, Draft
 from handlers.moderation import expire_updates, send_digest
 from storage.outbox import OutboxItem, OutboxStore
 from storage.tables import outbox_t, tally_t, update_row_t
@@ -345,3 +350,30 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
             )
         ).scalar_one()
     assert total == 2, "the anonymous counts stay"
+
+
+async def test_the_service_refuses_what_the_conversation_never_sends(harness: Harness) -> None:
+    she = await person(harness, "1")
+    async with harness.store.transaction() as tx:
+        member = await tx.get_member(harness.channel.name, she.user_id)
+    assert member is not None
+    good = Draft("IQ", "en", ["youth"], urgent=False, keep_if_shared=False, text="Words here.")
+    bad = [
+        replace(good, text="   "),
+        replace(good, text="x" * 1001),
+        replace(good, spheres=["weather"]),
+        replace(good, text=None, media=MediaRef(MediaKind.STICKER, "CAAD")),
+    ]
+    async with harness.store.transaction() as tx:
+        with pytest.raises(NotAllowed):
+            await updates.submit(tx, harness.catalogs, CLI, good, harness.clock.now())
+        for draft in bad:
+            with pytest.raises(BadUpdate):
+                await updates.submit(
+                    tx, harness.catalogs, Actor.of(member), draft, harness.clock.now()
+                )
+        done = await updates.submit(
+            tx, harness.catalogs, Actor.of(member), good, harness.clock.now()
+        )
+    assert done.alerted is None, "a routine update alerts nobody"
+    assert await waiting(harness) == 1
