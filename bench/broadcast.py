@@ -139,7 +139,7 @@ async def prepare(path: Path, members: int, text: str) -> list[int]:
     chats = [FIRST_CHAT + i for i in range(members)]
     async with store.transaction() as tx:
         for chat in chats:
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     channel=TG,
                     platform_id=str(chat),

@@ -215,7 +215,7 @@ async def list_invites(app: App) -> None:
     """Every invitation, newest first: the full code (the operator revokes with it)."""
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        found = await tx.list_invites(limit=1000)
+        found = await tx.invites.list(limit=1000)
     if not found:
         print("no invitations")
         return
@@ -231,7 +231,7 @@ async def list_invites(app: App) -> None:
 async def revoke_invite(app: App, code: str) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await tx.get_invite(code.strip())
+        invite = await tx.invites.get(code.strip())
         if invite is None:
             print("no such invitation", file=sys.stderr)
             return 1
@@ -246,15 +246,15 @@ async def grant_role(app: App, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         if args.member is not None:
-            member = await tx.get_member_by_id(args.member)
+            member = await tx.members.by_id(args.member)
         else:
-            member = await tx.get_member(ChannelName.TELEGRAM, str(args.telegram_id))
+            member = await tx.members.get(ChannelName.TELEGRAM, str(args.telegram_id))
         if member is None:
             print("no such member", file=sys.stderr)
             return 1
         old = member.role
-        await tx.set_role(member.id, Role(args.role))
-        await tx.audit(
+        await tx.members.set_role(member.id, Role(args.role))
+        await tx.audit_log.append(
             actor="cli",
             action="role.granted",
             now=now,

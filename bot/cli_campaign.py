@@ -19,8 +19,8 @@ from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
-from bot.delivery.schedule import Schedule, ScheduleError
 from handlers.campaigns import fire, progress_text, submit
 
 
@@ -200,7 +200,7 @@ async def run(app: App, args: argparse.Namespace) -> int:
             return 1
         if args.action == "cancel":
             stopped = await tx.campaigns.cancel(campaign.id, now)
-            await tx.audit(
+            await tx.audit_log.append(
                 actor="cli",
                 action="campaign.cancelled",
                 now=now,
@@ -212,7 +212,7 @@ async def run(app: App, args: argparse.Namespace) -> int:
             print(f"#{campaign.id} is not waiting for approval", file=sys.stderr)
             return 1
         await tx.campaigns.set_status(campaign.id, CampaignStatus.SCHEDULED, now)
-        await tx.audit(
+        await tx.audit_log.append(
             actor="cli", action="campaign.approved", now=now, details={"campaign_id": campaign.id}
         )
         if campaign.schedule == "now":
@@ -259,10 +259,10 @@ async def seed(app: App, members: int, channel: ChannelName) -> int:
     async with app.store.transaction() as tx:
         for i in range(members):
             pid = str(9_000_000_000 + i) if channel is ChannelName.TELEGRAM else f"demo-{i}"
-            if await tx.get_member(channel, pid) is not None:
+            if await tx.members.get(channel, pid) is not None:
                 continue
             spheres = rng.sample([s.code for s in SPHERES], k=rng.randint(1, 3))
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     channel=channel,
                     platform_id=pid,
@@ -276,6 +276,8 @@ async def seed(app: App, members: int, channel: ChannelName) -> int:
                 ),
                 now,
             )
-        await tx.audit(actor="cli", action="demo.seeded", now=now, details={"members": members})
+        await tx.audit_log.append(
+            actor="cli", action="demo.seeded", now=now, details={"members": members}
+        )
     print(f"{members} demo members on {channel.value}")
     return 0

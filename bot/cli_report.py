@@ -209,7 +209,7 @@ async def build(app: App, args: argparse.Namespace, _: Translator) -> Report:
 async def audit(app: App, args: argparse.Namespace, fmt: str) -> None:
     """Secretariat actions are logged: what was exported, not where it went."""
     async with app.store.transaction() as tx:
-        await tx.audit(
+        await tx.audit_log.append(
             actor="cli",
             action="report.exported",
             now=SystemClock().now(),

@@ -65,14 +65,16 @@ async def viewer(app: App, token: str | None) -> Viewer | None:
         return None
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        member = await tx.dashboard_member(token_hash(app.core.config.secret_key, token), now)
+        member = await tx.dashboard_links.member(
+            token_hash(app.core.config.secret_key, token), now
+        )
     if member is None or not member.role.allows(Role.SECRETARIAT):
         return None
     return Viewer(member, token, app.catalogs.get(member.locale))
 
 
 async def _audit(tx: Transaction, who: Viewer, page: str, now: datetime) -> None:
-    await tx.audit(
+    await tx.audit_log.append(
         actor=f"member:{who.member.id}",
         action="dashboard.viewed",
         now=now,

@@ -1,5 +1,5 @@
 """APScheduler wiring only: which job runs when. What is due is decided by pure code
-(bot.delivery.schedule); the jobs themselves live in handlers and storage.
+(bot.core.schedule); the jobs themselves live in handlers and storage.
 
 Campaigns live in the database. Rather than one APScheduler job per campaign (state that can
 drift from the database across restarts and workers), one job looks every few seconds for

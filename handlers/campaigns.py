@@ -28,8 +28,8 @@ from bot.core.messages import Button, Outbound
 from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.router import Router
+from bot.core.schedule import ONCE, Schedule, ScheduleError
 from bot.core.spheres import SPHERE_BY_CODE
-from bot.delivery.schedule import ONCE, Schedule, ScheduleError
 from handlers.common import checklist, choice, command_text, sphere_options, toggle, typed_id
 
 FLOW = "camp"
@@ -104,7 +104,7 @@ async def submit(
         template_name=template_name,
         template_language=template_language,
     )
-    await tx.audit(
+    await tx.audit_log.append(
         actor=f"member:{author.id}" if author else "cli",
         actor_member_id=author.id if author else None,
         action=f"{kind.value}.created",
@@ -627,7 +627,7 @@ async def _approve(ctx: Context, campaign_id: int) -> None:
     await ctx.tx.campaigns.set_status(
         campaign_id, CampaignStatus.SCHEDULED, ctx.now, approved_by=ctx.member.id
     )
-    await ctx.tx.audit(
+    await ctx.tx.audit_log.append(
         actor=f"member:{ctx.member.id}",
         actor_member_id=ctx.member.id,
         action="campaign.approved",
@@ -649,7 +649,7 @@ async def _cancel(ctx: Context, campaign_id: int) -> None:
         return
     stopped = await ctx.tx.campaigns.cancel(campaign_id, ctx.now)
     progress = await ctx.tx.campaigns.progress(campaign_id)
-    await ctx.tx.audit(
+    await ctx.tx.audit_log.append(
         actor=f"member:{ctx.member.id}",
         actor_member_id=ctx.member.id,
         action="campaign.cancelled",
@@ -685,9 +685,7 @@ async def fire_due(store: Store, now: datetime) -> list[tuple[int, str, int]]:
                 continue  # validated at creation; a zone removed from tzdata since is skipped
             if key is None:
                 continue
-            watcher = (
-                await tx.get_member_by_id(campaign.created_by) if campaign.created_by else None
-            )
+            watcher = await tx.members.by_id(campaign.created_by) if campaign.created_by else None
             result = await fire(tx, campaign, key, now, watcher=watcher)
             if result is not None:
                 fired.append((campaign.id, key, result[1]))

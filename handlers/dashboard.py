@@ -43,10 +43,10 @@ def register(router: Router) -> None:
             return
         token = secrets.token_urlsafe(32)
         expires_at = ctx.now + LINK_LIFETIME
-        await ctx.tx.create_dashboard_link(
+        await ctx.tx.dashboard_links.create(
             ctx.member.id, token_hash(ctx.config.secret_key, token), expires_at, ctx.now
         )
-        await ctx.tx.audit(
+        await ctx.tx.audit_log.append(
             actor=f"member:{ctx.member.id}",
             action="dashboard.link",
             now=ctx.now,

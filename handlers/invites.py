@@ -180,7 +180,7 @@ class InviteFlow:
 
     async def _own_active(self, ctx: Context) -> list[Invite]:
         assert ctx.member is not None
-        made = await ctx.tx.list_invites(created_by=f"member:{ctx.member.id}")
+        made = await ctx.tx.invites.list(created_by=f"member:{ctx.member.id}")
         return [i for i in made if i.usable(ctx.now)][:LISTED]
 
     async def _list(self, ctx: Context) -> None:
@@ -213,7 +213,7 @@ class InviteFlow:
     async def _revoke(self, ctx: Context, raw_id: str) -> None:
         assert ctx.member is not None
         invite_id = parse_id(raw_id)
-        invite = await ctx.tx.get_invite_by_id(invite_id) if invite_id is not None else None
+        invite = await ctx.tx.invites.by_id(invite_id) if invite_id is not None else None
         if invite is None or invite.created_by != f"member:{ctx.member.id}":
             ctx.say(ctx._("That button is from an earlier message and no longer works."))
             await self.show_mine(ctx)

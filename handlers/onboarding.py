@@ -181,9 +181,9 @@ class Onboarding:
         invite_id = data.get("invite_id")
         # Checked again now, in the transaction that takes the use: it may have expired, been
         # used up or revoked while she was joining.
-        if invite_id is not None and not await ctx.tx.use_invite(int(invite_id), ctx.now):
+        if invite_id is not None and not await ctx.tx.invites.use(int(invite_id), ctx.now):
             ctx.state.clear()
-            invite = await ctx.tx.get_invite_by_id(int(invite_id))
+            invite = await ctx.tx.invites.by_id(int(invite_id))
             if invite is not None and invite.status(ctx.now) is InviteStatus.USED_UP:
                 ctx.say(
                     ctx._(
@@ -200,7 +200,7 @@ class Onboarding:
                 )
             return
         inbound = ctx.inbound
-        member = await ctx.tx.create_member(
+        member = await ctx.tx.members.create(
             NewMember(
                 channel=inbound.channel,
                 platform_id=inbound.sender_id,
@@ -214,7 +214,7 @@ class Onboarding:
             ),
             ctx.now,
         )
-        await ctx.tx.audit(
+        await ctx.tx.audit_log.append(
             actor=f"member:{member.id}",
             actor_member_id=member.id,
             subject_member_id=member.id,
@@ -283,7 +283,7 @@ async def resolve_entry(ctx: Context, code: str) -> Entry | str:
     if (inbound.channel.value, inbound.sender_id) in ctx.config.admin_ids:
         return Entry(Role.ADMIN, None, None)
     if code:
-        invite = await ctx.tx.get_invite(code)
+        invite = await ctx.tx.invites.get(code)
         if invite is None:
             return ctx._(
                 "I don't recognise this invitation. Please check the link, or ask "

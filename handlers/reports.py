@@ -880,7 +880,7 @@ class ReportFlow:
             ]
 
         ctx.reply.later.append(files)
-        await ctx.tx.audit(
+        await ctx.tx.audit_log.append(
             actor=f"member:{ctx.member.id}",
             action="report.sent",
             now=ctx.now,

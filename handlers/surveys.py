@@ -23,6 +23,7 @@ from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.ports import Store
 from bot.core.router import Router
+from bot.core.schedule import ONCE
 from bot.core.surveys import (
     AGE_LABELS,
     GENDER_LABELS,
@@ -37,7 +38,6 @@ from bot.core.surveys import (
     check_answer,
     crosstab_groups,
 )
-from bot.delivery.schedule import ONCE
 from bot.reports.disclosure import min_cell
 from bot.services.notices import send_each
 from handlers.common import choice, command_text

@@ -18,7 +18,7 @@ from bot.core.campaigns import (
     Progress,
 )
 from bot.core.models import MemberStatus
-from bot.delivery.policy import OutboxStatus
+from bot.core.outbox import OutboxStatus
 from storage.connection import SqlConnection
 from storage.tables import (
     campaign_t,

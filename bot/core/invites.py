@@ -38,7 +38,7 @@ async def create_invite(
     actor_member_id: int | None = None,
 ) -> Invite:
     """Create an invitation and write it to the audit log (who invited, which role, how many)."""
-    invite = await tx.create_invite(
+    invite = await tx.invites.create(
         code=new_code(),
         role=role,
         country=country,
@@ -47,7 +47,7 @@ async def create_invite(
         created_by=actor,
         now=now,
     )
-    await tx.audit(
+    await tx.audit_log.append(
         actor=actor,
         action="invite.created",
         now=now,
@@ -72,9 +72,9 @@ async def revoke_invite(
 ) -> bool:
     """Revoke an invitation (no one can join with it any more, not even someone half-way
     through joining) and audit it; False when it was already revoked."""
-    if not await tx.revoke_invite(invite.id, now):
+    if not await tx.invites.revoke(invite.id, now):
         return False
-    await tx.audit(
+    await tx.audit_log.append(
         actor=actor,
         action="invite.revoked",
         now=now,

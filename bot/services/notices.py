@@ -14,7 +14,7 @@ from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignS
 from bot.core.i18n import Catalogs, Translator
 from bot.core.models import Role
 from bot.core.ports import Transaction
-from bot.delivery.schedule import ONCE
+from bot.core.schedule import ONCE
 
 Render = Callable[[Translator], str]
 

@@ -16,8 +16,8 @@ from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.outbox import OutboxStatus
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
 from bot.delivery.worker import DeliveryWorker
 from storage.outbox import OutboxStore
 from storage.store import SqlStore
@@ -37,7 +37,7 @@ async def test_inside_outside_and_without_template(store: SqlStore) -> None:
 
     async with store.transaction() as tx:
         for wa_id in ("111", "222"):
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(WA, wa_id, wa_id, "ar", "IQ", ["youth"], Role.MEMBER, "v", now), now
             )
         # 222 last wrote two days ago: outside the window.

@@ -47,7 +47,7 @@ async def make_invite(
     expires_in: timedelta | None = timedelta(days=7),
 ) -> str:
     async with h.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code=code,
             role=role,
             country=country,

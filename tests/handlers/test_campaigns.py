@@ -208,7 +208,7 @@ async def test_members_cannot_broadcast_and_flows_can_be_cancelled(harness: Harn
     replies = await member.say("/campaign")
     assert replies
     async with harness.store.transaction() as tx:
-        assert (await tx.get_member(ChannelName.TELEGRAM, "1")) is not None
+        assert (await tx.members.get(ChannelName.TELEGRAM, "1")) is not None
     assert (await harness.store.engine.dispose()) is None
     coord = harness.person("900", "en")
     await coord.say("/alert")

@@ -146,7 +146,7 @@ async def test_a_flow_runs_through_its_table(db: SqlStore) -> None:
     out = await p.press(_tap(p, "Yes"))
     assert out[-1].text == "Saved Amal red b 34"
     async with db.transaction() as tx:
-        assert (await tx.load_state(p.h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
 
 
 async def test_wrong_kind_of_input_gets_one_line_then_the_question(db: SqlStore) -> None:
@@ -189,7 +189,7 @@ async def test_back_skip_and_cancel(db: SqlStore) -> None:
     assert out[-1].text == "Stopped. Nothing was sent."
     out = await p.say("hello")  # no flow any more: the router's fallback (none here)
     async with db.transaction() as tx:
-        assert (await tx.load_state(p.h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
 
 
 async def test_number_out_of_range(db: SqlStore) -> None:
@@ -245,13 +245,13 @@ async def test_a_state_saved_by_an_older_release_is_not_guessed(db: SqlStore) ->
     p = h.person()
     await p.say("/toy")
     async with db.transaction() as tx:
-        state = await tx.load_state(h.channel.name, p.user_id)
+        state = await tx.conversations.load(h.channel.name, p.user_id)
         state.data["age"] = "not a number"
-        await tx.save_state(h.channel.name, p.user_id, state, h.clock.now())
+        await tx.conversations.save(h.channel.name, p.user_id, state, h.clock.now())
     out = await p.say("Amal")
     assert "could not be resumed" in out[-1].text
     async with db.transaction() as tx:
-        assert (await tx.load_state(h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(h.channel.name, p.user_id)).flow is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +298,7 @@ async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> N
     # The operator-less, member-less "someone" acts as an admin would: allowed.
     assert [m.text for m in out] == ["exported"]
     async with db.transaction() as tx:
-        member = await tx.create_member(
+        member = await tx.members.create(
             NewMember(
                 h.channel.name,
                 p.user_id,
@@ -315,7 +315,7 @@ async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> N
     out = await p.say("/admin")
     assert [m.text for m in out] == ["This is no longer available to you."]
     async with db.transaction() as tx:
-        entries = await tx.audit_entries(5)  # type: ignore[attr-defined]
+        entries = await tx.audit_log.entries(5)  # type: ignore[attr-defined]
     assert entries[0]["action"] == "service.refused"
     assert entries[0]["actor_member_id"] == member.id
     assert entries[0]["details"] == {"service": "report.export", "role": "member"}

@@ -100,7 +100,7 @@ def parsed(page: str) -> Tables:
 
 async def audit(h: Harness, action: str) -> list[dict[str, object]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries(200) if e["action"] == action]
+        return [e for e in await tx.audit_log.entries(200) if e["action"] == action]
 
 
 async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
@@ -219,9 +219,9 @@ async def test_bad_expired_and_revoked_links_open_nothing(
 
     fresh = await link_for(analyst)
     async with h.store.transaction() as tx:
-        me = await tx.get_member(analyst.inbound().channel, "700")
+        me = await tx.members.get(analyst.inbound().channel, "700")
         assert me is not None
-        await tx.set_role(me.id, Role.MEMBER)
+        await tx.members.set_role(me.id, Role.MEMBER)
     assert (await web.get(fresh)).status_code == 403, "her role is checked on every page"
 
 

@@ -41,7 +41,7 @@ def code_in(text: str) -> str:
 
 async def audit(h: Harness, action: str) -> list[dict[str, object]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries() if e["action"] == action]
+        return [e for e in await tx.audit_log.entries() if e["action"] == action]
 
 
 async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: SqlStore) -> None:
@@ -59,7 +59,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     assert "https://wa.me/9647700000000?text=start%20" in forward.text
     code = code_in(forward.text)
     async with h.store.transaction() as tx:
-        invite = await tx.get_invite(code)
+        invite = await tx.invites.get(code)
     assert invite is not None
     assert (invite.role, invite.country, invite.uses_left) == (Role.MEMBER, "YE", 5)
     assert invite.expires_at == h.clock.now() + timedelta(days=7)
@@ -74,7 +74,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     await newcomer.press("ob:sph:youth")
     await newcomer.press("ob:sph:done")
     async with h.store.transaction() as tx:
-        joined = await tx.get_member(ChannelName.TELEGRAM, "2")
+        joined = await tx.members.get(ChannelName.TELEGRAM, "2")
     assert joined is not None and (joined.role, joined.country) == (Role.MEMBER, "YE")
 
 
@@ -94,7 +94,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
     ready, forward = await admin.press("inv:uses:1")  # no country step for the secretariat
     assert "1 person can join as secretariat" in ready.text
     async with h.store.transaction() as tx:
-        invite = await tx.get_invite(code_in(forward.text))
+        invite = await tx.invites.get(code_in(forward.text))
     assert invite is not None and (invite.role, invite.country) == (Role.SECRETARIAT, None)
 
 
@@ -108,7 +108,7 @@ async def test_in_arabic_with_no_links_known_the_start_command_is_given(harness:
     code = re.search(r"/start ([A-Za-z0-9_-]+)", forward.text)
     assert code is not None
     async with harness.store.transaction() as tx:
-        invite = await tx.get_invite(code.group(1))
+        invite = await tx.invites.get(code.group(1))
     assert invite is not None and invite.country is None and invite.uses_left == 1
 
 

@@ -62,9 +62,9 @@ async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
     await she.press("ob:sph:done")
     assert ARABIC.search(she.last.text)
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
-        invite = await tx.get_invite(code)
-        audit = await tx.audit_entries()
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
+        invite = await tx.invites.get(code)
+        audit = await tx.audit_log.entries()
     assert member is not None
     assert (member.locale, member.country, member.role) == ("ar", "IQ", Role.MEMBER)
     assert member.spheres == ["media", "vaw"]
@@ -82,7 +82,7 @@ async def test_join_in_french_and_english(harness: Harness) -> None:
     assert "Welcome to the alliance" in amina.last.text
     assert "Bienvenue" in claire.last.text or "bienvenue" in claire.last.text
     async with harness.store.transaction() as tx:
-        fr = await tx.get_member(ChannelName.TELEGRAM, "2")
+        fr = await tx.members.get(ChannelName.TELEGRAM, "2")
     assert fr is not None and fr.locale == "fr"
 
 
@@ -118,7 +118,7 @@ async def test_invite_with_a_country_skips_the_country_question(harness: Harness
     await she.press("ob:sph:advocacy")
     await she.press("ob:sph:done")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
     assert member is not None and (member.country, member.role) == ("NG", Role.COORDINATOR)
 
 
@@ -152,7 +152,7 @@ async def test_country_search_by_name_in_her_language_or_english(harness: Harnes
     await she.press("ob:sph:rights")
     await she.press("ob:sph:done")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "5")
+        member = await tx.members.get(ChannelName.TELEGRAM, "5")
     assert member is not None and member.country == "SO"
 
 
@@ -259,7 +259,7 @@ async def test_open_join_and_bootstrap_admin(open_harness: Harness) -> None:
     she = open_harness.person("42")
     await join(she)
     async with open_harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "42")
+        member = await tx.members.get(ChannelName.TELEGRAM, "42")
     assert member is not None and member.role is Role.MEMBER
     assert member.status is MemberStatus.ACTIVE
 
@@ -271,7 +271,7 @@ async def test_bootstrap_admin_joins_without_invite(db: object) -> None:
     h = Harness(db, build_router(), config=CoreConfig(admin_ids=frozenset({("telegram", "7")})))  # type: ignore[arg-type]
     await join(h.person("7"))
     async with h.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "7")
+        member = await tx.members.get(ChannelName.TELEGRAM, "7")
     assert member is not None and member.role is Role.ADMIN
     assert await count(h, invite_t) == 0
     assert await count(h, audit_t) == 1

@@ -32,14 +32,14 @@ async def person(
 
 async def set_role(h: Harness, user_id: str, role: Role) -> None:
     async with h.store.transaction() as tx:
-        found = await tx.get_member(h.channel.name, user_id)
+        found = await tx.members.get(h.channel.name, user_id)
         assert found is not None
-        await tx.set_role(found.id, role)
+        await tx.members.set_role(found.id, role)
 
 
 async def audit(h: Harness, action: str) -> list[dict[str, Any]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries(limit=500) if e["action"] == action]
+        return [e for e in await tx.audit_log.entries(limit=500) if e["action"] == action]
 
 
 async def count(h: Harness, table: Any) -> int:
@@ -52,7 +52,7 @@ async def count(h: Harness, table: Any) -> int:
 
 async def state_flow(h: Harness, user_id: str) -> str | None:
     async with h.store.transaction() as tx:
-        return (await tx.load_state(h.channel.name, user_id)).flow
+        return (await tx.conversations.load(h.channel.name, user_id)).flow
 
 
 # -- roles at every step ----------------------------------------------------------------------
@@ -244,7 +244,7 @@ async def test_a_flood_is_answered_twenty_times_then_once_slow_down_then_silence
             answered += 1
     assert (answered, slow, silent) == (20, 1, 4)
     async with db.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "1")
+        member = await tx.members.get(ChannelName.TELEGRAM, "1")
     assert member is not None and member.status is MemberStatus.ACTIVE, "/pause was dropped"
     assert await other.say("/help"), "someone else is not slowed by her flood"
     h.clock.advance(timedelta(seconds=59))

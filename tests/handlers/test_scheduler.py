@@ -24,7 +24,7 @@ async def test_jobs_fire_what_is_due_and_wake_the_worker(
     await app.migrate()
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        await tx.create_member(
+        await tx.members.create(
             NewMember(
                 ChannelName.TELEGRAM, "1", "1", "en", "IQ", ["youth"], Role.MEMBER, "v", now
             ),

@@ -296,7 +296,7 @@ async def test_drafts_need_a_coordinator_and_publishing_an_admin(harness: Harnes
     assert none_left.text == "There are no tip drafts."
 
     async with harness.store.transaction() as tx:
-        entries = [e for e in await tx.audit_entries() if e["action"] == "tip.published"]
+        entries = [e for e in await tx.audit_log.entries() if e["action"] == "tip.published"]
         assert await tx.tips.published_ids("youth") == [dialogue, hidden]
     assert len(entries) == 1
     assert entries[0]["details"] == {"tip_id": hidden, "slug": "not-yet"}

@@ -355,7 +355,7 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
 async def test_the_service_refuses_what_the_conversation_never_sends(harness: Harness) -> None:
     she = await person(harness, "1")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(harness.channel.name, she.user_id)
+        member = await tx.members.get(harness.channel.name, she.user_id)
     assert member is not None
     good = Draft("IQ", "en", ["youth"], urgent=False, keep_if_shared=False, text="Words here.")
     bad = [

@@ -43,7 +43,7 @@ async def load(store: SqlStore, clock: FixedClock, *tips: TipDefinition) -> list
 
 async def member(store: SqlStore, clock: FixedClock, platform_id: str) -> Member:
     async with store.transaction() as tx:
-        return await tx.create_member(
+        return await tx.members.create(
             NewMember(
                 channel=ChannelName.TELEGRAM,
                 platform_id=platform_id,
@@ -174,7 +174,7 @@ async def test_one_vote_per_member_and_tip(store: SqlStore, clock: FixedClock) -
         assert await tx.tips.ratings([a]) == {a: Ratings(1, 1)}
         assert await tx.tips.ratings([]) == {}
     async with store.transaction() as tx:
-        await tx.erase_member(amina)
+        await tx.members.erase(amina)
     async with store.transaction() as tx:
         assert await tx.tips.ratings() == {a: Ratings(1, 0), b: Ratings(1, 0)}
         left = await tx.conn.execute(
@@ -273,6 +273,6 @@ async def test_the_service_checks_roles_and_audits_publishing_and_loading_once(
         assert await service.page(tx, her, "weather", 0, "en") is None
         shown = await service.page(tx, her, "all", 1, "ar")
         assert shown is not None and shown.id == draft.id and shown.locale == "ar"
-        actions = [e["action"] for e in await tx.audit_entries()]  # type: ignore[attr-defined]
+        actions = [e["action"] for e in await tx.audit_log.entries()]
     assert actions.count("tip.loaded") == 1, "loading what is already there is not audited"
     assert actions.count("tip.published") == 1

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
 from bot.core.models import Role
+from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.core.tips import TipDefinition, TipText
-from bot.delivery.schedule import ONCE
 from handlers import build_router
 from storage.store import SqlStore
 from storage.tables import update_row_t

@@ -16,10 +16,10 @@ from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignS
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus, NewMember, Role
+from bot.core.outbox import OutboxStatus
 from bot.core.reports import CalendarPeriod
+from bot.core.schedule import ONCE
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
-from bot.delivery.schedule import ONCE
 from bot.delivery.worker import DeliveryWorker
 from storage.housekeeping import purge_expired
 from storage.outbox import OutboxStore
@@ -36,15 +36,15 @@ async def seed(store: SqlStore, clock: FixedClock) -> list[int]:
     ids = []
     async with store.transaction() as tx:
         for chat in CHATS:
-            member = await tx.create_member(
+            member = await tx.members.create(
                 NewMember(TG, chat, chat, "en", "IQ", ["youth"], Role.MEMBER, "1", clock.now()),
                 clock.now(),
             )
             ids.append(member.id)
-        paused = await tx.get_member_by_id(ids[-1])
+        paused = await tx.members.by_id(ids[-1])
         assert paused is not None
         paused.status = MemberStatus.PAUSED
-        await tx.save_member(paused, spheres_changed=False)
+        await tx.members.save(paused, spheres_changed=False)
     return ids
 
 
@@ -143,10 +143,10 @@ async def test_a_row_skipped_for_a_paused_member_is_emptied(
     claimed = await outbox.claim(clock.now(), 10)
     assert len(claimed) == 3
     async with store.transaction() as tx:
-        member = await tx.get_member_by_id(ids[0])
+        member = await tx.members.by_id(ids[0])
         assert member is not None
         member.status = MemberStatus.PAUSED
-        await tx.save_member(member, spheres_changed=False)
+        await tx.members.save(member, spheres_changed=False)
     item = next(i for i in claimed if i.member_id == ids[0])
     assert item.text == TEXT
     await outbox.skip(item, "member paused")
