@@ -179,6 +179,7 @@ class Step(Generic[S]):
     columns: int = 1
     back: bool = True  # offer Back when there is a step to go back to
     cancel: bool = False  # offer a Cancel button (TEXT, NUMBER and MEDIA always say /cancel)
+    empty: str | None = None  # TEXT, MEDIA: what to say to an empty message (a msgid)
     more: Callable[[Turn[S]], Sequence[Button]] | None = None  # more buttons (commands)
 
 
@@ -317,7 +318,7 @@ class Conversation(Generic[S]):
                 self._wrong(turn, CHOOSE_A_BUTTON)
             return
         if not text:
-            self._wrong(turn, EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA)
+            self._wrong(turn, step.empty or (EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA))
             return
         if step.kind is Kind.MEDIA and step.parse is None:
             self._wrong(turn, SEND_MEDIA)

@@ -410,3 +410,44 @@ async def test_an_answer_may_stay_at_its_step_without_asking_again(db: SqlStore)
     assert out[0].text == "Found:"
     out = await p.tap("Zed")
     assert out[-1].text == "Picked zed"
+
+
+class Note(BaseModel):
+    text: str = ""
+
+
+NOTE = Conversation(
+    "note",
+    Note,
+    [
+        Step(
+            name="text",
+            kind=Kind.MEDIA,
+            ask=lambda t: "Your note?",
+            parse=lambda t, text: text,
+            empty="Please write a few words.",
+            answer=_set("text"),
+        ),
+    ],
+    finish=lambda turn: _said(turn, f"Noted {turn.state.text}"),
+)
+
+
+async def _said(turn: Turn[Note], text: str) -> None:
+    turn.ctx.say(text)
+
+
+async def test_a_step_says_its_own_line_to_an_empty_message(db: SqlStore) -> None:
+    router = Router()
+    router.flow(NOTE)
+
+    @router.command("note", "note", role=None)
+    async def note(ctx: Context, arg: str) -> None:
+        await NOTE.start(ctx, Note())
+
+    p = Harness(db, router).person()
+    await p.say("/note")
+    out = await p.say("   ")
+    assert [m.text for m in out] == ["Please write a few words.", "Your note?"]
+    out = await p.say("milk")
+    assert [m.text for m in out] == ["Noted milk"]
