@@ -20,6 +20,7 @@ from bot.core.campaigns import (
     CampaignButton,
     CampaignKind,
     CampaignStatus,
+    NewCampaign,
     Progress,
 )
 from bot.core.context import Context
@@ -89,20 +90,22 @@ async def submit(
     status = CampaignStatus.PENDING_APPROVAL if needs_approval else CampaignStatus.SCHEDULED
     first = next(iter(texts.values()))
     campaign = await tx.campaigns.create(
-        kind=kind,
-        status=status,
-        title=title or _title(first),
-        texts=texts,
-        default_locale=default_locale,
-        audience=audience,
-        schedule=schedule.kind,
-        run_at=schedule.run_at,
-        cron=schedule.cron,
-        timezone=schedule.timezone,
-        now=now,
-        created_by=author.id if author else None,
-        template_name=template_name,
-        template_language=template_language,
+        NewCampaign(
+            kind=kind,
+            status=status,
+            title=title or _title(first),
+            texts=texts,
+            default_locale=default_locale,
+            audience=audience,
+            schedule=schedule.kind,
+            run_at=schedule.run_at,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            created_by=author.id if author else None,
+            template_name=template_name,
+            template_language=template_language,
+        ),
+        now,
     )
     await tx.audit(
         actor=f"member:{author.id}" if author else "cli",
@@ -155,15 +158,19 @@ async def _ask_for_approval(
         )
         labels[locale] = _("Approve #{id}", id=campaign.id)
     notice = await tx.campaigns.create(
-        kind=CampaignKind.NOTICE,
-        status=CampaignStatus.SCHEDULED,
-        title=f"approval #{campaign.id}",
-        texts=texts,
-        default_locale="en",
-        audience=Audience(roles=(Role.COORDINATOR.value, Role.ADMIN.value), exclude=(author.id,)),
-        schedule="now",
-        now=now,
-        buttons=[CampaignButton(labels, f"cmd:campaign approve {campaign.id}"[:64])],
+        NewCampaign(
+            kind=CampaignKind.NOTICE,
+            status=CampaignStatus.SCHEDULED,
+            title=f"approval #{campaign.id}",
+            texts=texts,
+            default_locale="en",
+            audience=Audience(
+                roles=(Role.COORDINATOR.value, Role.ADMIN.value), exclude=(author.id,)
+            ),
+            schedule="now",
+            buttons=[CampaignButton(labels, f"cmd:campaign approve {campaign.id}"[:64])],
+        ),
+        now,
     )
     await tx.campaigns.fire(notice, ONCE, now)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import Context
 from bot.core.countries import find_countries
 from bot.core.i18n import N_
@@ -327,16 +327,18 @@ async def notify_urgent(ctx: Context, update_id: int, data: dict[str, object]) -
     if not await ctx.tx.campaigns.audience_by_locale(audience):
         audience = Audience(roles=(Role.ADMIN.value,), exclude=(ctx.member.id,))
     notice = await ctx.tx.campaigns.create(
-        kind=CampaignKind.NOTICE,
-        status=CampaignStatus.SCHEDULED,
-        title=f"urgent update #{update_id}",
-        texts=texts,
-        default_locale="en",
-        audience=audience,
-        schedule="now",
-        now=ctx.now,
-        buttons=[CampaignButton(labels, "cmd:moderate")],
-        source_update_id=update_id,  # its texts go with the update (/forget, retention)
+        NewCampaign(
+            kind=CampaignKind.NOTICE,
+            status=CampaignStatus.SCHEDULED,
+            title=f"urgent update #{update_id}",
+            texts=texts,
+            default_locale="en",
+            audience=audience,
+            schedule="now",
+            buttons=[CampaignButton(labels, "cmd:moderate")],
+            source_update_id=update_id,
+        ),
+        ctx.now,
     )
     await ctx.tx.campaigns.fire(notice, ONCE, ctx.now)
 

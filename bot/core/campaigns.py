@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -102,6 +103,27 @@ class Campaign:
             label = labels.get(locale) or labels.get(self.default_locale) or labels.get("en")
             out.append((label or next(iter(labels.values())), button.payload))
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCampaign:
+    """What creating a campaign needs: what, to whom, in which languages, when, by whom."""
+
+    kind: CampaignKind
+    status: CampaignStatus
+    title: str
+    texts: dict[str, str]
+    default_locale: str
+    audience: Audience
+    schedule: str = "now"  # now | at | cron
+    run_at: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    created_by: int | None = None
+    buttons: Sequence[CampaignButton] = ()
+    template_name: str | None = None
+    template_language: str | None = None
+    source_update_id: int | None = None  # its copies go with that update (/forget, retention)
 
 
 MAX_TEXT = 4000  # under Telegram's 4096 and WhatsApp's 4096, leaving room for a header
