@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.callbacks import Callback
+
 
 class CampaignKind(StrEnum):
     """What is sent; alerts go out before everything else."""
@@ -172,3 +174,17 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.remaining == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveCampaign(Callback, prefix="campaign-ok", version=1):
+    """The "Approve #N" button under an approval request or a campaign shown."""
+
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCampaign(Callback, prefix="campaign-x", version=1):
+    """The "Cancel #N" button under a campaign shown or just sent."""
+
+    campaign_id: int
