@@ -277,7 +277,9 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
             return 1
         campaign, progress, reasons = shown.campaign, shown.progress, shown.reasons
         now = SystemClock().now()
-        line = f"{progress_bar(progress)} {progress_text(_, campaign, progress, now)}"
+        text = progress_text(_, campaign, progress, now)
+        # Nothing written yet (scheduled, or waiting for approval): no bar to fill.
+        line = f"{progress_bar(progress)} {text}" if progress.total else text
         if not follow or progress.finished or campaign.status is CampaignStatus.CANCELLED:
             print(f"#{campaign.id} {campaign.kind.value} · {campaign.status.value}")
             print(line)
