@@ -55,7 +55,7 @@ async def deliver(h: Harness) -> dict[str, list[str]]:
     before = len(h.channel.sent)
     worker = DeliveryWorker(
         OutboxStore(h.store),
-        {h.channel.name: h.channel},  # type: ignore[dict-item]
+        {h.channel.name: h.channel},
         {h.channel.name: RateLimiter(1000, per_chat=1000)},
         h.clock,
     )
