@@ -10,7 +10,7 @@ from bot.core.context import CoreConfig
 from bot.core.conversation import NO_MEDIA_HERE, STALE, step_payload
 from bot.core.i18n import Catalogs
 from bot.core.messages import ChannelName, MediaKind
-from bot.core.models import Role
+from bot.core.models import NewMember, Role
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from bot.services.campaigns import ALERT_MARK, fire_due
@@ -134,6 +134,32 @@ async def test_alert_skips_schedule_goes_first_and_is_marked(harness: Harness) -
     assert received["3"][0] == f"{english}\nRoad to Mosul closed today: postpone visits."
     assert received["3"][1] == "Newsletter", "the campaign comes after, and is not marked"
     assert received["2"] == ["Newsletter"], "Lebanon gets no alert"
+
+
+async def test_an_alert_is_marked_on_every_channel(harness: Harness) -> None:
+    coord = await coordinator_and_members(harness, MEMBERS)
+    now = harness.clock.now()
+    async with harness.store.transaction() as tx:
+        on_whatsapp = await tx.create_member(
+            NewMember(
+                ChannelName.WHATSAPP, "wa1", "wa1", "fr", "IQ", ["youth"], Role.MEMBER, "v", now
+            ),
+            now,
+        )
+    await write(coord, "Checkpoint closed.", command="/alert")
+    await coord.tap("Iraq")
+    await coord.tap("Done")
+    await coord.tap("Done")
+    await coord.tap("Send")
+    # Read as the delivery worker reads them: one text per member, whatever her channel
+    # (a WhatsApp template outside the 24 hours carries the same text).
+    items = await OutboxStore(harness.store).claim(harness.clock.now(), 100)
+    texts = {(item.channel, item.member_id): item.text for item in items}
+    french = Catalogs().get("fr")(ALERT_MARK)
+    assert texts[(ChannelName.WHATSAPP, on_whatsapp.id)] == f"{french}\nCheckpoint closed."
+    assert len(texts) == 4 and all(
+        text.endswith("\nCheckpoint closed.") and text.startswith("⚠️") for text in texts.values()
+    )
 
 
 async def test_nobody_in_the_audience_is_said_at_once(harness: Harness) -> None:
