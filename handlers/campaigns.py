@@ -250,10 +250,12 @@ def _got_time(turn: Draft, at: tuple[int, int]) -> None:
 
 
 def _preview(turn: Draft) -> str:
-    """Each text as members will read it, then who gets it in which language, and when."""
+    """The question at the confirmation: each text as members will read it (its own message,
+    said again whenever the question is), then who gets it in which language, and when."""
     ctx, _, state = turn.ctx, turn._, turn.state
     for locale, text in state.texts.items():
-        ctx.say(_("Preview ({language}):", language=native_language_name(locale)) + "\n\n" + text)
+        shown = f"{ctx.catalogs.get(locale)(service.ALERT_MARK)}\n{text}" if state.alert else text
+        ctx.say(_("Preview ({language}):", language=native_language_name(locale)) + "\n\n" + shown)
     total = sum(state.counts.values())
     lines = [_("Recipients: {n}", n=_.number(total))]
     for locale, n in state.counts.items():
@@ -475,7 +477,8 @@ async def _show(ctx: Context, campaign_id: int) -> None:
             f"• {reason}: {ctx._.number(n)}" for reason, n in shown.reasons.items()
         )
     buttons = []
-    if campaign.status is CampaignStatus.PENDING_APPROVAL:
+    own = ctx.member is not None and campaign.created_by == ctx.member.id
+    if campaign.status is CampaignStatus.PENDING_APPROVAL and (not own or ctx.role is Role.ADMIN):
         buttons.append(
             Button(ctx._("Approve #{id}", id=campaign.id), ApproveCampaign(campaign.id).pack())
         )

@@ -123,6 +123,9 @@ async def test_alert_skips_schedule_goes_first_and_is_marked(harness: Harness) -
     replies = await coord.tap("Done")
     assert "Recipients: 3" in replies[-1].text  # two members and the coordinator, in Iraq
     assert "When:" not in "".join(r.text for r in replies[:-1]), "no time is asked"
+    assert any(
+        r.text.endswith("⚠️ Alert\nRoad to Mosul closed today: postpone visits.") for r in replies
+    ), "previewed as members will see it"
     await coord.tap("Send")
     assert await campaigns(harness) == [
         (CampaignKind.ALERT, CampaignStatus.SENT),
@@ -266,6 +269,9 @@ async def test_big_campaigns_wait_for_a_second_coordinator(db: SqlStore) -> None
     assert "approve 1" in received["901"][0]
     own = await coord.say("/campaign approve 1")
     assert "Another coordinator" in own[0].text
+    await coord.say("/campaign show 1")
+    assert "Waiting for approval" in coord.last.text
+    assert coord.labels() == ["Cancel #1"], "no Approve button under her own campaign"
     await second.tap("#1")  # the notice's Approve button
     received = await deliver(h)
     assert len(received) == 6, "now the campaign itself went to everyone"
