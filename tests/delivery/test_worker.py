@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, Campaign, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import (
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    NewCampaign,
+)
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
@@ -135,15 +142,17 @@ class Rig:
         """Create a campaign and fire it; returns it and its occurrence id."""
         async with self.store.transaction() as tx:
             campaign = await tx.campaigns.create(
-                kind=kind,
-                status=CampaignStatus.SCHEDULED,
-                title=text[:40],
-                texts=texts or {"en": text},
-                default_locale="en",
-                audience=audience or Audience(),
-                schedule="now",
-                now=self.clock.now(),
-                buttons=buttons,
+                NewCampaign(
+                    kind=kind,
+                    status=CampaignStatus.SCHEDULED,
+                    title=text[:40],
+                    texts=texts or {"en": text},
+                    default_locale="en",
+                    audience=audience or Audience(),
+                    schedule="now",
+                    buttons=buttons,
+                ),
+                self.clock.now(),
             )
             fired = await tx.campaigns.fire(
                 campaign,
