@@ -202,7 +202,7 @@ async def test_odd_ids_typed_or_pressed_get_a_short_answer(store: SqlStore) -> N
 
     secretariat = await person(h, "2", Role.SECRETARIAT)
     await secretariat.say("/report")
-    answers = await secretariat.press("rep:v:99999999999999999999")
+    answers = await secretariat.press("rep:1:survey:99999999999999999999")
     assert answers[0].text == STALE
     assert not any(SORRY in m.message.text for m in h.channel.sent)
 
