@@ -21,10 +21,12 @@ from bot.core.outbox import REPLY_PRIORITY, OutboxStatus
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
+from handlers.tips import TipSpheres
 from storage.outbox import REPLY_STALE, OutboxStore
 from storage.store import SqlStore
 from storage.tables import outbox_t
 from tests.fakes.telegram_api import Call, FakeBotApi, running_api
+from tests.handlers.conftest import join
 from tests.support.harness import Harness
 
 TG = ChannelName.TELEGRAM
@@ -237,16 +239,13 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     harness: Harness, api: FakeBotApi, channel: TelegramChannel
 ) -> None:
     her = harness.person(str(HER))
-    for step in ("/start", "ob:lang:en", "ob:values:yes", "ob:country:IQ", "ob:sph:youth"):
-        if step.startswith("/"):
-            await her.say(step)
-        else:
-            await her.press(step)
-    await her.press("ob:sph:done")  # through the recording channel: she has joined
+    await join(her)  # through the recording channel
     shown = await channel.send(str(HER), harness.channel.sent[-1].message)
     assert shown.message_id is not None
     api.fail("editMessageText", SERVER_ERROR)
-    press = her.inbound(event=InboundEvent.BUTTON, payload="tip:s", message_id=shown.message_id)
+    press = her.inbound(
+        event=InboundEvent.BUTTON, payload=TipSpheres().pack(), message_id=shown.message_id
+    )
     await harness.core.handle(press, channel)
     row = (await replies(harness.store))[-1]
     assert row["edit_message_id"] == shown.message_id and row["layout"] == {"columns": 2}
