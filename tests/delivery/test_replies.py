@@ -235,12 +235,10 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     harness: Harness, api: FakeBotApi, channel: TelegramChannel
 ) -> None:
     her = harness.person(str(HER))
-    for step in ("/start", "ob:lang:en", "ob:values:yes", "ob:country:IQ", "ob:sph:youth"):
-        if step.startswith("/"):
-            await her.say(step)
-        else:
-            await her.press(step)
-    await her.press("ob:sph:done")  # through the recording channel: she has joined
+    await her.say("/start")
+    for label in ("English", "I accept", "Iraq", "Youth deradicalisation"):
+        await her.tap(label)
+    await her.tap("Done")  # through the recording channel: she has joined
     shown = await channel.send(str(HER), harness.channel.sent[-1].message)
     assert shown.message_id is not None
     api.fail("editMessageText", SERVER_ERROR)
