@@ -165,8 +165,9 @@ def _revoke_buttons(turn: Turn[Inviting]) -> list[Button]:
 
 
 def _chose_new(turn: Turn[Inviting], value: str) -> str:
-    roles = _invitable(turn.ctx)
-    turn.state = _fresh(roles)
+    listed = turn.state.listed  # Back from the new one shows the same list
+    turn.state = _fresh(_invitable(turn.ctx))
+    turn.state.listed = listed
     turn.trail.clear()
     return "role"
 

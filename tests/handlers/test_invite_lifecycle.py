@@ -181,3 +181,5 @@ async def test_a_coordinator_lists_and_revokes_her_invitations_in_the_bot(
     assert "expired or been used up" in refused.text
     [fresh] = await she.tap("New invitation")
     assert "1 person" in [b.label for b in fresh.buttons]
+    [back] = await she.tap("◀ Back")
+    assert "no invitations that still work" in back.text, "Back returns to her list"
