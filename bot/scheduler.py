@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from bot.services.moderation import expire_updates, send_digest
 from handlers.campaigns import fire_due
-from handlers.moderation import expire_updates, send_digest
 from handlers.reports import send_results
 from handlers.surveys import (
     close_due_surveys,

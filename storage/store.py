@@ -22,7 +22,7 @@ from bot.core.models import (
     NewMember,
     Role,
 )
-from bot.core.ports import ErasureReport, KeptAbout
+from bot.core.ports import ErasureReport, KeptAbout, MemberSummary
 from bot.core.reports import record_key
 from bot.delivery.policy import OutboxStatus
 from storage.campaigns import CampaignRepository
@@ -266,6 +266,31 @@ class SqlTransaction:
         await self.conn.execute(
             update(member_t).where(member_t.c.id == member_id).values(role=role.value)
         )
+
+    async def list_members(
+        self, *, role: Role | None = None, country: str | None = None, limit: int = 1000
+    ) -> list[MemberSummary]:
+        c = member_t.c
+        query = select(
+            c.id, c.channel, c.role, c.country, c.locale, c.status, c.joined_at
+        ).order_by(c.id)
+        if role is not None:
+            query = query.where(c.role == role.value)
+        if country is not None:
+            query = query.where(c.country == country)
+        rows = (await self.conn.execute(query.limit(limit))).all()
+        return [
+            MemberSummary(
+                id=row.id,
+                channel=ChannelName(row.channel),
+                role=Role(row.role),
+                country=row.country,
+                locale=row.locale,
+                status=MemberStatus(row.status),
+                joined_at=row.joined_at,
+            )
+            for row in rows
+        ]
 
     async def kept_about(self, member: Member, now: datetime) -> KeptAbout:
         """Everything kept that is hers, for /mydata (her profile is on `member`)."""

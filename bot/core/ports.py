@@ -114,6 +114,19 @@ class Campaigns(Protocol):
     async def failure_reasons(self, campaign_id: int) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    """A member as an operator's list shows her: no platform id, no phone number, no chat."""
+
+    id: int
+    channel: ChannelName
+    role: Role
+    country: str | None
+    locale: str
+    status: MemberStatus
+    joined_at: datetime
+
+
 class Transaction(Protocol):
     """One unit of work: everything done through it commits together or not at all."""
 
@@ -147,6 +160,13 @@ class Transaction(Protocol):
     async def set_status(
         self, channel: ChannelName, platform_id: str, status: MemberStatus
     ) -> None: ...
+
+    async def set_role(self, member_id: int, role: Role) -> None: ...
+
+    async def list_members(
+        self, *, role: Role | None = None, country: str | None = None, limit: int = 1000
+    ) -> list[MemberSummary]:
+        """Members by id, optionally of one role or country (no platform ids)."""
 
     async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
 

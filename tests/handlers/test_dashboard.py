@@ -230,7 +230,7 @@ async def test_forgetting_her_removes_her_links(h: Harness, web: httpx.AsyncClie
     link = await link_for(admin)
     assert (await web.get(link)).status_code == 200
     await admin.say("/forget")
-    await admin.press("forget:yes")
+    await admin.tap("Yes, delete all")
     assert (await web.get(link)).status_code == 403
     async with h.store.transaction() as tx:
         left = (await tx.conn.execute(select(func.count()).select_from(dashboard_link_t))).scalar()
