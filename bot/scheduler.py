@@ -17,8 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.services.campaigns import fire_due
+from bot.services.moderation import expire_updates, send_digest
 from bot.services.reports import send_results
-from handlers.moderation import expire_updates, send_digest
 from handlers.surveys import (
     close_due_surveys,
     flush_survey_pools,

@@ -11,7 +11,7 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from bot.core.messages import ChannelName
 from bot.core.models import Member, MemberStatus, NewMember, Role
 from bot.core.outbox import OutboxStatus
-from bot.core.ports import ErasureReport, KeptAbout
+from bot.core.ports import ErasureReport, KeptAbout, MemberSummary
 from bot.core.reports import record_key
 from storage.connection import SqlConnection
 from storage.erasure import erase_copies, forget_member_id
@@ -147,6 +147,31 @@ class MemberRepository:
         await self.conn.execute(
             update(member_t).where(member_t.c.id == member_id).values(role=role.value)
         )
+
+    async def summaries(
+        self, *, role: Role | None = None, country: str | None = None, limit: int = 1000
+    ) -> list[MemberSummary]:
+        c = member_t.c
+        query = select(
+            c.id, c.channel, c.role, c.country, c.locale, c.status, c.joined_at
+        ).order_by(c.id)
+        if role is not None:
+            query = query.where(c.role == role.value)
+        if country is not None:
+            query = query.where(c.country == country)
+        rows = (await self.conn.execute(query.limit(limit))).all()
+        return [
+            MemberSummary(
+                id=row.id,
+                channel=ChannelName(row.channel),
+                role=Role(row.role),
+                country=row.country,
+                locale=row.locale,
+                status=MemberStatus(row.status),
+                joined_at=row.joined_at,
+            )
+            for row in rows
+        ]
 
     async def kept_about(self, member: Member, now: datetime) -> KeptAbout:
         """Everything kept that is hers, for /mydata (her profile is on `member`)."""

@@ -94,6 +94,19 @@ class Campaigns(Protocol):
     async def failure_reasons(self, campaign_id: int) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    """A member as an operator's list shows her: no platform id, no phone number, no chat."""
+
+    id: int
+    channel: ChannelName
+    role: Role
+    country: str | None
+    locale: str
+    status: MemberStatus
+    joined_at: datetime
+
+
 class Members(Protocol):
     """Members: her row and spheres; what is kept about her; her erasure."""
 
@@ -111,6 +124,11 @@ class Members(Protocol):
     ) -> None: ...
 
     async def set_role(self, member_id: int, role: Role) -> None: ...
+
+    async def summaries(
+        self, *, role: Role | None = None, country: str | None = None, limit: int = 1000
+    ) -> list[MemberSummary]:
+        """Members by id, optionally of one role or country (no platform ids)."""
 
     async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
 

@@ -14,7 +14,7 @@ from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.flood import FloodLimit, Verdict
 from bot.core.i18n import N_, Catalogs, fold
-from bot.core.ids import clean_text
+from bot.core.ids import clean_text, plain
 from bot.core.messages import (
     ChannelName,
     Inbound,
@@ -171,7 +171,7 @@ class Router:
         slash = inbound.command
         if slash is not None and slash[0] in self.commands:
             return slash
-        text = (inbound.text or "").strip()
+        text = plain(inbound.text)
         if not text or inbound.event is not InboundEvent.MESSAGE:
             return slash
         # A command word in her language, with or without a slash ("aide", "/مساعدة", "start
@@ -225,7 +225,9 @@ class Router:
             ctx.say(ctx._(STALE_BUTTON))
             if flow is not None:
                 await flow.reprompt(ctx)
-            elif self.fallback is not None:
+            elif ctx.member is not None and self.fallback is not None:
+                # The members' menu is for members: someone who left (/forget) and presses a
+                # button from before gets the one line.
                 await self.fallback(ctx)
             return
         if flow is not None:

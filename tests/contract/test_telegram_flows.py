@@ -30,7 +30,7 @@ from bot.core.models import Role
 from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import parse_definition
 from bot.runtime import Runtime
-from handlers.moderation import send_digest
+from bot.services.moderation import send_digest
 from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.tables import update_row_t
 from tests.fakes.telegram_api import Call, FakeBotApi, callback_update, running_api, text_update
@@ -186,7 +186,8 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     await coord.press(card.payloads[1])  # keep internal
     card = coord.last
     assert "المدرسة" in card.text
-    await coord.press(next(p for p in card.payloads if p.startswith("mod:a:")))
+    approve = (b for row in card.keyboard for b in row if b["text"] == "Approve for sharing")
+    await coord.press(next(approve)["callback_data"])
 
     # The weekly digest reaches Claire: same sphere, another country, framed in French.
     shared, reached = await send_digest(app.store, app.catalogs, app.core.clock.now())

@@ -451,3 +451,43 @@ async def test_a_step_says_its_own_line_to_an_empty_message(db: SqlStore) -> Non
     assert [m.text for m in out] == ["Please write a few words.", "Your note?"]
     out = await p.say("milk")
     assert [m.text for m in out] == ["Noted milk"]
+
+
+async def test_invisible_marks_around_a_label_a_number_or_a_command_are_ignored(
+    db: SqlStore,
+) -> None:
+    """A right-to-left keyboard adds U+200F, copy-paste a BOM: the label, the number and the
+    command are still what she meant (one normaliser, `bot.core.ids.plain`)."""
+    h = Harness(db, _router())
+    p = h.person()
+    await p.say("\u200f/toy")
+    assert p.last.text == "Your name?"
+    await p.say("Amal")
+    await p.say("Red\u200f")
+    assert p.last.text == "Extras?"
+    await p.say("\u2067Apple\u2069")
+    assert "✅ Apple" in p.labels()
+    await p.say("\u200eDone")
+    out = await p.say("\ufeff40\u200f")
+    assert [m.text for m in out] == ["Sure?"]
+    out = await p.say("\u061cYes")
+    assert out[-1].text == "Saved Amal red a 40"
+    await p.say("/toy")
+    out = await p.say("\u200f\u200e")  # only marks: the same as an empty message
+    assert [m.text for m in out] == [
+        "That message is empty. Please type your answer.",
+        "Your name?",
+    ]
+
+
+async def test_a_stranger_pressing_an_old_button_is_answered_once(db: SqlStore) -> None:
+    """No member, no flow (after /forget, say): one line, not the members' menu too."""
+    router = _router()
+
+    async def menu(ctx: Context) -> None:
+        ctx.say("members' menu")
+
+    router.fallback = menu
+    p = Harness(db, router).person()
+    out = await p.press(step_payload("toy", 1, "colour", "red"), message_id="1")
+    assert [m.text for m in out] == ["That button is from an earlier message and no longer works."]

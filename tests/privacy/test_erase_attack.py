@@ -30,8 +30,8 @@ from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
+from bot.services.moderation import expire_updates, send_digest
 from handlers import build_router
-from handlers.moderation import expire_updates, send_digest
 from storage.engine import _sqlite_pragmas as sqlite_pragmas
 from storage.housekeeping import purge_expired
 from storage.outbox import OutboxStore
@@ -118,8 +118,13 @@ async def plant(store: SqlStore, api: FakeBotApi) -> Planted:
         _urgent, routine, tip = (
             await tx.conn.execute(select(update_row_t.c.id).order_by(update_row_t.c.id))
         ).scalars()
-    assert "Approved" in (await coordinator.press(f"mod:a:{routine}"))[0].text
-    assert "tip draft" in (await coordinator.press(f"mod:t:{tip}"))[0].text
+    [card] = await coordinator.say("/moderate")
+    assert card.text.startswith(f"Update #{_urgent} "), "urgent first: left waiting"
+    await coordinator.tap("Skip")
+    assert coordinator.last.text.startswith(f"Update #{routine} ")
+    assert "Approved" in (await coordinator.tap("Approve for sharing"))[0].text
+    assert coordinator.last.text.startswith(f"Update #{tip} ")
+    assert "tip draft" in (await coordinator.tap("Tip candidate"))[0].text
     assert await send_digest(store, h.catalogs, h.clock.now()) == (1, 1)
     delivered = await deliver_everything(h, api)
     # One more alert, still waiting in the outbox when the erasure comes.
@@ -195,7 +200,7 @@ async def test_forget_reaches_every_copy_and_the_files(store: SqlStore) -> None:
     assert planted.delivered >= 2, "the notice and the digest were delivered"
     she = planted.she
     await she.say("/forget")
-    goodbye = await she.press("forget:yes")
+    goodbye = await she.tap("Yes, delete all")
     assert "deleted" in goodbye[-1].text
     needles = (planted.zebra, she.user_id)
     assert await cells_containing(store, needles) == []
@@ -246,7 +251,7 @@ async def test_a_new_member_never_gets_an_erased_members_id(store: SqlStore) -> 
             h.clock.now(),
         )
     await she.say("/forget")
-    await she.press("forget:yes")
+    await she.tap("Yes, delete all")
     newcomer = await person(h, telegram_id())
     theirs = await member_id(h, newcomer.user_id)
     assert theirs > hers
