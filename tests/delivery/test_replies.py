@@ -21,6 +21,7 @@ from bot.core.outbox import REPLY_PRIORITY, OutboxStatus
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
+from handlers.tips import TipSpheres
 from storage.outbox import REPLY_STALE, OutboxStore
 from storage.store import SqlStore
 from storage.tables import outbox_t
@@ -244,7 +245,8 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     shown = await channel.send(str(HER), harness.channel.sent[-1].message)
     assert shown.message_id is not None
     api.fail("editMessageText", SERVER_ERROR)
-    press = her.inbound(event=InboundEvent.BUTTON, payload="tip:s", message_id=shown.message_id)
+    spheres = TipSpheres().pack()  # "Spheres" under a tip: the message becomes the list
+    press = her.inbound(event=InboundEvent.BUTTON, payload=spheres, message_id=shown.message_id)
     await harness.core.handle(press, channel)
     row = (await replies(harness.store))[-1]
     assert row["edit_message_id"] == shown.message_id and row["layout"] == {"columns": 2}

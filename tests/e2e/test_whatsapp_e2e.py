@@ -84,6 +84,22 @@ class WhatsAppMember:
         assert await self.post(body) == 200
         return await self.replies()
 
+    async def tap(self, label: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Press the button (or list row) she sees titled `label`."""
+        found = [p for body in shown for title, p in choices(body) if title == label]
+        assert found, f"{label!r} not among {[t for b in shown for t, _ in choices(b)]}"
+        return await self.press(found[-1], shown)
+
+
+def choices(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, payload) of a message's reply buttons or list rows."""
+    if body["type"] != "interactive":
+        return []
+    action = body["interactive"]["action"]
+    if "buttons" in action:
+        return [(b["reply"]["title"], b["reply"]["id"]) for b in action["buttons"]]
+    return [(r["title"], r["id"]) for s in action["sections"] for r in s["rows"]]
+
 
 def offered(shown: list[dict[str, Any]], prefix: str) -> list[str]:
     return [p for body in shown for p in payloads(body) if p.startswith(prefix)]
@@ -131,16 +147,15 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
         limit = text_of(prompt[-1]).replace("\u202f", "").replace("\xa0", "")
         assert "1000" in limit, "the limit, formatted for French (1 000)"
         spheres = await her.say("Une radio locale a invité trois femmes imams à parler de paix.")
-        urgency = await her.press("upd:sph:done", spheres)
-        keep = await her.press("upd:urg:no", urgency)
-        confirm = await her.press("upd:keep:yes", keep)
-        received = await her.press("upd:go:send", confirm)
+        urgency = await her.tap("Terminé", spheres)
+        keep = await her.tap("Non urgente", urgency)
+        confirm = await her.tap("Oui, gardez-le", keep)
+        received = await her.tap("Envoyer", confirm)
         assert any("Reçu" in text_of(b) or "reçu" in text_of(b) for b in received)
 
         choose = await her.say("pratiques")  # "tips"
-        sphere = next(p for p in offered(choose, "tip:") if "media" in p)
-        tip = await her.press(sphere, choose)
-        assert offered(tip, "tip:"), "a tip with paging and rating buttons"
+        tip = await her.tap("Femmes et médias", choose)
+        assert "👍 Utile" in [t for b in tip for t, _ in choices(b)], "a tip with rating buttons"
 
         listing = await her.say("sondage")  # "survey"
         [start] = offered(listing, "svy:s:")

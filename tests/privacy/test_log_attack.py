@@ -118,6 +118,13 @@ class TelegramMember:
         payload, on = found[0]
         return await self.deliver(callback_update(USER, payload, on.message_id))
 
+    async def tap(self, label: str, shown: list[Call]) -> list[Call]:
+        """Press the button labelled `label` among those shown."""
+        found = [(b, c) for c in shown for row in c.keyboard for b in row if b["text"] == label]
+        assert found, f"no {label!r} among {[c.keyboard for c in shown]}"
+        button, on = found[0]
+        return await self.deliver(callback_update(USER, button["callback_data"], on.message_id))
+
 
 @pytest.fixture
 def api() -> Iterator[FakeBotApi]:
@@ -187,8 +194,8 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
 
             await her.say("/update")
             shown = await her.say(UNIQUE_TEXT)
-            for step in ("upd:sph:done", "upd:urg:no", "upd:keep:yes", "upd:go:send"):
-                shown = await her.press(step, shown)
+            for label in ("Done", "Routine", "Yes, keep it", "Send"):
+                shown = await her.tap(label, shown)
 
             shown = await her.say("/survey")
             shown = await her.press("svy:s:", shown)
