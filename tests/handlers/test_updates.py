@@ -10,7 +10,7 @@ import pytest
 from bot.core.actors import CLI, Actor, NotAllowed
 from bot.core.i18n import Catalogs
 from bot.core.messages import MediaKind, MediaRef, Outbound
-from bot.core.models import Role
+from bot.core.models import ConversationState, Role
 from bot.core.reports import ALL_SPHERES, CalendarPeriod, PeriodKind
 from bot.core.updates import FieldUpdate, UpdateStatus
 from bot.services import updates
@@ -336,6 +336,32 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
     assert gone is None
     total = sum(count for sphere, count in await tallies(harness) if sphere == ALL_SPHERES)
     assert total == 2, "the anonymous counts stay"
+
+
+async def test_an_update_begun_before_an_upgrade_resumes(harness: Harness) -> None:
+    she = await person(harness, "1")
+    # What the release before the engine saved half-way through (no version, no trail).
+    old = ConversationState(
+        flow="upd",
+        step="keep",
+        data={
+            "started": harness.clock.now().isoformat(),
+            "spheres": ["youth"],
+            "country": "IQ",
+            "text": "Written before the upgrade.",
+            "urgent": False,
+        },
+    )
+    async with harness.store.transaction() as tx:
+        await tx.conversations.save(harness.channel.name, she.user_id, old, harness.clock.now())
+    assert "unfinished" in (await she.say("/update"))[0].text
+    assert "Yes, keep it" in she.labels()
+    summary = (await she.tap("Yes, keep it"))[0]
+    assert "Written before the upgrade." in summary.text
+    await she.tap("Send")
+    update = await stored(harness)
+    assert update is not None and update.text == "Written before the upgrade."
+    assert update.keep_if_shared
 
 
 async def test_the_service_refuses_what_the_conversation_never_sends(harness: Harness) -> None:
