@@ -41,7 +41,7 @@ from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.channels.telegram import TelegramChannel  # noqa: E402
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus  # noqa: E402
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.messages import ChannelName  # noqa: E402
 from bot.core.models import NewMember, Role  # noqa: E402
@@ -154,14 +154,16 @@ async def prepare(path: Path, members: int, text: str) -> list[int]:
                 now,
             )
         campaign = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="benchmark",
-            texts={"en": text},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="benchmark",
+                texts={"en": text},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+            ),
+            now,
         )
         fired = await tx.campaigns.fire(campaign, "once", now)
         assert fired is not None and fired[1] == members

@@ -11,11 +11,13 @@ from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
 from bot.config import Settings
-from bot.core import invites, keys
+from bot.core import keys
+from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.invites import DEFAULT_LIFETIME
 from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.services import invitations
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,7 +108,7 @@ def run(settings: Settings) -> int:
     if settings.whatsapp.enabled or (settings.telegram.enabled and settings.wasl.public_url):
         return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
-        from bot.channels.telegram import run_telegram
+        from bot.bootstrap import run_telegram
 
         app = build_app(settings)
         asyncio.run(_migrate_only(app))
@@ -125,7 +127,7 @@ async def _migrate_only(app: App) -> None:
 
 async def _run_web(settings: Settings) -> int:
     """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
-    from bot.web import serve
+    from bot.bootstrap import serve
 
     app = build_app(settings)
     try:
@@ -149,9 +151,11 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await app.migrate()
         if args.command == "chat":
+            from bot.bootstrap import chat
+
             await chat(app, args.language)
         elif args.command == "serve":
-            from bot.web import serve
+            from bot.bootstrap import serve
 
             await serve(app, args.host or settings.wasl.host, args.port or settings.wasl.port)
         elif args.command == "migrate":
@@ -175,32 +179,17 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def chat(app: App, language: str | None) -> None:
-    """The terminal bot, with the delivery worker and scheduler so broadcasts arrive too."""
-    from bot.channels.console import ConsoleChannel
-    from bot.runtime import Runtime
-
-    console = ConsoleChannel(language=language)
-    runtime = Runtime(app, {ChannelName.CONSOLE: console})
-    await runtime.start()
-    try:
-        await console.run(app.core)
-        await runtime.settle()  # piped input ends at once: let broadcasts it started arrive
-    finally:
-        await runtime.stop()
-
-
 async def create_invite(app: App, args: argparse.Namespace) -> None:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await invites.create_invite(
+        invite = await invitations.create(
             tx,
+            CLI,
             role=Role(args.role),
             country=args.country,
             uses=args.uses,
-            expires_at=now + args.expires,
-            actor="cli",
             now=now,
+            lifetime=args.expires,
         )
     code = invite.code
     print(
@@ -215,7 +204,7 @@ async def list_invites(app: App) -> None:
     """Every invitation, newest first: the full code (the operator revokes with it)."""
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        found = await tx.invites.list(limit=1000)
+        found = await invitations.every(tx, CLI)
     if not found:
         print("no invitations")
         return
@@ -231,14 +220,14 @@ async def list_invites(app: App) -> None:
 async def revoke_invite(app: App, code: str) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await tx.invites.get(code.strip())
-        if invite is None:
-            print("no such invitation", file=sys.stderr)
-            return 1
-        if not await invites.revoke_invite(tx, invite, actor="cli", now=now):
-            print("this invitation was already revoked", file=sys.stderr)
-            return 1
-    print(f"revoked {invite.code}: no one can join with it any more")
+        done = await invitations.revoke(tx, CLI, now, code=code)
+    if done.invite is None:
+        print("no such invitation", file=sys.stderr)
+        return 1
+    if done.outcome is not invitations.Revoked.REVOKED:
+        print("this invitation was already revoked", file=sys.stderr)
+        return 1
+    print(f"revoked {done.invite.code}: no one can join with it any more")
     return 0
 
 

@@ -11,9 +11,8 @@ from typing import Any, Protocol
 from bot.core.campaigns import (
     Audience,
     Campaign,
-    CampaignButton,
-    CampaignKind,
     CampaignStatus,
+    NewCampaign,
     Progress,
 )
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendResult
@@ -49,26 +48,7 @@ class Campaigns(Protocol):
 
     async def audience_by_locale(self, audience: Audience) -> dict[str, int]: ...
 
-    async def create(
-        self,
-        *,
-        kind: CampaignKind,
-        status: CampaignStatus,
-        title: str,
-        texts: dict[str, str],
-        default_locale: str,
-        audience: Audience,
-        schedule: str,
-        now: datetime,
-        run_at: datetime | None = None,
-        cron: str | None = None,
-        timezone: str = "UTC",
-        created_by: int | None = None,
-        buttons: Sequence[CampaignButton] = (),
-        template_name: str | None = None,
-        template_language: str | None = None,
-        source_update_id: int | None = None,
-    ) -> Campaign: ...
+    async def create(self, new: NewCampaign, now: datetime) -> Campaign: ...
 
     async def get(self, campaign_id: int) -> Campaign | None: ...
 

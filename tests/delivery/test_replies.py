@@ -13,7 +13,7 @@ from sqlalchemy import select
 from telegram import Bot
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import CoreConfig
 from bot.core.messages import ChannelName, InboundEvent
 from bot.core.models import NewMember, Role
@@ -176,14 +176,16 @@ async def test_an_alert_answered_too_late_is_not_resent_and_counts_as_uncertain(
             now,
         )
         alert = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title="Checkpoint",
-            texts={"en": "Checkpoint closed on the Mosul road"},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title="Checkpoint",
+                texts={"en": "Checkpoint closed on the Mosul road"},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+            ),
+            now,
         )
         assert await tx.campaigns.fire(alert, "once", now) is not None
     api.answer_late("sendMessage", TIMEOUT + 1.5)

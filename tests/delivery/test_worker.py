@@ -14,14 +14,21 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, Campaign, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import (
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    NewCampaign,
+)
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
-from bot.core.outbox import OutboxStatus, RetryPolicy
+from bot.core.outbox import OutboxStatus, ProgressTarget, RetryPolicy
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker, InFlight
-from storage.outbox import OutboxStore, ProgressTarget
+from storage.outbox import OutboxStore
 from storage.store import SqlStore
 from storage.tables import member_t, outbox_t
 from tests.delivery.timing import VirtualTime
@@ -135,15 +142,17 @@ class Rig:
         """Create a campaign and fire it; returns it and its occurrence id."""
         async with self.store.transaction() as tx:
             campaign = await tx.campaigns.create(
-                kind=kind,
-                status=CampaignStatus.SCHEDULED,
-                title=text[:40],
-                texts=texts or {"en": text},
-                default_locale="en",
-                audience=audience or Audience(),
-                schedule="now",
-                now=self.clock.now(),
-                buttons=buttons,
+                NewCampaign(
+                    kind=kind,
+                    status=CampaignStatus.SCHEDULED,
+                    title=text[:40],
+                    texts=texts or {"en": text},
+                    default_locale="en",
+                    audience=audience or Audience(),
+                    schedule="now",
+                    buttons=buttons,
+                ),
+                self.clock.now(),
             )
             fired = await tx.campaigns.fire(
                 campaign,

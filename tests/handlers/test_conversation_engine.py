@@ -14,6 +14,7 @@ from bot.core.callbacks import Callback
 from bot.core.context import Context
 from bot.core.conversation import (
     END,
+    STAY,
     Conversation,
     Invalid,
     Kind,
@@ -319,6 +320,96 @@ async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> N
     assert entries[0]["action"] == "service.refused"
     assert entries[0]["actor_member_id"] == member.id
     assert entries[0]["details"] == {"service": "report.export", "role": "member"}
+
+
+async def test_a_tick_carries_a_one_line_acknowledgement_the_terminal_prints(
+    db: SqlStore,
+) -> None:
+    import io
+
+    from bot.channels.console import ConsoleChannel
+
+    h = Harness(db, _router())
+    p = h.person()
+    await p.say("/toy")
+    await p.say("Amal")
+    await p.press(_tap(p, "Red"))
+    ticked = await p.press(_tap(p, "Banana"))
+    assert (ticked[-1].replace, ticked[-1].ack) == (True, "✓ Banana")
+    unticked = await p.press(_tap(p, "Banana"))
+    assert unticked[-1].ack == "✗ Banana" and unticked[-1].buttons[1].label == "▫️ Banana"
+
+    out = io.StringIO()
+    console = ConsoleChannel(out)
+    for line in ("/toy", "Amal", "Red"):
+        await h.core.handle(console.to_inbound(line), console)
+    before = out.getvalue()
+    assert before.count("Extras?") == 1
+    await h.core.handle(console.to_inbound("2"), console)  # Banana, by its number
+    await h.core.handle(console.to_inbound("apple"), console)  # Apple, by its label
+    after = out.getvalue().removeprefix(before)
+    assert after == "✓ Banana\n\n✓ Apple\n\n", "one line a tick, not the whole menu"
+    await h.core.handle(console.to_inbound("2"), console)  # the numbers are as shown
+    assert out.getvalue().endswith("✗ Banana\n\n")
+    await h.core.handle(console.to_inbound("Done"), console)
+    assert out.getvalue().endswith("Age?\n  [◀ Back]\n\n")
+
+
+class Search(BaseModel):
+    picked: str = ""
+
+
+async def _search_answer(turn: Turn[Search], value: str) -> str | None:
+    if value == "other":
+        turn.ctx.say("Type it.")
+        return STAY
+    turn.state.picked = value
+    return END
+
+
+async def _search_typed(turn: Turn[Search], text: str) -> bool:
+    turn.ctx.say("Found:", [SEARCH.button(turn, text.title(), text.lower())])
+    return True
+
+
+async def _search_finish(turn: Turn[Search]) -> None:
+    turn.ctx.say(f"Picked {turn.state.picked}")
+
+
+SEARCH = Conversation(
+    "srch",
+    Search,
+    [
+        Step(
+            name="pick",
+            kind=Kind.CHOICE,
+            ask=lambda t: "Which?",
+            options=lambda t: [Option("a", "A"), Option("other", "Other")],
+            accepts=lambda t, v: v.isalpha(),
+            typed=_search_typed,
+            answer=_search_answer,
+        )
+    ],
+    finish=_search_finish,
+)
+
+
+async def test_an_answer_may_stay_at_its_step_without_asking_again(db: SqlStore) -> None:
+    router = Router()
+    router.flow(SEARCH)
+
+    @router.command("srch", "srch", role=None)
+    async def srch(ctx: Context, arg: str) -> None:
+        await SEARCH.start(ctx, Search())
+
+    p = Harness(db, router).person()
+    await p.say("/srch")
+    out = await p.tap("Other")
+    assert [m.text for m in out] == ["Type it."], "no question again"
+    out = await p.say("zed")
+    assert out[0].text == "Found:"
+    out = await p.tap("Zed")
+    assert out[-1].text == "Picked zed"
 
 
 class Note(BaseModel):

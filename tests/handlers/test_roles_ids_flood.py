@@ -64,18 +64,18 @@ async def test_a_coordinator_demoted_mid_alert_sends_nothing(harness: Harness) -
         await person(harness, user_id)
     await coordinator.say("/alert")
     await coordinator.say("Road to Mosul closed today.")
-    await coordinator.press("camp:more:done")
+    await coordinator.tap("Continue")
     [asked, again] = await coordinator.send_media(MediaKind.STICKER)  # the wrong kind of input
-    assert "choose one of the buttons" in asked.text and "camp:c:done" in payloads(again)
-    [asked, again] = await coordinator.press("camp:zz:1")  # a button no step offers
-    assert "choose one of the buttons" in asked.text
-    await coordinator.press("camp:c:done")
+    assert "photo or file" in asked.text and "Done" in [b.label for b in again.buttons]
+    [asked, again] = await coordinator.press("camp:2:zz:1")  # a button no step offers
+    assert asked.text == STALE and "Done" in [b.label for b in again.buttons]
+    await coordinator.tap("Done")
     await set_role(harness, "1", Role.MEMBER)
 
-    [refused] = await coordinator.press("camp:s:done")
+    [refused] = await coordinator.tap("Done")  # the spheres' Done
     assert refused.text == NO_LONGER and refused.buttons == ()
     assert await state_flow(harness, "1") is None, "the flow's state is cleared"
-    stale, *_ = await coordinator.press("camp:go:send")
+    stale, *_ = await coordinator.press("camp:2:confirm:yes")
     assert stale.text == STALE
     assert await count(harness, campaign_t) == 0 and await count(harness, outbox_t) == 0
     [entry] = await audit(harness, "flow.refused")
@@ -90,13 +90,13 @@ async def test_a_coordinator_demoted_at_the_campaign_preview_creates_nothing(
     await person(harness, "2")
     await coordinator.say("/campaign")
     await coordinator.say("Training on Saturday.")
-    await coordinator.press("camp:more:done")
-    await coordinator.press("camp:c:done")
-    await coordinator.press("camp:s:done")
-    preview = await coordinator.press("camp:when:now")
-    assert payloads(preview[-1]) == ["camp:go:send", "camp:go:cancel"]
+    await coordinator.tap("Continue")
+    await coordinator.tap("Done")
+    await coordinator.tap("Done")
+    await coordinator.tap("Now")
+    assert coordinator.labels() == ["Send", "Cancel", "◀ Back"]
     await set_role(harness, "1", Role.MEMBER)
-    [refused] = await coordinator.press("camp:go:send")
+    [refused] = await coordinator.tap("Send")
     assert refused.text == NO_LONGER
     assert await count(harness, campaign_t) == 0 and await count(harness, outbox_t) == 0
     assert len(await audit(harness, "flow.refused")) == 1
@@ -202,7 +202,7 @@ async def test_odd_ids_typed_or_pressed_get_a_short_answer(store: SqlStore) -> N
 
     secretariat = await person(h, "2", Role.SECRETARIAT)
     await secretariat.say("/report")
-    answers = await secretariat.press("rep:v:99999999999999999999")
+    answers = await secretariat.press("rep:1:survey:99999999999999999999")
     assert answers[0].text == STALE
     assert not any(SORRY in m.message.text for m in h.channel.sent)
 

@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState, Member, MemberStatus, NewMember, Role
@@ -474,15 +474,17 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
             subject_member_id=member.id,
         )
         campaign = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title="تنبيه",
-            texts={"ar": "نص التنبيه"},
-            default_locale="ar",
-            audience=Audience(countries=("IQ",)),
-            schedule="now",
-            now=now,
-            created_by=member.id,
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title="تنبيه",
+                texts={"ar": "نص التنبيه"},
+                default_locale="ar",
+                audience=Audience(countries=("IQ",)),
+                schedule="now",
+                created_by=member.id,
+            ),
+            now,
         )
         await tx.campaigns.set_status(
             campaign.id, CampaignStatus.SCHEDULED, now, approved_by=member.id

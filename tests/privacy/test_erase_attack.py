@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, select
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.messages import ChannelName
 from bot.core.models import Role
 from bot.core.outbox import OutboxStatus
@@ -234,14 +234,16 @@ async def test_a_new_member_never_gets_an_erased_members_id(store: SqlStore) -> 
     hers = await member_id(h, she.user_id)  # the highest id so far: SQLite would give it again
     async with store.transaction() as tx:
         waiting = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="Workshop",
-            texts={"en": "Workshop on Saturday"},
-            default_locale="en",
-            audience=Audience(exclude=(hers,)),  # as an approval request leaves its author out
-            schedule="now",
-            now=h.clock.now(),
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="Workshop",
+                texts={"en": "Workshop on Saturday"},
+                default_locale="en",
+                audience=Audience(exclude=(hers,)),
+                schedule="now",
+            ),
+            h.clock.now(),
         )
     await she.say("/forget")
     await she.press("forget:yes")

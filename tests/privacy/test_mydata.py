@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.models import Role
 from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
@@ -74,14 +74,16 @@ async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> Non
     await she.tap("👍 Helpful")
     async with store.transaction() as tx:
         workshop = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="Workshop",
-            texts={"en": "Workshop on Saturday"},
-            default_locale="en",
-            audience=Audience(roles=(Role.MEMBER.value,)),
-            schedule="now",
-            now=h.clock.now(),
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="Workshop",
+                texts={"en": "Workshop on Saturday"},
+                default_locale="en",
+                audience=Audience(roles=(Role.MEMBER.value,)),
+                schedule="now",
+            ),
+            h.clock.now(),
         )
         await tx.campaigns.fire(workshop, ONCE, h.clock.now())
     text = (await she.say("/mydata"))[0].text

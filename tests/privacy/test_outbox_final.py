@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus, NewMember, Role
@@ -51,15 +51,17 @@ async def seed(store: SqlStore, clock: FixedClock) -> list[int]:
 async def campaign(store: SqlStore, clock: FixedClock, title: str) -> int:
     async with store.transaction() as tx:
         made = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title=title,
-            texts={"en": TEXT},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=clock.now(),
-            buttons=[CampaignButton({"en": "Open"}, "cmd:help")],
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title=title,
+                texts={"en": TEXT},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+                buttons=[CampaignButton({"en": "Open"}, "cmd:help")],
+            ),
+            clock.now(),
         )
         await tx.campaigns.fire(made, ONCE, clock.now())
     return made.id
