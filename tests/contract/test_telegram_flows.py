@@ -95,13 +95,22 @@ class Member:
         )
 
     async def tap(self, label: str) -> list[Call]:
-        """Press the newest button she was shown with this label."""
+        """Press the button labelled `label` (a checklist's tick mark aside) on the last
+        message that shows one."""
         for call in reversed(self.api.replies(self.uid)):
             for row in call.keyboard:
                 for button in row:
-                    if button["text"] == label:
-                        return await self.press(button["callback_data"])
-        raise AssertionError(f"{label!r} was never offered to {self.uid}")
+                    if button["text"].removeprefix("✅ ").removeprefix("▫️ ") == label:
+                        return await self.feed(
+                            callback_update(
+                                self.uid,
+                                button["callback_data"],
+                                call.message_id,
+                                language_code=self.lang,
+                                update_id=next(UPDATE_IDS),
+                            )
+                        )
+        raise AssertionError(f"no button {label!r} was offered to {self.uid}")
 
     @property
     def last(self) -> Call:
