@@ -85,14 +85,19 @@ class WhatsAppMember:
         return await self.replies()
 
     async def tap(self, label: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Press the button (or list row) she sees titled `label`."""
-        found = [p for body in shown for title, p in choices(body) if title == label]
-        assert found, f"{label!r} not among {[t for b in shown for t, _ in choices(b)]}"
-        return await self.press(found[-1], shown)
+        """Choose the reply button or list row titled `label`, as she would."""
+        found = [
+            (title, payload)
+            for body in shown
+            for title, payload in choices(body)
+            if title.removeprefix("✅ ").removeprefix("▫️ ") == label
+        ]
+        assert found, f"{label!r} not among {[c for body in shown for c in choices(body)]}"
+        return await self.press(found[0][1], shown)
 
 
 def choices(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(title, payload) of a message's reply buttons or list rows."""
+    """(title, id) of a message's reply buttons or list rows."""
     if body["type"] != "interactive":
         return []
     action = body["interactive"]["action"]

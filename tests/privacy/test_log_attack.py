@@ -119,11 +119,17 @@ class TelegramMember:
         return await self.deliver(callback_update(USER, payload, on.message_id))
 
     async def tap(self, label: str, shown: list[Call]) -> list[Call]:
-        """Press the button labelled `label` among those shown."""
-        found = [(b, c) for c in shown for row in c.keyboard for b in row if b["text"] == label]
+        """Press the button labelled `label` (a tick mark aside) among those shown."""
+        found = [
+            (b["callback_data"], c)
+            for c in shown
+            for row in c.keyboard
+            for b in row
+            if b["text"].removeprefix("✅ ").removeprefix("▫️ ") == label
+        ]
         assert found, f"no {label!r} among {[c.keyboard for c in shown]}"
-        button, on = found[0]
-        return await self.deliver(callback_update(USER, button["callback_data"], on.message_id))
+        payload, on = found[0]
+        return await self.deliver(callback_update(USER, payload, on.message_id))
 
 
 @pytest.fixture
