@@ -255,6 +255,7 @@ async def test_a_sentence_typed_instead_of_a_button_rewrites_the_update(
     assert "replaced the text" in replaced[0].text
     assert "Done" in labels(replaced[-1]), "still at the spheres"
     assert "choose one of the buttons" in (await she.say("routine"))[0].text
+    assert "choose one of the buttons" in (await she.say("🙏 🙏 🙏 🙏 🙏"))[0].text
     await she.tap("Done")
     await she.tap("Routine")
     summary = (await she.tap("No"))[0]
