@@ -11,11 +11,13 @@ from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
 from bot.config import Settings
-from bot.core import invites, keys
+from bot.core import keys
+from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.invites import DEFAULT_LIFETIME
 from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.services import invitations
 
 
 def parser() -> argparse.ArgumentParser:
@@ -193,14 +195,14 @@ async def chat(app: App, language: str | None) -> None:
 async def create_invite(app: App, args: argparse.Namespace) -> None:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await invites.create_invite(
+        invite = await invitations.create(
             tx,
+            CLI,
             role=Role(args.role),
             country=args.country,
             uses=args.uses,
-            expires_at=now + args.expires,
-            actor="cli",
             now=now,
+            lifetime=args.expires,
         )
     code = invite.code
     print(
@@ -215,7 +217,7 @@ async def list_invites(app: App) -> None:
     """Every invitation, newest first: the full code (the operator revokes with it)."""
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        found = await tx.list_invites(limit=1000)
+        found = await invitations.every(tx, CLI)
     if not found:
         print("no invitations")
         return
@@ -231,14 +233,14 @@ async def list_invites(app: App) -> None:
 async def revoke_invite(app: App, code: str) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await tx.get_invite(code.strip())
-        if invite is None:
-            print("no such invitation", file=sys.stderr)
-            return 1
-        if not await invites.revoke_invite(tx, invite, actor="cli", now=now):
-            print("this invitation was already revoked", file=sys.stderr)
-            return 1
-    print(f"revoked {invite.code}: no one can join with it any more")
+        done = await invitations.revoke(tx, CLI, now, code=code)
+    if done.invite is None:
+        print("no such invitation", file=sys.stderr)
+        return 1
+    if done.outcome is not invitations.Revoked.REVOKED:
+        print("this invitation was already revoked", file=sys.stderr)
+        return 1
+    print(f"revoked {done.invite.code}: no one can join with it any more")
     return 0
 
 
@@ -246,15 +248,15 @@ async def grant_role(app: App, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         if args.member is not None:
-            member = await tx.get_member_by_id(args.member)
+            member = await tx.members.by_id(args.member)
         else:
-            member = await tx.get_member(ChannelName.TELEGRAM, str(args.telegram_id))
+            member = await tx.members.get(ChannelName.TELEGRAM, str(args.telegram_id))
         if member is None:
             print("no such member", file=sys.stderr)
             return 1
         old = member.role
-        await tx.set_role(member.id, Role(args.role))
-        await tx.audit(
+        await tx.members.set_role(member.id, Role(args.role))
+        await tx.audit_log.append(
             actor="cli",
             action="role.granted",
             now=now,

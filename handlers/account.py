@@ -72,9 +72,9 @@ class ForgetFlow:
             ctx.say(ctx._("Nothing was deleted."), main_menu(ctx), columns=2)
             return
         member = ctx.member
-        recent = await ctx.tx.recent_messages(member.channel, member.chat_id, _since(ctx))
-        await ctx.tx.erase_member(member)
-        await ctx.tx.audit(actor="system", action="member.erased", now=ctx.now)
+        recent = await ctx.tx.chat_log.recent(member.channel, member.chat_id, _since(ctx))
+        await ctx.tx.members.erase(member)
+        await ctx.tx.audit_log.append(actor="system", action="member.erased", now=ctx.now)
         ctx.member, ctx.erased = None, True
         ctx.reply.delete_message_ids.extend(recent)
         ctx.say(
@@ -104,7 +104,7 @@ LISTED = 10  # dated lines of updates at most; the count says how many there are
 async def _what_she_did(ctx: Context) -> str:
     """/mydata's second part: what is kept of what she did (dates, statuses, counts)."""
     assert ctx.member is not None
-    kept = await ctx.tx.kept_about(ctx.member, ctx.now)
+    kept = await ctx.tx.members.kept_about(ctx.member, ctx.now)
     lines = [ctx._("What Wasl keeps of what you did:")]
     lines.append(
         ctx._.plural(
@@ -207,7 +207,7 @@ def register(router: Router) -> None:
     async def cmd_mydata(ctx: Context, arg: str) -> None:
         assert ctx.member is not None
         m = ctx.member
-        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
+        recent = await ctx.tx.chat_log.recent(m.channel, m.chat_id, _since(ctx))
         status = (
             ctx._("paused (no alerts or campaigns)")
             if m.status is MemberStatus.PAUSED
@@ -268,8 +268,8 @@ def register(router: Router) -> None:
                 )
             )
             return
-        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
-        await ctx.tx.forget_messages(m.channel, m.chat_id)
+        recent = await ctx.tx.chat_log.recent(m.channel, m.chat_id, _since(ctx))
+        await ctx.tx.chat_log.forget(m.channel, m.chat_id)
         ctx.state.clear()
         ctx.reply.delete_message_ids.extend(recent)
         ctx.say(ctx._.plural("Cleared {n} message.", "Cleared {n} messages.", len(recent)))

@@ -115,7 +115,7 @@ async def on_button(ctx: Context) -> None:
         ctx.say(ctx._("Already done by another coordinator."))
         await show_next(ctx, item.id)
         return
-    await ctx.tx.audit(
+    await ctx.tx.audit_log.append(
         actor=f"member:{ctx.member.id}",
         actor_member_id=ctx.member.id,
         action=f"update.{status.value}",

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from bot.core.messages import ChannelName, MediaKind, MediaRef
 from bot.core.models import MemberStatus
-from bot.delivery.policy import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
+from bot.core.outbox import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
 from storage.connection import SqlConnection
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
@@ -228,7 +228,7 @@ class OutboxStore:
             conn = tx.conn
             if outcome.status == OutboxStatus.SENT and item.member_id is not None:
                 kept = [m for m in message_ids if m != item.edit_message_id]
-                await tx.record_messages(item.channel, item.chat_id, kept, now)
+                await tx.chat_log.record(item.channel, item.chat_id, kept, now)
             # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
             in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
             await conn.execute(

@@ -124,6 +124,8 @@ class Outbound:
     a new one (fewer messages on a slow phone); channels that cannot edit send a new message.
     `typed` says she is asked to type her answer (a number of days, a remark): a channel that
     shows choices as a numbered list must then take "2" as what she typed, not as choice 2.
+    `ack` is a one-line acknowledgement of a replacement (a checklist's tick: "✓ Education")
+    that a channel printing every message anew (the terminal) shows instead of the whole one.
     """
 
     text: str
@@ -134,6 +136,7 @@ class Outbound:
     attachment: MediaRef | None = None
     template: Template | None = None  # WhatsApp outside the 24-hour window
     typed: bool = False
+    ack: str | None = None
 
 
 class SendStatus(StrEnum):

@@ -29,9 +29,9 @@ from bot.core.messages import (
     Template,
 )
 from bot.core.models import MemberStatus
+from bot.core.outbox import OutboxStatus, Outcome, RetryPolicy
 from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus, Outcome, RetryPolicy
 from storage.outbox import OutboxItem, OutboxStore, ProgressTarget
 
 log = logging.getLogger(__name__)

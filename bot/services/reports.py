@@ -894,7 +894,7 @@ async def open_dashboard(tx: Transaction, actor: Actor, now: datetime, secret: b
     if actor.member_id is None:
         raise ValueError("a dashboard link belongs to a member")
     token = secrets.token_urlsafe(32)
-    await tx.create_dashboard_link(
+    await tx.dashboard_links.create(
         actor.member_id, token_hash(secret, token), now + LINK_LIFETIME, now
     )
     await audit(tx, actor, "dashboard.link", now)
@@ -908,7 +908,7 @@ async def dashboard_viewer(
     or when her role no longer allows the dashboard (checked on every page)."""
     if not token or len(token) > 100:
         return None
-    member = await tx.dashboard_member(token_hash(secret, token), now)
+    member = await tx.dashboard_links.member(token_hash(secret, token), now)
     if member is None or not member.role.allows(Role.SECRETARIAT):
         return None
     return member

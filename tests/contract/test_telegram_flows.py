@@ -119,7 +119,7 @@ async def deliver_broadcasts(app: App, telegram: TelegramApplication) -> None:
 async def coordinator(app: App, telegram: TelegramApplication, api: FakeBotApi) -> Member:
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code="coord-iq",
             role=Role.COORDINATOR,
             country="IQ",

@@ -36,7 +36,7 @@ async def load(  # type: ignore[no-untyped-def]
     h: Harness, user_id: str = "111", channel: ChannelName = ChannelName.TELEGRAM
 ):
     async with h.store.transaction() as tx:
-        return await tx.get_member(channel, user_id)
+        return await tx.members.get(channel, user_id)
 
 
 async def test_help_lists_the_commands_she_can_use(harness: Harness) -> None:
@@ -170,7 +170,7 @@ async def test_a_numbered_menu_is_answered_by_number_after_a_restart(db: SqlStor
     member_now = await load(second, "9647700000001", ChannelName.WHATSAPP)
     assert member_now is None and "ob:sph:done" in payloads(replies[-1])
     async with db.transaction() as tx:
-        state = await tx.load_state(ChannelName.WHATSAPP, "9647700000001")
+        state = await tx.conversations.load(ChannelName.WHATSAPP, "9647700000001")
     assert state.data["country"] == "LB" and state.menu == []
 
 

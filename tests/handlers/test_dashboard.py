@@ -98,7 +98,7 @@ def parsed(page: str) -> Tables:
 
 async def audit(h: Harness, action: str) -> list[dict[str, object]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries(200) if e["action"] == action]
+        return [e for e in await tx.audit_log.entries(200) if e["action"] == action]
 
 
 async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
@@ -119,12 +119,14 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     token = parse_qs(urlsplit(link).query)["t"][0]
     # Found by its keyed hash only (tests/privacy/test_dashboard_links.py reads the table).
     async with h.store.transaction() as tx:
-        found = await tx.dashboard_member(token_hash(h.config.secret_key, token), now)
+        found = await tx.dashboard_links.member(token_hash(h.config.secret_key, token), now)
         assert found is not None and found.id == entry["actor_member_id"]
         for guess in (token, hashlib.sha256(token.encode()).hexdigest()):
-            assert await tx.dashboard_member(guess, now) is None, "only a keyed hash is kept"
+            assert await tx.dashboard_links.member(guess, now) is None, "only a keyed hash is kept"
         elsewhere = token_hash(CoreConfig().secret_key, token)  # another installation's key
-        assert await tx.dashboard_member(elsewhere, now) is None, "no key, no test of a guess"
+        assert await tx.dashboard_links.member(elsewhere, now) is None, (
+            "no key, no test of a guess"
+        )
 
     response = await web.get(link)
     assert response.status_code == 200
@@ -219,9 +221,9 @@ async def test_bad_expired_and_revoked_links_open_nothing(
 
     fresh = await link_for(analyst)
     async with h.store.transaction() as tx:
-        me = await tx.get_member(analyst.inbound().channel, "700")
+        me = await tx.members.get(analyst.inbound().channel, "700")
         assert me is not None
-        await tx.set_role(me.id, Role.MEMBER)
+        await tx.members.set_role(me.id, Role.MEMBER)
     assert (await web.get(fresh)).status_code == 403, "her role is checked on every page"
 
 
@@ -234,7 +236,9 @@ async def test_forgetting_her_removes_her_links(h: Harness, web: httpx.AsyncClie
     assert (await web.get(link)).status_code == 403
     token = parse_qs(urlsplit(link).query)["t"][0]
     async with h.store.transaction() as tx:
-        gone = await tx.dashboard_member(token_hash(h.config.secret_key, token), h.clock.now())
+        gone = await tx.dashboard_links.member(
+            token_hash(h.config.secret_key, token), h.clock.now()
+        )
     assert gone is None, "her link is gone with her"
 
 
@@ -251,6 +255,6 @@ async def test_without_a_public_url_the_bot_says_so_and_members_are_refused(
     assert not await audit(harness, "dashboard.link"), "no link was made"
     async with harness.store.transaction() as tx:
         for person_ in (analyst, member):
-            found = await tx.get_member(harness.channel.name, person_.user_id)
+            found = await tx.members.get(harness.channel.name, person_.user_id)
             assert found is not None
-            assert (await tx.kept_about(found, harness.clock.now())).dashboard_links == 0
+            assert (await tx.members.kept_about(found, harness.clock.now())).dashboard_links == 0

@@ -76,7 +76,7 @@ async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Har
     assert FREE_TEXT not in text, "free-text answers never leave the database"
     assert SECRETARIAT_ID not in text and SECRETARIAT_ID not in summary.text
     async with harness.store.transaction() as tx:
-        entries = [e for e in await tx.audit_entries() if e["action"] == "report.sent"]
+        entries = [e for e in await tx.audit_log.entries() if e["action"] == "report.sent"]
     assert entries and entries[0]["details"]["by"] == "country"
     # Its button again, on the question answered already: stale.
     assert (await she.tap("By country"))[0].text.startswith("That button")
@@ -122,7 +122,7 @@ async def test_a_member_or_coordinator_is_refused_and_the_attempt_is_logged(
         [refused] = await person.say("/report")
         assert refused.text == "This command is not available to you."
     async with harness.store.transaction() as tx:
-        refusals = [e for e in await tx.audit_entries() if e["action"] == "command.refused"]
+        refusals = [e for e in await tx.audit_log.entries() if e["action"] == "command.refused"]
     assert [e["details"]["command"] for e in refusals] == ["report", "report"]
     assert {e["details"]["role"] for e in refusals} == {"member", "coordinator"}
 
@@ -131,9 +131,9 @@ async def test_a_stale_report_button_after_losing_the_role_is_refused(harness: H
     she = await secretariat(harness)
     await she.say("/report")
     async with harness.store.transaction() as tx:
-        found = await tx.get_member(harness.channel.name, SECRETARIAT_ID)
+        found = await tx.members.get(harness.channel.name, SECRETARIAT_ID)
         assert found is not None
-        await tx.set_role(found.id, Role.MEMBER)
+        await tx.members.set_role(found.id, Role.MEMBER)
     [refused] = await she.tap("Field updates")
     assert refused.text == "This is no longer available to you."
 
@@ -207,14 +207,14 @@ async def test_results_go_to_participants_who_asked_in_their_language(harness: H
     async with harness.store.transaction() as tx:
         people = {}
         for person in (asked_ar, asked_sy, declined):
-            found = await tx.get_member(harness.channel.name, person.user_id)
+            found = await tx.members.get(harness.channel.name, person.user_id)
             assert found is not None
             people[person.user_id] = found
             await tx.surveys.set_participation(survey.id, found.id, "completed")
         people["41"].locale = "ar"
         people["42"].country = "SY"
         for found in people.values():
-            await tx.save_member(found)
+            await tx.members.save(found)
         await tx.surveys.set_results_opt_in(survey.id, people["41"].id)
         await tx.surveys.set_results_opt_in(survey.id, people["42"].id)
     catalogs = Catalogs()
@@ -388,4 +388,4 @@ async def test_back_and_cancel(harness: Harness) -> None:
     [cancelled] = await she.tap("Cancel")
     assert cancelled.text == "Cancelled."
     async with harness.store.transaction() as tx:
-        assert (await tx.load_state(harness.channel.name, she.user_id)).flow is None
+        assert (await tx.conversations.load(harness.channel.name, she.user_id)).flow is None

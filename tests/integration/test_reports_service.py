@@ -22,7 +22,7 @@ LIMITS = Limits(k=5, secret=b"s" * 32)
 async def someone(store: SqlStore, clock: FixedClock, user_id: str, role: Role) -> Member:
     now = clock.now()
     async with store.transaction() as tx:
-        return await tx.create_member(
+        return await tx.members.create(
             NewMember(
                 ChannelName.TELEGRAM, user_id, user_id, "en", "IQ", [], role, "2026-11", now
             ),
@@ -32,7 +32,7 @@ async def someone(store: SqlStore, clock: FixedClock, user_id: str, role: Role) 
 
 async def audit_actions(store: SqlStore) -> list[str]:
     async with store.transaction() as tx:
-        return [str(e["action"]) for e in await tx.audit_entries(50)]
+        return [str(e["action"]) for e in await tx.audit_log.entries(50)]
 
 
 async def test_a_member_is_refused_and_the_secretariat_audited_once(
@@ -55,7 +55,7 @@ async def test_a_member_is_refused_and_the_secretariat_audited_once(
         await reports.make_report(tx, CLI, ask, _, now, LIMITS, action="report.exported")
     assert report.reference == survey.slug
     async with store.transaction() as tx:
-        entries = await tx.audit_entries(50)
+        entries = await tx.audit_log.entries(50)
     assert sorted(str(e["action"]) for e in entries) == ["report.exported", "report.sent"]
     sent = next(e for e in entries if e["action"] == "report.sent")
     assert sent["actor_member_id"] == analyst.id

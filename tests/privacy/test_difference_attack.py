@@ -148,7 +148,7 @@ async def seed(
     async with store.transaction() as tx:
         for n, (week, who) in enumerate(members_to_seed()):
             at = datetime.combine(week + timedelta(days=n % 7), time(10), UTC)
-            member = await tx.create_member(
+            member = await tx.members.create(
                 NewMember(
                     channel=ChannelName(who.channel),
                     platform_id=str(9_000_000 + n),

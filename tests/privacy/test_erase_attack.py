@@ -22,13 +22,13 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, select
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.core.outbox import OutboxStatus
+from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.delivery.limiter import RateLimiter
-from bot.delivery.policy import OutboxStatus
-from bot.delivery.schedule import ONCE
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
 from handlers.moderation import expire_updates, send_digest
@@ -67,7 +67,7 @@ async def person(
 
 async def member_id(h: Harness, user_id: str) -> int:
     async with h.store.transaction() as tx:
-        found = await tx.get_member(TG, user_id)
+        found = await tx.members.get(TG, user_id)
     assert found is not None
     return found.id
 
@@ -219,7 +219,7 @@ async def test_retention_reaches_every_copy_of_expired_updates(store: SqlStore) 
     assert await cells_containing(store, (planted.zebra,)) == []
     assert_not_in_files(store, planted.zebra)
     async with store.transaction() as tx:
-        assert await tx.get_member_by_id(planted.member_id) is not None, "she did not forget"
+        assert await tx.members.by_id(planted.member_id) is not None, "she did not forget"
         notices = [c for c in await tx.campaigns.find() if c.kind is CampaignKind.NOTICE]
     assert len(notices) == 2
     assert all(planted.member_id not in c.audience.exclude for c in notices), (
@@ -234,14 +234,16 @@ async def test_a_new_member_never_gets_an_erased_members_id(store: SqlStore) -> 
     hers = await member_id(h, she.user_id)  # the highest id so far: SQLite would give it again
     async with store.transaction() as tx:
         waiting = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="Workshop",
-            texts={"en": "Workshop on Saturday"},
-            default_locale="en",
-            audience=Audience(exclude=(hers,)),  # as an approval request leaves its author out
-            schedule="now",
-            now=h.clock.now(),
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="Workshop",
+                texts={"en": "Workshop on Saturday"},
+                default_locale="en",
+                audience=Audience(exclude=(hers,)),
+                schedule="now",
+            ),
+            h.clock.now(),
         )
     await she.say("/forget")
     await she.press("forget:yes")

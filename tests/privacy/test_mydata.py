@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.models import Role
+from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.core.tips import TipDefinition, TipText
-from bot.delivery.schedule import ONCE
 from handlers import build_router
 from storage.store import SqlStore
 from storage.tables import update_row_t
@@ -73,14 +73,16 @@ async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> Non
     await she.press(f"tip:r:{tip_id}:1")
     async with store.transaction() as tx:
         workshop = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="Workshop",
-            texts={"en": "Workshop on Saturday"},
-            default_locale="en",
-            audience=Audience(roles=(Role.MEMBER.value,)),
-            schedule="now",
-            now=h.clock.now(),
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="Workshop",
+                texts={"en": "Workshop on Saturday"},
+                default_locale="en",
+                audience=Audience(roles=(Role.MEMBER.value,)),
+                schedule="now",
+            ),
+            h.clock.now(),
         )
         await tx.campaigns.fire(workshop, ONCE, h.clock.now())
     text = (await she.say("/mydata"))[0].text

@@ -297,7 +297,7 @@ async def run_survey(store: SqlStore, config: CoreConfig) -> tuple[int, dict[int
             user = str(9000 + i)
             spheres = LONE_SPHERES if i == 21 else SPHERE_SETS[i % len(SPHERE_SETS)]
             locale = ("ar", "en", "fr")[i % 3]
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(h.channel.name, user, user, locale, country, list(spheres),
                           Role.MEMBER, "v1", now),
                 now,

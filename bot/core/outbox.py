@@ -1,4 +1,5 @@
-"""What to do after a send: retry later, give up, or stop sending to her."""
+"""The outbox row's life, and what to do after a send: retry later, give up, or stop
+sending to her. Pure rules, shared by the storage that records them and the delivery worker."""
 
 from __future__ import annotations
 
