@@ -108,7 +108,7 @@ def run(settings: Settings) -> int:
     if settings.whatsapp.enabled or (settings.telegram.enabled and settings.wasl.public_url):
         return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
-        from bot.channels.telegram import run_telegram
+        from bot.bootstrap import run_telegram
 
         app = build_app(settings)
         asyncio.run(_migrate_only(app))
@@ -127,7 +127,7 @@ async def _migrate_only(app: App) -> None:
 
 async def _run_web(settings: Settings) -> int:
     """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
-    from bot.web import serve
+    from bot.bootstrap import serve
 
     app = build_app(settings)
     try:
@@ -151,9 +151,11 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await app.migrate()
         if args.command == "chat":
+            from bot.bootstrap import chat
+
             await chat(app, args.language)
         elif args.command == "serve":
-            from bot.web import serve
+            from bot.bootstrap import serve
 
             await serve(app, args.host or settings.wasl.host, args.port or settings.wasl.port)
         elif args.command == "migrate":
@@ -175,21 +177,6 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await app.close()
     return 0
-
-
-async def chat(app: App, language: str | None) -> None:
-    """The terminal bot, with the delivery worker and scheduler so broadcasts arrive too."""
-    from bot.channels.console import ConsoleChannel
-    from bot.runtime import Runtime
-
-    console = ConsoleChannel(language=language)
-    runtime = Runtime(app, {ChannelName.CONSOLE: console})
-    await runtime.start()
-    try:
-        await console.run(app.core)
-        await runtime.settle()  # piped input ends at once: let broadcasts it started arrive
-    finally:
-        await runtime.stop()
 
 
 async def create_invite(app: App, args: argparse.Namespace) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bot.app import App, build_app
-from bot.channels.telegram import TelegramApplication, TelegramChannel, build_application, running
+from bot.bootstrap import build_application
+from bot.channels.telegram import TelegramApplication, TelegramChannel, running
 from bot.cli_content import load_file
 from bot.config import Settings
 from bot.core.clock import FixedClock

@@ -25,10 +25,10 @@ from bot.core.campaigns import (
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
-from bot.core.outbox import OutboxStatus, RetryPolicy
+from bot.core.outbox import OutboxStatus, ProgressTarget, RetryPolicy
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker, InFlight
-from storage.outbox import OutboxStore, ProgressTarget
+from storage.outbox import OutboxStore
 from storage.store import SqlStore
 from storage.tables import member_t, outbox_t
 from tests.delivery.timing import VirtualTime
