@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
-from handlers.campaigns import fire_due
-from handlers.moderation import expire_updates, send_digest
-from handlers.reports import send_results
-from handlers.surveys import (
+from bot.services.surveys import (
     close_due_surveys,
     flush_survey_pools,
     push_open_surveys,
     send_reminders,
 )
+from handlers.campaigns import fire_due
+from handlers.moderation import expire_updates, send_digest
+from handlers.reports import send_results
 from storage.housekeeping import purge_expired
 
 log = logging.getLogger(__name__)

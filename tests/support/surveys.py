@@ -4,6 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.i18n import Catalogs
+from tests.support.harness import Person
+
+CATALOGS = Catalogs()
+
+
+async def answer_briefly(
+    she: Person, safe: str = "3", work: str = "4", slug: str = "pulse-test"
+) -> list[object]:
+    """The shortest way through `pulse`, by the labels she sees: a scale point, "No" to the
+    threat (which jumps over "who"), a number of days, and the optional note skipped.
+    Returns the last replies (the thanks, and for a member the results question)."""
+    _ = CATALOGS.get(she.language or "en")
+    await she.say(f"/survey {slug}")
+    await she.tap(safe)
+    await she.tap(_("No"))
+    await she.say(work)
+    return list(await she.tap(_("Skip")))
+
 
 def pulse(slug: str = "pulse-test", mode: str = "members") -> dict[str, Any]:
     return {
