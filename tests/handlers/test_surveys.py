@@ -86,7 +86,7 @@ async def table(h: Harness, t: object) -> list[dict[str, object]]:
 
 
 async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> None:
-    sid = await load(harness)
+    await load(harness)
     she = await member(harness, "1", "ar")
     arabic = CATALOGS.get("ar")
     listing = (await she.say("/survey"))[0]
@@ -219,7 +219,7 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
 
 
 async def test_answers_after_close_are_refused_politely(harness: Harness) -> None:
-    sid = await load(harness, days=1)
+    await load(harness, days=1)
     she = await member(harness, "1")
     await she.say("/survey pulse-test")
     harness.clock.advance(timedelta(days=2))
@@ -231,7 +231,7 @@ async def test_answers_after_close_are_refused_politely(harness: Harness) -> Non
 
 async def test_public_survey_for_non_members(harness: Harness) -> None:
     data = pulse("voices-iq", mode="public")
-    sid = await load(harness, data)
+    await load(harness, data)
     stranger = harness.person("5000", "fr")
     french = CATALOGS.get("fr")
     await stranger.say("/start s_voices-iq")
