@@ -288,7 +288,7 @@ class SurveyFlow(Conversation[Answering]):
             {key: value for key, value in state.answers.items()},
             dimensions,
             Chat(ctx.inbound.channel.value, ctx.inbound.chat_id),
-            member=member,
+            member_id=member.id if member else None,
             digest=digest,
             now=ctx.now,
         )

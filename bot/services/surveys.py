@@ -152,7 +152,7 @@ async def hand_in(
     dimensions: Dimensions,
     chat: Chat,
     *,
-    member: Member | None,
+    member_id: int | None,
     digest: str | None,
     now: datetime,
 ) -> None:
@@ -165,8 +165,8 @@ async def hand_in(
         **crosstab_groups(survey.definition, answers),
     }
     await tx.surveys.hold(chat.channel, chat.chat_id, survey.id, answers, groups, now)
-    if member is not None:
-        await tx.surveys.set_participation(survey.id, member.id, "completed")
+    if member_id is not None:
+        await tx.surveys.set_participation(survey.id, member_id, "completed")
     elif digest is not None:
         await tx.surveys.mark_public(survey.id, digest)
 
