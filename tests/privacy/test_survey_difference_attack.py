@@ -51,10 +51,10 @@ from bot.core.reports import Breakdown
 from bot.core.surveys import QuestionType, Survey, parse_definition, tallies
 from bot.reports.disclosure import INFINITE, NOISE, CountTable, Disclosed, Hidden, disclose
 from bot.reports.model import Report
+from bot.services.surveys import close_due_surveys, flush_survey_pools
 from bot.web import build_web
 from handlers import build_router
 from handlers.reports import survey_breakdowns, survey_report
-from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import count_t
 from tests.handlers.conftest import join, make_invite

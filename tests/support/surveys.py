@@ -148,3 +148,11 @@ def pulse_ten(slug: str = "pulse-ten") -> dict[str, Any]:
         locale: {**text, "intro": intros[locale]} for locale, text in data["text"].items()
     }
     return data
+
+
+def option_label(
+    key: str, option: str, locale: str = "en", data: dict[str, Any] | None = None
+) -> str:
+    """The label she sees for `option` of question `key` (of `pulse` by default)."""
+    question = next(q for q in (data or pulse())["questions"] if q["key"] == key)
+    return str(question["text"][locale]["options"][question["options"].index(option)])
