@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.core import get_global
 
 from bot.core import keys
-from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, native_language_name
 from bot.core.ids import parse_id
@@ -23,6 +23,7 @@ from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.ports import Store
 from bot.core.router import Router
+from bot.core.schedule import ONCE
 from bot.core.surveys import (
     AGE_LABELS,
     GENDER_LABELS,
@@ -37,7 +38,6 @@ from bot.core.surveys import (
     check_answer,
     crosstab_groups,
 )
-from bot.delivery.schedule import ONCE
 from bot.reports.disclosure import min_cell
 from bot.services.notices import send_each
 from handlers.common import choice, command_text
@@ -620,18 +620,20 @@ async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> 
                 )
                 start[locale], later[locale] = _("Start"), _("Not now")
             campaign = await tx.campaigns.create(
-                kind=CampaignKind.SURVEY,
-                status=CampaignStatus.SCHEDULED,
-                title=f"survey {survey.slug}",
-                texts=texts,
-                default_locale=survey.definition.default_locale,
-                audience=survey.definition.audience,
-                schedule="now",
-                now=now,
-                buttons=[
-                    CampaignButton(start, f"{ACTION}:s:{survey.id}"),
-                    CampaignButton(later, f"{ACTION}:n:{survey.id}"),
-                ],
+                NewCampaign(
+                    kind=CampaignKind.SURVEY,
+                    status=CampaignStatus.SCHEDULED,
+                    title=f"survey {survey.slug}",
+                    texts=texts,
+                    default_locale=survey.definition.default_locale,
+                    audience=survey.definition.audience,
+                    schedule="now",
+                    buttons=[
+                        CampaignButton(start, f"{ACTION}:s:{survey.id}"),
+                        CampaignButton(later, f"{ACTION}:n:{survey.id}"),
+                    ],
+                ),
+                now,
             )
             await tx.campaigns.fire(campaign, ONCE, now)
             await tx.surveys.mark_pushed(survey.id, now)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, delete, or_, select, update
 
-from bot.delivery.policy import OutboxStatus
+from bot.core.outbox import OutboxStatus
 from storage.connection import SqlConnection
 from storage.tables import campaign_t, outbox_source_t, outbox_t, tip_t
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from bot.core.callbacks import MAX_PAYLOAD_BYTES, PayloadTooLong
 from bot.core.context import Context
 from bot.core.i18n import N_, Translator, fold
+from bot.core.ids import plain
 from bot.core.messages import Button, InboundEvent, MediaKind, MediaRef
 from bot.core.models import Role
 from bot.core.router import refuse
@@ -179,6 +180,7 @@ class Step(Generic[S]):
     columns: int = 1
     back: bool = True  # offer Back when there is a step to go back to
     cancel: bool = False  # offer a Cancel button (TEXT, NUMBER and MEDIA always say /cancel)
+    empty: str | None = None  # TEXT, MEDIA: what to say to an empty message (a msgid)
     more: Callable[[Turn[S]], Sequence[Button]] | None = None  # more buttons (commands)
 
 
@@ -302,6 +304,7 @@ class Conversation(Generic[S]):
         ctx = turn.ctx
         text = text.strip()
         if step.kind in (Kind.CHOICE, Kind.CHECKLIST, Kind.CONFIRM):
+            text = plain(text)  # a label typed with a right-to-left mark is still the label
             option = self._match_label(turn, step, text)
             if option == GO_BACK:
                 await self._back(turn)
@@ -316,8 +319,8 @@ class Conversation(Generic[S]):
             else:
                 self._wrong(turn, CHOOSE_A_BUTTON)
             return
-        if not text:
-            self._wrong(turn, EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA)
+        if not plain(text):
+            self._wrong(turn, step.empty or (EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA))
             return
         if step.kind is Kind.MEDIA and step.parse is None:
             self._wrong(turn, SEND_MEDIA)
@@ -345,6 +348,7 @@ class Conversation(Generic[S]):
 
     def _number(self, turn: Turn[S], step: Step[S], text: str) -> int:
         _ = turn._
+        text = plain(text)  # "\ufeff3", "3\u200f": invisible marks are not part of it
         digits = text.removeprefix("-")
         # Eastern Arabic and Persian digits read as numbers too (int() knows them).
         if not digits.isdecimal() or len(digits) > 12:
@@ -365,7 +369,7 @@ class Conversation(Generic[S]):
     def _match_label(self, turn: Turn[S], step: Step[S], text: str) -> str | None:
         """The option whose label she typed (folded: case, accents, Arabic forms, the
         checklist's ticks), or Back."""
-        wanted = fold(_strip_ticks(text))
+        wanted = fold(_strip_ticks(plain(text)))
         if not wanted:
             return None
         for option in self._options(turn, step):

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.ids import plain
+
 
 class ChannelName(StrEnum):
     """The channels Wasl speaks on."""
@@ -65,10 +67,11 @@ class Inbound:
 
     @property
     def command(self) -> tuple[str, str] | None:
-        """`("start", "abc")` for "/start abc"; None when the text is not a slash command."""
+        """`("start", "abc")` for "/start abc" (invisible marks around it ignored: `plain`);
+        None when the text is not a slash command."""
         if self.text is None or self.event is not InboundEvent.MESSAGE:
             return None
-        match = _COMMAND.match(self.text.strip())
+        match = _COMMAND.match(plain(self.text))
         if match is None:
             return None
         return match.group(1).lower(), (match.group(2) or "").strip()

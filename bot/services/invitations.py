@@ -59,7 +59,7 @@ async def create(
         raise NotAllowed(Role.ADMIN, "invite.create")
     if actor.member is not None and country not in countries_allowed(actor):
         raise NotAllowed(Role.ADMIN, "invite.create")
-    invite = await tx.create_invite(
+    invite = await tx.invites.create(
         code=new_code(),
         role=role,
         country=country,
@@ -86,14 +86,14 @@ async def working(
 ) -> list[Invite]:
     """Her newest invitations that still work."""
     require(actor, Role.COORDINATOR, "invite.list")
-    made = await tx.list_invites(created_by=actor.label)
+    made = await tx.invites.list(created_by=actor.label)
     return [i for i in made if i.usable(now)][:limit]
 
 
 async def every(tx: Transaction, actor: Actor, limit: int = 1000) -> list[Invite]:
     """Every invitation, newest first (the operator's list)."""
     require(actor, Role.ADMIN, "invite.list_all")
-    return await tx.list_invites(limit=limit)
+    return await tx.invites.list(limit=limit)
 
 
 class Revoked(StrEnum):
@@ -120,14 +120,14 @@ async def revoke(
     someone half-way through joining. A member revokes only the ones she made."""
     require(actor, Role.COORDINATOR, "invite.revoke")
     if invite_id is not None:
-        invite = await tx.get_invite_by_id(invite_id)
+        invite = await tx.invites.by_id(invite_id)
     else:
-        invite = await tx.get_invite(code.strip()) if code else None
+        invite = await tx.invites.get(code.strip()) if code else None
     if invite is None or (actor.member is not None and invite.created_by != actor.label):
         return Revocation(Revoked.NOT_FOUND)
     if actor.member is not None and not invite.usable(now):
         return Revocation(Revoked.NOT_WORKING, invite)
-    if not await tx.revoke_invite(invite.id, now):
+    if not await tx.invites.revoke(invite.id, now):
         return Revocation(Revoked.NOT_WORKING, invite)
     await audit(tx, actor, "invite.revoked", now, invite_id=invite.id, role=invite.role.value)
     return Revocation(Revoked.REVOKED, invite)
@@ -147,7 +147,7 @@ class Refused(StrEnum):
 
 async def find(tx: Transaction, code: str, now: datetime) -> Invite | Refused:
     """The invitation behind a code she sent, if it still works."""
-    invite = await tx.get_invite(code)
+    invite = await tx.invites.get(code)
     if invite is None:
         return Refused.UNKNOWN
     if not invite.usable(now):
@@ -161,12 +161,12 @@ async def join(
     """She joins: the invitation's use is taken in the same transaction (it may have expired,
     been used up or revoked while she was joining), her member row made, the join audited.
     `invite_id` None: open joining, a bootstrap administrator, or the terminal."""
-    if invite_id is not None and not await tx.use_invite(invite_id, now):
-        invite = await tx.get_invite_by_id(invite_id)
+    if invite_id is not None and not await tx.invites.use(invite_id, now):
+        invite = await tx.invites.by_id(invite_id)
         if invite is not None and invite.status(now) is InviteStatus.USED_UP:
             return Refused.USED_UP
         return Refused.WITHDRAWN
-    member = await tx.create_member(new, now)
+    member = await tx.members.create(new, now)
     await audit(
         tx,
         Actor.of(member),
@@ -188,14 +188,14 @@ async def upgrade(tx: Transaction, member: Member, invite_id: int, now: datetime
     """A member accepts an invitation to a higher role: she takes it (and its country, when
     it names one), the invitation's use is taken, and it is audited. False when it gives her
     nothing more or no longer works; then nothing changes."""
-    invite = await tx.get_invite_by_id(invite_id)
-    if invite is None or not raises(invite, member) or not await tx.use_invite(invite.id, now):
+    invite = await tx.invites.by_id(invite_id)
+    if invite is None or not raises(invite, member) or not await tx.invites.use(invite.id, now):
         return False
     old = member.role
     member.role = invite.role
     if invite.country:
         member.country = invite.country
-    await tx.save_member(member, spheres_changed=False)
+    await tx.members.save(member, spheres_changed=False)
     await audit(
         tx,
         Actor.of(member),

@@ -26,9 +26,9 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from bot.app import App, build_app, build_whatsapp, core_config
+from bot.bootstrap import build_application
 from bot.channels.telegram import (
     TelegramChannel,
-    build_application,
     polling,
     process_item,
     running,
@@ -613,7 +613,11 @@ async def test_polled_updates_are_kept_before_telegram_forgets_them(
         assert woken
         worker = InboxWorker(
             inbox,
-            {"telegram": partial(process_item, app, telegram.bot, TelegramChannel(telegram.bot))},
+            {
+                "telegram": partial(
+                    process_item, app.core.handle, telegram.bot, TelegramChannel(telegram.bot)
+                )
+            },
             app.core.clock,
         )
         await worker.start()

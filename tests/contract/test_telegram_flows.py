@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bot.app import App, build_app
-from bot.channels.telegram import TelegramApplication, TelegramChannel, build_application, running
+from bot.bootstrap import build_application
+from bot.channels.telegram import TelegramApplication, TelegramChannel, running
 from bot.cli_content import load_file
 from bot.config import Settings
 from bot.core.clock import FixedClock
@@ -29,7 +30,7 @@ from bot.core.models import Role
 from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import parse_definition
 from bot.runtime import Runtime
-from handlers.moderation import send_digest
+from bot.services.moderation import send_digest
 from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.tables import update_row_t
 from tests.fakes.telegram_api import Call, FakeBotApi, callback_update, running_api, text_update
@@ -140,7 +141,7 @@ async def deliver_broadcasts(app: App, telegram: TelegramApplication) -> None:
 async def coordinator(app: App, telegram: TelegramApplication, api: FakeBotApi) -> Member:
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code="coord-iq",
             role=Role.COORDINATOR,
             country="IQ",
@@ -162,17 +163,18 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     # A routine update and an urgent one, each confirmed before "received".
     await amina.say("/update")
     await amina.say("عادت ثلاث فتيات إلى المدرسة بعد جلسات الحوار مع الأمهات.")
-    await amina.press("upd:sph:done")
-    await amina.press("upd:urg:no")
-    await amina.press("upd:keep:yes")
-    received = await amina.press("upd:go:send")
+    arabic = app.catalogs.get("ar")
+    await amina.tap(arabic("Done"))
+    await amina.tap(arabic("Routine"))
+    await amina.tap(arabic("Yes, keep it"))
+    received = await amina.tap(arabic("Send"))
     assert ARABIC.search(received[-1].text)
     await grace.say("/update")
     await grace.say("Armed men questioned women at the clinic in Kirkuk this morning.")
-    await grace.press("upd:sph:done")
-    await grace.press("upd:urg:yes")
-    await grace.press("upd:keep:no")
-    await grace.press("upd:go:send")
+    await grace.tap("Done")
+    await grace.tap("Urgent")
+    await grace.tap("No")
+    await grace.tap("Send")
     async with app.store.transaction() as tx:
         stored = (await tx.conn.execute(select(func.count()).select_from(update_row_t))).scalar()
     assert stored == 2
@@ -185,7 +187,8 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     await coord.press(card.payloads[1])  # keep internal
     card = coord.last
     assert "المدرسة" in card.text
-    await coord.press(next(p for p in card.payloads if p.startswith("mod:a:")))
+    approve = (b for row in card.keyboard for b in row if b["text"] == "Approve for sharing")
+    await coord.press(next(approve)["callback_data"])
 
     # The weekly digest reaches Claire: same sphere, another country, framed in French.
     shared, reached = await send_digest(app.store, app.catalogs, app.core.clock.now())
@@ -203,8 +206,10 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
         (grace, re.compile("[A-Za-z]").search),
     ):
         await member.say("/tips")
-        tip = (await member.press("tip:p:youth:0"))[-1]
-        assert check(tip.text) and "tip:r:" in " ".join(tip.payloads), member.lang
+        _ = app.catalogs.get(member.lang)
+        tip = (await member.tap(_("Youth deradicalisation")))[-1]
+        labels = [button["text"] for row in tip.keyboard for button in row]
+        assert check(tip.text) and _("👍 Helpful") in labels, member.lang
 
 
 async def test_pulse_survey_with_resume_skip_logic_reminders_and_close(bot) -> None:  # type: ignore[no-untyped-def]

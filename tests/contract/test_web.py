@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from bot.app import App, build_app
-from bot.channels.telegram import TelegramApplication, build_application
+from bot.bootstrap import build_application
+from bot.channels.telegram import TelegramApplication
 from bot.config import Settings
 from bot.web import SECRET_HEADER, build_web
 from tests.fakes.telegram_api import (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.messages import SendResult, SendStatus
-from bot.delivery.policy import OutboxStatus, Outcome, RetryPolicy
+from bot.core.outbox import OutboxStatus, Outcome, RetryPolicy
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

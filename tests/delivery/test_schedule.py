@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.delivery.schedule import ONCE, Schedule, ScheduleError, named_days
+from bot.core.schedule import ONCE, Schedule, ScheduleError, named_days
 
 BAGHDAD = ZoneInfo("Asia/Baghdad")  # UTC+3 all year
 PARIS = ZoneInfo("Europe/Paris")  # CET/CEST: summer time from 29 March to 25 October 2026

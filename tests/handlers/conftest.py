@@ -49,7 +49,7 @@ async def make_invite(
     expires_in: timedelta | None = timedelta(days=7),
 ) -> str:
     async with h.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code=code,
             role=role,
             country=country,
@@ -75,7 +75,11 @@ async def join(
     await person.tap(native_language_name(locale))
     await person.tap(_("I accept"))
     if _("Another country") in person.labels():
-        await person.tap(_.country_name(country))
+        name = _.country_name(country)
+        if name not in person.labels():  # not on the alliance's list: search for it by name
+            await person.tap(_("Another country"))
+            await person.say(name)
+        await person.tap(name)
     for sphere in spheres:
         await person.tap(_(SPHERE_BY_CODE[sphere].label))
     await person.tap(_("Done"))

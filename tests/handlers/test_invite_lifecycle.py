@@ -23,13 +23,13 @@ WITHDRAWN = "expired or was withdrawn while you were joining"
 async def members(h: Harness, *people: Person) -> int:
     """How many of these people are members."""
     async with h.store.transaction() as tx:
-        found = [await tx.get_member(h.channel.name, p.user_id) for p in people]
+        found = [await tx.members.get(h.channel.name, p.user_id) for p in people]
     return sum(m is not None for m in found)
 
 
 async def audit(h: Harness, action: str) -> list[dict[str, Any]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries(limit=500) if e["action"] == action]
+        return [e for e in await tx.audit_log.entries(limit=500) if e["action"] == action]
 
 
 async def half_way(she: Person, code: str) -> None:
@@ -57,7 +57,7 @@ async def test_an_invitation_that_expires_while_she_joins_admits_no_one(store: S
     [again] = await she.say(f"/start {code}")
     assert "expired or been used up" in again.text
     async with store.transaction() as tx:
-        invite = await tx.get_invite(code)
+        invite = await tx.invites.get(code)
     assert invite is not None and invite.uses_left == 3, "no use was taken"
 
 
@@ -68,7 +68,7 @@ async def test_an_invitation_revoked_while_she_joins_admits_no_one(store: SqlSto
     await join(before, code)  # joined before the revocation: stays a member
     await half_way(she, code)
     async with store.transaction() as tx:
-        invite = await tx.get_invite(code)
+        invite = await tx.invites.get(code)
         assert invite is not None
         first = await invitations.revoke(tx, CLI, h.clock.now(), code=code)
         again = await invitations.revoke(tx, CLI, h.clock.now(), code=code)
@@ -85,7 +85,7 @@ async def test_invitations_are_listed_and_revoked_in_storage(store: SqlStore) ->
     now = h.clock.now()
     async with store.transaction() as tx:
         for code, by in (("a-1", "member:1"), ("b-2", "member:2"), ("c-3", "member:1")):
-            await tx.create_invite(
+            await tx.invites.create(
                 code=code,
                 role=Role.MEMBER,
                 country=None,
@@ -94,16 +94,16 @@ async def test_invitations_are_listed_and_revoked_in_storage(store: SqlStore) ->
                 created_by=by,
                 now=now,
             )
-        mine = await tx.list_invites(created_by="member:1")
+        mine = await tx.invites.list(created_by="member:1")
         assert [i.code for i in mine] == ["c-3", "a-1"], "newest first, hers only"
-        assert len(await tx.list_invites()) == 3
-        assert await tx.revoke_invite(mine[0].id, now)
-        assert not await tx.revoke_invite(mine[0].id, now)
-        assert not await tx.revoke_invite(2**31 - 1, now)
-        assert not await tx.use_invite(mine[0].id, now), "a revoked invitation is not used"
-        assert not await tx.use_invite(mine[1].id, now + timedelta(days=1)), "expired"
-        assert await tx.use_invite(mine[1].id, now)
-        statuses = {i.code: i.status(now) for i in await tx.list_invites()}
+        assert len(await tx.invites.list()) == 3
+        assert await tx.invites.revoke(mine[0].id, now)
+        assert not await tx.invites.revoke(mine[0].id, now)
+        assert not await tx.invites.revoke(2**31 - 1, now)
+        assert not await tx.invites.use(mine[0].id, now), "a revoked invitation is not used"
+        assert not await tx.invites.use(mine[1].id, now + timedelta(days=1)), "expired"
+        assert await tx.invites.use(mine[1].id, now)
+        statuses = {i.code: i.status(now) for i in await tx.invites.list()}
     assert statuses == {
         "a-1": InviteStatus.USED_UP,
         "b-2": InviteStatus.ACTIVE,
@@ -158,7 +158,7 @@ async def test_a_coordinator_lists_and_revokes_her_invitations_in_the_bot(
     assert "can't use a photo" in asked.text and revoke in [b.label for b in again.buttons]
 
     async with store.transaction() as tx:
-        other_invite = await tx.get_invite(others)
+        other_invite = await tx.invites.get(others)
     assert other_invite is not None
     forged = await she.press(RevokeInvite(other_invite.id).pack())
     assert "earlier message" in forged[0].text, "not hers: nothing revoked"
@@ -173,7 +173,7 @@ async def test_a_coordinator_lists_and_revokes_her_invitations_in_the_bot(
     assert len(await audit(h, "invite.revoked")) == 1
 
     async with store.transaction() as tx:
-        invite, untouched = await tx.get_invite(code), await tx.get_invite(others)
+        invite, untouched = await tx.invites.get(code), await tx.invites.get(others)
     assert invite is not None and invite.status(h.clock.now()) is InviteStatus.REVOKED
     assert untouched is not None and untouched.status(h.clock.now()) is InviteStatus.ACTIVE
     newcomer = h.person("9")

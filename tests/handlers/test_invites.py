@@ -43,7 +43,7 @@ def code_in(text: str) -> str:
 
 async def audit(h: Harness, action: str) -> list[dict[str, object]]:
     async with h.store.transaction() as tx:
-        return [e for e in await tx.audit_entries() if e["action"] == action]
+        return [e for e in await tx.audit_log.entries() if e["action"] == action]
 
 
 async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: SqlStore) -> None:
@@ -67,7 +67,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     assert "https://wa.me/9647700000000?text=start%20" in forward.text
     code = code_in(forward.text)
     async with h.store.transaction() as tx:
-        invite = await tx.get_invite(code)
+        invite = await tx.invites.get(code)
     assert invite is not None
     assert (invite.role, invite.country, invite.uses_left) == (Role.MEMBER, "YE", 5)
     assert invite.expires_at == h.clock.now() + timedelta(days=7)
@@ -82,7 +82,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     await newcomer.tap("Youth deradicalisation")
     await newcomer.tap("Done")
     async with h.store.transaction() as tx:
-        joined = await tx.get_member(ChannelName.TELEGRAM, "2")
+        joined = await tx.members.get(ChannelName.TELEGRAM, "2")
     assert joined is not None and (joined.role, joined.country) == (Role.MEMBER, "YE")
 
 
@@ -101,7 +101,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
     ready, forward = await admin.tap("1 person")  # no country step for the secretariat
     assert "1 person can join as secretariat" in ready.text
     async with h.store.transaction() as tx:
-        invite = await tx.get_invite(code_in(forward.text))
+        invite = await tx.invites.get(code_in(forward.text))
     assert invite is not None and (invite.role, invite.country) == (Role.SECRETARIAT, None)
 
 
@@ -116,7 +116,7 @@ async def test_in_arabic_with_no_links_known_the_start_command_is_given(harness:
     code = re.search(r"/start ([A-Za-z0-9_-]+)", forward.text)
     assert code is not None
     async with harness.store.transaction() as tx:
-        invite = await tx.get_invite(code.group(1))
+        invite = await tx.invites.get(code.group(1))
     assert invite is not None and invite.country is None and invite.uses_left == 1
 
 
@@ -189,13 +189,13 @@ def test_links_only_for_the_channels_that_are_known() -> None:
 
 async def role_of(h: Harness, she: Person) -> Role | None:
     async with h.store.transaction() as tx:
-        member = await tx.get_member(h.channel.name, she.user_id)
+        member = await tx.members.get(h.channel.name, she.user_id)
     return member.role if member else None
 
 
 async def uses_left(h: Harness, code: str) -> int:
     async with h.store.transaction() as tx:
-        invite = await tx.get_invite(code)
+        invite = await tx.invites.get(code)
     assert invite is not None
     return invite.uses_left
 
@@ -237,7 +237,7 @@ async def test_a_same_or_lower_role_invitation_changes_nothing(harness: Harness)
     assert await role_of(harness, coordinator) is Role.COORDINATOR
     assert await role_of(harness, member) is Role.MEMBER
     async with harness.store.transaction() as tx:
-        kept = await tx.get_member(ChannelName.TELEGRAM, "1")
+        kept = await tx.members.get(ChannelName.TELEGRAM, "1")
     assert kept is not None and kept.country == "YE", "her country is hers"
     assert await uses_left(harness, lower) == 1
     # A higher one that no longer works changes nothing either.

@@ -20,14 +20,14 @@ VALUES = ["I accept", "No, thank you", "◀ Back"]
 async def members(h: Harness, *people: Person) -> int:
     """How many of these people are members."""
     async with h.store.transaction() as tx:
-        found = [await tx.get_member(h.channel.name, p.user_id) for p in people]
+        found = [await tx.members.get(h.channel.name, p.user_id) for p in people]
     return sum(m is not None for m in found)
 
 
 async def nothing_kept(h: Harness, she: Person) -> bool:
     """No conversation state and no member row for her."""
     async with h.store.transaction() as tx:
-        state = await tx.load_state(h.channel.name, she.user_id)
+        state = await tx.conversations.load(h.channel.name, she.user_id)
     return state.flow is None and not state.data and await members(h, she) == 0
 
 
@@ -76,9 +76,9 @@ async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
     await she.tap("تم")
     assert ARABIC.search(she.last.text)
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
-        invite = await tx.get_invite(code)
-        audit = await tx.audit_entries()
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
+        invite = await tx.invites.get(code)
+        audit = await tx.audit_log.entries()
     assert member is not None
     assert (member.locale, member.country, member.role) == ("ar", "IQ", Role.MEMBER)
     assert member.spheres == ["media", "vaw"]
@@ -86,7 +86,7 @@ async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
     assert invite is not None and invite.uses_left == 0
     assert [a["action"] for a in audit] == ["member.joined"]
     async with harness.store.transaction() as tx:
-        state = await tx.load_state(ChannelName.TELEGRAM, she.user_id)
+        state = await tx.conversations.load(ChannelName.TELEGRAM, she.user_id)
     assert state.flow is None and not state.data, "no conversation state is left after joining"
 
 
@@ -98,7 +98,7 @@ async def test_join_in_french_and_english(harness: Harness) -> None:
     assert "Welcome to the alliance" in amina.last.text
     assert "Bienvenue" in claire.last.text or "bienvenue" in claire.last.text
     async with harness.store.transaction() as tx:
-        fr = await tx.get_member(ChannelName.TELEGRAM, "2")
+        fr = await tx.members.get(ChannelName.TELEGRAM, "2")
     assert fr is not None and fr.locale == "fr"
 
 
@@ -134,7 +134,7 @@ async def test_invite_with_a_country_skips_the_country_question(harness: Harness
     await she.tap("Advocacy")
     await she.tap("Done")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
     assert member is not None and (member.country, member.role) == ("NG", Role.COORDINATOR)
 
 
@@ -167,7 +167,7 @@ async def test_country_search_by_name_in_her_language_or_english(harness: Harnes
     await she.tap("Droits des femmes")
     await she.tap("Terminé")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "5")
+        member = await tx.members.get(ChannelName.TELEGRAM, "5")
     assert member is not None and member.country == "SO"
 
 
@@ -186,7 +186,7 @@ async def test_arabic_country_search_ignores_hamza_and_diacritics(harness: Harne
     await she.tap(ar("Advocacy"))
     await she.tap("تم")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "6")
+        member = await tx.members.get(ChannelName.TELEGRAM, "6")
     assert member is not None and member.country == "JO"
 
 
@@ -288,7 +288,7 @@ async def test_open_join_and_bootstrap_admin(open_harness: Harness) -> None:
     she = open_harness.person("42")
     await join(she)
     async with open_harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "42")
+        member = await tx.members.get(ChannelName.TELEGRAM, "42")
     assert member is not None and member.role is Role.MEMBER
     assert member.status is MemberStatus.ACTIVE
 
@@ -300,11 +300,11 @@ async def test_bootstrap_admin_joins_without_invite(db: object) -> None:
     h = Harness(db, build_router(), config=CoreConfig(admin_ids=frozenset({("telegram", "7")})))  # type: ignore[arg-type]
     await join(h.person("7"))
     async with h.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "7")
+        member = await tx.members.get(ChannelName.TELEGRAM, "7")
     assert member is not None and member.role is Role.ADMIN
     async with h.store.transaction() as tx:
-        assert await tx.list_invites() == []
-        assert [e["action"] for e in await tx.audit_entries()] == ["member.joined"]
+        assert await tx.invites.list() == []
+        assert [e["action"] for e in await tx.audit_log.entries()] == ["member.joined"]
 
 
 async def test_help_while_joining_helps_with_the_step_she_is_on(harness: Harness) -> None:
@@ -354,5 +354,5 @@ async def test_in_the_terminal_a_tick_is_one_line_not_the_whole_menu(harness: Ha
     assert await typed("1") == "✗ Youth deradicalisation\n\n", "the numbers stay as shown"
     assert "Please choose at least one sphere" not in await typed("Done")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.CONSOLE, "console")
+        member = await tx.members.get(ChannelName.CONSOLE, "console")
     assert member is not None and member.spheres == ["media"]

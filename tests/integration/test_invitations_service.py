@@ -62,7 +62,7 @@ async def test_who_may_invite_whom(store: SqlStore) -> None:
             tx, admin, role=Role.SECRETARIAT, country=None, uses=1, now=now
         )
         by_cli = await invitations.create(tx, CLI, role=Role.ADMIN, country="NG", uses=1, now=now)
-        entries = [e for e in await tx.audit_entries() if e["action"] == "invite.created"]
+        entries = [e for e in await tx.audit_log.entries() if e["action"] == "invite.created"]
     assert secretariat.role is Role.SECRETARIAT and by_cli.created_by == "cli"
     assert len(entries) == 3, "each made invitation audited once, refusals none"
     assert {e["actor"] for e in entries} == {coordinator.label, admin.label, "cli"}
@@ -88,7 +88,7 @@ async def test_a_member_revokes_only_her_own(store: SqlStore) -> None:
         with pytest.raises(NotAllowed):
             await invitations.every(tx, one)
         statuses = {i.id: i.status(now) for i in await invitations.every(tx, CLI)}
-        revoked = [e for e in await tx.audit_entries() if e["action"] == "invite.revoked"]
+        revoked = [e for e in await tx.audit_log.entries() if e["action"] == "invite.revoked"]
     assert by_code.outcome is Revoked.REVOKED and unknown.outcome is Revoked.NOT_FOUND
     assert statuses == {hers.id: InviteStatus.REVOKED, theirs.id: InviteStatus.REVOKED}
     assert len(revoked) == 2
@@ -110,9 +110,9 @@ async def test_joining_takes_a_use_and_a_higher_role_is_taken_once(store: SqlSto
         assert invitations.raises(invite, plain)
         assert await invitations.upgrade(tx, plain, invite.id, now)
         assert not await invitations.upgrade(tx, plain, invite.id, now), "nothing more to give"
-        again = await tx.get_member_by_id(plain.id)
-        used = await tx.get_invite(invite.code)
-        granted = [e for e in await tx.audit_entries() if e["action"] == "role.granted"]
+        again = await tx.members.by_id(plain.id)
+        used = await tx.invites.get(invite.code)
+        granted = [e for e in await tx.audit_log.entries() if e["action"] == "role.granted"]
     assert again is not None and (again.role, again.country) == (Role.COORDINATOR, "LB")
     assert used is not None and used.status(now) is InviteStatus.USED_UP
     assert [e["details"] for e in granted] == [
@@ -122,4 +122,4 @@ async def test_joining_takes_a_use_and_a_higher_role_is_taken_once(store: SqlSto
         late = await invitations.join(tx, newcomer("3"), now, invite_id=invite.id)
         assert late is Refused.USED_UP
         assert await invitations.find(tx, invite.code, now) is Refused.NOT_USABLE
-        assert await tx.get_member(ChannelName.TELEGRAM, "3") is None
+        assert await tx.members.get(ChannelName.TELEGRAM, "3") is None
