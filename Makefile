@@ -61,10 +61,11 @@ migrate: install ## bring the database schema up to date
 test: lint ## lint and type-check, then every test (PYTEST_ARGS="-k …" to narrow)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy
+lint: install ## ruff check, ruff format --check, mypy, the layers' import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot handlers storage
+	$(BIN)/lint-imports
 
 format: install ## fix what ruff can fix, then format
 	$(BIN)/ruff check --fix .
@@ -87,6 +88,6 @@ compile-messages: install ## compile every catalog (.po → .mo), even unchanged
 	else echo "no catalogs to compile"; fi
 
 clean: ## remove caches, build output and compiled catalogs (keeps .venv)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 	rm -f locales/*/LC_MESSAGES/messages.mo

@@ -1,4 +1,4 @@
-"""The composition root: the only module that wires every layer together."""
+"""The composition root: builds every layer and wires them together (bot/bootstrap.py runs it)."""
 
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ import hmac
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 MAX_BODY = 1024 * 1024  # bytes; platforms send a few kilobytes
 MAX_DEPTH = 64  # nesting of objects and arrays
@@ -29,6 +30,12 @@ class NewItem:
     platform_id: str
     chat_key: str
     payload: str
+
+
+class InboxWriter(Protocol):
+    """Where checked updates are kept before they are processed (storage/inbox.py)."""
+
+    async def add(self, channel: str, items: Sequence[NewItem], now: datetime) -> int: ...
 
 
 class TooLarge(Exception):

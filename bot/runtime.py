@@ -15,13 +15,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.core.messages import ChannelName, Outbound
+from bot.core.outbox import ProgressTarget
 from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from bot.scheduler import start_scheduler
-from handlers.campaigns import render_progress
+from bot.services.campaigns import render_progress
 from storage.leader import Leader
-from storage.outbox import OutboxStore, ProgressTarget
+from storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,14 @@
-"""The HTTP side of Wasl (Starlette under uvicorn): webhooks, /healthz, the dashboard."""
+"""The HTTP side of Wasl (Starlette): webhooks, /healthz, the dashboard. bot/bootstrap.py runs it
+under uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
-import httpx
-import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -18,20 +16,17 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from bot import dashboard
-from bot.app import App, build_whatsapp
+from bot.app import App
 from bot.channels.telegram import (
     TelegramApplication,
     TelegramChannel,
-    build_application,
     inbox_item,
     polling,
     process_item,
     running,
 )
 from bot.channels.whatsapp import WhatsAppWebhook, inbox_items
-from bot.config import missing_secrets
 from bot.core.messages import ChannelName
-from bot.core.ports import Channel
 from bot.inbox import InboxWorker, Processor
 from bot.intake import (
     NewItem,
@@ -85,7 +80,7 @@ def build_web(
     processors: dict[str, Processor] = {}
     if telegram is not None:
         processors[ChannelName.TELEGRAM.value] = partial(
-            process_item, app, telegram.bot, TelegramChannel(telegram.bot)
+            process_item, app.core.handle, telegram.bot, TelegramChannel(telegram.bot)
         )
     if whatsapp is not None:
         processors[ChannelName.WHATSAPP.value] = whatsapp.process
@@ -264,73 +259,3 @@ def raw_header(request: Request, name: str) -> bytes | None:
         if key.lower() == wanted:
             return value
     return None
-
-
-async def serve(
-    app: App,
-    host: str,
-    port: int,
-    *,
-    runtime: bool = False,
-    register: bool = False,
-    poll: bool = False,
-) -> None:
-    """Serve the web app with uvicorn until a signal; Telegram only when a token is set.
-
-    `runtime` also runs the delivery worker and scheduler (`wasl run` with a webhook);
-    `wasl serve` workers only take webhooks and answer /healthz.
-    """
-    settings = app.settings
-    missing = missing_secrets(settings, telegram_webhook=not poll)
-    if missing:
-        # A channel without its secrets would take anyone's requests: it does not start.
-        raise SystemExit(f"{', '.join(missing)} must be set: refusing to start without it")
-    telegram = build_application(app) if settings.telegram.enabled else None
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
-        whatsapp_channel, whatsapp = (
-            build_whatsapp(app, client) if settings.whatsapp.enabled else (None, None)
-        )
-        channels: dict[ChannelName, Channel] = {}
-        if telegram is not None:
-            channels[ChannelName.TELEGRAM] = TelegramChannel(telegram.bot)
-        if whatsapp_channel is not None:
-            channels[ChannelName.WHATSAPP] = whatsapp_channel
-        web = build_web(
-            app,
-            telegram,
-            register=register,
-            whatsapp=whatsapp,
-            runtime=Runtime(app, channels) if runtime else None,
-            poll=poll,
-        )
-        config = uvicorn.Config(
-            web, host=host, port=port, lifespan="on", access_log=False, log_config=None
-        )
-        log.info("event=serving host=%s port=%s", host, port)
-        await _Server(config).serve()
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that returns after SIGINT or SIGTERM instead of re-raising the signal once it
-    has shut down, so the caller's clean-up runs and the exit status is 0."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
-        try:
-            for sig in signals:
-                loop.add_signal_handler(sig, self._stop)
-        except (NotImplementedError, RuntimeError):  # no signals here (Windows, a thread)
-            yield
-            return
-        try:
-            yield
-        finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-    def _stop(self) -> None:
-        if self.should_exit:
-            self.force_exit = True  # a second Ctrl-C: stop waiting for connections
-        self.should_exit = True

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
 
-from bot.core.messages import ChannelName, MediaKind, MediaRef
+from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
-from bot.core.outbox import REPLY_PRIORITY, OutboxStatus, Outcome, duplicate_harms
+from bot.core.outbox import REPLY_PRIORITY, OutboxItem, OutboxStatus, Outcome, ProgressTarget
 from storage.connection import SqlConnection
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
@@ -29,56 +28,9 @@ EMPTIED: dict[str, Any] = {"text": "", "buttons": [], "chat_id": None, "edit_mes
 LAST_STATUSES = frozenset({"read", "failed"})
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A claimed row with what is needed to send it."""
-
-    id: int
-    member_id: int | None  # None: a reply to someone who has not joined
-    channel: ChannelName
-    chat_id: str
-    member_status: MemberStatus
-    text: str
-    buttons: list[dict[str, str]]
-    attempts: int
-    occurrence_id: int | None
-    last_seen_at: datetime | None = None
-    template_name: str | None = None
-    template_language: str | None = None
-    priority: int = 0
-    edit_message_id: str | None = None
-    layout: dict[str, Any] | None = None
-    attempted_at: datetime | None = None  # an earlier send timed out and may have arrived
-
-    @property
-    def reply(self) -> bool:
-        """An answer to something she did (paused or not, she gets it)."""
-        return self.priority == REPLY_PRIORITY
-
-    @property
-    def harmful_duplicate(self) -> bool:
-        return duplicate_harms(self.priority)
-
-    @property
-    def attachment(self) -> MediaRef | None:
-        found = (self.layout or {}).get("attachment")
-        return MediaRef(MediaKind(found[0]), found[1]) if found else None
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressTarget:
-    """An occurrence whose progress message a coordinator is watching."""
-
-    occurrence_id: int
-    campaign_id: int
-    channel: ChannelName
-    chat_id: str
-    message_id: str | None
-    locale: str
-
-
 class OutboxStore:
-    """Outbox operations, each its own short transaction (a crash leaves a known state).
+    """The outbox port (bot.core.outbox.Outbox) on SQL: operations, each its own short
+    transaction (a crash leaves a known state).
 
     Through the store's transactions, like every other write: on SQLite they are serialised
     with the updates' transactions and run inline (storage/store.py).
@@ -228,7 +180,7 @@ class OutboxStore:
             conn = tx.conn
             if outcome.status == OutboxStatus.SENT and item.member_id is not None:
                 kept = [m for m in message_ids if m != item.edit_message_id]
-                await tx.record_messages(item.channel, item.chat_id, kept, now)
+                await tx.chat_log.record(item.channel, item.chat_id, kept, now)
             # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
             in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
             await conn.execute(

@@ -1,7 +1,8 @@
 """The Telegram channel: python-telegram-bot 22 updates → Inbound, Outbound → Bot API calls.
 
 This is the only module that imports `telegram`. It translates and nothing else: every
-decision about what to say lives in the core and the handlers.
+decision about what to say lives in the core and the handlers, and what runs with it (the
+inbox, the delivery worker, the scheduler) is wired by bot/bootstrap.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import warnings
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 from typing import Any, TypeAlias
 
 import httpx
@@ -46,8 +44,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.app import App
 from bot.core.clock import Clock
+from bot.core.i18n import Catalogs
 from bot.core.messages import (
     Button,
     ChannelName,
@@ -60,13 +58,17 @@ from bot.core.messages import (
     SendStatus,
 )
 from bot.core.models import Role
-from bot.intake import NewItem, is_id, is_text
-from bot.runtime import Runtime
-from storage.inbox import InboxStore
+from bot.core.ports import Channel
+from bot.core.router import Router
+from bot.intake import InboxWriter, NewItem, is_id, is_text
 
 log = logging.getLogger(__name__)
 
 TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+# The core's entry point for one message (Core.handle): the adapter hands every update to it.
+Handle: TypeAlias = Callable[[Inbound, Channel], Awaitable[None]]
+Hook: TypeAlias = Callable[[TelegramApplication], Coroutine[Any, Any, None]]
+ApiRequest: TypeAlias = BaseRequest  # PTB's HTTP layer, replaced in tests
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 TEXT_LIMIT = 4096  # characters of a message, counted in UTF-16 units like entity offsets
@@ -413,17 +415,17 @@ def _reason(error: TelegramError) -> str:
 # --- The running bot ----------------------------------------------------------------------
 
 
-async def set_commands(bot: Bot, app: App) -> None:
+async def set_commands(bot: Bot, router: Router, catalogs: Catalogs) -> None:
     """Publish the member menu in every supported language, and a default one."""
-    commands = app.core.router.menu(Role.MEMBER)
+    commands = router.menu(Role.MEMBER)
 
     def translated(locale: str) -> list[BotCommand]:
-        _ = app.catalogs.get(locale)
+        _ = catalogs.get(locale)
         return [BotCommand(c.name, _(c.description)[:256]) for c in commands]
 
     try:
-        await bot.set_my_commands(translated(app.catalogs.default))
-        for locale in app.catalogs.supported:
+        await bot.set_my_commands(translated(catalogs.default))
+        for locale in catalogs.supported:
             code = locale.replace("-", "_").split("_")[0].lower()
             await bot.set_my_commands(translated(locale), language_code=code)
     except TelegramError as error:  # a menu is a convenience: never a reason not to start
@@ -438,67 +440,42 @@ async def answer_query(query: CallbackQuery, update_id: int) -> None:
         log.info("event=callback_answer_failed update_id=%s reason=%s", update_id, _reason(error))
 
 
-def build_application(
-    app: App,
+def make_application(
+    token: str,
+    handle: Handle,
     *,
-    runtime: bool = False,
-    request: BaseRequest | None = None,
-    get_updates_request: BaseRequest | None = None,
+    api_base: str = DEFAULT_API_BASE,
+    post_init: Hook | None = None,
+    post_stop: Hook | None = None,
+    request: ApiRequest | None = None,
+    get_updates_request: ApiRequest | None = None,
 ) -> TelegramApplication:
-    """A PTB Application whose every update goes to the core.
+    """A PTB Application whose every update goes to `handle` (the core).
 
-    `runtime` also starts the delivery worker and scheduler with the application (post_init)
-    and stops them before it shuts down. `request`s replace PTB's HTTP layer (tests).
+    `post_init` runs once the bot is known (getMe), `post_stop` before it shuts down.
+    `request`s replace PTB's HTTP layer (tests).
     """
-    settings = app.settings.telegram
-    assert settings.bot_token is not None, "TELEGRAM_BOT_TOKEN is not set"
-    builder = ApplicationBuilder().token(settings.bot_token.get_secret_value()).job_queue(None)
-    api_base = settings.api_base.rstrip("/")
+    builder = ApplicationBuilder().token(token).job_queue(None)
+    api_base = api_base.rstrip("/")
     if api_base != DEFAULT_API_BASE:
         builder = builder.base_url(f"{api_base}/bot").base_file_url(f"{api_base}/file/bot")
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
-    services = _Services(app, runtime=runtime)
-    builder = builder.post_init(services.started).post_stop(services.stopping)
+    if post_init is not None:
+        builder = builder.post_init(post_init)
+    if post_stop is not None:
+        builder = builder.post_stop(post_stop)
     application: TelegramApplication = builder.build()
     channel = TelegramChannel(application.bot)
 
     async def on_update(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        await handle_update(app, channel, update)
+        await handle_update(handle, channel, update)
 
     application.add_handler(TypeHandler(Update, on_update))
     application.add_error_handler(on_error)
     return application
-
-
-class _Services:
-    """What starts and stops with the application: the command menu, and the runtime."""
-
-    def __init__(self, app: App, *, runtime: bool) -> None:
-        self.app = app
-        self.runtime = runtime
-        self._running: Runtime | None = None
-
-    async def started(self, application: TelegramApplication) -> None:
-        await set_commands(application.bot, self.app)
-        links = self.app.core.config.invite_links
-        if not links.telegram_username:  # /invite's links need it: getMe told us at start
-            self.app.core.config = replace(
-                self.app.core.config,
-                invite_links=replace(links, telegram_username=application.bot.username),
-            )
-        if self.runtime:
-            self._running = Runtime(
-                self.app, {ChannelName.TELEGRAM: TelegramChannel(application.bot)}
-            )
-            await self._running.start()
-
-    async def stopping(self, _: TelegramApplication) -> None:
-        if self._running is not None:
-            await self._running.stop()
-            self._running = None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -556,7 +533,7 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", categ
 @asynccontextmanager
 async def polling(
     application: TelegramApplication,
-    inbox: InboxStore,
+    inbox: InboxWriter,
     clock: Clock,
     wake: Callable[[], None],
 ) -> AsyncIterator[None]:
@@ -580,7 +557,7 @@ async def polling(
             await task
 
 
-async def _poll(bot: Bot, inbox: InboxStore, clock: Clock, wake: Callable[[], None]) -> None:
+async def _poll(bot: Bot, inbox: InboxWriter, clock: Clock, wake: Callable[[], None]) -> None:
     offset = 0
     while True:
         try:
@@ -613,7 +590,7 @@ async def _poll(bot: Bot, inbox: InboxStore, clock: Clock, wake: Callable[[], No
             wake()
 
 
-async def handle_update(app: App, channel: TelegramChannel, update: Update) -> None:
+async def handle_update(handle: Handle, channel: TelegramChannel, update: Update) -> None:
     """What every update goes through: stop a button's spinner, map it, hand it to the core."""
     if update.callback_query is not None:
         await answer_query(update.callback_query, update.update_id)
@@ -621,7 +598,7 @@ async def handle_update(app: App, channel: TelegramChannel, update: Update) -> N
     if inbound is None:
         log.debug("event=update_ignored update_id=%s", update.update_id)
         return
-    await app.core.handle(inbound, channel)
+    await handle(inbound, channel)
 
 
 # --- The inbox: validated before it is kept, processed from it ----------------------------
@@ -698,62 +675,7 @@ def _malformed(update: Update) -> str | None:
     return None
 
 
-async def process_item(app: App, bot: Bot, channel: TelegramChannel, payload: str) -> None:
+async def process_item(handle: Handle, bot: Bot, channel: TelegramChannel, payload: str) -> None:
     """Process one kept update (checked when it was accepted) through the normal path."""
     update = Update.de_json(json.loads(payload), bot)
-    await handle_update(app, channel, update)
-
-
-def run_telegram(app: App) -> None:
-    """Long polling by default; a webhook through our Starlette app when a URL is set."""
-    settings = app.settings
-    if settings.telegram.webhook_url:
-        from bot.web import serve
-
-        if settings.telegram.webhook_secret is None:
-            raise SystemExit("TELEGRAM_WEBHOOK_SECRET must be set to use a webhook")
-
-        async def webhook() -> None:
-            try:
-                await serve(
-                    app, settings.wasl.host, settings.wasl.port, runtime=True, register=True
-                )
-            finally:
-                await app.close()
-
-        asyncio.run(webhook())
-        return
-    asyncio.run(_run_polling(app))
-
-
-async def _run_polling(app: App) -> None:
-    """Poll into the inbox and process it, with the runtime, until SIGINT or SIGTERM."""
-    from bot.inbox import InboxWorker
-
-    application = build_application(app, runtime=True)
-    inbox = InboxStore(app.store)
-    channel = TelegramChannel(application.bot)
-    wasl = app.settings.wasl
-    worker = InboxWorker(
-        inbox,
-        {ChannelName.TELEGRAM.value: partial(process_item, app, application.bot, channel)},
-        app.core.clock,
-        lease=wasl.inbox_lease,
-        stall=wasl.inbox_stall,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with running(application):
-            await worker.start()
-            try:
-                async with polling(application, inbox, app.core.clock, worker.wake):
-                    await stop.wait()
-            finally:
-                await worker.stop()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await app.close()
+    await handle_update(handle, channel, update)

@@ -3,11 +3,14 @@ sending to her. Pure rules, shared by the storage that records them and the deli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from bot.core.campaigns import PRIORITY, CampaignKind
-from bot.core.messages import SendResult, SendStatus
+from bot.core.messages import ChannelName, MediaKind, MediaRef, SendResult, SendStatus
+from bot.core.models import MemberStatus
 
 REPLY_PRIORITY = -1  # an answer she is waiting for goes before any broadcast, alerts included
 
@@ -93,3 +96,86 @@ class RetryPolicy:
             error=result.reason,
             may_have_arrived=result.ambiguous,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed row with what is needed to send it."""
+
+    id: int
+    member_id: int | None  # None: a reply to someone who has not joined
+    channel: ChannelName
+    chat_id: str
+    member_status: MemberStatus
+    text: str
+    buttons: list[dict[str, str]]
+    attempts: int
+    occurrence_id: int | None
+    last_seen_at: datetime | None = None
+    template_name: str | None = None
+    template_language: str | None = None
+    priority: int = 0
+    edit_message_id: str | None = None
+    layout: dict[str, Any] | None = None
+    attempted_at: datetime | None = None  # an earlier send timed out and may have arrived
+
+    @property
+    def reply(self) -> bool:
+        """An answer to something she did (paused or not, she gets it)."""
+        return self.priority == REPLY_PRIORITY
+
+    @property
+    def harmful_duplicate(self) -> bool:
+        return duplicate_harms(self.priority)
+
+    @property
+    def attachment(self) -> MediaRef | None:
+        found = (self.layout or {}).get("attachment")
+        return MediaRef(MediaKind(found[0]), found[1]) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressTarget:
+    """An occurrence whose progress message a coordinator is watching."""
+
+    occurrence_id: int
+    campaign_id: int
+    channel: ChannelName
+    chat_id: str
+    message_id: str | None
+    locale: str
+
+
+class Outbox(Protocol):
+    """The delivery worker's side of the outbox (storage/outbox.py implements it). Each
+    operation is its own short transaction, so a crash leaves a known state."""
+
+    async def recover(self) -> dict[str, int]:
+        """At start: rows left claimed or in flight go back to pending; counts by status."""
+        ...
+
+    async def claim(self, now: datetime, limit: int) -> list[OutboxItem]: ...
+
+    async def due_count(self, now: datetime) -> int:
+        """Rows due now that are not finished yet (pending, claimed or in flight)."""
+        ...
+
+    async def mark_sending(self, row_id: int) -> bool:
+        """Just before the API call; False when the row must not go out any more."""
+        ...
+
+    async def finish(
+        self,
+        item: OutboxItem,
+        outcome: Outcome,
+        now: datetime,
+        message_ids: Sequence[str] = (),
+    ) -> None: ...
+
+    async def skip(self, item: OutboxItem, reason: str) -> None: ...
+
+    async def watched(self) -> list[ProgressTarget]: ...
+
+    async def set_progress_message(
+        self, occurrence_id: int, message_id: str | None, finished_at: datetime | None
+    ) -> None: ...

@@ -29,10 +29,9 @@ from bot.core.messages import (
     Template,
 )
 from bot.core.models import MemberStatus
-from bot.core.outbox import OutboxStatus, Outcome, RetryPolicy
+from bot.core.outbox import Outbox, OutboxItem, OutboxStatus, Outcome, ProgressTarget, RetryPolicy
 from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
-from storage.outbox import OutboxItem, OutboxStore, ProgressTarget
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        outbox: OutboxStore,
+        outbox: Outbox,
         channels: Mapping[ChannelName, Channel],
         limiters: Mapping[ChannelName, RateLimiter],
         clock: Clock,

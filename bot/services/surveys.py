@@ -21,7 +21,7 @@ from babel.core import get_global
 
 from bot.core import keys
 from bot.core.actors import SYSTEM, Actor, audit, require
-from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.i18n import Catalogs
 from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
@@ -246,23 +246,23 @@ async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> 
                     title=survey.definition.title(locale),
                 )
                 start_label[locale], later_label[locale] = _("Start"), _("Not now")
+            start = SurveyButton(survey.id, SurveyAction.START).pack()
+            later = SurveyButton(survey.id, SurveyAction.LATER).pack()
             campaign = await tx.campaigns.create(
-                kind=CampaignKind.SURVEY,
-                status=CampaignStatus.SCHEDULED,
-                title=f"survey {survey.slug}",
-                texts=texts,
-                default_locale=survey.definition.default_locale,
-                audience=survey.definition.audience,
-                schedule="now",
-                now=now,
-                buttons=[
-                    CampaignButton(
-                        start_label, SurveyButton(survey.id, SurveyAction.START).pack()
-                    ),
-                    CampaignButton(
-                        later_label, SurveyButton(survey.id, SurveyAction.LATER).pack()
-                    ),
-                ],
+                NewCampaign(
+                    kind=CampaignKind.SURVEY,
+                    status=CampaignStatus.SCHEDULED,
+                    title=f"survey {survey.slug}",
+                    texts=texts,
+                    default_locale=survey.definition.default_locale,
+                    audience=survey.definition.audience,
+                    schedule="now",
+                    buttons=[
+                        CampaignButton(start_label, start),
+                        CampaignButton(later_label, later),
+                    ],
+                ),
+                now,
             )
             await tx.campaigns.fire(campaign, ONCE, now)
             await tx.surveys.mark_pushed(survey.id, now)
