@@ -403,7 +403,7 @@ async def test_a_flow_built_from_data_with_extra_buttons_and_a_pause(db: SqlStor
     out = await p.say("red")
     assert out[-1].text == "Done [('q2', 'green'), ('q3', 'red')]"
     async with db.transaction() as tx:
-        assert (await tx.load_state(p.h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
 
 
 async def test_a_tick_carries_a_one_line_acknowledgement_the_terminal_prints(

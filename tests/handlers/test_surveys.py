@@ -131,7 +131,7 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
     }
     assert await waiting(harness) == [], "erased from her state once counted"
     async with harness.store.transaction() as tx:
-        assert (await tx.load_state(harness.channel.name, she.user_id)).flow is None
+        assert (await tx.conversations.load(harness.channel.name, she.user_id)).flow is None
     again = await she.say("/survey pulse-test")
     assert again[0].text == arabic("You have already answered this survey. Thank you!")
     nothing_open = arabic("There is no open survey for you right now. Thank you!")
