@@ -89,13 +89,13 @@ class CampaignDraft(BaseModel):
         return Schedule("now")
 
 
-Draft = Turn[CampaignDraft]
+DraftTurn = Turn[CampaignDraft]
 
 
 # -- the texts -----------------------------------------------------------------------------------
 
 
-def _ask_text(turn: Draft) -> str:
+def _ask_text(turn: DraftTurn) -> str:
     _ = turn._
     language = native_language_name(turn.state.lang)
     if turn.state.alert:
@@ -113,7 +113,7 @@ def _ask_text(turn: Draft) -> str:
     return ask + "\n" + _("Send {cancel} to stop.", cancel=command_text(turn.ctx, "cancel"))
 
 
-def _parse_text(turn: Draft, text: str) -> str:
+def _parse_text(turn: DraftTurn, text: str) -> str:
     if len(text) > MAX_TEXT:
         raise Invalid(
             turn._(
@@ -126,19 +126,19 @@ def _parse_text(turn: Draft, text: str) -> str:
     return text
 
 
-def _got_text(turn: Draft, text: str) -> str:
+def _got_text(turn: DraftTurn, text: str) -> str:
     turn.state.texts[turn.state.lang] = text
     return "more"
 
 
-def _more_options(turn: Draft) -> list[Option]:
+def _more_options(turn: DraftTurn) -> list[Option]:
     _ = turn._
     missing = [c for c in turn.ctx.catalogs.supported if c not in turn.state.texts]
     options = [Option(c, _("Add {language}", language=native_language_name(c))) for c in missing]
     return [*options, Option("done", _("Continue"))]
 
 
-def _more(turn: Draft, value: str) -> str | None:
+def _more(turn: DraftTurn, value: str) -> str | None:
     if value == "done":
         return None
     turn.state.lang = value
@@ -148,7 +148,7 @@ def _more(turn: Draft, value: str) -> str | None:
 # -- the audience --------------------------------------------------------------------------------
 
 
-def _country_options(turn: Draft) -> list[Option]:
+def _country_options(turn: DraftTurn) -> list[Option]:
     """Every country, then hers (even outside WASL_COUNTRIES: a coordinator in Sudan can
     reach Sudan), then the alliance's."""
     _ = turn._
@@ -158,7 +158,7 @@ def _country_options(turn: Draft) -> list[Option]:
     return [Option(EVERY, _("Every country"))] + [Option(c, _.country_name(c)) for c in codes]
 
 
-def _sphere_options(turn: Draft) -> list[Option]:
+def _sphere_options(turn: DraftTurn) -> list[Option]:
     _ = turn._
     return [Option(EVERY, _("Every sphere"))] + [Option(s.code, _(s.label)) for s in SPHERES]
 
@@ -177,20 +177,20 @@ def _tick(chosen: list[str], value: str) -> None:
         chosen.append(value)
 
 
-async def _count(turn: Draft) -> int:
+async def _count(turn: DraftTurn) -> int:
     counts = await service.audience(turn.ctx.tx, turn.ctx.actor, turn.state.audience)
     turn.state.counts = counts
     return sum(counts.values())
 
 
-async def _countries_chosen(turn: Draft, value: list[str]) -> str | None:
+async def _countries_chosen(turn: DraftTurn, value: list[str]) -> str | None:
     if await _count(turn) == 0:
         turn.ctx.say(turn._(NOBODY))
         return "countries"
     return None
 
 
-async def _spheres_chosen(turn: Draft, value: list[str]) -> str | None:
+async def _spheres_chosen(turn: DraftTurn, value: list[str]) -> str | None:
     if await _count(turn) == 0:
         turn.ctx.say(turn._(NOBODY))
         return "countries"
@@ -200,12 +200,12 @@ async def _spheres_chosen(turn: Draft, value: list[str]) -> str | None:
 # -- when ------------------------------------------------------------------------------------
 
 
-def _when(turn: Draft, value: str) -> str:
+def _when(turn: DraftTurn, value: str) -> str:
     turn.state.when = value
     return {"now": "confirm", "at": "at", "weekly": "day"}[value]
 
 
-def _parse_at(turn: Draft, text: str) -> datetime:
+def _parse_at(turn: DraftTurn, text: str) -> datetime:
     match = _DATETIME.match(text)
     zone = zone_for(turn.ctx.member)
     try:
@@ -223,24 +223,24 @@ def _parse_at(turn: Draft, text: str) -> datetime:
     return when
 
 
-def _got_at(turn: Draft, when: datetime) -> str:
+def _got_at(turn: DraftTurn, when: datetime) -> str:
     turn.state.run_at, turn.state.tz = when, zone_for(turn.ctx.member)
     return "confirm"
 
 
-def _day_options(turn: Draft) -> list[Option]:
+def _day_options(turn: DraftTurn) -> list[Option]:
     names = get_day_names("wide", locale=turn.ctx.locale)
     return [Option(d, str(names[i])) for i, d in enumerate(DAYS)]
 
 
-def _parse_time(turn: Draft, text: str) -> tuple[int, int]:
+def _parse_time(turn: DraftTurn, text: str) -> tuple[int, int]:
     match = _TIME.match(text)
     if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise Invalid(turn._("I could not read that. Please type a time like 09:00."), reask=False)
     return int(match.group(1)), int(match.group(2))
 
 
-def _got_time(turn: Draft, at: tuple[int, int]) -> None:
+def _got_time(turn: DraftTurn, at: tuple[int, int]) -> None:
     hour, minute = at
     turn.state.cron = f"{minute} {hour} * * {turn.state.day}"
     turn.state.tz = zone_for(turn.ctx.member)
@@ -249,7 +249,7 @@ def _got_time(turn: Draft, at: tuple[int, int]) -> None:
 # -- the preview and the confirmation ------------------------------------------------------------
 
 
-def _preview(turn: Draft) -> str:
+def _preview(turn: DraftTurn) -> str:
     """The question at the confirmation: each text as members will read it (its own message,
     said again whenever the question is), then who gets it in which language, and when."""
     ctx, _, state = turn.ctx, turn._, turn.state
@@ -289,13 +289,13 @@ def _preview(turn: Draft) -> str:
     return "\n".join(lines)
 
 
-def _confirm_options(turn: Draft) -> list[Option]:
+def _confirm_options(turn: DraftTurn) -> list[Option]:
     _ = turn._
     send = _("Send") if turn.state.when == "now" else _("Schedule")
     return [Option("yes", send), Option("no", _("Cancel"))]
 
 
-def _confirmed(turn: Draft, yes: bool) -> str | None:
+def _confirmed(turn: DraftTurn, yes: bool) -> str | None:
     if not yes:
         turn.ctx.state.clear()
         turn.ctx.say(turn._("Cancelled. Nothing was sent."))
@@ -307,7 +307,7 @@ def _confirmed(turn: Draft, yes: bool) -> str | None:
     return END
 
 
-async def _finish(turn: Draft) -> None:
+async def _finish(turn: DraftTurn) -> None:
     ctx, state = turn.ctx, turn.state
     draft = service.Draft(
         kind=state.kind,

@@ -120,8 +120,8 @@ def _got_caption(turn: T, value: str | MediaRef) -> str | None:
 
 async def _revise(turn: T, text: str) -> bool:
     """A sentence typed where a button was expected is her update, rewritten: keep it."""
-    if len(text.split()) <= 3:
-        return False  # a mistyped button, not her words
+    if len(text.split()) <= 3 or not meaningful(text):
+        return False  # a mistyped button (or only emoji), not her words
     if not _fits(turn, text):
         turn.ctx.say(text)
         return True

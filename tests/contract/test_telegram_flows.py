@@ -163,17 +163,18 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     # A routine update and an urgent one, each confirmed before "received".
     await amina.say("/update")
     await amina.say("عادت ثلاث فتيات إلى المدرسة بعد جلسات الحوار مع الأمهات.")
-    await amina.press("upd:sph:done")
-    await amina.press("upd:urg:no")
-    await amina.press("upd:keep:yes")
-    received = await amina.press("upd:go:send")
+    arabic = app.catalogs.get("ar")
+    await amina.tap(arabic("Done"))
+    await amina.tap(arabic("Routine"))
+    await amina.tap(arabic("Yes, keep it"))
+    received = await amina.tap(arabic("Send"))
     assert ARABIC.search(received[-1].text)
     await grace.say("/update")
     await grace.say("Armed men questioned women at the clinic in Kirkuk this morning.")
-    await grace.press("upd:sph:done")
-    await grace.press("upd:urg:yes")
-    await grace.press("upd:keep:no")
-    await grace.press("upd:go:send")
+    await grace.tap("Done")
+    await grace.tap("Urgent")
+    await grace.tap("No")
+    await grace.tap("Send")
     async with app.store.transaction() as tx:
         stored = (await tx.conn.execute(select(func.count()).select_from(update_row_t))).scalar()
     assert stored == 2
@@ -205,8 +206,10 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
         (grace, re.compile("[A-Za-z]").search),
     ):
         await member.say("/tips")
-        tip = (await member.press("tip:p:youth:0"))[-1]
-        assert check(tip.text) and "tip:r:" in " ".join(tip.payloads), member.lang
+        _ = app.catalogs.get(member.lang)
+        tip = (await member.tap(_("Youth deradicalisation")))[-1]
+        labels = [button["text"] for row in tip.keyboard for button in row]
+        assert check(tip.text) and _("👍 Helpful") in labels, member.lang
 
 
 async def test_pulse_survey_with_resume_skip_logic_reminders_and_close(bot) -> None:  # type: ignore[no-untyped-def]

@@ -243,9 +243,8 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     shown = await channel.send(str(HER), harness.channel.sent[-1].message)
     assert shown.message_id is not None
     api.fail("editMessageText", SERVER_ERROR)
-    press = her.inbound(
-        event=InboundEvent.BUTTON, payload=TipSpheres().pack(), message_id=shown.message_id
-    )
+    spheres = TipSpheres().pack()  # "Spheres" under a tip: the message becomes the list
+    press = her.inbound(event=InboundEvent.BUTTON, payload=spheres, message_id=shown.message_id)
     await harness.core.handle(press, channel)
     row = (await replies(harness.store))[-1]
     assert row["edit_message_id"] == shown.message_id and row["layout"] == {"columns": 2}

@@ -152,16 +152,15 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
         limit = text_of(prompt[-1]).replace("\u202f", "").replace("\xa0", "")
         assert "1000" in limit, "the limit, formatted for French (1 000)"
         spheres = await her.say("Une radio locale a invité trois femmes imams à parler de paix.")
-        urgency = await her.press("upd:sph:done", spheres)
-        keep = await her.press("upd:urg:no", urgency)
-        confirm = await her.press("upd:keep:yes", keep)
-        received = await her.press("upd:go:send", confirm)
+        urgency = await her.tap("Terminé", spheres)
+        keep = await her.tap("Non urgente", urgency)
+        confirm = await her.tap("Oui, gardez-le", keep)
+        received = await her.tap("Envoyer", confirm)
         assert any("Reçu" in text_of(b) or "reçu" in text_of(b) for b in received)
 
         choose = await her.say("pratiques")  # "tips"
-        sphere = next(p for p in offered(choose, "tip:") if "media" in p)
-        tip = await her.press(sphere, choose)
-        assert offered(tip, "tip:"), "a tip with paging and rating buttons"
+        tip = await her.tap("Femmes et médias", choose)
+        assert "👍 Utile" in [t for b in tip for t, _ in choices(b)], "a tip with rating buttons"
 
         listing = await her.say("sondage")  # "survey"
         [start] = offered(listing, "svy:s:")

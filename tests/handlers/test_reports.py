@@ -171,11 +171,18 @@ async def test_a_breakdown_too_fine_is_explained_and_no_period_is_asked(
     assert "groups are too small" in too_fine[0].text and "coarser" in too_fine[0].text
     assert "longer period" not in too_fine[0].text, "a survey has no period to lengthen"
     assert "No breakdown" in she.labels(), "asked for a breakdown again"
-    summary, _chart, _sheet = await she.tap("No breakdown")
+    whole = await she.tap("No breakdown")
+    assert survey.slug == "old-one"
+    if len(whole) == 1:
+        # Six people: the noise (from a key random in each run) may put every figure under k
+        # even for the whole survey. Then she is told so, and offered nothing that cannot help.
+        assert "too few people" in whole[0].text and not whole[0].buttons
+        assert "no breakdown" not in whole[0].text.lower()
+        return
+    summary, _chart, _sheet = whole
     shown = re.search(r"(\d+) responses", summary.text)  # perturbed: 6 ± 2, or "fewer than 5"
     assert (shown is not None and abs(int(shown[1]) - 6) <= 2) or "Fewer than 5" in summary.text
     assert "changed by at most ±2" in summary.text
-    assert survey.slug == "old-one"
 
 
 async def test_a_public_survey_can_be_split_by_age_and_gender(harness: Harness) -> None:

@@ -6,12 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from bot.core.actors import CLI, Actor, NotAllowed
 from bot.core.i18n import Catalogs
 from bot.core.messages import MediaKind, MediaRef, Outbound
-from bot.core.models import Role
+from bot.core.models import ConversationState, Role
 from bot.core.reports import ALL_SPHERES, CalendarPeriod, PeriodKind
 from bot.core.updates import FieldUpdate, UpdateStatus
 from bot.services import updates
@@ -19,7 +18,6 @@ from bot.services.moderation import expire_updates, send_digest
 from bot.services.updates import BadUpdate, Draft
 from handlers.moderation import Action, Moderate
 from storage.outbox import OutboxItem, OutboxStore
-from storage.tables import outbox_t, tally_t, update_row_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
 
@@ -46,14 +44,6 @@ async def share(she: Person, text: str, *, urgent: bool = False, keep: bool = Tr
     await she.tap("Urgent" if urgent else "Routine")
     await she.tap("Yes, keep it" if keep else "No")
     await she.tap("Send")
-
-
-async def rows(h: Harness, table: object, *columns: object) -> list[tuple[object, ...]]:
-    async with h.store.transaction() as tx:
-        query = select(*columns) if columns else select(table)  # type: ignore[call-overload]
-        if table is outbox_t:  # broadcasts, not replies
-            query = query.where(outbox_t.c.campaign_id.is_not(None))
-        return [tuple(r) for r in await tx.conn.execute(query)]
 
 
 async def stored(h: Harness, update_id: int = 1) -> FieldUpdate | None:
@@ -266,6 +256,7 @@ async def test_a_sentence_typed_instead_of_a_button_rewrites_the_update(
     assert "replaced the text" in replaced[0].text
     assert "Done" in labels(replaced[-1]), "still at the spheres"
     assert "choose one of the buttons" in (await she.say("routine"))[0].text
+    assert "choose one of the buttons" in (await she.say("🙏 🙏 🙏 🙏 🙏"))[0].text
     await she.tap("Done")
     await she.tap("Routine")
     summary = (await she.tap("No"))[0]
@@ -323,9 +314,9 @@ async def test_moderation_queue_conflict_and_digest(harness: Harness) -> None:
 
     shared, reached = await send_digest(harness.store, Catalogs(), harness.clock.now())
     assert (shared, reached) == (1, 1), "only the member of the same sphere in another country"
-    digest = await rows(harness, outbox_t, outbox_t.c.member_id, outbox_t.c.text)
+    digest = await notices(harness)
     assert len(digest) == 1
-    member_id, text = digest[0]
+    member_id, text = digest[0].member_id, digest[0].text
     assert member_id == 4, "the reader in Nigeria: same sphere, another country"
     assert "Sinjar" in str(text)
     assert "Irak" in str(text), "country named in her language (French)"
@@ -345,15 +336,37 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
     harness.clock.advance(timedelta(days=181))
     deleted = await expire_updates(harness.store, harness.clock.now(), 180)
     assert deleted == 1
-    left = await rows(harness, update_row_t, update_row_t.c.id, update_row_t.c.author_id)
-    assert left == [(1, None)], "the kept one no longer points at her"
-    async with harness.store.transaction() as tx:
-        total = (
-            await tx.conn.execute(
-                select(func.sum(tally_t.c.count)).where(tally_t.c.sphere == ALL_SPHERES)
-            )
-        ).scalar_one()
+    kept, gone = await stored(harness, 1), await stored(harness, 2)
+    assert kept is not None and kept.author_id is None, "the kept one no longer points at her"
+    assert gone is None
+    total = sum(count for sphere, count in await tallies(harness) if sphere == ALL_SPHERES)
     assert total == 2, "the anonymous counts stay"
+
+
+async def test_an_update_begun_before_an_upgrade_resumes(harness: Harness) -> None:
+    she = await person(harness, "1")
+    # What the release before the engine saved half-way through (no version, no trail).
+    old = ConversationState(
+        flow="upd",
+        step="keep",
+        data={
+            "started": harness.clock.now().isoformat(),
+            "spheres": ["youth"],
+            "country": "IQ",
+            "text": "Written before the upgrade.",
+            "urgent": False,
+        },
+    )
+    async with harness.store.transaction() as tx:
+        await tx.conversations.save(harness.channel.name, she.user_id, old, harness.clock.now())
+    assert "unfinished" in (await she.say("/update"))[0].text
+    assert "Yes, keep it" in she.labels()
+    summary = (await she.tap("Yes, keep it"))[0]
+    assert "Written before the upgrade." in summary.text
+    await she.tap("Send")
+    update = await stored(harness)
+    assert update is not None and update.text == "Written before the upgrade."
+    assert update.keep_if_shared
 
 
 async def test_the_service_refuses_what_the_conversation_never_sends(harness: Harness) -> None:

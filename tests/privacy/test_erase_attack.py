@@ -75,10 +75,10 @@ async def member_id(h: Harness, user_id: str) -> int:
 async def share(she: Person, text: str, *, urgent: bool) -> None:
     await she.say("/update")
     await she.say(text)
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:yes" if urgent else "upd:urg:no")
-    await she.press("upd:keep:no")
-    assert "Received" in (await she.press("upd:go:send"))[0].text
+    await she.tap("Done")
+    await she.tap("Urgent" if urgent else "Routine")
+    await she.tap("No")
+    assert "Received" in (await she.tap("Send"))[0].text
 
 
 async def deliver_everything(h: Harness, api: FakeBotApi) -> int:

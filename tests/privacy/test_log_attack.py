@@ -200,8 +200,8 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
 
             await her.say("/update")
             shown = await her.say(UNIQUE_TEXT)
-            for step in ("upd:sph:done", "upd:urg:no", "upd:keep:yes", "upd:go:send"):
-                shown = await her.press(step, shown)
+            for label in ("Done", "Routine", "Yes, keep it", "Send"):
+                shown = await her.tap(label, shown)
 
             shown = await her.say("/survey")
             shown = await her.press("svy:", shown)  # the open survey

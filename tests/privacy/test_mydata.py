@@ -32,10 +32,10 @@ async def person(
 async def share(she: Person, text: str, *, urgent: bool = False) -> None:
     await she.say("/update")
     await she.say(text)
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:yes" if urgent else "upd:urg:no")
-    await she.press("upd:keep:no")
-    await she.press("upd:go:send")
+    await she.tap("Done")
+    await she.tap("Urgent" if urgent else "Routine")
+    await she.tap("No")
+    await she.tap("Send")
 
 
 async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> None:
@@ -54,7 +54,7 @@ async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> Non
     async with store.transaction() as tx:
         now = h.clock.now()
         await tx.surveys.upsert(definition, now, now + timedelta(days=7), now)
-        tip_id, _ = await tx.tips.upsert(
+        await tx.tips.upsert(
             TipDefinition(
                 slug="listen-first",
                 default_locale="en",
@@ -66,7 +66,8 @@ async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> Non
         )
     await she.say("/survey pulse-test")
     await she.tap("4")  # started, not finished
-    await she.press(f"tip:r:{tip_id}:1")
+    await she.say("/tips youth")
+    await she.tap("👍 Helpful")
     async with store.transaction() as tx:
         workshop = await tx.campaigns.create(
             NewCampaign(
