@@ -246,6 +246,8 @@ async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> 
                     title=survey.definition.title(locale),
                 )
                 start_label[locale], later_label[locale] = _("Start"), _("Not now")
+            start = SurveyButton(survey.id, SurveyAction.START).pack()
+            later = SurveyButton(survey.id, SurveyAction.LATER).pack()
             campaign = await tx.campaigns.create(
                 NewCampaign(
                     kind=CampaignKind.SURVEY,
@@ -256,12 +258,8 @@ async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> 
                     audience=survey.definition.audience,
                     schedule="now",
                     buttons=[
-                        CampaignButton(
-                            start_label, SurveyButton(survey.id, SurveyAction.START).pack()
-                        ),
-                        CampaignButton(
-                            later_label, SurveyButton(survey.id, SurveyAction.LATER).pack()
-                        ),
+                        CampaignButton(start_label, start),
+                        CampaignButton(later_label, later),
                     ],
                 ),
                 now,
