@@ -41,7 +41,7 @@ from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.channels.telegram import TelegramChannel  # noqa: E402
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus  # noqa: E402
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
 from bot.core.messages import ChannelName  # noqa: E402
 from bot.core.models import NewMember, Role  # noqa: E402
@@ -139,7 +139,7 @@ async def prepare(path: Path, members: int, text: str) -> list[int]:
     chats = [FIRST_CHAT + i for i in range(members)]
     async with store.transaction() as tx:
         for chat in chats:
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     channel=TG,
                     platform_id=str(chat),
@@ -154,14 +154,16 @@ async def prepare(path: Path, members: int, text: str) -> list[int]:
                 now,
             )
         campaign = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="benchmark",
-            texts={"en": text},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="benchmark",
+                texts={"en": text},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+            ),
+            now,
         )
         fired = await tx.campaigns.fire(campaign, "once", now)
         assert fired is not None and fired[1] == members

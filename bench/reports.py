@@ -43,7 +43,7 @@ from bot.core.reports import Breakdown, CalendarPeriod
 from bot.core.surveys import Dimensions, Survey, parse_definition
 from bot.core.surveys import tallies as answer_tallies
 from bot.reports.render import render_csv, render_text
-from handlers.reports import survey_report, updates_report
+from bot.services.reports import survey_report, updates_report
 from storage.engine import make_engine, migrate
 from storage.store import SqlStore
 from storage.tables import state_t

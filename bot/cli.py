@@ -11,11 +11,12 @@ from bot import cli_campaign, cli_content, cli_report
 from bot.app import App, build_app, setup_logging
 from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
 from bot.config import Settings
-from bot.core import invites, keys
+from bot.core import keys
+from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.invites import DEFAULT_LIFETIME
-from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.services import invitations, members
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,9 +48,19 @@ def parser() -> argparse.ArgumentParser:
     role = sub.add_parser("role", help="roles").add_subparsers(dest="action", required=True)
     grant = role.add_parser("grant", help="give a member a role")
     who = grant.add_mutually_exclusive_group(required=True)
-    who.add_argument("--member", type=record_id, help="member id")
+    who.add_argument("--member", type=record_id, help="member id (see `wasl member list`)")
     who.add_argument("--telegram-id", help="Telegram user id")
     grant.add_argument("--role", choices=[r.value for r in Role], required=True)
+    revoke_role = role.add_parser("revoke", help="take a member's role away: a member again")
+    who = revoke_role.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member", type=record_id, help="member id (see `wasl member list`)")
+    who.add_argument("--telegram-id", help="Telegram user id")
+    member = sub.add_parser("member", help="members").add_subparsers(dest="action", required=True)
+    listing = member.add_parser(
+        "list", help="members by id: role, country, language, status (no numbers)"
+    )
+    listing.add_argument("--role", choices=[r.value for r in Role])
+    listing.add_argument("--country", type=country_code, help="ISO 3166 code, e.g. IQ")
     secret = sub.add_parser("secret", help="the secret key (WASL_SECRET_KEY)").add_subparsers(
         dest="action", required=True
     )
@@ -168,7 +179,9 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
         elif args.command == "invite":
             await create_invite(app, args)
         elif args.command == "role":
-            return await grant_role(app, args)
+            return await change_role(app, args)
+        elif args.command == "member":
+            await list_members(app, args)
         elif args.command in ("campaign", "demo"):
             return await cli_campaign.run(app, args)
         elif args.command == "content":
@@ -183,14 +196,14 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
 async def create_invite(app: App, args: argparse.Namespace) -> None:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await invites.create_invite(
+        invite = await invitations.create(
             tx,
+            CLI,
             role=Role(args.role),
             country=args.country,
             uses=args.uses,
-            expires_at=now + args.expires,
-            actor="cli",
             now=now,
+            lifetime=args.expires,
         )
     code = invite.code
     print(
@@ -205,7 +218,7 @@ async def list_invites(app: App) -> None:
     """Every invitation, newest first: the full code (the operator revokes with it)."""
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        found = await tx.list_invites(limit=1000)
+        found = await invitations.every(tx, CLI)
     if not found:
         print("no invitations")
         return
@@ -221,35 +234,49 @@ async def list_invites(app: App) -> None:
 async def revoke_invite(app: App, code: str) -> int:
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        invite = await tx.get_invite(code.strip())
-        if invite is None:
-            print("no such invitation", file=sys.stderr)
-            return 1
-        if not await invites.revoke_invite(tx, invite, actor="cli", now=now):
-            print("this invitation was already revoked", file=sys.stderr)
-            return 1
-    print(f"revoked {invite.code}: no one can join with it any more")
+        done = await invitations.revoke(tx, CLI, now, code=code)
+    if done.invite is None:
+        print("no such invitation", file=sys.stderr)
+        return 1
+    if done.outcome is not invitations.Revoked.REVOKED:
+        print("this invitation was already revoked", file=sys.stderr)
+        return 1
+    print(f"revoked {done.invite.code}: no one can join with it any more")
     return 0
 
 
-async def grant_role(app: App, args: argparse.Namespace) -> int:
+async def change_role(app: App, args: argparse.Namespace) -> int:
+    """`wasl role grant|revoke`: through the members service (checked and audited there)."""
     now = SystemClock().now()
     async with app.store.transaction() as tx:
-        if args.member is not None:
-            member = await tx.get_member_by_id(args.member)
-        else:
-            member = await tx.get_member(ChannelName.TELEGRAM, str(args.telegram_id))
-        if member is None:
+        try:
+            member = await members.find_member(
+                tx, member_id=args.member, telegram_id=args.telegram_id
+            )
+        except members.NoSuchMember:
             print("no such member", file=sys.stderr)
             return 1
-        old = member.role
-        await tx.set_role(member.id, Role(args.role))
-        await tx.audit(
-            actor="cli",
-            action="role.granted",
-            now=now,
-            subject_member_id=member.id,
-            details={"from": old.value, "to": args.role},
-        )
-    print(f"member {member.id}: {old.value} → {args.role}")
+        if args.action == "grant":
+            change = await members.grant_role(tx, CLI, member, Role(args.role), now)
+        else:
+            change = await members.revoke_role(tx, CLI, member, now)
+    print(f"member {change.member_id}: {change.before.value} → {change.after.value}")
     return 0
+
+
+async def list_members(app: App, args: argparse.Namespace) -> None:
+    """Members by id, so that `wasl role grant --member ID` can be used: role, country,
+    language, status and channel; never a platform id or a phone number."""
+    async with app.store.transaction() as tx:
+        found = await members.list_members(
+            tx, CLI, role=Role(args.role) if args.role else None, country=args.country
+        )
+    if not found:
+        print("no members")
+        return
+    print(f"{'id':>6}  {'role':<12} {'country':<8} {'language':<9} {'status':<12} channel")
+    for m in found:
+        print(
+            f"{m.id:>6}  {m.role.value:<12} {m.country or '-':<8} {m.locale:<9} "
+            f"{m.status.value:<12} {m.channel.value}"
+        )

@@ -14,6 +14,7 @@ import yaml
 
 from bot.app import App
 from bot.cli_args import bounded, record_id
+from bot.core.actors import CLI
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, Progress, check_texts
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
@@ -21,7 +22,8 @@ from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
-from handlers.campaigns import fire, progress_text, submit
+from bot.services import campaigns as service
+from bot.services.campaigns import Draft, progress_text
 
 
 class CampaignInputError(ValueError):
@@ -58,6 +60,9 @@ def add_parsers(sub: Any) -> None:
     create.add_argument("--timezone", default="UTC")
     create.add_argument("--template", help="WhatsApp template for members outside 24 hours")
     create.add_argument("--template-language", help="the template's language code (ar, fr, en_US)")
+    create.add_argument(
+        "--yes", "-y", action="store_true", help="create it without asking to confirm the preview"
+    )
     campaign.add_parser("list", help="recent campaigns")
     show = campaign.add_parser("show", help="progress and failure reasons")
     show.add_argument("id", type=record_id)
@@ -107,7 +112,7 @@ def definition_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def parse_definition(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def parse_definition(data: dict[str, Any], now: datetime) -> Draft:
     """Validate a campaign definition; raise CampaignInputError naming what is wrong."""
     texts = {str(k): str(v) for k, v in (data.get("texts") or {}).items()}
     problem = check_texts(texts, SUPPORTED_LOCALES)
@@ -146,16 +151,46 @@ def parse_definition(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     default = str(data.get("default_locale") or next(iter(texts)))
     if default not in texts:
         raise CampaignInputError(f"no text in the default language {default!r}")
-    return {
-        "kind": CampaignKind(data.get("kind") or "campaign"),
-        "title": data.get("title"),
-        "texts": texts,
-        "default_locale": default,
-        "audience": Audience.from_json(audience_data),
-        "schedule": schedule,
-        "template_name": template.get("name"),
-        "template_language": template.get("language"),
-    }
+    return Draft(
+        kind=CampaignKind(data.get("kind") or "campaign"),
+        title=data.get("title"),
+        texts=texts,
+        default_locale=default,
+        audience=Audience.from_json(audience_data),
+        schedule=schedule,
+        template_name=template.get("name"),
+        template_language=template.get("language"),
+    )
+
+
+def print_preview(draft: Draft, counts: dict[str, int], threshold: int, now: datetime) -> None:
+    """What the bot shows a coordinator before she confirms: the texts, who gets which one,
+    when, and whether a second approval is needed."""
+    total = sum(counts.values())
+    print(f"{draft.kind.value} to {total} people")
+    for locale, n in counts.items():
+        version = locale if locale in draft.texts else draft.default_locale
+        print(f"  {locale}: {n} (get the {version} text)")
+    following = draft.schedule.next_time(now) if draft.schedule.kind != "now" else None
+    print(f"when: {following.isoformat() if following else 'now'}")
+    for locale, text in draft.texts.items():
+        print(f"--- {locale}{' (default)' if locale == draft.default_locale else ''} ---")
+        print(text)
+    print("---")
+    if service.needs_approval(CLI, draft.kind, total, threshold):
+        print(
+            f"more than {threshold} people: it will wait for a coordinator's or an admin's "
+            "approval (in the bot, or `wasl campaign approve N`)"
+        )
+
+
+def confirmed(question: str) -> bool:
+    """Her answer on the terminal; anything but yes (or no terminal at all) is no."""
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def run(app: App, args: argparse.Namespace) -> int:
@@ -163,61 +198,65 @@ async def run(app: App, args: argparse.Namespace) -> int:
         return await seed(app, args.members, ChannelName(args.channel))
     now = SystemClock().now()
     if args.action == "create":
-        try:
-            parsed = parse_definition(definition_from_args(args), now)
-        except (CampaignInputError, OSError, yaml.YAMLError) as error:
-            print(f"not created: {error}", file=sys.stderr)
-            return 2
-        async with app.store.transaction() as tx:
-            counts = await tx.campaigns.audience_by_locale(parsed["audience"])
-            if not counts:
-                print("not created: nobody matches this audience", file=sys.stderr)
-                return 2
-            result = await submit(
-                tx, author=None, now=now, threshold=app.settings.wasl.approval_threshold, **parsed
-            )
-        per_language = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        state = "being sent" if result.fired else result.campaign.status.value
-        print(
-            f"campaign #{result.campaign.id} ({state}) to {result.recipients} people "
-            f"({per_language})"
-        )
-        if not result.fired:
-            following = parsed["schedule"].next_time(now)
-            print(f"next time: {following.isoformat() if following else '—'}")
-        return 0
+        return await create(app, args, now)
     if args.action == "list":
         async with app.store.transaction() as tx:
-            for c in await tx.campaigns.find(limit=30):
+            for c in await service.recent(tx, CLI, limit=30, notices=True):
                 print(f"#{c.id:<5} {c.kind.value:<9} {c.status.value:<17} {c.title}")
         return 0
     if args.action == "show":
         return await show(app, args.id, follow=args.follow)
     async with app.store.transaction() as tx:
-        campaign = await tx.campaigns.get(args.id)
-        if campaign is None:
-            print(f"no campaign #{args.id}", file=sys.stderr)
-            return 1
         if args.action == "cancel":
-            stopped = await tx.campaigns.cancel(campaign.id, now)
-            await tx.audit(
-                actor="cli",
-                action="campaign.cancelled",
-                now=now,
-                details={"campaign_id": campaign.id, "stopped": stopped},
-            )
-            print(f"cancelled #{campaign.id}: {stopped} messages not sent")
+            cancelled = await service.cancel(tx, CLI, args.id, now)
+            if cancelled is None:
+                print(f"no campaign #{args.id} to cancel", file=sys.stderr)
+                return 1
+            print(f"cancelled #{args.id}: {cancelled.stopped} messages not sent")
             return 0
-        if campaign.status is not CampaignStatus.PENDING_APPROVAL:
-            print(f"#{campaign.id} is not waiting for approval", file=sys.stderr)
-            return 1
-        await tx.campaigns.set_status(campaign.id, CampaignStatus.SCHEDULED, now)
-        await tx.audit(
-            actor="cli", action="campaign.approved", now=now, details={"campaign_id": campaign.id}
-        )
-        if campaign.schedule == "now":
-            await fire(tx, campaign, "once", now, watcher=None)
-        print(f"approved #{campaign.id}")
+        outcome = await service.approve(tx, CLI, args.id, now, catalogs=app.catalogs)
+    if outcome is service.Approval.NOT_WAITING:
+        print(f"#{args.id} is not waiting for approval", file=sys.stderr)
+        return 1
+    print(f"approved #{args.id}")
+    return 0
+
+
+async def create(app: App, args: argparse.Namespace, now: datetime) -> int:
+    """Preview, confirm (unless --yes), then create: the bot's rules, approval included."""
+    try:
+        draft = parse_definition(definition_from_args(args), now)
+    except (CampaignInputError, OSError, yaml.YAMLError) as error:
+        print(f"not created: {error}", file=sys.stderr)
+        return 2
+    threshold = app.settings.wasl.approval_threshold
+    async with app.store.transaction() as tx:
+        counts = await service.audience(tx, CLI, draft.audience)
+    if not counts:
+        print("not created: nobody matches this audience", file=sys.stderr)
+        return 2
+    print_preview(draft, counts, threshold, now)
+    if not args.yes and not confirmed("create it? [y/N] "):
+        print("not created", file=sys.stderr)
+        return 1
+    try:
+        async with app.store.transaction() as tx:
+            result = await service.submit(
+                tx, CLI, draft, now, threshold=threshold, catalogs=app.catalogs
+            )
+    except (service.NobodyMatches, ScheduleError) as error:
+        print(f"not created: {error}", file=sys.stderr)
+        return 2
+    per_language = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    state = "being sent" if result.fired else result.campaign.status.value
+    print(
+        f"campaign #{result.campaign.id} ({state}) to {result.recipients} people ({per_language})"
+    )
+    if result.pending:
+        print(f"approve it with: wasl campaign approve {result.campaign.id}")
+    elif not result.fired:
+        following = draft.schedule.next_time(now)
+        print(f"next time: {following.isoformat() if following else '—'}")
     return 0
 
 
@@ -232,13 +271,15 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
     _ = app.catalogs.get("en")
     while True:
         async with app.store.transaction() as tx:
-            campaign = await tx.campaigns.get(campaign_id)
-            if campaign is None:
-                print(f"no campaign #{campaign_id}", file=sys.stderr)
-                return 1
-            progress = await tx.campaigns.progress(campaign_id)
-            reasons = await tx.campaigns.failure_reasons(campaign_id)
-        line = f"{progress_bar(progress)} {progress_text(_, campaign, progress)}"
+            shown = await service.show(tx, CLI, campaign_id)
+        if shown is None:
+            print(f"no campaign #{campaign_id}", file=sys.stderr)
+            return 1
+        campaign, progress, reasons = shown.campaign, shown.progress, shown.reasons
+        now = SystemClock().now()
+        text = progress_text(_, campaign, progress, now)
+        # Nothing written yet (scheduled, or waiting for approval): no bar to fill.
+        line = f"{progress_bar(progress)} {text}" if progress.total else text
         if not follow or progress.finished or campaign.status is CampaignStatus.CANCELLED:
             print(f"#{campaign.id} {campaign.kind.value} · {campaign.status.value}")
             print(line)
@@ -259,10 +300,10 @@ async def seed(app: App, members: int, channel: ChannelName) -> int:
     async with app.store.transaction() as tx:
         for i in range(members):
             pid = str(9_000_000_000 + i) if channel is ChannelName.TELEGRAM else f"demo-{i}"
-            if await tx.get_member(channel, pid) is not None:
+            if await tx.members.get(channel, pid) is not None:
                 continue
             spheres = rng.sample([s.code for s in SPHERES], k=rng.randint(1, 3))
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     channel=channel,
                     platform_id=pid,
@@ -276,6 +317,8 @@ async def seed(app: App, members: int, channel: ChannelName) -> int:
                 ),
                 now,
             )
-        await tx.audit(actor="cli", action="demo.seeded", now=now, details={"members": members})
+        await tx.audit_log.append(
+            actor="cli", action="demo.seeded", now=now, details={"members": members}
+        )
     print(f"{members} demo members on {channel.value}")
     return 0

@@ -22,13 +22,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.app import App
+from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.ports import Store, Transaction
 from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import SurveyDefinition, SurveyError
 from bot.core.surveys import parse_definition as parse_survey
-from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText, UpsertOutcome
+from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText
+from bot.services import tips as tip_service
 
 EXIT_INVALID = 2
 MAX_SOURCE = 300  # the tip.source column
@@ -285,11 +287,7 @@ def _parse_texts(
 
 
 async def _write_tips(tx: Transaction, content: Content, now: datetime) -> Counter[str]:
-    counts: Counter[str] = Counter({outcome.value: 0 for outcome in UpsertOutcome})
-    for definition in content.tips:
-        _, outcome = await tx.tips.upsert(definition, now)
-        counts[outcome.value] += 1
-    return counts
+    return await tip_service.load(tx, CLI, content.tips, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,8 +454,8 @@ def _locale_rank(code: str) -> int:
 
 async def export_text(store: Store) -> str:
     async with store.transaction() as tx:
-        tips = await tx.tips.export()
-    document = export_document(tips)
+        stored = await tip_service.export(tx, CLI)
+    document = export_document(stored)
     return yaml.dump(
         document, Dumper=_ContentDumper, allow_unicode=True, sort_keys=False, width=99
     )

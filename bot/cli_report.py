@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import App
+from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
 from bot.core.reports import (
@@ -22,19 +23,12 @@ from bot.core.reports import (
     Breakdown,
     CalendarPeriod,
     PeriodKind,
+    Subject,
 )
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
-from handlers.reports import (
-    ReportError,
-    check_breakdown,
-    check_report,
-    delivery_report,
-    find_survey,
-    membership_report,
-    survey_report,
-    updates_report,
-)
+from bot.services import reports
+from bot.services.reports import Ask, Limits, ReportError
 
 Renderer = Callable[[Report, Translator], bytes | str]
 FORMATS: dict[str, Renderer] = {
@@ -185,44 +179,24 @@ class Progress:
         self.drawn = True
 
 
-async def build(app: App, args: argparse.Namespace, _: Translator) -> Report:
-    """The report the arguments ask for (ReportError: why there is none)."""
+async def build(app: App, args: argparse.Namespace, _: Translator, fmt: str = "csv") -> Report:
+    """The report the arguments ask for, with something to show (ReportError: why there is
+    none). The reports service audits the export (what was exported, not where it went)."""
     now = SystemClock().now()
-    k = app.settings.wasl.min_cell
+    config = app.core.config
+    limits = Limits(
+        app.settings.wasl.min_cell, config.secret_key, tuple(app.settings.wasl.countries)
+    )
     by = Breakdown(getattr(args, "by", "none"))
-    countries = tuple(app.settings.wasl.countries)
+    subject = Subject(args.subject)
     async with app.store.transaction() as tx:
-        if args.subject == "survey":
-            survey = await find_survey(tx, _, args.slug, now)
-            check_breakdown(survey, by, _)
-            return await survey_report(
-                tx, survey, by, k, _, now, secret=app.core.config.secret_key
-            )
-        calendar = calendar_period(args, now.date())
-        if args.subject == "updates":
-            return await updates_report(tx, by, calendar, k, _, now, countries)
-        if args.subject == "membership":
-            return await membership_report(tx, by, calendar, k, _, now, countries)
-        return await delivery_report(tx, calendar, k, _, now)
-
-
-async def audit(app: App, args: argparse.Namespace, fmt: str) -> None:
-    """Secretariat actions are logged: what was exported, not where it went."""
-    async with app.store.transaction() as tx:
-        await tx.audit(
-            actor="cli",
-            action="report.exported",
-            now=SystemClock().now(),
-            details={
-                "subject": args.subject,
-                "survey": getattr(args, "slug", None),
-                "by": getattr(args, "by", "none"),
-                "period": getattr(args, "period", None),
-                "at": getattr(args, "at", None),
-                "since": str(args.since) if getattr(args, "since", None) else None,
-                "until": str(args.until) if getattr(args, "until", None) else None,
-                "format": fmt,
-            },
+        if subject is Subject.SURVEY:
+            survey = await reports.find_survey(tx, _, args.slug, now)
+            ask = Ask(subject, by, survey=survey)
+        else:
+            ask = Ask(subject, by, period=calendar_period(args, now.date()))
+        return await reports.make_report(
+            tx, CLI, ask, _, now, limits, action="report.exported", format=fmt
         )
 
 
@@ -241,9 +215,8 @@ async def run(app: App, args: argparse.Namespace) -> int:
     _ = app.catalogs.get(args.language or app.settings.wasl.default_locale)
     try:
         async with Progress(STAGES) as progress:
-            report = await build(app, args, _)
+            report = await build(app, args, _, fmt)
             progress.step()
-            check_report(report, _)
             progress.step()
             content = await asyncio.to_thread(FORMATS[fmt], report, _)
             progress.step()
@@ -262,7 +235,6 @@ async def run(app: App, args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"not written: {error}", file=sys.stderr)
         return 1
-    await audit(app, args, fmt)
     if args.out != "-":
         hidden = sum(1 for s in report.sections if s.table.any_hidden)
         print(

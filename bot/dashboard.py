@@ -1,7 +1,7 @@
 """The secretariat's read-only web dashboard: the bot's reports as web pages.
 
-Reached only through a link from /dashboard (handlers/dashboard.py), checked on every page:
-unexpired, and its member still secretariat or admin. Every figure comes from the same
+Reached only through a link from /dashboard (bot/services/reports.py makes it), checked on every
+page: unexpired, and its member still secretariat or admin. Every figure comes from the same
 disclosure-controlled reports as /report and the CLI; there is no way to see a raw row.
 """
 
@@ -12,33 +12,27 @@ import html
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import quote, urlencode
 
 from bot.app import App
+from bot.core.actors import Actor
 from bot.core.i18n import Translator
-from bot.core.models import Member, Role
-from bot.core.ports import Transaction
-from bot.core.reports import PUBLIC_ONLY, Breakdown, CalendarPeriod, PeriodKind, Subject
+from bot.core.models import Member
+from bot.core.reports import CalendarPeriod, PeriodKind
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_html, render_xlsx
-from handlers.dashboard import token_hash
-from handlers.reports import (
-    BOT_BREAKDOWNS,
+from bot.services import reports
+from bot.services.reports import (
     BREAKDOWN_LABELS,
     KIND_LABELS,
     XLSX,
+    Limits,
     ReportError,
     calendar_label,
     check_report,
-    check_survey,
-    delivery_report,
     file_name,
-    membership_report,
-    survey_breakdowns,
-    updates_report,
 )
-from handlers.reports import survey_report as build_survey_report
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}
@@ -58,27 +52,19 @@ class Viewer:
     token: str
     translator: Translator
 
+    @property
+    def actor(self) -> Actor:
+        return Actor.of(self.member)
+
 
 async def viewer(app: App, token: str | None) -> Viewer | None:
     """The secretariat member this link belongs to; None for a bad, expired or revoked one."""
-    if not token or len(token) > 100:
-        return None
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        member = await tx.dashboard_member(token_hash(app.core.config.secret_key, token), now)
-    if member is None or not member.role.allows(Role.SECRETARIAT):
+        member = await reports.dashboard_viewer(tx, token, now, app.core.config.secret_key)
+    if member is None or token is None:
         return None
     return Viewer(member, token, app.catalogs.get(member.locale))
-
-
-async def _audit(tx: Transaction, who: Viewer, page: str, now: datetime) -> None:
-    await tx.audit(
-        actor=f"member:{who.member.id}",
-        action="dashboard.viewed",
-        now=now,
-        actor_member_id=who.member.id,
-        details={"page": page},
-    )
 
 
 def _link(who: Viewer, path: str, **params: str) -> str:
@@ -108,9 +94,9 @@ def _nav(
     return f"<nav>{html.escape(caption)} {links}</nav>"
 
 
-def _shown(report: Report, _: Translator) -> str:
+def _shown(report: Report, _: Translator, period: PeriodKind | None = None) -> str:
     try:
-        check_report(report, _)
+        check_report(report, _, period)
     except ReportError as error:
         return f'<section class="report"><h2>{html.escape(report.title)}</h2>' + (
             f'<p class="note">{html.escape(str(error))}</p></section>'
@@ -156,19 +142,10 @@ async def overview(
     (the latest complete month unless asked), the same periods the bot and the CLI offer."""
     _ = who.translator
     now = app.core.clock.now()
-    k = app.core.config.min_cell
-    countries = app.core.config.countries
     period = chosen_period(period_name, at, now.date())
     async with app.store.transaction() as tx:
-        membership = await membership_report(tx, Breakdown.COUNTRY, period, k, _, now, countries)
-        updates = await updates_report(tx, Breakdown.COUNTRY, period, k, _, now, countries)
-        delivery = await delivery_report(tx, period, k, _, now)
-        surveys = []
-        for survey_id, slug in await tx.reports.closed_surveys():
-            survey = await tx.surveys.get(survey_id)
-            title = survey.definition.title(_.locale) if survey else slug
-            surveys.append((slug, title))
-        await _audit(tx, who, f"overview:{period.kind.value}:{period.label}", now)
+        shown = await reports.overview(tx, who.actor, period, _, now, Limits.of(app.core.config))
+    surveys = shown.surveys
     items = "".join(
         f'<li><a href="{html.escape(_link(who, _survey_path(slug)))}">'
         f"{html.escape(title)}</a></li>"
@@ -198,9 +175,7 @@ async def overview(
             if period.kind is not PeriodKind.ALL
             else ""
         )
-        + _shown(membership, _)
-        + _shown(updates, _)
-        + _shown(delivery, _)
+        + "".join(_shown(report, _, period.kind) for report in shown.reports)
     )
     return page(who, _("Wasl dashboard"), body)
 
@@ -224,34 +199,24 @@ async def survey_page(
     report as a spreadsheet (`file_format` "xlsx" or "csv")."""
     _ = who.translator
     now = app.core.clock.now()
-    k = app.core.config.min_cell
+    exporting = file_format if file_format in FORMATS else None
     async with app.store.transaction() as tx:
-        survey = await tx.surveys.by_slug(slug)
-        if survey is None:
-            missing = _("There is no survey called {slug}.", slug=slug[:48])
-            return 404, page(who, _("Wasl dashboard"), f"<p>{html.escape(missing)}</p>")
-        offered = (*BOT_BREAKDOWNS[Subject.SURVEY], *PUBLIC_ONLY)
-        choices = tuple(b for b in survey_breakdowns(survey) if b in offered)
-        fallback = Breakdown.COUNTRY if Breakdown.COUNTRY in choices else Breakdown.NONE
-        breakdown = next((b for b in choices if b.value == by), fallback)
-        title = survey.definition.title(_.locale)
-        try:
-            await check_survey(tx, _, survey, now)
-        except ReportError as error:
-            await _audit(tx, who, f"survey:{slug}:{breakdown.value}", now)
-            return 200, page(who, title, f'<p class="note">{html.escape(str(error))}</p>')
-        report = await build_survey_report(
-            tx, survey, breakdown, k, _, now, secret=app.core.config.secret_key
+        view = await reports.survey_view(
+            tx, who.actor, slug, by, _, now, Limits.of(app.core.config), export=exporting
         )
-        exporting = file_format if file_format in FORMATS else None
-        action = f"export:{exporting}:" if exporting else ""
-        await _audit(tx, who, f"{action}survey:{slug}:{breakdown.value}", now)
+    if view.survey is None:
+        missing = _("There is no survey called {slug}.", slug=slug[:48])
+        return 404, page(who, _("Wasl dashboard"), f"<p>{html.escape(missing)}</p>")
+    title = view.survey.definition.title(_.locale)
+    report, breakdown = view.report, view.breakdown
+    if report is None:
+        return 200, page(who, title, f'<p class="note">{html.escape(view.problem or "")}</p>')
     if exporting:
         render = render_xlsx if exporting == "xlsx" else render_csv
         content = await asyncio.to_thread(render, report, _)  # a spreadsheet takes a while
         return 200, Download(content, FORMATS[exporting], file_name(report, exporting))
     here = _survey_path(slug)
-    splits = {b.value: _(BREAKDOWN_LABELS[b]) for b in choices}
+    splits = {b.value: _(BREAKDOWN_LABELS[b]) for b in view.choices}
     files = {f: f.upper() for f in FORMATS}
     body = (
         _nav(who, _("Split by:"), here, "by", splits, breakdown.value)

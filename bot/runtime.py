@@ -20,7 +20,7 @@ from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from bot.scheduler import start_scheduler
-from handlers.campaigns import render_progress
+from bot.services.campaigns import render_progress
 from storage.leader import Leader
 from storage.outbox import OutboxStore
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
-from handlers.campaigns import fire_due
-from handlers.moderation import expire_updates, send_digest
-from handlers.reports import send_results
+from bot.services.campaigns import fire_due
+from bot.services.moderation import expire_updates, send_digest
+from bot.services.reports import send_results
 from handlers.surveys import (
     close_due_surveys,
     flush_survey_pools,
@@ -34,7 +34,7 @@ FIRE_EVERY_SECONDS = 10
 
 async def fire_due_campaigns(app: App, wake: Callable[[], None]) -> None:
     """Write outbox rows for every campaign occurrence that is due, then wake the worker."""
-    fired = await fire_due(app.store, app.core.clock.now())
+    fired = await fire_due(app.store, app.catalogs, app.core.clock.now())
     for campaign_id, key, recipients in fired:
         log.info(
             "event=campaign_fired campaign=%s key=%s recipients=%s", campaign_id, key, recipients

@@ -1,16 +1,23 @@
-"""Her own account: help, language, pause/resume, what we keep (/mydata), /forget and /wipe."""
+"""Her own account: help, language, pause/resume, what we keep (/mydata), /forget and /wipe.
+
+/language and /forget are flows on the engine; the operations are `bot.services.members`'.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
 
 from bot.core.context import Context
+from bot.core.conversation import END, Conversation, Kind, Option, Step, Turn
 from bot.core.i18n import N_, native_language_name
-from bot.core.messages import Button, ChannelName
-from bot.core.models import ROLE_NAMES, MemberStatus
+from bot.core.messages import ChannelName
+from bot.core.models import ROLE_NAMES, MemberStatus, Role
 from bot.core.router import Router
-from handlers.common import choice, command_text, main_menu, sphere_labels
-from handlers.onboarding import language_buttons
+from bot.services import members
+from handlers.common import command_text, main_menu, sphere_labels
 
 CHANNEL_NAMES = {
     ChannelName.TELEGRAM: N_("Telegram"),
@@ -19,70 +26,103 @@ CHANNEL_NAMES = {
 }
 
 
-class LanguageFlow:
-    """/language: one question, one tap."""
+class Choosing(BaseModel):
+    """/language keeps nothing but the step: one question, one tap."""
 
-    name = "lang"
 
-    async def reprompt(self, ctx: Context) -> None:
-        ctx.say(ctx._("Which language do you prefer?"), language_buttons(ctx.locale, "lang:"))
+def _language_options(turn: Turn[Choosing]) -> list[Option]:
+    """One per supported language, named in itself, her current one first."""
+    ctx = turn.ctx
+    ordered = sorted(ctx.catalogs.supported, key=lambda code: code != ctx.locale)
+    return [Option(code, native_language_name(code)) for code in ordered]
 
-    async def on_input(self, ctx: Context) -> None:
-        code = choice(ctx, "lang:")
-        if code not in ctx.catalogs.supported:
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-            return
-        ctx.set_locale(code)
-        ctx.state.clear()
-        ctx.say(
-            ctx._(
-                "Done. I will write to you in {language} from now on.",
-                language=native_language_name(code),
-            )
+
+def _language_chosen(turn: Turn[Choosing], code: str) -> str:
+    ctx = turn.ctx
+    members.set_language(ctx.actor, code, ctx.catalogs.supported)
+    ctx.set_locale(code)  # the answer is already in it
+    ctx.say(
+        ctx._(
+            "Done. I will write to you in {language} from now on.",
+            language=native_language_name(code),
         )
+    )
+    return END
 
 
-class ForgetFlow:
-    """/forget: confirm, then erase her and everything linked to her."""
+async def _nothing(turn: Turn[Any]) -> None:
+    """The answer said everything."""
 
-    name = "forget"
 
-    async def reprompt(self, ctx: Context) -> None:
-        ctx.say(
-            ctx._(
-                "This deletes your membership and everything Wasl keeps about you, and clears "
-                "this chat of recent messages. Your past survey answers stay in the totals: "
-                "they were never linked to you. Delete everything?"
+LANGUAGE: Conversation[Choosing] = Conversation(
+    "lang",
+    Choosing,
+    [
+        Step(
+            name="choose",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._("Which language do you prefer?"),
+            options=_language_options,
+            answer=_language_chosen,
+        )
+    ],
+    finish=_nothing,
+)
+
+
+class Forgetting(BaseModel):
+    """/forget: whether she confirmed."""
+
+    confirmed: bool = False
+
+
+def _forget_question(turn: Turn[Forgetting]) -> str:
+    return turn._(
+        "This deletes your membership and everything Wasl keeps about you, and clears "
+        "this chat of recent messages. Your past survey answers stay in the totals: "
+        "they were never linked to you. Delete everything?"
+    )
+
+
+def _forget_confirmed(turn: Turn[Forgetting], yes: bool) -> str:
+    turn.state.confirmed = yes
+    return END
+
+
+async def _forget(turn: Turn[Forgetting]) -> None:
+    """Erase her and everything linked to her, or say nothing was deleted."""
+    ctx = turn.ctx
+    if not turn.state.confirmed or ctx.member is None:
+        ctx.say(ctx._("Nothing was deleted."), main_menu(ctx), columns=2)
+        return
+    recent = await members.forget(ctx.tx, ctx.actor, ctx.now, _since(ctx))
+    ctx.member, ctx.erased = None, True
+    ctx.reply.delete_message_ids.extend(recent)
+    ctx.say(
+        ctx._(
+            "Done. Everything Wasl kept about you has been deleted. Thank you for your work. "
+            "You can join again at any time with a new invitation."
+        )
+    )
+
+
+FORGET: Conversation[Forgetting] = Conversation(
+    "forget",
+    Forgetting,
+    [
+        Step(
+            name="confirm",
+            kind=Kind.CONFIRM,
+            ask=_forget_question,
+            options=lambda t: (
+                Option("yes", t._("Yes, delete all")),
+                Option("no", t._("No, keep it")),
             ),
-            [
-                Button(ctx._("Yes, delete all"), "forget:yes"),
-                Button(ctx._("No, keep it"), "forget:no"),
-            ],
+            answer=_forget_confirmed,
         )
-
-    async def on_input(self, ctx: Context) -> None:
-        answer = choice(ctx, "forget:")
-        if answer not in ("yes", "no"):
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-            return
-        ctx.state.clear()
-        if answer == "no" or ctx.member is None:
-            ctx.say(ctx._("Nothing was deleted."), main_menu(ctx), columns=2)
-            return
-        member = ctx.member
-        recent = await ctx.tx.recent_messages(member.channel, member.chat_id, _since(ctx))
-        await ctx.tx.erase_member(member)
-        await ctx.tx.audit(actor="system", action="member.erased", now=ctx.now)
-        ctx.member, ctx.erased = None, True
-        ctx.reply.delete_message_ids.extend(recent)
-        ctx.say(
-            ctx._(
-                "Done. Everything Wasl kept about you has been deleted. Thank you for your work. "
-                "You can join again at any time with a new invitation."
-            )
-        )
+    ],
+    finish=_forget,
+)
 
 
 UPDATE_STATUS = {
@@ -101,10 +141,9 @@ SURVEY_STATUS = {
 LISTED = 10  # dated lines of updates at most; the count says how many there are
 
 
-async def _what_she_did(ctx: Context) -> str:
+def _what_she_did(ctx: Context, mine: members.MyData) -> str:
     """/mydata's second part: what is kept of what she did (dates, statuses, counts)."""
-    assert ctx.member is not None
-    kept = await ctx.tx.kept_about(ctx.member, ctx.now)
+    kept = mine.kept
     lines = [ctx._("What Wasl keeps of what you did:")]
     lines.append(
         ctx._.plural(
@@ -121,17 +160,14 @@ async def _what_she_did(ctx: Context) -> str:
     if len(kept.updates) > LISTED:
         more = len(kept.updates) - LISTED
         lines.append("   " + ctx._.plural("…and {n} older one", "…and {n} older ones", more))
-    surveys = []
-    for survey_id, status in kept.surveys:
-        survey = await ctx.tx.surveys.get(survey_id)
-        if survey is not None:
-            surveys.append(
-                ctx._(
-                    "{survey} ({status})",
-                    survey=survey.definition.title(ctx.locale),
-                    status=ctx._(SURVEY_STATUS.get(status, status)),
-                )
-            )
+    surveys = [
+        ctx._(
+            "{survey} ({status})",
+            survey=survey.definition.title(ctx.locale),
+            status=ctx._(SURVEY_STATUS.get(status, status)),
+        )
+        for survey, status in mine.surveys
+    ]
     lines.append(
         ctx._(
             "• Surveys you were asked or took part in: {surveys}",
@@ -153,9 +189,8 @@ def _since(ctx: Context) -> datetime:
 
 
 def register(router: Router) -> None:
-    language, forget = LanguageFlow(), ForgetFlow()
-    router.flow(language)
-    router.flow(forget)
+    router.flow(LANGUAGE, role=Role.MEMBER)
+    router.flow(FORGET, role=Role.MEMBER)
 
     @router.command("help", N_("What I can do"), role=None)
     async def cmd_help(ctx: Context, arg: str) -> None:
@@ -175,13 +210,11 @@ def register(router: Router) -> None:
 
     @router.command("language", N_("Change your language"))
     async def cmd_language(ctx: Context, arg: str) -> None:
-        ctx.state.go(language.name, "choose")
-        await language.reprompt(ctx)
+        await LANGUAGE.start(ctx, Choosing())
 
     @router.command("pause", N_("Stop alerts and campaigns for now"))
     async def cmd_pause(ctx: Context, arg: str) -> None:
-        assert ctx.member is not None
-        ctx.member.status = MemberStatus.PAUSED
+        members.set_paused(ctx.actor, True)
         ctx.state.clear()
         ctx.say(
             ctx._(
@@ -198,16 +231,14 @@ def register(router: Router) -> None:
 
     @router.command("resume", N_("Receive alerts and campaigns again"))
     async def cmd_resume(ctx: Context, arg: str) -> None:
-        assert ctx.member is not None
-        ctx.member.status = MemberStatus.ACTIVE
+        members.set_paused(ctx.actor, False)
         ctx.state.clear()
         ctx.say(ctx._("Welcome back. You will receive alerts and campaigns again."))
 
     @router.command("mydata", N_("See everything Wasl keeps about you"))
     async def cmd_mydata(ctx: Context, arg: str) -> None:
-        assert ctx.member is not None
-        m = ctx.member
-        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
+        mine = await members.my_data(ctx.tx, ctx.actor, ctx.now, _since(ctx))
+        m = mine.member
         status = (
             ctx._("paused (no alerts or campaigns)")
             if m.status is MemberStatus.PAUSED
@@ -237,10 +268,10 @@ def register(router: Router) -> None:
             version=m.consent_version,
             consented=ctx._.date(m.consented_at),
             wipe=command_text(ctx, "wipe"),
-            recent=ctx._.number(len(recent)),
+            recent=ctx._.number(mine.recent_messages),
             forget=command_text(ctx, "forget"),
         )
-        ctx.say(profile + "\n\n" + await _what_she_did(ctx))
+        ctx.say(profile + "\n\n" + _what_she_did(ctx, mine))
 
     @router.command("cancel", N_("Stop what you are doing"), role=None, in_menu=False)
     async def cmd_cancel(ctx: Context, arg: str) -> None:
@@ -253,14 +284,12 @@ def register(router: Router) -> None:
 
     @router.command("forget", N_("Delete your membership and data"))
     async def cmd_forget(ctx: Context, arg: str) -> None:
-        ctx.state.go(forget.name, "confirm")
-        await forget.reprompt(ctx)
+        await FORGET.start(ctx, Forgetting())
 
     @router.command("wipe", N_("Delete recent messages in this chat"))
     async def cmd_wipe(ctx: Context, arg: str) -> None:
         assert ctx.member is not None
-        m = ctx.member
-        if m.channel is ChannelName.WHATSAPP:
+        if not members.can_wipe(ctx.member.channel):
             ctx.say(
                 ctx._(
                     "WhatsApp does not let Wasl delete messages. To clear this chat, open it and "
@@ -268,8 +297,7 @@ def register(router: Router) -> None:
                 )
             )
             return
-        recent = await ctx.tx.recent_messages(m.channel, m.chat_id, _since(ctx))
-        await ctx.tx.forget_messages(m.channel, m.chat_id)
+        recent = await members.wipe(ctx.tx, ctx.actor, _since(ctx))
         ctx.state.clear()
         ctx.reply.delete_message_ids.extend(recent)
         ctx.say(ctx._.plural("Cleared {n} message.", "Cleared {n} messages.", len(recent)))

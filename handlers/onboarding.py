@@ -1,245 +1,238 @@
-"""Joining: invite → language → values and data notice → country → spheres → welcome."""
+"""Joining: invite → language → values and data notice → country → spheres → welcome.
+
+A flow declared as a step table (`bot.core.conversation`); the invitation is checked and
+used, and the member made, by `bot.services.invitations`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel
+
 from bot.core.context import Context
+from bot.core.conversation import END, STAY, Conversation, Kind, Option, Step, Turn
 from bot.core.countries import find_countries
-from bot.core.i18n import SUPPORTED_LOCALES, native_language_name
+from bot.core.i18n import N_, SUPPORTED_LOCALES, native_language_name
 from bot.core.messages import Button, ChannelName
-from bot.core.models import InviteStatus, NewMember, Role
+from bot.core.models import ROLE_NAMES, Invite, NewMember, Role
 from bot.core.router import Router
-from bot.core.spheres import SPHERE_BY_CODE
-from handlers.common import (
-    checklist,
-    choice,
-    command_text,
-    main_menu,
-    sphere_labels,
-    sphere_options,
-    toggle,
-)
+from bot.core.spheres import SPHERES
+from bot.services import invitations
+from bot.services.invitations import Refused
+from handlers.common import command_text, main_menu, sphere_labels
 
 FLOW = "ob"
+ANOTHER = "other"  # the country button that asks her to type its name
+
+WELCOME = N_("Welcome to Wasl, the alliance's link. Which language do you prefer?")
+ALREADY_MEMBER = N_("Welcome back! You are already a member.")
+# What /help says at each step while she is joining.
+STEP_HELP = {
+    "lang": N_("You are joining Wasl. Tap the language you want me to use."),
+    "values": N_(
+        "You are joining Wasl. Read the values and the notice, then tap “I accept” to go on, "
+        "or “No, thank you” to stop: then nothing about you is kept."
+    ),
+    "country": N_(
+        "You are joining Wasl. Tap the country you mainly work in, or “Another country” and "
+        "type its name."
+    ),
+    "spheres": N_(
+        "You are joining Wasl. Tap each sphere you work in (tap it again to untick it), then Done."
+    ),
+}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What lets someone join: an invite, open joining, or being a bootstrap admin."""
+class Joining(BaseModel):
+    """What she has told so far (nothing is kept if she stops before the end)."""
 
-    role: Role
-    country: str | None
-    invite_id: int | None
+    locale: str  # the router speaks it to her while she is not yet a member
+    role: Role = Role.MEMBER
+    country: str | None = None
+    country_given: bool = False  # the invitation names her country: not asked
+    invite_id: int | None = None
+    consented_at: datetime | None = None
+    spheres: list[str] = []
 
 
-class Onboarding:
-    """The joining conversation. State data: locale, role, country, invite_id, spheres."""
+# -- the steps ---------------------------------------------------------------------------------
 
-    name = FLOW
 
-    async def start(self, ctx: Context, entry: Entry) -> None:
-        ctx.state.clear()
-        ctx.state.go(
-            FLOW,
-            "lang",
-            role=entry.role.value,
-            country=entry.country,
-            invite_id=entry.invite_id,
-            locale=ctx.locale,
-            spheres=[],
-        )
-        await self.reprompt(ctx)
+def _languages(turn: Turn[Joining]) -> list[Option]:
+    return [Option(b.payload, b.label) for b in language_buttons(turn.ctx.locale, "")]
 
-    async def reprompt(self, ctx: Context) -> None:
-        step = ctx.state.step
-        if step == "lang":
-            ctx.say(
-                ctx._("Welcome to Wasl, the alliance's link. Which language do you prefer?"),
-                language_buttons(ctx.locale, f"{FLOW}:lang:"),
-            )
-        elif step == "values":
-            ctx.say(
-                values_text(ctx),
-                [
-                    Button(ctx._("I accept"), f"{FLOW}:values:yes"),
-                    Button(ctx._("No, thank you"), f"{FLOW}:values:no"),
-                ],
-            )
-        elif step == "country":
-            self._ask_country(ctx)
-        elif step == "spheres":
-            self._ask_spheres(ctx, replace=False)
 
-    async def on_input(self, ctx: Context) -> None:
-        step = ctx.state.step
-        payload = ctx.inbound.payload
-        if step == "country" and payload is None and ctx.inbound.text and not ctx.inbound.media:
-            self._search_country(ctx, ctx.inbound.text)
-            return
-        if payload is None:
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-            return
-        value = choice(ctx, f"{FLOW}:{_PAYLOAD_STEP.get(step or '', '')}:")
-        if value is None:
-            ctx.say(ctx._("That button is from an earlier message and no longer works."))
-            await self.reprompt(ctx)
-            return
-        if step == "lang":
-            await self._chose_language(ctx, value)
-        elif step == "values":
-            await self._answered_values(ctx, value)
-        elif step == "country":
-            await self._chose_country(ctx, value)
-        elif step == "spheres":
-            await self._toggled_sphere(ctx, value)
+def _chose_language(turn: Turn[Joining], code: str) -> None:
+    turn.ctx.set_locale(code)
+    turn.state.locale = turn.ctx.locale
 
-    async def _chose_language(self, ctx: Context, code: str) -> None:
-        if code not in ctx.catalogs.supported:
-            await self.reprompt(ctx)
-            return
-        ctx.set_locale(code)
-        ctx.state.go(FLOW, "values", locale=code)
-        await self.reprompt(ctx)
 
-    async def _answered_values(self, ctx: Context, answer: str) -> None:
-        if answer != "yes":
-            ctx.state.clear()  # she declined: nothing about her is kept
-            ctx.say(
-                ctx._(
-                    "Understood. Nothing about you has been kept. If you change your mind, "
-                    "open your invitation link again."
-                )
-            )
-            return
-        ctx.state.go(FLOW, "country", consented_at=ctx.now.isoformat())
-        if ctx.state.data.get("country"):
-            self._go_spheres(ctx)
-        else:
-            await self.reprompt(ctx)
+def _values_options(turn: Turn[Joining]) -> list[Option]:
+    _ = turn._
+    return [Option("yes", _("I accept")), Option("no", _("No, thank you"))]
 
-    def _ask_country(self, ctx: Context) -> None:
-        buttons = [
-            Button(ctx._.country_name(code), f"{FLOW}:country:{code}")
-            for code in ctx.config.countries
-        ]
-        buttons.append(Button(ctx._("Another country"), f"{FLOW}:country:other"))
-        ctx.say(ctx._("Which country do you mainly work in?"), buttons, columns=2)
 
-    async def _chose_country(self, ctx: Context, code: str) -> None:
-        if code == "other":
-            ctx.say(ctx._("Type the name of the country, in any language you like."))
-            return
-        if code not in ctx._.countries():
-            await self.reprompt(ctx)
-            return
-        ctx.state.data["country"] = code
-        self._go_spheres(ctx)
-
-    def _search_country(self, ctx: Context, query: str) -> None:
-        matches = find_countries(ctx.catalogs, ctx._, query)
-        if not matches:
-            ctx.say(
-                ctx._(
-                    "I could not find a country called “{query}”. Please check the spelling, "
-                    "or choose from the list.",
-                    query=query[:40],
-                )
-            )
-            self._ask_country(ctx)
-            return
-        buttons = [Button(name, f"{FLOW}:country:{code}") for code, name in matches]
-        ctx.say(ctx._("Is it one of these?"), buttons)
-
-    def _go_spheres(self, ctx: Context) -> None:
-        ctx.state.go(FLOW, "spheres")
-        self._ask_spheres(ctx, replace=False)
-
-    def _ask_spheres(self, ctx: Context, *, replace: bool) -> None:
-        chosen = ctx.state.data.get("spheres", [])
-        ctx.say(
-            ctx._("Which spheres do you work in? Tap all that apply, then Done."),
-            checklist(ctx, f"{FLOW}:sph:", sphere_options(ctx), chosen),
-            replace=replace,
-        )
-
-    async def _toggled_sphere(self, ctx: Context, code: str) -> None:
-        pressed = toggle(ctx, "spheres", code, SPHERE_BY_CODE)
-        if pressed == "done" and not ctx.state.data.get("spheres"):
-            ctx.say(ctx._("Please choose at least one sphere."))
-        elif pressed == "done":
-            await self._finish(ctx)
-        elif pressed == "invalid":
-            await self.reprompt(ctx)
-        else:
-            self._ask_spheres(ctx, replace=True)
-
-    async def _finish(self, ctx: Context) -> None:
-        data = ctx.state.data
-        invite_id = data.get("invite_id")
-        # Checked again now, in the transaction that takes the use: it may have expired, been
-        # used up or revoked while she was joining.
-        if invite_id is not None and not await ctx.tx.use_invite(int(invite_id), ctx.now):
-            ctx.state.clear()
-            invite = await ctx.tx.get_invite_by_id(int(invite_id))
-            if invite is not None and invite.status(ctx.now) is InviteStatus.USED_UP:
-                ctx.say(
-                    ctx._(
-                        "Sorry, this invitation has just been used up. Please ask your "
-                        "coordinator for a new one."
-                    )
-                )
-            else:
-                ctx.say(
-                    ctx._(
-                        "Sorry, this invitation has expired or was withdrawn while you were "
-                        "joining. Please ask your coordinator for a new one."
-                    )
-                )
-            return
-        inbound = ctx.inbound
-        member = await ctx.tx.create_member(
-            NewMember(
-                channel=inbound.channel,
-                platform_id=inbound.sender_id,
-                chat_id=inbound.chat_id,
-                locale=ctx.locale,
-                country=data.get("country"),
-                spheres=list(data.get("spheres", [])),
-                role=Role(data.get("role", Role.MEMBER.value)),
-                consent_version=ctx.config.consent_version,
-                consented_at=datetime.fromisoformat(data["consented_at"]),
-            ),
-            ctx.now,
-        )
-        await ctx.tx.audit(
-            actor=f"member:{member.id}",
-            actor_member_id=member.id,
-            subject_member_id=member.id,
-            action="member.joined",
-            now=ctx.now,
-            details={"invite_id": invite_id, "role": member.role.value},
-        )
-        ctx.member = member
-        ctx.state.clear()
-        country = ctx._.country_name(member.country) if member.country else ctx._("none")
+def _answered_values(turn: Turn[Joining], yes: bool) -> str | None:
+    ctx = turn.ctx
+    if not yes:
+        ctx.state.clear()  # she declined: nothing about her is kept
         ctx.say(
             ctx._(
-                "Welcome to the alliance! You are in.\n"
-                "Country: {country}\nSpheres: {spheres}\n\n"
-                "Send {help} at any time to see what you can do.",
-                country=country,
-                spheres=sphere_labels(ctx, member.spheres),
-                help=command_text(ctx, "help"),
-            ),
-            main_menu(ctx),
-            columns=2,
+                "Understood. Nothing about you has been kept. If you change your mind, "
+                "open your invitation link again."
+            )
         )
+        return None
+    turn.state.consented_at = ctx.now
+    return None
 
 
-_PAYLOAD_STEP = {"lang": "lang", "values": "values", "country": "country", "spheres": "sph"}
+def _countries(turn: Turn[Joining]) -> list[Option]:
+    _ = turn._
+    options = [Option(code, _.country_name(code)) for code in turn.ctx.config.countries]
+    return [*options, Option(ANOTHER, _("Another country"))]
+
+
+def _chose_country(turn: Turn[Joining], code: str) -> str | None:
+    if code == ANOTHER:
+        turn.ctx.say(turn._("Type the name of the country, in any language you like."))
+        return STAY
+    turn.state.country = code
+    return None
+
+
+async def _search_country(turn: Turn[Joining], query: str) -> bool:
+    ctx = turn.ctx
+    matches = find_countries(ctx.catalogs, ctx._, query)
+    if not matches:
+        ctx.say(
+            ctx._(
+                "I could not find a country called “{query}”. Please check the spelling, "
+                "or choose from the list.",
+                query=query[:40],
+            )
+        )
+        await ONBOARDING.reprompt(ctx)
+        return True
+    buttons = [ONBOARDING.button(turn, name, code) for code, name in matches]
+    ctx.say(ctx._("Is it one of these?"), buttons)
+    return True
+
+
+def _spheres(turn: Turn[Joining]) -> list[Option]:
+    return [Option(s.code, turn._(s.label)) for s in SPHERES]
+
+
+def _tick(turn: Turn[Joining], code: str) -> None:
+    chosen = set(turn.state.spheres) ^ {code}
+    turn.state.spheres = [s.code for s in SPHERES if s.code in chosen]
+
+
+def _chose_spheres(turn: Turn[Joining], chosen: list[str]) -> str:
+    if not chosen:
+        turn.ctx.say(turn._("Please choose at least one sphere."))
+        return STAY
+    return END
+
+
+async def _finish(turn: Turn[Joining]) -> None:
+    ctx, state = turn.ctx, turn.state
+    inbound = ctx.inbound
+    joined = await invitations.join(
+        ctx.tx,
+        NewMember(
+            channel=inbound.channel,
+            platform_id=inbound.sender_id,
+            chat_id=inbound.chat_id,
+            locale=ctx.locale,
+            country=state.country,
+            spheres=list(state.spheres),
+            role=state.role,
+            consent_version=ctx.config.consent_version,
+            consented_at=state.consented_at or ctx.now,
+        ),
+        ctx.now,
+        invite_id=state.invite_id,
+    )
+    if joined is Refused.USED_UP:
+        ctx.say(
+            ctx._(
+                "Sorry, this invitation has just been used up. Please ask your "
+                "coordinator for a new one."
+            )
+        )
+        return
+    if isinstance(joined, Refused):
+        ctx.say(
+            ctx._(
+                "Sorry, this invitation has expired or was withdrawn while you were "
+                "joining. Please ask your coordinator for a new one."
+            )
+        )
+        return
+    ctx.member = joined
+    country = ctx._.country_name(joined.country) if joined.country else ctx._("none")
+    ctx.say(
+        ctx._(
+            "Welcome to the alliance! You are in.\n"
+            "Country: {country}\nSpheres: {spheres}\n\n"
+            "Send {help} at any time to see what you can do.",
+            country=country,
+            spheres=sphere_labels(ctx, joined.spheres),
+            help=command_text(ctx, "help"),
+        ),
+        main_menu(ctx),
+        columns=2,
+    )
+
+
+ONBOARDING: Conversation[Joining] = Conversation(
+    FLOW,
+    Joining,
+    [
+        Step(
+            name="lang",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._(
+                "Welcome to Wasl, the alliance's link. Which language do you prefer?"
+            ),
+            options=_languages,
+            answer=_chose_language,
+        ),
+        Step(
+            name="values",
+            kind=Kind.CONFIRM,
+            ask=lambda t: values_text(t.ctx),
+            options=_values_options,
+            answer=_answered_values,
+        ),
+        Step(
+            name="country",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._("Which country do you mainly work in?"),
+            options=_countries,
+            accepts=lambda t, code: code in t._.countries(),  # a searched country's button
+            typed=_search_country,
+            skip=lambda t: t.state.country_given,
+            answer=_chose_country,
+            columns=2,
+        ),
+        Step(
+            name="spheres",
+            kind=Kind.CHECKLIST,
+            ask=lambda t: t._("Which spheres do you work in? Tap all that apply, then Done."),
+            options=_spheres,
+            chosen=lambda t: t.state.spheres,
+            tick=_tick,
+            answer=_chose_spheres,
+        ),
+    ],
+    finish=_finish,
+)
+
+
+# -- shared with other conversations -----------------------------------------------------------
 
 
 def language_buttons(current: str, prefix: str) -> list[Button]:
@@ -277,26 +270,35 @@ def values_text(ctx: Context) -> str:
     )
 
 
-async def resolve_entry(ctx: Context, code: str) -> Entry | str:
-    """The Entry this /start grants, or a message explaining why she cannot join."""
+# -- who may join ------------------------------------------------------------------------------
+
+
+async def entry(ctx: Context, code: str) -> Joining | str:
+    """What this /start lets her join as, or a message explaining why she cannot join."""
     inbound = ctx.inbound
     if (inbound.channel.value, inbound.sender_id) in ctx.config.admin_ids:
-        return Entry(Role.ADMIN, None, None)
+        return Joining(locale=ctx.locale, role=Role.ADMIN)
     if code:
-        invite = await ctx.tx.get_invite(code)
-        if invite is None:
+        found = await invitations.find(ctx.tx, code, ctx.now)
+        if found is Refused.UNKNOWN:
             return ctx._(
                 "I don't recognise this invitation. Please check the link, or ask "
                 "your coordinator for a new one."
             )
-        if not invite.usable(ctx.now):
+        if isinstance(found, Refused):
             return ctx._(
                 "This invitation has expired or been used up. Please ask your "
                 "coordinator for a new one."
             )
-        return Entry(invite.role, invite.country, invite.id)
+        return Joining(
+            locale=ctx.locale,
+            role=found.role,
+            country=found.country,
+            country_given=found.country is not None,
+            invite_id=found.id,
+        )
     if ctx.config.open_join or inbound.channel is ChannelName.CONSOLE:
-        return Entry(Role.MEMBER, None, None)
+        return Joining(locale=ctx.locale)
     return how_to_join(ctx)
 
 
@@ -309,9 +311,32 @@ def how_to_join(ctx: Context) -> str:
     )
 
 
+async def accept_as_member(ctx: Context, code: str) -> None:
+    """A member opens an invitation: a higher role is taken (used up, audited); anything
+    else changes nothing and she is told she is already a member."""
+    assert ctx.member is not None
+    found = await invitations.find(ctx.tx, code, ctx.now)
+    if (
+        isinstance(found, Invite)
+        and invitations.raises(found, ctx.member)
+        and await invitations.upgrade(ctx.tx, ctx.member, found.id, ctx.now)
+    ):
+        ctx.say(
+            ctx._(
+                "Welcome back! With this invitation your role is now: {role}. Send {help} to "
+                "see what you can do.",
+                role=ctx._(ROLE_NAMES[found.role]),
+                help=command_text(ctx, "help"),
+            ),
+            main_menu(ctx),
+            columns=2,
+        )
+        return
+    ctx.say(ctx._(ALREADY_MEMBER), main_menu(ctx), columns=2)
+
+
 def register(router: Router) -> None:
-    onboarding = Onboarding()
-    router.flow(onboarding)
+    router.flow(ONBOARDING)
 
     @router.command("start", "Start or join", role=None, in_menu=False)
     async def cmd_start(ctx: Context, arg: str) -> None:
@@ -333,19 +358,27 @@ def register(router: Router) -> None:
                 )
                 await flow.reprompt(ctx)
                 return
-            ctx.say(ctx._("Welcome back! You are already a member."), main_menu(ctx), columns=2)
+            if arg:
+                await accept_as_member(ctx, arg)
+                return
+            ctx.say(ctx._(ALREADY_MEMBER), main_menu(ctx), columns=2)
             return
         if not arg and ctx.state.flow == FLOW:
-            await onboarding.reprompt(ctx)  # /start again mid-way: carry on where she was
+            await ONBOARDING.reprompt(ctx)  # /start again mid-way: carry on where she was
             return
-        entry = await resolve_entry(ctx, arg)
-        if isinstance(entry, str):
+        joining = await entry(ctx, arg)
+        if isinstance(joining, str):
             ctx.state.clear()
-            ctx.say(entry)
+            ctx.say(joining)
             return
-        await onboarding.start(ctx, entry)
+        await ONBOARDING.start(ctx, joining)
 
     async def not_joined(ctx: Context) -> None:
+        if ctx.state.flow == FLOW and ctx.state.step in STEP_HELP:
+            # Mid-way through joining (/help, say): help with the step she is on.
+            ctx.say(ctx._(STEP_HELP[ctx.state.step]))
+            await ONBOARDING.reprompt(ctx)
+            return
         ctx.say(how_to_join(ctx))
 
     router.not_joined = not_joined

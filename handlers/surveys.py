@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.core import get_global
 
 from bot.core import keys
-from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import Context
 from bot.core.i18n import N_, Catalogs, native_language_name
 from bot.core.ids import parse_id
@@ -620,18 +620,20 @@ async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> 
                 )
                 start[locale], later[locale] = _("Start"), _("Not now")
             campaign = await tx.campaigns.create(
-                kind=CampaignKind.SURVEY,
-                status=CampaignStatus.SCHEDULED,
-                title=f"survey {survey.slug}",
-                texts=texts,
-                default_locale=survey.definition.default_locale,
-                audience=survey.definition.audience,
-                schedule="now",
-                now=now,
-                buttons=[
-                    CampaignButton(start, f"{ACTION}:s:{survey.id}"),
-                    CampaignButton(later, f"{ACTION}:n:{survey.id}"),
-                ],
+                NewCampaign(
+                    kind=CampaignKind.SURVEY,
+                    status=CampaignStatus.SCHEDULED,
+                    title=f"survey {survey.slug}",
+                    texts=texts,
+                    default_locale=survey.definition.default_locale,
+                    audience=survey.definition.audience,
+                    schedule="now",
+                    buttons=[
+                        CampaignButton(start, f"{ACTION}:s:{survey.id}"),
+                        CampaignButton(later, f"{ACTION}:n:{survey.id}"),
+                    ],
+                ),
+                now,
             )
             await tx.campaigns.fire(campaign, ONCE, now)
             await tx.surveys.mark_pushed(survey.id, now)

@@ -1,34 +1,86 @@
 """The good-practice tips library: browse by sphere, page, rate; drafts and publishing.
 
-Every tip button is stateless (`router.action("tip")`), so an old message still pages and
-rates correctly and nothing about browsing is kept in her conversation state. Payloads:
+Every tip button is a stateless typed button (`router.button`), so an old message still pages
+and rates correctly and nothing about browsing is kept in her conversation state:
 
-    tip:s                  the sphere choice
-    tip:p:<sphere>:<index> the tip at <index> (0-based) in <sphere> ("all": every sphere)
-    tip:r:<tip id>:<1|0>   helpful / not helpful
-    tip:d:<index>          a draft, for coordinators and admins
-    tip:pub:<tip id>       publish a draft (admins)
+    TipSpheres             the sphere choice
+    TipPage(sphere, index) the tip at `index` (0-based) in `sphere` ("all": every sphere)
+    TipRate(tip, helpful)  helpful / not helpful
+    TipDraft(index)        a draft, for coordinators and admins
+    TipPublish(tip)        publish a draft (admins)
+
+The operations are in `bot.services.tips`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
 
+from bot.core.actors import NotAllowed
+from bot.core.callbacks import Callback
 from bot.core.context import Context
 from bot.core.i18n import N_
 from bot.core.messages import Button
 from bot.core.models import Role
-from bot.core.ports import Transaction
 from bot.core.router import Router
 from bot.core.spheres import SPHERE_BY_CODE, SPHERES
-from bot.core.tips import RateOutcome, TipText, TipView
+from bot.core.tips import RateOutcome, TipView
+from bot.services import tips
+from bot.services.tips import ALL, Published, draft_from_update, draft_title
 from handlers.common import command_text, sphere_labels
 
-PREFIX = "tip"
-ALL = "all"
+# Kept importable from here for the moderation conversation, which drafts tips from updates.
+__all__ = ["draft_from_update", "draft_title", "register"]
+
 DRAFTS_WORD = "drafts"
-DRAFT_TITLE = 60  # a draft's title is the start of the update's first line, cut at a word
+LARGEST = 10**9  # a button's number beyond any stored row's (and any database integer)
+
+
+def _small(*numbers: int) -> None:
+    """A button's numbers are ids and positions: never negative, never huge (forged)."""
+    if any(not 0 <= n < LARGEST for n in numbers):
+        raise ValueError(numbers)
+
+
+@dataclass(frozen=True, slots=True)
+class TipSpheres(Callback, prefix="tips", version=1):
+    """Back to the list of spheres."""
+
+
+@dataclass(frozen=True, slots=True)
+class TipPage(Callback, prefix="tip", version=2):
+    """The tip at `index` in `sphere` (ALL: every sphere)."""
+
+    sphere: str
+    index: int
+
+    def __post_init__(self) -> None:
+        _small(self.index)
+
+
+@dataclass(frozen=True, slots=True)
+class TipRate(Callback, prefix="tipr", version=1):
+    tip: int
+    helpful: bool
+
+    def __post_init__(self) -> None:
+        _small(self.tip)
+
+
+@dataclass(frozen=True, slots=True)
+class TipDraft(Callback, prefix="tipd", version=1):
+    index: int
+
+    def __post_init__(self) -> None:
+        _small(self.index)
+
+
+@dataclass(frozen=True, slots=True)
+class TipPublish(Callback, prefix="tipp", version=1):
+    tip: int
+
+    def __post_init__(self) -> None:
+        _small(self.tip)
 
 
 def register(router: Router) -> None:
@@ -45,38 +97,33 @@ def register(router: Router) -> None:
             intro = ctx._("I don't know that sphere. Please choose one of these:")
             show_spheres(ctx, replace=False, intro=intro)
 
-    @router.action(PREFIX)
-    async def on_tip_button(ctx: Context) -> None:
-        if ctx.member is None:  # not joined (the router normally answers this itself)
-            ctx.say(ctx._("This command is not available to you."))
-            return
-        kind, _, rest = (ctx.inbound.payload or "").removeprefix(f"{PREFIX}:").partition(":")
-        parts = rest.split(":") if rest else []
-        numbers = [_number(part) for part in parts]
-        if kind == "s" and not parts:
-            show_spheres(ctx, replace=True)
-        elif kind == "p" and len(parts) == 2 and (index := numbers[1]) is not None:
-            await show_tip(ctx, parts[0], index, replace=True)
-        elif kind == "r" and len(parts) == 2 and (tip_id := numbers[0]) is not None:
-            if parts[1] in ("0", "1"):
-                await rate(ctx, tip_id, helpful=parts[1] == "1")
-            else:
-                _earlier(ctx)
-        elif kind == "d" and len(parts) == 1 and (index := numbers[0]) is not None:
-            await show_draft(ctx, index, replace=True)
-        elif kind == "pub" and len(parts) == 1 and (tip_id := numbers[0]) is not None:
-            await publish(ctx, tip_id)
-        else:
-            _earlier(ctx)
+    # Only a line of /help for coordinators and admins: "/tips drafts" reaches /tips above
+    # (the router reads the word after a command as its argument), never this entry.
+    @router.command(
+        f"tips {DRAFTS_WORD}", N_("Tip drafts waiting to be published"), role=Role.COORDINATOR
+    )
+    async def cmd_tip_drafts(ctx: Context, arg: str) -> None:
+        await show_draft(ctx, 0, replace=False)
 
+    @router.button(TipSpheres)
+    async def on_spheres(ctx: Context, value: TipSpheres) -> None:
+        show_spheres(ctx, replace=True)
 
-def _number(text: str) -> int | None:
-    """A payload's number: ASCII digits only, small enough for any database integer."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+    @router.button(TipPage)
+    async def on_page(ctx: Context, value: TipPage) -> None:
+        await show_tip(ctx, value.sphere, value.index, replace=True)
 
+    @router.button(TipRate)
+    async def on_rate(ctx: Context, value: TipRate) -> None:
+        await rate(ctx, value.tip, helpful=value.helpful)
 
-def _earlier(ctx: Context) -> None:
-    ctx.say(ctx._("That button is from an earlier message and no longer works."))
+    @router.button(TipDraft, role=Role.COORDINATOR)
+    async def on_draft(ctx: Context, value: TipDraft) -> None:
+        await show_draft(ctx, value.index, replace=True)
+
+    @router.button(TipPublish)
+    async def on_publish(ctx: Context, value: TipPublish) -> None:
+        await publish(ctx, value.tip)
 
 
 # -- browsing ---------------------------------------------------------------------------------
@@ -84,8 +131,8 @@ def _earlier(ctx: Context) -> None:
 
 def sphere_buttons(ctx: Context) -> list[Button]:
     """The eight spheres and "All", each opening the first tip there."""
-    buttons = [Button(ctx._(s.label), f"{PREFIX}:p:{s.code}:0") for s in SPHERES]
-    buttons.append(Button(ctx._("All spheres"), f"{PREFIX}:p:{ALL}:0"))
+    buttons = [Button(ctx._(s.label), TipPage(s.code, 0).pack()) for s in SPHERES]
+    buttons.append(Button(ctx._("All spheres"), TipPage(ALL, 0).pack()))
     return buttons
 
 
@@ -105,7 +152,7 @@ async def show_tip(ctx: Context, sphere: str, index: int, *, replace: bool) -> N
     if sphere != ALL and sphere not in SPHERE_BY_CODE:
         show_spheres(ctx, replace=replace, intro=_stale_list(ctx))
         return
-    view = await ctx.tx.tips.page(None if sphere == ALL else sphere, index, ctx.locale)
+    view = await tips.page(ctx.tx, ctx.actor, sphere, index, ctx.locale)
     if view is None:
         if index == 0:
             text = (
@@ -163,26 +210,24 @@ def tip_buttons(ctx: Context, view: TipView, sphere: str) -> list[Button]:
         buttons += [
             # Translators: paging buttons, shown left (previous) and right (next) in every
             # language; keep the arrows pointing outwards.
-            Button(ctx._("◀ Previous"), f"{PREFIX}:p:{sphere}:{previous}"),
-            Button(ctx._("Next ▶"), f"{PREFIX}:p:{sphere}:{following}"),
+            Button(ctx._("◀ Previous"), TipPage(sphere, previous).pack()),
+            Button(ctx._("Next ▶"), TipPage(sphere, following).pack()),
         ]
     buttons += [
-        Button(ctx._("👍 Helpful"), f"{PREFIX}:r:{view.id}:1"),
-        Button(ctx._("👎 Not helpful"), f"{PREFIX}:r:{view.id}:0"),
+        Button(ctx._("👍 Helpful"), TipRate(view.id, True).pack()),
+        Button(ctx._("👎 Not helpful"), TipRate(view.id, False).pack()),
         # Translators: a button back to the list of spheres of work.
-        Button(ctx._("Spheres"), f"{PREFIX}:s"),
+        Button(ctx._("Spheres"), TipSpheres().pack()),
     ]
     return buttons
 
 
 async def rate(ctx: Context, tip_id: int, *, helpful: bool) -> None:
     """Her vote; the tip message stays as it is, a short thanks comes below it."""
-    assert ctx.member is not None
-    if await ctx.tx.tips.view(tip_id, ctx.locale) is None:
+    outcome = await tips.rate(ctx.tx, ctx.actor, tip_id, helpful, ctx.now)
+    if outcome is None:
         ctx.say(ctx._("That tip is no longer available."))
-        return
-    outcome = await ctx.tx.tips.rate(tip_id, ctx.member.id, helpful, ctx.now)
-    if outcome is RateOutcome.SAME:
+    elif outcome is RateOutcome.SAME:
         ctx.say(ctx._("Your vote on this tip was already counted. Thank you."))
     elif outcome is RateOutcome.CHANGED:
         ctx.say(ctx._("Thank you. Your vote on this tip is changed."))
@@ -195,16 +240,13 @@ async def rate(ctx: Context, tip_id: int, *, helpful: bool) -> None:
 # -- drafts and publishing --------------------------------------------------------------------
 
 
-def _may_review(ctx: Context) -> bool:
-    return ctx.member is not None and ctx.member.role.allows(Role.COORDINATOR)
-
-
 async def show_draft(ctx: Context, index: int, *, replace: bool) -> None:
     """Coordinators and admins read drafts one at a time; admins get a Publish button."""
-    if not _may_review(ctx):
+    try:
+        drafts = await tips.drafts(ctx.tx, ctx.actor, ctx.locale)
+    except NotAllowed:
         ctx.say(ctx._("This command is not available to you."))
         return
-    drafts = await ctx.tx.tips.drafts(ctx.locale)
     if not drafts:
         ctx.say(ctx._("There are no tip drafts."), replace=replace)
         return
@@ -233,76 +275,32 @@ def draft_buttons(ctx: Context, view: TipView) -> list[Button]:
     if view.total > 1:
         index = view.position - 1
         buttons += [
-            Button(ctx._("◀ Previous"), f"{PREFIX}:d:{(index - 1) % view.total}"),
-            Button(ctx._("Next ▶"), f"{PREFIX}:d:{(index + 1) % view.total}"),
+            Button(ctx._("◀ Previous"), TipDraft((index - 1) % view.total).pack()),
+            Button(ctx._("Next ▶"), TipDraft((index + 1) % view.total).pack()),
         ]
     if ctx.member is not None and ctx.member.role is Role.ADMIN:
         # Translators: a button: make this tip draft visible to every member.
-        buttons.append(Button(ctx._("Publish"), f"{PREFIX}:pub:{view.id}"))
+        buttons.append(Button(ctx._("Publish"), TipPublish(view.id).pack()))
     return buttons
 
 
 async def publish(ctx: Context, tip_id: int) -> None:
-    """An admin publishes a draft; audited."""
-    member = ctx.member
-    if member is None or member.role is not Role.ADMIN:
+    """An admin publishes a draft (the service audits it)."""
+    try:
+        result = await tips.publish(ctx.tx, ctx.actor, tip_id, ctx.locale, ctx.now)
+    except NotAllowed:
         ctx.say(ctx._("Only an administrator can publish tips."))
         return
-    view = await ctx.tx.tips.view(tip_id, ctx.locale, published_only=False)
-    if view is None:
+    if result.outcome is Published.GONE or result.view is None:
         ctx.say(ctx._("That tip is no longer available."))
-        return
-    if not await ctx.tx.tips.publish(tip_id, ctx.now):
+    elif result.outcome is Published.ALREADY:
         ctx.say(ctx._("This tip is already published."))
-        return
-    await ctx.tx.audit(
-        actor=f"member:{member.id}",
-        actor_member_id=member.id,
-        action="tip.published",
-        now=ctx.now,
-        details={"tip_id": tip_id, "slug": view.slug},
-    )
-    ctx.say(
-        ctx._(
-            "Published: “{title}”. Members can read it with {tips} now.",
-            title=view.title,
-            tips=command_text(ctx, "tips"),
-        ),
-        replace=True,
-    )
-
-
-async def draft_from_update(
-    tx: Transaction,
-    update_id: int,
-    text: str,
-    spheres: Sequence[str],
-    locale: str,
-    now: datetime,
-) -> int:
-    """Turn a tip-candidate field update into an unpublished tip; returns the tip's id.
-
-    The update's text becomes the body in its own language (the tip's default language), its
-    first line (cut to a few words) the title. Calling it again for the same update returns the
-    same draft. An update with no text (a photo alone) gives a draft with a placeholder title
-    and an empty body, for an admin to write. The caller audits the moderation decision.
-    """
-    body = text.strip()
-    title = draft_title(body) if body else f"Field update #{update_id}"
-    known = [s for s in spheres if s in SPHERE_BY_CODE]
-    return await tx.tips.create_draft(
-        update_id=update_id,
-        locale=locale,
-        text=TipText(title=title, body=body),
-        spheres=known,
-        now=now,
-    )
-
-
-def draft_title(text: str) -> str:
-    """The first line of `text`, cut at a word to at most DRAFT_TITLE characters."""
-    first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if len(first) <= DRAFT_TITLE:
-        return first
-    cut = first[: DRAFT_TITLE - 1].rsplit(" ", 1)[0] or first[: DRAFT_TITLE - 1]
-    return cut.rstrip(" ,;:.-—") + "…"
+    else:
+        ctx.say(
+            ctx._(
+                "Published: “{title}”. Members can read it with {tips} now.",
+                title=result.view.title,
+                tips=command_text(ctx, "tips"),
+            ),
+            replace=True,
+        )

@@ -2,33 +2,32 @@
 
 Steps: text (or a photo / voice note with its words) → spheres → routine or urgent → may the
 text outlive retention if shared → confirm (or say it concerns another country) → "received",
-sent only after the update is committed.
+sent only after the update is committed, saying truthfully who was alerted. Storing it and
+alerting are `bot.services.updates.submit`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from pydantic import BaseModel
+
 from bot.core.context import Context
+from bot.core.conversation import END, Conversation, Invalid, Kind, Option, Step, Turn
 from bot.core.countries import find_countries
 from bot.core.i18n import N_
-from bot.core.messages import Button, MediaKind
+from bot.core.messages import MediaKind, MediaRef
 from bot.core.models import Role
 from bot.core.router import Router
-from bot.core.schedule import ONCE
-from bot.core.spheres import SPHERE_BY_CODE, SPHERES
+from bot.core.spheres import SPHERES
 from bot.core.updates import MAX_UPDATE
-from handlers.common import checklist, choice, command_text, sphere_labels, sphere_options, toggle
+from bot.services import updates
+from bot.services.updates import ATTACHABLE, Draft, excerpt
+from handlers.common import command_text, sphere_labels
 
 FLOW = "upd"
-# Steps that wait for a button: a sentence typed there rewrites her update instead of being lost.
-REVISABLE = ("spheres", "urgency", "keep", "confirm")
 ABANDONED_AFTER = timedelta(hours=24)
-ATTACHABLE = frozenset(
-    {MediaKind.PHOTO, MediaKind.VOICE, MediaKind.AUDIO, MediaKind.VIDEO, MediaKind.DOCUMENT}
-)
-EXCERPT = 300
+FEW_WORDS = N_("Please write a few words about what happened.")
 
 
 def meaningful(text: str) -> bool:
@@ -36,103 +35,231 @@ def meaningful(text: str) -> bool:
     return sum(ch.isalnum() for ch in text) >= 3
 
 
-class UpdateFlow:
-    """The /update conversation. State data: text, media, spheres, urgent, keep, country."""
+class UpdateDraft(BaseModel):
+    """What she has written so far (the field names are those an older release saved, so an
+    update begun before an upgrade resumes)."""
 
-    name = FLOW
+    started: datetime
+    country: str | None = None
+    spheres: list[str] = []
+    text: str = ""
+    media: MediaKind | None = None
+    media_ref: str | None = None
+    urgent: bool = False
+    keep: bool = False
 
-    async def start(self, ctx: Context) -> None:
-        assert ctx.member is not None
-        ctx.state.clear()
-        ctx.state.go(
-            FLOW,
-            "text",
-            started=ctx.now.isoformat(),
-            spheres=list(ctx.member.spheres),
-            country=ctx.member.country,
+
+T = Turn[UpdateDraft]
+
+
+# -- reading her words ------------------------------------------------------------------------
+
+
+def _fits(turn: T, text: str) -> bool:
+    """Within the limit; if not, say so (her text comes back after, to shorten)."""
+    if len(text) <= MAX_UPDATE:
+        return True
+    turn.ctx.say(
+        turn._(
+            "Your update has {n} characters; the limit is {max}. Here it is, so "
+            "you can shorten it and send it again:",
+            n=turn._.number(len(text)),
+            max=turn._.number(MAX_UPDATE),
         )
-        await self.reprompt(ctx)
+    )
+    return False
+
+
+def _words(turn: T, text: str) -> str:
+    """Her update's words, or Invalid: too long (given back to her) or too few."""
+    if not _fits(turn, text):
+        raise Invalid(text, reask=False)
+    if not meaningful(text):
+        raise Invalid(turn._(FEW_WORDS), reask=False)
+    return text
+
+
+def _ask_text(turn: T) -> str:
+    return turn._(
+        "What is happening? Write a short update (up to {max} characters). You may "
+        "send a photo or voice note instead, but they use more data on a slow "
+        "connection. Send {cancel} to stop.",
+        max=turn._.number(MAX_UPDATE),
+        cancel=command_text(turn.ctx, "cancel"),
+    )
+
+
+def _got_text(turn: T, value: str | MediaRef) -> str | None:
+    if isinstance(value, str):
+        turn.state.text = value
+        return None
+    if value.kind not in ATTACHABLE or not value.ref:
+        turn.ctx.say(
+            turn._(
+                "I can't use that for an update. Please write it, or send a photo or a voice note."
+            )
+        )
+        return "text"
+    turn.state.media, turn.state.media_ref = value.kind, value.ref
+    caption = (turn.ctx.inbound.text or "").strip()
+    try:
+        turn.state.text = _words(turn, caption) if caption else ""
+    except Invalid as invalid:
+        turn.ctx.say(invalid.message)
+        turn.state.text = ""
+    return None  # the caption step, unless her words came with it
+
+
+def _got_caption(turn: T, value: str | MediaRef) -> str | None:
+    if isinstance(value, MediaRef):
+        turn.ctx.say(turn._("One attachment per update. Please add a few words as a message."))
+        return "caption"
+    turn.state.text = value
+    return None
+
+
+async def _revise(turn: T, text: str) -> bool:
+    """A sentence typed where a button was expected is her update, rewritten: keep it."""
+    if len(text.split()) <= 3:
+        return False  # a mistyped button, not her words
+    if not _fits(turn, text):
+        turn.ctx.say(text)
+        return True
+    turn.state.text = text
+    turn.ctx.say(turn._("I have replaced the text of your update with this one."))
+    UPDATE.ask_again(turn)
+    return True
+
+
+# -- spheres, urgency, keeping ----------------------------------------------------------------
+
+
+def _tick(turn: T, code: str) -> None:
+    spheres = turn.state.spheres
+    spheres.remove(code) if code in spheres else spheres.append(code)
+
+
+def _spheres_done(turn: T, chosen: list[str]) -> str | None:
+    if not chosen:
+        turn.ctx.say(turn._("Please choose at least one sphere."))
+        return "spheres"
+    return None
+
+
+def _urgency(turn: T, value: str) -> None:
+    turn.state.urgent = value == "yes"
+
+
+def _keep(turn: T, yes: bool) -> None:
+    turn.state.keep = yes
+
+
+# -- confirming -------------------------------------------------------------------------------
+
+
+def _summary(turn: T) -> str:
+    _, state = turn._, turn.state
+    quoted = excerpt(state.text)
+    parts = [_("Your update:"), f"“{quoted}”" if quoted else ""]
+    if state.media is not None:
+        parts.append(_("With an attachment (kept on the app's servers, not downloaded)."))
+    parts.append(
+        _(
+            "Country: {country} · Spheres: {spheres} · {urgency}",
+            country=_.country_name(state.country) if state.country else "—",
+            spheres=sphere_labels(turn.ctx, state.spheres),
+            urgency=_("Urgent") if state.urgent else _("Routine"),
+        )
+    )
+    return "\n".join(p for p in parts if p)
+
+
+def _confirmed(turn: T, value: str) -> str:
+    if value == "send" and turn.state.country is not None:
+        return END
+    return "country"
+
+
+async def _search(turn: T, text: str) -> bool:
+    """The countries matching what she typed, as buttons."""
+    matches = find_countries(turn.ctx.catalogs, turn._, text)
+    if not matches:
+        turn.ctx.say(turn._("I could not find that country. Please type its name again."))
+        return True
+    turn.ctx.say(
+        turn._("Is it one of these?"),
+        [UPDATE.button(turn, name, code) for code, name in matches],
+    )
+    return True
+
+
+def _country(turn: T, code: str) -> str:
+    turn.state.country = code
+    return "confirm"
+
+
+async def _send(turn: T) -> None:
+    ctx, state = turn.ctx, turn.state
+    assert state.country is not None
+    media = MediaRef(state.media, state.media_ref or "") if state.media is not None else None
+    draft = Draft(
+        country=state.country,
+        locale=ctx.locale,
+        spheres=state.spheres,
+        urgent=state.urgent,
+        keep_if_shared=state.keep,
+        text=state.text or None,
+        media=media,
+    )
+    submitted = await updates.submit(ctx.tx, ctx.catalogs, ctx.actor, draft, ctx.now)
+    country = ctx._.country_name(state.country)
+    alerted = submitted.alerted
+    if alerted is None:
+        ctx.say(
+            ctx._(
+                "Received, thank you. The coordinators for {country} will read it.",
+                country=country,
+            )
+        )
+    elif alerted.people and alerted.role is Role.COORDINATOR:
+        ctx.say(
+            ctx._(
+                "Received, thank you. The coordinators for {country} have been alerted.",
+                country=country,
+            )
+        )
+    elif alerted.people:
+        ctx.say(
+            ctx._(
+                "Received, thank you. No coordinator for {country} could be alerted, so the "
+                "administrators have been.",
+                country=country,
+            )
+        )
+    else:
+        ctx.say(
+            ctx._(
+                "Received, thank you. Nobody could be alerted right now; your update is saved "
+                "and will be seen in moderation."
+            )
+        )
+
+
+async def _cancelled(turn: T) -> None:
+    turn.ctx.say(turn._("Cancelled. Nothing was sent or saved."))
+
+
+class UpdateConversation(Conversation[UpdateDraft]):
+    """The /update flow; an update left unfinished for a day is set aside."""
 
     def abandoned(self, ctx: Context) -> bool:
-        started = ctx.state.data.get("started")
-        return started is None or ctx.now - datetime.fromisoformat(started) > ABANDONED_AFTER
-
-    async def reprompt(self, ctx: Context) -> None:
-        step = ctx.state.step
-        if step == "text":
-            ctx.say(
-                ctx._(
-                    "What is happening? Write a short update (up to {max} characters). You may "
-                    "send a photo or voice note instead, but they use more data on a slow "
-                    "connection. Send {cancel} to stop.",
-                    max=ctx._.number(MAX_UPDATE),
-                    cancel=command_text(ctx, "cancel"),
-                )
-            )
-        elif step == "caption":
-            ctx.say(ctx._("Got it. Add a few words about it, so coordinators know what it shows."))
-        elif step == "spheres":
-            self._ask_spheres(ctx, replace=False)
-        elif step == "urgency":
-            ctx.say(
-                ctx._("Is it urgent? Urgent updates reach your country's coordinators at once."),
-                [
-                    Button(ctx._("Routine"), f"{FLOW}:urg:no"),
-                    Button(ctx._("Urgent"), f"{FLOW}:urg:yes"),
-                ],
-            )
-        elif step == "keep":
-            ctx.say(
-                ctx._(
-                    "If a coordinator shares it with practitioners in other countries (never with "
-                    "your name), may the alliance keep the text after {days} days?",
-                    days=ctx._.number(ctx.config.update_retention_days),
-                ),
-                [
-                    Button(ctx._("Yes, keep it"), f"{FLOW}:keep:yes"),
-                    Button(ctx._("No"), f"{FLOW}:keep:no"),
-                ],
-            )
-        elif step == "confirm":
-            self._summary(ctx)
-        elif step == "country":
-            ctx.say(ctx._("Type the name of the country it concerns."))
-
-    def _ask_spheres(self, ctx: Context, *, replace: bool) -> None:
-        chosen = ctx.state.data.get("spheres", [])
-        ctx.say(
-            ctx._("Which spheres does it concern? Yours are already ticked."),
-            checklist(ctx, f"{FLOW}:sph:", sphere_options(ctx), chosen),
-            columns=2,
-            replace=replace,
-        )
-
-    def _summary(self, ctx: Context) -> None:
-        data = ctx.state.data
-        text = data.get("text") or ""
-        excerpt = text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
-        parts = [ctx._("Your update:"), f"“{excerpt}”" if excerpt else ""]
-        if data.get("media"):
-            parts.append(ctx._("With an attachment (kept on the app's servers, not downloaded)."))
-        parts.append(
-            ctx._(
-                "Country: {country} · Spheres: {spheres} · {urgency}",
-                country=ctx._.country_name(data["country"]),
-                spheres=sphere_labels(ctx, data["spheres"]),
-                urgency=ctx._("Urgent") if data.get("urgent") else ctx._("Routine"),
-            )
-        )
-        ctx.say(
-            "\n".join(p for p in parts if p),
-            [
-                Button(ctx._("Send"), f"{FLOW}:go:send"),
-                Button(ctx._("Another country"), f"{FLOW}:go:country"),
-                Button(ctx._("Cancel"), f"{FLOW}:go:cancel"),
-            ],
-        )
+        started = ctx.state.data.get("started") if ctx.state.flow == self.name else None
+        try:
+            return started is None or ctx.now - datetime.fromisoformat(started) > ABANDONED_AFTER
+        except (TypeError, ValueError):
+            return True
 
     async def on_input(self, ctx: Context) -> None:
-        step, inbound = ctx.state.step, ctx.inbound
         if self.abandoned(ctx):
             ctx.state.clear()
             ctx.say(
@@ -143,222 +270,111 @@ class UpdateFlow:
                 )
             )
             return
-        if step in ("text", "caption", "country") and inbound.payload is None:
-            await {
-                "text": self._got_text,
-                "caption": self._got_caption,
-                "country": self._got_country,
-            }[step](ctx)
-            return
-        if step in REVISABLE and inbound.payload is None and _sentence(inbound.text):
-            await self._revise(ctx, (inbound.text or "").strip())
-            return
-        tags = {
-            "spheres": "sph",
-            "urgency": "urg",
-            "keep": "keep",
-            "confirm": "go",
-            "country": "cty",
-        }
-        value = choice(ctx, f"{FLOW}:{tags.get(step or '', '?')}:")
-        if value is None:
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-        elif step == "spheres":
-            await self._sphere(ctx, value)
-        elif step == "urgency":
-            ctx.state.go(FLOW, "keep", urgent=value == "yes")
-            await self.reprompt(ctx)
-        elif step == "keep":
-            ctx.state.go(FLOW, "confirm", keep=value == "yes")
-            await self.reprompt(ctx)
-        elif step == "confirm":
-            await self._confirm(ctx, value)
-        elif step == "country":
-            if value in ctx._.countries():
-                ctx.state.go(FLOW, "confirm", country=value)
-            await self.reprompt(ctx)
+        await super().on_input(ctx)
 
-    async def _got_text(self, ctx: Context) -> None:
-        inbound = ctx.inbound
-        if inbound.media is not None:
-            if inbound.media not in ATTACHABLE or not inbound.media_ref:
-                ctx.say(
-                    ctx._(
-                        "I can't use that for an update. Please write it, or send a photo "
-                        "or a voice note."
-                    )
-                )
-                return
-            ctx.state.data.update(media=inbound.media.value, media_ref=inbound.media_ref)
-            caption = (inbound.text or "").strip()
-            if not caption:
-                ctx.state.go(FLOW, "caption")
-                await self.reprompt(ctx)
-                return
-            await self._accept_text(ctx, caption)
-            return
-        await self._accept_text(ctx, (inbound.text or "").strip())
-
-    async def _got_caption(self, ctx: Context) -> None:
-        if ctx.inbound.media is not None:
-            ctx.say(ctx._("One attachment per update. Please add a few words as a message."))
-            return
-        await self._accept_text(ctx, (ctx.inbound.text or "").strip())
-
-    async def _revise(self, ctx: Context, text: str) -> None:
-        """A sentence typed where a button was expected is her update, rewritten: keep it."""
-        if not self._fits(ctx, text):
-            return
-        ctx.state.data["text"] = text
-        ctx.say(ctx._("I have replaced the text of your update with this one."))
-        await self.reprompt(ctx)
-
-    def _fits(self, ctx: Context, text: str) -> bool:
-        """Within the limit; if not, say so and give her text back to shorten."""
-        if len(text) <= MAX_UPDATE:
-            return True
-        ctx.say(
-            ctx._(
-                "Your update has {n} characters; the limit is {max}. Here it is, so "
-                "you can shorten it and send it again:",
-                n=ctx._.number(len(text)),
-                max=ctx._.number(MAX_UPDATE),
-            )
-        )
-        ctx.say(text)
-        return False
-
-    async def _accept_text(self, ctx: Context, text: str) -> None:
-        if not self._fits(ctx, text):
-            return
-        if not meaningful(text):
-            ctx.say(ctx._("Please write a few words about what happened."))
-            return
-        ctx.state.go(FLOW, "spheres", text=text)
-        await self.reprompt(ctx)
-
-    async def _got_country(self, ctx: Context) -> None:
-        matches = find_countries(ctx.catalogs, ctx._, ctx.inbound.text or "")
-        if not matches:
-            ctx.say(ctx._("I could not find that country. Please type its name again."))
-            return
-        ctx.say(
-            ctx._("Is it one of these?"),
-            [Button(name, f"{FLOW}:cty:{code}") for code, name in matches],
-        )
-
-    async def _sphere(self, ctx: Context, value: str) -> None:
-        pressed = toggle(ctx, "spheres", value, SPHERE_BY_CODE)
-        if pressed == "done" and not ctx.state.data.get("spheres"):
-            ctx.say(ctx._("Please choose at least one sphere."))
-        elif pressed == "done":
-            ctx.state.go(FLOW, "urgency")
-            await self.reprompt(ctx)
-        elif pressed == "invalid":
-            await self.reprompt(ctx)
-        else:
-            self._ask_spheres(ctx, replace=True)
-
-    async def _confirm(self, ctx: Context, value: str) -> None:
-        if value == "country":
-            ctx.state.go(FLOW, "country")
-            await self.reprompt(ctx)
-            return
-        if value != "send":
-            ctx.state.clear()
-            ctx.say(ctx._("Cancelled. Nothing was sent or saved."))
-            return
-        assert ctx.member is not None
-        data = ctx.state.data
-        update_id = await ctx.tx.updates.submit(
-            author_id=ctx.member.id,
-            country=data["country"],
-            locale=ctx.locale,
-            urgent=bool(data.get("urgent")),
-            text=data.get("text"),
-            media_kind=MediaKind(data["media"]) if data.get("media") else None,
-            media_ref=data.get("media_ref"),
-            keep_if_shared=bool(data.get("keep")),
-            spheres=data["spheres"],
-            now=ctx.now,
-        )
-        ctx.state.clear()
-        country = ctx._.country_name(data["country"])
-        if data.get("urgent"):
-            await notify_urgent(ctx, update_id, data)
-            ctx.say(
-                ctx._(
-                    "Received, thank you. The coordinators for {country} have been alerted.",
-                    country=country,
-                )
-            )
-        else:
-            ctx.say(
-                ctx._(
-                    "Received, thank you. The coordinators for {country} will read it.",
-                    country=country,
-                )
-            )
+    def ask_again(self, turn: T) -> None:
+        """The current step's question again (after her text was replaced)."""
+        self._ask(turn, replace=False)
 
 
-async def notify_urgent(ctx: Context, update_id: int, data: dict[str, object]) -> None:
-    """Tell the country's coordinators at once, through the outbox (admins if there are none)."""
-    assert ctx.member is not None
-    country = str(data["country"])
-    text = str(data.get("text") or "")
-    excerpt = text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
-    spheres = [str(s) for s in data.get("spheres", [])]  # type: ignore[attr-defined]
-    texts, labels = {}, {}
-    for locale in ctx.catalogs.supported:
-        _ = ctx.catalogs.get(locale)
-        names = _(", ").join(_(s.label) for s in SPHERES if s.code in spheres)
-        texts[locale] = _(
-            "Urgent update #{id} from {country} ({spheres}):\n“{excerpt}”",
-            id=update_id,
-            country=_.country_name(country),
-            spheres=names,
-            excerpt=excerpt,
-        )
-        labels[locale] = _("Open the queue")
-    audience = Audience(
-        countries=(country,), roles=(Role.COORDINATOR.value,), exclude=(ctx.member.id,)
-    )
-    if not await ctx.tx.campaigns.audience_by_locale(audience):
-        audience = Audience(roles=(Role.ADMIN.value,), exclude=(ctx.member.id,))
-    notice = await ctx.tx.campaigns.create(
-        kind=CampaignKind.NOTICE,
-        status=CampaignStatus.SCHEDULED,
-        title=f"urgent update #{update_id}",
-        texts=texts,
-        default_locale="en",
-        audience=audience,
-        schedule="now",
-        now=ctx.now,
-        buttons=[CampaignButton(labels, "cmd:moderate")],
-        source_update_id=update_id,  # its texts go with the update (/forget, retention)
-    )
-    await ctx.tx.campaigns.fire(notice, ONCE, ctx.now)
+UPDATE = UpdateConversation(
+    FLOW,
+    UpdateDraft,
+    [
+        Step(
+            name="text",
+            kind=Kind.MEDIA,
+            ask=_ask_text,
+            parse=_words,
+            empty=FEW_WORDS,
+            answer=_got_text,
+        ),
+        Step(
+            name="caption",
+            kind=Kind.MEDIA,
+            ask=lambda t: t._(
+                "Got it. Add a few words about it, so coordinators know what it shows."
+            ),
+            parse=_words,
+            empty=FEW_WORDS,
+            skip=lambda t: t.state.media is None or bool(t.state.text),
+            answer=_got_caption,
+        ),
+        Step(
+            name="spheres",
+            kind=Kind.CHECKLIST,
+            ask=lambda t: t._("Which spheres does it concern? Yours are already ticked."),
+            options=lambda t: [Option(s.code, t._(s.label)) for s in SPHERES],
+            chosen=lambda t: t.state.spheres,
+            tick=_tick,
+            typed=_revise,
+            answer=_spheres_done,
+            columns=2,
+        ),
+        Step(
+            name="urgency",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._(
+                "Is it urgent? Urgent updates reach your country's coordinators at once."
+            ),
+            options=lambda t: [Option("no", t._("Routine")), Option("yes", t._("Urgent"))],
+            typed=_revise,
+            answer=_urgency,
+        ),
+        Step(
+            name="keep",
+            kind=Kind.CONFIRM,
+            ask=lambda t: t._(
+                "If a coordinator shares it with practitioners in other countries (never with "
+                "your name), may the alliance keep the text after {days} days?",
+                days=t._.number(t.ctx.config.update_retention_days),
+            ),
+            options=lambda t: [Option("yes", t._("Yes, keep it")), Option("no", t._("No"))],
+            typed=_revise,
+            answer=_keep,
+        ),
+        Step(
+            name="confirm",
+            kind=Kind.CHOICE,
+            ask=_summary,
+            options=lambda t: [
+                Option("send", t._("Send")),
+                Option("country", t._("Another country")),
+            ],
+            typed=_revise,
+            cancel=True,
+            answer=_confirmed,
+        ),
+        Step(
+            name="country",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._("Type the name of the country it concerns."),
+            typed=_search,
+            accepts=lambda t, code: code in t._.countries(),
+            answer=_country,
+        ),
+    ],
+    finish=_send,
+    cancelled=_cancelled,
+)
 
 
 def register(router: Router) -> None:
-    flow = UpdateFlow()
-    router.flow(flow)
+    router.flow(UPDATE, role=Role.MEMBER)
 
     @router.command("update", N_("Share an update from the ground"))
     async def cmd_update(ctx: Context, arg: str) -> None:
-        if ctx.state.flow == FLOW and not flow.abandoned(ctx):
+        assert ctx.member is not None
+        if ctx.state.flow == FLOW and not UPDATE.abandoned(ctx):
             ctx.say(
                 ctx._(
                     "You have an unfinished update; let's continue. Send {cancel} to start again.",
                     cancel=command_text(ctx, "cancel"),
                 )
             )
-            await flow.reprompt(ctx)
+            await UPDATE.reprompt(ctx)
             return
-        await flow.start(ctx)
-
-
-def _sentence(text: str | None) -> bool:
-    """More than a few words: her words about what happened, not a mistyped button."""
-    return text is not None and len(text.split()) > 3
+        draft = UpdateDraft(
+            started=ctx.now, country=ctx.member.country, spheres=list(ctx.member.spheres)
+        )
+        await UPDATE.start(ctx, draft)

@@ -15,6 +15,7 @@ from bot.core.campaigns import (
     CampaignButton,
     CampaignKind,
     CampaignStatus,
+    NewCampaign,
     Progress,
 )
 from bot.core.models import MemberStatus
@@ -69,46 +70,27 @@ class CampaignRepository:
         )
         return {locale: int(n) for locale, n in rows}
 
-    async def create(
-        self,
-        *,
-        kind: CampaignKind,
-        status: CampaignStatus,
-        title: str,
-        texts: dict[str, str],
-        default_locale: str,
-        audience: Audience,
-        schedule: str,
-        now: datetime,
-        run_at: datetime | None = None,
-        cron: str | None = None,
-        timezone: str = "UTC",
-        created_by: int | None = None,
-        buttons: Sequence[CampaignButton] = (),
-        template_name: str | None = None,
-        template_language: str | None = None,
-        source_update_id: int | None = None,
-    ) -> Campaign:
+    async def create(self, new: NewCampaign, now: datetime) -> Campaign:
         result = await self.conn.execute(
             insert(campaign_t)
             .values(
-                kind=kind.value,
-                status=status.value,
-                title=title[:120],
-                default_locale=default_locale,
-                texts=texts,
-                buttons=[{"labels": b.labels, "payload": b.payload} for b in buttons],
-                audience=audience.to_json(),
-                schedule=schedule,
-                run_at=run_at,
-                cron=cron,
-                timezone=timezone,
-                priority=PRIORITY[kind],
-                created_by=created_by,
+                kind=new.kind.value,
+                status=new.status.value,
+                title=new.title[:120],
+                default_locale=new.default_locale,
+                texts=new.texts,
+                buttons=[{"labels": b.labels, "payload": b.payload} for b in new.buttons],
+                audience=new.audience.to_json(),
+                schedule=new.schedule,
+                run_at=new.run_at,
+                cron=new.cron,
+                timezone=new.timezone,
+                priority=PRIORITY[new.kind],
+                created_by=new.created_by,
                 created_at=now,
-                template_name=template_name,
-                template_language=template_language,
-                source_update_id=source_update_id,
+                template_name=new.template_name,
+                template_language=new.template_language,
+                source_update_id=new.source_update_id,
             )
             .returning(campaign_t.c.id)
         )

@@ -40,10 +40,10 @@ async def purge_expired(
             .values(platform_message_id=None)
         )
         counts = {
-            "processed_updates": await tx.forget_processed_updates(now - policy.processed_updates),
-            "chat_messages": await tx.forget_old_messages(now - policy.chat_messages),
-            "stale_states": await tx.forget_stale_states(now - policy.stale_states),
-            "dashboard_links": await tx.forget_expired_dashboard_links(now),
+            "processed_updates": await tx.processed.forget_before(now - policy.processed_updates),
+            "chat_messages": await tx.chat_log.forget_before(now - policy.chat_messages),
+            "stale_states": await tx.conversations.forget_stale(now - policy.stale_states),
+            "dashboard_links": await tx.dashboard_links.forget_expired(now),
             "outbox_message_ids": ids.rowcount,
         }
     await store.scrub()

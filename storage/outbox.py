@@ -180,7 +180,7 @@ class OutboxStore:
             conn = tx.conn
             if outcome.status == OutboxStatus.SENT and item.member_id is not None:
                 kept = [m for m in message_ids if m != item.edit_message_id]
-                await tx.record_messages(item.channel, item.chat_id, kept, now)
+                await tx.chat_log.record(item.channel, item.chat_id, kept, now)
             # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
             in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
             await conn.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, update
 
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendStatus
 from bot.core.outbox import REPLY_PRIORITY, OutboxStatus, Outcome, RetryPolicy
+from storage.chats import ChatLogRepository
 from storage.connection import SqlConnection
 from storage.outbox import final_values
 from storage.tables import outbox_t
@@ -58,8 +59,9 @@ def layout(message: Outbound) -> dict[str, Any] | None:
 class ReplyRepository:
     """The core's side of reply rows (the worker's is OutboxStore)."""
 
-    def __init__(self, conn: SqlConnection) -> None:
+    def __init__(self, conn: SqlConnection, chat_log: ChatLogRepository) -> None:
         self.conn = conn
+        self._chat_log = chat_log
 
     async def enqueue(
         self,
@@ -92,7 +94,22 @@ class ReplyRepository:
         result = await self.conn.execute(_ENQUEUE, rows[0] if len(rows) == 1 else rows)
         return list(result.scalars())
 
-    async def finish(self, attempts: Sequence[ReplyAttempt], now: datetime) -> list[str]:
+    async def finish(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        attempts: Sequence[ReplyAttempt],
+        now: datetime,
+        *,
+        remember: bool,
+    ) -> None:
+        """Record how the fast path's sends ended, in one statement: what did not go out is
+        left to the delivery worker. `remember`: keep the sent ids for /wipe."""
+        shown = await self._settle(attempts, now)
+        if remember and shown:
+            await self._chat_log.record(channel, chat_id, shown, now)
+
+    async def _settle(self, attempts: Sequence[ReplyAttempt], now: datetime) -> list[str]:
         """One UPDATE for every row; returns the message ids the sends left in her chat."""
         blocked = any(
             a.result is not None and a.result.status is SendStatus.UNREACHABLE for a in attempts

@@ -76,7 +76,8 @@ class ReportRepository:
     async def survey_counts(self, survey_id: int, by: Breakdown) -> list[AnswerCount]:
         """The survey's counters for one breakdown (its declared ones only; a group too small
         to count was never written, so it is absent, not zero). A number question's answers
-        come as ranges: option "#2" is the third range, as handlers.reports.number_bins has it."""
+        come as ranges: option "#2" is the third range, as number_bins in
+        bot/services/reports.py has it."""
         dimension = SURVEY_DIMENSIONS.get(by)
         if dimension is None:
             return []

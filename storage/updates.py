@@ -122,13 +122,22 @@ class UpdateRepository:
         self, countries: Sequence[str] | None, after_id: int = 0
     ) -> FieldUpdate | None:
         base = self._queue(countries)
-        # Urgent first, then oldest; `after_id` skips within the same urgency band.
+        # Urgent first, then oldest. The one after `after_id` in that order (from the urgent
+        # band on to the routine one), then from the start again.
+        band = case((update_row_t.c.urgent, 0), else_=1)
+        after: Any = update_row_t.c.id > after_id
+        if after_id:
+            urgent = (
+                await self.conn.execute(
+                    select(update_row_t.c.urgent).where(update_row_t.c.id == after_id)
+                )
+            ).scalar()
+            if urgent is not None:
+                after_band = 0 if urgent else 1
+                after = or_(band > after_band, and_(band == after_band, after))
         row = (
             await self.conn.execute(
-                select(update_row_t)
-                .where(base, update_row_t.c.id > after_id)
-                .order_by(case((update_row_t.c.urgent, 0), else_=1), update_row_t.c.id)
-                .limit(1)
+                select(update_row_t).where(base, after).order_by(band, update_row_t.c.id).limit(1)
             )
         ).first()
         if row is None and after_id:

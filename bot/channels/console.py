@@ -53,6 +53,13 @@ class ConsoleChannel:
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
     ) -> SendResult:
         message_id = edit_message_id or str(next(self._ids))
+        if message.ack and edit_message_id == self._buttons_message:
+            # A checklist ticked in place: one line, not the whole menu again (its numbers
+            # stay as they were shown).
+            self.out.write(f"{message.ack}\n\n")
+            self.out.flush()
+            self._buttons = message.buttons or self._buttons
+            return SendResult(SendStatus.SENT, message_id=message_id)
         lines = [message.text]
         if message.file is not None:
             lines.append(f"[file: {message.file.filename}, {len(message.file.content)} bytes]")

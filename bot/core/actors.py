@@ -75,7 +75,7 @@ async def audit(
 ) -> None:
     """One audit entry: who (by member id or "cli"/"system"), what, about whom (a member id),
     and details that are never her words."""
-    await tx.audit(
+    await tx.audit_log.append(
         actor=actor.label,
         action=action,
         now=now,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from bot.core.callbacks import Callback
 
 
 class CampaignKind(StrEnum):
@@ -104,6 +107,27 @@ class Campaign:
         return out
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCampaign:
+    """What creating a campaign needs: what, to whom, in which languages, when, by whom."""
+
+    kind: CampaignKind
+    status: CampaignStatus
+    title: str
+    texts: dict[str, str]
+    default_locale: str
+    audience: Audience
+    schedule: str = "now"  # now | at | cron
+    run_at: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    created_by: int | None = None
+    buttons: Sequence[CampaignButton] = ()
+    template_name: str | None = None
+    template_language: str | None = None
+    source_update_id: int | None = None  # its copies go with that update (/forget, retention)
+
+
 MAX_TEXT = 4000  # under Telegram's 4096 and WhatsApp's 4096, leaving room for a header
 
 
@@ -150,3 +174,17 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.remaining == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveCampaign(Callback, prefix="campaign-ok", version=1):
+    """The "Approve #N" button under an approval request or a campaign shown."""
+
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCampaign(Callback, prefix="campaign-x", version=1):
+    """The "Cancel #N" button under a campaign shown or just sent."""
+
+    campaign_id: int

@@ -84,10 +84,13 @@ class Context:
         file: OutboundFile | None = None,
         attachment: MediaRef | None = None,
         typed: bool = False,
+        ack: str | None = None,
     ) -> None:
         """Queue a message to her; it is sent after the update's transaction commits.
 
         `typed`: the answer is to be typed, the buttons are only ways out (back, skip, stop).
+        `ack`: with `replace`, the one line a channel that cannot edit in place may print
+        instead of the whole message (the terminal).
         """
         self.reply.messages.append(
             Outbound(
@@ -98,6 +101,7 @@ class Context:
                 file=file,
                 attachment=attachment,
                 typed=typed,
+                ack=ack,
             )
         )
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from bot.core.callbacks import MAX_PAYLOAD_BYTES, PayloadTooLong
 from bot.core.context import Context
 from bot.core.i18n import N_, Translator, fold
+from bot.core.ids import plain
 from bot.core.messages import Button, InboundEvent, MediaKind, MediaRef
 from bot.core.models import Role
 from bot.core.router import refuse
@@ -60,6 +61,10 @@ GO_CANCEL = "~x"
 GO_DONE = "~d"
 
 END = "~end"  # what an answer returns to end the flow (the flow's `finish` then runs)
+# What an answer returns to stay at the step without asking again (it said what to do next,
+# e.g. "type the name of the country"); her next input is read by the same step.
+STAY = "~stay"
+TICKED, UNTICKED = "✓", "✗"  # a checklist tick acknowledged in one line (the terminal)
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -152,9 +157,9 @@ class Step(Generic[S]):
     """One row of a flow's table.
 
     `answer(turn, value)` stores the answer in `turn.state` and returns the next step's name,
-    `END`, or None for the next row. Its value is: the option's value (CHOICE), the ticked
-    values (CHECKLIST, a list), what `parse` returned (TEXT, NUMBER: an int), True/False
-    (CONFIRM), the MediaRef or the parsed text (MEDIA).
+    `END`, `STAY` (stay here without asking again), or None for the next row. Its value is:
+    the option's value (CHOICE), the ticked values (CHECKLIST, a list), what `parse` returned
+    (TEXT, NUMBER: an int), True/False (CONFIRM), the MediaRef or the parsed text (MEDIA).
     """
 
     name: str
@@ -175,6 +180,7 @@ class Step(Generic[S]):
     columns: int = 1
     back: bool = True  # offer Back when there is a step to go back to
     cancel: bool = False  # offer a Cancel button (TEXT, NUMBER and MEDIA always say /cancel)
+    empty: str | None = None  # TEXT, MEDIA: what to say to an empty message (a msgid)
     more: Callable[[Turn[S]], Sequence[Button]] | None = None  # more buttons (commands)
 
 
@@ -298,6 +304,7 @@ class Conversation(Generic[S]):
         ctx = turn.ctx
         text = text.strip()
         if step.kind in (Kind.CHOICE, Kind.CHECKLIST, Kind.CONFIRM):
+            text = plain(text)  # a label typed with a right-to-left mark is still the label
             option = self._match_label(turn, step, text)
             if option == GO_BACK:
                 await self._back(turn)
@@ -312,8 +319,8 @@ class Conversation(Generic[S]):
             else:
                 self._wrong(turn, CHOOSE_A_BUTTON)
             return
-        if not text:
-            self._wrong(turn, EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA)
+        if not plain(text):
+            self._wrong(turn, step.empty or (EMPTY if step.kind is not Kind.MEDIA else SEND_MEDIA))
             return
         if step.kind is Kind.MEDIA and step.parse is None:
             self._wrong(turn, SEND_MEDIA)
@@ -341,6 +348,7 @@ class Conversation(Generic[S]):
 
     def _number(self, turn: Turn[S], step: Step[S], text: str) -> int:
         _ = turn._
+        text = plain(text)  # "\ufeff3", "3\u200f": invisible marks are not part of it
         digits = text.removeprefix("-")
         # Eastern Arabic and Persian digits read as numbers too (int() knows them).
         if not digits.isdecimal() or len(digits) > 12:
@@ -361,7 +369,7 @@ class Conversation(Generic[S]):
     def _match_label(self, turn: Turn[S], step: Step[S], text: str) -> str | None:
         """The option whose label she typed (folded: case, accents, Arabic forms, the
         checklist's ticks), or Back."""
-        wanted = fold(_strip_ticks(text))
+        wanted = fold(_strip_ticks(plain(text)))
         if not wanted:
             return None
         for option in self._options(turn, step):
@@ -386,7 +394,9 @@ class Conversation(Generic[S]):
         step.tick(turn, value)
         # On a channel that can edit, the checklist is edited in place; the terminal shows a
         # one-line acknowledgement of the change instead of the whole menu.
-        self._ask(turn, replace=True)
+        label = next(o.label for o in self._options(turn, step) if o.value == value)
+        mark = TICKED if step.chosen is not None and value in step.chosen(turn) else UNTICKED
+        self._ask(turn, replace=True, ack=f"{mark} {label}")
         self._save(turn)
 
     async def _answered(self, turn: Turn[S], step: Step[S], value: Any) -> None:
@@ -400,6 +410,9 @@ class Conversation(Generic[S]):
             return
         if result == END:
             await self._end(turn)
+            return
+        if result == STAY:
+            self._save(turn)
             return
         target = result if result is not None else self._after(turn, step.name)
         if target is None:
@@ -462,7 +475,7 @@ class Conversation(Generic[S]):
 
     # -- saying ------------------------------------------------------------------------------
 
-    def _ask(self, turn: Turn[S], *, replace: bool) -> None:
+    def _ask(self, turn: Turn[S], *, replace: bool, ack: str | None = None) -> None:
         ctx = turn.ctx
         step = self.step(turn, turn.step)
         if step is None:
@@ -486,7 +499,9 @@ class Conversation(Generic[S]):
         if step.cancel:
             buttons.append(Button(ctx._(CANCEL), self._payload(step, GO_CANCEL)))
         typed = step.kind in (Kind.TEXT, Kind.NUMBER, Kind.MEDIA)
-        ctx.say(step.ask(turn), buttons, columns=step.columns, replace=replace, typed=typed)
+        ctx.say(
+            step.ask(turn), buttons, columns=step.columns, replace=replace, typed=typed, ack=ack
+        )
 
     def _options(self, turn: Turn[S], step: Step[S]) -> Sequence[Option]:
         if step.options is not None:

@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.core.ids import plain
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "ar", "fr")
@@ -98,8 +100,9 @@ def native_language_name(code: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and Arabic diacritics, unify alef forms and apostrophes and
-    quotes (a phone keyboard types ' where a label has ’): for forgiving search."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    quotes (a phone keyboard types ' where a label has ’), drop invisible marks (`plain`):
+    for forgiving search and for matching a typed label or command word."""
+    decomposed = unicodedata.normalize("NFKD", plain(text).casefold())
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return kept.translate(_FOLD).strip()
 

@@ -1,14 +1,12 @@
-"""Invitations: one way to make them (bot and CLI alike), and the links that carry them."""
+"""Invitations: their codes, lifetimes and the links that carry them. Making, revoking and
+accepting them is `bot.services.invitations`."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote
-
-from bot.core.models import Invite, Role
-from bot.core.ports import Transaction
 
 DEFAULT_LIFETIME = timedelta(days=7)
 MIN_LIFETIME, MAX_LIFETIME = timedelta(hours=1), timedelta(days=90)
@@ -24,64 +22,6 @@ def new_code() -> str:
         code = secrets.token_urlsafe(12)
         if not code.startswith(_RESERVED_PREFIXES):
             return code
-
-
-async def create_invite(
-    tx: Transaction,
-    *,
-    role: Role,
-    country: str | None,
-    uses: int,
-    expires_at: datetime | None,
-    actor: str,
-    now: datetime,
-    actor_member_id: int | None = None,
-) -> Invite:
-    """Create an invitation and write it to the audit log (who invited, which role, how many)."""
-    invite = await tx.create_invite(
-        code=new_code(),
-        role=role,
-        country=country,
-        uses=uses,
-        expires_at=expires_at,
-        created_by=actor,
-        now=now,
-    )
-    await tx.audit(
-        actor=actor,
-        action="invite.created",
-        now=now,
-        actor_member_id=actor_member_id,
-        details={
-            "invite_id": invite.id,
-            "role": invite.role.value,
-            "uses": uses,
-            "country": country,
-        },
-    )
-    return invite
-
-
-async def revoke_invite(
-    tx: Transaction,
-    invite: Invite,
-    *,
-    actor: str,
-    now: datetime,
-    actor_member_id: int | None = None,
-) -> bool:
-    """Revoke an invitation (no one can join with it any more, not even someone half-way
-    through joining) and audit it; False when it was already revoked."""
-    if not await tx.revoke_invite(invite.id, now):
-        return False
-    await tx.audit(
-        actor=actor,
-        action="invite.revoked",
-        now=now,
-        actor_member_id=actor_member_id,
-        details={"invite_id": invite.id, "role": invite.role.value},
-    )
-    return True
 
 
 @dataclass(frozen=True, slots=True)

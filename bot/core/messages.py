@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.ids import plain
+
 
 class ChannelName(StrEnum):
     """The channels Wasl speaks on."""
@@ -65,10 +67,11 @@ class Inbound:
 
     @property
     def command(self) -> tuple[str, str] | None:
-        """`("start", "abc")` for "/start abc"; None when the text is not a slash command."""
+        """`("start", "abc")` for "/start abc" (invisible marks around it ignored: `plain`);
+        None when the text is not a slash command."""
         if self.text is None or self.event is not InboundEvent.MESSAGE:
             return None
-        match = _COMMAND.match(self.text.strip())
+        match = _COMMAND.match(plain(self.text))
         if match is None:
             return None
         return match.group(1).lower(), (match.group(2) or "").strip()
@@ -124,6 +127,8 @@ class Outbound:
     a new one (fewer messages on a slow phone); channels that cannot edit send a new message.
     `typed` says she is asked to type her answer (a number of days, a remark): a channel that
     shows choices as a numbered list must then take "2" as what she typed, not as choice 2.
+    `ack` is a one-line acknowledgement of a replacement (a checklist's tick: "✓ Education")
+    that a channel printing every message anew (the terminal) shows instead of the whole one.
     """
 
     text: str
@@ -134,6 +139,7 @@ class Outbound:
     attachment: MediaRef | None = None
     template: Template | None = None  # WhatsApp outside the 24-hour window
     typed: bool = False
+    ack: str | None = None
 
 
 class SendStatus(StrEnum):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.i18n import N_
+from bot.core.ids import plain
 from bot.core.messages import ChannelName
 
 
@@ -133,8 +134,13 @@ class ConversationState:
 
     def numbered_choice(self, text: str | None) -> str | None:
         """The payload she picked by typing its number in the last numbered menu, if any."""
-        number = (text or "").strip()
-        if self.menu and number.isdigit() and 1 <= int(number) <= len(self.menu):
+        number = plain(text)  # "\u200f3" from a right-to-left keyboard is 3
+        if (
+            self.menu
+            and number.isdecimal()
+            and len(number) < 6
+            and 1 <= int(number) <= len(self.menu)
+        ):
             return self.menu[int(number) - 1]
         return None
 

@@ -11,9 +11,8 @@ from typing import Any, Protocol
 from bot.core.campaigns import (
     Audience,
     Campaign,
-    CampaignButton,
-    CampaignKind,
     CampaignStatus,
+    NewCampaign,
     Progress,
 )
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendResult
@@ -49,26 +48,7 @@ class Campaigns(Protocol):
 
     async def audience_by_locale(self, audience: Audience) -> dict[str, int]: ...
 
-    async def create(
-        self,
-        *,
-        kind: CampaignKind,
-        status: CampaignStatus,
-        title: str,
-        texts: dict[str, str],
-        default_locale: str,
-        audience: Audience,
-        schedule: str,
-        now: datetime,
-        run_at: datetime | None = None,
-        cron: str | None = None,
-        timezone: str = "UTC",
-        created_by: int | None = None,
-        buttons: Sequence[CampaignButton] = (),
-        template_name: str | None = None,
-        template_language: str | None = None,
-        source_update_id: int | None = None,
-    ) -> Campaign: ...
+    async def create(self, new: NewCampaign, now: datetime) -> Campaign: ...
 
     async def get(self, campaign_id: int) -> Campaign | None: ...
 
@@ -114,8 +94,189 @@ class Campaigns(Protocol):
     async def failure_reasons(self, campaign_id: int) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    """A member as an operator's list shows her: no platform id, no phone number, no chat."""
+
+    id: int
+    channel: ChannelName
+    role: Role
+    country: str | None
+    locale: str
+    status: MemberStatus
+    joined_at: datetime
+
+
+class Members(Protocol):
+    """Members: her row and spheres; what is kept about her; her erasure."""
+
+    async def get(self, channel: ChannelName, platform_id: str) -> Member | None: ...
+
+    async def by_id(self, member_id: int) -> Member | None: ...
+
+    async def create(self, new: NewMember, now: datetime) -> Member: ...
+
+    async def save(self, member: Member, *, spheres_changed: bool = True) -> None:
+        """Write back locale, country, role, status, timezone, last seen (and spheres)."""
+
+    async def set_status(
+        self, channel: ChannelName, platform_id: str, status: MemberStatus
+    ) -> None: ...
+
+    async def set_role(self, member_id: int, role: Role) -> None: ...
+
+    async def summaries(
+        self, *, role: Role | None = None, country: str | None = None, limit: int = 1000
+    ) -> list[MemberSummary]:
+        """Members by id, optionally of one role or country (no platform ids)."""
+
+    async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
+
+    async def erase(self, member: Member) -> ErasureReport:
+        """Delete her and everything linked to her; pseudonymise audit entries about her."""
+
+
+class Invites(Protocol):
+    """Invitation codes."""
+
+    async def get(self, code: str) -> Invite | None: ...
+
+    async def by_id(self, invite_id: int) -> Invite | None: ...
+
+    async def list(self, created_by: str | None = None, limit: int = 100) -> list[Invite]:
+        """The newest invitations first; only those `created_by` made, when given."""
+
+    async def use(self, invite_id: int, now: datetime | None = None) -> bool:
+        """Take one use of an invite; False when none was left (or, given `now`, when it has
+        expired or was revoked)."""
+
+    async def revoke(self, invite_id: int, now: datetime) -> bool:
+        """Revoke an invitation; False when it was already revoked (or does not exist)."""
+
+    async def create(
+        self,
+        *,
+        code: str,
+        role: Role,
+        country: str | None,
+        uses: int,
+        expires_at: datetime | None,
+        created_by: str,
+        now: datetime,
+    ) -> Invite: ...
+
+
+class Conversations(Protocol):
+    """Where each chat is in a flow."""
+
+    async def load(self, channel: ChannelName, chat_id: str) -> ConversationState: ...
+
+    async def save(
+        self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
+    ) -> None:
+        """Persist her state; an empty state deletes the row."""
+
+
+class ProcessedUpdates(Protocol):
+    """Update ids already handled."""
+
+    async def claim(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
+        """Record an update id; False when it was already handled (a redelivery)."""
+
+
+class ChatLog(Protocol):
+    """Message ids in her chat, so /wipe can delete them while the platform allows."""
+
+    async def record(
+        self, channel: ChannelName, chat_id: str, message_ids: Sequence[str], now: datetime
+    ) -> None: ...
+
+    async def recent(self, channel: ChannelName, chat_id: str, since: datetime) -> list[str]: ...
+
+    async def forget(self, channel: ChannelName, chat_id: str) -> int: ...
+
+
+class Replies(Protocol):
+    """An update's replies, written through the outbox in the update's own transaction."""
+
+    async def enqueue(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        member_id: int | None,
+        messages: Sequence[tuple[Outbound, str | None]],
+        now: datetime,
+    ) -> list[int]:
+        """Write replies (each with the message it edits) as outbox rows already claimed by
+        this process, in one statement; returns their ids in order."""
+
+    async def finish(
+        self,
+        channel: ChannelName,
+        chat_id: str,
+        attempts: Sequence[ReplyAttempt],
+        now: datetime,
+        *,
+        remember: bool,
+    ) -> None:
+        """Record how the fast path's sends ended, in one statement: what did not go out is
+        left to the delivery worker. `remember`: keep the sent ids for /wipe."""
+
+
+class AuditLog(Protocol):
+    """Coordinator, secretariat and admin actions, role changes (services write it through
+    `bot.core.actors.audit`)."""
+
+    async def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        now: datetime,
+        subject_member_id: int | None = None,
+        actor_member_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class DashboardLinks(Protocol):
+    """Dashboard links, kept by the hash of their token."""
+
+    async def create(
+        self, member_id: int, token_hash: str, expires_at: datetime, now: datetime
+    ) -> None: ...
+
+    async def member(self, token_hash: str, now: datetime) -> Member | None:
+        """The member whose unexpired dashboard link this is; None otherwise."""
+
+
 class Transaction(Protocol):
-    """One unit of work: everything done through it commits together or not at all."""
+    """One unit of work: everything done through its repositories commits together or not
+    at all."""
+
+    @property
+    def members(self) -> Members: ...
+
+    @property
+    def invites(self) -> Invites: ...
+
+    @property
+    def conversations(self) -> Conversations: ...
+
+    @property
+    def processed(self) -> ProcessedUpdates: ...
+
+    @property
+    def chat_log(self) -> ChatLog: ...
+
+    @property
+    def replies(self) -> Replies: ...
+
+    @property
+    def audit_log(self) -> AuditLog: ...
+
+    @property
+    def dashboard_links(self) -> DashboardLinks: ...
 
     @property
     def campaigns(self) -> Campaigns: ...
@@ -131,114 +292,6 @@ class Transaction(Protocol):
 
     @property
     def reports(self) -> Reports: ...
-
-    async def claim_update(self, channel: ChannelName, update_id: str, now: datetime) -> bool:
-        """Record an update id; False when it was already handled (a redelivery)."""
-
-    async def get_member(self, channel: ChannelName, platform_id: str) -> Member | None: ...
-
-    async def get_member_by_id(self, member_id: int) -> Member | None: ...
-
-    async def create_member(self, new: NewMember, now: datetime) -> Member: ...
-
-    async def save_member(self, member: Member, *, spheres_changed: bool = True) -> None:
-        """Write back locale, country, role, status, timezone, last seen (and spheres)."""
-
-    async def set_status(
-        self, channel: ChannelName, platform_id: str, status: MemberStatus
-    ) -> None: ...
-
-    async def kept_about(self, member: Member, now: datetime) -> KeptAbout: ...
-
-    async def erase_member(self, member: Member) -> ErasureReport:
-        """Delete her and everything linked to her; pseudonymise audit entries about her."""
-
-    async def load_state(self, channel: ChannelName, chat_id: str) -> ConversationState: ...
-
-    async def save_state(
-        self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
-    ) -> None:
-        """Persist her state; an empty state deletes the row."""
-
-    async def get_invite(self, code: str) -> Invite | None: ...
-
-    async def get_invite_by_id(self, invite_id: int) -> Invite | None: ...
-
-    async def list_invites(self, created_by: str | None = None, limit: int = 100) -> list[Invite]:
-        """The newest invitations first; only those `created_by` made, when given."""
-
-    async def use_invite(self, invite_id: int, now: datetime | None = None) -> bool:
-        """Take one use of an invite; False when none was left (or, given `now`, when it has
-        expired or was revoked)."""
-
-    async def revoke_invite(self, invite_id: int, now: datetime) -> bool:
-        """Revoke an invitation; False when it was already revoked (or does not exist)."""
-
-    async def create_invite(
-        self,
-        *,
-        code: str,
-        role: Role,
-        country: str | None,
-        uses: int,
-        expires_at: datetime | None,
-        created_by: str,
-        now: datetime,
-    ) -> Invite: ...
-
-    async def audit(
-        self,
-        *,
-        actor: str,
-        action: str,
-        now: datetime,
-        subject_member_id: int | None = None,
-        actor_member_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Append to the audit log (coordinator, secretariat and admin actions, role changes)."""
-
-    async def record_messages(
-        self, channel: ChannelName, chat_id: str, message_ids: Sequence[str], now: datetime
-    ) -> None:
-        """Remember message ids in her chat, so /wipe can delete them while the platform allows."""
-
-    async def recent_messages(
-        self, channel: ChannelName, chat_id: str, since: datetime
-    ) -> list[str]: ...
-
-    async def enqueue_replies(
-        self,
-        channel: ChannelName,
-        chat_id: str,
-        member_id: int | None,
-        messages: Sequence[tuple[Outbound, str | None]],
-        now: datetime,
-    ) -> list[int]:
-        """Write replies (each with the message it edits) as outbox rows already claimed by
-        this process, in one statement; returns their ids in order."""
-
-    async def finish_replies(
-        self,
-        channel: ChannelName,
-        chat_id: str,
-        attempts: Sequence[ReplyAttempt],
-        now: datetime,
-        *,
-        remember: bool,
-    ) -> None:
-        """Record how the fast path's sends ended, in one statement: what did not go out is
-        left to the delivery worker. `remember`: keep the sent ids for /wipe."""
-
-    async def forget_messages(self, channel: ChannelName, chat_id: str) -> int: ...
-
-    async def create_dashboard_link(
-        self, member_id: int, token_hash: str, expires_at: datetime, now: datetime
-    ) -> None:
-        """Remember a dashboard link (by the hash of its token) for one member."""
-
-    async def dashboard_member(self, token_hash: str, now: datetime) -> Member | None:
-        """The member whose unexpired dashboard link this is; None otherwise."""
 
 
 class Store(Protocol):

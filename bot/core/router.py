@@ -14,7 +14,7 @@ from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.flood import FloodLimit, Verdict
 from bot.core.i18n import N_, Catalogs, fold
-from bot.core.ids import clean_text
+from bot.core.ids import clean_text, plain
 from bot.core.messages import (
     ChannelName,
     Inbound,
@@ -171,7 +171,7 @@ class Router:
         slash = inbound.command
         if slash is not None and slash[0] in self.commands:
             return slash
-        text = (inbound.text or "").strip()
+        text = plain(inbound.text)
         if not text or inbound.event is not InboundEvent.MESSAGE:
             return slash
         # A command word in her language, with or without a slash ("aide", "/مساعدة", "start
@@ -225,7 +225,9 @@ class Router:
             ctx.say(ctx._(STALE_BUTTON))
             if flow is not None:
                 await flow.reprompt(ctx)
-            elif self.fallback is not None:
+            elif ctx.member is not None and self.fallback is not None:
+                # The members' menu is for members: someone who left (/forget) and presses a
+                # button from before gets the one line.
                 await self.fallback(ctx)
             return
         if flow is not None:
@@ -255,7 +257,7 @@ class Router:
                 return
             if not ctx.member.role.allows(command.role):
                 # Asking for a role's command is a coordinator/secretariat action too: logged.
-                await ctx.tx.audit(
+                await ctx.tx.audit_log.append(
                     actor=f"member:{ctx.member.id}",
                     action="command.refused",
                     now=ctx.now,
@@ -276,7 +278,7 @@ async def refuse(ctx: Context, kind: str, name: str) -> None:
     """Her role no longer allows this step or button: say so briefly and audit it (who, what
     kind, which flow or button; never her text). The caller ends the flow if it is hers."""
     if ctx.member is not None:
-        await ctx.tx.audit(
+        await ctx.tx.audit_log.append(
             actor=f"member:{ctx.member.id}",
             action=f"{kind}.refused",
             now=ctx.now,
@@ -343,7 +345,7 @@ class Core:
         """The one "please wait" of a window, in her language (one read, once a minute)."""
         try:
             async with self.store.transaction() as tx:
-                member = await tx.get_member(inbound.channel, inbound.sender_id)
+                member = await tx.members.get(inbound.channel, inbound.sender_id)
             locale = member.locale if member else inbound.language_hint
             text = self.catalogs.get(locale)(SLOW_DOWN)
             await channel.send(inbound.chat_id, Outbound(text))
@@ -356,7 +358,7 @@ class Core:
         """Dedupe, load, dispatch and save in one transaction, with the replies as outbox rows
         (their ids, None for a message sent without the outbox)."""
         async with self.store.transaction() as tx:
-            if inbound.update_id is not None and not await tx.claim_update(
+            if inbound.update_id is not None and not await tx.processed.claim(
                 inbound.channel, inbound.update_id, self.clock.now()
             ):
                 log.info("event=update_duplicate channel=%s update_id=%s", *_ids(inbound))
@@ -367,15 +369,15 @@ class Core:
                     if inbound.event is InboundEvent.BLOCKED
                     else MemberStatus.ACTIVE
                 )
-                await tx.set_status(inbound.channel, inbound.sender_id, status)
+                await tx.members.set_status(inbound.channel, inbound.sender_id, status)
                 return None
-            member = await tx.get_member(inbound.channel, inbound.sender_id)
+            member = await tx.members.get(inbound.channel, inbound.sender_id)
             loaded = replace(member, spheres=list(member.spheres)) if member else None
-            state = await tx.load_state(inbound.channel, inbound.chat_id)
+            state = await tx.conversations.load(inbound.channel, inbound.chat_id)
             before = state.snapshot()
             if member is not None and inbound.message_id and inbound.payload is None:
                 # Her own messages can be wiped too (a phone may be inspected).
-                await tx.record_messages(
+                await tx.chat_log.record(
                     inbound.channel, inbound.chat_id, [inbound.message_id], self.clock.now()
                 )
             if inbound.event is InboundEvent.MESSAGE and (
@@ -405,7 +407,9 @@ class Core:
             if ctx.member is not None:
                 await self._save_member(tx, ctx.member, loaded)
             if state.snapshot() != before:
-                await tx.save_state(inbound.channel, inbound.chat_id, state, self.clock.now())
+                await tx.conversations.save(
+                    inbound.channel, inbound.chat_id, state, self.clock.now()
+                )
             return ctx, await self._enqueue(tx, ctx)
 
     async def _enqueue(self, tx: Transaction, ctx: Context) -> list[int | None]:
@@ -417,7 +421,7 @@ class Core:
             return [None] * len(messages)
         member_id = ctx.member.id if ctx.member is not None else None
         ids = iter(
-            await tx.enqueue_replies(
+            await tx.replies.enqueue(
                 inbound.channel, inbound.chat_id, member_id, queued, self.clock.now()
             )
         )
@@ -432,7 +436,7 @@ class Core:
             member.last_seen_at = now
         if member != loaded:
             spheres_changed = loaded is None or member.spheres != loaded.spheres
-            await tx.save_member(member, spheres_changed=spheres_changed)
+            await tx.members.save(member, spheres_changed=spheres_changed)
 
     async def _send(
         self,
@@ -485,13 +489,15 @@ class Core:
             return
         async with self.store.transaction() as tx:
             if attempts:
-                await tx.finish_replies(
+                await tx.replies.finish(
                     inbound.channel, inbound.chat_id, attempts, self.clock.now(), remember=remember
                 )
             if unreachable:
-                await tx.set_status(inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE)
+                await tx.members.set_status(
+                    inbound.channel, inbound.sender_id, MemberStatus.UNREACHABLE
+                )
             if remember and sent:
-                await tx.record_messages(inbound.channel, inbound.chat_id, sent, self.clock.now())
+                await tx.chat_log.record(inbound.channel, inbound.chat_id, sent, self.clock.now())
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:

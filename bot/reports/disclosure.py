@@ -30,7 +30,7 @@ Not covered by these rules: an attacker solving the equations of several lines a
 (linear programming over the whole table), or of several tables (the breakdowns of one
 survey). Rule 2 stops the subtraction within one row or column only, so survey results use
 the cell-key method below too (their counters keep no record keys: a survey cell's key is a
-keyed hash of its identity, see handlers.reports.survey_cell_key).
+keyed hash of its identity, see bot.services.reports.survey_cell_key).
 
 Counts over time (field updates, membership, delivery) can be asked for every calendar period
 and breakdown, so subtraction between overlapping tables is the risk there. They use the

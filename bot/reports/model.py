@@ -1,6 +1,6 @@
 """A report ready to render: disclosed tables with labels in the reader's language.
 
-Built by handlers/reports.py from storage aggregates; every table in it has been through
+Built by bot/services/reports.py from storage aggregates; every table in it has been through
 `disclosure.disclose`, so nothing rendered from it can show a small group.
 """
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.i18n import Catalogs, Translator
 from bot.core.models import Role
 from bot.core.ports import Transaction
@@ -71,16 +71,18 @@ async def send(
         }
         buttons.append(CampaignButton(labels, notice.button_payload))
     campaign = await tx.campaigns.create(
-        kind=CampaignKind.NOTICE,
-        status=CampaignStatus.SCHEDULED,
-        title=notice.title,
-        texts=texts,
-        default_locale="en",
-        audience=audience,
-        schedule="now",
-        now=now,
-        buttons=buttons,
-        source_update_id=notice.source_update_id,
+        NewCampaign(
+            kind=CampaignKind.NOTICE,
+            status=CampaignStatus.SCHEDULED,
+            title=notice.title,
+            texts=texts,
+            default_locale="en",
+            audience=audience,
+            schedule="now",
+            buttons=buttons,
+            source_update_id=notice.source_update_id,
+        ),
+        now,
     )
     await tx.campaigns.fire(campaign, ONCE, now)
     return Reached(people, reached_role)
@@ -100,14 +102,16 @@ async def send_each(
     The row is created already "sent": it is never fired from an audience.
     """
     campaign = await tx.campaigns.create(
-        kind=kind,
-        status=CampaignStatus.SENT,
-        title=title,
-        texts={"en": title},
-        default_locale="en",
-        audience=Audience(),
-        schedule="now",
-        now=now,
+        NewCampaign(
+            kind=kind,
+            status=CampaignStatus.SENT,
+            title=title,
+            texts={"en": title},
+            default_locale="en",
+            audience=Audience(),
+            schedule="now",
+        ),
+        now,
     )
     fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
     return fired[1] if fired else 0

@@ -463,7 +463,7 @@ GARBAGE: list[Callable[[random.Random], Any]] = [
     lambda r: r.choice([0, -1, 1, 2**31, -(2**52) - 1, 2**53 + 1]),
     lambda r: r.choice([2**63, -(2**64), 10**40]),  # beyond the bounds: the body is dropped
     lambda r: 1.5,
-    lambda r: r.choice(["", "x", "وصل", "/help", "\u202e\u0000", "ob:lang:ar", "💥" * 50]),
+    lambda r: r.choice(["", "x", "وصل", "/help", "\u202e\u0000", "ob:1:lang:ar", "💥" * 50]),
     lambda r: [[{"a": [1]}]],
     lambda r: _deep(r.choice([10, 70, 200])),
     lambda r: [r.randint(0, 9)] * r.randint(1, 5),
@@ -514,7 +514,7 @@ def telegram_update(rng: random.Random) -> dict[str, Any]:
     user = rng.choice(USERS)
     makers: list[Callable[[], dict[str, Any]]] = [
         lambda: text_update(user, rng.choice(["/start", "/help", "hello", "3"])),
-        lambda: callback_update(user, rng.choice(["ob:lang:ar", "cmd:help", "x"]), 1),
+        lambda: callback_update(user, rng.choice(["ob:1:lang:ar", "cmd:help", "x"]), 1),
         lambda: photo_update(user, "caption"),
         lambda: sticker_update(user),
         lambda: voice_update(user),
@@ -531,8 +531,8 @@ def whatsapp_body(rng: random.Random) -> dict[str, Any]:
     mid = f"wamid.fuzz{rng.getrandbits(48)}"
     makers: list[Callable[[], dict[str, Any]]] = [
         lambda: wa.text(rng.choice(["help", "start", "bonjour", "2"]), wa_id=who, mid=mid),
-        lambda: wa.button_reply("ob:lang:fr", wa_id=who, mid=mid),
-        lambda: wa.list_reply("ob:country:IQ", wa_id=who, mid=mid),
+        lambda: wa.button_reply("ob:1:lang:fr", wa_id=who, mid=mid),
+        lambda: wa.list_reply("ob:1:country:IQ", wa_id=who, mid=mid),
         lambda: wa.message("image", {"id": "img", "caption": "c"}, wa_id=who, mid=mid),
         lambda: wa.message("reaction", {"message_id": "x", "emoji": "👍"}, wa_id=who, mid=mid),
         lambda: wa.status(mid, rng.choice(["sent", "read", "failed"]), code=131047),

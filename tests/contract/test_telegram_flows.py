@@ -24,11 +24,13 @@ from bot.channels.telegram import TelegramApplication, TelegramChannel, running
 from bot.cli_content import load_file
 from bot.config import Settings
 from bot.core.clock import FixedClock
+from bot.core.i18n import Catalogs, native_language_name
 from bot.core.messages import ChannelName
 from bot.core.models import Role
+from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import parse_definition
 from bot.runtime import Runtime
-from handlers.moderation import send_digest
+from bot.services.moderation import send_digest
 from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.tables import update_row_t
 from tests.fakes.telegram_api import Call, FakeBotApi, callback_update, running_api, text_update
@@ -94,19 +96,38 @@ class Member:
             )
         )
 
+    async def tap(self, label: str) -> list[Call]:
+        """Press the button labelled `label` (a checklist's tick mark aside) on the last
+        message that shows one."""
+        for call in reversed(self.api.replies(self.uid)):
+            for row in call.keyboard:
+                for button in row:
+                    if button["text"].removeprefix("✅ ").removeprefix("▫️ ") == label:
+                        return await self.feed(
+                            callback_update(
+                                self.uid,
+                                button["callback_data"],
+                                call.message_id,
+                                language_code=self.lang,
+                                update_id=next(UPDATE_IDS),
+                            )
+                        )
+        raise AssertionError(f"no button {label!r} was offered to {self.uid}")
+
     @property
     def last(self) -> Call:
         return self.api.replies(self.uid)[-1]
 
 
 async def join(m: Member, country: str, sphere: str, code: str = "") -> Member:
+    _ = Catalogs().get(m.lang)
     await m.say(f"/start {code}".strip())
-    await m.press(f"ob:lang:{m.lang}")
-    await m.press("ob:values:yes")
-    if "ob:country:IQ" in m.last.payloads:
-        await m.press(f"ob:country:{country}")
-    await m.press(f"ob:sph:{sphere}")
-    await m.press("ob:sph:done")
+    await m.tap(native_language_name(m.lang))
+    await m.tap(_("I accept"))
+    if _("Another country") in [b["text"] for row in m.last.keyboard for b in row]:
+        await m.tap(_.country_name(country))
+    await m.tap(_(SPHERE_BY_CODE[sphere].label))
+    await m.tap(_("Done"))
     return m
 
 
@@ -120,7 +141,7 @@ async def deliver_broadcasts(app: App, telegram: TelegramApplication) -> None:
 async def coordinator(app: App, telegram: TelegramApplication, api: FakeBotApi) -> Member:
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code="coord-iq",
             role=Role.COORDINATOR,
             country="IQ",
@@ -165,7 +186,8 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     await coord.press(card.payloads[1])  # keep internal
     card = coord.last
     assert "المدرسة" in card.text
-    await coord.press(next(p for p in card.payloads if p.startswith("mod:a:")))
+    approve = (b for row in card.keyboard for b in row if b["text"] == "Approve for sharing")
+    await coord.press(next(approve)["callback_data"])
 
     # The weekly digest reaches Claire: same sphere, another country, framed in French.
     shared, reached = await send_digest(app.store, app.catalogs, app.core.clock.now())

@@ -77,10 +77,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ),
     (
         "button press",
-        callback_update(USER, "ob:lang:ar", message_id=10_001, update_id=3),
+        callback_update(USER, "ob:1:lang:ar", message_id=10_001, update_id=3),
         {
             "event": InboundEvent.BUTTON,
-            "payload": "ob:lang:ar",
+            "payload": "ob:1:lang:ar",
             "text": None,
             "message_id": "10001",
             "update_id": "3",
@@ -133,7 +133,7 @@ def test_slash_command_is_recognised_by_the_core(bot: Bot) -> None:
 
 
 def test_button_press_in_a_group_is_ignored(bot: Bot) -> None:
-    data = callback_update(USER, "ob:lang:en", message_id=5)
+    data = callback_update(USER, "ob:1:lang:en", message_id=5)
     data["callback_query"]["message"]["chat"] = {"id": -100, "type": "group", "title": "G"}
     assert to_inbound(Update.de_json(data, bot)) is None
 

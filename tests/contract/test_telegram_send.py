@@ -80,11 +80,11 @@ async def test_plain_text_is_sent_without_link_previews(
 async def test_buttons_become_an_inline_keyboard_in_columns(
     api: FakeBotApi, channel: TelegramChannel
 ) -> None:
-    buttons = tuple(Button(f"Sphere {n}", f"ob:sph:{n}") for n in range(5))
+    buttons = tuple(Button(f"Sphere {n}", f"ob:1:spheres:{n}") for n in range(5))
     await channel.send(str(CHAT), Outbound("Which spheres?", buttons, columns=2))
     [call] = api.calls_to("sendMessage")
     assert [len(row) for row in call.keyboard] == [2, 2, 1]
-    assert call.payloads == [f"ob:sph:{n}" for n in range(5)]
+    assert call.payloads == [f"ob:1:spheres:{n}" for n in range(5)]
     assert call.keyboard[0][0]["text"] == "Sphere 0"
 
 
@@ -228,17 +228,17 @@ async def test_empty_text_is_not_sent(api: FakeBotApi, channel: TelegramChannel)
 async def test_edit_changes_the_message_in_place(
     api: FakeBotApi, channel: TelegramChannel
 ) -> None:
-    first = await channel.send(str(CHAT), Outbound("▫️ Peace", (Button("▫️", "ob:sph:p"),)))
+    first = await channel.send(str(CHAT), Outbound("▫️ Peace", (Button("▫️", "ob:1:spheres:p"),)))
     assert first.message_id is not None
     edited = await channel.send(
         str(CHAT),
-        Outbound("✅ Peace", (Button("✅", "ob:sph:p"),), replace=True),
+        Outbound("✅ Peace", (Button("✅", "ob:1:spheres:p"),), replace=True),
         edit_message_id=first.message_id,
     )
     assert edited.status is SendStatus.SENT and edited.message_id == first.message_id
     [edit] = api.calls_to("editMessageText")
     assert edit.params["message_id"] == int(first.message_id)
-    assert edit.payloads == ["ob:sph:p"] and edit.params["text"] == "✅ Peace"
+    assert edit.payloads == ["ob:1:spheres:p"] and edit.params["text"] == "✅ Peace"
     assert len(api.calls_to("sendMessage")) == 1
 
 

@@ -45,10 +45,10 @@ def sign(raw: bytes, secret: str = SECRET) -> str:
     [
         (wa.text("مرحبا"), {"text": "مرحبا", "event": InboundEvent.MESSAGE}),
         (
-            wa.button_reply("ob:values:yes"),
-            {"payload": "ob:values:yes", "event": InboundEvent.BUTTON},
+            wa.button_reply("ob:1:values:yes"),
+            {"payload": "ob:1:values:yes", "event": InboundEvent.BUTTON},
         ),
-        (wa.list_reply("ob:country:IQ"), {"payload": "ob:country:IQ"}),
+        (wa.list_reply("ob:1:country:IQ"), {"payload": "ob:1:country:IQ"}),
         (
             wa.message("image", {"id": "img-1", "caption": "school", "mime_type": "image/jpeg"}),
             {"media": MediaKind.PHOTO, "media_ref": "img-1", "text": "school"},
@@ -144,26 +144,26 @@ def channel(recorder: GraphRecorder) -> WhatsAppChannel:
 async def test_three_buttons_become_reply_buttons_with_short_titles() -> None:
     recorder = GraphRecorder()
     buttons = (
-        Button("I accept the values", "ob:values:yes"),
-        Button("No, thank you", "ob:values:no"),
+        Button("I accept the values", "ob:1:values:yes"),
+        Button("No, thank you", "ob:1:values:no"),
     )
     result = await channel(recorder).send("9647701234567", Outbound("Do you accept?", buttons))
     assert result.status is SendStatus.SENT and result.message_id == "wamid.1"
     [body] = recorder.bodies
     assert body["type"] == "interactive" and body["to"] == "9647701234567"
     replies = body["interactive"]["action"]["buttons"]
-    assert [r["reply"]["id"] for r in replies] == ["ob:values:yes", "ob:values:no"]
+    assert [r["reply"]["id"] for r in replies] == ["ob:1:values:yes", "ob:1:values:no"]
     assert all(len(r["reply"]["title"]) <= 20 for r in replies)
 
 
 async def test_four_to_ten_choices_become_a_list_and_more_a_numbered_menu() -> None:
     recorder = GraphRecorder()
     ch = channel(recorder)
-    nine = tuple(Button(f"Violence against women {n}", f"ob:sph:{n}") for n in range(9))
+    nine = tuple(Button(f"Violence against women {n}", f"ob:1:spheres:{n}") for n in range(9))
     await ch.send("1", Outbound("Spheres?", nine))
     rows = recorder.bodies[-1]["interactive"]["action"]["sections"][0]["rows"]
     assert len(rows) == 9 and all(len(r["title"]) <= 24 for r in rows)
-    twelve = tuple(Button(f"Country {n}", f"ob:country:{n}") for n in range(12))
+    twelve = tuple(Button(f"Country {n}", f"ob:1:country:{n}") for n in range(12))
     await ch.send("1", Outbound("Which country?", twelve))
     assert recorder.bodies[-1]["type"] == "text"
     assert "12. Country 11" in recorder.bodies[-1]["text"]["body"]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from telegram import Bot
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import CoreConfig
 from bot.core.messages import ChannelName, InboundEvent
 from bot.core.models import NewMember, Role
@@ -21,10 +21,12 @@ from bot.core.outbox import REPLY_PRIORITY, OutboxStatus
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from handlers import build_router
+from handlers.tips import TipSpheres
 from storage.outbox import REPLY_STALE, OutboxStore
 from storage.store import SqlStore
 from storage.tables import outbox_t
 from tests.fakes.telegram_api import Call, FakeBotApi, running_api
+from tests.handlers.conftest import join
 from tests.support.harness import Harness
 
 TG = ChannelName.TELEGRAM
@@ -160,7 +162,7 @@ async def test_an_alert_answered_too_late_is_not_resent_and_counts_as_uncertain(
 ) -> None:
     now = harness.clock.now()
     async with harness.store.transaction() as tx:
-        await tx.create_member(
+        await tx.members.create(
             NewMember(
                 channel=TG,
                 platform_id=str(HER),
@@ -175,14 +177,16 @@ async def test_an_alert_answered_too_late_is_not_resent_and_counts_as_uncertain(
             now,
         )
         alert = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title="Checkpoint",
-            texts={"en": "Checkpoint closed on the Mosul road"},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title="Checkpoint",
+                texts={"en": "Checkpoint closed on the Mosul road"},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+            ),
+            now,
         )
         assert await tx.campaigns.fire(alert, "once", now) is not None
     api.answer_late("sendMessage", TIMEOUT + 1.5)
@@ -235,16 +239,13 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     harness: Harness, api: FakeBotApi, channel: TelegramChannel
 ) -> None:
     her = harness.person(str(HER))
-    for step in ("/start", "ob:lang:en", "ob:values:yes", "ob:country:IQ", "ob:sph:youth"):
-        if step.startswith("/"):
-            await her.say(step)
-        else:
-            await her.press(step)
-    await her.press("ob:sph:done")  # through the recording channel: she has joined
+    await join(her)  # through the recording channel
     shown = await channel.send(str(HER), harness.channel.sent[-1].message)
     assert shown.message_id is not None
     api.fail("editMessageText", SERVER_ERROR)
-    press = her.inbound(event=InboundEvent.BUTTON, payload="tip:s", message_id=shown.message_id)
+    press = her.inbound(
+        event=InboundEvent.BUTTON, payload=TipSpheres().pack(), message_id=shown.message_id
+    )
     await harness.core.handle(press, channel)
     row = (await replies(harness.store))[-1]
     assert row["edit_message_id"] == shown.message_id and row["layout"] == {"columns": 2}
@@ -258,7 +259,7 @@ async def test_an_edit_refused_with_a_500_is_made_by_the_worker_in_place(
     assert keyboard and all(len(line) <= 2 for line in keyboard) and len(keyboard[0]) == 2
     assert not [c for c in api.calls_to("sendMessage", HER) if "sphere" in c.params["text"]]
     async with harness.store.transaction() as tx:
-        kept = await tx.recent_messages(TG, str(HER), harness.clock.now() - timedelta(days=1))
+        kept = await tx.chat_log.recent(TG, str(HER), harness.clock.now() - timedelta(days=1))
     assert shown.message_id not in kept, "an edit leaves no new message to wipe"
 
 

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select, update
 
 from bot.channels.whatsapp import OUTSIDE_WINDOW, WhatsAppChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
@@ -37,7 +37,7 @@ async def test_inside_outside_and_without_template(store: SqlStore) -> None:
 
     async with store.transaction() as tx:
         for wa_id in ("111", "222"):
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(WA, wa_id, wa_id, "ar", "IQ", ["youth"], Role.MEMBER, "v", now), now
             )
         # 222 last wrote two days ago: outside the window.
@@ -48,16 +48,18 @@ async def test_inside_outside_and_without_template(store: SqlStore) -> None:
         )
         for template in ("alliance_update", None):
             campaign = await tx.campaigns.create(
-                kind=CampaignKind.CAMPAIGN,
-                status=CampaignStatus.SCHEDULED,
-                title="t",
-                texts={"ar": "مرحبا"},
-                default_locale="ar",
-                audience=Audience(),
-                schedule="now",
-                now=now,
-                template_name=template,
-                template_language="ar",
+                NewCampaign(
+                    kind=CampaignKind.CAMPAIGN,
+                    status=CampaignStatus.SCHEDULED,
+                    title="t",
+                    texts={"ar": "مرحبا"},
+                    default_locale="ar",
+                    audience=Audience(),
+                    schedule="now",
+                    template_name=template,
+                    template_language="ar",
+                ),
+                now,
             )
             await tx.campaigns.fire(campaign, "once", now)
 

@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, Campaign, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import (
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    NewCampaign,
+)
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
@@ -104,7 +111,7 @@ class Rig:
         chats = [str(7_000_000 + start + i) for i in range(n)]
         async with self.store.transaction() as tx:
             for chat in chats:
-                await tx.create_member(
+                await tx.members.create(
                     NewMember(
                         channel=TG,
                         platform_id=chat,
@@ -135,15 +142,17 @@ class Rig:
         """Create a campaign and fire it; returns it and its occurrence id."""
         async with self.store.transaction() as tx:
             campaign = await tx.campaigns.create(
-                kind=kind,
-                status=CampaignStatus.SCHEDULED,
-                title=text[:40],
-                texts=texts or {"en": text},
-                default_locale="en",
-                audience=audience or Audience(),
-                schedule="now",
-                now=self.clock.now(),
-                buttons=buttons,
+                NewCampaign(
+                    kind=kind,
+                    status=CampaignStatus.SCHEDULED,
+                    title=text[:40],
+                    texts=texts or {"en": text},
+                    default_locale="en",
+                    audience=audience or Audience(),
+                    schedule="now",
+                    buttons=buttons,
+                ),
+                self.clock.now(),
             )
             fired = await tx.campaigns.fire(
                 campaign,
@@ -178,13 +187,13 @@ class Rig:
 
     async def member_status(self, chat: str) -> MemberStatus:
         async with self.store.transaction() as tx:
-            member = await tx.get_member(TG, chat)
+            member = await tx.members.get(TG, chat)
         assert member is not None
         return member.status
 
     async def set_member_status(self, chat: str, status: MemberStatus) -> None:
         async with self.store.transaction() as tx:
-            await tx.set_status(TG, chat, status)
+            await tx.members.set_status(TG, chat, status)
 
     async def progress(self, campaign_id: int) -> tuple[int, int, int, int, int, int, int]:
         async with self.store.transaction() as tx:
@@ -248,8 +257,8 @@ async def test_what_reached_her_chat_is_remembered_so_wipe_can_delete_it(rig: Ri
     await rig.drain()
     async with rig.store.transaction() as tx:
         since = rig.clock.now() - timedelta(hours=1)
-        hers = await tx.recent_messages(TG, she, since)
-        others = await tx.recent_messages(TG, other, since)
+        hers = await tx.chat_log.recent(TG, she, since)
+        others = await tx.chat_log.recent(TG, other, since)
     assert hers == ["11", "12"], "both parts of a split alert, and nothing for the failed try"
     assert len(others) == 1
     assert (await rig.rows(she))[0]["platform_message_id"] == "12"

@@ -64,6 +64,20 @@ class Member:
         )
         return await self.deliver(update, answers)
 
+    async def tap(self, label: str, on: Call, answers: int = 1) -> list[Call]:
+        """Press the button labelled `label` on the message `on`, as she would."""
+        return await self.press(payload_of(on, label), on, answers)
+
+
+def labels(call: Call) -> list[str]:
+    return [b["text"] for row in call.keyboard for b in row]
+
+
+def payload_of(call: Call, label: str) -> str:
+    found = [b["callback_data"] for row in call.keyboard for b in row if b["text"] == label]
+    assert found, f"no {label!r} among {labels(call)}"
+    return str(found[0])
+
 
 @pytest.fixture
 def api() -> Iterator[FakeBotApi]:
@@ -80,28 +94,28 @@ async def test_a_member_joins_in_arabic_and_leaves(
     her = Member(api, USER, "ar")  # her first message waits in getUpdates until the bot polls
 
     [choose_language] = await her.say("/start")
-    assert {"ob:lang:en", "ob:lang:ar", "ob:lang:fr"} <= set(choose_language.payloads)
+    assert {"English", "العربية", "Français"} <= set(labels(choose_language))
 
-    [values] = await her.press("ob:lang:ar", on=choose_language)
-    assert {"ob:values:yes", "ob:values:no"} <= set(values.payloads)
+    [values] = await her.tap("العربية", on=choose_language)
+    assert {"أوافق", "لا، شكرًا"} <= set(labels(values))
     assert ARABIC.search(values.text), "the values and data notice are not in Arabic"
 
-    [country] = await her.press("ob:values:yes", on=values)
-    assert {"ob:country:IQ", "ob:country:other"} <= set(country.payloads)
+    [country] = await her.tap("أوافق", on=values)
+    assert {"العراق", "بلد آخر"} <= set(labels(country))
     assert ARABIC.search(country.text)
     assert ARABIC.search(country.keyboard[0][0]["text"])  # country names in Arabic too
 
-    [spheres] = await her.press("ob:country:IQ", on=country)
-    sphere_codes = [p for p in spheres.payloads if p.startswith("ob:sph:")]
-    assert "ob:sph:done" in sphere_codes and len(sphere_codes) > 2
+    [spheres] = await her.tap("العراق", on=country)
+    assert "تم" in labels(spheres) and len(labels(spheres)) > 3
 
-    first = sphere_codes[0]
-    [toggled] = await her.press(first, on=spheres)
+    first = labels(spheres)[0]
+    assert first.startswith("▫️")
+    [toggled] = await her.tap(first, on=spheres)
     assert toggled.method == "editMessageText", "a toggle edits the message in place"
     assert toggled.message_id == spheres.message_id
     assert "✅" in toggled.keyboard[0][0]["text"]
 
-    done = callback_update(USER, "ob:sph:done", toggled.message_id, language_code="ar")
+    done = callback_update(USER, payload_of(toggled, "تم"), toggled.message_id, language_code="ar")
     [welcome] = await her.deliver(done)
     assert welcome.method == "sendMessage"
     assert ARABIC.search(welcome.text)
@@ -110,10 +124,10 @@ async def test_a_member_joins_in_arabic_and_leaves(
     # order, so once /forget (sent after it) is answered, the repeat has been handled.
     api.redeliver(done)
     [confirm] = await her.say("/forget")
-    assert {"forget:yes", "forget:no"} <= set(confirm.payloads)
+    assert {"forget:1:confirm:yes", "forget:1:confirm:no"} <= set(confirm.payloads)
     assert ARABIC.search(confirm.text)
 
-    [goodbye] = await her.press("forget:yes", on=confirm)
+    [goodbye] = await her.press("forget:1:confirm:yes", on=confirm)
     assert ARABIC.search(goodbye.text)
     await api.wait_for(
         lambda: api.calls_to("deleteMessages", chat_id=USER), within=STEP, what="/forget wipe"
@@ -175,7 +189,7 @@ async def test_with_a_webhook_url_run_registers_it_and_serves_it(
         accepted = await client.post("/webhook/telegram", json=update, headers=headers)
         assert accepted.status_code == 200
         [welcome] = await api.wait_replies(USER, 1, within=STEP)
-        assert "ob:lang:fr" in welcome.payloads
+        assert "Français" in labels(welcome)
     assert bot.stop(signal.SIGTERM) == 0, bot.output
     assert api.calls_to("getUpdates") == []  # never both polling and a webhook
     assert "Traceback" not in bot.output, bot.output

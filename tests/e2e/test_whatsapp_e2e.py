@@ -84,6 +84,27 @@ class WhatsAppMember:
         assert await self.post(body) == 200
         return await self.replies()
 
+    async def tap(self, label: str, shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Choose the reply button or list row titled `label`, as she would."""
+        found = [
+            (title, payload)
+            for body in shown
+            for title, payload in choices(body)
+            if title.removeprefix("✅ ").removeprefix("▫️ ") == label
+        ]
+        assert found, f"{label!r} not among {[c for body in shown for c in choices(body)]}"
+        return await self.press(found[0][1], shown)
+
+
+def choices(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, id) of a message's reply buttons or list rows."""
+    if body["type"] != "interactive":
+        return []
+    action = body["interactive"]["action"]
+    if "buttons" in action:
+        return [(b["reply"]["title"], b["reply"]["id"]) for b in action["buttons"]]
+    return [(r["title"], r["id"]) for s in action["sections"] for r in s["rows"]]
+
 
 def offered(shown: list[dict[str, Any]], prefix: str) -> list[str]:
     return [p for body in shown for p in payloads(body) if p.startswith(prefix)]
@@ -118,13 +139,13 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
         assert graph.to(WA_ID) == []
 
         languages = await her.say("start")  # no slash menu on WhatsApp: the word
-        values = await her.press("ob:lang:fr", languages)
+        values = await her.tap("Français", languages)
         assert any("violence" in text_of(b).lower() for b in values), "values in French"
-        country = await her.press("ob:values:yes", values)
-        spheres = await her.press("ob:country:LB", country)
-        ticked = await her.press("ob:sph:media", spheres)
+        country = await her.tap("J’accepte", values)
+        spheres = await her.tap("Liban", country)
+        ticked = await her.tap("Femmes et médias", spheres)
         assert any("✅" in json.dumps(b, ensure_ascii=False) for b in ticked)
-        welcome = await her.press("ob:sph:done", ticked)
+        welcome = await her.tap("Terminé", ticked)
         assert any("Bienvenue" in text_of(b) for b in welcome)
 
         prompt = await her.say("info")  # "update" in French

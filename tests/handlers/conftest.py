@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.context import CoreConfig
+from bot.core.i18n import native_language_name
 from bot.core.models import Role
+from bot.core.spheres import SPHERE_BY_CODE
 from handlers import build_router
 from storage.engine import make_engine
 from storage.store import SqlStore
@@ -47,7 +49,7 @@ async def make_invite(
     expires_in: timedelta | None = timedelta(days=7),
 ) -> str:
     async with h.store.transaction() as tx:
-        await tx.create_invite(
+        await tx.invites.create(
             code=code,
             role=role,
             country=country,
@@ -67,12 +69,17 @@ async def join(
     country: str = "IQ",
     spheres: tuple[str, ...] = ("youth",),
 ) -> None:
-    """Walk a person through onboarding with buttons."""
+    """Walk a person through onboarding, tapping buttons by what they say in her language."""
+    _ = person.h.catalogs.get(locale)
     await person.say(f"/start {code}".strip())
-    await person.press(f"ob:lang:{locale}")
-    await person.press("ob:values:yes")
-    if any(p.startswith("ob:country:") for p in (b.payload for b in person.last.buttons)):
-        await person.press(f"ob:country:{country}")
+    await person.tap(native_language_name(locale))
+    await person.tap(_("I accept"))
+    if _("Another country") in person.labels():
+        name = _.country_name(country)
+        if name not in person.labels():  # not on the alliance's list: search for it by name
+            await person.tap(_("Another country"))
+            await person.say(name)
+        await person.tap(name)
     for sphere in spheres:
-        await person.press(f"ob:sph:{sphere}")
-    await person.press("ob:sph:done")
+        await person.tap(_(SPHERE_BY_CODE[sphere].label))
+    await person.tap(_("Done"))

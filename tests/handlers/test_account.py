@@ -22,7 +22,7 @@ from handlers import build_router
 from storage.store import SqlStore
 from tests.handlers.conftest import join, make_invite
 from tests.support.erasure import rows_naming
-from tests.support.harness import Harness, Person, payloads
+from tests.support.harness import Harness, Person
 
 
 async def member(h: Harness, user_id: str = "111", locale: str = "en") -> Person:
@@ -36,7 +36,7 @@ async def load(  # type: ignore[no-untyped-def]
     h: Harness, user_id: str = "111", channel: ChannelName = ChannelName.TELEGRAM
 ):
     async with h.store.transaction() as tx:
-        return await tx.get_member(channel, user_id)
+        return await tx.members.get(channel, user_id)
 
 
 async def test_help_lists_the_commands_she_can_use(harness: Harness) -> None:
@@ -55,28 +55,34 @@ async def test_bare_command_words_work_without_a_slash(harness: Harness) -> None
 
 async def test_menu_buttons_run_commands(harness: Harness) -> None:
     she = await member(harness)
-    assert "cmd:mydata" in payloads(she.last)
-    replies = await she.press("cmd:mydata")
+    assert "My data" in she.labels()
+    replies = await she.tap("My data")
     assert "What Wasl keeps" in replies[0].text
 
 
 async def test_language_change_is_kept(harness: Harness) -> None:
     she = await member(harness)
-    replies = await she.say("/language")
-    assert set(payloads(replies[0])) == {"lang:en", "lang:ar", "lang:fr"}
-    await she.press("lang:fr")
+    await she.say("/language")
+    assert she.labels() == ["English", "العربية", "Français"], "hers first"
+    [done] = await she.tap("Français")
+    assert done.text.startswith("C’est fait") and done.text.endswith("Français."), done.text
     assert (await load(harness)).locale == "fr"  # type: ignore[union-attr]
     wrong = await she.say("/language")
-    assert wrong
+    assert wrong and she.labels()[0] == "Français"
     replies = await she.send_media(MediaKind.STICKER)
-    assert "lang:en" in payloads(replies[-1]), "a sticker re-asks the question"
+    assert len(replies) == 2 and replies[-1].text == wrong[0].text, "a sticker re-asks"
+    assert "English" in [b.label for b in replies[-1].buttons]
+    [english] = await she.say("\u200fenglish")  # typed, with a right-to-left mark
+    assert "English" in english.text
+    assert (await load(harness)).locale == "en"  # type: ignore[union-attr]
 
 
 async def test_pause_and_resume(harness: Harness) -> None:
     she = await member(harness)
     await she.say("/pause")
     assert (await load(harness)).status is MemberStatus.PAUSED  # type: ignore[union-attr]
-    assert "cmd:resume" in payloads((await she.say("what?"))[0])
+    await she.say("what?")
+    assert "Resume messages" in she.labels() and "Pause messages" not in she.labels()
     await she.say("/resume")
     assert (await load(harness)).status is MemberStatus.ACTIVE  # type: ignore[union-attr]
 
@@ -93,10 +99,10 @@ async def test_forget_erases_her_and_leaves_no_row_that_names_her(harness: Harne
     other = await member(harness, "222")
     she = await member(harness, "111")
     await she.say("/language")  # leave some state behind
-    await she.press("lang:ar")
-    replies = await she.say("/forget")
-    assert payloads(replies[0]) == ["forget:yes", "forget:no"]
-    await she.press("forget:yes")
+    await she.tap("العربية")
+    await she.say("/forget")
+    assert she.labels() == ["نعم، احذف كل شيء", "لا، سأبقى عضوة"]
+    await she.tap("نعم، احذف كل شيء")
     assert await load(harness, "111") is None
     assert await rows_naming(harness.store, member_id=2, identifiers=("111",)) == []
     assert harness.channel.deleted, "her recent chat messages were deleted too"
@@ -111,9 +117,11 @@ async def test_forget_erases_her_and_leaves_no_row_that_names_her(harness: Harne
 async def test_forget_can_be_cancelled_and_bad_input_re_asks(harness: Harness) -> None:
     she = await member(harness)
     await she.say("/forget")
-    replies = await she.say("yes")  # typed instead of pressing
-    assert payloads(replies[-1]) == ["forget:yes", "forget:no"]
-    await she.press("forget:no")
+    replies = await she.say("yes")  # typed instead of pressing: not the label, not erased
+    assert "choose one of the buttons" in replies[0].text
+    assert she.labels() == ["Yes, delete all", "No, keep it"]
+    [kept] = await she.tap("No, keep it")
+    assert "Nothing was deleted" in kept.text
     assert await load(harness) is not None
 
 
@@ -158,19 +166,20 @@ async def test_a_numbered_menu_is_answered_by_number_after_a_restart(db: SqlStor
     first = Harness(db, build_router(), config=config, channel=ChannelName.WHATSAPP)
     she = first.person("9647700000001", "en")
     await she.say("start")
-    await she.press("ob:lang:en")
-    await she.press("ob:values:yes")
-    assert len(she.last.buttons) == 13  # twelve countries and "another": a numbered menu
+    await she.tap("English")
+    await she.tap("I accept")
+    # twelve countries, "another" and Back: a numbered menu
+    assert len(she.last.buttons) == 14 and she.labels()[2] == "Lebanon"
     second = Harness(db, build_router(), config=config, channel=ChannelName.WHATSAPP)
     second._update_ids = itertools.count(100)  # new message ids, as the platform's
     again = second.person("9647700000001", "en")
     [spheres] = await again.say(" 3 ")
-    assert "sph:" in payloads(spheres)[0], spheres.text  # Lebanon was taken: on to spheres
+    assert "Done" in [b.label for b in spheres.buttons], spheres.text  # Lebanon: on to spheres
     replies = await again.say("9")  # spheres fit a list: 9 is not a menu number any more
     member_now = await load(second, "9647700000001", ChannelName.WHATSAPP)
-    assert member_now is None and "ob:sph:done" in payloads(replies[-1])
+    assert member_now is None and "Done" in [b.label for b in replies[-1].buttons]
     async with db.transaction() as tx:
-        state = await tx.load_state(ChannelName.WHATSAPP, "9647700000001")
+        state = await tx.conversations.load(ChannelName.WHATSAPP, "9647700000001")
     assert state.data["country"] == "LB" and state.menu == []
 
 
@@ -247,4 +256,33 @@ async def test_command_words_in_her_language_with_arguments(harness: Harness) ->
     code = await make_invite(harness, "word-code")
     stranger = harness.person("333", "en")
     replies = await stranger.say(f"start {code}")  # WhatsApp: no slash, an argument
-    assert payloads(replies[0])[0].startswith("ob:lang:")
+    assert replies[0].buttons[0].label == "English", "the language question: she is joining"
+
+
+async def test_an_old_button_after_forget_is_answered_once(harness: Harness) -> None:
+    she = await member(harness)
+    await she.say("/language")
+    await she.say("/forget")
+    await she.tap("Yes, delete all")
+    for label in ("Français", "Yes, delete all", "No, keep it"):
+        replies = await she.tap(label)
+        assert [m.text for m in replies] == [
+            "That button is from an earlier message and no longer works."
+        ], label
+        assert replies[0].buttons == (), "not the members' menu: she is not one any more"
+    [invitation] = await she.tap("My data", on=4)  # a menu button from before
+    assert "invitation" in invitation.text
+    assert await load(harness) is None
+
+
+async def test_invisible_marks_do_not_hide_a_command_or_a_label(harness: Harness) -> None:
+    """A right-to-left keyboard puts U+200F around what she types; copy-paste brings a BOM."""
+    she = await member(harness, "111", "ar")
+    arabic = Catalogs().get("ar")
+    help_text = (await she.say("/help"))[0].text
+    assert (await she.say("\u200f/help"))[0].text == help_text
+    assert (await she.say(f"\ufeff{arabic('help')}\u200f"))[0].text == help_text
+    await she.say("/forget")
+    [kept] = await she.say(f"\u200f{arabic('No, keep it')}\u200f")
+    assert kept.text == arabic("Nothing was deleted.")
+    assert await load(harness) is not None

@@ -14,6 +14,7 @@ from bot.core.callbacks import Callback
 from bot.core.context import Context
 from bot.core.conversation import (
     END,
+    STAY,
     Conversation,
     Invalid,
     Kind,
@@ -146,7 +147,7 @@ async def test_a_flow_runs_through_its_table(db: SqlStore) -> None:
     out = await p.press(_tap(p, "Yes"))
     assert out[-1].text == "Saved Amal red b 34"
     async with db.transaction() as tx:
-        assert (await tx.load_state(p.h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
 
 
 async def test_wrong_kind_of_input_gets_one_line_then_the_question(db: SqlStore) -> None:
@@ -189,7 +190,7 @@ async def test_back_skip_and_cancel(db: SqlStore) -> None:
     assert out[-1].text == "Stopped. Nothing was sent."
     out = await p.say("hello")  # no flow any more: the router's fallback (none here)
     async with db.transaction() as tx:
-        assert (await tx.load_state(p.h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
 
 
 async def test_number_out_of_range(db: SqlStore) -> None:
@@ -245,13 +246,13 @@ async def test_a_state_saved_by_an_older_release_is_not_guessed(db: SqlStore) ->
     p = h.person()
     await p.say("/toy")
     async with db.transaction() as tx:
-        state = await tx.load_state(h.channel.name, p.user_id)
+        state = await tx.conversations.load(h.channel.name, p.user_id)
         state.data["age"] = "not a number"
-        await tx.save_state(h.channel.name, p.user_id, state, h.clock.now())
+        await tx.conversations.save(h.channel.name, p.user_id, state, h.clock.now())
     out = await p.say("Amal")
     assert "could not be resumed" in out[-1].text
     async with db.transaction() as tx:
-        assert (await tx.load_state(h.channel.name, p.user_id)).flow is None
+        assert (await tx.conversations.load(h.channel.name, p.user_id)).flow is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +299,7 @@ async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> N
     # The operator-less, member-less "someone" acts as an admin would: allowed.
     assert [m.text for m in out] == ["exported"]
     async with db.transaction() as tx:
-        member = await tx.create_member(
+        member = await tx.members.create(
             NewMember(
                 h.channel.name,
                 p.user_id,
@@ -315,7 +316,178 @@ async def test_a_service_refusal_is_answered_and_audited_once(db: SqlStore) -> N
     out = await p.say("/admin")
     assert [m.text for m in out] == ["This is no longer available to you."]
     async with db.transaction() as tx:
-        entries = await tx.audit_entries(5)  # type: ignore[attr-defined]
+        entries = await tx.audit_log.entries(5)  # type: ignore[attr-defined]
     assert entries[0]["action"] == "service.refused"
     assert entries[0]["actor_member_id"] == member.id
     assert entries[0]["details"] == {"service": "report.export", "role": "member"}
+
+
+async def test_a_tick_carries_a_one_line_acknowledgement_the_terminal_prints(
+    db: SqlStore,
+) -> None:
+    import io
+
+    from bot.channels.console import ConsoleChannel
+
+    h = Harness(db, _router())
+    p = h.person()
+    await p.say("/toy")
+    await p.say("Amal")
+    await p.press(_tap(p, "Red"))
+    ticked = await p.press(_tap(p, "Banana"))
+    assert (ticked[-1].replace, ticked[-1].ack) == (True, "✓ Banana")
+    unticked = await p.press(_tap(p, "Banana"))
+    assert unticked[-1].ack == "✗ Banana" and unticked[-1].buttons[1].label == "▫️ Banana"
+
+    out = io.StringIO()
+    console = ConsoleChannel(out)
+    for line in ("/toy", "Amal", "Red"):
+        await h.core.handle(console.to_inbound(line), console)
+    before = out.getvalue()
+    assert before.count("Extras?") == 1
+    await h.core.handle(console.to_inbound("2"), console)  # Banana, by its number
+    await h.core.handle(console.to_inbound("apple"), console)  # Apple, by its label
+    after = out.getvalue().removeprefix(before)
+    assert after == "✓ Banana\n\n✓ Apple\n\n", "one line a tick, not the whole menu"
+    await h.core.handle(console.to_inbound("2"), console)  # the numbers are as shown
+    assert out.getvalue().endswith("✗ Banana\n\n")
+    await h.core.handle(console.to_inbound("Done"), console)
+    assert out.getvalue().endswith("Age?\n  [◀ Back]\n\n")
+
+
+class Search(BaseModel):
+    picked: str = ""
+
+
+async def _search_answer(turn: Turn[Search], value: str) -> str | None:
+    if value == "other":
+        turn.ctx.say("Type it.")
+        return STAY
+    turn.state.picked = value
+    return END
+
+
+async def _search_typed(turn: Turn[Search], text: str) -> bool:
+    turn.ctx.say("Found:", [SEARCH.button(turn, text.title(), text.lower())])
+    return True
+
+
+async def _search_finish(turn: Turn[Search]) -> None:
+    turn.ctx.say(f"Picked {turn.state.picked}")
+
+
+SEARCH = Conversation(
+    "srch",
+    Search,
+    [
+        Step(
+            name="pick",
+            kind=Kind.CHOICE,
+            ask=lambda t: "Which?",
+            options=lambda t: [Option("a", "A"), Option("other", "Other")],
+            accepts=lambda t, v: v.isalpha(),
+            typed=_search_typed,
+            answer=_search_answer,
+        )
+    ],
+    finish=_search_finish,
+)
+
+
+async def test_an_answer_may_stay_at_its_step_without_asking_again(db: SqlStore) -> None:
+    router = Router()
+    router.flow(SEARCH)
+
+    @router.command("srch", "srch", role=None)
+    async def srch(ctx: Context, arg: str) -> None:
+        await SEARCH.start(ctx, Search())
+
+    p = Harness(db, router).person()
+    await p.say("/srch")
+    out = await p.tap("Other")
+    assert [m.text for m in out] == ["Type it."], "no question again"
+    out = await p.say("zed")
+    assert out[0].text == "Found:"
+    out = await p.tap("Zed")
+    assert out[-1].text == "Picked zed"
+
+
+class Note(BaseModel):
+    text: str = ""
+
+
+NOTE = Conversation(
+    "note",
+    Note,
+    [
+        Step(
+            name="text",
+            kind=Kind.MEDIA,
+            ask=lambda t: "Your note?",
+            parse=lambda t, text: text,
+            empty="Please write a few words.",
+            answer=_set("text"),
+        ),
+    ],
+    finish=lambda turn: _said(turn, f"Noted {turn.state.text}"),
+)
+
+
+async def _said(turn: Turn[Note], text: str) -> None:
+    turn.ctx.say(text)
+
+
+async def test_a_step_says_its_own_line_to_an_empty_message(db: SqlStore) -> None:
+    router = Router()
+    router.flow(NOTE)
+
+    @router.command("note", "note", role=None)
+    async def note(ctx: Context, arg: str) -> None:
+        await NOTE.start(ctx, Note())
+
+    p = Harness(db, router).person()
+    await p.say("/note")
+    out = await p.say("   ")
+    assert [m.text for m in out] == ["Please write a few words.", "Your note?"]
+    out = await p.say("milk")
+    assert [m.text for m in out] == ["Noted milk"]
+
+
+async def test_invisible_marks_around_a_label_a_number_or_a_command_are_ignored(
+    db: SqlStore,
+) -> None:
+    """A right-to-left keyboard adds U+200F, copy-paste a BOM: the label, the number and the
+    command are still what she meant (one normaliser, `bot.core.ids.plain`)."""
+    h = Harness(db, _router())
+    p = h.person()
+    await p.say("\u200f/toy")
+    assert p.last.text == "Your name?"
+    await p.say("Amal")
+    await p.say("Red\u200f")
+    assert p.last.text == "Extras?"
+    await p.say("\u2067Apple\u2069")
+    assert "✅ Apple" in p.labels()
+    await p.say("\u200eDone")
+    out = await p.say("\ufeff40\u200f")
+    assert [m.text for m in out] == ["Sure?"]
+    out = await p.say("\u061cYes")
+    assert out[-1].text == "Saved Amal red a 40"
+    await p.say("/toy")
+    out = await p.say("\u200f\u200e")  # only marks: the same as an empty message
+    assert [m.text for m in out] == [
+        "That message is empty. Please type your answer.",
+        "Your name?",
+    ]
+
+
+async def test_a_stranger_pressing_an_old_button_is_answered_once(db: SqlStore) -> None:
+    """No member, no flow (after /forget, say): one line, not the members' menu too."""
+    router = _router()
+
+    async def menu(ctx: Context) -> None:
+        ctx.say("members' menu")
+
+    router.fallback = menu
+    p = Harness(db, router).person()
+    out = await p.press(step_payload("toy", 1, "colour", "red"), message_id="1")
+    assert [m.text for m in out] == ["That button is from an earlier message and no longer works."]

@@ -27,17 +27,17 @@ async def test_purge_keeps_recent_and_deletes_expired(harness: Harness) -> None:
     store, clock = harness.store, harness.clock
     tg = ChannelName.TELEGRAM
     async with store.transaction() as tx:
-        await tx.claim_update(tg, "1", clock.now())
-        await tx.record_messages(tg, "9", ["10", "11"], clock.now())
-        await tx.save_state(
+        await tx.processed.claim(tg, "1", clock.now())
+        await tx.chat_log.record(tg, "9", ["10", "11"], clock.now())
+        await tx.conversations.save(
             tg, "9", ConversationState("ob", "lang", {"locale": "ar"}), clock.now()
         )
-        analyst = await tx.create_member(
+        analyst = await tx.members.create(
             NewMember(tg, "9", "9", "ar", "IQ", [], Role.SECRETARIAT, "v", clock.now()),
             clock.now(),
         )
         expiry = clock.now() + timedelta(minutes=30)
-        await tx.create_dashboard_link(analyst.id, "0" * 64, expiry, clock.now())
+        await tx.dashboard_links.create(analyst.id, "0" * 64, expiry, clock.now())
     assert await counts(store) == (1, 2, 1, 1)
     assert await purge_expired(store, clock.now()) == {
         "processed_updates": 0,

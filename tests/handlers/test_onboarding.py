@@ -6,20 +6,34 @@ import itertools
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
+from bot.core.conversation import step_payload
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus, Role
-from storage.tables import audit_t, invite_t, member_t, state_t
+from handlers.onboarding import ONBOARDING
 from tests.handlers.conftest import join, make_invite
-from tests.support.harness import Harness, payloads
+from tests.support.harness import Harness, Person
 
 ARABIC = re.compile(r"[\u0600-\u06FF]")
+VALUES = ["I accept", "No, thank you", "◀ Back"]
 
 
-async def count(h: Harness, table: object) -> int:
+async def members(h: Harness, *people: Person) -> int:
+    """How many of these people are members."""
     async with h.store.transaction() as tx:
-        return int((await tx.conn.execute(select(func.count()).select_from(table))).scalar_one())
+        found = [await tx.members.get(h.channel.name, p.user_id) for p in people]
+    return sum(m is not None for m in found)
+
+
+async def nothing_kept(h: Harness, she: Person) -> bool:
+    """No conversation state and no member row for her."""
+    async with h.store.transaction() as tx:
+        state = await tx.conversations.load(h.channel.name, she.user_id)
+    return state.flow is None and not state.data and await members(h, she) == 0
+
+
+def forged(step: str, value: str) -> str:
+    """A joining button the bot never offered (a forged or damaged payload)."""
+    return step_payload(ONBOARDING.name, ONBOARDING.version, step, value)
 
 
 async def test_without_invite_explains_how_to_join_and_stores_nothing(harness: Harness) -> None:
@@ -28,8 +42,7 @@ async def test_without_invite_explains_how_to_join_and_stores_nothing(harness: H
     assert "invitation" in replies[0].text
     await she.say("hello?")
     assert "invitation" in she.last.text
-    assert await count(harness, member_t) == 0
-    assert await count(harness, state_t) == 0
+    assert await nothing_kept(harness, she)
 
 
 async def test_unknown_and_expired_invites_are_refused(harness: Harness) -> None:
@@ -38,7 +51,7 @@ async def test_unknown_and_expired_invites_are_refused(harness: Harness) -> None
     she = harness.person()
     assert "don't recognise" in (await she.say("/start nope"))[0].text
     assert "expired" in (await she.say("/start old-one"))[0].text
-    assert await count(harness, state_t) == 0
+    assert await nothing_kept(harness, she)
 
 
 async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
@@ -46,32 +59,35 @@ async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
     she = harness.person(language="ar")
     first = (await she.say(f"/start {code}"))[0]
     assert ARABIC.search(first.text), "the language question is asked in her guessed language"
-    assert payloads(first)[0] == "ob:lang:ar", "her guessed language comes first"
-    values = (await she.press("ob:lang:ar"))[0]
+    assert first.buttons[0].label == "العربية", "her guessed language comes first"
+    values = (await she.tap("العربية"))[0]
     assert ARABIC.search(values.text)
-    assert payloads(values) == ["ob:values:yes", "ob:values:no"]
-    country = (await she.press("ob:values:yes"))[0]
-    assert "ob:country:IQ" in payloads(country)
+    assert she.labels()[:2] == ["أوافق", "لا، شكرًا"]
+    country = (await she.tap("أوافق"))[0]
     assert "العراق" in [b.label for b in country.buttons], "country names come from CLDR in ar"
-    spheres = (await she.press("ob:country:IQ"))[0]
-    assert "ob:sph:done" in payloads(spheres)
-    toggled = (await she.press("ob:sph:vaw"))[0]
+    await she.tap("العراق")
+    assert "تم" in she.labels()
+    checklist = she.last_sent()
+    toggled = (await she.tap("العنف ضد المرأة"))[0]
     assert toggled.replace, "a toggle edits the message in place"
-    assert any(b.label.startswith("✅") for b in toggled.buttons)
-    await she.press("ob:sph:media")
-    await she.press("ob:sph:done")
+    assert she.last_sent().edited and she.last_sent().message_id == checklist.message_id
+    assert "✅ العنف ضد المرأة" in she.labels()
+    await she.tap("المرأة في الإعلام")
+    await she.tap("تم")
     assert ARABIC.search(she.last.text)
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
-        invite = await tx.get_invite(code)
-        audit = await tx.audit_entries()
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
+        invite = await tx.invites.get(code)
+        audit = await tx.audit_log.entries()
     assert member is not None
     assert (member.locale, member.country, member.role) == ("ar", "IQ", Role.MEMBER)
     assert member.spheres == ["media", "vaw"]
     assert member.consented_at == harness.clock.now()
     assert invite is not None and invite.uses_left == 0
     assert [a["action"] for a in audit] == ["member.joined"]
-    assert await count(harness, state_t) == 0, "no conversation state is left after joining"
+    async with harness.store.transaction() as tx:
+        state = await tx.conversations.load(ChannelName.TELEGRAM, she.user_id)
+    assert state.flow is None and not state.data, "no conversation state is left after joining"
 
 
 async def test_join_in_french_and_english(harness: Harness) -> None:
@@ -82,7 +98,7 @@ async def test_join_in_french_and_english(harness: Harness) -> None:
     assert "Welcome to the alliance" in amina.last.text
     assert "Bienvenue" in claire.last.text or "bienvenue" in claire.last.text
     async with harness.store.transaction() as tx:
-        fr = await tx.get_member(ChannelName.TELEGRAM, "2")
+        fr = await tx.members.get(ChannelName.TELEGRAM, "2")
     assert fr is not None and fr.locale == "fr"
 
 
@@ -99,26 +115,26 @@ async def test_invite_used_up_while_she_was_joining(harness: Harness) -> None:
     first, second = harness.person("1"), harness.person("2")
     await second.say(f"/start {code}")  # starts, then stops to think
     await join(first, code)
-    await second.press("ob:lang:en")
-    await second.press("ob:values:yes")
-    await second.press("ob:country:IQ")
-    await second.press("ob:sph:youth")
-    await second.press("ob:sph:done")
+    await second.tap("English")
+    await second.tap("I accept")
+    await second.tap("Iraq")
+    await second.tap("Youth deradicalisation")
+    await second.tap("Done")
     assert "used up" in second.last.text
-    assert await count(harness, member_t) == 1
+    assert await members(harness, first, second) == 1
 
 
 async def test_invite_with_a_country_skips_the_country_question(harness: Harness) -> None:
     code = await make_invite(harness, country="NG", role=Role.COORDINATOR)
     she = harness.person()
     await she.say(f"/start {code}")
-    await she.press("ob:lang:en")
-    spheres = (await she.press("ob:values:yes"))[0]
-    assert "ob:sph:done" in payloads(spheres)
-    await she.press("ob:sph:advocacy")
-    await she.press("ob:sph:done")
+    await she.tap("English")
+    await she.tap("I accept")
+    assert "Done" in she.labels() and "Another country" not in she.labels()
+    await she.tap("Advocacy")
+    await she.tap("Done")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, she.user_id)
+        member = await tx.members.get(ChannelName.TELEGRAM, she.user_id)
     assert member is not None and (member.country, member.role) == ("NG", Role.COORDINATOR)
 
 
@@ -126,33 +142,32 @@ async def test_declining_the_values_keeps_nothing(harness: Harness) -> None:
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    await she.press("ob:lang:en")
-    replies = await she.press("ob:values:no")
+    await she.tap("English")
+    replies = await she.tap("No, thank you")
     assert "Nothing about you has been kept" in replies[0].text
-    assert await count(harness, state_t) == 0
-    assert await count(harness, member_t) == 0
+    assert await nothing_kept(harness, she)
 
 
 async def test_country_search_by_name_in_her_language_or_english(harness: Harness) -> None:
     code = await make_invite(harness, uses=3)
     she = harness.person("5", "fr")
     await she.say(f"/start {code}")
-    await she.press("ob:lang:fr")
-    await she.press("ob:values:yes")
-    await she.press("ob:country:other")
+    await she.tap("Français")
+    await she.tap("J’accepte")
+    [asked] = await she.tap("Autre pays")
+    assert "pays" in asked.text and not asked.buttons, "she is asked to type, nothing more"
     found = (await she.say("egypte"))[0]
-    assert payloads(found) == ["ob:country:EG"]
-    assert found.buttons[0].label == "Égypte"
+    assert [b.label for b in found.buttons] == ["Égypte"]
     found = (await she.say("Somalia"))[0]  # English works too
-    assert "ob:country:SO" in payloads(found)
+    assert "Somalie" in [b.label for b in found.buttons]
     nothing = await she.say("Atlantis")
     assert "Atlantis" in nothing[0].text
-    assert "ob:country:IQ" in payloads(nothing[-1]), "the list is offered again"
-    await she.press("ob:country:SO")
-    await she.press("ob:sph:rights")
-    await she.press("ob:sph:done")
+    assert "Irak" in [b.label for b in nothing[-1].buttons], "the list is offered again"
+    await she.tap("Somalie", on=3)  # the search's answer, two messages ago
+    await she.tap("Droits des femmes")
+    await she.tap("Terminé")
     async with harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "5")
+        member = await tx.members.get(ChannelName.TELEGRAM, "5")
     assert member is not None and member.country == "SO"
 
 
@@ -160,10 +175,19 @@ async def test_arabic_country_search_ignores_hamza_and_diacritics(harness: Harne
     code = await make_invite(harness)
     she = harness.person("6", "ar")
     await she.say(f"/start {code}")
-    await she.press("ob:lang:ar")
-    await she.press("ob:values:yes")
-    found = (await she.say("الاردن"))[0]  # typed without the hamza
-    assert payloads(found)[0] == "ob:country:JO"
+    await she.tap("العربية")
+    await she.tap("أوافق")
+    ar = harness.catalogs.get("ar")
+    found = (await she.say("الامارات"))[0]  # typed without the hamza
+    assert found.buttons[0].label == ar.country_name("AE")
+    # A listed country's name, typed without the hamza, is that button.
+    await she.say("الاردن")
+    assert "تم" in she.labels(), "the spheres come next"
+    await she.tap(ar("Advocacy"))
+    await she.tap("تم")
+    async with harness.store.transaction() as tx:
+        member = await tx.members.get(ChannelName.TELEGRAM, "6")
+    assert member is not None and member.country == "JO"
 
 
 async def test_wrong_input_at_every_step_gets_an_answer_and_keeps_the_step(
@@ -172,22 +196,22 @@ async def test_wrong_input_at_every_step_gets_an_answer_and_keeps_the_step(
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    for step_payload in ("ob:lang:en", "ob:values:yes", None):
+    for label in ("English", "I accept", None):
         for bad in (
             she.send_media(MediaKind.STICKER),
             she.send_media(MediaKind.VOICE),
             she.edit("changed my mind"),
-            she.say("x" * 4096) if step_payload else she.send_media(MediaKind.PHOTO, "a caption"),
+            she.say("x" * 4096) if label else she.send_media(MediaKind.PHOTO, "a caption"),
         ):
             replies = await bad
             assert replies, "every wrong input gets an answer"
             assert all(len(r.text) < 4096 for r in replies)
-        if step_payload:
-            await she.press(step_payload)
+        if label:
+            await she.tap(label)
     # still at the country step, and it still works
-    await she.press("ob:country:LB")
-    await she.press("ob:sph:youth")
-    await she.press("ob:sph:done")
+    await she.tap("Lebanon")
+    await she.tap("Youth deradicalisation")
+    await she.tap("Done")
     assert "Welcome to the alliance" in she.last.text
 
 
@@ -195,37 +219,41 @@ async def test_stale_and_double_pressed_buttons(harness: Harness) -> None:
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    lang_message = she.last_sent().message_id
-    await she.press("ob:lang:en")
-    replies = await she.press("ob:lang:fr", message_id=lang_message)  # old message
+    await she.tap("English")
+    replies = await she.tap("Français", on=2)  # on the old message
     assert "earlier message" in replies[0].text
-    assert payloads(replies[-1]) == ["ob:values:yes", "ob:values:no"], "current step re-asked"
-    await she.press("ob:values:yes")
-    await she.press("ob:country:IQ")
-    empty_done = await she.press("ob:sph:done")
-    assert "at least one" in empty_done[0].text
-    await she.press("ob:sph:youth")
-    await she.press("ob:sph:done")
-    again = await she.press("ob:sph:done")  # a double tap after joining
+    assert [b.label for b in replies[-1].buttons] == VALUES, "current step re-asked"
+    await she.tap("I accept")
+    await she.tap("Iraq")
+    done = she.last_sent()
+    empty_done = await she.tap("Done")
+    assert [m.text for m in empty_done] == ["Please choose at least one sphere."]
+    await she.tap("Youth deradicalisation")
+    await she.tap("Done")
+    [done_payload] = [b.payload for b in done.message.buttons if b.label == "Done"]
+    again = await she.press(done_payload, done.message_id)  # a double tap after joining
     assert "earlier message" in again[0].text
-    assert await count(harness, member_t) == 1
-    forged = await she.press("ob:country:ZZ")
-    assert forged, "an unknown button payload is answered too"
+    assert await members(harness, she) == 1
+    answered = await she.press(forged("country", "ZZ"))
+    assert answered, "an unknown button payload is answered too"
 
 
 async def test_forged_payloads_inside_the_flow_are_answered(harness: Harness) -> None:
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    replies = await she.press("ob:lang:xx")
-    assert payloads(replies[-1])[0].startswith("ob:lang:")
-    await she.press("ob:lang:en")
-    await she.press("ob:values:yes")
-    replies = await she.press("ob:country:ZZ")
-    assert "ob:country:IQ" in payloads(replies[-1])
-    await she.press("ob:country:IQ")
-    replies = await she.press("ob:sph:nonsense")
-    assert "ob:sph:done" in payloads(replies[-1])
+    replies = await she.press(forged("lang", "xx"))
+    assert replies[-1].buttons[0].label == "English", "the language question again"
+    await she.tap("English")
+    await she.tap("I accept")
+    replies = await she.press(forged("country", "ZZ"))
+    assert "Iraq" in [b.label for b in replies[-1].buttons]
+    await she.tap("Iraq")
+    replies = await she.press(forged("spheres", "nonsense"))
+    assert "Done" in [b.label for b in replies[-1].buttons]
+    replies = await she.press("ob:sph:youth")  # a button from before the engine
+    assert "earlier message" in replies[0].text and "Done" in she.labels()
+    assert await members(harness, she) == 0
 
 
 async def test_commands_mid_onboarding_ask_to_finish_first(harness: Harness) -> None:
@@ -234,24 +262,25 @@ async def test_commands_mid_onboarding_ask_to_finish_first(harness: Harness) -> 
     await she.say(f"/start {code}")
     replies = await she.say("/mydata")
     assert "finish joining" in replies[0].text
-    assert payloads(replies[-1])[0].startswith("ob:lang:")
+    assert replies[-1].buttons[0].label == "English", "the language question again"
     replies = await she.say("/start")  # /start again carries on where she was
-    assert payloads(replies[-1])[0].startswith("ob:lang:")
+    assert replies[-1].buttons[0].label == "English"
 
 
 async def test_restart_mid_onboarding_continues_where_she_was(harness: Harness) -> None:
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    await she.press("ob:lang:fr")
+    await she.tap("Français")
+    [accept] = [b.payload for b in she.last.buttons if b.label == "J’accepte"]
     # A new core on the same database: as after a restart, or on a second worker.
     from handlers import build_router
 
     restarted = Harness(harness.store, build_router())
     restarted._update_ids = itertools.count(100)  # Telegram's ids keep rising across restarts
     again = restarted.person(she.user_id, she.language)
-    replies = await again.press("ob:values:yes", message_id="1")
-    assert "ob:country:IQ" in payloads(replies[0])
+    replies = await again.press(accept, message_id=she.last_sent().message_id)
+    assert "Irak" in [b.label for b in replies[0].buttons]
     assert "pays" in replies[0].text, "her language choice survived the restart"
 
 
@@ -259,7 +288,7 @@ async def test_open_join_and_bootstrap_admin(open_harness: Harness) -> None:
     she = open_harness.person("42")
     await join(she)
     async with open_harness.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "42")
+        member = await tx.members.get(ChannelName.TELEGRAM, "42")
     assert member is not None and member.role is Role.MEMBER
     assert member.status is MemberStatus.ACTIVE
 
@@ -271,7 +300,59 @@ async def test_bootstrap_admin_joins_without_invite(db: object) -> None:
     h = Harness(db, build_router(), config=CoreConfig(admin_ids=frozenset({("telegram", "7")})))  # type: ignore[arg-type]
     await join(h.person("7"))
     async with h.store.transaction() as tx:
-        member = await tx.get_member(ChannelName.TELEGRAM, "7")
+        member = await tx.members.get(ChannelName.TELEGRAM, "7")
     assert member is not None and member.role is Role.ADMIN
-    assert await count(h, invite_t) == 0
-    assert await count(h, audit_t) == 1
+    async with h.store.transaction() as tx:
+        assert await tx.invites.list() == []
+        assert [e["action"] for e in await tx.audit_log.entries()] == ["member.joined"]
+
+
+async def test_help_while_joining_helps_with_the_step_she_is_on(harness: Harness) -> None:
+    code = await make_invite(harness)
+    she = harness.person()
+    await she.say(f"/start {code}")
+    helped = await she.say("/help")
+    assert "invitation" not in helped[0].text, "she has one: she is joining"
+    assert "Tap the language" in helped[0].text
+    assert helped[-1].buttons[0].label == "English", "then the question again"
+    await she.tap("English")
+    helped = await she.say("/help")
+    assert "I accept" in helped[0].text and helped[-1].buttons[0].label == "I accept"
+    await she.tap("I accept")
+    helped = await she.say("/help")
+    assert "Another country" in helped[0].text and "Iraq" in she.labels()
+    await she.tap("Iraq")
+    helped = await she.say("/help")
+    assert "then Done" in helped[0].text and "Done" in she.labels()
+    await she.tap("Youth deradicalisation")
+    await she.tap("Done")
+    assert "Welcome to the alliance" in she.last.text
+    helped = await she.say("/help")  # a member now: what she can do
+    assert "Here is what you can do" in helped[0].text
+
+
+async def test_in_the_terminal_a_tick_is_one_line_not_the_whole_menu(harness: Harness) -> None:
+    import io
+
+    from bot.channels.console import ConsoleChannel
+
+    out = io.StringIO()
+    console = ConsoleChannel(out, language="en")
+
+    async def typed(line: str) -> str:
+        before = len(out.getvalue())
+        await harness.core.handle(console.to_inbound(line), console)
+        return out.getvalue()[before:]
+
+    await typed("/start")  # the terminal joins without an invitation
+    await typed("English")
+    await typed("I accept")
+    menu = await typed("Iraq")
+    assert "Which spheres" in menu and "  1. ▫️ Youth deradicalisation" in menu
+    assert await typed("1") == "✓ Youth deradicalisation\n\n"
+    assert await typed("Women in media") == "✓ Women in media\n\n"
+    assert await typed("1") == "✗ Youth deradicalisation\n\n", "the numbers stay as shown"
+    assert "Please choose at least one sphere" not in await typed("Done")
+    async with harness.store.transaction() as tx:
+        member = await tx.members.get(ChannelName.CONSOLE, "console")
+    assert member is not None and member.spheres == ["media"]

@@ -4,23 +4,24 @@ refusals logged; every kind of bad input answered; results sent to those who ask
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-
-from sqlalchemy import select
+from datetime import UTC, datetime, time, timedelta
 
 from bot.core import keys
 from bot.core.i18n import Catalogs
 from bot.core.messages import Outbound
 from bot.core.models import Role
-from bot.core.reports import Breakdown
-from handlers.reports import send_results, survey_report
-from storage.tables import outbox_t, survey_t
+from bot.core.reports import Breakdown, CalendarPeriod, PeriodKind
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.worker import DeliveryWorker
+from bot.services.reports import send_results, survey_report
+from storage.outbox import OutboxStore
 from tests.handlers.conftest import join, make_invite
-from tests.support.harness import Harness, Person, payloads
+from tests.support.harness import Harness, Person
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates, xlsx_text
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SECRETARIAT_ID = "700123456"
+PERIODS = ["Last full week", "Last full month", "Last full quarter", "All time"]
 
 
 async def secretariat(h: Harness, user_id: str = SECRETARIAT_ID, locale: str = "en") -> Person:
@@ -37,17 +38,20 @@ async def member(h: Harness, user_id: str, role: Role = Role.MEMBER) -> Person:
     return she
 
 
-async def ask_survey_report(she: Person, survey_id: int, by: str = "country") -> list[Outbound]:
-    subjects = await she.say("/report")
-    assert payloads(subjects[-1])[:3] == ["rep:s:survey", "rep:s:updates", "rep:s:membership"]
-    listing = await she.press("rep:s:survey")
-    assert f"rep:v:{survey_id}" in payloads(listing[-1])
-    breakdowns = await she.press(f"rep:v:{survey_id}")
+async def ask_survey_report(
+    she: Person, title: str = "Pulse: safety", by: str = "By country"
+) -> list[Outbound]:
+    await she.say("/report")
+    assert she.labels()[:3] == ["Survey results", "Field updates", "Membership"]
+    await she.tap("Survey results")
+    assert title in she.labels(), "the closed survey is offered by its title"
+    await she.tap(title)
     # Released once, for the whole survey: no period is asked, no split by time offered.
-    assert not any(p.startswith("rep:p:") for p in payloads(breakdowns[-1]))
-    assert "rep:b:country" in payloads(breakdowns[-1])
-    assert "rep:b:week" not in payloads(breakdowns[-1])
-    return await she.press(f"rep:b:{by}")
+    assert she.last.text == "How should the numbers be split?"
+    assert not set(PERIODS) & set(she.labels())
+    assert "By country" in she.labels()
+    assert "By week" not in she.labels()
+    return await she.tap(by)
 
 
 async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Harness) -> None:
@@ -55,7 +59,7 @@ async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Har
         harness.store, harness.clock.now(), {"IQ": 30, "SY": 20, "LB": 12, "YE": 2}
     )
     she = await secretariat(harness)
-    summary, chart, sheet = await ask_survey_report(she, survey.id)
+    summary, chart, sheet = await ask_survey_report(she)
 
     assert "Pulse: safety" in summary.text and "changed by at most ±2" in summary.text
     shown = re.search(r"(\d+) responses", summary.text)
@@ -72,9 +76,11 @@ async def test_secretariat_gets_a_summary_a_chart_and_a_spreadsheet(harness: Har
     assert FREE_TEXT not in text, "free-text answers never leave the database"
     assert SECRETARIAT_ID not in text and SECRETARIAT_ID not in summary.text
     async with harness.store.transaction() as tx:
-        entries = [e for e in await tx.audit_entries() if e["action"] == "report.sent"]
+        entries = [e for e in await tx.audit_log.entries() if e["action"] == "report.sent"]
     assert entries and entries[0]["details"]["by"] == "country"
-    assert (await she.press("rep:b:country"))[0].text.startswith("That button")
+    # Its button again, on the question answered already: stale.
+    assert (await she.tap("By country"))[0].text.startswith("That button")
+    assert survey.id
 
 
 async def test_updates_and_membership_reports(harness: Harness) -> None:
@@ -84,16 +90,10 @@ async def test_updates_and_membership_reports(harness: Harness) -> None:
     await seed_updates(harness.store, harness.clock.now(), ids[0], {"IQ": 30, "SY": 25, "YE": 2})
     harness.clock.advance(timedelta(weeks=1))  # this week is over: it can be reported
     await she.say("/report")
-    periods = await she.press("rep:s:updates")
-    assert payloads(periods[-1]) == [
-        "rep:c:week",
-        "rep:c:month",
-        "rep:c:quarter",
-        "rep:c:all",
-        "rep:x",
-    ], "fixed calendar periods, never a range"
-    await she.press("rep:c:week")
-    summary, chart, sheet = await she.press("rep:b:country")
+    await she.tap("Field updates")
+    assert she.labels() == [*PERIODS, "◀ Back", "✖ Cancel"], "fixed calendar periods, no range"
+    await she.tap("Last full week")
+    summary, chart, sheet = await she.tap("By country")
     assert "Field updates" in summary.text and "Iraq" in summary.text
     assert "Yemen" not in summary.text, "Yemen's 2 updates are always under k, even +2"
     assert "changed by at most ±2" in summary.text and "<5" in summary.text
@@ -101,10 +101,10 @@ async def test_updates_and_membership_reports(harness: Harness) -> None:
     _names, text = xlsx_text(sheet.file.content)
     assert "Figures perturbed by at most" in text and "±2" in text
     await she.say("/report")
-    await she.press("rep:s:membership")
-    asked = await she.press("rep:c:all")
-    assert "rep:b:sphere" in payloads(asked[-1])
-    summary, _chart, sheet = await she.press("rep:b:sphere")
+    await she.tap("Membership")
+    await she.tap("All time")
+    assert "By sphere" in she.labels()
+    summary, _chart, sheet = await she.tap("By sphere")
     assert "Youth deradicalisation" in summary.text
     assert "One person may count in several spheres" in summary.text or sheet.file
     assert sheet.file is not None
@@ -122,7 +122,7 @@ async def test_a_member_or_coordinator_is_refused_and_the_attempt_is_logged(
         [refused] = await person.say("/report")
         assert refused.text == "This command is not available to you."
     async with harness.store.transaction() as tx:
-        refusals = [e for e in await tx.audit_entries() if e["action"] == "command.refused"]
+        refusals = [e for e in await tx.audit_log.entries() if e["action"] == "command.refused"]
     assert [e["details"]["command"] for e in refusals] == ["report", "report"]
     assert {e["details"]["role"] for e in refusals} == {"member", "coordinator"}
 
@@ -131,10 +131,10 @@ async def test_a_stale_report_button_after_losing_the_role_is_refused(harness: H
     she = await secretariat(harness)
     await she.say("/report")
     async with harness.store.transaction() as tx:
-        found = await tx.get_member(harness.channel.name, SECRETARIAT_ID)
+        found = await tx.members.get(harness.channel.name, SECRETARIAT_ID)
         assert found is not None
-        await tx.set_role(found.id, Role.MEMBER)
-    [refused] = await she.press("rep:s:updates")
+        await tx.members.set_role(found.id, Role.MEMBER)
+    [refused] = await she.tap("Field updates")
     assert refused.text == "This is no longer available to you."
 
 
@@ -149,7 +149,7 @@ async def test_unknown_open_and_unanswered_surveys_are_explained(harness: Harnes
     [unanswered] = await she.say("/report nobody")
     assert "Nobody answered" in unanswered.text
     await she.say("/report")
-    [none_closed] = await she.press("rep:s:survey")
+    [none_closed] = await she.tap("Survey results")
     assert "No closed survey has answers yet" in none_closed.text
 
 
@@ -162,15 +162,16 @@ async def test_a_breakdown_too_fine_is_explained_and_no_period_is_asked(
     survey = await seed_survey(harness.store, old, {"IQ": 4, "SY": 1, "LB": 1}, slug="old-one")
     she = await secretariat(harness)
     [breakdowns] = await she.say("/report old-one")
-    assert payloads(breakdowns)[0] == "rep:b:none", "the whole survey: no period to choose"
+    assert breakdowns.buttons[0].label == "No breakdown", "the whole survey: no period asked"
     typed = await she.say("the last month please")
     assert typed[0].text == "Please choose one of the buttons."
-    forged = await she.press("rep:p:4w")
+    forged = await she.press("rep:1:period:4w")  # no such step: forged
     assert "no longer works" in forged[0].text
-    too_fine = await she.press("rep:b:language")
+    too_fine = await she.tap("By language")
     assert "groups are too small" in too_fine[0].text and "coarser" in too_fine[0].text
-    assert "rep:b:none" in payloads(too_fine[-1]), "asked for a breakdown again"
-    summary, _chart, _sheet = await she.press("rep:b:none")
+    assert "longer period" not in too_fine[0].text, "a survey has no period to lengthen"
+    assert "No breakdown" in she.labels(), "asked for a breakdown again"
+    summary, _chart, _sheet = await she.tap("No breakdown")
     shown = re.search(r"(\d+) responses", summary.text)  # perturbed: 6 ± 2, or "fewer than 5"
     assert (shown is not None and abs(int(shown[1]) - 6) <= 2) or "Fewer than 5" in summary.text
     assert "changed by at most ±2" in summary.text
@@ -182,10 +183,10 @@ async def test_a_public_survey_can_be_split_by_age_and_gender(harness: Harness) 
         harness.store, harness.clock.now(), {"IQ": 12}, slug="public-one", mode="public"
     )
     she = await secretariat(harness)
-    breakdowns = await she.say("/report public-one")
-    assert {"rep:b:age", "rep:b:gender"} <= set(payloads(breakdowns[-1]))
-    assert "rep:b:sphere" not in payloads(breakdowns[-1]), "public respondents have none"
-    summary, _chart, _sheet = await she.press("rep:b:gender")
+    await she.say("/report public-one")
+    assert {"By age", "By gender"} <= set(she.labels())
+    assert "By sphere" not in she.labels(), "public respondents have none"
+    summary, _chart, _sheet = await she.tap("By gender")
     assert "Woman" in summary.text and survey.id
 
 
@@ -199,14 +200,14 @@ async def test_results_go_to_participants_who_asked_in_their_language(harness: H
     async with harness.store.transaction() as tx:
         people = {}
         for person in (asked_ar, asked_sy, declined):
-            found = await tx.get_member(harness.channel.name, person.user_id)
+            found = await tx.members.get(harness.channel.name, person.user_id)
             assert found is not None
             people[person.user_id] = found
             await tx.surveys.set_participation(survey.id, found.id, "completed")
         people["41"].locale = "ar"
         people["42"].country = "SY"
         for found in people.values():
-            await tx.save_member(found)
+            await tx.members.save(found)
         await tx.surveys.set_results_opt_in(survey.id, people["41"].id)
         await tx.surveys.set_results_opt_in(survey.id, people["42"].id)
     catalogs = Catalogs()
@@ -231,17 +232,22 @@ async def test_results_go_to_participants_who_asked_in_their_language(harness: H
         == 0
     )
     async with harness.store.transaction() as tx:
-        rows = (
-            await tx.conn.execute(select(outbox_t).where(outbox_t.c.campaign_id.is_not(None)))
-        ).all()
-        sent_at = (await tx.conn.execute(select(survey_t.c.results_sent_at))).scalar_one()
-    texts = {r.member_id: r.text for r in rows}
-    assert set(texts) == {people["41"].id, people["42"].id}, "only those who asked"
-    assert "نبض" in texts[people["41"].id] and "العراق" in texts[people["41"].id]
-    syria = texts[people["42"].id]
+        assert await tx.reports.results_due() == [], "marked as sent"
+    before = len(harness.channel.sent)
+    channel = harness.channel
+    worker = DeliveryWorker(
+        OutboxStore(harness.store),
+        {channel.name: channel},
+        {channel.name: RateLimiter(30)},
+        harness.clock,
+    )
+    assert await worker.drain_once() == 2
+    texts = {s.chat_id: s.message.text or "" for s in harness.channel.sent[before:]}
+    assert set(texts) == {"41", "42"}, "only those who asked"
+    assert "نبض" in texts["41"] and "العراق" in texts["41"]
+    syria = texts["42"]
     assert "Whole alliance" in syria and "Syria: too few answers to show." in syria
     assert FREE_TEXT not in syria
-    assert sent_at is not None
 
 
 async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
@@ -257,10 +263,10 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
     for i, she in enumerate(people):
         await she.say("/update")
         await she.say(f"Field note number {i} from the district.")
-        await she.press("upd:sph:done")
-        await she.press("upd:urg:no")
-        await she.press("upd:keep:no")
-        await she.press("upd:go:send")
+        await she.tap("Done")
+        await she.tap("Routine")
+        await she.tap("No")
+        await she.tap("Send")
         await she.say("/survey pulse-test")
         await she.press(f"srv:{survey_id}:safe:{1 + i % 2}")
         await she.press(f"srv:{survey_id}:threat:no")
@@ -271,7 +277,7 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
     assert await close_due_surveys(harness.store, harness.clock.now()) == [survey_id]
 
     she = await secretariat(harness)
-    summary, chart, sheet = await ask_survey_report(she, survey_id, by="none")
+    summary, chart, sheet = await ask_survey_report(she, by="No breakdown")
     # Perturbed (the same cell always by the same amount): 7 comes out as 5 to 9.
     responses = re.search(r"(\d+) responses", summary.text)
     assert responses is not None and 5 <= int(responses[1]) <= 9, "7 responses, ±2 at most"
@@ -285,9 +291,9 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
     assert not any(she.user_id in text for she in people)
     harness.clock.advance(timedelta(weeks=1))  # the week of the updates is over
     await she.say("/report")
-    await she.press("rep:s:updates")
-    await she.press("rep:c:all")
-    updates = await she.press("rep:b:none")
+    await she.tap("Field updates")
+    await she.tap("All time")
+    updates = await she.tap("No breakdown")
     [line] = [x for x in updates[0].text.splitlines() if x.startswith("Routine: ")]
     assert 5 <= int(line.removeprefix("Routine: ")) <= 9, "7 routine updates, ±2 at most"
     assert "Urgent" not in line, "no urgent update: shown as <5 like any small count"
@@ -322,3 +328,57 @@ async def test_survey_figures_are_perturbed_the_same_every_time(harness: Harness
     shown = [n for n in safe.cells[0] if n is not None]
     shares = [x for x in safe.shares(0) if x is not None]
     assert [round(x, 6) for x in shares] == [round(100 * n / sum(shown), 6) for n in shown]
+
+
+async def test_with_no_breakdown_too_small_suggests_a_longer_period_never_no_breakdown(
+    harness: Harness,
+) -> None:
+    """Already without a breakdown, "try no breakdown" cannot help: a longer period may; once
+    she has all time too, nothing can, and she is told so instead of being asked again."""
+    month = CalendarPeriod.recent(PeriodKind.MONTH, harness.clock.now().date())[0]
+    assert month.first is not None
+    then = datetime.combine(month.first + timedelta(days=8), time(12), UTC)
+    await seed_members(harness.store, then, {"IQ": 2})
+    she = await secretariat(harness)  # joined this week: in no complete period yet
+    await she.say("/report")
+    await she.tap("Membership")
+    await she.tap("Last full month")
+    [too_small, question] = await she.tap("No breakdown")
+    assert "every count is under 5" in too_small.text
+    assert "no breakdown" not in too_small.text.lower(), "never the choice she already made"
+    assert "longer period" in too_small.text
+    assert she.labels()[: len(PERIODS)] == PERIODS, "asked for the period again"
+    assert question.text.startswith("For which period?")
+    await she.tap("All time")
+    [nothing] = await she.tap("No breakdown")
+    assert "every count is under 5" in nothing.text and "too few people" in nothing.text
+    assert "no breakdown" not in nothing.text.lower() and "longer period" not in nothing.text
+    assert not nothing.buttons, "nothing left to choose: the flow ends"
+    assert (await she.tap("No breakdown"))[0].text.startswith("That button")
+
+
+async def test_a_tiny_survey_with_no_breakdown_is_explained_without_a_useless_hint(
+    harness: Harness,
+) -> None:
+    await seed_survey(harness.store, harness.clock.now(), {"IQ": 2}, slug="tiny")
+    she = await secretariat(harness)
+    await she.say("/report tiny")
+    [nothing] = await she.tap("No breakdown")
+    assert "too few people" in nothing.text
+    assert "no breakdown" not in nothing.text.lower() and "longer period" not in nothing.text
+    assert not nothing.buttons
+
+
+async def test_back_and_cancel(harness: Harness) -> None:
+    she = await secretariat(harness)
+    await she.say("/report")
+    await she.tap("Field updates")
+    await she.tap("Back")
+    assert she.last.text == "What would you like a report on?"
+    await she.say("membership")  # typing a button's label counts as pressing it
+    assert she.last.text.startswith("For which period?")
+    await she.tap("All time")
+    [cancelled] = await she.tap("Cancel")
+    assert cancelled.text == "Cancelled."
+    async with harness.store.transaction() as tx:
+        assert (await tx.conversations.load(harness.channel.name, she.user_id)).flow is None

@@ -9,7 +9,7 @@ import pytest
 from bot import scheduler
 from bot.app import build_app
 from bot.config import Settings
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
@@ -24,21 +24,23 @@ async def test_jobs_fire_what_is_due_and_wake_the_worker(
     await app.migrate()
     now = app.core.clock.now()
     async with app.store.transaction() as tx:
-        await tx.create_member(
+        await tx.members.create(
             NewMember(
                 ChannelName.TELEGRAM, "1", "1", "en", "IQ", ["youth"], Role.MEMBER, "v", now
             ),
             now,
         )
         await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="due",
-            texts={"en": "hello"},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=now,
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="due",
+                texts={"en": "hello"},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+            ),
+            now,
         )
     woken: list[bool] = []
     await scheduler.fire_due_campaigns(app, lambda: woken.append(True))

@@ -91,7 +91,7 @@ async def test_forget_half_way_takes_her_answers_and_leaves_the_counts(harness: 
     await she.say("/survey pulse-test")
     await she.press(f"srv:{sid}:safe:5")
     await she.say("/forget")
-    await she.press("forget:yes")
+    await she.tap("Yes, delete all")
     states = await table(harness, state_t)
     assert not any(s["chat_id"] == she.user_id for s in states), "her state went with her"
     assert await table(harness, count_t) == before, "counted answers stay as they were"

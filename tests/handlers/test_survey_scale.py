@@ -72,7 +72,7 @@ async def test_a_thousand_members_complete_a_ten_question_survey(harness: Harnes
     async with harness.store.transaction() as tx:
         sid, _ = await tx.surveys.upsert(definition, now, now + timedelta(days=7), now)
         for i in range(RESPONDENTS):
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     channel=ChannelName.TELEGRAM,
                     platform_id=str(FIRST_ID + i),

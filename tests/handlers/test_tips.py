@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.core.messages import ChannelName
 from bot.core.models import Role
 from bot.core.tips import Ratings, TipDefinition, TipText
+from bot.services.tips import draft_from_update, draft_title
 from handlers import build_router
-from handlers.tips import draft_from_update, draft_title
+from handlers.tips import TipDraft, TipPage, TipPublish, TipRate, TipSpheres
 from storage.store import SqlStore
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
@@ -65,9 +66,20 @@ async def test_browse_a_sphere_and_page_in_place(harness: Harness) -> None:
     [menu] = await amina.say("/tips")
     assert "Choose a sphere" in menu.text
     assert menu.columns == 2
+    assert amina.labels() == [
+        "Youth deradicalisation",
+        "Peace and pluralism",
+        "Religious texts",
+        "Women's rights",
+        "Violence against women",
+        "Rights narratives",
+        "Women in media",
+        "Advocacy",
+        "All spheres",
+    ]
     assert payloads(menu) == [
         *(
-            f"tip:p:{code}:0"
+            TipPage(code, 0).pack()
             for code in (
                 "youth",
                 "pluralism",
@@ -79,11 +91,11 @@ async def test_browse_a_sphere_and_page_in_place(harness: Harness) -> None:
                 "advocacy",
             )
         ),
-        "tip:p:all:0",
+        TipPage("all", 0).pack(),
     ]
     menu_id = amina.last_sent().message_id
 
-    [first] = await amina.press("tip:p:youth:0")
+    [first] = await amina.tap("Youth deradicalisation")
     assert first.replace and amina.last_sent().edited and amina.last_sent().message_id == menu_id
     assert first.text.startswith(
         "Safe dialogue with mothers\n\nMeet in a place the mothers choose."
@@ -92,11 +104,11 @@ async def test_browse_a_sphere_and_page_in_place(harness: Harness) -> None:
     assert "1 / 2 · Youth deradicalisation" in first.text
     assert "translated" not in first.text
     assert payloads(first) == [
-        "tip:p:youth:1",
-        "tip:p:youth:1",
-        f"tip:r:{dialogue}:1",
-        f"tip:r:{dialogue}:0",
-        "tip:s",
+        TipPage("youth", 1).pack(),
+        TipPage("youth", 1).pack(),
+        TipRate(dialogue, True).pack(),
+        TipRate(dialogue, False).pack(),
+        TipSpheres().pack(),
     ]
     assert [b.label for b in first.buttons] == [
         "◀ Previous",
@@ -107,16 +119,21 @@ async def test_browse_a_sphere_and_page_in_place(harness: Harness) -> None:
     ]
     assert all(len(p.encode()) <= 64 and p.isascii() for p in payloads(first))
 
-    [second] = await amina.press("tip:p:youth:1")
+    [second] = await amina.tap("Next ▶")
     assert second.replace and amina.last_sent().message_id == menu_id
     assert second.text.startswith("Answer the recruiter's story")
     assert "2 / 2" in second.text and "Source" not in second.text
-    assert f"tip:r:{recruiter}:1" in payloads(second)
-    assert payloads(second)[:2] == ["tip:p:youth:0", "tip:p:youth:0"]  # wraps around
+    assert TipRate(recruiter, True).pack() in payloads(second)
+    [wrapped] = await amina.tap("Next ▶")  # wraps around
+    assert wrapped.text.startswith("Safe dialogue with mothers")
+    [back] = await amina.tap("◀ Previous")  # wraps around the other way
+    assert back.text.startswith("Answer the recruiter's story")
 
-    [back] = await amina.press("tip:s")
+    [back] = await amina.tap("Spheres")
     assert back.replace and "Choose a sphere" in back.text
-    [every] = await amina.press("tip:p:all:2")
+    await amina.tap("All spheres")
+    await amina.tap("◀ Previous")
+    every = amina.last
     assert "3 / 3 · All spheres" in every.text  # the draft is not among them
 
 
@@ -128,7 +145,7 @@ async def test_arabic_member_reads_arabic(harness: Harness) -> None:
     intro = "Good practices from practitioners across the alliance. Choose a sphere:"
     assert menu.text == arabic(intro) != intro
     assert menu.buttons[-1].label == arabic("All spheres") != "All spheres"
-    [first] = await huda.press("tip:p:religion:0")
+    [first] = await huda.tap(arabic("Religious texts"))
     assert first.text.startswith("الرد على رواية المجنِّد\n\nاستخدمي نصوص اللاعنف.")
     assert "1 / 1 · " in first.text and "translat" not in first.text
     labels = ["👍 Helpful", "👎 Not helpful", "Spheres"]
@@ -142,19 +159,20 @@ async def test_missing_translation_falls_back_and_says_so(harness: Harness) -> N
     [first] = await claire.say("/tips youth")
     assert first.text.startswith("Un dialogue sûr avec les mères")
     assert "anglais" not in first.text
-    [second] = await claire.press("tip:p:youth:1")
+    [second] = await claire.tap(harness.catalogs.get("fr")("Next ▶"))
     assert second.text.startswith("Answer the recruiter's story")  # no French: English
     note = harness.catalogs.get("fr")(
         "Not yet translated into your language; here it is in {language}.", language="anglais"
     )
     assert note in second.text and note.startswith("Pas encore")
-    [arabic_only] = await claire.press("tip:p:vaw:0")
+    await claire.say("/tips")
+    [arabic_only] = await claire.tap(harness.catalogs.get("fr")("Violence against women"))
     assert arabic_only.text.startswith("التوثيق الآمن")  # the tip's own default language
     assert "arabe" in arabic_only.text
 
     english = await member(harness, "4", "en")
     await english.say("/tips")
-    [shown] = await english.press("tip:p:vaw:0")
+    [shown] = await english.tap("Violence against women")
     assert "Not yet translated into your language; here it is in Arabic." in shown.text
 
 
@@ -164,17 +182,18 @@ async def test_rating_once_and_changing_the_vote(harness: Harness) -> None:
     await amina.say("/tips pluralism")
     tip_message = amina.last_sent()
 
-    [thanks] = await amina.press(f"tip:r:{dialogue}:1", tip_message.message_id)
+    [thanks] = await amina.tap("👍 Helpful")
     assert thanks.text == "Thank you. Glad it helps." and not thanks.replace
-    assert not amina.last_sent().edited  # the tip stays on screen, the thanks comes below
-    [again] = await amina.press(f"tip:r:{dialogue}:1", tip_message.message_id)
+    # The tip stays on screen, the thanks comes below it.
+    assert not amina.last_sent().edited and amina.last_sent().message_id != tip_message.message_id
+    [again] = await amina.tap("👍 Helpful")  # on the tip, above the thanks
     assert "already counted" in again.text
-    [changed] = await amina.press(f"tip:r:{dialogue}:0", tip_message.message_id)
+    [changed] = await amina.tap("👎 Not helpful")
     assert "changed" in changed.text
 
     layla = await member(harness, "5")
     await layla.say("/tips pluralism")
-    [thanks] = await layla.press(f"tip:r:{dialogue}:0")
+    [thanks] = await layla.tap("👎 Not helpful")
     assert thanks.text == "Thank you. This helps us choose better tips."
     async with harness.store.transaction() as tx:
         assert await tx.tips.ratings() == {dialogue: Ratings(helpful=0, not_helpful=2)}
@@ -184,25 +203,33 @@ async def test_stale_and_forged_buttons_get_a_short_answer(harness: Harness) -> 
     dialogue, hidden = await seed(harness, DIALOGUE, HIDDEN)
     amina = await member(harness, "1")
     await amina.say("/tips")
-    [stale] = await amina.press("tip:p:youth:7")
-    assert "This list has changed" in stale.text and "tip:p:youth:0" in payloads(stale)
-    [bad_sphere] = await amina.press("tip:p:weather:0")
+    # A list that has changed since the message (tips unpublished, a sphere renamed).
+    [stale] = await amina.press(TipPage("youth", 7).pack())
+    assert "This list has changed" in stale.text and TipPage("youth", 0).pack() in payloads(stale)
+    [bad_sphere] = await amina.press(TipPage("weather", 0).pack())
     assert "This list has changed" in bad_sphere.text
-    for forged in (f"tip:r:{hidden}:1", "tip:r:9999:1"):
+    for forged in (TipRate(hidden, True).pack(), TipRate(9999, True).pack()):
         [answer] = await amina.press(forged)
         assert answer.text == "That tip is no longer available."
     for nonsense in (
-        "tip:p:youth",
-        "tip:p:youth:x",
-        "tip:p:youth:٣",
-        f"tip:r:{dialogue}:2",
-        "tip:r:99999999999999999999:1",
-        "tip:pub:-1",
+        "tip:2:youth",
+        "tip:2:youth:x",
+        "tip:2:youth:٣",
+        "tip:2:youth:-1",
+        f"tipr:1:{dialogue}:2",
+        "tipr:1:99999999999999999999:1",
+        "tipr:1:9999999999:1",
+        "tipp:1:-1",
+        "tips:1:extra",
         "tip:zzz",
         "tip:",
+        # buttons of the release before typed payloads
+        "tip:p:youth:0",
+        f"tip:r:{dialogue}:1",
+        "tip:s",
     ):
         [answer] = await amina.press(nonsense)
-        assert "no longer works" in answer.text
+        assert "no longer works" in answer.text, nonsense
     [unknown] = await amina.say("/tips weather")
     assert "I don't know that sphere" in unknown.text
     async with harness.store.transaction() as tx:
@@ -212,10 +239,10 @@ async def test_stale_and_forged_buttons_get_a_short_answer(harness: Harness) -> 
 async def test_a_sphere_without_tips_says_so(harness: Harness) -> None:
     amina = await member(harness, "1")
     await amina.say("/tips")
-    [empty] = await amina.press("tip:p:all:0")
+    [empty] = await amina.tap("All spheres")
     assert "There are no tips yet" in empty.text
     await seed(harness, DIALOGUE)
-    [media] = await amina.press("tip:p:media:0")
+    [media] = await amina.tap("Women in media")
     assert "There are no tips for Women in media yet" in media.text
     assert media.replace and len(media.buttons) == 9  # the spheres again
 
@@ -223,7 +250,7 @@ async def test_a_sphere_without_tips_says_so(harness: Harness) -> None:
 async def test_someone_who_has_not_joined_is_told_how_to_join(harness: Harness) -> None:
     await seed(harness, DIALOGUE)
     stranger = harness.person("77")
-    [answer] = await stranger.press("tip:p:youth:0", message_id="1")
+    [answer] = await stranger.press(TipPage("youth", 0).pack(), message_id="1")
     assert "Safe dialogue" not in answer.text
     [answer] = await stranger.say("/tips")
     assert "Safe dialogue" not in answer.text and not answer.buttons
@@ -245,35 +272,38 @@ async def test_drafts_need_a_coordinator_and_publishing_an_admin(harness: Harnes
 
     [refused] = await amina.say("/tips drafts")
     assert refused.text == "This command is not available to you."
-    [refused] = await amina.press(f"tip:pub:{hidden}")
+    [refused] = await amina.press(TipPublish(hidden).pack())  # forged: she never saw one
     assert "Only an administrator" in refused.text
+    [refused] = await amina.press(TipDraft(0).pack())
+    assert "Hidden" not in refused.text and "no longer available to you" in refused.text
 
     shown = (await coordinator.say("/tips drafts"))[0]
     assert "Draft 1 / 1" in shown.text and "Hidden\n\nNot published." in shown.text
-    assert not any(p.startswith("tip:pub:") for p in payloads(shown))
-    [refused] = await coordinator.press(f"tip:pub:{hidden}")
+    assert coordinator.labels() == [], "no Publish button for a coordinator"
+    [refused] = await coordinator.press(TipPublish(hidden).pack())
     assert "Only an administrator" in refused.text
 
     shown = (await admin.say("/tips drafts"))[0]
-    assert payloads(shown) == [f"tip:pub:{hidden}"]
-    [published] = await admin.press(f"tip:pub:{hidden}")
+    assert admin.labels() == ["Publish"]
+    assert payloads(shown) == [TipPublish(hidden).pack()]
+    [published] = await admin.tap("Publish")
     assert published.replace and published.text.startswith("Published: “Hidden”.")
-    [again] = await admin.press(f"tip:pub:{hidden}")
+    [again] = await admin.press(TipPublish(hidden).pack())  # the same button, pressed again
     assert again.text == "This tip is already published."
-    [unknown] = await admin.press("tip:pub:9999")
+    [unknown] = await admin.press(TipPublish(9999).pack())
     assert unknown.text == "That tip is no longer available."
     [none_left] = await admin.say("/tips drafts")
     assert none_left.text == "There are no tip drafts."
 
     async with harness.store.transaction() as tx:
-        entries = [e for e in await tx.audit_entries() if e["action"] == "tip.published"]
+        entries = [e for e in await tx.audit_log.entries() if e["action"] == "tip.published"]
         assert await tx.tips.published_ids("youth") == [dialogue, hidden]
     assert len(entries) == 1
     assert entries[0]["details"] == {"tip_id": hidden, "slug": "not-yet"}
     assert entries[0]["actor_member_id"] is not None
 
     await amina.say("/tips youth")
-    [second] = await amina.press("tip:p:youth:1")
+    [second] = await amina.tap("Next ▶")
     assert second.text.startswith("Hidden")
 
 
@@ -317,3 +347,16 @@ def test_draft_titles_are_short_and_cut_at_a_word() -> None:
     long = "word " * 30
     assert draft_title(long).endswith("word…") and len(draft_title(long)) <= 60
     assert draft_title("x" * 100) == "x" * 59 + "…"
+
+
+async def test_help_tells_coordinators_about_drafts(harness: Harness) -> None:
+    amina = await member(harness, "1")
+    coordinator = await member(harness, "2", role=Role.COORDINATOR)
+    admin = await member(harness, "3", role=Role.ADMIN)
+    assert "/tips drafts" not in (await amina.say("/help"))[0].text
+    for reviewer in (coordinator, admin):
+        help_text = (await reviewer.say("/help"))[0].text
+        assert "/tips drafts — Tip drafts waiting to be published" in help_text
+        assert "/tips — " in help_text
+    # The line names a command that works as written.
+    assert "There are no tip drafts." in (await coordinator.say("/tips drafts"))[0].text

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.core.actors import CLI, Actor, NotAllowed
 from bot.core.i18n import Catalogs
-from bot.core.messages import MediaKind
+from bot.core.messages import MediaKind, MediaRef, Outbound
 from bot.core.models import Role
-from bot.core.reports import ALL_SPHERES
-from handlers.moderation import expire_updates, send_digest
+from bot.core.reports import ALL_SPHERES, CalendarPeriod, PeriodKind
+from bot.core.updates import FieldUpdate, UpdateStatus
+from bot.services import updates
+from bot.services.moderation import expire_updates, send_digest
+from bot.services.updates import BadUpdate, Draft
+from handlers.moderation import Action, Moderate
+from storage.outbox import OutboxItem, OutboxStore
 from storage.tables import outbox_t, tally_t, update_row_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
@@ -34,10 +42,10 @@ async def person(
 async def share(she: Person, text: str, *, urgent: bool = False, keep: bool = True) -> None:
     await she.say("/update")
     await she.say(text)
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:yes" if urgent else "upd:urg:no")
-    await she.press("upd:keep:yes" if keep else "upd:keep:no")
-    await she.press("upd:go:send")
+    await she.tap("Done")
+    await she.tap("Urgent" if urgent else "Routine")
+    await she.tap("Yes, keep it" if keep else "No")
+    await she.tap("Send")
 
 
 async def rows(h: Harness, table: object, *columns: object) -> list[tuple[object, ...]]:
@@ -48,32 +56,65 @@ async def rows(h: Harness, table: object, *columns: object) -> list[tuple[object
         return [tuple(r) for r in await tx.conn.execute(query)]
 
 
+async def stored(h: Harness, update_id: int = 1) -> FieldUpdate | None:
+    async with h.store.transaction() as tx:
+        return await tx.updates.get(update_id)
+
+
+async def waiting(h: Harness) -> int:
+    """Updates waiting for moderation, in every country."""
+    async with h.store.transaction() as tx:
+        return await tx.updates.queue_size(None)
+
+
+async def notices(h: Harness) -> list[OutboxItem]:
+    """What the delivery worker would now send besides replies: notices, digests."""
+    claimed = await OutboxStore(h.store).claim(h.clock.now(), 100)
+    return [item for item in claimed if not item.reply]
+
+
+async def tallies(h: Harness) -> list[tuple[str, int]]:
+    """The anonymous counts, (sphere, count), of all time."""
+    until = h.clock.now().date() + timedelta(days=7)
+    period = CalendarPeriod(PeriodKind.ALL, PeriodKind.ALL.value, None, until)
+    async with h.store.transaction() as tx:
+        return sorted((t.sphere, t.count) for t in await tx.reports.update_counts(period))
+
+
+def labels(message: Outbound) -> list[str]:
+    return [b.label for b in message.buttons]
+
+
 async def test_routine_update_is_received_only_after_it_is_stored(harness: Harness) -> None:
     she = await person(harness, "1", spheres=("youth", "vaw"))
     await she.say("/update")
     spheres = (await she.say("Youth centre in Mosul reopened; mothers asked for sessions."))[0]
-    ticked = [b.payload for b in spheres.buttons if b.label.startswith("✅")]
-    assert ticked == ["upd:sph:youth", "upd:sph:vaw"], "her spheres are pre-selected"
-    await she.press("upd:sph:vaw")  # untick one
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:no")
-    summary = (await she.press("upd:keep:no"))[0]
-    assert "Mosul" in summary.text
-    assert payloads(summary) == ["upd:go:send", "upd:go:country", "upd:go:cancel"]
-    assert await rows(harness, update_row_t) == [], "nothing stored before she confirms"
-    received = (await she.press("upd:go:send"))[0]
-    assert "Received" in received.text
-    stored = await rows(
-        harness,
-        update_row_t,
-        update_row_t.c.country,
-        update_row_t.c.urgent,
-        update_row_t.c.status,
-        update_row_t.c.keep_if_shared,
+    ticked = [label for label in labels(spheres) if label.startswith("✅")]
+    assert ticked == ["✅ Youth deradicalisation", "✅ Violence against women"], (
+        "her spheres are pre-selected"
     )
-    assert stored == [("IQ", False, "new", False)]
-    tallies = await rows(harness, tally_t, tally_t.c.sphere, tally_t.c.count)
-    assert tallies == [("*", 1), ("youth", 1)], "counted once in all, and once per sphere"
+    await she.tap("Violence against women")  # untick one
+    await she.tap("Done")
+    await she.tap("Routine")
+    summary = (await she.tap("No"))[0]
+    assert "Mosul" in summary.text
+    assert labels(summary) == ["Send", "Another country", "◀ Back", "✖ Cancel"]
+    assert all(p.isascii() and len(p.encode()) <= 64 for p in payloads(summary))
+    assert await waiting(harness) == 0, "nothing stored before she confirms"
+    received = (await she.tap("Send"))[0]
+    assert received.text == "Received, thank you. The coordinators for Iraq will read it."
+    update = await stored(harness)
+    assert update is not None
+    assert (update.country, update.urgent, update.status, update.keep_if_shared) == (
+        "IQ",
+        False,
+        UpdateStatus.NEW,
+        False,
+    )
+    assert update.spheres == ["youth"]
+    assert await tallies(harness) == [("*", 1), ("youth", 1)], (
+        "counted once in all, and once per sphere"
+    )
 
 
 async def test_urgent_update_notifies_the_country_coordinators(harness: Harness) -> None:
@@ -81,23 +122,41 @@ async def test_urgent_update_notifies_the_country_coordinators(harness: Harness)
     await person(harness, "51", role=Role.COORDINATOR, country="LB")
     she = await person(harness, "1")
     await share(she, "Recruiters approached girls at the school gate today.", urgent=True)
-    assert "alerted" in she.last.text
-    notices = await rows(
-        harness, outbox_t, outbox_t.c.member_id, outbox_t.c.text, outbox_t.c.priority
-    )
-    assert len(notices) == 1, "only Iraq's coordinator"
-    assert notices[0][0] == 1 and "school gate" in str(notices[0][1])
-    assert notices[0][2] == 1, "notices go before campaigns"
+    assert she.last.text == ("Received, thank you. The coordinators for Iraq have been alerted.")
+    sent = await notices(harness)
+    assert len(sent) == 1, "only Iraq's coordinator"
+    assert sent[0].member_id == 1 and "school gate" in sent[0].text
+    assert sent[0].priority == 1, "notices go before campaigns"
+    assert [b["payload"] for b in sent[0].buttons] == ["cmd:moderate"]
 
 
 async def test_urgent_update_without_a_country_coordinator_reaches_admins(
     harness: Harness,
 ) -> None:
     await person(harness, "70", role=Role.ADMIN, country="LB")
+    await person(harness, "71", role=Role.COORDINATOR, country="IQ")
     she = await person(harness, "1", country="YE")
     await share(she, "Checkpoint closed the road to the clinic.", urgent=True)
-    notices = await rows(harness, outbox_t, outbox_t.c.member_id)
-    assert notices == [(1,)]
+    assert [item.member_id for item in await notices(harness)] == [1]
+    assert she.last.text == (
+        "Received, thank you. No coordinator for Yemen could be alerted, so the "
+        "administrators have been."
+    )
+    assert "coordinators for Yemen have been alerted" not in she.last.text
+
+
+async def test_urgent_update_with_nobody_to_alert_says_it_is_saved(harness: Harness) -> None:
+    await person(harness, "51", role=Role.COORDINATOR, country="LB")
+    she = await person(harness, "1", country="IQ")
+    await share(she, "Men with guns at the market this morning.", urgent=True)
+    assert await notices(harness) == [], "no coordinator for Iraq, no administrator"
+    assert she.last.text == (
+        "Received, thank you. Nobody could be alerted right now; your update is saved and "
+        "will be seen in moderation."
+    )
+    assert await waiting(harness) == 1, "saved for moderation"
+    update = await stored(harness)
+    assert update is not None and update.urgent
 
 
 async def test_bad_input_while_writing_an_update(harness: Harness) -> None:
@@ -110,8 +169,8 @@ async def test_bad_input_while_writing_an_update(harness: Harness) -> None:
     replies = await she.say(long)
     assert "1,200" in replies[0].text and "1,000" in replies[0].text
     assert replies[1].text == long, "her text comes back so she can shorten it"
-    replies = await she.press("tip:p:youth:0")  # a button from elsewhere: answered
-    assert replies
+    await she.say("/tips")  # browsing tips mid-way keeps her update where it was
+    assert await she.tap("Youth deradicalisation")  # a button from elsewhere: answered
     await she.edit("fixed a typo")
     assert "edits" in she.last.text
     # a photo without caption: asked for words, then accepted
@@ -119,34 +178,68 @@ async def test_bad_input_while_writing_an_update(harness: Harness) -> None:
     asked = await she.deliver(photo)
     assert "few words" in asked[0].text
     spheres = await she.say("The burned school, taken this morning.")
-    assert "upd:sph:done" in payloads(spheres[0])
-    await she.press("upd:sph:done")
+    assert "Done" in labels(spheres[0])
+    assert "One attachment" not in spheres[0].text
+    await she.tap("Done")
     assert "Please choose" in (await she.say("urgent!!"))[0].text
-    await she.press("upd:urg:no")
-    await she.press("upd:keep:yes")
+    await she.tap("Routine")
+    await she.tap("Yes, keep it")
     assert "attachment" in she.last.text
-    await she.press("upd:go:send")
-    stored = await rows(harness, update_row_t, update_row_t.c.media_kind, update_row_t.c.media_ref)
-    assert stored == [("photo", "AgACphoto1")]
+    await she.tap("Send")
+    update = await stored(harness)
+    assert update is not None
+    assert (update.media_kind, update.media_ref) == (MediaKind.PHOTO, "AgACphoto1")
+    assert update.text == "The burned school, taken this morning."
+
+
+async def test_a_photo_with_its_words_and_a_second_attachment(harness: Harness) -> None:
+    she = await person(harness, "1")
+    await she.say("/update")
+    spheres = await she.deliver(
+        she.inbound(
+            media=MediaKind.VOICE,
+            media_ref="AwACvoice",
+            text="Voices from the camp",
+            message_id="7",
+        )
+    )
+    assert "Which spheres" in spheres[0].text, "her words came with it: no caption asked"
+    await she.say("/cancel")
+    await she.say("/update")
+    await she.deliver(she.inbound(media=MediaKind.PHOTO, media_ref="AgAC1", message_id="8"))
+    again = await she.deliver(
+        she.inbound(media=MediaKind.PHOTO, media_ref="AgAC2", message_id="9")
+    )
+    assert "One attachment per update" in again[0].text
+    assert "few words" in (await she.say("   "))[0].text
 
 
 async def test_another_country_and_cancel(harness: Harness) -> None:
     she = await person(harness, "1", country="IQ")
     await she.say("/update")
     await she.say("Refugees from Syria arriving at the border crossing.")
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:no")
-    await she.press("upd:keep:no")
-    await she.press("upd:go:country")
+    await she.tap("Done")
+    await she.tap("Routine")
+    await she.tap("No")
+    await she.tap("Another country")
+    assert "could not find" in (await she.say("Atlantis"))[0].text
     found = (await she.say("Syria"))[0]
-    assert "upd:cty:SY" in payloads(found)
-    summary = (await she.press("upd:cty:SY"))[0]
+    assert "Syria" in labels(found)
+    summary = (await she.tap("Syria"))[0]
     assert "Syria" in summary.text
-    await she.press("upd:go:send")
-    assert await rows(harness, update_row_t, update_row_t.c.country) == [("SY",)]
+    await she.tap("Send")
+    update = await stored(harness)
+    assert update is not None and update.country == "SY"
     await she.say("/update")
     await she.say("Something else")
     assert "Cancelled" in (await she.say("/cancel"))[0].text
+    await she.say("/update")
+    await she.say("Something else again")
+    await she.tap("Done")
+    await she.tap("Routine")
+    await she.tap("No")
+    assert "Cancelled" in (await she.tap("Cancel"))[0].text
+    assert await waiting(harness) == 1, "the cancelled one was not stored"
 
 
 async def test_unfinished_update_resumes_then_expires_after_a_day(harness: Harness) -> None:
@@ -155,9 +248,9 @@ async def test_unfinished_update_resumes_then_expires_after_a_day(harness: Harne
     await she.say("Half written")
     resumed = await she.say("/update")
     assert "unfinished" in resumed[0].text
-    assert "upd:sph:done" in payloads(resumed[-1])
+    assert "Done" in labels(resumed[-1])
     harness.clock.advance(timedelta(hours=25))
-    expired = await she.press("upd:sph:done")
+    expired = await she.tap("Done")
     assert "24 hours" in expired[0].text
     fresh = await she.say("/update")
     assert "What is happening" in fresh[0].text
@@ -171,20 +264,18 @@ async def test_a_sentence_typed_instead_of_a_button_rewrites_the_update(
     await she.say("Half written")
     replaced = await she.say("Forty mothers came to the dialogue in Mosul, calm and hopeful.")
     assert "replaced the text" in replaced[0].text
-    assert "upd:sph:done" in payloads(replaced[-1]), "still at the spheres"
+    assert "Done" in labels(replaced[-1]), "still at the spheres"
     assert "choose one of the buttons" in (await she.say("routine"))[0].text
-    await she.press("upd:sph:done")
-    await she.press("upd:urg:no")
-    summary = (await she.press("upd:keep:no"))[0]
+    await she.tap("Done")
+    await she.tap("Routine")
+    summary = (await she.tap("No"))[0]
     assert "Forty mothers came" in summary.text and "Half written" not in summary.text
     too_long = await she.say("word " * 300)
     assert "limit is 1,000" in too_long[0].text and too_long[1].text == ("word " * 300).strip()
-    assert "Received" in (await she.press("upd:go:send"))[0].text
-    async with harness.store.transaction() as tx:
-        rows = await tx.conn.execute(select(update_row_t.c.text))
-        assert list(rows.scalars()) == [
-            "Forty mothers came to the dialogue in Mosul, calm and hopeful."
-        ]
+    assert "Received" in (await she.tap("Send"))[0].text
+    update = await stored(harness)
+    assert update is not None
+    assert update.text == "Forty mothers came to the dialogue in Mosul, calm and hopeful."
 
 
 async def test_start_mid_way_shows_where_she_was(harness: Harness) -> None:
@@ -193,8 +284,8 @@ async def test_start_mid_way_shows_where_she_was(harness: Harness) -> None:
     await she.say("Half written")
     welcome, question = await she.say("/start")
     assert "continue where you stopped" in welcome.text and "/cancel" in welcome.text
-    assert "upd:sph:done" in payloads(question), "the question she left, with its buttons"
-    urgent = await she.press("upd:sph:done")
+    assert "Done" in labels(question), "the question she left, with its buttons"
+    urgent = await she.tap("Done")
     assert "urgent" in urgent[0].text.lower()
     await she.say("/cancel")
     [menu] = await she.say("/start")
@@ -213,19 +304,22 @@ async def test_moderation_queue_conflict_and_digest(harness: Harness) -> None:
 
     card = (await coord_a.say("/moderate"))[0]
     assert "Sinjar" in card.text and "2 updates waiting" in card.text
-    assert "mod:a:1" in payloads(card)
+    assert card.text.startswith("Update #1") and "Approve for sharing" in coord_a.labels()
     stale_for_b = (await coord_b.say("/moderate"))[0]
-    assert "mod:a:1" in payloads(stale_for_b)
-    await coord_a.press("mod:a:1")
-    conflict = await coord_b.press("mod:i:1", message_id=coord_b.last_sent().message_id)
+    assert stale_for_b.text.startswith("Update #1") and "Keep internal" in coord_b.labels()
+    await coord_a.tap("Approve for sharing")
+    conflict = await coord_b.tap("Keep internal")
     assert "Already done by another coordinator" in conflict[0].text
-    await coord_b.press("mod:i:2")
+    assert conflict[-1].text.startswith("Update #2")
+    await coord_b.tap("Keep internal")
     assert "No new updates" in coord_b.last.text
     outsider = await person(
         harness, "60", role=Role.COORDINATOR, country="LB", spheres=("advocacy",)
     )
-    assert "no longer available" in (await outsider.press("mod:a:2"))[0].text
-    assert "no longer available to you" in (await author.press("mod:a:2"))[0].text
+    # Update 2's button was never shown to them: a forged press, or one from an old message.
+    approve_2 = Moderate(Action.APPROVE, 2).pack()
+    assert "no longer available" in (await outsider.press(approve_2))[0].text
+    assert "no longer available to you" in (await author.press(approve_2))[0].text
 
     shared, reached = await send_digest(harness.store, Catalogs(), harness.clock.now())
     assert (shared, reached) == (1, 1), "only the member of the same sphere in another country"
@@ -246,8 +340,8 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
     await share(she, "Kept if shared: approved and agreed.", keep=True)
     await share(she, "Not agreed to keep.", keep=False)
     await coord.say("/moderate")
-    await coord.press("mod:a:1")
-    await coord.press("mod:a:2")
+    await coord.tap("Approve for sharing")
+    await coord.tap("Approve for sharing")
     harness.clock.advance(timedelta(days=181))
     deleted = await expire_updates(harness.store, harness.clock.now(), 180)
     assert deleted == 1
@@ -260,3 +354,30 @@ async def test_retention_deletes_old_text_but_keeps_counts(harness: Harness) -> 
             )
         ).scalar_one()
     assert total == 2, "the anonymous counts stay"
+
+
+async def test_the_service_refuses_what_the_conversation_never_sends(harness: Harness) -> None:
+    she = await person(harness, "1")
+    async with harness.store.transaction() as tx:
+        member = await tx.members.get(harness.channel.name, she.user_id)
+    assert member is not None
+    good = Draft("IQ", "en", ["youth"], urgent=False, keep_if_shared=False, text="Words here.")
+    bad = [
+        replace(good, text="   "),
+        replace(good, text="x" * 1001),
+        replace(good, spheres=["weather"]),
+        replace(good, text=None, media=MediaRef(MediaKind.STICKER, "CAAD")),
+    ]
+    async with harness.store.transaction() as tx:
+        with pytest.raises(NotAllowed):
+            await updates.submit(tx, harness.catalogs, CLI, good, harness.clock.now())
+        for draft in bad:
+            with pytest.raises(BadUpdate):
+                await updates.submit(
+                    tx, harness.catalogs, Actor.of(member), draft, harness.clock.now()
+                )
+        done = await updates.submit(
+            tx, harness.catalogs, Actor.of(member), good, harness.clock.now()
+        )
+    assert done.alerted is None, "a routine update alerts nobody"
+    assert await waiting(harness) == 1

@@ -132,7 +132,9 @@ async def test_membership_counts_active_members_who_joined_in_the_period(
 ) -> None:
     await seed_members(store, clock.now(), {"IQ": 3, "SY": 2, "YE": 1})
     async with store.transaction() as tx:
-        await tx.set_status(ChannelName.TELEGRAM, "5000005", MemberStatus.PAUSED)  # YE's only
+        await tx.members.set_status(
+            ChannelName.TELEGRAM, "5000005", MemberStatus.PAUSED
+        )  # YE's only
         groups = await tx.reports.membership_counts(week_of_now(clock))
         before = await tx.reports.membership_counts(week_of_now(clock, weeks=-1))
         keys = dict(
@@ -191,7 +193,7 @@ async def test_results_due_recipients_and_marking(store: SqlStore, clock: FixedC
             await tx.surveys.set_participation(survey.id, member_id, "completed")
         await tx.surveys.set_results_opt_in(survey.id, ids[0])
         await tx.surveys.set_results_opt_in(survey.id, ids[2])
-        await tx.set_status(ChannelName.TELEGRAM, "5000002", MemberStatus.UNREACHABLE)
+        await tx.members.set_status(ChannelName.TELEGRAM, "5000002", MemberStatus.UNREACHABLE)
         assert await tx.reports.results_due() == [survey.id]
         recipients = await tx.reports.results_recipients(survey.id)
         assert [(r.member_id, r.country) for r in recipients] == [(ids[0], "IQ")]

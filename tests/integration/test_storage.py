@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState, Member, MemberStatus, NewMember, Role
@@ -65,7 +65,7 @@ def new_member(
 
 async def create(store: SqlStore, clock: FixedClock, new: NewMember | None = None) -> Member:
     async with store.transaction() as tx:
-        return await tx.create_member(new or new_member(), clock.now())
+        return await tx.members.create(new or new_member(), clock.now())
 
 
 async def count(store: SqlStore, table: Table) -> int:
@@ -152,28 +152,28 @@ def test_schema_is_only_created_by_migrations() -> None:
 
 async def test_claim_update_is_idempotent(store: SqlStore, clock: FixedClock) -> None:
     async with store.transaction() as tx:
-        assert await tx.claim_update(TG, "1001", clock.now())
+        assert await tx.processed.claim(TG, "1001", clock.now())
     async with store.transaction() as tx:
-        assert not await tx.claim_update(TG, "1001", clock.now())
-        assert await tx.claim_update(ChannelName.WHATSAPP, "1001", clock.now())
-        assert await tx.claim_update(TG, "1002", clock.now())
+        assert not await tx.processed.claim(TG, "1001", clock.now())
+        assert await tx.processed.claim(ChannelName.WHATSAPP, "1001", clock.now())
+        assert await tx.processed.claim(TG, "1002", clock.now())
 
 
 async def test_concurrent_claims_of_one_update_let_exactly_one_through(
     store: SqlStore, clock: FixedClock
 ) -> None:
-    claims = await concurrently(store, lambda tx: tx.claim_update(TG, "2001", clock.now()))
+    claims = await concurrently(store, lambda tx: tx.processed.claim(TG, "2001", clock.now()))
     assert sorted(claims) == [False, True]
 
 
 async def test_old_update_ids_are_forgotten(store: SqlStore, clock: FixedClock) -> None:
     async with store.transaction() as tx:
-        await tx.claim_update(TG, "old", clock.now() - timedelta(days=3))
-        await tx.claim_update(TG, "new", clock.now())
+        await tx.processed.claim(TG, "old", clock.now() - timedelta(days=3))
+        await tx.processed.claim(TG, "new", clock.now())
     async with store.transaction() as tx:
-        assert await tx.forget_processed_updates(clock.now() - timedelta(days=1)) == 1
-        assert await tx.claim_update(TG, "old", clock.now())
-        assert not await tx.claim_update(TG, "new", clock.now())
+        assert await tx.processed.forget_before(clock.now() - timedelta(days=1)) == 1
+        assert await tx.processed.claim(TG, "old", clock.now())
+        assert not await tx.processed.claim(TG, "new", clock.now())
 
 
 # -- members -----------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ async def test_member_round_trip(store: SqlStore, clock: FixedClock) -> None:
     assert (created.role, created.status) == (Role.MEMBER, MemberStatus.ACTIVE)
 
     async with store.transaction() as tx:
-        loaded = await tx.get_member(TG, "90000001")
+        loaded = await tx.members.get(TG, "90000001")
     assert loaded == created
     assert loaded.consented_at == new.consented_at
     for moment in (loaded.consented_at, loaded.joined_at, loaded.last_seen_at):
@@ -199,9 +199,9 @@ async def test_member_round_trip(store: SqlStore, clock: FixedClock) -> None:
     loaded.role, loaded.status = Role.COORDINATOR, MemberStatus.PAUSED
     loaded.last_seen_at = datetime(2026, 2, 1, 8, 0, tzinfo=BAGHDAD)
     async with store.transaction() as tx:
-        await tx.save_member(loaded)
+        await tx.members.save(loaded)
     async with store.transaction() as tx:
-        again = await tx.get_member_by_id(created.id)
+        again = await tx.members.by_id(created.id)
     assert again == loaded
 
 
@@ -210,8 +210,8 @@ async def test_save_member_can_leave_spheres_alone(store: SqlStore, clock: Fixed
     member.spheres = []
     member.locale = "en"
     async with store.transaction() as tx:
-        await tx.save_member(member, spheres_changed=False)
-        again = await tx.get_member_by_id(member.id)
+        await tx.members.save(member, spheres_changed=False)
+        again = await tx.members.by_id(member.id)
     assert again is not None and again.locale == "en"
     assert again.spheres == ["media", "youth"]
 
@@ -220,14 +220,14 @@ async def test_naive_datetimes_are_refused(store: SqlStore) -> None:
     naive = new_member(consented_at=datetime(2026, 1, 5, 12, 0))  # on purpose
     with pytest.raises(Exception, match="naive"):
         async with store.transaction() as tx:
-            await tx.create_member(naive, datetime(2026, 1, 5, tzinfo=UTC))
+            await tx.members.create(naive, datetime(2026, 1, 5, tzinfo=UTC))
 
 
 async def test_one_member_per_channel_and_platform_id(store: SqlStore, clock: FixedClock) -> None:
     await create(store, clock)
     with pytest.raises(IntegrityError):
         async with store.transaction() as tx:
-            await tx.create_member(new_member(), clock.now())
+            await tx.members.create(new_member(), clock.now())
     other_channel = new_member()
     other_channel.channel = ChannelName.WHATSAPP
     await create(store, clock, other_channel)
@@ -236,17 +236,17 @@ async def test_one_member_per_channel_and_platform_id(store: SqlStore, clock: Fi
 
 async def test_unknown_member_is_none(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        assert await tx.get_member(TG, "nobody") is None
-        assert await tx.get_member_by_id(424242) is None
+        assert await tx.members.get(TG, "nobody") is None
+        assert await tx.members.by_id(424242) is None
 
 
 async def test_set_status_and_role(store: SqlStore, clock: FixedClock) -> None:
     member = await create(store, clock)
     async with store.transaction() as tx:
-        await tx.set_status(TG, "90000001", MemberStatus.UNREACHABLE)
-        await tx.set_role(member.id, Role.SECRETARIAT)
+        await tx.members.set_status(TG, "90000001", MemberStatus.UNREACHABLE)
+        await tx.members.set_role(member.id, Role.SECRETARIAT)
     async with store.transaction() as tx:
-        again = await tx.get_member(TG, "90000001")
+        again = await tx.members.get(TG, "90000001")
     assert again is not None
     assert (again.status, again.role) == (MemberStatus.UNREACHABLE, Role.SECRETARIAT)
 
@@ -256,7 +256,7 @@ async def test_set_status_and_role(store: SqlStore, clock: FixedClock) -> None:
 
 async def make_invite(store: SqlStore, clock: FixedClock, code: str, uses: int) -> int:
     async with store.transaction() as tx:
-        invite = await tx.create_invite(
+        invite = await tx.invites.create(
             code=code,
             role=Role.COORDINATOR,
             country="YE",
@@ -271,8 +271,8 @@ async def make_invite(store: SqlStore, clock: FixedClock, code: str, uses: int) 
 async def test_invite_create_get_use(store: SqlStore, clock: FixedClock) -> None:
     invite_id = await make_invite(store, clock, "abc-DEF_123", uses=2)
     async with store.transaction() as tx:
-        invite = await tx.get_invite("abc-DEF_123")
-        assert await tx.get_invite("unknown") is None
+        invite = await tx.invites.get("abc-DEF_123")
+        assert await tx.invites.get("unknown") is None
     assert invite is not None and invite.id == invite_id
     assert (invite.role, invite.country, invite.uses_left) == (Role.COORDINATOR, "YE", 2)
     assert invite.expires_at == clock.now() + timedelta(days=7)
@@ -281,10 +281,10 @@ async def test_invite_create_get_use(store: SqlStore, clock: FixedClock) -> None
     assert not invite.usable(clock.now() + timedelta(days=8))
 
     async with store.transaction() as tx:
-        assert await tx.use_invite(invite_id)
-        assert await tx.use_invite(invite_id)
-        assert not await tx.use_invite(invite_id)
-        spent = await tx.get_invite("abc-DEF_123")
+        assert await tx.invites.use(invite_id)
+        assert await tx.invites.use(invite_id)
+        assert not await tx.invites.use(invite_id)
+        spent = await tx.invites.get("abc-DEF_123")
     assert spent is not None and spent.uses_left == 0 and not spent.usable(clock.now())
 
 
@@ -296,10 +296,10 @@ async def test_invite_codes_are_unique(store: SqlStore, clock: FixedClock) -> No
 
 async def test_two_people_racing_for_the_last_use(store: SqlStore, clock: FixedClock) -> None:
     invite_id = await make_invite(store, clock, "once", uses=1)
-    results = await concurrently(store, lambda tx: tx.use_invite(invite_id))
+    results = await concurrently(store, lambda tx: tx.invites.use(invite_id))
     assert sorted(results) == [False, True]
     async with store.transaction() as tx:
-        invite = await tx.get_invite("once")
+        invite = await tx.invites.get("once")
     assert invite is not None and invite.uses_left == 0
 
 
@@ -308,39 +308,43 @@ async def test_two_people_racing_for_the_last_use(store: SqlStore, clock: FixedC
 
 async def test_state_save_load_upsert_clear(store: SqlStore, clock: FixedClock) -> None:
     async with store.transaction() as tx:
-        assert await tx.load_state(TG, "90000001") == ConversationState()
+        assert await tx.conversations.load(TG, "90000001") == ConversationState()
 
     data = {"name": "نور الهدى", "note": "«سلام» — ça va", "spheres": ["youth"], "n": 3}
     async with store.transaction() as tx:
-        await tx.save_state(
+        await tx.conversations.save(
             TG, "90000001", ConversationState("onboarding", "lang", data), clock.now()
         )
     async with store.transaction() as tx:
-        loaded = await tx.load_state(TG, "90000001")
+        loaded = await tx.conversations.load(TG, "90000001")
     assert loaded == ConversationState("onboarding", "lang", data)
 
     loaded.go("onboarding", "country", country="IQ")
     async with store.transaction() as tx:
-        await tx.save_state(TG, "90000001", loaded, clock.now())
-        assert await tx.load_state(TG, "90000001") == loaded
+        await tx.conversations.save(TG, "90000001", loaded, clock.now())
+        assert await tx.conversations.load(TG, "90000001") == loaded
     assert await count(store, state_t) == 1
 
     async with store.transaction() as tx:
-        await tx.save_state(TG, "90000002", ConversationState("update", "text"), clock.now())
+        await tx.conversations.save(
+            TG, "90000002", ConversationState("update", "text"), clock.now()
+        )
         loaded.clear()
-        await tx.save_state(TG, "90000001", loaded, clock.now())
+        await tx.conversations.save(TG, "90000001", loaded, clock.now())
     async with store.transaction() as tx:
-        assert await tx.load_state(TG, "90000001") == ConversationState()
-        assert (await tx.load_state(TG, "90000002")).flow == "update"
+        assert await tx.conversations.load(TG, "90000001") == ConversationState()
+        assert (await tx.conversations.load(TG, "90000002")).flow == "update"
     assert await count(store, state_t) == 1  # clearing deleted her row, not the other one
 
 
 async def test_stale_states_are_forgotten(store: SqlStore, clock: FixedClock) -> None:
     async with store.transaction() as tx:
-        await tx.save_state(TG, "1", ConversationState("a", "b"), clock.now() - timedelta(days=2))
-        await tx.save_state(TG, "2", ConversationState("a", "b"), clock.now())
-        assert await tx.forget_stale_states(clock.now() - timedelta(days=1)) == 1
-        assert (await tx.load_state(TG, "2")).flow == "a"
+        await tx.conversations.save(
+            TG, "1", ConversationState("a", "b"), clock.now() - timedelta(days=2)
+        )
+        await tx.conversations.save(TG, "2", ConversationState("a", "b"), clock.now())
+        assert await tx.conversations.forget_stale(clock.now() - timedelta(days=1)) == 1
+        assert (await tx.conversations.load(TG, "2")).flow == "a"
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -349,8 +353,10 @@ async def test_stale_states_are_forgotten(store: SqlStore, clock: FixedClock) ->
 async def test_audit_entries_newest_first(store: SqlStore, clock: FixedClock) -> None:
     member = await create(store, clock)
     async with store.transaction() as tx:
-        await tx.audit(actor="cli", action="invite.created", now=clock.now(), details={"uses": 1})
-        await tx.audit(
+        await tx.audit_log.append(
+            actor="cli", action="invite.created", now=clock.now(), details={"uses": 1}
+        )
+        await tx.audit_log.append(
             actor=f"member:{member.id}",
             action="role.granted",
             now=clock.now() + timedelta(seconds=1),
@@ -359,8 +365,8 @@ async def test_audit_entries_newest_first(store: SqlStore, clock: FixedClock) ->
             details={"to": "coordinator", "note": "منسقة"},
         )
     async with store.transaction() as tx:
-        entries = await tx.audit_entries()
-        assert len(await tx.audit_entries(limit=1)) == 1
+        entries = await tx.audit_log.entries()
+        assert len(await tx.audit_log.entries(limit=1)) == 1
     assert [e["action"] for e in entries] == ["role.granted", "invite.created"]
     newest = entries[0]
     assert newest["actor"] == f"member:{member.id}"
@@ -376,19 +382,19 @@ async def test_audit_entries_newest_first(store: SqlStore, clock: FixedClock) ->
 async def test_record_recent_forget_messages(store: SqlStore, clock: FixedClock) -> None:
     earlier = clock.now() - timedelta(hours=50)
     async with store.transaction() as tx:
-        await tx.record_messages(TG, "90000001", ["1", "2"], earlier)
-        await tx.record_messages(TG, "90000001", ["3", "4"], clock.now())
-        await tx.record_messages(TG, "90000001", [], clock.now())
-        await tx.record_messages(TG, "90000002", ["5"], clock.now())
+        await tx.chat_log.record(TG, "90000001", ["1", "2"], earlier)
+        await tx.chat_log.record(TG, "90000001", ["3", "4"], clock.now())
+        await tx.chat_log.record(TG, "90000001", [], clock.now())
+        await tx.chat_log.record(TG, "90000002", ["5"], clock.now())
     since = clock.now() - timedelta(hours=48)
     async with store.transaction() as tx:
-        assert await tx.recent_messages(TG, "90000001", since) == ["3", "4"]
-        assert await tx.recent_messages(TG, "90000001", earlier) == ["1", "2", "3", "4"]
-        assert await tx.recent_messages(ChannelName.WHATSAPP, "90000001", earlier) == []
-        assert await tx.forget_messages(TG, "90000001") == 4
-        assert await tx.recent_messages(TG, "90000001", earlier) == []
-        assert await tx.recent_messages(TG, "90000002", since) == ["5"]
-        assert await tx.forget_old_messages(clock.now() + timedelta(seconds=1)) == 1
+        assert await tx.chat_log.recent(TG, "90000001", since) == ["3", "4"]
+        assert await tx.chat_log.recent(TG, "90000001", earlier) == ["1", "2", "3", "4"]
+        assert await tx.chat_log.recent(ChannelName.WHATSAPP, "90000001", earlier) == []
+        assert await tx.chat_log.forget(TG, "90000001") == 4
+        assert await tx.chat_log.recent(TG, "90000001", earlier) == []
+        assert await tx.chat_log.recent(TG, "90000002", since) == ["5"]
+        assert await tx.chat_log.forget_before(clock.now() + timedelta(seconds=1)) == 1
 
 
 # -- erasure -----------------------------------------------------------------------------------
@@ -445,10 +451,12 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
     now = clock.now()
     chat = member.chat_id
     async with store.transaction() as tx:
-        await tx.save_state(TG, chat, ConversationState("update", "text", {"d": "نص"}), now)
-        await tx.record_messages(TG, chat, ["m1", "m2"], now)
-        await tx.claim_update(TG, f"u-{chat}", now)
-        await tx.create_invite(
+        await tx.conversations.save(
+            TG, chat, ConversationState("update", "text", {"d": "نص"}), now
+        )
+        await tx.chat_log.record(TG, chat, ["m1", "m2"], now)
+        await tx.processed.claim(TG, f"u-{chat}", now)
+        await tx.invites.create(
             code=f"inv-{chat}",
             role=Role.MEMBER,
             country="IQ",
@@ -457,8 +465,8 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
             created_by=f"member:{member.id}",  # /invite in the bot
             now=now,
         )
-        await tx.create_dashboard_link(member.id, f"h-{chat}", now + timedelta(minutes=30), now)
-        await tx.audit(
+        await tx.dashboard_links.create(member.id, f"h-{chat}", now + timedelta(minutes=30), now)
+        await tx.audit_log.append(
             actor=f"member:{member.id}",
             action="campaign.created",
             now=now,
@@ -466,15 +474,17 @@ async def leave_traces(store: SqlStore, clock: FixedClock, member: Member) -> No
             subject_member_id=member.id,
         )
         campaign = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title="تنبيه",
-            texts={"ar": "نص التنبيه"},
-            default_locale="ar",
-            audience=Audience(countries=("IQ",)),
-            schedule="now",
-            now=now,
-            created_by=member.id,
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title="تنبيه",
+                texts={"ar": "نص التنبيه"},
+                default_locale="ar",
+                audience=Audience(countries=("IQ",)),
+                schedule="now",
+                created_by=member.id,
+            ),
+            now,
         )
         await tx.campaigns.set_status(
             campaign.id, CampaignStatus.SCHEDULED, now, approved_by=member.id
@@ -532,7 +542,7 @@ async def test_erase_member_leaves_no_row_that_names_her(
     before_other = await rows_naming(store, other)
 
     async with store.transaction() as tx:
-        report = await tx.erase_member(her)
+        report = await tx.members.erase(her)
     assert report.counts["member"] == 1
     assert report.counts["member_sphere"] == 2
     assert report.counts["conversation_state"] == 1
@@ -540,12 +550,12 @@ async def test_erase_member_leaves_no_row_that_names_her(
 
     assert await rows_naming(store, her) == []
     async with store.transaction() as tx:
-        assert await tx.get_member_by_id(her.id) is None
-        assert await tx.get_member(TG, her.platform_id) is None
-        assert await tx.load_state(TG, her.chat_id) == ConversationState()
-        assert await tx.recent_messages(TG, her.chat_id, clock.now() - timedelta(days=1)) == []
-        survivor = await tx.get_member_by_id(other.id)
-        assert len(await tx.audit_entries()) == 2  # the entries stay, without her
+        assert await tx.members.by_id(her.id) is None
+        assert await tx.members.get(TG, her.platform_id) is None
+        assert await tx.conversations.load(TG, her.chat_id) == ConversationState()
+        assert await tx.chat_log.recent(TG, her.chat_id, clock.now() - timedelta(days=1)) == []
+        survivor = await tx.members.by_id(other.id)
+        assert len(await tx.audit_log.entries()) == 2  # the entries stay, without her
     assert survivor == other
     assert await rows_naming(store, other) == before_other
     async with store.transaction() as tx:

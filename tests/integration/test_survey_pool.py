@@ -30,7 +30,7 @@ async def survey_and_members(
     async with store.transaction() as tx:
         survey_id, _ = await tx.surveys.upsert(definition, now, now + timedelta(days=7), now)
         members = [
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(
                     ChannelName.TELEGRAM, str(800 + i), str(800 + i), "en", country, ["youth"],
                     Role.MEMBER, "v", now,

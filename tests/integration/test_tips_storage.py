@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.core.actors import CLI, Actor, NotAllowed
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import Member, NewMember, Role
 from bot.core.tips import RateOutcome, Ratings, TipDefinition, TipText, UpsertOutcome
+from bot.services import tips as service
 from storage.store import SqlStore
 from storage.tables import tip_rating_t, tip_text_t
 
@@ -40,7 +43,7 @@ async def load(store: SqlStore, clock: FixedClock, *tips: TipDefinition) -> list
 
 async def member(store: SqlStore, clock: FixedClock, platform_id: str) -> Member:
     async with store.transaction() as tx:
-        return await tx.create_member(
+        return await tx.members.create(
             NewMember(
                 channel=ChannelName.TELEGRAM,
                 platform_id=platform_id,
@@ -171,7 +174,7 @@ async def test_one_vote_per_member_and_tip(store: SqlStore, clock: FixedClock) -
         assert await tx.tips.ratings([a]) == {a: Ratings(1, 1)}
         assert await tx.tips.ratings([]) == {}
     async with store.transaction() as tx:
-        await tx.erase_member(amina)
+        await tx.members.erase(amina)
     async with store.transaction() as tx:
         assert await tx.tips.ratings() == {a: Ratings(1, 0), b: Ratings(1, 0)}
         left = await tx.conn.execute(
@@ -238,3 +241,38 @@ async def test_export_gives_back_what_was_loaded(store: SqlStore, clock: FixedCl
     async with store.transaction() as tx:
         exported = await tx.tips.export()
     assert exported == [t.normalised() for t in loaded]  # in load order, not by slug
+
+
+async def test_the_service_checks_roles_and_audits_publishing_and_loading_once(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    now = clock.now()
+    definitions = [tip("shown"), tip("draft", published=False)]
+    async with store.transaction() as tx:
+        counts = await service.load(tx, CLI, definitions, now)
+    assert dict(counts) == {"created": 2, "updated": 0, "unchanged": 0}
+    async with store.transaction() as tx:
+        assert (await service.load(tx, CLI, definitions, now))["unchanged"] == 2
+    her = Actor.of(await member(store, clock, "1"))
+    async with store.transaction() as tx:
+        for refused in (
+            service.load(tx, her, definitions, now),
+            service.drafts(tx, her, "en"),
+            service.publish(tx, her, 2, "en", now),
+            service.export(tx, her),
+        ):
+            with pytest.raises(NotAllowed):
+                await refused
+        [draft] = await service.drafts(tx, CLI, "en")
+        assert await service.rate(tx, her, draft.id, True, now) is None, "not published yet"
+        assert (await service.publish(tx, CLI, draft.id, "en", now)).outcome.value == "done"
+        assert (await service.publish(tx, CLI, draft.id, "en", now)).outcome.value == "already"
+        assert (await service.publish(tx, CLI, 9999, "en", now)).outcome.value == "gone"
+        assert await service.rate(tx, her, draft.id, True, now) is RateOutcome.RECORDED
+        assert await service.rate(tx, her, 9999, True, now) is None
+        assert await service.page(tx, her, "weather", 0, "en") is None
+        shown = await service.page(tx, her, "all", 1, "ar")
+        assert shown is not None and shown.id == draft.id and shown.locale == "ar"
+        actions = [e["action"] for e in await tx.audit_log.entries()]
+    assert actions.count("tip.loaded") == 1, "loading what is already there is not audited"
+    assert actions.count("tip.published") == 1

@@ -20,15 +20,15 @@ TG = ChannelName.TELEGRAM
 async def test_an_exception_rolls_everything_back(store: SqlStore, clock: FixedClock) -> None:
     async def claim_then_fail() -> None:
         async with store.transaction() as tx:
-            assert await tx.claim_update(TG, "r1", clock.now())
+            assert await tx.processed.claim(TG, "r1", clock.now())
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         await claim_then_fail()
     async with store.transaction() as tx:
-        assert await tx.claim_update(TG, "r1", clock.now()), "the first claim was rolled back"
+        assert await tx.processed.claim(TG, "r1", clock.now()), "the first claim was rolled back"
     async with store.transaction() as tx:
-        assert not await tx.claim_update(TG, "r1", clock.now()), "the second one committed"
+        assert not await tx.processed.claim(TG, "r1", clock.now()), "the second one committed"
 
 
 async def test_nesting_is_refused_instead_of_deadlocking(
@@ -46,14 +46,14 @@ async def test_nesting_is_refused_instead_of_deadlocking(
         with pytest.raises(NestedTransactionError):
             await asyncio.create_task(inner())
     async with store.transaction() as tx:  # the store is usable afterwards
-        assert await tx.claim_update(TG, "n1", clock.now())
+        assert await tx.processed.claim(TG, "n1", clock.now())
 
 
 async def test_results_are_buffered(store: SqlStore, clock: FixedClock) -> None:
     """Rows can be read after later statements and after the transaction, as with asyncpg."""
     async with store.transaction() as tx:
         for update_id in ("b1", "b2", "b3"):
-            await tx.claim_update(TG, update_id, clock.now())
+            await tx.processed.claim(TG, update_id, clock.now())
         result = await tx.conn.execute(select(update_t.c.update_id).order_by(update_t.c.update_id))
         await tx.conn.execute(delete(update_t))
     assert list(result.scalars()) == ["b1", "b2", "b3"]
@@ -69,7 +69,7 @@ async def test_transactions_queue_on_sqlite(sqlite_store: SqlStore, clock: Fixed
         async with sqlite_store.transaction() as tx:
             inside += 1
             most = max(most, inside)
-            claimed = await tx.claim_update(TG, f"q{n % 10}", clock.now())
+            claimed = await tx.processed.claim(TG, f"q{n % 10}", clock.now())
             await asyncio.sleep(0)  # something real awaited inside the transaction
             inside -= 1
             return claimed
@@ -101,7 +101,7 @@ async def test_another_process_holding_the_lock_does_not_block_the_loop(
         ticker = asyncio.create_task(tick())
         started = loop.time()
         async with sqlite_store.transaction() as tx:
-            assert await tx.claim_update(TG, "l1", clock.now())
+            assert await tx.processed.claim(TG, "l1", clock.now())
         waited = loop.time() - started
         ticker.cancel()
         assert waited >= 0.25, "it waited for the other process's commit"
@@ -109,7 +109,7 @@ async def test_another_process_holding_the_lock_does_not_block_the_loop(
     finally:
         other.close()
     async with sqlite_store.transaction() as tx:
-        assert not await tx.claim_update(TG, "l1", clock.now())
+        assert not await tx.processed.claim(TG, "l1", clock.now())
 
 
 async def test_run_sync_gets_the_transaction_connection(
@@ -119,5 +119,5 @@ async def test_run_sync_gets_the_transaction_connection(
         return list(connection.execute(select(update_t.c.update_id)).scalars())
 
     async with store.transaction() as tx:
-        await tx.claim_update(TG, "s1", clock.now())
+        await tx.processed.claim(TG, "s1", clock.now())
         assert await tx.conn.run_sync(claimed) == ["s1"], "sees the uncommitted row"

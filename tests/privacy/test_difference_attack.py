@@ -58,9 +58,9 @@ from bot.core.reports import (
 from bot.reports.disclosure import NOISE, Disclosed
 from bot.reports.model import Report
 from bot.services.notices import send_each
+from bot.services.reports import OTHER, delivery_report, membership_report, updates_report
 from bot.web import build_web
 from handlers import build_router
-from handlers.reports import OTHER, delivery_report, membership_report, updates_report
 from storage.store import SqlStore
 from storage.tables import outbox_t
 from tests.handlers.conftest import join, make_invite
@@ -148,7 +148,7 @@ async def seed(
     async with store.transaction() as tx:
         for n, (week, who) in enumerate(members_to_seed()):
             at = datetime.combine(week + timedelta(days=n % 7), time(10), UTC)
-            member = await tx.create_member(
+            member = await tx.members.create(
                 NewMember(
                     channel=ChannelName(who.channel),
                     platform_id=str(9_000_000 + n),

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, select
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.messages import ChannelName
 from bot.core.models import Role
 from bot.core.outbox import OutboxStatus
@@ -30,8 +30,8 @@ from bot.core.schedule import ONCE
 from bot.core.surveys import parse_definition
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
+from bot.services.moderation import expire_updates, send_digest
 from handlers import build_router
-from handlers.moderation import expire_updates, send_digest
 from storage.engine import _sqlite_pragmas as sqlite_pragmas
 from storage.housekeeping import purge_expired
 from storage.outbox import OutboxStore
@@ -67,7 +67,7 @@ async def person(
 
 async def member_id(h: Harness, user_id: str) -> int:
     async with h.store.transaction() as tx:
-        found = await tx.get_member(TG, user_id)
+        found = await tx.members.get(TG, user_id)
     assert found is not None
     return found.id
 
@@ -118,8 +118,13 @@ async def plant(store: SqlStore, api: FakeBotApi) -> Planted:
         _urgent, routine, tip = (
             await tx.conn.execute(select(update_row_t.c.id).order_by(update_row_t.c.id))
         ).scalars()
-    assert "Approved" in (await coordinator.press(f"mod:a:{routine}"))[0].text
-    assert "tip draft" in (await coordinator.press(f"mod:t:{tip}"))[0].text
+    [card] = await coordinator.say("/moderate")
+    assert card.text.startswith(f"Update #{_urgent} "), "urgent first: left waiting"
+    await coordinator.tap("Skip")
+    assert coordinator.last.text.startswith(f"Update #{routine} ")
+    assert "Approved" in (await coordinator.tap("Approve for sharing"))[0].text
+    assert coordinator.last.text.startswith(f"Update #{tip} ")
+    assert "tip draft" in (await coordinator.tap("Tip candidate"))[0].text
     assert await send_digest(store, h.catalogs, h.clock.now()) == (1, 1)
     delivered = await deliver_everything(h, api)
     # One more alert, still waiting in the outbox when the erasure comes.
@@ -195,7 +200,7 @@ async def test_forget_reaches_every_copy_and_the_files(store: SqlStore) -> None:
     assert planted.delivered >= 2, "the notice and the digest were delivered"
     she = planted.she
     await she.say("/forget")
-    goodbye = await she.press("forget:yes")
+    goodbye = await she.tap("Yes, delete all")
     assert "deleted" in goodbye[-1].text
     needles = (planted.zebra, she.user_id)
     assert await cells_containing(store, needles) == []
@@ -219,7 +224,7 @@ async def test_retention_reaches_every_copy_of_expired_updates(store: SqlStore) 
     assert await cells_containing(store, (planted.zebra,)) == []
     assert_not_in_files(store, planted.zebra)
     async with store.transaction() as tx:
-        assert await tx.get_member_by_id(planted.member_id) is not None, "she did not forget"
+        assert await tx.members.by_id(planted.member_id) is not None, "she did not forget"
         notices = [c for c in await tx.campaigns.find() if c.kind is CampaignKind.NOTICE]
     assert len(notices) == 2
     assert all(planted.member_id not in c.audience.exclude for c in notices), (
@@ -234,17 +239,19 @@ async def test_a_new_member_never_gets_an_erased_members_id(store: SqlStore) -> 
     hers = await member_id(h, she.user_id)  # the highest id so far: SQLite would give it again
     async with store.transaction() as tx:
         waiting = await tx.campaigns.create(
-            kind=CampaignKind.CAMPAIGN,
-            status=CampaignStatus.SCHEDULED,
-            title="Workshop",
-            texts={"en": "Workshop on Saturday"},
-            default_locale="en",
-            audience=Audience(exclude=(hers,)),  # as an approval request leaves its author out
-            schedule="now",
-            now=h.clock.now(),
+            NewCampaign(
+                kind=CampaignKind.CAMPAIGN,
+                status=CampaignStatus.SCHEDULED,
+                title="Workshop",
+                texts={"en": "Workshop on Saturday"},
+                default_locale="en",
+                audience=Audience(exclude=(hers,)),
+                schedule="now",
+            ),
+            h.clock.now(),
         )
     await she.say("/forget")
-    await she.press("forget:yes")
+    await she.tap("Yes, delete all")
     newcomer = await person(h, telegram_id())
     theirs = await member_id(h, newcomer.user_id)
     assert theirs > hers

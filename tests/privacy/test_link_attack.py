@@ -193,7 +193,7 @@ async def test_no_stored_answer_points_to_fewer_than_k_members(store: SqlStore) 
             h = whatsapp if i % 4 == 0 else telegram
             user = str(9000 + i)
             spheres = LONE_SPHERES if i == 21 else SPHERE_SETS[i % len(SPHERE_SETS)]
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(h.channel.name, user, user, ("ar", "en", "fr")[i % 3], country,
                           list(spheres), Role.MEMBER, "v1", now),
                 now,

@@ -118,6 +118,19 @@ class TelegramMember:
         payload, on = found[0]
         return await self.deliver(callback_update(USER, payload, on.message_id))
 
+    async def tap(self, label: str, shown: list[Call]) -> list[Call]:
+        """Press the button labelled `label` (a tick mark aside) among those shown."""
+        found = [
+            (b["callback_data"], c)
+            for c in shown
+            for row in c.keyboard
+            for b in row
+            if b["text"].removeprefix("✅ ").removeprefix("▫️ ") == label
+        ]
+        assert found, f"no {label!r} among {[c.keyboard for c in shown]}"
+        payload, on = found[0]
+        return await self.deliver(callback_update(USER, payload, on.message_id))
+
 
 @pytest.fixture
 def api() -> Iterator[FakeBotApi]:
@@ -181,9 +194,9 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
             her = TelegramMember(api, client)
 
             shown = await her.say(f"/start {code}")
-            for step in ("ob:lang:en", "ob:values:yes", "ob:country:IQ", "ob:sph:youth"):
-                shown = await her.press(step, shown)
-            shown = await her.press("ob:sph:done", shown)
+            for label in ("English", "I accept", "Iraq", "Youth deradicalisation"):
+                shown = await her.tap(label, shown)
+            shown = await her.tap("Done", shown)
 
             await her.say("/update")
             shown = await her.say(UNIQUE_TEXT)
@@ -203,7 +216,7 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
 
             assert await her.say("/mydata"), "what is kept about her, shown to her"
             shown = await her.say("/forget")
-            await her.press("forget:yes", shown)
+            await her.press("forget:1:confirm:yes", shown)
 
             check = await client.get(
                 "/webhook/whatsapp",

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.channels.telegram import TelegramChannel
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus
+from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus, NewMember, Role
@@ -36,30 +36,32 @@ async def seed(store: SqlStore, clock: FixedClock) -> list[int]:
     ids = []
     async with store.transaction() as tx:
         for chat in CHATS:
-            member = await tx.create_member(
+            member = await tx.members.create(
                 NewMember(TG, chat, chat, "en", "IQ", ["youth"], Role.MEMBER, "1", clock.now()),
                 clock.now(),
             )
             ids.append(member.id)
-        paused = await tx.get_member_by_id(ids[-1])
+        paused = await tx.members.by_id(ids[-1])
         assert paused is not None
         paused.status = MemberStatus.PAUSED
-        await tx.save_member(paused, spheres_changed=False)
+        await tx.members.save(paused, spheres_changed=False)
     return ids
 
 
 async def campaign(store: SqlStore, clock: FixedClock, title: str) -> int:
     async with store.transaction() as tx:
         made = await tx.campaigns.create(
-            kind=CampaignKind.ALERT,
-            status=CampaignStatus.SCHEDULED,
-            title=title,
-            texts={"en": TEXT},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-            now=clock.now(),
-            buttons=[CampaignButton({"en": "Open"}, "cmd:help")],
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title=title,
+                texts={"en": TEXT},
+                default_locale="en",
+                audience=Audience(),
+                schedule="now",
+                buttons=[CampaignButton({"en": "Open"}, "cmd:help")],
+            ),
+            clock.now(),
         )
         await tx.campaigns.fire(made, ONCE, clock.now())
     return made.id
@@ -143,10 +145,10 @@ async def test_a_row_skipped_for_a_paused_member_is_emptied(
     claimed = await outbox.claim(clock.now(), 10)
     assert len(claimed) == 3
     async with store.transaction() as tx:
-        member = await tx.get_member_by_id(ids[0])
+        member = await tx.members.by_id(ids[0])
         assert member is not None
         member.status = MemberStatus.PAUSED
-        await tx.save_member(member, spheres_changed=False)
+        await tx.members.save(member, spheres_changed=False)
     item = next(i for i in claimed if i.member_id == ids[0])
     assert item.text == TEXT
     await outbox.skip(item, "member paused")

@@ -51,9 +51,9 @@ from bot.core.reports import Breakdown
 from bot.core.surveys import QuestionType, Survey, parse_definition, tallies
 from bot.reports.disclosure import INFINITE, NOISE, CountTable, Disclosed, Hidden, disclose
 from bot.reports.model import Report
+from bot.services.reports import survey_breakdowns, survey_report
 from bot.web import build_web
 from handlers import build_router
-from handlers.reports import survey_breakdowns, survey_report
 from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import count_t
@@ -297,7 +297,7 @@ async def run_survey(store: SqlStore, config: CoreConfig) -> tuple[int, dict[int
             user = str(9000 + i)
             spheres = LONE_SPHERES if i == 21 else SPHERE_SETS[i % len(SPHERE_SETS)]
             locale = ("ar", "en", "fr")[i % 3]
-            await tx.create_member(
+            await tx.members.create(
                 NewMember(h.channel.name, user, user, locale, country, list(spheres),
                           Role.MEMBER, "v1", now),
                 now,

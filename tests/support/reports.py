@@ -84,7 +84,7 @@ async def seed_members(
         i = start
         for country, n in per_country.items():
             for _n in range(n):
-                member = await tx.create_member(
+                member = await tx.members.create(
                     NewMember(
                         channel=ChannelName.TELEGRAM,
                         platform_id=str(i),

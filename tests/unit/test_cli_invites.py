@@ -17,7 +17,7 @@ async def _audit(path: Path) -> list[dict[str, object]]:
     store = SqlStore(make_engine(f"sqlite:///{path}"))
     try:
         async with store.transaction() as tx:
-            return await tx.audit_entries()
+            return await tx.audit_log.entries()
     finally:
         await store.close()
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.flood import FloodLimit, Verdict
-from bot.core.ids import MAX_ID, clean_text, parse_id
+from bot.core.ids import MAX_ID, clean_text, parse_id, plain
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -60,3 +60,34 @@ def test_ended_windows_are_forgotten() -> None:
     for n in range(4000):
         limit.check(("new", n), later)
     assert len(limit) == 4000, "memory grows to at most twice the senders still counted"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\u200f/help", "/help"),
+        ("\ufeff3", "3"),
+        ("نعم\u200f", "نعم"),
+        ("\u061c\u200e 12 \u2069", "12"),
+        ("a\u200bb\u00adc", "abc"),
+        ("  plain  ", "plain"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_plain_drops_invisible_format_characters(text: str | None, expected: str) -> None:
+    assert plain(text) == expected
+
+
+def test_invisible_marks_do_not_hide_an_id_a_number_a_command_or_a_word() -> None:
+    from bot.core.i18n import fold
+    from bot.core.messages import ChannelName, Inbound
+    from bot.core.models import ConversationState
+
+    assert parse_id("\u200f12") == 12
+    assert ConversationState(menu=["a", "b", "c"]).numbered_choice("\ufeff3") == "c"
+    assert ConversationState(menu=["a"]).numbered_choice("³") is None
+    assert ConversationState(menu=["a"]).numbered_choice("1" * 5000) is None
+    inbound = Inbound(ChannelName.TELEGRAM, "1", "1", text="\u200f/start CODE\u200f")
+    assert inbound.command == ("start", "CODE")
+    assert fold("نعم\u200f") == fold("نعم")

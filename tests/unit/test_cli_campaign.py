@@ -1,0 +1,122 @@
+"""`wasl campaign create|list|show|approve|cancel`: the bot's rules from the terminal — a
+preview, a confirmation unless --yes, and a second approval above the threshold."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from storage.engine import make_engine, migrate
+from storage.store import SqlStore
+
+
+async def _audit(path: Path) -> list[dict[str, object]]:
+    store = SqlStore(make_engine(f"sqlite:///{path}"))
+    try:
+        async with store.transaction() as tx:
+            return await tx.audit_log.entries()
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "wasl.db"
+
+    async def create() -> None:
+        store = SqlStore(make_engine(f"sqlite:///{path}"))
+        try:
+            await migrate(store.engine)
+        finally:
+            await store.close()
+
+    asyncio.run(create())
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    assert main(["demo", "seed", "--members", "6"]) == 0
+    return path
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, reply: str | None) -> list[str]:
+    """What the operator types at the confirmation (None: no terminal); the questions asked."""
+    asked: list[str] = []
+
+    def fake_input(question: str) -> str:
+        asked.append(question)
+        if reply is None:
+            raise EOFError
+        return reply
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    return asked
+
+
+CREATE = ["campaign", "create", "--text", "en=Workshop on Monday", "--text", "ar=ورشة يوم الاثنين"]
+
+
+def test_create_shows_a_preview_and_asks_first(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked = answer(monkeypatch, "n")
+    assert main(CREATE) == 1
+    out, err = capsys.readouterr()
+    assert "campaign to 6 people" in out
+    assert "Workshop on Monday" in out and "ورشة يوم الاثنين" in out
+    assert "(get the en text)" in out or "(get the ar text)" in out
+    assert asked == ["create it? [y/N] "]
+    assert "not created" in err
+    assert main(["campaign", "list"]) == 0
+    assert capsys.readouterr().out == "", "nothing was created"
+
+    answer(monkeypatch, None)  # no terminal to answer: no
+    assert main(CREATE) == 1
+    asked = answer(monkeypatch, "yes")
+    assert main(CREATE) == 0
+    assert asked and "campaign #1 (being sent) to 6 people" in capsys.readouterr().out
+
+    asked = answer(monkeypatch, "n")
+    assert main([*CREATE, "--yes"]) == 0, "--yes does not ask"
+    assert asked == []
+    assert "campaign #2 (being sent)" in capsys.readouterr().out
+
+
+def test_above_the_threshold_it_waits_for_approval(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WASL_APPROVAL_THRESHOLD", "5")
+    assert main([*CREATE, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "more than 5 people" in out
+    assert "campaign #1 (pending_approval)" in out and "wasl campaign approve 1" in out
+    assert main(["campaign", "show", "1"]) == 0
+    assert "Waiting for approval" in capsys.readouterr().out
+    assert main(["campaign", "approve", "1"]) == 0
+    assert "approved #1" in capsys.readouterr().out
+    assert main(["campaign", "approve", "1"]) == 1
+    assert "not waiting for approval" in capsys.readouterr().err
+    assert main(["campaign", "show", "1"]) == 0
+    assert "Sent 0 of 6" in capsys.readouterr().out
+    # An alert is urgent: never held.
+    assert main([*CREATE, "--kind", "alert", "--yes"]) == 0
+    assert "(being sent)" in capsys.readouterr().out
+    actions = [e["action"] for e in asyncio.run(_audit(database))]
+    assert actions.count("campaign.created") == 1 and actions.count("campaign.approved") == 1
+    assert actions.count("alert.created") == 1
+
+
+def test_scheduled_nobody_and_cancel(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*CREATE, "--country", "ZZ", "--yes"]) == 2
+    assert "nobody matches" in capsys.readouterr().err
+    assert main([*CREATE, "--at", "2099-01-01T09:00+03:00", "--yes"]) == 0
+    assert "campaign #1 (scheduled)" in capsys.readouterr().out
+    assert main(["campaign", "show", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "Scheduled for" in shown and "Sent 0 of 0" not in shown
+    assert main(["campaign", "cancel", "1"]) == 0
+    assert "cancelled #1" in capsys.readouterr().out
+    assert main(["campaign", "cancel", "1"]) == 1
+    assert "no campaign #1 to cancel" in capsys.readouterr().err
