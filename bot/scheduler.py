@@ -19,7 +19,7 @@ from bot.app import App
 from bot.services.campaigns import fire_due
 from bot.services.moderation import expire_updates, send_digest
 from bot.services.reports import send_results
-from handlers.surveys import (
+from bot.services.surveys import (
     close_due_surveys,
     flush_survey_pools,
     push_open_surveys,

@@ -1,59 +1,72 @@
-"""Pulse surveys (members) and public country surveys (anyone with the link).
+"""Pulse surveys (members) and public country surveys (anyone with the link), as
+conversations on the engine.
 
-One question per message, buttons wherever possible; back, skip and "stop for now". While she
-answers, and once she has finished until they are counted with at least k others' (the survey
-job's fold), her answers live only in her conversation state; then they are only counters, with
-no link to her (storage/surveys). Unfinished answers are dropped when the survey closes.
+A survey stays data (its YAML definition); its questions become the steps of the "srv" flow,
+built for each input from the survey named in her state (`SurveyFlow.prepare`): one question
+per message, buttons wherever possible, Back, Skip (an optional question) and Stop for now
+(she resumes with /survey), and the definition's jumps. While she answers, her answers live
+only in her conversation state; when she finishes the engine clears that state (nothing of
+the path she took stays) and the service sets her answers aside until they are counted with
+at least k others' (bot/services/surveys.py). Unfinished answers are dropped at the close.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.core import get_global
+from pydantic import BaseModel
 
-from bot.core import keys
-from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.context import Context
-from bot.core.i18n import N_, Catalogs, native_language_name
-from bot.core.ids import parse_id
+from bot.core.conversation import (
+    END,
+    STAY,
+    Conversation,
+    Invalid,
+    Kind,
+    Option,
+    Step,
+    Turn,
+)
+from bot.core.i18n import N_, native_language_name
 from bot.core.messages import Button
 from bot.core.models import Role
-from bot.core.ports import Store
 from bot.core.router import Router
-from bot.core.schedule import ONCE
 from bot.core.surveys import (
     AGE_LABELS,
     GENDER_LABELS,
     GENDERS,
     MAX_FREE_TEXT,
     Dimensions,
-    Folded,
     Question,
     QuestionType,
     Survey,
-    SurveyMode,
+    SurveyAction,
+    SurveyButton,
     check_answer,
-    crosstab_groups,
 )
-from bot.reports.disclosure import min_cell
-from bot.services.notices import send_each
-from handlers.common import choice, command_text
+from bot.services import surveys as service
+from bot.services.surveys import Chat, Entry
+from handlers.common import command_text
 
-FLOW = "srv"  # answering (members and public)
+FLOW = "srv"  # answering (members and public); storage finds in-progress answers by it
 PUBLIC = "pub"  # the public survey's opening steps
-ACTION = "svy"  # stateless: start / not now / results opt-in
 
-USE_BUTTONS = N_("Please choose one of the buttons.")
+SKIP = "~skip"
+STOP = "~stop"
+
 PROBLEMS = {
     "not_a_number": N_("Please type a number."),
     "out_of_range": N_("Please type a number from {min} to {max}."),
     "empty": N_("Please type your answer, or skip this question."),
     "too_long": N_("Please keep it under {max} characters."),
-    "use_buttons": USE_BUTTONS,
+    "use_buttons": N_("Please choose one of the buttons."),
 }
+CLOSED = N_("This survey has closed. Thank you for your interest.")
+NOT_FOUND = N_("I can't find this survey. Please check the link.")
+ANSWERED = N_("You have already answered this survey. Thank you!")
+
+Answer = int | float | str | list[str] | None
 
 
 def not_for_you(ctx: Context) -> str:
@@ -66,45 +79,104 @@ def _fmt(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-class SurveyFlow:
-    """Answering a survey. State data: sid, q (current key), answers, history, picked, public."""
+def step_name(survey_id: int, key: str) -> str:
+    """A question's step: its key and its survey's id, so a button of another survey's
+    question with the same key is answered as stale, never counted here."""
+    return f"{key}.{survey_id}"
 
-    name = FLOW
 
-    async def begin(self, ctx: Context, survey: Survey, **extra: Any) -> None:
-        first = survey.definition.questions[0].key
-        ctx.state.clear()
-        ctx.state.go(
-            FLOW, "question", sid=survey.id, q=first, answers={}, history=[], picked=[], **extra
-        )
+class Answering(BaseModel):
+    """Her state while she answers: the survey, her answers so far (by question key) and,
+    for a public survey, what she said in its opening steps. Storage reads `sid`, `answers`
+    and `locale` to drop unfinished answers at the close."""
+
+    sid: int
+    locale: str
+    answers: dict[str, Answer] = {}
+    public: bool = False
+    country: str | None = None
+    age: str | None = None
+    gender: str | None = None
+
+
+class SurveyFlow(Conversation[Answering]):
+    """Answering a survey: the steps are the survey's questions, loaded for every input."""
+
+    def __init__(self) -> None:
+        super().__init__(FLOW, Answering, [], finish=self._hand_in)
+
+    async def begin(self, ctx: Context, survey: Survey, state: Answering) -> None:
         definition = survey.definition
-        intro = definition.intro(ctx.locale)
-        title = definition.title(ctx.locale)
+        title, intro = definition.title(ctx.locale), definition.intro(ctx.locale)
         ctx.say(f"{title}\n\n{intro}".strip())
-        await self.reprompt(ctx)
+        await self.start(ctx, state)
 
-    async def _survey(self, ctx: Context) -> Survey | None:
-        survey = await ctx.tx.surveys.get(int(ctx.state.data["sid"]))
-        if survey is None or not survey.open_at(ctx.now):
-            ctx.state.clear()
-            ctx.say(ctx._("This survey has closed. Thank you for your interest."))
-            return None
-        return survey
-
-    async def reprompt(self, ctx: Context) -> None:
-        if ctx.state.step == "optin":
-            self._ask_optin(ctx)
-            return
-        survey = await self._survey(ctx)
+    async def prepare(self, turn: Turn[Answering]) -> bool:
+        ctx = turn.ctx
+        survey = await service.current(ctx.tx, turn.state.sid, ctx.now)
         if survey is None:
-            return
-        question = survey.definition.question(ctx.state.data["q"])
-        self._ask(ctx, survey, question, replace=False)
+            ctx.state.clear()
+            ctx.say(ctx._(CLOSED))
+            return False
+        turn.loaded = survey
+        return True
 
-    def _ask(self, ctx: Context, survey: Survey, question: Question, *, replace: bool) -> None:
+    # -- the survey's questions as steps ------------------------------------------------------
+
+    def steps(self, turn: Turn[Answering]) -> Sequence[str]:
+        survey: Survey = turn.loaded
+        return [step_name(survey.id, q.key) for q in survey.definition.questions]
+
+    def step(self, turn: Turn[Answering], name: str) -> Step[Answering] | None:
+        survey: Survey = turn.loaded
+        key, _, sid = name.partition(".")
+        if sid != str(survey.id):
+            return None
+        try:
+            question = survey.definition.question(key)
+        except KeyError:
+            return None
+        kind = question.type
+        options = None
+        columns = 1
+        if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+            options = self._labelled(survey, question)
+        elif kind is QuestionType.SCALE:
+            options = _constant([Option(str(n), str(n)) for n in range(1, 6)])
+            columns = 5
+        elif kind is QuestionType.YES_NO:
+            options = _yes_no
+            columns = 2
+        accepted = {STOP} if question.required else {STOP, SKIP}
+        return Step(
+            name=name,
+            kind=_KINDS[kind],
+            ask=lambda turn: self._ask_text(turn, question),
+            answer=lambda turn, value: self._answer(turn, question, value),
+            options=options,
+            parse=lambda turn, text: self._parse(turn, question, text),
+            chosen=lambda turn: _ticked(turn, question),
+            tick=lambda turn, value: self._tick(turn, question, value),
+            accepts=lambda turn, value: value in accepted,
+            columns=columns,
+            more=lambda turn: self._nav(turn, question),
+        )
+
+    @staticmethod
+    def _labelled(survey: Survey, question: Question) -> Any:
+        def options(turn: Turn[Answering]) -> list[Option]:
+            text = question.text(turn.ctx.locale, survey.definition.default_locale)
+            return [
+                Option(key, str(label))
+                for key, label in zip(question.options, text["options"], strict=True)
+            ]
+
+        return options
+
+    def _ask_text(self, turn: Turn[Answering], question: Question) -> str:
+        ctx, survey = turn.ctx, turn.loaded
         definition = survey.definition
         text = question.text(ctx.locale, definition.default_locale)
-        prefix = f"{FLOW}:{survey.id}:{question.key}:"
         lines = [
             ctx._(
                 "Question {n} of {total}",
@@ -113,31 +185,11 @@ class SurveyFlow:
             ),
             str(text["prompt"]),
         ]
-        buttons: list[Button] = []
-        columns = 1
-        kind = question.type
-        if kind is QuestionType.SINGLE:
-            buttons = [
-                Button(str(label), prefix + key)
-                for key, label in zip(question.options, text["options"], strict=True)
-            ]
-        elif kind is QuestionType.MULTIPLE:
-            picked = set(ctx.state.data.get("picked", []))
-            buttons = [
-                Button(f"{'✅' if key in picked else '▫️'} {label}", prefix + key)
-                for key, label in zip(question.options, text["options"], strict=True)
-            ]
-            buttons.append(Button(ctx._("Done"), prefix + "~done"))
-            if question.max_choices:
-                lines.append(ctx._("Choose up to {n}.", n=question.max_choices))
-        elif kind is QuestionType.SCALE:
+        if question.type is QuestionType.MULTIPLE and question.max_choices:
+            lines.append(ctx._("Choose up to {n}.", n=question.max_choices))
+        elif question.type is QuestionType.SCALE:
             lines.append(ctx._("1 = {low} · 5 = {high}", low=text["low"], high=text["high"]))
-            buttons = [Button(str(n), prefix + str(n)) for n in range(1, 6)]
-            columns = 5
-        elif kind is QuestionType.YES_NO:
-            buttons = [Button(ctx._("Yes"), prefix + "yes"), Button(ctx._("No"), prefix + "no")]
-            columns = 2
-        elif kind is QuestionType.NUMBER:
+        elif question.type is QuestionType.NUMBER:
             lines.append(
                 ctx._(
                     "Type a number from {min} to {max}.",
@@ -145,37 +197,40 @@ class SurveyFlow:
                     max=_fmt(question.maximum),
                 )
             )
-        else:
+        elif question.type is QuestionType.TEXT:
             lines.append(ctx._("Type your answer (up to {max} characters).", max=MAX_FREE_TEXT))
-        nav = []
-        if ctx.state.data.get("history"):
-            nav.append(Button(ctx._("◀ Back"), prefix + "~back"))
-        if not question.required:
-            nav.append(Button(ctx._("Skip"), prefix + "~skip"))
-        nav.append(Button(ctx._("Stop for now"), prefix + "~stop"))
-        typed = kind in (QuestionType.NUMBER, QuestionType.TEXT)
-        ctx.say("\n".join(lines), [*buttons, *nav], columns=columns, replace=replace, typed=typed)
+        return "\n".join(lines)
 
-    async def on_input(self, ctx: Context) -> None:
-        if ctx.state.step == "optin":
-            await self._optin(ctx)
-            return
-        survey = await self._survey(ctx)
-        if survey is None:
-            return
-        key = ctx.state.data["q"]
-        question = survey.definition.question(key)
-        payload = ctx.inbound.payload
-        if payload is None:
-            await self._typed(ctx, survey, question)
-            return
-        expected = f"{FLOW}:{survey.id}:{question.key}:"
-        if not payload.startswith(expected):
-            ctx.say(ctx._("That button is from an earlier question."))
-            await self.reprompt(ctx)
-            return
-        value = payload.removeprefix(expected)
-        if value == "~stop":
+    def _nav(self, turn: Turn[Answering], question: Question) -> list[Button]:
+        _ = turn._
+        buttons = [] if question.required else [self.button(turn, _("Skip"), SKIP)]
+        return [*buttons, self.button(turn, _("Stop for now"), STOP)]
+
+    @staticmethod
+    def _parse(turn: Turn[Answering], question: Question, text: str) -> Answer:
+        value, problem = check_answer(question, text)
+        if problem is not None:
+            limit = _fmt(question.maximum) if problem == "out_of_range" else MAX_FREE_TEXT
+            message = turn._(PROBLEMS[problem], min=_fmt(question.minimum), max=limit)
+            raise Invalid(message, reask=problem == "use_buttons")
+        answer: Answer = value
+        return answer
+
+    @staticmethod
+    def _tick(turn: Turn[Answering], question: Question, value: str) -> None:
+        picked = _ticked(turn, question)
+        if value in picked:
+            picked.remove(value)
+        elif question.max_choices and len(picked) >= question.max_choices:
+            n = question.max_choices
+            turn.ctx.say(turn._("You can choose up to {n}. Untick one first.", n=n))
+        else:
+            picked.append(value)
+        turn.state.answers[question.key] = picked
+
+    def _answer(self, turn: Turn[Answering], question: Question, value: Any) -> str:
+        ctx, survey = turn.ctx, turn.loaded
+        if value == STOP:
             ctx.say(
                 ctx._(
                     "Paused. Your answers so far are kept until you finish; send {survey} "
@@ -183,338 +238,314 @@ class SurveyFlow:
                     survey=command_text(ctx, "survey"),
                 )
             )
-            return
-        if value == "~back":
-            await self._back(ctx, survey)
-            return
-        if value == "~skip" and not question.required:
-            await self._answered(ctx, survey, question, None)
-            return
-        if question.type is QuestionType.MULTIPLE:
-            await self._multiple(ctx, survey, question, value)
-            return
-        if value not in question.choices():
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-            return
-        answer: Any = int(value) if question.type is QuestionType.SCALE else value
-        await self._answered(ctx, survey, question, answer)
-
-    async def _typed(self, ctx: Context, survey: Survey, question: Question) -> None:
-        if ctx.inbound.media is not None or not ctx.inbound.text:
-            ctx.say(
-                ctx._(USE_BUTTONS)
-                if question.choices()
-                else ctx._("Please type your answer as a message.")
-            )
-            await self.reprompt(ctx)
-            return
-        value, problem = check_answer(question, ctx.inbound.text)
-        if problem is not None:
-            ctx.say(
-                ctx._(
-                    PROBLEMS[problem],
-                    min=_fmt(question.minimum),
-                    max=_fmt(question.maximum) if problem == "out_of_range" else MAX_FREE_TEXT,
-                )
-            )
-            if problem == "use_buttons":
-                await self.reprompt(ctx)
-            return
-        await self._answered(ctx, survey, question, value)
-
-    async def _multiple(
-        self, ctx: Context, survey: Survey, question: Question, value: str
-    ) -> None:
-        picked: list[str] = list(ctx.state.data.get("picked", []))
-        if value == "~done":
-            if question.required and not picked:
+            return STAY
+        answer: Answer
+        if value == SKIP:
+            answer = None
+        elif question.type is QuestionType.SCALE:
+            answer = int(value)
+        elif question.type is QuestionType.MULTIPLE:
+            answer = [str(v) for v in value]
+            if question.required and not answer:
                 ctx.say(ctx._("Please choose at least one."))
-                return
-            await self._answered(ctx, survey, question, picked)
-            return
-        if value not in question.options:
-            await self.reprompt(ctx)
-            return
-        if value in picked:
-            picked.remove(value)
-        elif question.max_choices and len(picked) >= question.max_choices:
-            ctx.say(ctx._("You can choose up to {n}. Untick one first.", n=question.max_choices))
-            return
+                return STAY
         else:
-            picked.append(value)
-        ctx.state.data["picked"] = picked
-        self._ask(ctx, survey, question, replace=True)
-
-    async def _back(self, ctx: Context, survey: Survey) -> None:
-        history: list[str] = list(ctx.state.data.get("history", []))
-        if not history:
-            await self.reprompt(ctx)
-            return
-        previous = history.pop()
-        answers = dict(ctx.state.data["answers"])
-        old = answers.pop(previous, None)
-        ctx.state.go(
-            FLOW,
-            "question",
-            q=previous,
-            history=history,
-            answers=answers,
-            picked=old if isinstance(old, list) else [],
-        )
-        await self.reprompt(ctx)
-
-    async def _answered(
-        self, ctx: Context, survey: Survey, question: Question, answer: Any
-    ) -> None:
-        answers = dict(ctx.state.data["answers"])
+            answer = value
+        answers = turn.state.answers
         answers[question.key] = answer
-        history = [*ctx.state.data.get("history", []), question.key]
+        # Questions after this one are answered again from here (she may have come back).
+        keys = [q.key for q in survey.definition.questions]
+        for later in keys[keys.index(question.key) + 1 :]:
+            answers.pop(later, None)
         following = survey.definition.next_key(question.key, answer)
-        if following is None:
-            await self._finish(ctx, survey, answers)
-            return
-        ctx.state.go(FLOW, "question", q=following, answers=answers, history=history, picked=[])
-        await self.reprompt(ctx)
+        return END if following is None else step_name(survey.id, following)
 
-    async def _finish(self, ctx: Context, survey: Survey, answers: dict[str, Any]) -> None:
-        data = ctx.state.data
-        public = bool(data.get("public"))
-        member = ctx.member
-        dims = Dimensions(
+    # -- handing in ----------------------------------------------------------------------------
+
+    async def _hand_in(self, turn: Turn[Answering]) -> None:
+        """Her answers are complete. The engine has already cleared her state: nothing of
+        the way she answered stays with her chat but the answers set aside for the fold."""
+        ctx, state, survey = turn.ctx, turn.state, turn.loaded
+        member = None if state.public else ctx.member
+        dimensions = Dimensions(
             locale=ctx.locale,
             channel=ctx.inbound.channel.value,
-            country=data.get("country") if public else (member.country if member else None),
-            spheres=() if public or member is None else tuple(member.spheres),
-            age_band=data.get("age") if public else None,
-            gender=data.get("gender") if public else None,
+            country=state.country if state.public else (member.country if member else None),
+            spheres=() if member is None else tuple(member.spheres),
+            age_band=state.age if state.public else None,
+            gender=state.gender if state.public else None,
         )
-        # Kept in her state until counted with others' (flush_survey_pools): no survey table is
-        # written in the transaction that records her participation.
-        await ctx.tx.surveys.hold(
-            ctx.inbound.channel.value,
-            ctx.inbound.chat_id,
-            survey.id,
-            answers,
-            {
-                **dims.groups(survey.definition.breakdowns),
-                **crosstab_groups(survey.definition, answers),
-            },
-            ctx.now,
+        digest = (
+            await service.respondent_digest(
+                ctx.tx, survey.id, ctx.config.secret_key, _respondent(ctx)
+            )
+            if state.public
+            else None
         )
-        if public:
-            digest = await public_digest(ctx, survey.id)
-            if digest is not None:
-                await ctx.tx.surveys.mark_public(survey.id, digest)
-            ctx.state.clear()
+        await service.hand_in(
+            ctx.tx,
+            survey,
+            {key: value for key, value in state.answers.items()},
+            dimensions,
+            Chat(ctx.inbound.channel.value, ctx.inbound.chat_id),
+            member_id=member.id if member else None,
+            digest=digest,
+            now=ctx.now,
+        )
+        if member is None:
             ctx.say(ctx._("Thank you! Your answers were saved without your name or number."))
             return
-        assert member is not None
-        await ctx.tx.surveys.set_participation(survey.id, member.id, "completed")
-        ctx.state.clear()
-        ctx.state.go(FLOW, "optin", sid=survey.id)
-        self._ask_optin(ctx)
-
-    def _ask_optin(self, ctx: Context) -> None:
-        sid = ctx.state.data["sid"]
         ctx.say(
             ctx._(
                 "Thank you! Your answers were saved without your name. Would you like "
                 "the results for your country and the alliance when the survey closes?"
             ),
             [
-                Button(ctx._("Yes, send results"), f"{FLOW}:{sid}:optin:yes"),
-                Button(ctx._("No, thanks"), f"{FLOW}:{sid}:optin:no"),
+                Button(
+                    ctx._("Yes, send results"),
+                    SurveyButton(survey.id, SurveyAction.RESULTS).pack(),
+                ),
+                Button(
+                    ctx._("No, thanks"), SurveyButton(survey.id, SurveyAction.NO_RESULTS).pack()
+                ),
             ],
         )
 
-    async def _optin(self, ctx: Context) -> None:
-        sid = ctx.state.data["sid"]
-        value = choice(ctx, f"{FLOW}:{sid}:optin:")
-        if value is None:
-            ctx.state.clear()
-            return await _fallthrough(ctx)
+
+_KINDS = {
+    QuestionType.SINGLE: Kind.CHOICE,
+    QuestionType.MULTIPLE: Kind.CHECKLIST,
+    QuestionType.SCALE: Kind.CHOICE,
+    QuestionType.YES_NO: Kind.CHOICE,
+    # Typed and read by the survey's own rules (decimals allowed, its own range line).
+    QuestionType.NUMBER: Kind.TEXT,
+    QuestionType.TEXT: Kind.TEXT,
+}
+
+
+def _constant(options: list[Option]) -> Any:
+    return lambda turn: options
+
+
+def _yes_no(turn: Turn[Answering]) -> list[Option]:
+    return [Option("yes", turn._("Yes")), Option("no", turn._("No"))]
+
+
+def _ticked(turn: Turn[Answering], question: Question) -> list[str]:
+    value = turn.state.answers.get(question.key)
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _respondent(ctx: Context) -> str:
+    return f"{ctx.inbound.channel.value}:{ctx.inbound.sender_id}"
+
+
+# -- the public survey's opening ---------------------------------------------------------------
+
+
+class Opening(BaseModel):
+    """A public survey's opening steps: the language, then who she is, coarsely."""
+
+    sid: int
+    locale: str
+    country: str | None = None
+    age: str | None = None
+    gender: str | None = None
+
+
+def _languages(turn: Turn[Opening]) -> list[Option]:
+    return [Option(code, native_language_name(code)) for code in turn.ctx.catalogs.supported]
+
+
+def _language(turn: Turn[Opening], code: str) -> None:
+    turn.ctx.set_locale(code)
+    turn.state.locale = turn.ctx.locale
+
+
+def _consent_text(turn: Turn[Opening]) -> str:
+    return turn._(
+        "This short survey is anonymous: we keep your answers without your "
+        "name or number, and only publish totals for groups of at least {k} "
+        "people. Do you agree to take part?",
+        k=turn.ctx.config.min_cell,
+    )
+
+
+def _consent(turn: Turn[Opening], value: str) -> None:
+    if value != "yes":
+        turn.ctx.state.clear()
+        turn.ctx.say(turn._("Understood. Nothing was kept. Thank you."))
+
+
+def _countries(turn: Turn[Opening]) -> list[Option]:
+    _ = turn._
+    found = [Option(c, _.country_name(c)) for c in turn.ctx.config.countries]
+    return [*found, Option("none", _("Prefer not to say"))]
+
+
+async def _country(turn: Turn[Opening], value: str) -> None:
+    ctx = turn.ctx
+    country = None if value == "none" else value
+    if await service.public_country(ctx.tx, turn.state.sid, country) is Entry.NOT_FOR_YOU:
         ctx.state.clear()
-        if value == "yes" and ctx.member is not None:
-            await ctx.tx.surveys.set_results_opt_in(int(sid), ctx.member.id)
-            ctx.say(ctx._("I will send you the results when the survey closes."))
-        else:
-            ctx.say(ctx._("All right. Thank you for taking part."))
+        ctx.say(not_for_you(ctx))
+        return
+    turn.state.country = country
 
 
-async def _fallthrough(ctx: Context) -> None:
-    ctx.say(ctx._("Thank you for taking part."))
+def _age(turn: Turn[Opening], value: str) -> None:
+    if value == "under15":
+        turn.ctx.state.clear()
+        turn.ctx.say(turn._("Thank you! This survey is for people aged 15 and older."))
+        return
+    turn.state.age = value
 
 
-async def public_digest(ctx: Context, survey_id: int) -> str | None:
-    """A keyed hash of who she is on her channel: enough to stop a second answer, nothing
-    more. Its key derives from WASL_SECRET_KEY (never in the database) and the survey's own
-    salt, which the close destroys with the hashes; None once the survey is closed."""
-    salt = await ctx.tx.surveys.respondent_salt(survey_id)
-    if salt is None:
-        return None
-    key = keys.derive(ctx.config.secret_key, "public-survey-respondent", salt)
-    return keys.keyed_hash(key, f"{ctx.inbound.channel.value}:{ctx.inbound.sender_id}")
-
-
-class PublicIntro:
-    """A public survey's opening: language, consent, optional country, age band, gender."""
-
-    name = PUBLIC
+class PublicOpening(Conversation[Opening]):
+    """Language, consent, country (optional), age band, gender; then the survey itself."""
 
     def __init__(self, answering: SurveyFlow) -> None:
         self.answering = answering
-
-    async def start(self, ctx: Context, slug: str) -> None:
-        survey = await ctx.tx.surveys.by_slug(slug)
-        if survey is None or survey.definition.mode is not SurveyMode.PUBLIC:
-            ctx.say(ctx._("I can't find this survey. Please check the link."))
-            return
-        if not survey.open_at(ctx.now):
-            ctx.say(ctx._("This survey has closed. Thank you for your interest."))
-            return
-        if ctx.member is not None and not await ctx.tx.surveys.admits(survey, ctx.member.id):
-            ctx.say(not_for_you(ctx))
-            return
-        digest = await public_digest(ctx, survey.id)
-        if digest is not None and await ctx.tx.surveys.seen_public(survey.id, digest):
-            ctx.say(ctx._("You have already answered this survey. Thank you!"))
-            return
-        ctx.state.clear()
-        ctx.state.go(PUBLIC, "lang", sid=survey.id, locale=ctx.locale)
-        await self.reprompt(ctx)
-
-    async def reprompt(self, ctx: Context) -> None:
-        step, sid = ctx.state.step, ctx.state.data["sid"]
-        p = f"{PUBLIC}:{sid}:{step}:"
-        if step == "lang":
-            ctx.say(
-                ctx._("Which language do you prefer?"),
-                [Button(native_language_name(code), p + code) for code in ctx.catalogs.supported],
-            )
-        elif step == "consent":
-            ctx.say(
-                ctx._(
-                    "This short survey is anonymous: we keep your answers without your "
-                    "name or number, and only publish totals for groups of at least {k} "
-                    "people. Do you agree to take part?",
-                    k=ctx.config.min_cell,
+        super().__init__(
+            PUBLIC,
+            Opening,
+            [
+                Step(
+                    name="lang",
+                    kind=Kind.CHOICE,
+                    ask=lambda t: t._("Which language do you prefer?"),
+                    options=_languages,
+                    answer=_language,
                 ),
-                [Button(ctx._("Yes, start"), p + "yes"), Button(ctx._("No"), p + "no")],
-            )
-        elif step == "country":
-            buttons = [Button(ctx._.country_name(c), p + c) for c in ctx.config.countries]
-            buttons.append(Button(ctx._("Prefer not to say"), p + "none"))
-            ctx.say(ctx._("Which country do you live in?"), buttons, columns=2)
-        elif step == "age":
-            ctx.say(
-                ctx._("How old are you?"),
-                [Button(ctx._(label), p + key) for key, label in AGE_LABELS.items()],
-                columns=2,
-            )
-        elif step == "gender":
-            ctx.say(
-                ctx._("You are…"),
-                [Button(ctx._(GENDER_LABELS[g]), p + g) for g in GENDERS],
-                columns=2,
-            )
-
-    async def on_input(self, ctx: Context) -> None:
-        step, sid = ctx.state.step, ctx.state.data["sid"]
-        value = choice(ctx, f"{PUBLIC}:{sid}:{step}:")
-        if value is None:
-            ctx.say(ctx._("Please choose one of the buttons."))
-            await self.reprompt(ctx)
-            return
-        if step == "lang" and value in ctx.catalogs.supported:
-            ctx.set_locale(value)
-            ctx.state.go(PUBLIC, "consent", locale=value)
-        elif step == "consent":
-            if value != "yes":
-                ctx.state.clear()
-                ctx.say(ctx._("Understood. Nothing was kept. Thank you."))
-                return
-            ctx.state.go(PUBLIC, "country")
-        elif step == "country" and (value == "none" or value in ctx.config.countries):
-            survey = await ctx.tx.surveys.get(int(sid))
-            wanted = survey.definition.audience.countries if survey else ()
-            if wanted and value not in wanted:
-                ctx.state.clear()
-                ctx.say(not_for_you(ctx))
-                return
-            ctx.state.go(PUBLIC, "age", country=None if value == "none" else value)
-        elif step == "age" and value in AGE_LABELS:
-            if value == "under15":
-                ctx.state.clear()
-                ctx.say(ctx._("Thank you! This survey is for people aged 15 and older."))
-                return
-            ctx.state.go(PUBLIC, "gender", age=value)
-        elif step == "gender" and value in GENDERS:
-            survey = await ctx.tx.surveys.get(int(sid))
-            if survey is None or not survey.open_at(ctx.now):
-                ctx.state.clear()
-                ctx.say(ctx._("This survey has closed. Thank you for your interest."))
-                return
-            data = ctx.state.data
-            await self.answering.begin(
-                ctx,
-                survey,
-                public=True,
-                locale=data.get("locale"),
-                country=data.get("country"),
-                age=data.get("age"),
-                gender=value,
-            )
-            return
-        await self.reprompt(ctx)
-
-
-async def survey_status(ctx: Context, slug: str) -> None:
-    """Started and completed counts only: no answers while it is open."""
-    survey = await ctx.tx.surveys.by_slug(slug)
-    if survey is None:
-        ctx.say(ctx._("There is no survey called {slug}.", slug=slug[:48]))
-        return
-    started, completed = await ctx.tx.surveys.counts(survey.id)
-    state = ctx._("open") if survey.open_at(ctx.now) else ctx._("closed")
-    ctx.say(
-        ctx._(
-            "{title} ({state}, closes {closes}): {started} started, {completed} "
-            "completed. Results are shown only after it closes.",
-            title=survey.definition.title(ctx.locale),
-            state=state,
-            closes=ctx._.date(survey.closes_at),
-            started=ctx._.number(started),
-            completed=ctx._.number(completed),
+                Step(
+                    name="consent",
+                    kind=Kind.CHOICE,
+                    ask=_consent_text,
+                    options=lambda t: [
+                        Option("yes", t._("Yes, start")),
+                        Option("no", t._("No")),
+                    ],
+                    answer=_consent,
+                ),
+                Step(
+                    name="country",
+                    kind=Kind.CHOICE,
+                    ask=lambda t: t._("Which country do you live in?"),
+                    options=_countries,
+                    answer=_country,
+                    columns=2,
+                ),
+                Step(
+                    name="age",
+                    kind=Kind.CHOICE,
+                    ask=lambda t: t._("How old are you?"),
+                    options=lambda t: [Option(k, t._(v)) for k, v in AGE_LABELS.items()],
+                    answer=_age,
+                    columns=2,
+                ),
+                Step(
+                    name="gender",
+                    kind=Kind.CHOICE,
+                    ask=lambda t: t._("You are…"),
+                    options=lambda t: [Option(g, t._(GENDER_LABELS[g])) for g in GENDERS],
+                    answer=_gender,
+                    columns=2,
+                ),
+            ],
+            finish=self._begin,
         )
-    )
+
+    async def open(self, ctx: Context, slug: str) -> None:
+        entry, survey = await service.open_public(
+            ctx.tx,
+            slug,
+            ctx.member,
+            secret=ctx.config.secret_key,
+            respondent=_respondent(ctx),
+            now=ctx.now,
+        )
+        if entry is Entry.OPEN and survey is not None:
+            await self.start(ctx, Opening(sid=survey.id, locale=ctx.locale))
+        else:
+            _say_entry(ctx, entry)
+
+    async def _begin(self, turn: Turn[Opening]) -> None:
+        ctx, state = turn.ctx, turn.state
+        survey = await service.current(ctx.tx, state.sid, ctx.now)
+        if survey is None:
+            ctx.say(ctx._(CLOSED))
+            return
+        await self.answering.begin(
+            ctx,
+            survey,
+            Answering(
+                sid=survey.id,
+                locale=state.locale,
+                public=True,
+                country=state.country,
+                age=state.age,
+                gender=state.gender,
+            ),
+        )
+
+
+def _gender(turn: Turn[Opening], value: str) -> str:
+    turn.state.gender = value
+    return END
+
+
+def _say_entry(ctx: Context, entry: Entry) -> None:
+    """Why she may not answer (any way in)."""
+    if entry is Entry.ANSWERED:
+        ctx.say(ctx._(ANSWERED))
+    elif entry is Entry.CLOSED:
+        ctx.say(ctx._(CLOSED))
+    elif entry is Entry.NOT_FOR_YOU:
+        ctx.say(not_for_you(ctx))
+    else:
+        ctx.say(ctx._(NOT_FOUND))
+
+
+ANSWERING = SurveyFlow()
+OPENING = PublicOpening(ANSWERING)
 
 
 async def start_public(ctx: Context, slug: str) -> None:
     """/start s_<slug>: a public survey for anyone with the link (no membership needed)."""
-    await PublicIntro(SurveyFlow()).start(ctx, slug)
+    await OPENING.open(ctx, slug)
+
+
+async def start_member_survey(ctx: Context, survey: Survey) -> None:
+    assert ctx.member is not None
+    entry = await service.start(ctx.tx, ctx.actor, survey, ctx.now)
+    if entry is not Entry.OPEN:
+        _say_entry(ctx, entry)
+        return
+    await ANSWERING.begin(ctx, survey, Answering(sid=survey.id, locale=ctx.locale))
+
+
+async def survey_status(ctx: Context, slug: str) -> None:
+    """Started and completed counts only: no answers while it is open."""
+    found = await service.status(ctx.tx, ctx.actor, slug, ctx.now)
+    if found is None:
+        ctx.say(ctx._("There is no survey called {slug}.", slug=slug[:48]))
+        return
+    ctx.say(
+        ctx._(
+            "{title} ({state}, closes {closes}): {started} started, {completed} "
+            "completed. Results are shown only after it closes.",
+            title=found.survey.definition.title(ctx.locale),
+            state=ctx._("open") if found.open else ctx._("closed"),
+            closes=ctx._.date(found.survey.closes_at),
+            started=ctx._.number(found.started),
+            completed=ctx._.number(found.completed),
+        )
+    )
 
 
 def register(router: Router) -> None:
-    answering = SurveyFlow()
-    intro = PublicIntro(answering)
-    router.flow(answering)
-    router.flow(intro)
-
-    async def start_member_survey(ctx: Context, survey: Survey) -> None:
-        assert ctx.member is not None
-        status = await ctx.tx.surveys.participation(survey.id, ctx.member.id)
-        if status == "completed":
-            ctx.say(ctx._("You have already answered this survey. Thank you!"))
-            return
-        if not survey.open_at(ctx.now):
-            ctx.say(ctx._("This survey has closed. Thank you for your interest."))
-            return
-        if not await ctx.tx.surveys.admits(survey, ctx.member.id):
-            ctx.say(not_for_you(ctx))
-            return
-        await ctx.tx.surveys.set_participation(survey.id, ctx.member.id, "started")
-        await answering.begin(ctx, survey)
+    router.flow(ANSWERING)
+    router.flow(OPENING)
 
     @router.command("survey", N_("Answer a survey"))
     async def cmd_survey(ctx: Context, arg: str) -> None:
@@ -533,198 +564,50 @@ def register(router: Router) -> None:
             else:
                 await survey_status(ctx, words[1])
             return
-        if ctx.state.flow == FLOW and ctx.state.step == "question":
+        if ctx.state.flow == FLOW:
             ctx.say(ctx._("Let's continue where you stopped."))
-            await answering.reprompt(ctx)
+            await ANSWERING.reprompt(ctx)
             return
         if words:
-            survey = await ctx.tx.surveys.by_slug(words[0])
-            if survey is None or survey.definition.mode is not SurveyMode.MEMBERS:
+            survey = await service.find_members_survey(ctx.tx, words[0])
+            if survey is None:
                 ctx.say(ctx._("There is no survey called {slug}.", slug=words[0][:48]))
                 return
             await start_member_survey(ctx, survey)
             return
-        open_surveys = await ctx.tx.surveys.open_for(ctx.member.id, ctx.now)
+        open_surveys = await service.open_for(ctx.tx, ctx.actor, ctx.now)
         if not open_surveys:
             ctx.say(ctx._("There is no open survey for you right now. Thank you!"))
             return
         ctx.say(
             ctx._("Open surveys:"),
             [
-                Button(s.definition.title(ctx.locale)[:60], f"{ACTION}:s:{s.id}")
+                Button(
+                    s.definition.title(ctx.locale)[:60],
+                    SurveyButton(s.id, SurveyAction.START).pack(),
+                )
                 for s in open_surveys
             ],
         )
 
-    @router.action(ACTION)
-    async def on_action(ctx: Context) -> None:
-        value = choice(ctx, f"{ACTION}:") or ""
-        action, _, raw = value.partition(":")
-        survey_id = parse_id(raw)
-        survey = await ctx.tx.surveys.get(survey_id) if survey_id is not None else None
+    @router.button(SurveyButton)
+    async def on_button(ctx: Context, pressed: SurveyButton) -> None:
+        survey = await service.find(ctx.tx, pressed.survey_id)
         if survey is None:
-            ctx.say(ctx._("I can't find this survey. Please check the link."))
+            ctx.say(ctx._(NOT_FOUND))
             return
-        if action == "s":
+        if pressed.action is SurveyAction.START:
             await start_member_survey(ctx, survey)
-        else:
+        elif pressed.action is SurveyAction.LATER:
             ctx.say(
                 ctx._(
                     "All right. You can answer later with {survey}.",
                     survey=command_text(ctx, "survey"),
                 )
             )
-
-
-QUIET_START, QUIET_END = 21, 8  # no reminders between 21:00 and 08:00 her time
-
-
-def _zone(timezone: str | None, country: str | None) -> ZoneInfo:
-    if timezone:
-        try:
-            return ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    zones = get_global("territory_zones").get(country or "", [])
-    return ZoneInfo(str(zones[0])) if zones else ZoneInfo("UTC")
-
-
-def quiet(now: datetime, timezone: str | None, country: str | None) -> bool:
-    """True during her quiet hours (21:00–08:00 where she is, as far as we know)."""
-    hour = now.astimezone(_zone(timezone, country)).hour
-    return hour >= QUIET_START or hour < QUIET_END
-
-
-def reminders_due(survey: Survey, now: datetime) -> int:
-    """How many reminders should have gone out by now: evenly spread over the open window."""
-    wanted = survey.definition.reminders
-    span = (survey.closes_at - survey.opens_at).total_seconds()
-    if wanted <= 0 or span <= 0:
-        return 0
-    elapsed = (now - survey.opens_at).total_seconds()
-    return max(0, min(wanted, int(elapsed / span * (wanted + 1))))
-
-
-async def push_open_surveys(store: Store, catalogs: Catalogs, now: datetime) -> int:
-    """Invite each newly open survey's audience through the outbox: start / not now."""
-    pushed = 0
-    async with store.transaction() as tx:
-        for survey in await tx.surveys.to_push(now):
-            texts, start, later = {}, {}, {}
-            for locale in catalogs.supported:
-                _ = catalogs.get(locale)
-                texts[locale] = _(
-                    "A 2-minute survey from the alliance: “{title}”. Your answers "
-                    "are stored without your name.",
-                    title=survey.definition.title(locale),
-                )
-                start[locale], later[locale] = _("Start"), _("Not now")
-            campaign = await tx.campaigns.create(
-                NewCampaign(
-                    kind=CampaignKind.SURVEY,
-                    status=CampaignStatus.SCHEDULED,
-                    title=f"survey {survey.slug}",
-                    texts=texts,
-                    default_locale=survey.definition.default_locale,
-                    audience=survey.definition.audience,
-                    schedule="now",
-                    buttons=[
-                        CampaignButton(start, f"{ACTION}:s:{survey.id}"),
-                        CampaignButton(later, f"{ACTION}:n:{survey.id}"),
-                    ],
-                ),
-                now,
-            )
-            await tx.campaigns.fire(campaign, ONCE, now)
-            await tx.surveys.mark_pushed(survey.id, now)
-            pushed += 1
-    return pushed
-
-
-async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int:
-    """Remind members who have not finished, at most the survey's number of times, never
-    during their quiet hours."""
-    sent = 0
-    async with store.transaction() as tx:
-        for survey in await tx.surveys.open_surveys(now):
-            due = reminders_due(survey, now)
-            if due == 0 or survey.definition.mode is not SurveyMode.MEMBERS:
-                continue
-            people = [
-                p
-                for p in await tx.surveys.remindable(survey, due)
-                if not quiet(now, p.timezone, p.country)
-            ]
-            if not people:
-                continue
-            messages = []
-            for person in people:
-                _ = catalogs.get(person.locale)
-                messages.append(
-                    (
-                        person.member_id,
-                        person.channel,
-                        _(
-                            "A reminder: the survey “{title}” closes on {date}. It takes 2 "
-                            "minutes: send {survey} to answer.",
-                            title=survey.definition.title(person.locale),
-                            date=_.date(survey.closes_at),
-                            survey="/survey" if person.channel != "whatsapp" else "survey",
-                        ),
-                    )
-                )
-            await send_each(tx, CampaignKind.REMINDER, f"reminder {survey.slug}", messages, now)
-            await tx.surveys.mark_reminded(survey.id, [p.member_id for p in people])
-            sent += len(messages)
-    return sent
-
-
-async def flush_survey_pools(store: Store, k: int) -> int:
-    """Count finished questionnaires waiting in their authors' states (the fold).
-
-    One transaction per survey, writing counters and those states only, never a participation.
-    While a survey is open, a group (everyone, or one value of a declared breakdown) is counted
-    once 2k of its respondents wait, k of them chosen at random kept back for the next batch, so
-    every batch of every group has at least k. A survey that has closed is folded one last time
-    (`final`): groups of at least k are counted, smaller ones dropped. Returns how many
-    questionnaires went into the overall counts.
-    """
-    folded = 0
-    async with store.transaction() as tx:
-        waiting = await tx.surveys.waiting()
-    for survey_id in waiting:
-        async with store.transaction() as tx:
-            survey = await tx.surveys.get(survey_id)
-            if survey is None:
-                continue
-            done = await tx.surveys.fold(survey, k, final=survey.closed)
-        await _retouch(store, done)
-        folded += done.overall
-    return folded
-
-
-async def _retouch(store: Store, done: Folded) -> None:
-    """The fold's states, rewritten in a transaction of their own (see Surveys.retouch)."""
-    if done.states:
-        async with store.transaction() as tx:
-            await tx.surveys.retouch(done.states)
-
-
-async def close_due_surveys(store: Store, now: datetime, k: int | None = None) -> list[int]:
-    """Close surveys past their time: end every conversation still answering one (unfinished
-    answers are dropped), forget public respondents' hashes, keep of each participation only
-    that she took part; then, in a transaction of its own, count what waits (the final fold:
-    groups of fewer than k are left out, counted only in the overall results)."""
-    k = min_cell() if k is None else k
-    closed = []
-    async with store.transaction() as tx:
-        for survey in await tx.surveys.due_to_close(now):
-            await tx.surveys.forget_in_progress(await tx.surveys.in_progress(survey.id))
-            await tx.surveys.close(survey.id, now)
-            closed.append(survey.id)
-    for survey_id in closed:
-        async with store.transaction() as tx:
-            closing = await tx.surveys.get(survey_id)
-            done = await tx.surveys.fold(closing, k, final=True) if closing else Folded(0, ())
-        await _retouch(store, done)
-    return closed
+        elif pressed.action is SurveyAction.RESULTS and await service.want_results(
+            ctx.tx, ctx.actor, survey.id
+        ):
+            ctx.say(ctx._("I will send you the results when the survey closes."))
+        else:
+            ctx.say(ctx._("All right. Thank you for taking part."))

@@ -139,6 +139,9 @@ class Turn(Generic[S]):
     state: S
     step: str
     trail: list[str] = field(default_factory=list)
+    # What the flow's `prepare` loaded for this input (a survey's questions, say): data its
+    # steps are built from, not state (never saved).
+    loaded: Any = None
 
     @property
     def _(self) -> Translator:
@@ -171,7 +174,8 @@ class Step(Generic[S]):
     chosen: Callable[[Turn[S]], Collection[str]] | None = None  # CHECKLIST: ticked now
     tick: Callable[[Turn[S], str], None] | None = None  # CHECKLIST: toggle one value
     typed: Callable[[Turn[S], str], Awaitable[bool]] | None = None  # CHOICE: free text
-    # CHOICE: values accepted beyond the options shown (a searched country's button)
+    # Values accepted beyond the options shown, for any kind: a searched country's button on
+    # a CHOICE, a Skip button under a TEXT or CHECKLIST step (the answer gets the value).
     accepts: Callable[[Turn[S], str], bool] | None = None
     skip: Check[S] | None = None  # True: pass this step by
     low: int | None = None  # NUMBER
@@ -222,6 +226,12 @@ class Conversation(Generic[S]):
     def first(self, turn: Turn[S]) -> str:
         return self.steps(turn)[0]
 
+    async def prepare(self, turn: Turn[S]) -> bool:
+        """Before her input is read or a step asked: a flow built from data loads it here
+        (into `turn.loaded`, for `steps` and `step`). False: the flow cannot go on (it has
+        said why and cleared her state)."""
+        return True
+
     # -- entry points ------------------------------------------------------------------------
 
     async def start(self, ctx: Context, state: S, *, at: str | None = None) -> None:
@@ -229,6 +239,8 @@ class Conversation(Generic[S]):
         that is not skipped."""
         ctx.state.clear()
         turn = Turn(ctx, state, at or "")
+        if not await self.prepare(turn):
+            return
         turn.step = at or self.first(turn)
         await self._arrive(turn, turn.step)
 
@@ -237,12 +249,16 @@ class Conversation(Generic[S]):
         if turn is None:
             await self._restart_lost(ctx)
             return
+        if not await self.prepare(turn):
+            return
         self._ask(turn, replace=False)
 
     async def on_input(self, ctx: Context) -> None:
         turn = self._load(ctx)
         if turn is None:
             await self._restart_lost(ctx)
+            return
+        if not await self.prepare(turn):
             return
         step = self.step(turn, turn.step)
         if step is None:
@@ -280,6 +296,9 @@ class Conversation(Generic[S]):
             return
         if value == GO_BACK:
             await self._back(turn)
+            return
+        if step.kind is not Kind.CHOICE and step.accepts is not None and step.accepts(turn, value):
+            await self._answered(turn, step, value)
             return
         if step.kind is Kind.CHECKLIST:
             await self._ticked(turn, step, value)

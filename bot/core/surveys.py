@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.core.callbacks import Callback
 from bot.core.campaigns import Audience
 from bot.core.i18n import N_
 from bot.core.ids import plain
@@ -450,6 +451,23 @@ def tallies(definition: SurveyDefinition, answers: dict[str, Any]) -> list[tuple
         else:
             found.append((key, str(value)))
     return found
+
+
+class SurveyAction(StrEnum):
+    """What a survey's stateless button does."""
+
+    START = "s"  # an invitation's Start, or a survey in the /survey list
+    LATER = "n"  # an invitation's Not now
+    RESULTS = "r"  # after answering: send me the results when it closes
+    NO_RESULTS = "x"
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyButton(Callback, prefix="svy", version=1):
+    """A survey's stateless button: "svy:1:<survey id>:<action>"."""
+
+    survey_id: int
+    action: SurveyAction
 
 
 @dataclass(frozen=True, slots=True)

@@ -491,3 +491,87 @@ async def test_a_stranger_pressing_an_old_button_is_answered_once(db: SqlStore) 
     p = Harness(db, router).person()
     out = await p.press(step_payload("toy", 1, "colour", "red"), message_id="1")
     assert [m.text for m in out] == ["That button is from an earlier message and no longer works."]
+
+
+class Quiz(BaseModel):
+    quiz: str = ""
+    answers: dict[str, str] = {}
+
+
+QUIZZES = {"short": ("q1", "q2"), "long": ("q1", "q2", "q3")}
+
+
+class DataFlow(Conversation[Quiz]):
+    """A flow whose steps are built from data loaded by `prepare`: one TEXT step per question
+    of the quiz named in her state, each with a Skip button (an `accepts` value) and a Pause
+    button (the answer says so and STAYs)."""
+
+    def __init__(self) -> None:
+        super().__init__("quiz", Quiz, [], finish=self._done)
+
+    async def prepare(self, turn: Turn[Quiz]) -> bool:
+        questions = QUIZZES.get(turn.state.quiz)
+        if questions is None:
+            turn.ctx.state.clear()
+            turn.ctx.say("That quiz is gone.")
+            return False
+        turn.loaded = questions
+        return True
+
+    def steps(self, turn: Turn[Quiz]) -> tuple[str, ...]:
+        return tuple(turn.loaded)
+
+    def step(self, turn: Turn[Quiz], name: str) -> Step[Quiz] | None:
+        if name not in turn.loaded:
+            return None
+
+        def answer(t: Turn[Quiz], value: str) -> str | None:
+            if value == "~pause":
+                t.ctx.say("Paused.")
+                return STAY
+            if value != "~skip":
+                t.state.answers[name] = value
+            return None
+
+        return Step(
+            name=name,
+            kind=Kind.TEXT,
+            ask=lambda t: f"{name}?",
+            answer=answer,
+            accepts=lambda t, value: value in ("~skip", "~pause"),
+            more=lambda t: [
+                self.button(t, "Skip", "~skip"),
+                self.button(t, "Pause", "~pause"),
+            ],
+        )
+
+    async def _done(self, turn: Turn[Quiz]) -> None:
+        turn.ctx.say(f"Done {sorted(turn.state.answers.items())}")
+
+
+async def test_a_flow_built_from_data_with_extra_buttons_and_a_pause(db: SqlStore) -> None:
+    flow = DataFlow()
+    router = Router()
+    router.flow(flow)
+
+    @router.command("quiz", "quiz", role=None)
+    async def quiz(ctx: Context, arg: str) -> None:
+        await flow.start(ctx, Quiz(quiz=arg))
+
+    p = Harness(db, router).person()
+    assert [m.text for m in await p.say("/quiz nope")] == ["That quiz is gone."]
+    assert [m.text for m in await p.say("/quiz long")] == ["q1?"]
+    assert [b.label for b in p.last.buttons] == ["Skip", "Pause"]
+    await p.tap("Skip")  # accepted on a TEXT step: answered with its value
+    assert p.last.text == "q2?"
+    assert [m.text for m in await p.tap("Pause")] == ["Paused."], "stays, not asked again"
+    await p.say("blue")
+    assert p.last.text == "q3?"
+    assert [m.text for m in await p.tap("◀ Back")] == ["q2?"]
+    await p.say("green")
+    out = await p.press(step_payload("quiz", 1, "q3", "~other"))  # not accepted: refused
+    assert out[-1].text == "q3?"
+    out = await p.say("red")
+    assert out[-1].text == "Done [('q2', 'green'), ('q3', 'red')]"
+    async with db.transaction() as tx:
+        assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None

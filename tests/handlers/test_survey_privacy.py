@@ -14,15 +14,15 @@ from bot.cli_content import load_file
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.models import Role
-from bot.core.surveys import SurveyError, parse_definition
+from bot.core.surveys import SurveyAction, SurveyButton, SurveyError, parse_definition
+from bot.services.surveys import close_due_surveys, flush_survey_pools
 from handlers import build_router
-from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import count_t, state_t
 from tests.handlers.conftest import join, make_invite
 from tests.handlers.test_surveys import load, table
-from tests.support.harness import Harness, Person, payloads
-from tests.support.surveys import pulse
+from tests.support.harness import Harness, Person
+from tests.support.surveys import answer_briefly, pulse
 
 CLOSED = "This survey has closed. Thank you for your interest."
 NOT_FOR_YOU = "This survey is for other members. Thank you for your interest."
@@ -38,11 +38,7 @@ async def member(
 
 
 async def finish(she: Person, sid: int) -> None:
-    await she.say("/survey pulse-test")
-    await she.press(f"srv:{sid}:safe:3")
-    await she.press(f"srv:{sid}:threat:no")
-    await she.say("4")
-    await she.press(f"srv:{sid}:note:~skip")
+    await answer_briefly(she)
 
 
 async def overall(h: Harness) -> int:
@@ -64,16 +60,17 @@ async def test_an_answer_arriving_as_the_survey_closes(harness: Harness) -> None
     late = await member(harness, "20", "ar")
     for she in finishers:
         await finish(she, sid)
+    arabic = Catalogs().get("ar")
     await late.say("/survey pulse-test")
-    await late.press(f"srv:{sid}:safe:1")
+    await late.tap("1")
     harness.clock.advance(timedelta(days=2))
     # Past its time, not closed by the job yet: her answer is refused, in Arabic.
-    refused = await late.press(f"srv:{sid}:threat:no")
-    assert refused[0].text == Catalogs().get("ar")(CLOSED)
+    refused = await late.tap(arabic("No"))
+    assert refused[0].text == arabic(CLOSED)
     assert await close_due_surveys(harness.store, harness.clock.now(), 2) == [sid]
     assert await overall(harness) == 2, "the two finished before are counted, she is not"
     assert await pending(harness) == []
-    again = await late.press(f"srv:{sid}:note:~skip")
+    again = await late.tap(arabic("No"), on=2)
     assert again, "a button of the closed survey still gets an answer"
     assert await flush_survey_pools(harness.store, 2) == 0
 
@@ -89,7 +86,7 @@ async def test_forget_half_way_takes_her_answers_and_leaves_the_counts(harness: 
     before = await table(harness, count_t)
     she = await member(harness, "40")
     await she.say("/survey pulse-test")
-    await she.press(f"srv:{sid}:safe:5")
+    await she.tap("5")
     await she.say("/forget")
     await she.tap("Yes, delete all")
     states = await table(harness, state_t)
@@ -126,30 +123,33 @@ async def test_the_audience_is_checked_on_every_way_in(harness: Harness) -> None
     sid = await load(harness, data)
     public = pulse("voices-sy", mode="public")
     public["audience"] = {"countries": ["SY"]}
-    pid = await load(harness, public)
+    await load(harness, public)
     outsider = await member(harness, "50", "fr", country="IQ")
     french = Catalogs().get("fr")
     assert (await outsider.say("/survey pulse-test"))[0].text == french(NOT_FOR_YOU)
-    assert (await outsider.press(f"svy:s:{sid}"))[0].text == french(NOT_FOR_YOU)
+    # The invitation's Start button, as the outbox delivers it to the whole audience.
+    start = SurveyButton(sid, SurveyAction.START).pack()
+    assert (await outsider.press(start, message_id="1"))[0].text == french(NOT_FOR_YOU)
     assert (await outsider.say("/start s_voices-sy"))[0].text == french(NOT_FOR_YOU)
     insider = await member(harness, "51", "en", country="SY")
-    assert f"srv:{sid}:safe:1" in payloads((await insider.say("/survey pulse-test"))[-1])
+    question = (await insider.say("/survey pulse-test"))[-1]
+    assert "How safe did you feel this month?" in question.text
     # A stranger on the public link who lives elsewhere is told so at the country question.
     stranger = harness.person("5100", "en")
     await stranger.say("/start s_voices-sy")
-    await stranger.press(f"pub:{pid}:lang:en")
-    await stranger.press(f"pub:{pid}:consent:yes")
-    assert (await stranger.press(f"pub:{pid}:country:IQ"))[0].text == NOT_FOR_YOU
+    await stranger.tap("English")
+    await stranger.tap("Yes, start")
+    assert (await stranger.tap("Iraq"))[0].text == NOT_FOR_YOU
     assert await pending(harness) == []
 
 
 async def test_the_consent_states_the_configured_k(db: SqlStore) -> None:
     """Promise 7: the public consent says the k in force (WASL_MIN_CELL), not always 5."""
     h = Harness(db, build_router(), config=CoreConfig(min_cell=8))
-    pid = await load(h, pulse("voices-iq", mode="public"))
+    await load(h, pulse("voices-iq", mode="public"))
     stranger = h.person("6000", "en")
     await stranger.say("/start s_voices-iq")
-    consent = await stranger.press(f"pub:{pid}:lang:en")
+    consent = await stranger.tap("English")
     assert "at least 8 people" in consent[-1].text
 
 
@@ -182,13 +182,13 @@ async def test_a_declared_crosstab_is_counted_and_follows_the_k_rule(harness: Ha
     people = [await member(harness, str(80 + i)) for i in range(5)]
     for i, she in enumerate(people):  # four say "no" to the threat question, one "yes"
         await she.say("/survey pulse-test")
-        await she.press(f"srv:{sid}:safe:{2 if i < 4 else 5}")
-        await she.press(f"srv:{sid}:threat:{'no' if i < 4 else 'yes'}")
+        await she.tap("2" if i < 4 else "5")
+        await she.tap("No" if i < 4 else "Yes")
         if i == 4:
-            await she.press(f"srv:{sid}:who:armed")
-            await she.press(f"srv:{sid}:who:~done")
+            await she.tap("Armed group")
+            await she.tap("Done")
         await she.say("3")
-        await she.press(f"srv:{sid}:note:~skip")
+        await she.tap("Skip")
     harness.clock.advance(timedelta(days=8))
     assert await close_due_surveys(harness.store, harness.clock.now(), 4) == [sid]
     async with harness.store.transaction() as tx:

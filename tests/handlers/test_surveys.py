@@ -8,17 +8,30 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select
 
+from bot.core.conversation import STALE, step_payload
 from bot.core.i18n import Catalogs
-from bot.core.messages import MediaKind
+from bot.core.messages import MediaKind, Outbound
 from bot.core.models import Role
-from bot.core.surveys import SurveyError, parse_definition
-from handlers.surveys import flush_survey_pools
+from bot.core.surveys import SurveyAction, SurveyButton, SurveyError, parse_definition
+from bot.services.surveys import flush_survey_pools
+from handlers.surveys import ANSWERING, FLOW, step_name
 from storage.tables import count_t, metadata, outbox_t, participation_t, state_t, text_t
 from tests.handlers.conftest import join, make_invite
-from tests.support.harness import Harness, Person, payloads
+from tests.support.harness import Harness, Person
 from tests.support.surveys import pulse
 
 LOCALES = ("en", "ar", "fr")
+CATALOGS = Catalogs()
+
+
+def labels(message: Outbound) -> list[str]:
+    return [b.label for b in message.buttons]
+
+
+def forged(survey_id: int, key: str, value: str) -> str:
+    """A survey button as a stale or forged one would be: another question's, another
+    survey's, or a value never offered (these cannot be tapped by a label she sees)."""
+    return step_payload(FLOW, ANSWERING.version, step_name(survey_id, key), value)
 
 
 async def load(h: Harness, data: dict[str, object] | None = None, days: int = 7) -> int:
@@ -73,37 +86,40 @@ async def table(h: Harness, t: object) -> list[dict[str, object]]:
 
 
 async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> None:
-    sid = await load(harness)
+    await load(harness)
     she = await member(harness, "1", "ar")
+    arabic = CATALOGS.get("ar")
     listing = (await she.say("/survey"))[0]
-    assert payloads(listing) == [f"svy:s:{sid}"]
-    replies = await she.press(f"svy:s:{sid}")
+    assert labels(listing) == ["نبض: الأمان"], "the open survey, titled in her language"
+    replies = await she.tap("نبض: الأمان")
     assert "نبض" in replies[0].text, "title in her language"
-    assert payloads(replies[-1])[:5] == [f"srv:{sid}:safe:{n}" for n in "12345"]
-    await she.press(f"srv:{sid}:safe:2")
-    await she.press(f"srv:{sid}:threat:yes")
+    assert labels(replies[-1])[:5] == ["1", "2", "3", "4", "5"]
+    await she.tap("2")
+    await she.tap(arabic("Yes"))
     who = she.last
-    assert f"srv:{sid}:who:~back" in payloads(who)
-    await she.press(f"srv:{sid}:who:armed")
-    await she.press(f"srv:{sid}:who:online")
-    too_many = await she.press(f"srv:{sid}:who:family")
-    assert too_many, "a third choice over the maximum is refused with a reason"
-    await she.press(f"srv:{sid}:who:~back")  # back to the yes/no
-    assert f"srv:{sid}:threat:yes" in payloads(she.last)
-    await she.press(f"srv:{sid}:threat:no")  # jumps over "who"
-    assert "work" in she.last.buttons[-1].payload
-    await she.press(f"srv:{sid}:work:~stop")
+    assert "من قِبل من؟" in who.text and arabic("◀ Back") in labels(who)
+    await she.tap("جماعة مسلحة")
+    await she.tap("عبر الإنترنت")
+    too_many = await she.tap("العائلة")
+    assert too_many[0].text == arabic("You can choose up to {n}. Untick one first.", n=2)
+    assert "▫️ العائلة" in labels(she.last), "a third choice over the maximum is refused"
+    await she.tap(arabic("◀ Back"))  # back to the yes/no
+    assert "هل تعرضتِ للتهديد؟" in she.last.text and arabic("Yes") in labels(she.last)
+    await she.tap(arabic("No"))  # jumps over "who"
+    assert "كم يوماً عملتِ في المجتمع؟" in she.last.text
+    paused = await she.tap(arabic("Stop for now"))
+    assert len(paused) == 1 and not paused[0].buttons, "paused: not asked again"
     resumed = await she.say("/survey")
-    assert f"srv:{sid}:work:~stop" in payloads(resumed[-1]), "resumes at the same question"
-    arabic = Catalogs().get("ar")
+    assert "كم يوماً عملتِ في المجتمع؟" in resumed[-1].text, "resumes at the same question"
+    assert arabic("Stop for now") in labels(resumed[-1])
     assert (await she.say("many"))[0].text == arabic("Please type a number.")
     assert "31" in (await she.say("45"))[0].text
     await she.say("12")
     skip = she.last
-    assert f"srv:{sid}:note:~skip" in payloads(skip)
-    done = await she.press(f"srv:{sid}:note:~skip")
-    assert payloads(done[-1]) == [f"srv:{sid}:optin:yes", f"srv:{sid}:optin:no"]
-    await she.press(f"srv:{sid}:optin:yes")
+    assert arabic("Skip") in labels(skip)
+    done = await she.tap(arabic("Skip"))
+    assert labels(done[-1]) == [arabic("Yes, send results"), arabic("No, thanks")]
+    await she.tap(arabic("Yes, send results"))
     assert await table(harness, count_t) == [], "kept in her state until counted with others"
     assert len(await waiting(harness)) == 1
     assert await mix(harness) == 1
@@ -114,6 +130,8 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
         ("work", "#1", "", 1),  # 12, counted in its range (7-13), never as itself
     }
     assert await waiting(harness) == [], "erased from her state once counted"
+    async with harness.store.transaction() as tx:
+        assert (await tx.conversations.load(harness.channel.name, she.user_id)).flow is None
     again = await she.say("/survey pulse-test")
     assert again[0].text == arabic("You have already answered this survey. Thank you!")
     nothing_open = arabic("There is no open survey for you right now. Thank you!")
@@ -126,17 +144,18 @@ async def test_wrong_input_for_each_question_type(harness: Harness) -> None:
     await she.say("/survey pulse-test")
     assert "buttons" in (await she.say("three"))[0].text
     assert await she.send_media(MediaKind.STICKER)
-    old = await she.press(f"srv:{sid}:work:5")  # a button from a later question
-    assert "earlier question" in old[0].text
-    other = await she.press("srv:999:safe:5")  # from another survey
-    assert "earlier question" in other[0].text
-    forged = await she.press(f"srv:{sid}:safe:9")
-    assert "buttons" in forged[0].text
-    await she.press(f"srv:{sid}:safe:4")
-    await she.press(f"srv:{sid}:threat:yes")
-    assert "at least one" in (await she.press(f"srv:{sid}:who:~done"))[0].text
-    await she.press(f"srv:{sid}:who:family")
-    await she.press(f"srv:{sid}:who:~done")
+    safe = "How safe did you feel this month?"
+    old = await she.press(forged(sid, "work", "5"))  # a button from a later question
+    assert old[0].text == STALE and safe in old[-1].text
+    other = await she.press(forged(999, "safe", "5"))  # the same question of another survey
+    assert other[0].text == STALE and safe in other[-1].text
+    never = await she.press(forged(sid, "safe", "9"))  # a value never offered
+    assert never[0].text == STALE and safe in never[-1].text
+    await she.tap("4")
+    await she.tap("Yes")
+    assert "at least one" in (await she.tap("Done"))[0].text
+    await she.tap("Family")
+    await she.tap("Done")
     assert "type a number" in (await she.say("lots"))[0].text.lower()
     assert "0" in (await she.say("-3"))[0].text
     await she.say("20")
@@ -153,11 +172,12 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
     sid = await load(harness)
     people = [await member(harness, f"7000{i}", LOCALES[i % 3]) for i in range(1, 7)]
     for i, she in enumerate(people):
+        _ = CATALOGS.get(she.language or "en")
         await she.say("/survey pulse-test")
-        await she.press(f"srv:{sid}:safe:{1 + i % 5}")
-        await she.press(f"srv:{sid}:threat:no")
+        await she.tap(str(1 + i % 5))
+        await she.tap(_("No"))
         await she.say(str(i))
-        await she.press(f"srv:{sid}:note:~skip")
+        await she.tap(_("Skip"))
     assert await mix(harness, k=5) == 0, "six waiting: fewer than 2k"
     assert await mix(harness, k=3) == 3, "a batch of k goes, k chosen at random wait"
     overall = [w for w in await waiting(harness) if "none" in w[str(sid)]["g"]]  # type: ignore[index]
@@ -199,11 +219,11 @@ async def test_answers_cannot_be_linked_to_a_member(harness: Harness) -> None:
 
 
 async def test_answers_after_close_are_refused_politely(harness: Harness) -> None:
-    sid = await load(harness, days=1)
+    await load(harness, days=1)
     she = await member(harness, "1")
     await she.say("/survey pulse-test")
     harness.clock.advance(timedelta(days=2))
-    replies = await she.press(f"srv:{sid}:safe:3")
+    replies = await she.tap("3")
     assert "closed" in replies[0].text
     assert await table(harness, count_t) == []
     assert await waiting(harness) == []
@@ -211,20 +231,21 @@ async def test_answers_after_close_are_refused_politely(harness: Harness) -> Non
 
 async def test_public_survey_for_non_members(harness: Harness) -> None:
     data = pulse("voices-iq", mode="public")
-    sid = await load(harness, data)
+    await load(harness, data)
     stranger = harness.person("5000", "fr")
+    french = CATALOGS.get("fr")
     await stranger.say("/start s_voices-iq")
-    await stranger.press(f"pub:{sid}:lang:fr")
+    await stranger.tap("Français")
     consent = stranger.last
-    assert payloads(consent) == [f"pub:{sid}:consent:yes", f"pub:{sid}:consent:no"]
-    await stranger.press(f"pub:{sid}:consent:yes")
-    await stranger.press(f"pub:{sid}:country:IQ")
-    await stranger.press(f"pub:{sid}:age:20-24")
-    await stranger.press(f"pub:{sid}:gender:woman")
-    await stranger.press(f"srv:{sid}:safe:5")
-    await stranger.press(f"srv:{sid}:threat:no")
+    assert labels(consent) == [french("Yes, start"), french("No"), french("◀ Back")]
+    await stranger.tap(french("Yes, start"))
+    await stranger.tap(french.country_name("IQ"))
+    await stranger.tap("20–24")
+    await stranger.tap(french("Woman"))
+    await stranger.tap("5")
+    await stranger.tap(french("No"))
     await stranger.say("3")
-    await stranger.press(f"srv:{sid}:note:~skip")
+    await stranger.tap(french("Skip"))
     await mix(harness)
     heads = {
         (r["dimension"], r["value"]) for r in await table(harness, count_t) if not r["question"]
@@ -237,14 +258,13 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
         ("gender", "woman"),
     }
     again = await stranger.say("/start s_voices-iq")
-    french = Catalogs().get("fr")
     assert again[0].text == french("You have already answered this survey. Thank you!")
     child = harness.person("5001", "en")
     await child.say("/start s_voices-iq")
-    await child.press(f"pub:{sid}:lang:en")
-    await child.press(f"pub:{sid}:consent:yes")
-    await child.press(f"pub:{sid}:country:none")
-    replies = await child.press(f"pub:{sid}:age:under15")
+    await child.tap("English")
+    await child.tap("Yes, start")
+    await child.tap("Prefer not to say")
+    replies = await child.tap("Under 15")
     assert "15 and older" in replies[0].text
     assert ("", "", "", 1) in await counted(harness)
     assert "can't find" in (await child.say("/start s_nope"))[0].text
@@ -289,7 +309,7 @@ def test_bad_definitions_are_refused_naming_the_problem(change, message) -> None
 
 async def test_push_remind_and_close(harness: Harness) -> None:
     from bot.core.i18n import Catalogs
-    from handlers.surveys import close_due_surveys, push_open_surveys, send_reminders
+    from bot.services.surveys import close_due_surveys, push_open_surveys, send_reminders
     from storage.tables import public_seen_t
 
     data = pulse()
@@ -305,19 +325,20 @@ async def test_push_remind_and_close(harness: Harness) -> None:
     assert await push_open_surveys(harness.store, catalogs, harness.clock.now()) == 0
     invites = await table(harness, outbox_t)
     assert len(invites) == 3
-    assert {tuple(b["payload"] for b in r["buttons"]) for r in invites} == {
-        (f"svy:s:{sid}", f"svy:n:{sid}")
-    }
-    later = await finisher.press(f"svy:n:{sid}", message_id="1")
+    start = SurveyButton(sid, SurveyAction.START).pack()
+    not_now = SurveyButton(sid, SurveyAction.LATER).pack()
+    assert {tuple(b["payload"] for b in r["buttons"]) for r in invites} == {(start, not_now)}
+    # The invitation went through the outbox, not this chat: its buttons, as delivered.
+    later = await finisher.press(not_now, message_id="1")
     assert "later" in later[0].text
 
-    await finisher.press(f"svy:s:{sid}", message_id="1")
-    await finisher.press(f"srv:{sid}:safe:4")
-    await finisher.press(f"srv:{sid}:threat:no")
+    await finisher.press(start, message_id="1")
+    await finisher.tap("4")
+    await finisher.tap("No")
     await finisher.say("5")
-    await finisher.press(f"srv:{sid}:note:~skip")
+    await finisher.tap("Skip")
     await halfway.say("/survey pulse-test")
-    await halfway.press(f"srv:{sid}:safe:1")
+    await halfway.tap("1")
 
     # Day 1 at 09:00 UTC: no reminder is due yet (one reminder, half-way through the window).
     assert await send_reminders(harness.store, catalogs, harness.clock.now()) == 0

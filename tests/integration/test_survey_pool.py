@@ -13,7 +13,7 @@ from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.reports import Breakdown
 from bot.core.surveys import Dimensions, Survey, parse_definition
-from handlers.surveys import close_due_surveys, flush_survey_pools
+from bot.services.surveys import Chat, close_due_surveys, flush_survey_pools, hand_in
 from storage.engine import downgrade, migrate
 from storage.store import SqlStore
 from storage.tables import count_t, participation_t, state_t, text_t
@@ -51,9 +51,16 @@ async def finish(
     dims = Dimensions("en", "telegram", country, ("youth",))
     answers = {"safe": 1 + i % 5, "threat": "no", "work": i, "note": f"remark {i}"}
     async with store.transaction() as tx:
-        groups = dims.groups(survey.definition.breakdowns)
-        await tx.surveys.hold("telegram", str(800 + i), survey.id, answers, groups, clock.now())
-        await tx.surveys.set_participation(survey.id, member_id, "completed")
+        await hand_in(
+            tx,
+            survey,
+            answers,
+            dims,
+            Chat("telegram", str(800 + i)),
+            member_id=member_id,
+            digest=None,
+            now=clock.now(),
+        )
 
 
 async def count(store: SqlStore, table: object, *where: object) -> int:

@@ -20,12 +20,12 @@ from sqlalchemy import select, text
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.surveys import parse_definition
+from bot.services.surveys import close_due_surveys, flush_survey_pools
 from handlers import build_router
-from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import member_t, metadata, participation_t, sphere_t
 from tests.support.harness import Harness, Person
-from tests.support.surveys import pulse
+from tests.support.surveys import CATALOGS, option_label, pulse
 
 K = 5
 COUNTRIES = ["IQ"] * 16 + ["SY"] * 12 + ["LB"] * 11 + ["YE"]  # one Yemeni
@@ -158,19 +158,23 @@ async def xmin_attack(store: SqlStore, members: dict[int, Known], tables: list[s
 
 
 async def answer(she: Person, sid: int, i: int, *, finish: bool = True) -> None:
+    """Member `i` answers survey `sid` by the labels she sees, in her language (member `i`
+    speaks ("ar", "en", "fr")[i % 3])."""
+    locale = ("ar", "en", "fr")[i % 3]
+    _ = CATALOGS.get(locale)
     await she.say("/survey pulse-test")
-    await she.press(f"srv:{sid}:safe:{1 + i % 5}")
+    await she.tap(str(1 + i % 5))
     if not finish:
         return  # stops half-way
-    await she.press(f"srv:{sid}:threat:{'yes' if i % 3 == 0 else 'no'}")
+    await she.tap(_("Yes") if i % 3 == 0 else _("No"))
     if i % 3 == 0:
-        await she.press(f"srv:{sid}:who:{('armed', 'family', 'online')[i % 2]}")
-        await she.press(f"srv:{sid}:who:~done")
+        await she.tap(option_label("who", ("armed", "family", "online")[i % 2], locale))
+        await she.tap(_("Done"))
     await she.say(str(i % 32))
     if i % 4 == 0:
         await she.say(f"remark {i}")
     else:
-        await she.press(f"srv:{sid}:note:~skip")
+        await she.tap(_("Skip"))
 
 
 async def test_no_stored_answer_points_to_fewer_than_k_members(store: SqlStore) -> None:

@@ -204,7 +204,7 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
                 shown = await her.tap(label, shown)
 
             shown = await her.say("/survey")
-            shown = await her.press("svy:s:", shown)
+            shown = await her.press("svy:", shown)  # the open survey
             shown = await her.press("srv:", shown)  # a survey button
 
             [link] = [

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from bot.core import keys
 from bot.core.context import CoreConfig
 from bot.core.surveys import parse_definition
+from bot.services.surveys import close_due_surveys
 from handlers import build_router
-from handlers.surveys import close_due_surveys
 from storage.store import SqlStore
 from storage.tables import metadata, public_seen_t, survey_t
 from tests.support.harness import Harness
@@ -63,12 +63,12 @@ def matched(digests: set[str], key: bytes, salt: str | None = None) -> set[int]:
 async def answer(h: Harness, sid: int, user_id: int) -> None:
     she = h.person(str(user_id), "en")
     await she.say("/start s_voices-iq")
-    for step in ("lang:en", "consent:yes", "country:IQ", "age:25-30", "gender:woman"):
-        await she.press(f"pub:{sid}:{step}")
-    await she.press(f"srv:{sid}:safe:4")
-    await she.press(f"srv:{sid}:threat:no")
+    for label in ("English", "Yes, start", "Iraq", "25–30", "Woman"):
+        await she.tap(label)
+    await she.tap("4")
+    await she.tap("No")
     await she.say("2")
-    await she.press(f"srv:{sid}:note:~skip")
+    await she.tap("Skip")
 
 
 async def test_a_database_copy_and_every_candidate_id_match_no_respondent(

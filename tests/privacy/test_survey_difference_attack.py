@@ -52,9 +52,9 @@ from bot.core.surveys import QuestionType, Survey, parse_definition, tallies
 from bot.reports.disclosure import INFINITE, NOISE, CountTable, Disclosed, Hidden, disclose
 from bot.reports.model import Report
 from bot.services.reports import survey_breakdowns, survey_report
+from bot.services.surveys import close_due_surveys, flush_survey_pools
 from bot.web import build_web
 from handlers import build_router
-from handlers.surveys import close_due_surveys, flush_survey_pools
 from storage.store import SqlStore
 from storage.tables import count_t
 from tests.handlers.conftest import join, make_invite

@@ -4,6 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.i18n import Catalogs
+from tests.support.harness import Person
+
+CATALOGS = Catalogs()
+
+
+async def answer_briefly(
+    she: Person, safe: str = "3", work: str = "4", slug: str = "pulse-test"
+) -> list[object]:
+    """The shortest way through `pulse`, by the labels she sees: a scale point, "No" to the
+    threat (which jumps over "who"), a number of days, and the optional note skipped.
+    Returns the last replies (the thanks, and for a member the results question)."""
+    _ = CATALOGS.get(she.language or "en")
+    await she.say(f"/survey {slug}")
+    await she.tap(safe)
+    await she.tap(_("No"))
+    await she.say(work)
+    return list(await she.tap(_("Skip")))
+
 
 def pulse(slug: str = "pulse-test", mode: str = "members") -> dict[str, Any]:
     return {
@@ -129,3 +148,11 @@ def pulse_ten(slug: str = "pulse-ten") -> dict[str, Any]:
         locale: {**text, "intro": intros[locale]} for locale, text in data["text"].items()
     }
     return data
+
+
+def option_label(
+    key: str, option: str, locale: str = "en", data: dict[str, Any] | None = None
+) -> str:
+    """The label she sees for `option` of question `key` (of `pulse` by default)."""
+    question = next(q for q in (data or pulse())["questions"] if q["key"] == key)
+    return str(question["text"][locale]["options"][question["options"].index(option)])
