@@ -121,6 +121,12 @@ async def test_answering_with_skip_logic_back_and_resume(harness: Harness) -> No
     skip = she.last
     assert arabic("Skip") in labels(skip)
     done = await she.tap(arabic("Skip"))
+    async with harness.store.transaction() as tx:
+        state = await tx.conversations.load(harness.channel.name, she.user_id)
+    assert (state.flow, state.step, state.data) == (None, None, {}), (
+        "handed in: nothing of her answers or of the questions she passed through stays in "
+        "the conversation (they wait apart, to be counted)"
+    )
     assert labels(done[-1]) == [arabic("Yes, send results"), arabic("No, thanks")]
     await she.tap(arabic("Yes, send results"))
     assert await counted(harness, sid) == set(), "kept in her state until counted with others"
