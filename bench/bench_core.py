@@ -54,11 +54,8 @@ async def main() -> None:
         people = [h.person(str(i)) for i in range(N)]
         for p in people:  # join them all
             await p.say("/start")
-            await p.press("ob:lang:en")
-            await p.press("ob:values:yes")
-            await p.press("ob:country:IQ")
-            await p.press("ob:sph:youth")
-            await p.press("ob:sph:done")
+            for label in ("English", "I accept", "Iraq", "Youth deradicalisation", "Done"):
+                await p.tap(label)
         await timed(
             "member free text (fallback menu)", [lambda p=p: p.say("hello") for p in people]
         )
@@ -66,9 +63,7 @@ async def main() -> None:
         newcomers = [h.person(f"n{i}") for i in range(N)]
         for p in newcomers:
             await p.say("/start")
-        await timed(
-            "onboarding button press", [lambda p=p: p.press("ob:lang:fr") for p in newcomers]
-        )
+        await timed("onboarding button press", [lambda p=p: p.tap("Français") for p in newcomers])
         dup = people[0].inbound(text="hello", message_id="1")
         await people[0].deliver(dup)
         await timed("redelivered update (dropped)", [lambda: people[0].deliver(dup)] * N)

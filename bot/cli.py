@@ -84,10 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr)
         return 2
-    command = args.command
-    if command == "run":
-        return run(settings)
-    return asyncio.run(_async_main(args, settings))
+    try:
+        if args.command == "run":
+            return run(settings)
+        return asyncio.run(_async_main(args, settings))
+    except KeyboardInterrupt:  # Ctrl-C: everything was closed on the way out
+        print("wasl: stopped", file=sys.stderr)
+        return 130
 
 
 def secret_key_refusal(settings: Settings, command: str) -> str | None:

@@ -112,6 +112,8 @@ async def on_button(ctx: Context, pressed: Moderate) -> None:
                 ctx._("Attachment of update #{id}", id=item.id),
                 attachment=MediaRef(item.media_kind, item.media_ref),
             )
+        else:  # never offered for this update (or its attachment is gone): answered all the same
+            ctx.say(ctx._(STALE_BUTTON))
         return
     status, said = DECISIONS[pressed.action]
     outcome = await moderation.decide(ctx.tx, ctx.actor, item, status, ctx.now)

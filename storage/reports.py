@@ -123,6 +123,7 @@ class ReportRepository:
         )
         return {str(v): int(n) for v, n in rows}
 
+    # Inspection for the privacy tests (no port: reports read crosstabs as breakdowns).
     async def survey_crosstab(self, survey_id: int, first: str, second: str) -> list[AnswerCount]:
         """A declared crosstab: `second`'s answers counted per answer to `first` (the group),
         from respondents counted with at least k sharing that answer; headcounts have
@@ -135,6 +136,7 @@ class ReportRepository:
         )
         return [AnswerCount(r.question, r.answer, None, str(r.value), int(r[3])) for r in rows]
 
+    # Inspection for the privacy tests (no port: free-text answers are never reported).
     async def survey_texts(self, survey_id: int, k: int) -> list[tuple[str, str]]:
         """(question, text) of the free-text answers, only once the survey has k respondents;
         in no order that follows arrival (sorted by question and text)."""

@@ -67,6 +67,7 @@ class TipRepository:
         spheres = await self._spheres([tip_id])
         return _view(row, texts[tip_id], spheres[tip_id], locale, place)
 
+    # Inspection for the storage tests (no port: nothing in Wasl needs it).
     async def counts_by_sphere(self) -> dict[str, int]:
         rows = await self.conn.execute(
             select(tip_sphere_t.c.sphere, func.count())
@@ -93,6 +94,7 @@ class TipRepository:
         )
         return RateOutcome.RECORDED if before is None else RateOutcome.CHANGED
 
+    # Inspection for the tests (no port: members' votes are never shown to anyone).
     async def ratings(self, tip_ids: Sequence[int] | None = None) -> dict[int, Ratings]:
         helpful = func.sum(case((tip_rating_t.c.helpful.is_(True), 1), else_=0))
         statement = select(tip_rating_t.c.tip_id, helpful, func.count()).group_by(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,9 +13,13 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.clock import FixedClock
-from storage.engine import make_engine, migrate
+from storage.engine import make_engine
 from storage.store import SqlStore
-from tests.support.database import migrated_sqlite_file
+from tests.support.database import (
+    migrate_postgres_schema,
+    migrated_sqlite_file,
+    new_schema_name,
+)
 
 POSTGRES_URL = os.environ.get(
     "WASL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -70,20 +73,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def store(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[SqlStore]:
-    """A store migrated by Alembic: a SQLite file, or a fresh PostgreSQL schema dropped after."""
+    """A migrated store: a SQLite file, or a fresh PostgreSQL schema dropped after.
+
+    Alembic runs once per test process on each; tests get a copy (tests/support/database.py).
+    """
     if backend == "sqlite":
         async with _sqlite_store(tmp_path) as sqlite:
             yield sqlite
         return
     url: str = request.getfixturevalue("postgres_url")  # already probed by `backend`
-    schema = f"t_{secrets.token_hex(6)}"
+    schema = new_schema_name()
     admin = make_engine(url)
     try:
         async with admin.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         pg = SqlStore(make_engine(url, schema=schema))
         try:
-            await migrate(pg.engine)
+            await migrate_postgres_schema(pg.engine, url)
             yield pg
         finally:
             await pg.close()

@@ -7,10 +7,15 @@ Buttons are shown as numbered choices and answered by number or by label. A line
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
+import io
 import itertools
+import os
 import re
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
 from functools import partial
 from typing import TextIO
 
@@ -119,9 +124,57 @@ class ConsoleChannel:
         """Read lines until end of input, answering each."""
         if greet:
             await core.handle(self.to_inbound("/start"), self)
-        while True:
-            line = await asyncio.to_thread(stdin.readline)
-            if not line:
-                break
+        async for line in read_lines(stdin):
             if line.strip():
                 await core.handle(self.to_inbound(line), self)
+
+
+async def read_lines(stdin: TextIO) -> AsyncIterator[str]:
+    """The lines typed on `stdin`, as they come, without holding up the event loop.
+
+    A daemon thread reads the file descriptor itself: Ctrl-C (the main task cancelled) stops
+    at once, where a read in the loop's executor would be waited for at shutdown until she
+    pressed Enter, and no lock of sys.stdin is left held by a thread when the process exits.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(line: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody reads any more
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+
+    def pump() -> None:
+        for line in _raw_lines(stdin):
+            put(line)
+        put(None)
+
+    threading.Thread(target=pump, name="console-input", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+def _raw_lines(stdin: TextIO) -> Iterator[str]:
+    """Lines from the descriptor under `stdin` when it has one (decoded as it is), else from
+    the object itself (a StringIO in tests)."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        yield from iter(stdin.readline, "")
+        return
+    decoder = codecs.getincrementaldecoder(getattr(stdin, "encoding", None) or "utf-8")(
+        errors="replace"
+    )
+    pending = ""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        pending += decoder.decode(chunk, final=not chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line + "\n"
+        if not chunk:
+            break
+    if pending:
+        yield pending

@@ -299,7 +299,8 @@ class WhatsAppChannel:
                     {
                         "type": "body",
                         "parameters": [
-                            {"type": "text", "text": p[:1024]} for p in message.template.parameters
+                            {"type": "text", "text": template_text(p)}
+                            for p in message.template.parameters
                         ],
                     }
                 ]
@@ -485,3 +486,15 @@ class WhatsAppWebhook:
         inbound = _message(element["message"], _dicts(element.get("contacts")))
         if inbound is not None:
             await self.handle(inbound, self.channel)
+
+
+_LINE_BREAKS = re.compile(r"\s*[\n\r\t]+\s*")
+_SPACES = re.compile(r" {4,}")
+
+
+def template_text(text: str) -> str:
+    """A template parameter as WhatsApp takes it: no line break, no tab, never more than
+    three spaces in a row (else error 132018, and the message is lost), at most 1,024
+    characters. The lines of an alert ("⚠️ Alert", then the text) are joined with " · "."""
+    flat = _SPACES.sub("   ", _LINE_BREAKS.sub(" · ", text.strip()))
+    return flat[:1024]

@@ -279,12 +279,6 @@ class Reports(Protocol):
     async def survey_headcounts(self, survey_id: int, by: Breakdown) -> dict[str, int]:
         """Respondents per group of `by` (only groups counted with at least k)."""
 
-    async def survey_crosstab(self, survey_id: int, first: str, second: str) -> list[AnswerCount]:
-        """A declared crosstab: `second`'s answers per answer to `first` (the group)."""
-
-    async def survey_texts(self, survey_id: int, k: int) -> list[tuple[str, str]]:
-        """Free-text answers (question, text), none until the survey has k respondents."""
-
     async def closed_surveys(self, limit: int = 8) -> list[tuple[int, str]]:
         """(id, slug) of the most recently closed surveys that have answers."""
 

@@ -117,14 +117,8 @@ class Tips(Protocol):
     ) -> TipView | None:
         """One tip in `locale` with fallback; None when unknown (or unpublished, if asked)."""
 
-    async def counts_by_sphere(self) -> dict[str, int]:
-        """How many published tips each sphere has (spheres with none are absent)."""
-
     async def rate(self, tip_id: int, member_id: int, helpful: bool, now: datetime) -> RateOutcome:
         """Her vote on a tip: one per member and tip; voting again replaces it."""
-
-    async def ratings(self, tip_ids: Sequence[int] | None = None) -> dict[int, Ratings]:
-        """Vote counts per tip (only tips with votes; None: every tip)."""
 
     async def drafts(self, locale: str, limit: int = 50) -> list[TipView]:
         """Unpublished tips, oldest first, in `locale` with fallback (position/total filled)."""

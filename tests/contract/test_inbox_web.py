@@ -41,7 +41,7 @@ from bot.inbox import InboxWorker
 from bot.intake import NewItem
 from bot.web import SECRET_HEADER, SIGNATURE_HEADER, build_web
 from handlers import build_router
-from storage.engine import make_engine, migrate
+from storage.engine import make_engine
 from storage.inbox import InboxStore
 from storage.store import SqlStore
 from tests.contract import whatsapp_payloads as wa
@@ -59,6 +59,7 @@ from tests.fakes.telegram_api import (
     text_update,
     voice_update,
 )
+from tests.support.database import migrate_postgres_schema, migrated_sqlite_file
 
 SECRET = "s3cret_-TOKEN"
 APP_SECRET = "app-secret"
@@ -109,6 +110,8 @@ async def app(
         WHATSAPP_API_BASE=graph.base,
         WASL_MAX_BODY="65536",
     )
+    # The schema migrated once per session, copied: `migrate` below finds nothing to do.
+    await asyncio.to_thread(migrated_sqlite_file, tmp_path, "web.db")
     built = build_app(Settings())
     await built.migrate()
     yield built
@@ -389,7 +392,7 @@ async def behind_proxy(
     catalogs = Catalogs()
     core = Core(store, build_router(), catalogs, SystemClock(), core_config(settings))
     try:
-        await migrate(store.engine)
+        await migrate_postgres_schema(store.engine, postgres_url)
         yield App(settings, store, catalogs, core), proxy
     finally:
         await store.close()

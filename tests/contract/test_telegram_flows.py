@@ -7,6 +7,7 @@ digest, survey invitations and reminders) go through the real delivery worker.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,7 @@ from bot.services.moderation import send_digest
 from bot.services.surveys import close_due_surveys, push_open_surveys, send_reminders
 from storage.tables import update_row_t
 from tests.fakes.telegram_api import Call, FakeBotApi, callback_update, running_api, text_update
+from tests.support.database import migrated_sqlite_file
 from tests.support.surveys import pulse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,8 @@ async def bot(
         "WASL_OPEN_JOIN": "true",
     }.items():
         monkeypatch.setenv(name, value)
+    # The schema migrated once per session, copied: `migrate` below finds nothing to do.
+    await asyncio.to_thread(migrated_sqlite_file, tmp_path, "flows.db")
     app = build_app(Settings(), clock=FixedClock())
     await app.migrate()
     telegram = build_application(app, request=server.request())

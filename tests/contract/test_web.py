@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from tests.fakes.telegram_api import (
     running_api,
     text_update,
 )
+from tests.support.database import migrated_sqlite_file
 
 SECRET = "s3cret_-TOKEN"
 USER = 777
@@ -59,6 +61,8 @@ async def app(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # The schema migrated once per session, copied: `migrate` below finds nothing to do.
+    await asyncio.to_thread(migrated_sqlite_file, tmp_path, "web.db")
     built = build_app(Settings())
     await built.migrate()
     yield built

@@ -191,6 +191,10 @@ async def test_templates_and_attachments() -> None:
     template = recorder.bodies[-1]["template"]
     assert template["name"] == "alliance_update" and template["language"] == {"code": "ar"}
     assert template["components"][0]["parameters"] == [{"type": "text", "text": "نص"}]
+    alert = "⚠️ Alert\n\nMeeting moved\tto  Sunday.      Stay safe"
+    await ch.send("1", Outbound("x", template=Template("alliance_update", "en", (alert,))))
+    [sent] = recorder.bodies[-1]["template"]["components"][0]["parameters"]
+    assert sent["text"] == "⚠️ Alert · Meeting moved · to  Sunday.   Stay safe", "no line break"
     await ch.send("1", Outbound("photo", attachment=MediaRef(MediaKind.PHOTO, "img-1")))
     assert recorder.bodies[-2] == {
         **recorder.bodies[-2],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import ROOT, bot_env
@@ -63,3 +65,37 @@ def test_a_number_she_is_asked_to_type_is_not_taken_for_a_button(tmp_path: Path)
     assert "  [Stop for now]" in after, "choices by label where a number is typed"
     assert "Question 6 of 8" in after, after
     assert "Paused" not in after
+
+
+def test_ctrl_c_in_the_terminal_bot_stops_it_at_once_and_quietly(tmp_path: Path) -> None:
+    """Ctrl-C while the bot waits for her next line: it stops within seconds, says so in one
+    short line and prints no traceback (it used to wait for Enter, then print several)."""
+    log = tmp_path / "chat.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat"],
+            cwd=tmp_path,
+            env=bot_env(tmp_path, WASL_OPEN_JOIN="true"),
+            stdin=subprocess.PIPE,  # kept open: she has typed nothing yet
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Welcome to Wasl" not in log.read_text(errors="replace"):
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "the bot never greeted her"
+            time.sleep(0.1)
+        before = len(log.read_bytes())
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdin is not None
+        process.stdin.close()
+    output = log.read_text(errors="replace")
+    assert returncode in (0, 130), output
+    assert "Traceback" not in output, output
+    assert log.read_bytes()[before:].decode().strip() == "wasl: stopped", output

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.core.messages import MediaKind
 from bot.core.models import Role
 from bot.core.updates import UpdateStatus
+from handlers.moderation import Action, Moderate
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person
 
@@ -80,3 +81,6 @@ async def test_an_old_card_decides_its_own_update_once(harness: Harness) -> None
     [done, empty] = await coordinator.tap("Tip candidate")
     assert "tip draft" in done.text and empty.text == "No new updates to moderate. Thank you!"
     assert await status(harness, second) is UpdateStatus.TIP
+    # "Open attachment" is offered only with one: forged for an update without, it is stale.
+    [answer] = await coordinator.press(Moderate(Action.OPEN, second).pack())
+    assert answer.text == "That button is from an earlier message and no longer works."

@@ -1,13 +1,26 @@
-"""Migrated SQLite files for tests, without running Alembic for each test."""
+"""Migrated databases for tests, without running Alembic for each test.
+
+SQLite: Alembic runs once per test process into a template file; each test gets a copy.
+PostgreSQL: Alembic runs once per test process into a template schema while every statement it
+sends is recorded; each test gets a fresh schema of its own in which that recording is replayed,
+in one transaction. The first replay is checked against the template (tables, columns, defaults,
+indexes, constraints, sequences and rows), so a replay that differs from a migration fails loudly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import secrets
 import shutil
 import sqlite3
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.engine import make_engine, migrate
 
@@ -17,10 +30,10 @@ _MIGRATED: dict[str, Path] = {}
 def migrated_sqlite_file(folder: Path, name: str = "wasl.db") -> Path:
     """A SQLite file in `folder` holding the migrated schema, copied from one migrated once.
 
-    Alembic runs once per test session (into a template in a temporary folder); each test gets
+    Alembic runs once per test process (into a template in a temporary folder); each test gets
     its own copy, made with SQLite's backup API so the copy is consistent whatever the journal
-    mode. Building the template runs every migration on SQLite; the storage tests still run
-    them on PostgreSQL for each test, and test_storage downgrades to base and migrates again.
+    mode. Building the template runs every migration on SQLite; the migration tests in
+    tests/integration downgrade and migrate again on SQLite and on PostgreSQL.
     """
     template = _MIGRATED.get("sqlite")
     if template is None:
@@ -37,10 +50,134 @@ def migrated_sqlite_file(folder: Path, name: str = "wasl.db") -> Path:
 
         asyncio.run(build())
         _MIGRATED["sqlite"] = template
-    target = folder / name
-    with sqlite3.connect(template) as source, sqlite3.connect(target) as copy:
+    return copy_sqlite_file(template, folder / name)
+
+
+def copy_sqlite_file(source_path: Path, target: Path) -> Path:
+    """Copy a SQLite database with SQLite's backup API (consistent whatever the journal mode)."""
+    with sqlite3.connect(source_path) as source, sqlite3.connect(target) as copy:
         source.backup(copy)
     # `with` on a sqlite3 connection only commits; closing is explicit.
     source.close()
     copy.close()
     return target
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    parameters: Any
+    many: bool
+
+
+_RECORDED: dict[str, list[_Statement]] = {}
+
+
+def new_schema_name() -> str:
+    return f"t_{secrets.token_hex(6)}"
+
+
+async def _record_migration(url: str) -> list[_Statement]:
+    """Migrate a template schema to head, recording every statement Alembic sent; checked once."""
+    template = new_schema_name()
+    admin = make_engine(url)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{template}"'))
+        try:
+            engine = make_engine(url, schema=template)
+            try:
+                async with engine.connect() as warm:  # the dialect's own first queries: not ours
+                    await warm.exec_driver_sql("SELECT 1")
+                recorded: list[_Statement] = []
+
+                def record(
+                    _conn: Any, _cursor: Any, sql: str, parameters: Any, _ctx: Any, many: bool
+                ) -> None:
+                    recorded.append(_Statement(sql, parameters, many))
+
+                event.listen(engine.sync_engine, "before_cursor_execute", record)
+                await migrate(engine)
+                event.remove(engine.sync_engine, "before_cursor_execute", record)
+            finally:
+                await engine.dispose()
+            named = [
+                s.sql for s in recorded if template in s.sql or template in repr(s.parameters)
+            ]
+            if named:
+                raise AssertionError(f"a migration names its schema, cannot be replayed: {named}")
+            copy = new_schema_name()
+            async with admin.begin() as connection:
+                await connection.execute(text(f'CREATE SCHEMA "{copy}"'))
+            try:
+                await _replay(url, copy, recorded)
+                async with admin.connect() as connection:
+                    expected = await _fingerprint(connection, template)
+                    got = await _fingerprint(connection, copy)
+                if got != expected:
+                    differ = sorted(set(got) ^ set(expected))
+                    raise AssertionError(f"a replayed migration differs from Alembic's: {differ}")
+            finally:
+                async with admin.begin() as connection:
+                    await connection.execute(text(f'DROP SCHEMA IF EXISTS "{copy}" CASCADE'))
+        finally:
+            async with admin.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{template}" CASCADE'))
+    finally:
+        await admin.dispose()
+    return recorded
+
+
+async def _replay(url: str, schema: str, statements: list[_Statement]) -> None:
+    engine = make_engine(url, schema=schema)
+    try:
+        await _run(engine, statements)
+    finally:
+        await engine.dispose()
+
+
+async def _run(engine: AsyncEngine, statements: list[_Statement]) -> None:
+    async with engine.begin() as connection:
+        for statement in statements:
+            await connection.exec_driver_sql(statement.sql, statement.parameters or ())
+
+
+async def _fingerprint(connection: AsyncConnection, schema: str) -> list[str]:
+    """What a schema holds, as sorted lines with its own name left out."""
+    queries = [
+        "SELECT 'column', table_name, column_name, data_type, character_maximum_length::text,"
+        " numeric_precision::text, is_nullable, column_default"
+        " FROM information_schema.columns WHERE table_schema = :schema",
+        "SELECT 'index', tablename, indexname, indexdef"
+        " FROM pg_indexes WHERE schemaname = :schema",
+        "SELECT 'constraint', c.relname, k.conname, pg_get_constraintdef(k.oid)"
+        " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema",
+        "SELECT 'sequence', sequencename, data_type::text, start_value::text, increment_by::text,"
+        " last_value::text FROM pg_sequences WHERE schemaname = :schema",
+        "SELECT 'relation', c.relname, c.relkind::text FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema",
+    ]
+    lines: list[str] = []
+    for query in queries:
+        for row in await connection.execute(text(query), {"schema": schema}):
+            lines.append(repr(tuple(row)).replace(f'"{schema}".', "").replace(f"{schema}.", ""))
+    tables = await connection.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), {"schema": schema}
+    )
+    for (table,) in tables.all():
+        everything = f'SELECT * FROM "{schema}"."{table}"'  # noqa: S608 (names from the catalog)
+        rows = await connection.execute(text(everything))
+        lines.extend(f"row {table} {tuple(row)!r}" for row in rows)
+    return sorted(lines)
+
+
+async def migrate_postgres_schema(engine: AsyncEngine, url: str) -> None:
+    """Bring the fresh, empty schema `engine` works in to head, as `migrate` would.
+
+    `url` is the server's own address (the recording made on it is reused by every test).
+    """
+    recorded = _RECORDED.get(url)
+    if recorded is None:
+        recorded = _RECORDED[url] = await _record_migration(url)
+    await _run(engine, recorded)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from storage.engine import make_engine, migrate
+from storage.engine import make_engine
 from storage.store import SqlStore
+from tests.support.database import migrated_sqlite_file
 
 
 async def _audit(path: Path) -> list[dict[str, object]]:
@@ -24,16 +25,7 @@ async def _audit(path: Path) -> list[dict[str, object]]:
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "wasl.db"
-
-    async def create() -> None:
-        store = SqlStore(make_engine(f"sqlite:///{path}"))
-        try:
-            await migrate(store.engine)
-        finally:
-            await store.close()
-
-    asyncio.run(create())
+    path = migrated_sqlite_file(tmp_path)  # a copy of the schema migrated once per session
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     return path
 

@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.cli_report import Progress
-from storage.engine import make_engine, migrate
+from storage.engine import make_engine
 from storage.store import SqlStore
+from tests.support.database import copy_sqlite_file, migrated_sqlite_file
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
 
 NOW = datetime.now(UTC)
@@ -23,7 +24,6 @@ NOW = datetime.now(UTC)
 async def _seed(path: Path) -> None:
     store = SqlStore(make_engine(f"sqlite:///{path}"))
     try:
-        await migrate(store.engine)
         await seed_survey(store, NOW, {"IQ": 30, "SY": 20, "YE": 2}, slug="pulse-cli")
         await seed_survey(store, NOW, {"IQ": 9}, slug="open-cli", close=False)
         # Two weeks ago: in a complete week, which counts over time are released for.
@@ -33,10 +33,17 @@ async def _seed(path: Path) -> None:
         await store.close()
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "wasl.db"
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated and seeded database, built once for this module; each test gets a copy."""
+    path = migrated_sqlite_file(tmp_path_factory.mktemp("seeded"))
     asyncio.run(_seed(path))
+    return path
+
+
+@pytest.fixture
+def database(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = copy_sqlite_file(seeded, tmp_path / "wasl.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     monkeypatch.setenv("WASL_MIN_CELL", "5")
     return path

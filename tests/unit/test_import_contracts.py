@@ -12,12 +12,14 @@ import grimp
 import pytest
 from importlinter.application.use_cases import read_user_options
 from importlinter.configuration import configure
+from importlinter.contracts.acyclic_siblings import AcyclicSiblingsContract
 from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.contracts.layers import LayersContract
 from importlinter.contracts.protected import ProtectedContract
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS: dict[str, Any] = {
+    "acyclic_siblings": AcyclicSiblingsContract,
     "forbidden": ForbiddenContract,
     "layers": LayersContract,
     "protected": ProtectedContract,
@@ -30,6 +32,8 @@ CHANNELS = "Channel adapters only translate: the core's messages, never a layer 
 HANDLERS = "Conversations know no platform and no database"
 TELEGRAM = "Only the Telegram adapter imports telegram"
 ROUTER_ONLY = "Nothing calls a handler but the router's wiring (bot.app)"
+ACYCLIC = "No two modules or packages import each other"
+ALL = [CORE, LAYERS, STORAGE, DELIVERY, CHANNELS, HANDLERS, TELEGRAM, ROUTER_ONLY, ACYCLIC]
 
 
 @cache
@@ -59,12 +63,10 @@ def kept(name: str, extra: tuple[str, str] | None = None) -> bool:
 
 def test_every_contract_is_named_here() -> None:
     names = {c["name"] for c in options().contracts_options}
-    assert names == {CORE, LAYERS, STORAGE, DELIVERY, CHANNELS, HANDLERS, TELEGRAM, ROUTER_ONLY}
+    assert names == set(ALL)
 
 
-@pytest.mark.parametrize(
-    "name", [CORE, LAYERS, STORAGE, DELIVERY, CHANNELS, HANDLERS, TELEGRAM, ROUTER_ONLY]
-)
+@pytest.mark.parametrize("name", ALL)
 def test_the_code_keeps_every_contract(name: str) -> None:
     assert kept(name)
 
@@ -99,6 +101,9 @@ def test_the_code_keeps_every_contract(name: str) -> None:
         (ROUTER_ONLY, "bot.scheduler", "handlers.tips"),
         (ROUTER_ONLY, "bot.cli", "handlers.invites"),
         (ROUTER_ONLY, "bot.services.notices", "handlers.common"),
+        (ACYCLIC, "bot.channels.telegram", "bot.web"),  # bot.web imports the adapter
+        (ACYCLIC, "bot.app", "bot.bootstrap"),  # the bootstrap imports the app
+        (ACYCLIC, "storage.engine", "storage.store"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(name: str, importer: str, imported: str) -> None:
