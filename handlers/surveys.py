@@ -12,7 +12,7 @@ at least k others' (bot/services/surveys.py). Unfinished answers are dropped at 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -67,6 +67,7 @@ NOT_FOUND = N_("I can't find this survey. Please check the link.")
 ANSWERED = N_("You have already answered this survey. Thank you!")
 
 Answer = int | float | str | list[str] | None
+OptionsOf = Callable[[Turn["Answering"]], Sequence[Option]]
 
 
 def not_for_you(ctx: Context) -> str:
@@ -163,7 +164,7 @@ class SurveyFlow(Conversation[Answering]):
         )
 
     @staticmethod
-    def _labelled(survey: Survey, question: Question) -> Any:
+    def _labelled(survey: Survey, question: Question) -> OptionsOf:
         def options(turn: Turn[Answering]) -> list[Option]:
             text = question.text(turn.ctx.locale, survey.definition.default_locale)
             return [
@@ -285,7 +286,7 @@ class SurveyFlow(Conversation[Answering]):
         await service.hand_in(
             ctx.tx,
             survey,
-            {key: value for key, value in state.answers.items()},
+            dict(state.answers),
             dimensions,
             Chat(ctx.inbound.channel.value, ctx.inbound.chat_id),
             member_id=member.id if member else None,
@@ -323,7 +324,7 @@ _KINDS = {
 }
 
 
-def _constant(options: list[Option]) -> Any:
+def _constant(options: list[Option]) -> OptionsOf:
     return lambda turn: options
 
 

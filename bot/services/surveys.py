@@ -23,6 +23,7 @@ from bot.core import keys
 from bot.core.actors import SYSTEM, Actor, audit, require
 from bot.core.campaigns import CampaignButton, CampaignKind, CampaignStatus, NewCampaign
 from bot.core.i18n import Catalogs
+from bot.core.ids import MAX_ID
 from bot.core.models import Member, Role
 from bot.core.ports import Store, Transaction
 from bot.core.schedule import ONCE
@@ -67,8 +68,8 @@ async def start(tx: Transaction, actor: Actor, survey: Survey, now: datetime) ->
 
 
 async def find(tx: Transaction, survey_id: int) -> Survey | None:
-    """The survey a button names, or None."""
-    return await tx.surveys.get(survey_id)
+    """The survey a button names, or None (an id no record can have included)."""
+    return await tx.surveys.get(survey_id) if 1 <= survey_id <= MAX_ID else None
 
 
 async def find_members_survey(tx: Transaction, slug: str) -> Survey | None:

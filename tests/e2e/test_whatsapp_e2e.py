@@ -163,24 +163,17 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
         assert "👍 Utile" in [t for b in tip for t, _ in choices(b)], "a tip with rating buttons"
 
         listing = await her.say("sondage")  # "survey"
-        [start] = offered(listing, "svy:s:")
-        question = await her.press(start, listing)
-        answers = {"safe": "4", "threatened": "no"}
-        for key, answer in answers.items():
-            [payload] = [p for p in offered(question, "srv:") if p.endswith(f":{key}:{answer}")]
-            question = await her.press(payload, question)
+        # The survey's title, shortened to fit a WhatsApp button.
+        [title] = [t for body in listing for t, _ in choices(body) if t.startswith("Pouls")]
+        question = await her.tap(title, listing)
+        question = await her.tap("4", question)  # safe: a scale point
+        question = await her.tap("Non", question)  # not threatened: on to the days
         question = await her.say("12")  # days: a number, typed
-        [recruitment] = [p for p in offered(question, "srv:") if p.endswith(":same")]
-        question = await her.press(recruitment, question)
-        [training] = [p for p in offered(question, "srv:") if p.endswith(":training")]
-        question = await her.press(training, question)
-        [done] = [p for p in offered(question, "srv:") if p.endswith(":~done")]
-        question = await her.press(done, question)
-        [skip] = [p for p in offered(question, "srv:") if p.endswith(":~skip")]
-        optin = await her.press(skip, question)
-        assert offered(optin, "srv:") and any(
-            p.endswith(":optin:yes") for p in offered(optin, "srv:")
-        )
+        question = await her.tap("À peu près pareil", question)  # recruitment
+        question = await her.tap("Formation", question)  # support: ticked...
+        question = await her.tap("Terminé", question)  # ...then done
+        optin = await her.tap("Passer", question)  # the optional note, skipped
+        assert "Oui, envoyez-les" in [t for b in optin for t, _ in choices(b)]
 
         assert bot.stop() == 0, bot.output
     with sqlite3.connect(tmp_path / "e2e.db") as db:

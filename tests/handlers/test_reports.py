@@ -262,7 +262,7 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
 ) -> None:
     """Members join, share updates and answer a survey through the bot; it closes; the
     secretariat gets summary, chart and spreadsheet; those who asked get the results."""
-    from handlers.surveys import close_due_surveys
+    from bot.services.surveys import close_due_surveys
     from tests.handlers.test_surveys import load
 
     survey_id = await load(harness, days=3)
@@ -275,11 +275,11 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
         await she.tap("No")
         await she.tap("Send")
         await she.say("/survey pulse-test")
-        await she.press(f"srv:{survey_id}:safe:{1 + i % 2}")
-        await she.press(f"srv:{survey_id}:threat:no")
+        await she.tap(str(1 + i % 2))
+        await she.tap("No")
         await she.say(str(10 + i))
         await she.say(f"{FREE_TEXT} {i}")
-        await she.press(f"srv:{survey_id}:optin:{'yes' if i < 2 else 'no'}")
+        await she.tap("Yes, send results" if i < 2 else "No, thanks")
     harness.clock.advance(timedelta(days=4))
     assert await close_due_surveys(harness.store, harness.clock.now()) == [survey_id]
 

@@ -9,6 +9,7 @@ from typing import Any
 from bot.core.context import CoreConfig
 from bot.core.messages import ChannelName, MediaKind
 from bot.core.models import MemberStatus, Role
+from bot.core.surveys import SurveyAction, SurveyButton
 from bot.core.updates import UpdateStatus
 from handlers import build_router
 from handlers.invites import RevokeInvite
@@ -212,9 +213,16 @@ async def test_odd_ids_typed_or_pressed_get_a_short_answer(store: SqlStore) -> N
     ):
         [answer] = await coordinator.press(pressed)
         assert answer.text == STALE, pressed
-    for pressed in ("svy:s:99999999999999999999", "svy:s:²"):
+    for pressed in (
+        "svy:1:99999999999999999999:s",
+        "svy:1:²:s",
+        "svy:1:1:z",
+        "svy:s:1",  # the format of an older release
+    ):
         [answer] = await coordinator.press(pressed)
-        assert "can't find this survey" in answer.text
+        assert answer.text == STALE, pressed
+    [answer] = await coordinator.press(SurveyButton(2**31, SurveyAction.START).pack())
+    assert "can't find this survey" in answer.text
     await coordinator.say("/invite")
     answers = await coordinator.press(f"{RevokeInvite.prefix}:1:99999999999999999999")
     assert answers[0].text == STALE

@@ -14,13 +14,13 @@ from bot.cli_content import load_file
 from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.models import Role
+from bot.core.reports import Breakdown
 from bot.core.surveys import SurveyAction, SurveyButton, SurveyError, parse_definition
 from bot.services.surveys import close_due_surveys, flush_survey_pools
 from handlers import build_router
 from storage.store import SqlStore
-from storage.tables import count_t, state_t
 from tests.handlers.conftest import join, make_invite
-from tests.handlers.test_surveys import load, table
+from tests.handlers.test_surveys import counted, load, mix, waiting
 from tests.support.harness import Harness, Person
 from tests.support.surveys import answer_briefly, pulse
 
@@ -41,15 +41,15 @@ async def finish(she: Person, sid: int) -> None:
     await answer_briefly(she)
 
 
-async def overall(h: Harness) -> int:
-    rows = await table(h, count_t)
-    return sum(
-        int(str(r["count"])) for r in rows if r["dimension"] == "none" and not r["question"]
-    )
+async def overall(h: Harness, survey_id: int) -> int:
+    """Respondents counted in the survey's overall results."""
+    async with h.store.transaction() as tx:
+        return await tx.reports.survey_responses(survey_id)
 
 
-async def pending(h: Harness) -> list[object]:
-    return [r["survey_pending"] for r in await table(h, state_t) if r["survey_pending"]]
+async def every_count(h: Harness, survey_id: int) -> dict[Breakdown, object]:
+    """Every counter of the survey, by every breakdown."""
+    return {by: await counted(h, survey_id, by) for by in Breakdown}
 
 
 async def test_an_answer_arriving_as_the_survey_closes(harness: Harness) -> None:
@@ -68,8 +68,8 @@ async def test_an_answer_arriving_as_the_survey_closes(harness: Harness) -> None
     refused = await late.tap(arabic("No"))
     assert refused[0].text == arabic(CLOSED)
     assert await close_due_surveys(harness.store, harness.clock.now(), 2) == [sid]
-    assert await overall(harness) == 2, "the two finished before are counted, she is not"
-    assert await pending(harness) == []
+    assert await overall(harness, sid) == 2, "the two finished before are counted, not she"
+    assert await waiting(harness) == []
     again = await late.tap(arabic("No"), on=2)
     assert again, "a button of the closed survey still gets an answer"
     assert await flush_survey_pools(harness.store, 2) == 0
@@ -83,16 +83,17 @@ async def test_forget_half_way_takes_her_answers_and_leaves_the_counts(harness: 
     for she in done:
         await finish(she, sid)
     assert await flush_survey_pools(harness.store, 2) == 2
-    before = await table(harness, count_t)
+    before = await every_count(harness, sid)
     she = await member(harness, "40")
     await she.say("/survey pulse-test")
     await she.tap("5")
     await she.say("/forget")
     await she.tap("Yes, delete all")
-    states = await table(harness, state_t)
-    assert not any(s["chat_id"] == she.user_id for s in states), "her state went with her"
-    assert await table(harness, count_t) == before, "counted answers stay as they were"
-    assert len(await pending(harness)) == 2, "the others' waiting answers are untouched"
+    async with harness.store.transaction() as tx:
+        state = await tx.conversations.load(harness.channel.name, she.user_id)
+    assert state.flow is None and not state.data, "her state went with her"
+    assert await every_count(harness, sid) == before, "counted answers stay as they were"
+    assert await mix(harness) == 2, "the others' two waiting answers are untouched"
 
 
 async def test_a_report_on_an_open_survey_says_when_results_come(harness: Harness) -> None:
@@ -140,7 +141,7 @@ async def test_the_audience_is_checked_on_every_way_in(harness: Harness) -> None
     await stranger.tap("English")
     await stranger.tap("Yes, start")
     assert (await stranger.tap("Iraq"))[0].text == NOT_FOR_YOU
-    assert await pending(harness) == []
+    assert await waiting(harness) == []
 
 
 async def test_the_consent_states_the_configured_k(db: SqlStore) -> None:

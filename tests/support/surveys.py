@@ -5,9 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.i18n import Catalogs
-from tests.support.harness import Person
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.worker import DeliveryWorker
+from storage.outbox import OutboxStore
+from tests.support.harness import Harness, Person
 
 CATALOGS = Catalogs()
+
+
+async def deliver(h: Harness) -> dict[str, list[str]]:
+    """Run the delivery worker until the outbox is drained (invitations, reminders): what
+    each chat received. Their buttons are then hers to tap."""
+    before = len(h.channel.sent)
+    worker = DeliveryWorker(
+        OutboxStore(h.store),
+        {h.channel.name: h.channel},
+        {h.channel.name: RateLimiter(1000, per_chat=1000)},
+        h.clock,
+    )
+    while await worker.drain_once():
+        pass
+    received: dict[str, list[str]] = {}
+    for sent in h.channel.sent[before:]:
+        received.setdefault(sent.chat_id, []).append(sent.message.text or "")
+    return received
 
 
 async def answer_briefly(
