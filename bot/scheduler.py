@@ -87,7 +87,15 @@ def start_scheduler(app: App, wake: Callable[[], None]) -> AsyncIOScheduler:
     # Run each job once at start. APScheduler keeps wall time, whatever clock the app reads
     # (a test's fixed clock in the past would make it walk every missed interval since).
     now = datetime.now(UTC)
-    common = {"coalesce": True, "max_instances": 1, "replace_existing": True, "next_run_time": now}
+    # A busy start (a migration, a slow disk) may make a job late by more than APScheduler's
+    # default second of grace: run it late rather than skip it with a warning in her terminal.
+    common = {
+        "coalesce": True,
+        "max_instances": 1,
+        "replace_existing": True,
+        "next_run_time": now,
+        "misfire_grace_time": 60,
+    }
     scheduler.add_job(
         fire_due_campaigns,
         "interval",
