@@ -1,4 +1,5 @@
-"""Short-lived records expire: update ids, message ids, abandoned conversations."""
+"""Short-lived records expire: update ids, message ids, abandoned conversations (storage:
+the tables themselves are counted, on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState, NewMember, Role
 from storage.housekeeping import purge_expired
 from storage.store import SqlStore
 from storage.tables import dashboard_link_t, message_t, state_t, update_t
-from tests.support.harness import Harness
 
 
 async def counts(store: SqlStore) -> tuple[int, ...]:
@@ -23,8 +24,7 @@ async def counts(store: SqlStore) -> tuple[int, ...]:
         return tuple(found)
 
 
-async def test_purge_keeps_recent_and_deletes_expired(harness: Harness) -> None:
-    store, clock = harness.store, harness.clock
+async def test_purge_keeps_recent_and_deletes_expired(store: SqlStore, clock: FixedClock) -> None:
     tg = ChannelName.TELEGRAM
     async with store.transaction() as tx:
         await tx.processed.claim(tg, "1", clock.now())
