@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-
 from bot.core.context import Context
 from bot.core.i18n import N_
 from bot.core.ids import parse_id
@@ -47,14 +45,6 @@ def command_text(ctx: Context, name: str) -> str:
     return ctx._(name) if ctx.inbound.channel is ChannelName.WHATSAPP else f"/{name}"
 
 
-def choice(ctx: Context, prefix: str) -> str | None:
-    """The part of a button payload after `prefix` (e.g. "ob:lang:"), or None."""
-    payload = ctx.inbound.payload
-    if payload is None or not payload.startswith(prefix):
-        return None
-    return payload.removeprefix(prefix)
-
-
 def typed_id(ctx: Context, text: str) -> int | None:
     """The number she typed after a command ("12" or "#12"), or None after telling her, in a
     short line, that it is not one (letters, "²", a sign, or too large to be any record's)."""
@@ -88,38 +78,3 @@ COMMAND_WORDS = (
     N_("invite"),
     N_("dashboard"),
 )
-
-
-def checklist(
-    ctx: Context, prefix: str, options: Sequence[tuple[str, str]], chosen: Collection[str]
-) -> list[Button]:
-    """Tick-box buttons for a multi-select — ✅ chosen, ▫️ not — then Done (`prefix` + "done")."""
-    buttons = [
-        Button(f"{'✅' if code in chosen else '▫️'} {label}", f"{prefix}{code}")
-        for code, label in options
-    ]
-    buttons.append(Button(ctx._("Done"), f"{prefix}done"))
-    return buttons
-
-
-def sphere_options(ctx: Context) -> list[tuple[str, str]]:
-    """(code, label in her language) for every sphere, for a checklist."""
-    return [(s.code, ctx._(s.label)) for s in SPHERES]
-
-
-def toggle(ctx: Context, key: str, value: str, allowed: Collection[str]) -> str:
-    """Apply one press of a checklist to the list in `ctx.state.data[key]`.
-
-    Returns "done", "changed", or "invalid" (a payload that is not one of the options).
-    """
-    if value == "done":
-        return "done"
-    if value not in allowed:
-        return "invalid"
-    chosen: list[str] = list(ctx.state.data.get(key, []))
-    if value in chosen:
-        chosen.remove(value)
-    else:
-        chosen.append(value)
-    ctx.state.data[key] = chosen
-    return "changed"
