@@ -1,4 +1,4 @@
-"""Things several conversations share: the alliance's spheres and values, menus, choices."""
+"""What several conversations share: the main menu, command buttons and words, sphere labels."""
 
 from __future__ import annotations
 
