@@ -12,6 +12,9 @@ PO_FILES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 BABEL_KEYWORDS := -k N_ -k _ -k plural:1,2
 PYTEST_ARGS ?=
+# `make test` runs the tests on every core (pytest-xdist, at most 8 workers); TEST_WORKERS=0 runs
+# them in this one process.
+TEST_WORKERS ?= auto
 
 .PHONY: help install lock run chat serve migrate test lint format bench messages compile-messages clean
 
@@ -59,7 +62,7 @@ migrate: install ## bring the database schema up to date
 	$(BIN)/wasl migrate
 
 test: lint ## lint and type-check, then every test (PYTEST_ARGS="-k …" to narrow)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist load $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy, the layers' import contracts
 	$(BIN)/ruff check .

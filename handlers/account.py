@@ -19,6 +19,7 @@ from bot.core.router import Router
 from bot.services import members
 from handlers.common import command_text, main_menu, sphere_labels
 
+CANCELLED = N_("Cancelled. Nothing was sent or saved.")
 CHANNEL_NAMES = {
     ChannelName.TELEGRAM: N_("Telegram"),
     ChannelName.WHATSAPP: N_("WhatsApp"),
@@ -275,10 +276,16 @@ def register(router: Router) -> None:
 
     @router.command("cancel", N_("Stop what you are doing"), role=None, in_menu=False)
     async def cmd_cancel(ctx: Context, arg: str) -> None:
+        """Leave the flow she is in; a flow that says how it was cancelled says it here too
+        (as its Cancel button would)."""
+        flow = router.flows.get(ctx.state.flow) if ctx.state.flow else None
+        if isinstance(flow, Conversation):
+            await flow.cancel(ctx, otherwise=CANCELLED)
+            return
         had_flow = ctx.state.flow is not None
         ctx.state.clear()
         if had_flow:
-            ctx.say(ctx._("Cancelled. Nothing was sent or saved."))
+            ctx.say(ctx._(CANCELLED))
         else:
             ctx.say(ctx._("There is nothing to cancel."))
 

@@ -115,3 +115,29 @@ async def _sqlite_store(folder: Path) -> AsyncIterator[SqlStore]:
         yield sqlite
     finally:
         await sqlite.close()
+
+
+# The longest tests, started first when the suite runs on several workers (pytest-xdist), so that
+# the run does not end with one worker still busy with one of them. Only the order changes.
+HEAVY_FIRST = (
+    "tests/handlers/test_survey_scale.py",
+    "tests/privacy/test_log_attack.py",
+    "tests/privacy/test_difference_attack.py",
+    "tests/e2e/test_inbox_e2e.py",
+    "tests/e2e/test_whatsapp_e2e.py",
+    "tests/privacy/test_survey_difference_attack.py",
+    "tests/privacy/test_public_survey_key.py",
+    "tests/e2e/",
+    "tests/contract/test_inbox_web.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not a pytest-xdist worker: the usual order
+        return
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, p in enumerate(HEAVY_FIRST) if path.startswith(p)), len(HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each rank is kept

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TextIO
 
 from bot.core.i18n import fold
+from bot.core.ids import plain
 from bot.core.messages import (
     Button,
     ChannelName,
@@ -105,8 +106,10 @@ class ConsoleChannel:
         wrapped = text.startswith("[") and text.endswith("]")
         if wrapped and self._buttons:  # "[Skip]", as the choice was shown
             text = text[1:-1].strip()
-        if self._numbered and text.isdigit() and 1 <= int(text) <= len(self._buttons):
-            return self._buttons[int(text) - 1]
+        number = plain(text)  # "\u200f2" from a right-to-left keyboard is 2; "²" is no number
+        count = len(self._buttons)
+        if self._numbered and number.isdecimal() and len(number) < 6 and 1 <= int(number) <= count:
+            return self._buttons[int(number) - 1]
         wanted = fold(text).strip("✅▫️ ")
         if not wanted:
             return None

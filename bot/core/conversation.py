@@ -483,14 +483,15 @@ class Conversation(Generic[S]):
         ctx.state.clear()
         await self._finish(turn)
 
-    async def cancel(self, ctx: Context) -> None:
-        """End the flow at her wish (Cancel button, /cancel): nothing it gathered is kept."""
+    async def cancel(self, ctx: Context, *, otherwise: str = STOPPED) -> None:
+        """End the flow at her wish (Cancel button, /cancel): nothing it gathered is kept.
+        The flow's `cancelled` answers her; a flow without one says `otherwise` (a msgid)."""
         turn = self._load(ctx)
         ctx.state.clear()
         if turn is not None and self._cancelled is not None:
             await self._cancelled(turn)
         else:
-            ctx.say(ctx._(STOPPED))
+            ctx.say(ctx._(otherwise))
 
     # -- saying ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ Answers are stored apart from people (storage/surveys.py): this module only know
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 from bot.core.callbacks import Callback
 from bot.core.campaigns import Audience
 from bot.core.i18n import N_
+from bot.core.ids import plain
 
 MAX_QUESTIONS = 15
 MAX_FREE_TEXT = 280
@@ -161,8 +163,11 @@ def check_answer(question: Question, raw: str) -> tuple[Any, str | None]:
     text = raw.strip()
     if question.type is QuestionType.NUMBER:
         try:
-            value = float(text.replace(",", "."))
+            # "\u200f25" from a right-to-left keyboard is 25; "nan" and "inf" are no numbers
+            value = float(plain(text).replace(",", "."))
         except ValueError:
+            return None, "not_a_number"
+        if not math.isfinite(value):
             return None, "not_a_number"
         if (question.minimum is not None and value < question.minimum) or (
             question.maximum is not None and value > question.maximum

@@ -45,7 +45,8 @@ def set_language(actor: Actor, locale: str, supported: Sequence[str]) -> Member:
 
 
 def set_paused(actor: Actor, paused: bool) -> Member:
-    """/pause (and the opt-out word) or /resume: alerts and campaigns stop or start again."""
+    """/pause (and the opt-out word) or /resume: alerts and campaigns stop or start again
+    (her row is written with the update)."""
     member = _own(actor, "member.pause")
     member.status = MemberStatus.PAUSED if paused else MemberStatus.ACTIVE
     return member
@@ -75,8 +76,11 @@ async def my_data(tx: Transaction, actor: Actor, now: datetime, since: datetime)
 
 
 async def wipe(tx: Transaction, actor: Actor, since: datetime) -> list[str]:
-    """Forget the chat's recent messages; returns the ids the platform may still delete."""
+    """Forget the chat's recent messages; returns the ids the platform may still delete
+    (none where it deletes nothing: WhatsApp, see `can_wipe`)."""
     member = _own(actor, "member.wipe")
+    if not can_wipe(member.channel):
+        return []
     recent = await tx.chat_log.recent(member.channel, member.chat_id, since)
     await tx.chat_log.forget(member.channel, member.chat_id)
     return recent

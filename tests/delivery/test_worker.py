@@ -700,7 +700,9 @@ def test_in_flight_is_the_rate_times_the_round_trip() -> None:
     assert InFlight(1).allowed(1000) == 1
 
 
-@pytest.mark.parametrize(("latency", "expected"), [(0.0, 1), (0.1, 4)])
+# 0.09 s: 30/s × 0.09 s × 1.25 → 3.4, so 4, and still 4 while the measured round trip stays
+# under 0.107 s (a busy machine, other tests running beside this one, adds a few milliseconds).
+@pytest.mark.parametrize(("latency", "expected"), [(0.0, 1), (0.09, 4)])
 async def test_the_worker_keeps_as_few_sends_in_flight_as_keep_pace(
     rig: Rig, latency: float, expected: int
 ) -> None:

@@ -124,10 +124,10 @@ async def test_a_member_joins_in_arabic_and_leaves(
     # order, so once /forget (sent after it) is answered, the repeat has been handled.
     api.redeliver(done)
     [confirm] = await her.say("/forget")
-    assert {"forget:1:confirm:yes", "forget:1:confirm:no"} <= set(confirm.payloads)
+    assert labels(confirm) == ["نعم، احذف كل شيء", "لا، سأبقى عضوة"]
     assert ARABIC.search(confirm.text)
 
-    [goodbye] = await her.press("forget:1:confirm:yes", on=confirm)
+    [goodbye] = await her.tap("نعم، احذف كل شيء", on=confirm)
     assert ARABIC.search(goodbye.text)
     await api.wait_for(
         lambda: api.calls_to("deleteMessages", chat_id=USER), within=STEP, what="/forget wipe"

@@ -47,7 +47,7 @@ class WhatsAppMember:
         raw = json.dumps(body).encode()
         signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
         async with httpx.AsyncClient() as client:
-            for _ in range(100):  # the server may still be starting
+            for _ in range(300):  # the server may still be starting (slowly, on a busy machine)
                 try:
                     response = await client.post(
                         self.url,

@@ -16,7 +16,7 @@ from bot.core.messages import (
     SendResult,
     SendStatus,
 )
-from bot.core.models import MemberStatus
+from bot.core.models import MemberStatus, Role
 from bot.core.router import Router
 from handlers import build_router
 from storage.store import SqlStore
@@ -286,3 +286,17 @@ async def test_invisible_marks_do_not_hide_a_command_or_a_label(harness: Harness
     [kept] = await she.say(f"\u200f{arabic('No, keep it')}\u200f")
     assert kept.text == arabic("Nothing was deleted.")
     assert await load(harness) is not None
+
+
+async def test_cancel_says_what_the_flows_own_cancel_says(harness: Harness) -> None:
+    code = await make_invite(harness, "admin-code", role=Role.ADMIN)
+    admin = harness.person("900")
+    await join(admin, code)
+    await admin.say("/language")
+    [cancelled] = await admin.say("/cancel")
+    assert cancelled.text == "Cancelled. Nothing was sent or saved."
+    await admin.say("/invite")
+    [cancelled] = await admin.say("/cancel")
+    assert cancelled.text == "Cancelled. No invitation was made.", "as its Cancel button says"
+    [nothing] = await admin.say("/cancel")
+    assert nothing.text == "There is nothing to cancel."

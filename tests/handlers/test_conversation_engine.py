@@ -575,3 +575,41 @@ async def test_a_flow_built_from_data_with_extra_buttons_and_a_pause(db: SqlStor
     assert out[-1].text == "Done [('q2', 'green'), ('q3', 'red')]"
     async with db.transaction() as tx:
         assert (await tx.conversations.load(p.h.channel.name, p.user_id)).flow is None
+
+
+async def test_cancel_says_the_flows_own_line_or_the_callers(db: SqlStore) -> None:
+    """`cancel` (a Cancel button, /cancel) runs the flow's `cancelled`; a flow without one says
+    the line the caller gives, or "Stopped"."""
+    said: list[str] = []
+
+    async def cancelled(turn: Turn[Toy]) -> None:
+        said.append(turn.state.name)
+        turn.ctx.say("Toy cancelled.")
+
+    steps = list(TOY.table.values())
+    own = Conversation("own", Toy, steps, finish=_finish, cancelled=cancelled)
+    plain_flow = Conversation("bare", Toy, steps, finish=_finish)
+    router = Router()
+    router.flow(own)
+    router.flow(plain_flow)
+
+    @router.command("own", "own", role=None)
+    async def start_own(ctx: Context, arg: str) -> None:
+        await own.start(ctx, Toy())
+
+    @router.command("bare", "bare", role=None)
+    async def start_bare(ctx: Context, arg: str) -> None:
+        await plain_flow.start(ctx, Toy())
+
+    @router.command("cancel", "cancel", role=None)
+    async def cancel(ctx: Context, arg: str) -> None:
+        flow = router.flows[ctx.state.flow] if ctx.state.flow else None
+        assert isinstance(flow, Conversation)
+        await flow.cancel(ctx, otherwise="Cancelled by the caller.")
+
+    p = Harness(db, router).person()
+    await p.say("/own")
+    await p.say("Amal")
+    assert [m.text for m in await p.say("/cancel")] == ["Toy cancelled."] and said == ["Amal"]
+    await p.say("/bare")
+    assert [m.text for m in await p.say("/cancel")] == ["Cancelled by the caller."]

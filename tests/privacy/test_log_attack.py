@@ -216,7 +216,7 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
 
             assert await her.say("/mydata"), "what is kept about her, shown to her"
             shown = await her.say("/forget")
-            await her.press("forget:1:confirm:yes", shown)
+            await her.tap("Yes, delete all", shown)
 
             check = await client.get(
                 "/webhook/whatsapp",

@@ -49,3 +49,14 @@ async def test_where_she_types_her_answer_numbers_are_hers() -> None:
         assert console.to_inbound(label).event is InboundEvent.BUTTON, label
     media = console.to_inbound("[photo]")
     assert media.event is InboundEvent.MESSAGE and media.media is not None
+
+
+async def test_invisible_marks_and_odd_digits_in_a_typed_choice() -> None:
+    """A right-to-left mark or a BOM around a number or a label is not part of it (the core's
+    one normaliser, `plain`); a superscript digit is no number and no crash."""
+    console, _ = await shown("Yes, keep it", "No", "Maybe")
+    for typed, payload in {"\u200f2": "p:2", "\ufeff3\u200e": "p:3", "\u200fNo": "p:2"}.items():
+        inbound = console.to_inbound(typed)
+        assert (inbound.event, inbound.payload) == (InboundEvent.BUTTON, payload), typed
+    for text in ("²", "٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢٢"):
+        assert console.to_inbound(text).event is InboundEvent.MESSAGE

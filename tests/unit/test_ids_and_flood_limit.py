@@ -91,3 +91,13 @@ def test_invisible_marks_do_not_hide_an_id_a_number_a_command_or_a_word() -> Non
     inbound = Inbound(ChannelName.TELEGRAM, "1", "1", text="\u200f/start CODE\u200f")
     assert inbound.command == ("start", "CODE")
     assert fold("نعم\u200f") == fold("نعم")
+
+
+def test_a_survey_number_is_read_through_the_normaliser() -> None:
+    from bot.core.surveys import Question, QuestionType, check_answer
+
+    age = Question("age", QuestionType.NUMBER, {"en": {"prompt": "Age?"}}, minimum=0)
+    assert check_answer(age, "\u200f25") == (25, None)
+    assert check_answer(age, "\ufeff2,5\u200e") == (2.5, None)
+    for text in ("nan", "inf", "-inf", "²"):
+        assert check_answer(age, text) == (None, "not_a_number"), text
