@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
-from bot.core.actors import NotAllowed
+from bot.core.actors import NotAllowed, audit
 from bot.core.callbacks import Callback
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
@@ -257,12 +257,13 @@ class Router:
                 return
             if not ctx.member.role.allows(command.role):
                 # Asking for a role's command is a coordinator/secretariat action too: logged.
-                await ctx.tx.audit_log.append(
-                    actor=f"member:{ctx.member.id}",
-                    action="command.refused",
-                    now=ctx.now,
-                    actor_member_id=ctx.member.id,
-                    details={"command": name, "role": ctx.member.role.value},
+                await audit(
+                    ctx.tx,
+                    ctx.actor,
+                    "command.refused",
+                    ctx.now,
+                    command=name,
+                    role=ctx.member.role.value,
                 )
                 ctx.say(ctx._("This command is not available to you."))
                 return
@@ -278,12 +279,13 @@ async def refuse(ctx: Context, kind: str, name: str) -> None:
     """Her role no longer allows this step or button: say so briefly and audit it (who, what
     kind, which flow or button; never her text). The caller ends the flow if it is hers."""
     if ctx.member is not None:
+        actor = ctx.actor
         await ctx.tx.audit_log.append(
-            actor=f"member:{ctx.member.id}",
+            actor=actor.label,
             action=f"{kind}.refused",
             now=ctx.now,
-            actor_member_id=ctx.member.id,
-            details={kind: name, "role": ctx.member.role.value},
+            actor_member_id=actor.member_id,
+            details={kind: name, "role": actor.role.value},
         )
     ctx.say(ctx._(NO_LONGER))
 

@@ -317,8 +317,14 @@ async def test_the_cancel_button_under_a_campaign_and_stale_buttons(harness: Har
 async def test_members_cannot_broadcast_and_flows_can_be_cancelled(harness: Harness) -> None:
     await coordinator_and_members(harness, MEMBERS)
     member = harness.person("1", "ar")
-    replies = await member.say("/campaign")
-    assert replies
+    [refused] = await member.say("/campaign")
+    assert refused.text == harness.catalogs.get("ar")("This command is not available to you.")
+    async with harness.store.transaction() as tx:
+        [entry] = await tx.audit_log.entries(limit=1)
+    assert (entry["action"], entry["details"]) == (
+        "command.refused",
+        {"command": "campaign", "role": "member"},
+    ), "the refusal is audited, never her words"
     async with harness.store.transaction() as tx:
         assert (await tx.members.get(ChannelName.TELEGRAM, "1")) is not None
     assert await campaigns(harness) == []
