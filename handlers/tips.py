@@ -26,11 +26,8 @@ from bot.core.router import Router
 from bot.core.spheres import SPHERE_BY_CODE, SPHERES
 from bot.core.tips import RateOutcome, TipView
 from bot.services import tips
-from bot.services.tips import ALL, Published, draft_from_update, draft_title
+from bot.services.tips import ALL, Published
 from handlers.common import command_text, sphere_labels
-
-# Kept importable from here for the moderation conversation, which drafts tips from updates.
-__all__ = ["draft_from_update", "draft_title", "register"]
 
 DRAFTS_WORD = "drafts"
 LARGEST = 10**9  # a button's number beyond any stored row's (and any database integer)
