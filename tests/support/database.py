@@ -137,9 +137,22 @@ async def _replay(url: str, schema: str, statements: list[_Statement]) -> None:
 
 
 async def _run(engine: AsyncEngine, statements: list[_Statement]) -> None:
+    """Replay `statements` in one transaction; those without parameters in as few round trips
+    as possible (asyncpg sends a script of several statements as one simple query)."""
     async with engine.begin() as connection:
-        for statement in statements:
-            await connection.exec_driver_sql(statement.sql, statement.parameters or ())
+        await connection.exec_driver_sql("SELECT 1")  # the transaction has begun
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        script: list[str] = []
+        for statement in [*statements, None]:
+            if statement is not None and not statement.parameters:
+                script.append(statement.sql)
+                continue
+            if script:
+                await driver.execute("\n;\n".join(script))
+                script.clear()
+            if statement is not None:
+                await connection.exec_driver_sql(statement.sql, statement.parameters)
 
 
 async def _fingerprint(connection: AsyncConnection, schema: str) -> list[str]:
