@@ -97,6 +97,8 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     result: Any = None
+    body: bytes = b""  # the request body as it arrived, to measure what the bot sends
+    content_type: str = ""
 
     @property
     def message_id(self) -> int:
@@ -301,7 +303,8 @@ class FakeBotApi:
         name = request.path_params["method"]
         params, files = await _params(request)
         handler = getattr(self, f"_m_{name.lower()}", None)
-        call = Call(name, params, files)
+        body, kind = await request.body(), request.headers.get("content-type", "")
+        call = Call(name, params, files, body=body, content_type=kind)
         recorded = False
         try:
             if handler is None:
@@ -575,7 +578,8 @@ def _chat(chat_id: int | str) -> dict[str, Any]:
 
 
 async def _params(request: Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Decode a Bot API request as PTB sends it: form-encoded or multipart, JSON-valued."""
+    """Decode a Bot API request as PTB sends it: a JSON object, or form-encoded or multipart
+    with JSON-encoded values."""
     raw: list[tuple[str, str]] = list(request.query_params.multi_items())
     files: dict[str, tuple[str, bytes]] = {}
     body = await request.body()
