@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
+from bot.channels.telegram import WireRequest
 from tests.fakes.server import ThreadedServer
 
 TOKEN = "123:fake"
@@ -280,10 +280,11 @@ class FakeBotApi:
         with self._lock:
             return [c.method for c in self.calls if c.method != "getUpdates"]
 
-    def request(self, **kwargs: Any) -> HTTPXRequest:
-        """A PTB request whose transport refuses any host but this machine."""
+    def request(self, **kwargs: Any) -> WireRequest:
+        """The bot's request class (what production sends), through a transport that refuses
+        any host but this machine."""
         transport = LocalOnlyTransport(self.refused)
-        return HTTPXRequest(httpx_kwargs={"transport": transport}, **kwargs)
+        return WireRequest(httpx_kwargs={"transport": transport}, **kwargs)
 
     def bot(self) -> Bot:
         """A PTB Bot pointed at this server, through the local-only transport."""
