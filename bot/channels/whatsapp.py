@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot.channels.wire import JSON_CONTENT_TYPE, json_body
 from bot.core.messages import (
     ChannelName,
     Inbound,
@@ -270,6 +271,8 @@ class WhatsAppChannel:
         self.url = f"{api_base.rstrip('/')}/{phone_number_id}/messages"
         self.media_url = f"{api_base.rstrip('/')}/{phone_number_id}/media"
         self.headers = {"Authorization": f"Bearer {token}"}
+        # Compact UTF-8 JSON, whatever httpx's own json= would write (0.27 spaces and escapes).
+        self.json_headers = {**self.headers, "Content-Type": JSON_CONTENT_TYPE}
 
     async def send(
         self, chat_id: str, message: Outbound, *, edit_message_id: str | None = None
@@ -393,7 +396,9 @@ class WhatsAppChannel:
 
     async def _post(self, body: dict[str, Any]) -> SendResult:
         try:
-            response = await self.client.post(self.url, json=body, headers=self.headers)
+            response = await self.client.post(
+                self.url, content=json_body(body), headers=self.json_headers
+            )
         except httpx.TransportError as error:
             # Once the request was written, a timeout or a dropped connection leaves it unknown
             # whether Meta took the message; before that (connect, pool) it surely did not.

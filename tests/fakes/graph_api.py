@@ -25,6 +25,7 @@ class FakeGraphApi:
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.bodies: list[tuple[str, bytes]] = []  # (content type, body) as they arrived
         self.refuse_with: dict[str, Any] | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +54,8 @@ class FakeGraphApi:
         if request.path_params["phone"] != PHONE_ID:
             return JSONResponse({"error": {"code": 100, "message": "unknown phone"}}, 400)
         body = await request.json()
+        with self._lock:
+            self.bodies.append((request.headers.get("content-type", ""), await request.body()))
         if self.refuse_with is not None:
             return JSONResponse({"error": self.refuse_with}, 400)
         with self._lock:

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
+from bot.channels.telegram import WireRequest
 from tests.fakes.server import ThreadedServer
 
 TOKEN = "123:fake"
@@ -97,6 +97,8 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     result: Any = None
+    body: bytes = b""  # the request body as it arrived, to measure what the bot sends
+    content_type: str = ""
 
     @property
     def message_id(self) -> int:
@@ -278,10 +280,11 @@ class FakeBotApi:
         with self._lock:
             return [c.method for c in self.calls if c.method != "getUpdates"]
 
-    def request(self, **kwargs: Any) -> HTTPXRequest:
-        """A PTB request whose transport refuses any host but this machine."""
+    def request(self, **kwargs: Any) -> WireRequest:
+        """The bot's request class (what production sends), through a transport that refuses
+        any host but this machine."""
         transport = LocalOnlyTransport(self.refused)
-        return HTTPXRequest(httpx_kwargs={"transport": transport}, **kwargs)
+        return WireRequest(httpx_kwargs={"transport": transport}, **kwargs)
 
     def bot(self) -> Bot:
         """A PTB Bot pointed at this server, through the local-only transport."""
@@ -301,7 +304,8 @@ class FakeBotApi:
         name = request.path_params["method"]
         params, files = await _params(request)
         handler = getattr(self, f"_m_{name.lower()}", None)
-        call = Call(name, params, files)
+        body, kind = await request.body(), request.headers.get("content-type", "")
+        call = Call(name, params, files, body=body, content_type=kind)
         recorded = False
         try:
             if handler is None:
@@ -575,7 +579,8 @@ def _chat(chat_id: int | str) -> dict[str, Any]:
 
 
 async def _params(request: Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Decode a Bot API request as PTB sends it: form-encoded or multipart, JSON-valued."""
+    """Decode a Bot API request as PTB sends it: a JSON object, or form-encoded or multipart
+    with JSON-encoded values."""
     raw: list[tuple[str, str]] = list(request.query_params.multi_items())
     files: dict[str, tuple[str, bytes]] = {}
     body = await request.body()
