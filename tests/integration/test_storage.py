@@ -713,3 +713,40 @@ async def test_a_fire_of_thousands_writes_each_recipient_once_in_her_language(
         again = await tx.campaigns.fire(campaign, "2026-12-03T09:00:00+00:00", now)
         count = (await tx.conn.execute(select(func.count()).select_from(outbox_t))).scalar()
     assert again is None and count == len(expected)
+
+
+async def test_members_created_together_are_as_if_created_one_by_one(store: SqlStore) -> None:
+    """The demo seed's bulk path: the same rows as `create`, ids never given again."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    async with store.transaction() as tx:
+        single = await tx.members.create(new_member("one", spheres=("media", "youth")), now)
+        many = [
+            new_member(f"many-{i}", spheres=("youth", "media", "youth")[: i % 3 + 1])
+            for i in range(2500)
+        ]
+        ids = await tx.members.create_many(many, now)
+        taken = await tx.members.taken(TG, ["one", "many-7", "many-2499", "nobody"])
+    assert taken == {"one", "many-7", "many-2499"}
+    assert len(set(ids)) == 2500 and min(ids) > single.id
+    async with store.transaction() as tx:
+        for member_id, new in zip(ids[:5] + ids[-5:], many[:5] + many[-5:], strict=True):
+            got = await tx.members.by_id(member_id)
+            assert got is not None and got.platform_id == new.platform_id
+            assert sorted(got.spheres) == sorted(set(new.spheres))
+            assert (got.locale, got.country, got.role, got.status) == (
+                single.locale,
+                single.country,
+                single.role,
+                MemberStatus.ACTIVE,
+            )
+            assert (got.joined_at, got.last_seen_at, got.consent_version) == (
+                single.joined_at,
+                single.last_seen_at,
+                single.consent_version,
+            )
+        last = await tx.members.by_id(ids[-1])
+        assert last is not None
+        await tx.members.erase(last)
+    async with store.transaction() as tx:
+        after = await tx.members.create(new_member("after"), now)
+    assert after.id > ids[-1]  # the erased highest id is not given again
