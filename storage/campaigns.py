@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
+    Executable,
     Integer,
     Select,
     String,
@@ -266,26 +268,26 @@ class CampaignRepository:
             )
             .order_by(member_t.c.id)
         )
-        result = await self.conn.execute(
-            insert(outbox_t).from_select(
-                [
-                    "idempotency_key",
-                    "campaign_id",
-                    "occurrence_id",
-                    "member_id",
-                    "channel",
-                    "priority",
-                    "text",
-                    "buttons",
-                    "status",
-                    "attempts",
-                    "next_attempt_at",
-                    "created_at",
-                ],
-                source,
-            )
+        statement = insert(outbox_t).from_select(
+            [
+                "idempotency_key",
+                "campaign_id",
+                "occurrence_id",
+                "member_id",
+                "channel",
+                "priority",
+                "text",
+                "buttons",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            source,
         )
-        return int(result.rowcount)
+        # In a thread on SQLite (on the loop, the statement would stall every other task for
+        # its whole length); awaited on PostgreSQL.
+        return await self.conn.run_sync(_rowcount, statement)
 
     async def _set_recipients(self, occurrence_id: int, recipients: int) -> None:
         await self.conn.execute(
@@ -408,6 +410,10 @@ class CampaignRepository:
             .group_by(outbox_t.c.last_error)
         )
         return {str(reason): int(n) for reason, n in rows}
+
+
+def _rowcount(connection: Connection, statement: Executable) -> int:
+    return int(connection.execute(statement).rowcount)
 
 
 def _campaign(row: Any) -> Campaign:
