@@ -223,7 +223,9 @@ class CampaignRepository:
         each resolved by the campaign's own fallbacks (`text_for`, `labels_for`).
         """
         audience = audience_query(campaign.audience).subquery()
-        locales = [row[0] for row in await self.conn.execute(select(audience.c.locale).distinct())]
+        # Both statements read the whole audience: in a thread on SQLite (on the loop, they
+        # would stall every other task for their whole length); awaited on PostgreSQL.
+        locales = await self.conn.run_sync(_column, select(audience.c.locale).distinct())
         if not locales:
             return 0
         locale = member_t.c.locale
@@ -285,8 +287,6 @@ class CampaignRepository:
             ],
             source,
         )
-        # In a thread on SQLite (on the loop, the statement would stall every other task for
-        # its whole length); awaited on PostgreSQL.
         return await self.conn.run_sync(_rowcount, statement)
 
     async def _set_recipients(self, occurrence_id: int, recipients: int) -> None:
@@ -410,6 +410,10 @@ class CampaignRepository:
             .group_by(outbox_t.c.last_error)
         )
         return {str(reason): int(n) for reason, n in rows}
+
+
+def _column(connection: Connection, statement: Select[Any]) -> list[Any]:
+    return list(connection.execute(statement).scalars())
 
 
 def _rowcount(connection: Connection, statement: Executable) -> int:
