@@ -292,31 +292,40 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
         await asyncio.sleep(1)
 
 
+SEED_CHUNK = 1000  # members written per batch of statements
+
+
 async def seed(app: App, members: int, channel: ChannelName) -> int:
     """N demo members across the alliance's countries, languages and spheres."""
     rng = random.Random(20261125)  # noqa: S311 - demo data, the same every time
     now = SystemClock().now()
     countries = app.settings.wasl.countries
     async with app.store.transaction() as tx:
-        for i in range(members):
-            pid = str(9_000_000_000 + i) if channel is ChannelName.TELEGRAM else f"demo-{i}"
-            if await tx.members.get(channel, pid) is not None:
-                continue
-            spheres = rng.sample([s.code for s in SPHERES], k=rng.randint(1, 3))
-            await tx.members.create(
-                NewMember(
-                    channel=channel,
-                    platform_id=pid,
-                    chat_id=pid,
-                    locale=rng.choice(SUPPORTED_LOCALES),
-                    country=rng.choice(countries),
-                    spheres=spheres,
-                    role=Role.MEMBER,
-                    consent_version="demo",
-                    consented_at=now,
-                ),
-                now,
-            )
+        for start in range(0, members, SEED_CHUNK):
+            pids = [
+                str(9_000_000_000 + i) if channel is ChannelName.TELEGRAM else f"demo-{i}"
+                for i in range(start, min(start + SEED_CHUNK, members))
+            ]
+            taken = await tx.members.taken(channel, pids)
+            news = []
+            for pid in pids:
+                if pid in taken:
+                    continue
+                spheres = rng.sample([s.code for s in SPHERES], k=rng.randint(1, 3))
+                news.append(
+                    NewMember(
+                        channel=channel,
+                        platform_id=pid,
+                        chat_id=pid,
+                        locale=rng.choice(SUPPORTED_LOCALES),
+                        country=rng.choice(countries),
+                        spheres=spheres,
+                        role=Role.MEMBER,
+                        consent_version="demo",
+                        consented_at=now,
+                    )
+                )
+            await tx.members.create_many(news, now)
         await tx.audit_log.append(
             actor="cli", action="demo.seeded", now=now, details={"members": members}
         )

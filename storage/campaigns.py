@@ -6,7 +6,21 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Integer,
+    Select,
+    String,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from bot.core.campaigns import (
     PRIORITY,
@@ -193,15 +207,94 @@ class CampaignRepository:
         occurrence_id = inserted.scalar_one_or_none()
         if occurrence_id is None:
             return None
-        members = (await self.conn.execute(audience_query(campaign.audience))).all()
-        messages = [
-            (m.id, m.channel, campaign.text_for(m.locale), campaign.labels_for(m.locale))
-            for m in members
-        ]
-        await self._enqueue(campaign, key, occurrence_id, messages, now)
+        recipients = await self._enqueue_audience(campaign, key, occurrence_id, now)
+        await self._set_recipients(occurrence_id, recipients)
         if campaign.schedule != "cron":
             await self.set_status(campaign.id, CampaignStatus.SENT, now)
-        return occurrence_id, len(messages)
+        return occurrence_id, recipients
+
+    async def _enqueue_audience(
+        self, campaign: Campaign, key: str, occurrence_id: int, now: datetime
+    ) -> int:
+        """One outbox row per recipient, written by the database in one INSERT … SELECT.
+
+        Nothing per member passes through Python, so memory stays flat whatever the audience
+        size. Her text and buttons are chosen by a CASE over the audience's few languages,
+        each resolved by the campaign's own fallbacks (`text_for`, `labels_for`).
+        """
+        audience = audience_query(campaign.audience).subquery()
+        # Both statements read the whole audience: in a thread on SQLite (on the loop, they
+        # would stall every other task for their whole length); awaited on PostgreSQL.
+        locales = await self.conn.run_sync(_column, select(audience.c.locale).distinct())
+        if not locales:
+            return 0
+        locale = member_t.c.locale
+        text_type = outbox_t.c.text.type
+        buttons_type = outbox_t.c.buttons.type
+
+        def buttons(loc: str) -> list[dict[str, str]]:
+            return [
+                {"label": label, "payload": payload} for label, payload in campaign.labels_for(loc)
+            ]
+
+        last, *others = sorted(locales)
+        text: Any = literal(campaign.text_for(last), text_type)
+        button_value: Any = literal(buttons(last), buttons_type)
+        if others:
+            text = case(
+                *((locale == loc, literal(campaign.text_for(loc), text_type)) for loc in others),
+                else_=text,
+            )
+            if campaign.buttons:
+                button_value = case(
+                    *((locale == loc, literal(buttons(loc), buttons_type)) for loc in others),
+                    else_=button_value,
+                )
+        when = outbox_t.c.created_at.type
+        source = (
+            audience_query(campaign.audience)
+            .with_only_columns(
+                literal(f"{campaign.id}:{key}:", outbox_t.c.idempotency_key.type)
+                + cast(member_t.c.id, String),
+                literal(campaign.id, Integer),
+                literal(occurrence_id, Integer),
+                member_t.c.id,
+                member_t.c.channel,
+                literal(PRIORITY[campaign.kind], Integer),
+                text,
+                button_value,
+                literal(OutboxStatus.PENDING, outbox_t.c.status.type),
+                literal(0, Integer),
+                literal(now, when),
+                literal(now, when),
+            )
+            .order_by(member_t.c.id)
+        )
+        statement = insert(outbox_t).from_select(
+            [
+                "idempotency_key",
+                "campaign_id",
+                "occurrence_id",
+                "member_id",
+                "channel",
+                "priority",
+                "text",
+                "buttons",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            source,
+        )
+        return await self.conn.run_sync(_rowcount, statement)
+
+    async def _set_recipients(self, occurrence_id: int, recipients: int) -> None:
+        await self.conn.execute(
+            update(occurrence_t)
+            .where(occurrence_t.c.id == occurrence_id)
+            .values(recipients=recipients)
+        )
 
     async def fire_personal(
         self,
@@ -260,8 +353,9 @@ class CampaignRepository:
     ) -> None:
         """One outbox row per (member id, channel, text, buttons), with idempotency keys."""
         priority = PRIORITY[campaign.kind]
-        rows = [
-            {
+
+        def row(member_id: int, channel: str, text: str, buttons: list[tuple[str, str]]) -> Any:
+            return {
                 "idempotency_key": f"{campaign.id}:{key}:{member_id}",
                 "campaign_id": campaign.id,
                 "occurrence_id": occurrence_id,
@@ -275,15 +369,11 @@ class CampaignRepository:
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for member_id, channel, text, buttons in messages
-        ]
-        for start in range(0, len(rows), CHUNK):
-            await self.conn.execute(insert(outbox_t), rows[start : start + CHUNK])
-        await self.conn.execute(
-            update(occurrence_t)
-            .where(occurrence_t.c.id == occurrence_id)
-            .values(recipients=len(rows))
-        )
+
+        for start in range(0, len(messages), CHUNK):
+            chunk = [row(*message) for message in messages[start : start + CHUNK]]
+            await self.conn.execute(insert(outbox_t), chunk)
+        await self._set_recipients(occurrence_id, len(messages))
 
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress:
         query = select(outbox_t.c.status, func.count()).group_by(outbox_t.c.status)
@@ -320,6 +410,14 @@ class CampaignRepository:
             .group_by(outbox_t.c.last_error)
         )
         return {str(reason): int(n) for reason, n in rows}
+
+
+def _column(connection: Connection, statement: Select[Any]) -> list[Any]:
+    return list(connection.execute(statement).scalars())
+
+
+def _rowcount(connection: Connection, statement: Executable) -> int:
+    return int(connection.execute(statement).rowcount)
 
 
 def _campaign(row: Any) -> Campaign:

@@ -47,6 +47,9 @@ _MEMBER_BY_PLATFORM_ID = select(member_t, _SPHERES).where(
 _MEMBER_BY_ID = select(member_t, _SPHERES).where(member_t.c.id == bindparam("member_id"))
 
 
+MANY = 1000  # platform ids per IN list
+
+
 class MemberRepository:
     """The `Members` port on SQL."""
 
@@ -94,7 +97,64 @@ class MemberRepository:
         assert member is not None
         return member
 
-    async def _next_member_id(self) -> int:
+    async def taken(self, channel: ChannelName, platform_ids: Sequence[str]) -> set[str]:
+        """Which of these platform ids already belong to a member on `channel`."""
+        found: set[str] = set()
+        for start in range(0, len(platform_ids), MANY):
+            rows = await self.conn.execute(
+                select(member_t.c.platform_id).where(
+                    member_t.c.channel == channel.value,
+                    member_t.c.platform_id.in_(platform_ids[start : start + MANY]),
+                )
+            )
+            found.update(pid for (pid,) in rows)
+        return found
+
+    async def create_many(self, news: Sequence[NewMember], now: datetime) -> list[int]:
+        """Like `create` for each, in a few statements whatever their number (a demo seed).
+
+        Returns their ids, in order.
+        """
+        if not news:
+            return []
+        rows = [
+            {
+                "channel": new.channel.value,
+                "platform_id": new.platform_id,
+                "chat_id": new.chat_id,
+                "locale": new.locale,
+                "country": new.country,
+                "role": new.role.value,
+                "status": MemberStatus.ACTIVE.value,
+                "consent_version": new.consent_version,
+                "consented_at": new.consented_at,
+                "joined_at": now,
+                "last_seen_at": now,
+                "record_key": record_key(),
+            }
+            for new in news
+        ]
+        if self._sqlite:
+            first = await self._next_member_id(len(rows))
+            ids = list(range(first, first + len(rows)))
+            for member_id, row in zip(ids, rows, strict=True):
+                row["id"] = member_id
+            await self.conn.execute(insert(member_t), rows)
+        else:
+            result = await self.conn.execute(
+                insert(member_t).returning(member_t.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [member_id for (member_id,) in result]
+        spheres = [
+            {"member_id": member_id, "sphere": sphere}
+            for member_id, new in zip(ids, news, strict=True)
+            for sphere in sorted(set(new.spheres))
+        ]
+        if spheres:
+            await self.conn.execute(insert(sphere_t), spheres)
+        return ids
+
+    async def _next_member_id(self, count: int = 1) -> int:
         """SQLite gives a deleted highest id again: count past every id ever given instead, so
         a stale reference to an erased member can never point to someone new."""
         highest = (await self.conn.execute(select(func.max(member_t.c.id)))).scalar() or 0
@@ -104,9 +164,10 @@ class MemberRepository:
             )
         ).scalar() or 0
         next_id = max(highest, given) + 1
-        statement = self._upsert(id_counter_t).values(name="member", last=next_id)
+        last = next_id + count - 1  # `count` ids reserved at once
+        statement = self._upsert(id_counter_t).values(name="member", last=last)
         await self.conn.execute(
-            statement.on_conflict_do_update(index_elements=["name"], set_={"last": next_id})
+            statement.on_conflict_do_update(index_elements=["name"], set_={"last": last})
         )
         return next_id
 

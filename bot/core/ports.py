@@ -116,6 +116,10 @@ class Members(Protocol):
 
     async def create(self, new: NewMember, now: datetime) -> Member: ...
 
+    async def taken(self, channel: ChannelName, platform_ids: Sequence[str]) -> set[str]: ...
+
+    async def create_many(self, news: Sequence[NewMember], now: datetime) -> list[int]: ...
+
     async def save(self, member: Member, *, spheres_changed: bool = True) -> None:
         """Write back locale, country, role, status, timezone, last seen (and spheres)."""
 

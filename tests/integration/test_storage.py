@@ -18,7 +18,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Connection, Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, NewCampaign
+from bot.core.campaigns import (
+    PRIORITY,
+    Audience,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    NewCampaign,
+)
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState, Member, MemberStatus, NewMember, Role
@@ -588,3 +595,158 @@ async def test_the_erasure_scan_sees_every_table(store: SqlStore, clock: FixedCl
         member_columns
     )
     assert ("campaign", "created_by") in member_columns  # found by its foreign key
+
+
+async def test_a_fire_of_thousands_writes_each_recipient_once_in_her_language(
+    store: SqlStore,
+) -> None:
+    """The set-based fire: the rows the per-member code wrote, and a re-fire adds none."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    locales = ("ar", "fr", "en", "ku", "es")  # fr has an empty text; ku and es have none
+    countries = ("IQ", "SY", "YE", "LY", None)
+    roles = (Role.MEMBER, Role.MEMBER, Role.COORDINATOR, Role.ADMIN)
+    statuses = (MemberStatus.ACTIVE,) * 5 + (MemberStatus.PAUSED, MemberStatus.UNREACHABLE)
+    rows = [
+        {
+            "channel": (TG if i % 3 else ChannelName.WHATSAPP).value,
+            "platform_id": f"fire-{i}",
+            "chat_id": f"fire-{i}",
+            "locale": locales[i % 5],
+            "country": countries[i % 4 if i % 11 else 4],
+            "role": roles[i % 4].value,
+            "status": statuses[i % 7].value,
+            "consent_version": "v1",
+            "consented_at": now,
+            "joined_at": now,
+            "last_seen_at": now,
+        }
+        for i in range(3000)
+    ]
+    async with store.transaction() as tx:
+        await tx.conn.execute(insert(member_t), rows)
+        ids = {
+            pid: member_id
+            for member_id, pid in await tx.conn.execute(
+                select(member_t.c.id, member_t.c.platform_id)
+            )
+        }
+        spheres = [
+            {"member_id": ids[f"fire-{i}"], "sphere": sphere}
+            for i in range(3000)
+            for sphere in (("youth",) if i % 2 else ("media", "youth") if i % 5 else ("media",))
+        ]
+        await tx.conn.execute(insert(sphere_t), spheres)
+        excluded = (ids["fire-7"], ids["fire-14"], ids["fire-28"])
+        campaign = await tx.campaigns.create(
+            NewCampaign(
+                kind=CampaignKind.ALERT,
+                status=CampaignStatus.SCHEDULED,
+                title="many",
+                texts={"ar": "نص", "fr": "", "en": "text"},
+                default_locale="ar",
+                audience=Audience(
+                    countries=("IQ", "SY", "YE"),
+                    roles=(Role.MEMBER.value, Role.COORDINATOR.value),
+                    spheres=("youth",),
+                    exclude=excluded,
+                ),
+                schedule="cron",
+                cron="0 9 * * *",
+                created_by=None,
+                buttons=[
+                    CampaignButton({"ar": "نعم", "fr": "Oui"}, "yes"),
+                    CampaignButton({"en": "No"}, "no"),
+                ],
+            ),
+            now,
+        )
+        fired = await tx.campaigns.fire(campaign, "2026-12-03T09:00:00+00:00", now)
+    expected = {}
+    for i, row in enumerate(rows):
+        member_id = ids[row["platform_id"]]
+        if (
+            row["status"] == "active"
+            and row["country"] in ("IQ", "SY", "YE")
+            and row["role"] in ("member", "coordinator")
+            and i % 2 + (i % 5 != 0) > 0  # youth among her spheres
+            and member_id not in excluded
+        ):
+            expected[member_id] = (
+                f"{campaign.id}:2026-12-03T09:00:00+00:00:{member_id}",
+                row["channel"],
+                campaign.text_for(str(row["locale"])),
+                [{"label": lb, "payload": p} for lb, p in campaign.labels_for(str(row["locale"]))],
+            )
+    assert 1000 < len(expected) < 3000
+    assert fired is not None and fired[1] == len(expected)
+    columns = (
+        outbox_t.c.id,
+        outbox_t.c.member_id,
+        outbox_t.c.idempotency_key,
+        outbox_t.c.channel,
+        outbox_t.c.text,
+        outbox_t.c.buttons,
+        outbox_t.c.campaign_id,
+        outbox_t.c.occurrence_id,
+        outbox_t.c.priority,
+        outbox_t.c.status,
+        outbox_t.c.attempts,
+        outbox_t.c.next_attempt_at,
+        outbox_t.c.created_at,
+        outbox_t.c.chat_id,
+    )
+    async with store.transaction() as tx:
+        written = (await tx.conn.execute(select(*columns).order_by(outbox_t.c.id))).all()
+        progress = await tx.campaigns.progress(campaign.id, fired[0])
+    assert [r.member_id for r in written] == sorted(expected)  # in member order, once each
+    assert {
+        r.member_id: (r.idempotency_key, r.channel, r.text, r.buttons) for r in written
+    } == expected
+    assert {"نص", "text"} == {r.text for r in written}  # fr's empty text fell back to ar
+    assert {
+        (r.campaign_id, r.occurrence_id, r.priority, r.status, r.attempts, r.chat_id)
+        for r in written
+    } == {(campaign.id, fired[0], PRIORITY[CampaignKind.ALERT], "pending", 0, None)}
+    assert {(r.next_attempt_at, r.created_at) for r in written} == {(now, now)}
+    assert progress.total == len(expected)
+    async with store.transaction() as tx:
+        again = await tx.campaigns.fire(campaign, "2026-12-03T09:00:00+00:00", now)
+        count = (await tx.conn.execute(select(func.count()).select_from(outbox_t))).scalar()
+    assert again is None and count == len(expected)
+
+
+async def test_members_created_together_are_as_if_created_one_by_one(store: SqlStore) -> None:
+    """The demo seed's bulk path: the same rows as `create`, ids never given again."""
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    async with store.transaction() as tx:
+        single = await tx.members.create(new_member("one", spheres=("media", "youth")), now)
+        many = [
+            new_member(f"many-{i}", spheres=("youth", "media", "youth")[: i % 3 + 1])
+            for i in range(2500)
+        ]
+        ids = await tx.members.create_many(many, now)
+        taken = await tx.members.taken(TG, ["one", "many-7", "many-2499", "nobody"])
+    assert taken == {"one", "many-7", "many-2499"}
+    assert len(set(ids)) == 2500 and min(ids) > single.id
+    async with store.transaction() as tx:
+        for member_id, new in zip(ids[:5] + ids[-5:], many[:5] + many[-5:], strict=True):
+            got = await tx.members.by_id(member_id)
+            assert got is not None and got.platform_id == new.platform_id
+            assert sorted(got.spheres) == sorted(set(new.spheres))
+            assert (got.locale, got.country, got.role, got.status) == (
+                single.locale,
+                single.country,
+                single.role,
+                MemberStatus.ACTIVE,
+            )
+            assert (got.joined_at, got.last_seen_at, got.consent_version) == (
+                single.joined_at,
+                single.last_seen_at,
+                single.consent_version,
+            )
+        last = await tx.members.by_id(ids[-1])
+        assert last is not None
+        await tx.members.erase(last)
+    async with store.transaction() as tx:
+        after = await tx.members.create(new_member("after"), now)
+    assert after.id > ids[-1]  # the erased highest id is not given again

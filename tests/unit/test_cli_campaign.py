@@ -4,6 +4,7 @@ preview, a confirmation unless --yes, and a second approval above the threshold.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,25 @@ def test_scheduled_nobody_and_cancel(
     assert "cancelled #1" in capsys.readouterr().out
     assert main(["campaign", "cancel", "1"]) == 1
     assert "no campaign #1 to cancel" in capsys.readouterr().err
+
+
+def test_demo_seed_again_adds_only_the_members_missing(database: Path) -> None:
+    """The bulk seed skips the members already there and draws the others as before."""
+
+    def members() -> list[tuple[object, ...]]:
+        with sqlite3.connect(database) as db:
+            return db.execute(
+                "SELECT m.id, m.platform_id, m.locale, m.country, m.status,"
+                " group_concat(s.sphere) FROM member m JOIN member_sphere s"
+                " ON s.member_id = m.id GROUP BY m.id ORDER BY m.id"
+            ).fetchall()
+
+    first = members()
+    assert len(first) == 6 and len({row[1] for row in first}) == 6
+    assert main(["demo", "seed", "--members", "10"]) == 0
+    again = members()
+    assert again[:6] == first  # the six are untouched
+    assert [row[0] for row in again] == list(range(1, 11))
+    assert {row[4] for row in again} == {"active"}
+    # the four new ones draw what the first four did: skipping consumes no random draw
+    assert [row[2:4] for row in again[6:]] == [row[2:4] for row in first[:4]]
