@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -78,16 +85,66 @@ def alembic_config() -> Config:
     return config
 
 
+# Several workers may start at once on one database: each migrates, one at a time. The key is
+# per schema (tests run many schemas in one database), the same for every worker. A transaction
+# lock: PostgreSQL lets go of it at commit or rollback, so no pooled connection keeps it.
+_MIGRATION_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtext('wasl-migrate:' || current_schema()))"
+)
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (the only way tables are created)."""
-    async with engine.begin() as connection:
+    """Bring the schema to `revision` (the only way tables are created).
+
+    Safe when several processes start together: on PostgreSQL the upgrade waits for an advisory
+    lock taken in its own transaction; on a SQLite file for an exclusive `flock` on
+    `<database>.migrate`. The one that waited then finds the schema at head and does nothing.
+    """
+    async with _file_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(_MIGRATION_LOCK)
         await connection.run_sync(_upgrade, revision)
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """An exclusive lock on a file beside a SQLite database (the kernel releases it if the
+    process dies); nothing on PostgreSQL or for an in-memory database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    if "mode=memory" in str(engine.url):
+        yield
+        return
+    fd = os.open(f"{database}.migrate", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+def head_revision() -> str:
+    """The revision the migrations bring a schema to."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None when it was never migrated."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
