@@ -6,17 +6,21 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot import cli_campaign, cli_content, cli_report
-from bot.app import App, build_app, setup_logging
 from bot.cli_args import country_code, invite_lifetime, invite_uses, record_id
-from bot.config import Settings
 from bot.core import keys
 from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.invites import DEFAULT_LIFETIME
 from bot.core.models import Role
-from bot.services import invitations, members
+
+# What only a command that opens the database needs is imported there, not here: `wasl --help`
+# and `wasl secret generate` load no database driver, migrations, services or channels.
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Settings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,7 +33,12 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="webhooks, the dashboard and /healthz")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: exit 0 when the schema is up to date, 1 when it is not",
+    )
 
     invite = sub.add_parser("invite", help="invitations").add_subparsers(
         dest="action", required=True
@@ -76,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secret":
         print(keys.generate())
         return 0
+    from bot.app import setup_logging
+    from bot.config import Settings
+
     settings = Settings()
     # The terminal bot shares the screen with the conversation: only warnings and worse there.
     quiet = args.command == "chat" or (args.command == "run" and not settings.telegram.enabled)
@@ -84,7 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal is not None:
         print(refusal, file=sys.stderr)
         return 2
+    refusal = no_channel_refusal(settings, args.command)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     try:
+        if args.command == "migrate" and args.check:
+            return asyncio.run(check_schema(settings))
         if args.command == "run":
             return run(settings)
         return asyncio.run(_async_main(args, settings))
@@ -113,6 +131,43 @@ def secret_key_refusal(settings: Settings, command: str) -> str | None:
     return None
 
 
+def no_channel_refusal(settings: Settings, command: str) -> str | None:
+    """Why `run` must not start, or None. With no channel set, `run` opens the terminal bot,
+    which is only of use to someone at a terminal: a deployment that forgot its token (a
+    service, a container: standard input is not a terminal) stops at once and says so."""
+    if command != "run" or settings.telegram.enabled or settings.whatsapp.enabled:
+        return None
+    if sys.stdin is not None and sys.stdin.isatty():
+        return None
+    return (
+        "wasl: no channel is set: set TELEGRAM_BOT_TOKEN (or WHATSAPP_ACCESS_TOKEN and "
+        "WHATSAPP_PHONE_NUMBER_ID); standard input is not a terminal, so the terminal bot "
+        "(`wasl chat`) does not start."
+    )
+
+
+async def check_schema(settings: Settings) -> int:
+    """`wasl migrate --check`: 0 when the schema is at head, else 1 and one line saying
+    where it is and where it should be. Changes nothing."""
+    from storage.engine import current_revision, head_revision, make_engine
+
+    engine = make_engine(settings.database.database_url)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if current == head:
+        print(f"database is up to date (revision {head})")
+        return 0
+    print(
+        f"wasl: the database is at revision {current or 'none (empty)'}, the code needs "
+        f"{head}: run `wasl migrate`",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def run(settings: Settings) -> int:
     """WhatsApp (and Telegram) through the web server when WhatsApp or the dashboard's public
     URL is set; Telegram alone when only its token is set (polling, or its webhook); otherwise
@@ -120,6 +175,7 @@ def run(settings: Settings) -> int:
     if settings.whatsapp.enabled or (settings.telegram.enabled and settings.wasl.public_url):
         return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
+        from bot.app import build_app
         from bot.bootstrap import run_telegram
 
         app = build_app(settings)
@@ -139,6 +195,7 @@ async def _migrate_only(app: App) -> None:
 
 async def _run_web(settings: Settings) -> int:
     """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
+    from bot.app import build_app
     from bot.bootstrap import serve
 
     app = build_app(settings)
@@ -159,6 +216,8 @@ async def _run_web(settings: Settings) -> int:
 
 
 async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_app
+
     app = build_app(settings)
     try:
         await app.migrate()
@@ -194,6 +253,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def create_invite(app: App, args: argparse.Namespace) -> None:
+    from bot.services import invitations
+
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         invite = await invitations.create(
@@ -216,6 +277,8 @@ async def create_invite(app: App, args: argparse.Namespace) -> None:
 
 async def list_invites(app: App) -> None:
     """Every invitation, newest first: the full code (the operator revokes with it)."""
+    from bot.services import invitations
+
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         found = await invitations.every(tx, CLI)
@@ -232,6 +295,8 @@ async def list_invites(app: App) -> None:
 
 
 async def revoke_invite(app: App, code: str) -> int:
+    from bot.services import invitations
+
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         done = await invitations.revoke(tx, CLI, now, code=code)
@@ -247,6 +312,8 @@ async def revoke_invite(app: App, code: str) -> int:
 
 async def change_role(app: App, args: argparse.Namespace) -> int:
     """`wasl role grant|revoke`: through the members service (checked and audited there)."""
+    from bot.services import members
+
     now = SystemClock().now()
     async with app.store.transaction() as tx:
         try:
@@ -267,6 +334,8 @@ async def change_role(app: App, args: argparse.Namespace) -> int:
 async def list_members(app: App, args: argparse.Namespace) -> None:
     """Members by id, so that `wasl role grant --member ID` can be used: role, country,
     language, status and channel; never a platform id or a phone number."""
+    from bot.services import members
+
     async with app.store.transaction() as tx:
         found = await members.list_members(
             tx, CLI, role=Role(args.role) if args.role else None, country=args.country

@@ -8,11 +8,10 @@ import random
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.app import App
 from bot.cli_args import bounded, record_id
 from bot.core.actors import CLI
 from bot.core.campaigns import Audience, CampaignKind, CampaignStatus, Progress, check_texts
@@ -24,6 +23,9 @@ from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
 from bot.services import campaigns as service
 from bot.services.campaigns import Draft, progress_text
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 
 class CampaignInputError(ValueError):

@@ -16,12 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.app import App
 from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
@@ -31,6 +30,9 @@ from bot.core.surveys import SurveyDefinition, SurveyError
 from bot.core.surveys import parse_definition as parse_survey
 from bot.core.tips import MAX_BODY, MAX_TITLE, SLUG, TipDefinition, TipText
 from bot.services import tips as tip_service
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 EXIT_INVALID = 2
 MAX_SOURCE = 300  # the tip.source column

@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.app import App
 from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.i18n import Translator
@@ -29,6 +28,9 @@ from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
 from bot.services import reports
 from bot.services.reports import Ask, Limits, ReportError
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 Renderer = Callable[[Report, Translator], bytes | str]
 FORMATS: dict[str, Renderer] = {
