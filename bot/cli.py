@@ -85,21 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secret":
         print(keys.generate())
         return 0
-    from bot.app import setup_logging
     from bot.config import Settings
 
     settings = Settings()
+    refusal = secret_key_refusal(settings, args.command) or no_channel_refusal(
+        settings, args.command
+    )
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
+    from bot.app import setup_logging
+
     # The terminal bot shares the screen with the conversation: only warnings and worse there.
     quiet = args.command == "chat" or (args.command == "run" and not settings.telegram.enabled)
     setup_logging("WARNING" if quiet else settings.wasl.log_level, settings)
-    refusal = secret_key_refusal(settings, args.command)
-    if refusal is not None:
-        print(refusal, file=sys.stderr)
-        return 2
-    refusal = no_channel_refusal(settings, args.command)
-    if refusal is not None:
-        print(refusal, file=sys.stderr)
-        return 2
     try:
         if args.command == "migrate" and args.check:
             return asyncio.run(check_schema(settings))

@@ -1,7 +1,9 @@
-"""The terminal bot, as a newcomer meets it: `wasl run` with no token, lines piped in."""
+"""The terminal bot, as a newcomer meets it: `wasl run` with no token, at a terminal."""
 
 from __future__ import annotations
 
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -30,15 +32,68 @@ def wasl(tmp_path: Path, *command: str, lines: str = "", **settings: str) -> str
     return done.stdout + done.stderr
 
 
+def at_a_terminal(tmp_path: Path, *command: str, lines: str, **settings: str) -> str:
+    """`python -m bot COMMAND` with a terminal (a pseudo-terminal) as standard input, as
+    `make run` has: `lines` typed on it, then Ctrl-D; its output."""
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *command],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env=bot_env(tmp_path, **settings),
+        )
+        os.close(terminal)
+        terminal = -1
+        # Typed ahead, as fast typing is (the echo back to `controller` is far from filling it).
+        os.write(controller, (lines + "\x04").encode())
+        out, _ = process.communicate(timeout=120)
+    finally:
+        if terminal != -1:
+            os.close(terminal)
+        os.close(controller)
+    text = out.decode(errors="replace")
+    assert process.returncode == 0, text
+    return text
+
+
 def test_run_without_a_token_opens_the_terminal_bot_and_she_can_join(tmp_path: Path) -> None:
     typed = "3\nJ'accepte\n1\n1\n5\nTerminé\n/mydata\n"  # by number and by label
-    out = wasl(tmp_path, "run", lines=typed, WASL_OPEN_JOIN="true")
+    out = at_a_terminal(tmp_path, "run", lines=typed, WASL_OPEN_JOIN="true")
     assert "No TELEGRAM_BOT_TOKEN set: starting the terminal bot" in out
     assert "Welcome to Wasl" in out and "  1. English" in out
     assert "Bienvenue dans l’alliance" in out, "J'accepte typed with a plain apostrophe"
     # French puts a no-break space before a colon; the spheres come in the checklist's order.
     assert "Domaines\u00a0: Déradicaliser les jeunes, Violences aux femmes" in out
     assert "Ce que Wasl conserve sur vous" in out
+
+
+def test_run_without_a_channel_and_without_a_terminal_stops_at_once_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """A service or a container that forgot its token: standard input is not a terminal. The
+    terminal bot used to start there, read nothing and exit 0 after seconds, saying nothing."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=bot_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = done.stderr.strip()
+    assert said.count("\n") == 0 and "Traceback" not in said, said
+    assert "TELEGRAM_BOT_TOKEN" in said and "WHATSAPP_ACCESS_TOKEN" in said
+    assert "starting the terminal bot" not in done.stdout + done.stderr
+    assert not (tmp_path / "e2e.db").exists(), "stopped before opening the database"
+    print(f"wasl run without a channel nor a terminal stopped after {took:.2f}s")
 
 
 def test_a_number_she_is_asked_to_type_is_not_taken_for_a_button(tmp_path: Path) -> None:
