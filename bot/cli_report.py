@@ -120,7 +120,8 @@ def calendar_period(args: argparse.Namespace, today: date) -> CalendarPeriod:
 
 
 class Progress:
-    """A progress bar on standard error, shown only once the work has taken over a second."""
+    """Progress on standard error, shown only once the work has taken over a second: a bar
+    redrawn in place on a terminal; elsewhere (a log, a pipe) one plain line per stage."""
 
     def __init__(
         self,
@@ -136,6 +137,8 @@ class Progress:
         self.clock = clock
         self.done = 0
         self.drawn = False
+        self.terminal = _is_terminal(self.stream)
+        self._said = -1  # the last stage written as a plain line
         self._started = 0.0
         self._ticker: asyncio.Task[None] | None = None
 
@@ -151,7 +154,8 @@ class Progress:
             if exc[0] is None:
                 self.done = len(self.stages)
                 self.draw()
-            self.stream.write("\n")
+            if self.terminal:
+                self.stream.write("\n")
             self.stream.flush()
 
     def step(self) -> None:
@@ -173,12 +177,25 @@ class Progress:
         filled = round(width * self.done / total)
         stage = self.stages[min(self.done, total - 1)] if self.done < total else "done"
         elapsed = self.clock() - self._started
+        self.drawn = True
+        if not self.terminal:
+            if self._said != self.done:  # a line per stage, not one per tick
+                self._said = self.done
+                self.stream.write(f"report: {self.done}/{total} {stage} {elapsed:.1f}s\n")
+                self.stream.flush()
+            return
         self.stream.write(
             f"\r[{'█' * filled}{'░' * (width - filled)}] {self.done}/{total} {stage:<20} "
             f"{elapsed:4.1f}s"
         )
         self.stream.flush()
-        self.drawn = True
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 async def build(app: App, args: argparse.Namespace, _: Translator, fmt: str = "csv") -> Report:
@@ -203,14 +220,30 @@ async def build(app: App, args: argparse.Namespace, _: Translator, fmt: str = "c
 
 
 def output_format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
-    suffix = Path(args.out).suffix.lower().lstrip(".")
-    return suffix if suffix in FORMATS else "csv"
+    """--format, else the extension of --out, else csv. UsageError when the extension names
+    another format or none Wasl writes (`--out x.pdf` must not quietly hold a CSV)."""
+    suffix = "" if args.out == "-" else Path(args.out).suffix.lower().lstrip(".")
+    if not suffix:
+        return str(args.format or "csv")
+    if args.format and suffix != args.format:
+        raise UsageError(
+            f"--out {args.out} ends in .{suffix} but --format is {args.format}: "
+            f"name the file .{args.format}, or leave --format out"
+        )
+    if suffix not in FORMATS:
+        raise UsageError(
+            f"--out {args.out}: .{suffix} is not a format reports are written in "
+            f"({', '.join(sorted(FORMATS))})"
+        )
+    return suffix
 
 
 async def run(app: App, args: argparse.Namespace) -> int:
-    fmt = output_format(args)
+    try:
+        fmt = output_format(args)
+    except UsageError as error:
+        print(f"no report: {error}", file=sys.stderr)
+        return 2
     if args.out == "-" and fmt in ("xlsx", "png"):
         print(f"not written: {fmt} is a binary format, give a file with --out", file=sys.stderr)
         return 2

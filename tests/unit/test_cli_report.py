@@ -147,6 +147,13 @@ def test_counts_over_time_come_for_whole_calendar_periods_only(
     assert "Iraq" in Path(out).read_text(encoding="utf-8-sig")
 
 
+class Terminal(io.StringIO):
+    """Standard error when it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 async def test_progress_shows_only_after_a_second() -> None:
     ticks = iter([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     quiet = io.StringIO()
@@ -154,10 +161,45 @@ async def test_progress_shows_only_after_a_second() -> None:
         progress.step()
         progress.step()
     assert quiet.getvalue() == ""
-    slow = io.StringIO()
+    slow = Terminal()
     times = iter([0.0, 1.5, 2.0, 2.5, 3.0])
     async with Progress(("counting", "writing"), slow, clock=lambda: next(times)) as progress:
         progress.step()
     shown = slow.getvalue()
     assert "1/2 writing" in shown and "2/2 done" in shown and shown.endswith("\n")
     assert "█" in shown
+
+
+async def test_progress_off_a_terminal_is_plain_lines_one_per_stage() -> None:
+    """In a log or a pipe a redrawn bar is a heap of carriage returns: plain lines instead,
+    one per stage however often the ticker fires."""
+    times = iter([0.0, 1.5, 1.6, 1.7, 2.0, 2.5, 3.0, 3.5])
+    log = io.StringIO()
+    async with Progress(("counting", "writing"), log, clock=lambda: next(times)) as progress:
+        progress.step()
+        progress._draw_if_due()  # the ticker, again in the same stage
+        progress._draw_if_due()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and "█" not in log.getvalue()
+    assert lines == ["report: 1/2 writing 1.6s", "report: 2/2 done 2.5s"], lines
+
+
+def test_an_out_file_whose_extension_is_not_the_format_is_refused(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["report", "survey", "pulse-cli"]
+    pdf = tmp_path / "x.pdf"
+    assert main([*base, "--out", str(pdf)]) == 2
+    said = capsys.readouterr().err
+    assert ".pdf is not a format" in said and "csv" in said
+    assert not pdf.exists()
+    mixed = tmp_path / "x.csv"
+    assert main([*base, "--format", "xlsx", "--out", str(mixed)]) == 2
+    assert "--format is xlsx" in capsys.readouterr().err
+    assert not mixed.exists()
+    upper = tmp_path / "X.XLSX"  # the format from the name, whatever its case
+    assert main([*base, "--out", str(upper)]) == 0
+    assert upper.read_bytes()[:2] == b"PK"
+    bare = tmp_path / "results"  # no extension: --format, else csv
+    assert main([*base, "--format", "md", "--out", str(bare)]) == 0
+    assert bare.read_text(encoding="utf-8").startswith("#")
