@@ -271,6 +271,9 @@ def progress_bar(progress: Progress, width: int = 30) -> str:
 
 async def show(app: App, campaign_id: int, *, follow: bool) -> int:
     _ = app.catalogs.get("en")
+    # Redrawn in place on a terminal; in a log or a pipe, a plain line each time it changes.
+    terminal = sys.stdout.isatty()
+    shown_line = ""
     while True:
         async with app.store.transaction() as tx:
             shown = await service.show(tx, CLI, campaign_id)
@@ -290,7 +293,12 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
             for reason, n in reasons.items():
                 print(f"  {n:>6}  {reason}")
             return 0
-        print("\r" + line.replace("\n", " · "), end="", flush=True)
+        line = line.replace("\n", " · ")
+        if terminal:
+            print("\r" + line, end="", flush=True)
+        elif line != shown_line:
+            print(line, flush=True)
+        shown_line = line
         await asyncio.sleep(1)
 
 

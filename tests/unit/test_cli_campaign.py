@@ -143,3 +143,29 @@ def test_demo_seed_again_adds_only_the_members_missing(database: Path) -> None:
     assert {row[4] for row in again} == {"active"}
     # the four new ones draw what the first four did: skipping consumes no random draw
     assert [row[2:4] for row in again[6:]] == [row[2:4] for row in first[:4]]
+
+
+def test_follow_off_a_terminal_prints_plain_lines_only_when_they_change(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`show --follow` into a log or a pipe: no carriage returns, and a line only when the
+    progress changed (nothing delivers here, so it stays the same: one line)."""
+    assert main([*CREATE, "--yes"]) == 0
+    capsys.readouterr()
+    real_sleep = asyncio.sleep
+    waits: list[float] = []
+
+    async def three_seconds(delay: float, *args: object) -> object:
+        if delay == 1:  # the follow loop's pause: stop it, as Ctrl-C would, after three
+            waits.append(delay)
+            if len(waits) == 3:
+                raise KeyboardInterrupt
+        return await real_sleep(0, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", three_seconds)
+    assert main(["campaign", "show", "1", "--follow"]) == 130
+    out = capsys.readouterr().out
+    assert len(waits) == 3, "it followed for three rounds"
+    assert "\r" not in out
+    assert out.count("Sent 0 of 6") == 1, out
+    assert out.endswith("\n")
