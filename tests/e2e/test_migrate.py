@@ -103,7 +103,8 @@ def test_concurrent_upgrades_in_one_process_wait_for_each_other(fresh_postgres: 
     async def three() -> None:
         engines = [make_engine(fresh_postgres) for _ in range(3)]
         try:
-            await asyncio.gather(*(migrate(engine) for engine in engines))
+            # Bounded: without the lock they collide (or wait on each other's types forever).
+            await asyncio.wait_for(asyncio.gather(*(migrate(e) for e in engines)), timeout=120)
         finally:
             for engine in engines:
                 await engine.dispose()
