@@ -341,7 +341,8 @@ async def uninterrupted(
 
 
 def child(db: str, api_base: str, concurrency: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", db, api_base]
+    script = os.environ.get("BENCH_CHILD", str(Path(__file__).resolve()))  # a traced child
+    command = [sys.executable, script, "--child", db, api_base]
     command += ["--concurrency", str(concurrency)]
     return subprocess.Popen(command, cwd=ROOT)  # noqa: S603
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ class Margin:
     """The safety added to the platform's window: wider after a 429, slowly narrower when clean."""
 
     def __init__(
-        self, start: float = 0.02, least: float = 0.004, most: float = 0.25, narrow: float = 0.003
+        self, start: float = 0.02, least: float = 0.004, most: float = 0.25, narrow: float = 0.01
     ) -> None:
         self.value = start
         self.least = least
@@ -88,7 +89,7 @@ class Margin:
         self.narrow = narrow  # the share of the way to `least` each clean send goes
 
     def refused(self) -> None:
-        self.value = min(self.most, self.value * 2 + 0.01)
+        self.value = min(self.most, self.value * 1.5 + 0.01)
 
     def clean(self) -> None:
         self.value -= (self.value - self.least) * self.narrow
@@ -106,7 +107,7 @@ class RateLimiter:
     """
 
     PROVISIONAL = 1.02  # `window` over the platform's own window, while an arrival is unknown
-    LEAD_SMOOTHING = 0.1  # weight of the newest sample in the running average of the lead
+    SAMPLES = 30  # the shortest of the last sends' timings are used: a stall only slows the pace
 
     def __init__(
         self,
@@ -123,13 +124,24 @@ class RateLimiter:
         self.window = window
         self.platform_window = window / self.PROVISIONAL
         self.margin = margin or Margin()
-        self.lead = 0.0  # seconds from being let through to reaching the server, on average
+        self._before: deque[float] = deque(maxlen=self.SAMPLES)  # let through → request sent
+        self._round_trips: deque[float] = deque(maxlen=self.SAMPLES)
         self._chats: dict[str, SlidingWindow] = {}
         self._paused_until = 0.0
         self._last_refused: float | None = None
         self._urgent_waiting = 0
         self._monotonic = monotonic
         self._sleep = sleep
+
+    @property
+    def one_way(self) -> float:
+        """The shortest way to the server or back: half the fastest recent round trip."""
+        return min(self._round_trips, default=0.0) / 2
+
+    @property
+    def lead(self) -> float:
+        """Seconds from being let through to reaching the server, at the least (recently)."""
+        return min(self._before, default=0.0) + self.one_way
 
     @property
     def rate(self) -> float:
@@ -177,11 +189,13 @@ class RateLimiter:
     ) -> None:
         """The send let through by `sent` went out at `started` and was answered at `finished`.
 
-        It is counted from when the server most likely saw it (halfway through the round trip).
+        The server saw it at the latest one shortest way back before its answer: it is counted
+        from then (a stall on either way only makes it count longer, never shorter).
         `refused`: the platform answered 429 (too many requests), asking to wait `retry_after`.
         """
-        arrival = (started + finished) / 2
-        self.lead += self.LEAD_SMOOTHING * (max(0.0, arrival - sent.at) - self.lead)
+        self._before.append(max(0.0, started - sent.at))
+        self._round_trips.append(max(0.0, finished - started))
+        arrival = finished - self.one_way
         # may be earlier than the provisional count: the window frees `lead` before it, and
         # the send let through then reaches the server after the platform's window and margin
         expiry = arrival + self.platform_window + self.margin.value
