@@ -11,12 +11,19 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
-from bot.core.outbox import REPLY_PRIORITY, OutboxItem, OutboxStatus, Outcome, ProgressTarget
+from bot.core.outbox import (
+    REPLY_PRIORITY,
+    Finished,
+    OutboxItem,
+    OutboxStatus,
+    Outcome,
+    ProgressTarget,
+)
 from storage.connection import SqlConnection
 from storage.tables import campaign_t, member_t, occurrence_t, outbox_t
 
 if TYPE_CHECKING:  # storage.store imports this module (replies share final_values)
-    from storage.store import SqlStore
+    from storage.store import SqlStore, SqlTransaction
 
 # A reply the fast path claimed but never finished (its process died before the store
 # answered): the delivery worker takes it over after this long.
@@ -141,17 +148,23 @@ class OutboxStore:
             )
             return int(result.scalar_one())
 
-    async def mark_sending(self, row_id: int) -> bool:
+    async def mark_sending(self, row_id: int, finished: Sequence[Finished] = ()) -> bool:
         """Written just before the API call: from here on, the row may have been sent.
 
         False, and nothing written, when the row must not go out any more: its campaign was
         cancelled, or she paused or became unreachable, after the batch was claimed.
+        `finished`: the outcomes of sends that ended meanwhile, recorded in the same transaction
+        (one commit per send instead of two; a crash still leaves only the rows in flight, or
+        answered but not yet recorded, as "sending").
         """
         active = exists().where(
             member_t.c.id == outbox_t.c.member_id,
             member_t.c.status == MemberStatus.ACTIVE.value,
         )
-        async with self._begin() as conn:
+        async with self.store.transaction() as tx:
+            conn = tx.conn
+            for done in finished:
+                await _record(tx, done)
             result = await conn.execute(
                 update(outbox_t)
                 .where(
@@ -175,23 +188,15 @@ class OutboxStore:
         `message_ids` are the messages the send left in her chat (the last one carries the
         delivery statuses); they are remembered so /wipe can delete an alert from her phone.
         """
-        values = final_values(outcome, item.attempts + 1, now, message_ids)
+        await self.finish_many([Finished(item, outcome, now, message_ids)])
+
+    async def finish_many(self, finished: Sequence[Finished]) -> None:
+        """Record how several sends ended, in one transaction."""
+        if not finished:
+            return
         async with self.store.transaction() as tx:
-            conn = tx.conn
-            if outcome.status == OutboxStatus.SENT and item.member_id is not None:
-                kept = [m for m in message_ids if m != item.edit_message_id]
-                await tx.chat_log.record(item.channel, item.chat_id, kept, now)
-            # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
-            in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
-            await conn.execute(
-                update(outbox_t).where(outbox_t.c.id == item.id, in_hand).values(**values)
-            )
-            if outcome.status == OutboxStatus.UNREACHABLE and item.member_id is not None:
-                await conn.execute(
-                    update(member_t)
-                    .where(member_t.c.id == item.member_id)
-                    .values(status=MemberStatus.UNREACHABLE.value)
-                )
+            for done in finished:
+                await _record(tx, done)
 
     async def record_status(
         self, message_id: str, status: str, error: str | None, outside_window: bool
@@ -269,6 +274,26 @@ class OutboxStore:
                 .where(occurrence_t.c.id == occurrence_id)
                 .values(progress_message_id=message_id, finished_at=finished_at)
             )
+
+
+async def _record(tx: SqlTransaction, done: Finished) -> None:
+    """How one send ended, inside `tx` (a storage transaction)."""
+    item, outcome, now = done.item, done.outcome, done.now
+    values = final_values(outcome, item.attempts + 1, now, done.message_ids)
+    if outcome.status == OutboxStatus.SENT and item.member_id is not None:
+        kept = [m for m in done.message_ids if m != item.edit_message_id]
+        await tx.chat_log.record(item.channel, item.chat_id, kept, now)
+    # Only a row still in this worker's hands: a cancel that landed meanwhile stays.
+    in_hand = outbox_t.c.status.in_([OutboxStatus.CLAIMED, OutboxStatus.SENDING])
+    await tx.conn.execute(
+        update(outbox_t).where(outbox_t.c.id == item.id, in_hand).values(**values)
+    )
+    if outcome.status == OutboxStatus.UNREACHABLE and item.member_id is not None:
+        await tx.conn.execute(
+            update(member_t)
+            .where(member_t.c.id == item.member_id)
+            .values(status=MemberStatus.UNREACHABLE.value)
+        )
 
 
 def final_values(

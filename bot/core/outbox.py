@@ -135,6 +135,16 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Finished:
+    """How one send ended, waiting to be recorded with the next bookkeeping transaction."""
+
+    item: OutboxItem
+    outcome: Outcome
+    now: datetime
+    message_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ProgressTarget:
     """An occurrence whose progress message a coordinator is watching."""
 
@@ -160,8 +170,16 @@ class Outbox(Protocol):
         """Rows due now that are not finished yet (pending, claimed or in flight)."""
         ...
 
-    async def mark_sending(self, row_id: int) -> bool:
-        """Just before the API call; False when the row must not go out any more."""
+    async def mark_sending(self, row_id: int, finished: Sequence[Finished] = ()) -> bool:
+        """Just before the API call; False when the row must not go out any more.
+
+        `finished`: sends that ended since the last bookkeeping, recorded in the same
+        transaction (as `finish_many` would).
+        """
+        ...
+
+    async def finish_many(self, finished: Sequence[Finished]) -> None:
+        """Record how several sends ended, in one transaction (as `finish` would each)."""
         ...
 
     async def finish(

@@ -1,8 +1,14 @@
 """The delivery worker: drains the outbox under each channel's limits, losing nothing.
 
-Each row is marked "sending" just before its API call and finished just after, in its own
-commit, so a crash leaves at most the rows in flight in doubt; they are sent again at
-restart. Everything else resumes exactly where it stopped.
+Each row is marked "sending" just before its API call, so a crash leaves at most the rows in
+flight in doubt; they are sent again at restart. Everything else resumes exactly where it
+stopped. How a send ended is recorded with the next row's "sending" mark, in the same commit
+(one commit per send, not two), and what is left at the end of a batch in one commit: a row
+answered but not yet recorded is still "sending", so it counts as in flight.
+
+Pacing counts each send when the platform saw it (bot/delivery/limiter.py): the worker reports
+every send's round trip, and a 429 back to the limiter, which widens its margin; the 429'd row
+alone waits `retry_after` (the whole channel only when 429s repeat or the wait is long).
 
 How many sends are in flight adapts (`InFlight`): one while the platform answers fast, and
 as many as its round trip needs to keep to its rate (Little's law), up to `concurrency`. A
@@ -15,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from time import monotonic
 
@@ -29,7 +35,15 @@ from bot.core.messages import (
     Template,
 )
 from bot.core.models import MemberStatus
-from bot.core.outbox import Outbox, OutboxItem, OutboxStatus, Outcome, ProgressTarget, RetryPolicy
+from bot.core.outbox import (
+    Finished,
+    Outbox,
+    OutboxItem,
+    OutboxStatus,
+    Outcome,
+    ProgressTarget,
+    RetryPolicy,
+)
 from bot.core.ports import Channel
 from bot.delivery.limiter import RateLimiter
 
@@ -98,6 +112,7 @@ class DeliveryWorker:
         self.progress_every = progress_every
         self._wake = asyncio.Event()
         self._last_progress = 0.0
+        self._finished: list[Finished] = []  # sends that ended, not yet recorded
 
     def wake(self) -> None:
         """New rows were written: start sending now instead of after the idle wait."""
@@ -149,8 +164,27 @@ class DeliveryWorker:
         except Exception:
             # One send's bookkeeping failed: let the others finish theirs before saying so.
             await asyncio.gather(*running, return_exceptions=True)
+            await self.record_finished()
             raise
+        await self.record_finished()
         return len(items)
+
+    async def record_finished(self) -> None:
+        """Record, in one commit, how the sends not yet recorded ended."""
+        finished = self._take_finished()
+        try:
+            await self.outbox.finish_many(finished)
+        except BaseException:
+            self._finished[:0] = finished  # kept for the next try
+            raise
+
+    def _take_finished(self) -> list[Finished]:
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _finish(self, item: OutboxItem, outcome: Outcome, message_ids: Sequence[str] = ()) -> None:
+        """How `item` ended, recorded with the next bookkeeping commit."""
+        self._finished.append(Finished(item, outcome, self.clock.now(), tuple(message_ids)))
 
     async def deliver(self, item: OutboxItem) -> None:
         """Send one row and record the outcome. Never raises for a platform error."""
@@ -159,25 +193,27 @@ class DeliveryWorker:
             return
         channel = self.channels.get(item.channel)
         if channel is None:
-            await self.outbox.finish(
-                item,
-                Outcome(OutboxStatus.FAILED, error="channel not configured"),
-                self.clock.now(),
-            )
+            self._finish(item, Outcome(OutboxStatus.FAILED, error="channel not configured"))
             return
         message = _outbound(item)
         # A reply answers her own message: it is inside the window (or fails as any send).
         if item.channel is ChannelName.WHATSAPP and not item.reply and self._outside_window(item):
             if not item.template_name:
                 error = "outside the 24-hour window, no template configured"
-                outcome = Outcome(OutboxStatus.NEEDS_TEMPLATE, error=error)
-                await self.outbox.finish(item, outcome, self.clock.now())
+                self._finish(item, Outcome(OutboxStatus.NEEDS_TEMPLATE, error=error))
                 return
             template = Template(item.template_name, item.template_language or "en", (item.text,))
             message = Outbound(message.text, template=template)
         limiter = self.limiters[item.channel]
-        await limiter.acquire(item.chat_id)
-        if not await self.outbox.mark_sending(item.id):
+        allowed = await limiter.acquire(item.chat_id)
+        finished = self._take_finished()
+        try:
+            # with the outcomes of the sends that ended meanwhile: one commit
+            marked = await self.outbox.mark_sending(item.id, finished)
+        except BaseException:
+            self._finished[:0] = finished
+            raise
+        if not marked:
             # cancelled (the row stays cancelled), or she paused or became unreachable since
             # the batch was claimed
             await self.outbox.skip(item, "member no longer active")
@@ -192,8 +228,12 @@ class DeliveryWorker:
             result = SendResult(SendStatus.RETRY, reason=f"adapter error: {type(error).__name__}")
         else:
             self.in_flight.observe(monotonic() - started)
-        if result.status is SendStatus.RETRY and result.retry_after:
-            limiter.pause(result.retry_after)  # the whole channel waits, as the platform asks
+        refused = result.status is SendStatus.RETRY and bool(result.retry_after)
+        # counted from when the platform saw it; a 429 widens the margin (and pauses the
+        # channel when they repeat); the row itself waits retry_after (the policy's retry_at)
+        limiter.sent(
+            allowed, started, monotonic(), refused=refused, retry_after=result.retry_after
+        )
         outcome = self.policy.outcome(
             result,
             item.attempts + 1,
@@ -201,7 +241,7 @@ class DeliveryWorker:
             harmful=item.harmful_duplicate,
             attempted_before=item.attempted_at is not None,
         )
-        await self.outbox.finish(item, outcome, self.clock.now(), result.all_ids)
+        self._finish(item, outcome, result.all_ids)
 
     def _outside_window(self, item: OutboxItem) -> bool:
         """WhatsApp lets a business write freely only within 24 h of her last message."""

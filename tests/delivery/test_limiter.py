@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.delivery.limiter import RateLimiter, SlidingWindow
+from bot.delivery.limiter import Margin, RateLimiter, SlidingWindow
 from tests.delivery.timing import VirtualTime
 
 EPSILON = 1e-9  # float slack when an event sits exactly on a window's edge
@@ -229,3 +229,95 @@ async def test_many_chats_are_forgotten_once_their_window_passed() -> None:
     vt.advance(2.0)
     await rl.acquire("late")
     assert len(rl._chats) < 10
+
+
+# -- counting a send when the server saw it ------------------------------------------------------
+
+
+async def test_a_send_is_counted_from_its_answer_not_from_when_it_was_let_through() -> None:
+    """A send stalled on its way holds its place from when the server could have seen it."""
+    vt = VirtualTime(solo=True)
+    rl = limiter(vt, 1, window=1.02, per_chat=10)
+    first = await rl.acquire("a")  # a normal send: out after 2 ms, answered 4 ms later
+    margin = rl.margin.value
+    rl.sent(first, started=0.002, finished=0.006)
+    assert rl.lead == pytest.approx(0.004)  # 2 ms of bookkeeping, 2 ms on the way
+    second = await rl.acquire("b")
+    let_through = vt.now
+    # the server saw the first at 4 ms at the latest; the second is let through `lead` early
+    assert let_through == pytest.approx(0.004 + rl.platform_window + margin - rl.lead)
+    vt.advance(0.3)  # stalled before it left: out at +0.3, answered at +0.31
+    margin = rl.margin.value
+    rl.sent(second, started=let_through + 0.3, finished=let_through + 0.31)
+    # provisionally counted from its let-through, it would free the window at +1.02; the server
+    # saw it as late as +0.308 (one fastest way before the answer), so the next send reaches
+    # the server no sooner than the platform's window and the margin after that
+    await rl.acquire("c")
+    seen = let_through + 0.31 - 0.002
+    assert vt.now == pytest.approx(seen + rl.platform_window + margin - rl.lead)
+    assert vt.now - rl.lead > let_through + 0.3 + rl.platform_window
+    assert vt.now > let_through + 1.02
+
+
+async def test_measured_sends_reach_the_limit_and_never_exceed_it() -> None:
+    """Counted from their answers, sends keep to the platform's window, not the provisional one."""
+    vt = VirtualTime(solo=True)
+    rl = limiter(vt, 30, window=1.02)
+    rng = random.Random(3)  # noqa: S311 - a load shape, not a secret
+    seen: list[float] = []  # when the server saw each send
+    for i in range(3000):
+        allowed = await rl.acquire(str(i))
+        vt.advance(rng.uniform(0.001, 0.003))  # bookkeeping before the request
+        started = vt.now
+        way = rng.uniform(0.002, 0.004)
+        seen.append(started + way)
+        vt.advance(way * 2)
+        rl.sent(allowed, started, vt.now)
+    assert most_in_any_window(seen, 1.0) <= 30
+    rate = len(seen) / (seen[-1] - seen[0] + 1 / 30)
+    assert rate >= 0.98 * 30  # the provisional 1.02 s window alone would allow 0.98 at most
+
+
+async def test_a_lone_429_widens_the_margin_without_pausing_the_channel() -> None:
+    vt = VirtualTime(solo=True)
+    rl = limiter(vt, 30, window=1.02)
+    before = rl.margin.value
+    allowed = await rl.acquire("a")
+    rl.sent(allowed, 0.0, 0.01, refused=True, retry_after=1)
+    assert rl.margin.value > before
+    assert rl.delay("b", 0.01) == 0.0, "the others keep their pace"
+    for i in range(500):  # clean sends narrow it again, slowly
+        vt.advance(0.05)
+        allowed = await rl.acquire(str(i))
+        rl.sent(allowed, vt.now, vt.now + 0.004)
+    assert rl.margin.value < before
+    assert rl.margin.value >= rl.margin.least
+
+
+async def test_429s_that_repeat_within_a_window_pause_the_channel() -> None:
+    vt = VirtualTime(solo=True)
+    rl = limiter(vt, 30, window=1.02)
+    first = await rl.acquire("a")
+    rl.sent(first, 0.0, 0.01, refused=True, retry_after=1)
+    vt.advance(0.5)
+    second = await rl.acquire("b")
+    rl.sent(second, 0.5, 0.51, refused=True, retry_after=1)
+    assert rl.delay("c", vt.now) == pytest.approx(1.0)
+
+
+async def test_a_long_retry_after_pauses_the_channel_at_once() -> None:
+    vt = VirtualTime(solo=True)
+    rl = limiter(vt, 30, window=1.02)
+    allowed = await rl.acquire("a")
+    rl.sent(allowed, 0.0, 0.01, refused=True, retry_after=30)
+    assert rl.delay("b", vt.now) == pytest.approx(30.0)
+
+
+def test_the_margin_stays_within_its_bounds() -> None:
+    margin = Margin(start=0.02, least=0.004, most=0.25)
+    for _ in range(50):
+        margin.refused()
+    assert margin.value == 0.25
+    for _ in range(5000):
+        margin.clean()
+    assert margin.value == pytest.approx(0.004, abs=1e-6)

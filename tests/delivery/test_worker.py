@@ -25,7 +25,7 @@ from bot.core.campaigns import (
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.models import MemberStatus, NewMember, Role
-from bot.core.outbox import OutboxStatus, ProgressTarget, RetryPolicy
+from bot.core.outbox import Finished, OutboxStatus, Outcome, ProgressTarget, RetryPolicy
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker, InFlight
 from storage.outbox import OutboxStore
@@ -771,3 +771,54 @@ async def test_a_restarted_worker_waits_one_window_before_sending(rig: Rig) -> N
     await rig.run_until_done(rig.worker())
     assert times[0] >= rig.limiter.window
     assert len(times) == 2
+
+
+# -- bookkeeping --------------------------------------------------------------------------------
+
+
+async def test_each_send_costs_one_commit_and_the_outcomes_ride_with_the_next_mark(
+    rig: Rig,
+) -> None:
+    chats = await rig.seed(20)
+    campaign, _ = await rig.campaign()
+    commits = 0
+    real = rig.store.transaction
+
+    def counting() -> Any:
+        nonlocal commits
+        commits += 1
+        return real()
+
+    rig.store.transaction = counting  # type: ignore[method-assign]
+    states: list[dict[str, int]] = []
+
+    async def look(_: str, attempts: int) -> None:
+        if attempts in (1, 10):
+            async with real() as tx:
+                rows = await tx.conn.execute(select(outbox_t.c.status))
+                states.append(dict(Counter(r for (r,) in rows)))
+
+    rig.channel.hook = look
+    await rig.drain(rig.worker(batch=10))
+    # two batches of ten: a claim, ten marks (each recording the send before it), a last
+    # record; and the empty claim that ends the drain
+    assert commits <= 2 * (1 + 10 + 1) + 1
+    # inside the first send: nothing recorded yet; inside the tenth: nine sent, one in flight
+    assert states[0][OutboxStatus.SENDING] == 1
+    assert states[1] == {OutboxStatus.SENT: 9, OutboxStatus.SENDING: 1, OutboxStatus.PENDING: 10}
+    assert Counter(rig.channel.chats()) == dict.fromkeys(chats, 1)
+    assert await rig.progress(campaign.id) == (20, 20, 0, 0, 0, 0, 0)
+
+
+async def test_a_cancel_landing_before_the_outcome_is_recorded_stays(rig: Rig) -> None:
+    await rig.seed(3)
+    campaign, _ = await rig.campaign()
+    items = await rig.outbox.claim(rig.clock.now(), 3)
+    assert await rig.outbox.mark_sending(items[0].id)
+    async with rig.store.transaction() as tx:
+        await tx.campaigns.cancel(campaign.id, rig.clock.now())
+    sent = Finished(items[0], Outcome(OutboxStatus.SENT), rig.clock.now(), ("9",))
+    # the in-flight row is recorded; the next one, cancelled meanwhile, is not marked
+    assert not await rig.outbox.mark_sending(items[1].id, [sent])
+    statuses = sorted((await rig.statuses()).values())
+    assert statuses == [OutboxStatus.CANCELLED, OutboxStatus.CANCELLED, OutboxStatus.SENT]
