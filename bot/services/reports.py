@@ -526,17 +526,8 @@ async def updates_report(
         (_("Routine"), _("Urgent")),
         tuple(notes),
     )
-    return Report(
-        subject=Subject.UPDATES,
-        title=_("Field updates"),
-        locale=_.locale,
-        period=calendar_label(_, period),
-        breakdown=by,
-        breakdown_label=_(BREAKDOWN_LABELS[by]),
-        k=k,
-        generated_at=now,
-        sections=(section,),
-        notes=perturbed_notes(_, k, table.noise),
+    return _over_time(
+        _, Subject.UPDATES, _("Field updates"), period, by, k, now, (section,), table.noise
     )
 
 
@@ -596,17 +587,8 @@ async def membership_report(
         column_labels,
         (_("One person may count in several spheres; a total counts each person once."),),
     )
-    return Report(
-        subject=Subject.MEMBERSHIP,
-        title=_("Membership"),
-        locale=_.locale,
-        period=calendar_label(_, period),
-        breakdown=by,
-        breakdown_label=_(BREAKDOWN_LABELS[by]),
-        k=k,
-        generated_at=now,
-        sections=(section,),
-        notes=perturbed_notes(_, k, table.noise),
+    return _over_time(
+        _, Subject.MEMBERSHIP, _("Membership"), period, by, k, now, (section,), table.noise
     )
 
 
@@ -666,17 +648,45 @@ async def delivery_report(
             (_("Messages"),),
         ),
     )
+    return _over_time(
+        _,
+        Subject.DELIVERY,
+        _("Campaign delivery"),
+        period,
+        Breakdown.NONE,
+        k,
+        now,
+        sections,
+        NOISE,
+        breakdown_label=_("By campaign"),
+    )
+
+
+def _over_time(
+    _: Translator,
+    subject: Subject,
+    title: str,
+    period: CalendarPeriod,
+    by: Breakdown,
+    k: int,
+    now: datetime,
+    sections: tuple[Section, ...],
+    noise: int,
+    *,
+    breakdown_label: str | None = None,
+) -> Report:
+    """A report of counts over a calendar period, perturbed (updates, membership, delivery)."""
     return Report(
-        subject=Subject.DELIVERY,
-        title=_("Campaign delivery"),
+        subject=subject,
+        title=title,
         locale=_.locale,
         period=calendar_label(_, period),
-        breakdown=Breakdown.NONE,
-        breakdown_label=_("By campaign"),
+        breakdown=by,
+        breakdown_label=breakdown_label or _(BREAKDOWN_LABELS[by]),
         k=k,
         generated_at=now,
         sections=sections,
-        notes=perturbed_notes(_, k, NOISE),
+        notes=perturbed_notes(_, k, noise),
     )
 
 
