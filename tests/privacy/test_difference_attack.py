@@ -260,19 +260,22 @@ def figures(
     return found
 
 
-def in_period(period: CalendarPeriod, week: str) -> bool:
-    return (
-        period.first_week is None or week >= period.first_week
-    ) and week < period.end.isoformat()
+def in_period(period: CalendarPeriod) -> Callable[[str], bool]:
+    """Whether a week (an ISO Monday) falls in `period`; its bounds worked out once, as the
+    attack asks this millions of times."""
+    first, end = period.first_week, period.end.isoformat()
+    return lambda week: (first is None or week >= first) and week < end
 
 
 def member_covers(
     period: CalendarPeriod, by: Breakdown
 ) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(_section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Joined)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             value = {
                 Breakdown.COUNTRY: cell.country if cell.country in COUNTRIES else OTHER,
@@ -298,10 +301,12 @@ def member_covers(
 def update_covers(
     period: CalendarPeriod, by: Breakdown
 ) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(_section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Sent)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             if column != "*" and column != ("urgent" if cell.urgent else "routine"):
                 return False
@@ -329,10 +334,12 @@ class Delivered:
 
 
 def delivery_covers(period: CalendarPeriod) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Delivered)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             if section == "campaigns":
                 return (row in ("*", cell.campaign)) and (column in ("*", cell.status))
