@@ -37,7 +37,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from sqlalchemy import update
 
 from bot.app import App
@@ -393,6 +392,10 @@ class Attack:
         values = [float(target @ x) for x in self.pool]
         if max(values) > min(values):
             return min(values), max(values)  # two possible worlds already differ here
+        # Imported here: scipy takes a second to import, paid only by the worker that
+        # runs this attack, not by every worker collecting the tests.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         constraint = LinearConstraint(np.array(self.rows), self.low, self.high)
         bounds = Bounds(0, 200)
         integrality = np.ones(len(self.cells))
