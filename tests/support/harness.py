@@ -67,10 +67,11 @@ class Harness:
         *,
         config: CoreConfig | None = None,
         channel: ChannelName = ChannelName.TELEGRAM,
+        catalogs: Catalogs | None = None,
     ) -> None:
         self.store = store
         self.clock = FixedClock()
-        self.catalogs = Catalogs()
+        self.catalogs = catalogs or Catalogs()
         self.config = config or CoreConfig()
         self.core = Core(store, router, self.catalogs, self.clock, self.config)
         limit = WhatsAppChannel.choice_limit if channel is ChannelName.WHATSAPP else None
