@@ -58,7 +58,7 @@ async def person(h: Harness, user_id: str, role: Role, locale: str = "en") -> Pe
 
 async def link_for(she: Person) -> str:
     [answer] = await she.say("/dashboard")
-    match = re.search(rf"{re.escape(PUBLIC)}/dashboard\?t=\S+", answer.text)
+    match = re.search(rf"{re.escape(PUBLIC)}/dashboard\?t=[^\s\u2069]+", answer.text)
     assert match, answer.text
     return match.group(0)
 
