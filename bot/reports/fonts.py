@@ -76,3 +76,25 @@ def has_bold(family: str) -> bool:
         entry.name == family and isinstance(entry.weight, int) and entry.weight >= 600
         for entry in font_manager.fontManager.ttflist
     )
+
+
+# The fonts the dashboard serves to browsers, by the name in their URL: the same files as the
+# charts', so a secretariat's browser without them still draws every letter.
+WEB_FONTS = {
+    "arabic.ttf": ("fontpkg_noto_sans_arabic", "NotoSansArabic"),
+    "bengali.ttf": ("fontpkg_hind_siliguri", "HindSiliguri-Regular"),
+}
+
+
+@cache
+def web_font(name: str) -> bytes | None:
+    """The font file served as `name` (WEB_FONTS), None when unknown or not installed."""
+    if name not in WEB_FONTS:
+        return None
+    module, stem = WEB_FONTS[name]
+    try:
+        root = Path(str(import_module(module).ROOT)) / "files"
+    except ImportError:
+        return None
+    found = sorted(root.glob(f"{stem}*.ttf"))
+    return found[0].read_bytes() if found else None
