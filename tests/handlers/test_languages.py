@@ -3,8 +3,10 @@ the command words typed without a slash in each of them."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from bot.channels.console import ConsoleChannel
 from bot.core.context import CoreConfig
 from bot.core.i18n import SUPPORTED_LOCALES, Catalogs, native_language_name
 from bot.core.messages import ChannelName
@@ -186,3 +188,26 @@ async def test_start_code_in_her_language_on_whatsapp(db: SqlStore) -> None:
     arabic = h.person("9647700000009", None)
     await arabic.say(f"بدء {code}")
     assert arabic.labels()[0] == "العربية"
+
+
+async def test_the_terminal_numbers_the_short_menu_and_its_rest(db: SqlStore) -> None:
+    h = thirteen(db, ChannelName.CONSOLE)
+    out = io.StringIO()
+    console = ConsoleChannel(out, language="so")
+
+    async def typed(line: str) -> str:
+        start = len(out.getvalue())
+        await h.core.handle(console.to_inbound(line), console)
+        return out.getvalue()[start:]
+
+    screen = await typed("/start")
+    assert "  1. Soomaali\n" in screen and f"  6. {MORE}\n" in screen
+    assert "Español" not in screen
+    rest = await typed("6")
+    assert "  1. English" not in rest and "Español" in rest
+    number = rest.split("Español")[0].rsplit("\n", 1)[-1].strip().rstrip(".")
+    values = await typed(number)
+    assert ENGLISH("I accept") in values
+    async with h.store.transaction() as tx:
+        state = await tx.conversations.load(ChannelName.CONSOLE, console.to_inbound("x").chat_id)
+    assert state.data["locale"] == "es"
