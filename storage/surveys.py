@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from bot.core.campaigns import Audience
+from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.surveys import (
     CROSSTAB,
     Folded,
@@ -57,7 +58,6 @@ from storage.tables import (
     text_t,
 )
 
-SUPPORTED = ("en", "ar", "fr")
 TOOK_PART = "took_part"  # a participation after close: not whether she finished
 _MIX = secrets.SystemRandom()
 
@@ -598,10 +598,10 @@ def _definition(survey_id: int, stored: str | dict[str, Any]) -> SurveyDefinitio
     """The parsed definition, reused while the stored text is the same (definitions are
     immutable once parsed; an edited survey has a different text and is parsed again)."""
     if not isinstance(stored, str):  # a driver that decodes JSON whatever the column type
-        return parse_definition(stored, SUPPORTED)
+        return parse_definition(stored, SUPPORTED_LOCALES)
     cached = _parsed.get(survey_id)
     if cached is not None and cached[0] == stored:
         return cached[1]
-    definition = parse_definition(json.loads(stored), SUPPORTED)
+    definition = parse_definition(json.loads(stored), SUPPORTED_LOCALES)
     _parsed[survey_id] = (stored, definition)
     return definition

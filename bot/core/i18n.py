@@ -25,7 +25,22 @@ from bot.core.ids import plain
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_LOCALES: tuple[str, ...] = ("en", "ar", "fr")
+# Every language with a catalog under locales/: adding one is its catalog and its code here.
+SUPPORTED_LOCALES: tuple[str, ...] = (
+    "en",
+    "ar",
+    "fr",
+    "ur",
+    "fa",
+    "ps",
+    "ckb",
+    "id",
+    "sw",
+    "so",
+    "ha",
+    "bn",
+    "es",
+)
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DOMAIN = "messages"
 
@@ -150,6 +165,14 @@ _FOLD = str.maketrans(
         "آ": "ا",
         "ة": "ه",
         "ى": "ي",
+        # Persian, Urdu, Pashto and Sorani letters typed on an Arabic keyboard (common in Iraq
+        # and the Gulf) and the reverse: one form each.
+        "ی": "ي",
+        "ې": "ي",
+        "ک": "ك",
+        "ہ": "ه",
+        "ھ": "ه",
+        "ە": "ه",
         "ـ": None,
         "’": "'",
         "‘": "'",
