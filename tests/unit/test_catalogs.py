@@ -18,7 +18,6 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,13 @@ from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from bot.core.i18n import SUPPORTED_LOCALES, Catalogs, fold
 from handlers.common import COMMAND_WORDS
+from tests.support.catalogs import LOCALES, PO_FILES, TEMPLATE, load, locale_of
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCALES = ROOT / "locales"
-TEMPLATE = LOCALES / "messages.pot"
-PO_FILES = sorted(LOCALES.glob("*/LC_MESSAGES/messages.po"))
 REQUIRED = ("ar", "fr", "en")
 SOURCE = "en"  # the msgids are English: its catalog repeats them, and is not compared with them
 
@@ -148,16 +144,6 @@ ROW_LABELS = (
     "Advocacy",
     "All spheres",
 )
-
-
-def locale_of(path: Path) -> str:
-    return path.parts[-3]
-
-
-@cache
-def load(path: Path) -> Catalog:
-    with path.open("rb") as f:
-        return read_po(f, locale=None if path == TEMPLATE else locale_of(path))
 
 
 def forms(message: Message) -> tuple[str, ...]:
@@ -338,22 +324,27 @@ def test_markers_give_a_reason(path: Path) -> None:
     assert not bare, f"say why after `# {SAME}` or `# {LONG}`: {bare}"
 
 
-@catalogs
-def test_numbers_in_a_translation_are_the_english_numbers(path: Path) -> None:
-    """Numbers come from the English or from CLDR formatting at run time
-    (`Translator.number`): a translation never types its own ("1,000", "٧")."""
+# A number written with a thousands separator: "1,000", "1.000", "1 000", "١٬٠٠٠".
+GROUPED_NUMBER = re.compile(r"(?<!\d)\d{1,3}(?:[,.\u066c\u00a0\u202f' ]\d{3})+(?!\d)")
 
-    def numbers(text: str) -> Counter[str]:
+
+@catalogs
+def test_no_translation_writes_a_large_number_itself(path: Path) -> None:
+    """Counts and limits arrive formatted by CLDR for the language (`Translator.number`:
+    its digits, its separators). A translation that types one of its own ("1,000" in an Arabic
+    sentence) writes it one way whatever the language's way is. A time or an example the
+    translator adds ("09:00", "saa 24") is no count and is left alone."""
+
+    def grouped(text: str) -> set[str]:
         digits = "".join(str(unicodedata.decimal(ch, ch)) for ch in words(text))
-        return Counter(re.findall(r"\d+", digits))
+        return set(GROUPED_NUMBER.findall(digits))
 
     problems = []
     for message in entries(load(path)):
-        allowed = numbers(" ".join(ids_of(message)))
+        english = grouped(" ".join(ids_of(message)))
         for n, text in enumerate(forms(message)):
-            extra = numbers(text) - allowed
-            if extra:
-                problems.append(f"msgstr[{n}] of {message.id!r} adds {sorted(extra)}: {text!r}")
+            if typed := grouped(text) - english:
+                problems.append(f"msgstr[{n}] of {message.id!r} types {sorted(typed)}: {text!r}")
     assert not problems, "\n".join(problems)
 
 
