@@ -17,7 +17,14 @@ from bot.core.messages import ChannelName
 from bot.core.models import ROLE_NAMES, MemberStatus, Role
 from bot.core.router import Router
 from bot.services import members
-from handlers.common import command_text, main_menu, sphere_labels
+from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
+    command_text,
+    language_options,
+    main_menu,
+    sphere_labels,
+)
 
 CANCELLED = N_("Cancelled. Nothing was sent or saved.")
 CHANNEL_NAMES = {
@@ -32,10 +39,9 @@ class Choosing(BaseModel):
 
 
 def _language_options(turn: Turn[Choosing]) -> list[Option]:
-    """One per supported language, named in itself, her current one first."""
+    """Every supported language, named in itself, the likeliest for her first."""
     ctx = turn.ctx
-    ordered = sorted(ctx.catalogs.supported, key=lambda code: code != ctx.locale)
-    return [Option(code, native_language_name(code)) for code in ordered]
+    return language_options(ctx, ctx.member.country if ctx.member else None)
 
 
 def _language_chosen(turn: Turn[Choosing], code: str) -> str:
@@ -65,6 +71,8 @@ LANGUAGE: Conversation[Choosing] = Conversation(
             ask=lambda t: t._("Which language do you prefer?"),
             options=_language_options,
             answer=_language_chosen,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         )
     ],
     finish=_nothing,

@@ -13,14 +13,21 @@ from pydantic import BaseModel
 from bot.core.context import Context
 from bot.core.conversation import END, STAY, Conversation, Kind, Option, Step, Turn
 from bot.core.countries import find_countries
-from bot.core.i18n import N_, SUPPORTED_LOCALES, native_language_name
-from bot.core.messages import Button, ChannelName
+from bot.core.i18n import N_
+from bot.core.messages import ChannelName
 from bot.core.models import ROLE_NAMES, Invite, NewMember, Role
 from bot.core.router import Router
 from bot.core.spheres import SPHERES
 from bot.services import invitations
 from bot.services.invitations import Refused
-from handlers.common import command_text, main_menu, sphere_labels
+from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
+    command_text,
+    language_options,
+    main_menu,
+    sphere_labels,
+)
 
 FLOW = "ob"
 ANOTHER = "other"  # the country button that asks her to type its name
@@ -60,7 +67,7 @@ class Joining(BaseModel):
 
 
 def _languages(turn: Turn[Joining]) -> list[Option]:
-    return [Option(b.payload, b.label) for b in language_buttons(turn.ctx.locale, "")]
+    return language_options(turn.ctx, turn.state.country)
 
 
 def _chose_language(turn: Turn[Joining], code: str) -> None:
@@ -199,6 +206,8 @@ ONBOARDING: Conversation[Joining] = Conversation(
             ),
             options=_languages,
             answer=_chose_language,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         ),
         Step(
             name="values",
@@ -233,12 +242,6 @@ ONBOARDING: Conversation[Joining] = Conversation(
 
 
 # -- shared with other conversations -----------------------------------------------------------
-
-
-def language_buttons(current: str, prefix: str) -> list[Button]:
-    """One button per supported language, named in itself, her current one first."""
-    ordered = sorted(SUPPORTED_LOCALES, key=lambda code: code != current)
-    return [Button(native_language_name(code), f"{prefix}{code}") for code in ordered]
 
 
 def values_text(ctx: Context) -> str:

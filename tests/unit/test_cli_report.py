@@ -17,6 +17,7 @@ from bot.cli_report import Progress
 from storage.engine import make_engine
 from storage.store import SqlStore
 from tests.support.database import copy_sqlite_file, migrated_sqlite_file
+from tests.support.harness import visible
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
 
 NOW = datetime.now(UTC)
@@ -213,7 +214,7 @@ def test_the_summary_is_in_the_report_language_from_end_to_end(
     out = tmp_path / "report.csv"
     args = ["report", "survey", "pulse-cli", "--by", "country", "--language", "ar"]
     assert main([*args, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out.strip()
+    printed = visible(capsys.readouterr().out.strip())
     said = printed.replace(str(out), "")
     assert said.startswith("كُتب الملف") and "جداول" in said and "أصغر مجموعة معروضة: 5" in said
     assert not re.search("[A-Za-z]", said), f"nothing left in English: {said!r}"
