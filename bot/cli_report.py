@@ -262,7 +262,7 @@ async def run(app: App, args: argparse.Namespace) -> int:
                 await asyncio.to_thread(Path(args.out).write_bytes, data)
             progress.step()
     except ReportError as error:
-        print(f"no report: {error}", file=sys.stderr)
+        print(_("No report: {reason}", reason=str(error)), file=sys.stderr)
         return 2
     except UsageError as error:
         print(f"no report: {error}", file=sys.stderr)
@@ -271,14 +271,28 @@ async def run(app: App, args: argparse.Namespace) -> int:
         print(f"not written: {error}", file=sys.stderr)
         return 1
     if args.out != "-":
-        hidden = sum(1 for s in report.sections if s.table.any_hidden)
-        print(
-            f"wrote {args.out}: {report.title}, {len(report.sections)} table(s), "
-            f"{report.breakdown_label.lower()}, {report.period}, k={report.k}"
-            + (f", small groups hidden in {hidden}" if hidden else "")
-            + (f", figures perturbed by at most ±{noise}" if (noise := _noise(report)) else "")
-        )
+        print(summary(report, args.out, _))
     return 0
+
+
+def summary(report: Report, out: str, _: Translator) -> str:
+    """What was written, in the report's language from end to end."""
+    parts = [
+        report.title,
+        _.plural("{n} table", "{n} tables", len(report.sections)),
+        report.breakdown_label[:1].lower() + report.breakdown_label[1:],
+        report.period,
+        _("smallest group shown: {k}", k=_.number(report.k)),
+    ]
+    if hidden := sum(1 for s in report.sections if s.table.any_hidden):
+        parts.append(
+            _.plural(
+                "small groups hidden in {n} table", "small groups hidden in {n} tables", hidden
+            )
+        )
+    if noise := _noise(report):
+        parts.append(_("figures perturbed by at most ±{d}", d=_.number(noise)))
+    return _("Wrote {file}: {summary}", file=out, summary=_(", ").join(parts))
 
 
 def _noise(report: Report) -> int:

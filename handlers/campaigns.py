@@ -25,7 +25,7 @@ from bot.core.campaigns import (
 )
 from bot.core.context import Context
 from bot.core.conversation import END, Conversation, Invalid, Kind, Option, Step, Turn
-from bot.core.i18n import N_, native_language_name
+from bot.core.i18n import N_
 from bot.core.messages import Button
 from bot.core.models import Member, Role
 from bot.core.router import Router
@@ -97,14 +97,18 @@ DraftTurn = Turn[CampaignDraft]
 
 def _ask_text(turn: DraftTurn) -> str:
     _ = turn._
-    language = native_language_name(turn.state.lang)
+    # Her own language's name for it ("Arabic", "arabe"), not the language's own ("العربية"),
+    # which would mix scripts and directions in the middle of her sentence.
+    language = _.language_name(turn.state.lang)
     if turn.state.alert:
+        # Translators: {language} is the language's name in yours, e.g. "Arabic".
         ask = _(
             "Write the alert in {language} (up to {max} characters).",
             language=language,
             max=_.number(MAX_TEXT),
         )
     else:
+        # Translators: {language} is the language's name in yours, e.g. "Arabic".
         ask = _(
             "Write the campaign message in {language} (up to {max} characters).",
             language=language,
@@ -134,7 +138,8 @@ def _got_text(turn: DraftTurn, text: str) -> str:
 def _more_options(turn: DraftTurn) -> list[Option]:
     _ = turn._
     missing = [c for c in turn.ctx.catalogs.supported if c not in turn.state.texts]
-    options = [Option(c, _("Add {language}", language=native_language_name(c))) for c in missing]
+    # Translators: a button; {language} is the language's name in yours, e.g. "Arabic".
+    options = [Option(c, _("Add {language}", language=_.language_name(c))) for c in missing]
     return [*options, Option("done", _("Continue"))]
 
 
@@ -255,7 +260,8 @@ def _preview(turn: DraftTurn) -> str:
     ctx, _, state = turn.ctx, turn._, turn.state
     for locale, text in state.texts.items():
         shown = f"{ctx.catalogs.get(locale)(service.ALERT_MARK)}\n{text}" if state.alert else text
-        ctx.say(_("Preview ({language}):", language=native_language_name(locale)) + "\n\n" + shown)
+        preview = _("Preview ({language}):", language=_.language_name(locale))
+        ctx.say(preview + "\n\n" + shown)
     total = sum(state.counts.values())
     lines = [_("Recipients: {n}", n=_.number(total))]
     for locale, n in state.counts.items():
@@ -263,9 +269,9 @@ def _preview(turn: DraftTurn) -> str:
         lines.append(
             _(
                 "• {language}: {n} (get the {version} text)",
-                language=native_language_name(locale),
+                language=_.language_name(locale),
                 n=_.number(n),
-                version=native_language_name(version),
+                version=_.language_name(version),
             )
         )
     countries = [_.country_name(c) for c in state.countries]

@@ -189,10 +189,10 @@ async def _finish(turn: Turn[Inviting]) -> None:
     assert invite.expires_at is not None
     ctx.say(
         ctx._.plural(
-            "Invitation ready: {n} person can join as {role}, until {date}. Forward the next "
-            "message to the person you invite, and only to them.",
-            "Invitation ready: up to {n} people can join as {role}, until {date}. Forward "
-            "the next message to the people you invite, and only to them.",
+            "Invitation ready (role: {role}): {n} person can join until {date}. Forward the "
+            "next message to the person you invite, and only to them.",
+            "Invitation ready (role: {role}): up to {n} people can join until {date}. "
+            "Forward the next message to the people you invite, and only to them.",
             state.uses,
             role=ctx._(ROLE_NAMES[role]),
             date=ctx._.date(invite.expires_at),
@@ -245,7 +245,7 @@ INVITE: Conversation[Inviting] = Conversation(
         Step(
             name="country",
             kind=Kind.CHOICE,
-            ask=lambda t: t._("Which country do they work in?"),
+            ask=lambda t: t._("Which country is this invitation for?"),
             options=_countries,
             answer=_chose_country,
             cancel=True,

@@ -28,7 +28,7 @@ from bot.core.conversation import (
     Step,
     Turn,
 )
-from bot.core.i18n import N_
+from bot.core.i18n import N_, Translator
 from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.router import Router
@@ -59,7 +59,7 @@ PROBLEMS = {
     "not_a_number": N_("Please type a number."),
     "out_of_range": N_("Please type a number from {min} to {max}."),
     "empty": N_("Please type your answer, or skip this question."),
-    "too_long": N_("Please keep it under {max} characters."),
+    "too_long": N_("That is too long. Please write up to {max} characters."),
     "use_buttons": N_("Please choose one of the buttons."),
 }
 CLOSED = N_("This survey has closed. Thank you for your interest.")
@@ -74,10 +74,11 @@ def not_for_you(ctx: Context) -> str:
     return ctx._("This survey is for other members. Thank you for your interest.")
 
 
-def _fmt(value: float | None) -> str:
+def _fmt(_: Translator, value: float | None) -> str:
+    """A bound of a number question as her language writes numbers (CLDR)."""
     if value is None:
         return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return _.number(int(value) if float(value).is_integer() else value)
 
 
 def step_name(survey_id: int, key: str) -> str:
@@ -194,12 +195,16 @@ class SurveyFlow(Conversation[Answering]):
             lines.append(
                 ctx._(
                     "Type a number from {min} to {max}.",
-                    min=_fmt(question.minimum),
-                    max=_fmt(question.maximum),
+                    min=_fmt(ctx._, question.minimum),
+                    max=_fmt(ctx._, question.maximum),
                 )
             )
         elif question.type is QuestionType.TEXT:
-            lines.append(ctx._("Type your answer (up to {max} characters).", max=MAX_FREE_TEXT))
+            lines.append(
+                ctx._(
+                    "Type your answer (up to {max} characters).", max=ctx._.number(MAX_FREE_TEXT)
+                )
+            )
         return "\n".join(lines)
 
     def _nav(self, turn: Turn[Answering], question: Question) -> list[Button]:
@@ -211,8 +216,11 @@ class SurveyFlow(Conversation[Answering]):
     def _parse(turn: Turn[Answering], question: Question, text: str) -> Answer:
         value, problem = check_answer(question, text)
         if problem is not None:
-            limit = _fmt(question.maximum) if problem == "out_of_range" else MAX_FREE_TEXT
-            message = turn._(PROBLEMS[problem], min=_fmt(question.minimum), max=limit)
+            _ = turn._
+            limit = (
+                _fmt(_, question.maximum) if problem == "out_of_range" else _.number(MAX_FREE_TEXT)
+            )
+            message = _(PROBLEMS[problem], min=_fmt(_, question.minimum), max=limit)
             raise Invalid(message, reask=problem == "use_buttons")
         answer: Answer = value
         return answer
@@ -414,7 +422,9 @@ class PublicOpening(Conversation[Opening]):
                 Step(
                     name="lang",
                     kind=Kind.CHOICE,
-                    ask=lambda t: t._("Which language do you prefer?"),
+                    # Translators: a public survey is answered by anyone, women and men:
+                    # address the reader without marking gender where the language allows.
+                    ask=lambda t: t._("Which language would you like to answer in?"),
                     options=_languages,
                     answer=_language,
                     shown=LANGUAGES_SHOWN,
@@ -441,6 +451,7 @@ class PublicOpening(Conversation[Opening]):
                 Step(
                     name="age",
                     kind=Kind.CHOICE,
+                    # Translators: asked in a public survey, to women and men alike.
                     ask=lambda t: t._("How old are you?"),
                     options=lambda t: [Option(k, t._(v)) for k, v in AGE_LABELS.items()],
                     answer=_age,

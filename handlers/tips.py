@@ -227,7 +227,7 @@ async def rate(ctx: Context, tip_id: int, *, helpful: bool) -> None:
     elif outcome is RateOutcome.SAME:
         ctx.say(ctx._("Your vote on this tip was already counted. Thank you."))
     elif outcome is RateOutcome.CHANGED:
-        ctx.say(ctx._("Thank you. Your vote on this tip is changed."))
+        ctx.say(ctx._("Thank you. Your vote on this tip has been changed."))
     elif helpful:
         ctx.say(ctx._("Thank you. Glad it helps."))
     else:

@@ -325,8 +325,9 @@ UPDATE = UpdateConversation(
             name="keep",
             kind=Kind.CONFIRM,
             ask=lambda t: t._(
-                "If a coordinator shares it with practitioners in other countries (never with "
-                "your name), may the alliance keep the text after {days} days?",
+                "Coordinators may share it with practitioners in other countries, never with "
+                "your name. Its text is deleted after {days} days. If it was shared, may the "
+                "alliance keep it longer?",
                 days=t._.number(t.ctx.config.update_retention_days),
             ),
             options=lambda t: [Option("yes", t._("Yes, keep it")), Option("no", t._("No"))],

@@ -32,6 +32,7 @@ class Section:
     row_labels: tuple[str, ...]
     column_labels: tuple[str, ...]
     notes: tuple[str, ...] = ()  # localised remarks specific to this table
+    sheet: str = ""  # its spreadsheet tab's name, localised; "" for "Question <n>" or the title
 
     @property
     def has_data(self) -> bool:

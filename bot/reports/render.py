@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from babel.numbers import format_percent
 
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.core.reports import Breakdown, Subject
+from bot.reports.disclosure import Hidden
 from bot.reports.model import Report, Section, SectionKind
 
 if TYPE_CHECKING:
@@ -31,6 +32,13 @@ TEXT_LIMIT = 3500  # a chat message stays well under Telegram's 4096 characters
 TOP_ANSWERS = 3
 MAX_GROUPS = 8
 WITHHELD = "—"  # a total that is not published
+# Why a cell is hidden, in the CSV's "hidden" column.
+HIDDEN_LABELS = {
+    Hidden.SMALL: N_("small group"),
+    Hidden.LINKED: N_("would reveal a small group"),
+}
+# Bidi marks, embeddings and isolates (not the zero-width joiners Persian words need).
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 
 
@@ -53,8 +61,9 @@ def safe_cell(value: object) -> object:
 
 
 def percent(value: float, locale: str) -> str:
-    """41% in her locale's way of writing it (٤١٪ in Arabic)."""
-    return format_percent(value / 100, format="#,##0%", locale=locale)
+    """41% in her locale's way of writing it: the locale's own CLDR pattern and symbols
+    ("41 %" in French), rounded to a whole percent."""
+    return format_percent(value / 100, locale=locale)
 
 
 def cell(section: Section, row: int, column: int, _: Translator) -> str:
@@ -267,7 +276,7 @@ def _csv_rows(section: Section, _: Translator) -> Iterator[list[str]]:
                 section.row_labels[r],
                 section.column_labels[c],
                 str(value) if value is not None else table.mark(r, c),
-                hidden.value if hidden is not None else "",
+                _(HIDDEN_LABELS[hidden]) if hidden is not None else "",
                 f"{share:.1f}" if share is not None and value else "",
             ]
         if len(table.columns) > 1:
@@ -408,9 +417,11 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
         book.remove(default)
     bold = Font(bold=True)
     rtl = _.rtl
-    used: set[str] = set()
+    # Translators: the name of a spreadsheet tab (at most 31 characters, no / \ ? * [ ]).
+    notes_name = _sheet_name(_("notes"), set())
+    used: set[str] = {notes_name.lower()}
     for index, section in enumerate(report.sections, 1):
-        sheet = book.create_sheet(_sheet_name(f"{index} {section.key}", used))
+        sheet = book.create_sheet(_sheet_name(_sheet_title(report, section, index, _), used))
         sheet.sheet_view.rightToLeft = rtl
         _append(sheet, [section.title])
         sheet["A1"].font = Font(bold=True, size=13)
@@ -421,8 +432,7 @@ def render_xlsx(report: Report, _: Translator) -> bytes:
         sheet.column_dimensions["A"].width = 28
         for column in range(2, len(section.column_labels) + 3):
             sheet.column_dimensions[_column_letter(column)].width = 14
-    # Translators: the name of a spreadsheet tab (at most 31 characters, no / \ ? * [ ]).
-    notes = book.create_sheet(_("notes"))
+    notes = book.create_sheet(notes_name)
     notes.sheet_view.rightToLeft = rtl
     for label, value in meta(report, _):
         _append(notes, [label, value])
@@ -491,10 +501,27 @@ def _xlsx_table(sheet: Any, section: Section, _: Translator, bold: Any) -> None:
                 sheet.cell(row=sheet.max_row, column=c).number_format = "0%"
 
 
+def _sheet_title(report: Report, section: Section, index: int, _: Translator) -> str:
+    """A tab's name in her language: the section's own short name, "Question 3" for a
+    survey's third question, else the section's title (cut to fit)."""
+    if section.sheet:
+        return section.sheet
+    if report.subject is Subject.SURVEY:
+        return _("Question {n}", n=_.number(index))
+    return section.title
+
+
 def _sheet_name(name: str, used: set[str]) -> str:
-    clean = re.sub(r"[\[\]:*?/\\]", "-", name)[:31] or "sheet"
+    """A tab name Excel accepts (at most 31 characters, none of [ ] : * ? / \\), cut at a word
+    where it can be, and unlike the names already `used` (compared case-blind)."""
+    name = _BIDI_CONTROLS.sub("", name)  # a tab name is a plain label: no isolates or marks
+    clean = re.sub(r"[\[\]:*?/\\]", "-", name).strip() or "sheet"
+    if len(clean) > 31:
+        cut = clean[:31]
+        space = cut.rfind(" ")
+        clean = (cut[:space] if space >= 16 else cut).rstrip()
     candidate, n = clean, 2
-    while candidate.lower() in used or candidate.lower() == "notes":
+    while candidate.lower() in used:
         candidate = f"{clean[:28]}-{n}"
         n += 1
     used.add(candidate.lower())

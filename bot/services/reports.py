@@ -128,6 +128,8 @@ def group_label(_: Translator, by: Breakdown, code: str) -> str:
     if by is Breakdown.LANGUAGE:
         return _.language_name(code)
     if by is Breakdown.CHANNEL:
+        if code == ChannelName.CONSOLE:
+            return _("terminal")
         return CHANNEL_NAMES.get(code, code)
     if by is Breakdown.AGE:
         return _(AGE_LABELS[code]) if code in AGE_LABELS else code
@@ -525,6 +527,7 @@ async def updates_report(
         tuple(_row_label(_, by, g) for g in rows),
         (_("Routine"), _("Urgent")),
         tuple(notes),
+        sheet=_("Field updates"),
     )
     return _over_time(
         _, Subject.UPDATES, _("Field updates"), period, by, k, now, (section,), table.noise
@@ -586,6 +589,7 @@ async def membership_report(
         tuple(_row_label(_, by, g) for g in rows),
         column_labels,
         (_("One person may count in several spheres; a total counts each person once."),),
+        sheet=_("Members"),
     )
     return _over_time(
         _, Subject.MEMBERSHIP, _("Membership"), period, by, k, now, (section,), table.noise
@@ -608,6 +612,100 @@ DELIVERY_STATUSES = (
     "cancelled",
     "skipped",
 )
+# The outbox's statuses as a report's column headers.
+DELIVERY_STATUS_LABELS = {
+    # Translators: this and the next are column headers of a table counting messages.
+    "sent": N_("Sent"),
+    "failed": N_("Failed"),
+    "unreachable": N_("Unreachable"),
+    "needs_template": N_("Needs a template"),
+    "pending": N_("Waiting"),
+    "claimed": N_("Being sent"),
+    "sending": N_("Being sent"),
+    "cancelled": N_("Cancelled"),
+    "skipped": N_("Skipped"),
+    "uncertain": N_("May have arrived"),
+}
+CAMPAIGN_KIND_LABELS: dict[str, str] = {
+    CampaignKind.ALERT: N_("Alert"),
+    CampaignKind.CAMPAIGN: N_("Campaign"),
+    CampaignKind.SURVEY: N_("Survey"),
+    CampaignKind.REMINDER: N_("Survey reminder"),
+    CampaignKind.DIGEST: N_("Weekly digest"),
+    CampaignKind.NOTICE: N_("Notice to coordinators"),
+}
+# Campaigns Wasl makes itself are titled "<word> <reference>" (bot/services/surveys.py,
+# moderation.py, campaigns.py, updates.py): shown as what they are, in her language.
+SYSTEM_TITLES = {
+    "survey": N_("Survey invitation: {ref}"),
+    "results": N_("Survey results: {ref}"),
+    "reminder": N_("Survey reminder: {ref}"),
+    "digest": N_("Weekly digest: {ref}"),
+    "approval": N_("Approval request: campaign {ref}"),
+    "urgent update": N_("Urgent update {ref}"),
+}
+# Why a message was not sent, as the outbox records it (bot/delivery/worker.py,
+# bot/core/outbox.py, the channels). A platform's own words (Telegram's "chat not found",
+# WhatsApp's "whatsapp 131026: …") are shown as the platform wrote them.
+DELIVERY_REASONS = {
+    "channel not configured": N_("channel not set up on this server"),
+    "outside the 24-hour window": N_("outside WhatsApp's 24-hour window"),
+    "outside the 24-hour window, no template configured": N_(
+        "outside WhatsApp's 24-hour window, and no template set"
+    ),
+    "campaign cancelled": N_("campaign cancelled"),
+    "member paused": N_("she paused messages"),
+    "member unreachable": N_("she cannot be reached"),
+    "member no longer active": N_("she paused messages or cannot be reached"),
+    "failed": N_("failed"),
+    "unreachable": N_("cannot be reached"),
+    "empty message": N_("empty message"),
+    "chat migrated": N_("the chat moved"),
+    "timed out": N_("timed out"),
+    "network error": N_("network error"),
+    "too many requests": N_("too many requests"),
+    "media upload failed": N_("the file could not be uploaded"),
+}
+REASON_PREFIXES = (
+    ("gave up after ", N_("gave up after {n} attempts: {reason}")),
+    ("timed out, may have been delivered: ", N_("timed out, may have arrived: {reason}")),
+)
+
+
+def delivery_status_label(_: Translator, status: str) -> str:
+    label = DELIVERY_STATUS_LABELS.get(status)
+    return _(label) if label else status
+
+
+def campaign_label(_: Translator, campaign_id: int, kind: str, title: str) -> str:
+    """A campaign as a report's row: "#12 · Alert: …", "#3 · Survey invitation: pulse-…"."""
+    if kind not in (CampaignKind.ALERT, CampaignKind.CAMPAIGN):  # titled by a coordinator
+        for word, template in SYSTEM_TITLES.items():
+            if title.startswith(word + " "):
+                return f"#{campaign_id} · " + _(template, ref=title[len(word) + 1 :])
+    kind_label = CAMPAIGN_KIND_LABELS.get(kind)
+    named = _(kind_label) if kind_label else kind
+    # Translators: a campaign's kind and the title its coordinator gave it ("Alert: …").
+    return f"#{campaign_id} · " + _("{kind}: {title}", kind=named, title=title)
+
+
+def delivery_reason(_: Translator, reason: str) -> str:
+    """Why messages were not sent, in her language where Wasl wrote the reason itself."""
+    known = DELIVERY_REASONS.get(reason)
+    if known:
+        return _(known)
+    if reason.startswith("member "):  # a skipped row: her status when her turn came
+        return _(DELIVERY_REASONS["member no longer active"])
+    for prefix, template in REASON_PREFIXES:
+        if reason.startswith(prefix):
+            rest = reason[len(prefix) :]
+            if prefix.startswith("gave up"):
+                count, _sep, rest = rest.partition(" attempts: ")
+                if not count.isdigit():
+                    break
+                return _(template, n=_.number(int(count)), reason=delivery_reason(_, rest))
+            return _(template, reason=delivery_reason(_, rest))
+    return reason
 
 
 async def delivery_report(
@@ -616,7 +714,7 @@ async def delivery_report(
     """Per campaign created in the period: messages sent, failed, unreachable…; and why they
     failed. Every figure perturbed by its cell key (the recipients' record keys)."""
     counts: list[DeliveryCount] = await tx.reports.delivery_counts(period)
-    names = {c.campaign_id: f"#{c.campaign_id} {c.kind}: {c.title}" for c in counts}
+    names = {c.campaign_id: campaign_label(_, c.campaign_id, c.kind, c.title) for c in counts}
     statuses = [*DELIVERY_STATUSES, *sorted({c.status for c in counts} - set(DELIVERY_STATUSES))]
     ids = [str(i) for i in sorted(names, reverse=True)]
     status_units: list[Unit] = [
@@ -637,15 +735,17 @@ async def delivery_report(
             SectionKind.TABLE,
             status_table,
             tuple(names[int(i)] for i in ids),
-            tuple(statuses),
+            tuple(delivery_status_label(_, s) for s in statuses),
+            sheet=_("Messages by campaign"),
         ),
         Section(
             "reasons",
             _("Why messages failed"),
             SectionKind.TABLE,
             reason_table,
-            tuple(reasons),
+            tuple(delivery_reason(_, r) for r in reasons),
             (_("Messages"),),
+            sheet=_("Why messages failed"),
         ),
     )
     return _over_time(

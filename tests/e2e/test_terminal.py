@@ -66,7 +66,7 @@ def test_run_without_a_token_opens_the_terminal_bot_and_she_can_join(tmp_path: P
     assert "Welcome to Wasl" in out and "  1. English" in out
     assert "Bienvenue dans l’alliance" in out, "J'accepte typed with a plain apostrophe"
     # French puts a no-break space before a colon; the spheres come in the checklist's order.
-    assert "Domaines\u00a0: Déradicaliser les jeunes, Violences aux femmes" in out
+    assert "Domaines\u00a0: Jeunes et radicalisation, Violences sexistes" in out
     assert "Ce que Wasl conserve sur vous" in out
 
 

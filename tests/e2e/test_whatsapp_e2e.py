@@ -148,13 +148,13 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
         welcome = await her.tap("Terminé", ticked)
         assert any("Bienvenue" in text_of(b) for b in welcome)
 
-        prompt = await her.say("info")  # "update" in French
+        prompt = await her.say("nouvelle")  # "update" in French
         limit = text_of(prompt[-1]).replace("\u202f", "").replace("\xa0", "")
         assert "1000" in limit, "the limit, formatted for French (1 000)"
         spheres = await her.say("Une radio locale a invité trois femmes imams à parler de paix.")
         urgency = await her.tap("Terminé", spheres)
         keep = await her.tap("Non urgente", urgency)
-        confirm = await her.tap("Oui, gardez-le", keep)
+        confirm = await her.tap("Oui, gardez-la", keep)
         received = await her.tap("Envoyer", confirm)
         assert any("Reçu" in text_of(b) or "reçu" in text_of(b) for b in received)
 
@@ -164,7 +164,7 @@ async def test_join_update_tips_and_survey_in_french_over_whatsapp(
 
         listing = await her.say("sondage")  # "survey"
         # The survey's title, shortened to fit a WhatsApp button.
-        [title] = [t for body in listing for t, _ in choices(body) if t.startswith("Pouls")]
+        [title] = [t for body in listing for t, _ in choices(body) if t.startswith("Baromètre")]
         question = await her.tap(title, listing)
         question = await her.tap("4", question)  # safe: a scale point
         question = await her.tap("Non", question)  # not threatened: on to the days

@@ -77,6 +77,14 @@ async def test_language_change_is_kept(harness: Harness) -> None:
     assert (await load(harness)).locale == "en"  # type: ignore[union-attr]
 
 
+async def test_a_member_is_asked_her_language_as_a_woman(harness: Harness) -> None:
+    """Members are women: Arabic asks her in the feminine, as everywhere else (a public
+    survey, answered by anyone, asks without gender: see test_surveys)."""
+    she = await member(harness, locale="ar")
+    [asked] = await she.say("/language")
+    assert asked.text == "أي لغة تفضّلين؟"
+
+
 async def test_pause_and_resume(harness: Harness) -> None:
     she = await member(harness)
     await she.say("/pause")

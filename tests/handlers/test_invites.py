@@ -61,7 +61,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     await coordinator.tap("5 people")
     assert coordinator.labels() == ["Yemen", "They choose", "◀ Back", "✖ Cancel"]
     ready, forward = await coordinator.tap("Yemen")
-    assert "up to 5 people can join as member" in ready.text
+    assert "Invitation ready (role: member): up to 5 people can join until" in ready.text
     assert "Forward the next message" in ready.text
     assert "https://t.me/WaslAllianceBot?start=" in forward.text
     assert "https://wa.me/9647700000000?text=start%20" in forward.text
@@ -99,7 +99,7 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
     ]
     await admin.tap("Secretariat")
     ready, forward = await admin.tap("1 person")  # no country step for the secretariat
-    assert "1 person can join as secretariat" in ready.text
+    assert "(role: secretariat): 1 person can join until" in ready.text
     async with h.store.transaction() as tx:
         invite = await tx.invites.get(code_in(forward.text))
     assert invite is not None and (invite.role, invite.country) == (Role.SECRETARIAT, None)

@@ -4,8 +4,10 @@ public surveys; and the wrong input at every kind of question."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.core.conversation import STALE, step_payload
 from bot.core.i18n import Catalogs
@@ -20,6 +22,7 @@ from tests.support.harness import Harness, Person
 from tests.support.surveys import deliver, pulse
 
 LOCALES = ("en", "ar", "fr")
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = Catalogs()
 
 
@@ -190,7 +193,11 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
     sid = await load(harness, data)
     stranger = harness.person("5000", "fr")
     french = CATALOGS.get("fr")
-    await stranger.say("/start s_voices-iq")
+    asked = await stranger.say("/start s_voices-iq")
+    assert asked[-1].text == "Dans quelle langue souhaitez-vous répondre\u00a0?"
+    arabic = CATALOGS.get("ar")
+    # Anyone may answer a public survey: Arabic asks without the feminine ـكِ of members.
+    assert arabic("Which language would you like to answer in?") == "ما لغة الإجابة المفضّلة لديك؟"
     await stranger.tap("Français")
     consent = stranger.last
     assert labels(consent) == [french("Yes, start"), french("No"), french("◀ Back")]
@@ -226,6 +233,29 @@ async def test_public_survey_for_non_members(harness: Harness) -> None:
     assert "15 and older" in replies[0].text
     assert ("", "", "", 1) in await counted(harness, sid)
     assert "can't find" in (await child.say("/start s_nope"))[0].text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_the_shipped_survey_says_how_many_to_choose_once(
+    harness: Harness, locale: str
+) -> None:
+    """The limit of a multiple-choice question is said by the bot, in her language, from
+    `max_choices`: the question's own text does not say it again."""
+    shipped = yaml.safe_load((ROOT / "content" / "surveys.yaml").read_text("utf-8"))
+    await load(harness, shipped["surveys"][0])
+    she = await member(harness, "1", locale)
+    _ = CATALOGS.get(locale)
+    [listing] = await she.say("/survey")
+    await she.tap(labels(listing)[0])
+    await she.tap("3")
+    [by_whom] = await she.tap(_("Yes"))
+    limit = _("Choose up to {n}.", n=3)
+    lines = by_whom.text.split("\n")
+    assert lines.count(limit) == 1, by_whom.text
+    prompt = lines[1]
+    assert not any(word in prompt.casefold() for word in ("up to", "three", "jusqu", "حتى")), (
+        prompt
+    )
 
 
 async def test_survey_status_for_coordinators_shows_counts_only(harness: Harness) -> None:

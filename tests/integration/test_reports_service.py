@@ -3,17 +3,24 @@ operation, and what it suggests when a report would show nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
+from sqlalchemy import update
 
 from bot.core.actors import CLI, Actor, NotAllowed
+from bot.core.campaigns import CampaignKind
 from bot.core.clock import FixedClock
 from bot.core.i18n import Catalogs
 from bot.core.messages import ChannelName
 from bot.core.models import Member, NewMember, Role
 from bot.core.reports import Breakdown, CalendarPeriod, PeriodKind, Subject
+from bot.reports.render import render_csv
 from bot.services import reports
+from bot.services.notices import send_each
 from bot.services.reports import Ask, Limits, Remedy, ReportError
 from storage.store import SqlStore
+from storage.tables import outbox_t
 from tests.support.reports import seed_survey
 
 LIMITS = Limits(k=5, secret=b"s" * 32)
@@ -85,3 +92,67 @@ async def test_nothing_to_show_suggests_only_what_can_help(
         if ask.by is Breakdown.NONE:
             assert "no breakdown" not in str(refused.value).lower(), "never her own choice"
     assert await audit_actions(store) == [], "no report, no audit entry"
+
+
+async def test_the_delivery_report_speaks_her_language(store: SqlStore, clock: FixedClock) -> None:
+    """Statuses, the campaigns Wasl made itself and the reasons Wasl wrote are in her
+    language; a coordinator's title and a platform's own words are shown as written."""
+    now = clock.now()
+    people = [await someone(store, clock, str(n), Role.MEMBER) for n in range(12)]
+    # (kind, title, the reason each of the 12 messages ends with, or None: sent)
+    sends = [
+        (CampaignKind.SURVEY, "survey pulse-2026", [None] * 6 + ["channel not configured"] * 6),
+        (
+            CampaignKind.REMINDER,
+            "reminder pulse-2026",
+            ["gave up after 5 attempts: timed out"] * 12,
+        ),
+        (
+            CampaignKind.ALERT,
+            "survey says: road closed",
+            ["member paused"] * 6 + ["chat not found"] * 6,
+        ),
+    ]
+    status_of = {
+        "channel not configured": "failed",
+        "gave up after 5 attempts: timed out": "failed",
+        "member paused": "skipped",
+        "chat not found": "unreachable",
+    }
+    async with store.transaction() as tx:
+        for kind, title, reasons in sends:
+            chosen = [p.id for p in people]
+            await send_each(tx, kind, title, [(i, "telegram", "hi") for i in chosen], now)
+            campaign_id = max(c.campaign_id for c in await tx.reports.delivery_counts(every(now)))
+            for member_id, reason in zip(chosen, reasons, strict=True):
+                status = status_of[reason] if reason else "sent"
+                await tx.conn.execute(
+                    update(outbox_t)
+                    .where(
+                        outbox_t.c.member_id == member_id, outbox_t.c.campaign_id == campaign_id
+                    )
+                    .values(status=status, last_error=reason)
+                )
+    _ = Catalogs().get("fr")
+    async with store.transaction() as tx:
+        report = await reports.delivery_report(tx, every(now), 5, _, now)
+    campaigns, why = report.sections
+    assert set(campaigns.column_labels) >= {"Envoyés", "Échoués", "Injoignables", "Non envoyés"}
+    assert [label.split(" · ", 1)[1] for label in campaigns.row_labels] == [
+        "Alerte\u00a0: survey says: road closed",  # a coordinator's title is never parsed
+        "Rappel de sondage\u00a0: pulse-2026",
+        "Invitation au sondage\u00a0: pulse-2026",
+    ]
+    assert sorted(why.row_labels) == [
+        "abandon après 5 tentatives\u00a0: délai dépassé",
+        "chat not found",  # Telegram's words
+        "elle a suspendu les envois",
+        "messagerie non configurée sur ce serveur",
+    ]
+    assert "failed" not in render_csv(report, _).decode("utf-8-sig")
+    arabic = Catalogs().get("ar")
+    assert reports.group_label(arabic, Breakdown.CHANNEL, "console") == arabic("terminal")
+
+
+def every(now: datetime) -> CalendarPeriod:
+    return CalendarPeriod.all_time(now.date() + timedelta(weeks=1))  # this week included

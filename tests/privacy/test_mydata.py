@@ -98,6 +98,6 @@ async def test_mydata_lists_updates_surveys_and_the_rest(store: SqlStore) -> Non
     await she.say("/language")
     await she.tap("Français")
     french = (await she.say("/mydata"))[0].text
-    assert "2 infos du terrain envoyées" in french
+    assert "2 nouvelles du terrain envoyées" in french
     assert "Pouls : sécurité (commencé, pas terminé)" in french
-    assert "• Bonnes pratiques que vous avez notées : 1" in french
+    assert "• Bonnes pratiques que vous avez notées\u00a0: 1" in french

@@ -79,19 +79,64 @@ def test_csv_has_a_bom_hidden_marks_and_withheld_totals() -> None:
     assert data.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     yemen = {r["answer"]: r for r in rows if r["group"] == "Yemen"}
-    assert yemen["Yes"]["count"] == "<5" and yemen["Yes"]["hidden"] == "small"
+    assert yemen["Yes"]["count"] == "<5" and yemen["Yes"]["hidden"] == "small group"
     assert yemen["Total"]["count"] == "" and yemen["Total"]["hidden"] == "withheld"
     iraq = {r["answer"]: r for r in rows if r["group"] == "Iraq"}
     assert iraq["Total"]["count"] == "42" and iraq["No"]["percent of shown"] == "71.4"
 
 
+@pytest.mark.parametrize(
+    ("locale", "small", "linked"),
+    [
+        ("fr", "petit groupe", "révélerait un petit groupe"),
+        ("ar", "مجموعة صغيرة", "قد تكشف مجموعة صغيرة"),
+    ],
+)
+def test_csv_says_why_a_cell_is_hidden_in_her_language(
+    locale: str, small: str, linked: str
+) -> None:
+    _ = CATALOGS.get(locale)
+    rows = list(csv.reader(io.StringIO(render_csv(report(locale), _).decode("utf-8-sig"))))
+    header, cells = rows[0], rows[1:]
+    hidden = header.index(_("hidden"))
+    assert header[hidden] != "hidden"
+    why = {row[hidden] for row in cells if row[hidden]}
+    assert why == {small, linked, _("withheld")}, why
+
+
+def test_percentages_are_written_the_way_her_language_writes_them() -> None:
+    """CLDR's own percent pattern: French puts a no-break space before the sign."""
+    assert "71\u00a0%" in render_text(report("fr"), CATALOGS.get("fr"))
+    assert "71%" in render_text(report(), CATALOGS.get("en"))
+
+
+def test_xlsx_tabs_of_counts_over_time_are_named_in_her_language() -> None:
+    _ = CATALOGS.get("fr")
+    long = "Membres actives ayant rejoint l’alliance pendant la période choisie"
+    base = report("fr")
+    counts = replace(
+        base,
+        subject=Subject.MEMBERSHIP,
+        sections=(
+            replace(base.sections[0], title=long),
+            replace(base.sections[0], sheet="Nouvelles : [terrain]"),
+        ),
+    )
+    book = load_workbook(io.BytesIO(render_xlsx(counts, _)))
+    assert book.sheetnames == [
+        "Membres actives ayant rejoint",  # cut at a word, within Excel's 31 characters
+        "Nouvelles - -terrain-",  # characters a tab may not hold replaced
+        _("notes"),
+    ]
+
+
 def test_xlsx_has_a_sheet_per_table_and_notes_right_to_left_in_arabic() -> None:
     book = load_workbook(io.BytesIO(render_xlsx(report("ar"), CATALOGS.get("ar"))))
     notes = CATALOGS.get("ar")("notes")
-    assert book.sheetnames == ["1 threat", "2 note", notes], "the notes tab named in Arabic"
+    assert book.sheetnames == ["السؤال 1", "السؤال 2", notes], "every tab named in Arabic"
     assert notes != "notes"
     assert book[notes].sheet_view.rightToLeft
-    values = [c for row in book["1 threat"].iter_rows(values_only=True) for c in row]
+    values = [c for row in book["السؤال 1"].iter_rows(values_only=True) for c in row]
     assert "<5" in values and "—" in values, "hidden cells and withheld totals"
 
 

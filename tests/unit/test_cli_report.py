@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bot.cli_report import Progress
 from storage.engine import make_engine
 from storage.store import SqlStore
 from tests.support.database import copy_sqlite_file, migrated_sqlite_file
+from tests.support.harness import visible
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
 
 NOW = datetime.now(UTC)
@@ -58,7 +60,8 @@ def test_a_survey_report_in_all_four_formats(
         assert main([*base, "--format", fmt, "--out", str(out)]) == 0
         assert out.stat().st_size > 0
     printed = capsys.readouterr().out
-    assert "wrote" in printed and "k=5" in printed
+    assert "Wrote" in printed and "5 tables, by country" in printed
+    assert "smallest group shown: 5" in printed
 
     raw = (tmp_path / "report.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so Excel reads UTF-8"
@@ -203,3 +206,20 @@ def test_an_out_file_whose_extension_is_not_the_format_is_refused(
     bare = tmp_path / "results"  # no extension: --format, else csv
     assert main([*base, "--format", "md", "--out", str(bare)]) == 0
     assert bare.read_text(encoding="utf-8").startswith("#")
+
+
+def test_the_summary_is_in_the_report_language_from_end_to_end(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.csv"
+    args = ["report", "survey", "pulse-cli", "--by", "country", "--language", "ar"]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = visible(capsys.readouterr().out.strip())
+    said = printed.replace(str(out), "")
+    assert said.startswith("كُتب الملف") and "جداول" in said and "أصغر مجموعة معروضة: 5" in said
+    assert not re.search("[A-Za-z]", said), f"nothing left in English: {said!r}"
+    assert main(["report", "survey", "nope", "--out", str(out), "--language", "ar"]) == 2
+    refused = capsys.readouterr().err
+    assert refused.startswith("لا تقرير:") and not re.search(
+        "[A-Za-z]", refused.replace("nope", "")
+    )
