@@ -17,7 +17,14 @@ from bot.core.messages import ChannelName
 from bot.core.models import ROLE_NAMES, MemberStatus, Role
 from bot.core.router import Router
 from bot.services import members
-from handlers.common import command_text, main_menu, sphere_labels
+from handlers.common import (
+    NO_SECOND,
+    command_text,
+    main_menu,
+    second_language_options,
+    second_language_question,
+    sphere_labels,
+)
 
 CANCELLED = N_("Cancelled. Nothing was sent or saved.")
 CHANNEL_NAMES = {
@@ -31,15 +38,27 @@ class Choosing(BaseModel):
     """/language keeps nothing but the step: one question, one tap."""
 
 
+SECOND = "second"  # the /language button that goes to her second language
+
+
 def _language_options(turn: Turn[Choosing]) -> list[Option]:
-    """One per supported language, named in itself, her current one first."""
+    """One per supported language, named in itself, her current one first; then her second
+    language, to change it."""
     ctx = turn.ctx
     ordered = sorted(ctx.catalogs.supported, key=lambda code: code != ctx.locale)
-    return [Option(code, native_language_name(code)) for code in ordered]
+    second = ctx.second_locale
+    label = (
+        ctx._("Second language: {language}", language=native_language_name(second))
+        if second
+        else ctx._("Add a second language")
+    )
+    return [*(Option(code, native_language_name(code)) for code in ordered), Option(SECOND, label)]
 
 
 def _language_chosen(turn: Turn[Choosing], code: str) -> str:
     ctx = turn.ctx
+    if code == SECOND:
+        return "second"
     members.set_language(ctx.actor, code, ctx.catalogs.supported)
     ctx.set_locale(code)  # the answer is already in it
     ctx.say(
@@ -48,6 +67,27 @@ def _language_chosen(turn: Turn[Choosing], code: str) -> str:
             language=native_language_name(code),
         )
     )
+    return END
+
+
+def _second_options(turn: Turn[Choosing]) -> list[Option]:
+    return second_language_options(turn.ctx, turn._("No second language"))
+
+
+def _second_chosen(turn: Turn[Choosing], code: str) -> str:
+    ctx = turn.ctx
+    second = None if code == NO_SECOND else code
+    members.set_second_language(ctx.actor, second, ctx.catalogs.supported)
+    if second is None:
+        ctx.say(ctx._("Done. You have no second language."))
+    else:
+        ctx.say(
+            ctx._(
+                "Done. Tips and surveys not yet in {language} will be shown in {second}.",
+                language=ctx._.language_name(ctx.locale),
+                second=ctx._.language_name(second),
+            )
+        )
     return END
 
 
@@ -65,7 +105,15 @@ LANGUAGE: Conversation[Choosing] = Conversation(
             ask=lambda t: t._("Which language do you prefer?"),
             options=_language_options,
             answer=_language_chosen,
-        )
+        ),
+        Step(
+            name="second",
+            kind=Kind.CHOICE,
+            ask=lambda t: second_language_question(t.ctx),
+            options=_second_options,
+            answer=_second_chosen,
+            columns=2,
+        ),
     ],
     finish=_nothing,
 )
@@ -164,7 +212,9 @@ def _what_she_did(ctx: Context, mine: members.MyData) -> str:
     surveys = [
         ctx._(
             "{survey} ({status})",
-            survey=survey.definition.title(ctx.locale),
+            survey=survey.definition.title(
+                survey.definition.locale_for(ctx.locale, ctx.second_locale)
+            ),
             status=ctx._(SURVEY_STATUS.get(status, status)),
         )
         for survey, status in mine.surveys
@@ -260,7 +310,17 @@ def register(router: Router) -> None:
             "Your survey answers are stored without your name, so they cannot be shown here. "
             "Send {forget} to delete everything.",
             channel=ctx._(CHANNEL_NAMES[m.channel]),
-            language=native_language_name(m.locale),
+            language=(
+                ctx._(
+                    # Translators: /mydata's language line when she chose a second language,
+                    # e.g. "اردو (second language: English)".
+                    "{language} (second language: {second})",
+                    language=native_language_name(m.locale),
+                    second=native_language_name(m.second_locale),
+                )
+                if m.second_locale
+                else native_language_name(m.locale)
+            ),
             country=ctx._.country_name(m.country) if m.country else ctx._("none"),
             spheres=sphere_labels(ctx, m.spheres),
             role=ctx._(ROLE_NAMES[m.role]),

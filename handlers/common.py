@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.core.context import Context
-from bot.core.i18n import N_
+from bot.core.conversation import Option
+from bot.core.i18n import N_, native_language_name
 from bot.core.ids import parse_id
 from bot.core.messages import Button, ChannelName
 from bot.core.models import MemberStatus
@@ -16,6 +17,41 @@ def sphere_labels(ctx: Context, codes: list[str]) -> str:
     order of the checklist she ticked them in)."""
     labels = [ctx._(s.label) for s in SPHERES if s.code in codes]
     return ctx._(", ").join(labels) if labels else ctx._("none")
+
+
+def not_in_her_language(ctx: Context, shown: str) -> str:
+    """The one line under a tip or survey shown in another language than hers: in which."""
+    return ctx._(
+        # Translators: under a tip or survey not translated yet, e.g. "Not yet in Urdu —
+        # shown in English." Both are language names from CLDR, in her language.
+        "Not yet in {language} — shown in {shown}.",
+        language=ctx._.language_name(ctx.locale),
+        shown=ctx._.language_name(shown),
+    )
+
+
+NO_SECOND = "none"  # the second-language step's answer for "none"
+
+
+def second_language_question(ctx: Context) -> str:
+    """Onboarding's and /language's question for a second language."""
+    return ctx._(
+        "Do you read another language too? Tips and surveys not yet in {language} will be "
+        "shown in it.",
+        language=ctx._.language_name(ctx.locale),
+    )
+
+
+def second_language_options(ctx: Context, none: str) -> list[Option]:
+    """Every supported language but hers, named in itself, then `none` (already translated)."""
+    return [
+        *(
+            Option(code, native_language_name(code))
+            for code in ctx.catalogs.supported
+            if code != ctx.locale
+        ),
+        Option(NO_SECOND, none),
+    ]
 
 
 def command_button(label: str, command: str) -> Button:

@@ -102,6 +102,7 @@ def test_a_number_she_is_asked_to_type_is_not_taken_for_a_button(tmp_path: Path)
     typed = "\n".join(
         [
             "1",  # English
+            "Skip",  # no second language
             "I accept",
             "1",  # Iraq
             "1",  # a sphere

@@ -132,6 +132,7 @@ class _Member:
         _ = self._
         await self.say("/start")
         await self.tap(native_language_name(self.lang))
+        await self.tap(_("Skip"))  # no second language
         await self.tap(_("I accept"))
         if any(b["text"] == _("Another country") for c in self.calls()[-1:] for b in _flat(c)):
             await self.tap(_.country_name("IQ"))
