@@ -57,7 +57,6 @@ from storage.tables import (
     text_t,
 )
 
-SUPPORTED = ("en", "ar", "fr")
 TOOK_PART = "took_part"  # a participation after close: not whether she finished
 _MIX = secrets.SystemRandom()
 
@@ -598,10 +597,20 @@ def _definition(survey_id: int, stored: str | dict[str, Any]) -> SurveyDefinitio
     """The parsed definition, reused while the stored text is the same (definitions are
     immutable once parsed; an edited survey has a different text and is parsed again)."""
     if not isinstance(stored, str):  # a driver that decodes JSON whatever the column type
-        return parse_definition(stored, SUPPORTED)
+        return parse_definition(stored, _languages(stored))
     cached = _parsed.get(survey_id)
     if cached is not None and cached[0] == stored:
         return cached[1]
-    definition = parse_definition(json.loads(stored), SUPPORTED)
+    data = json.loads(stored)
+    definition = parse_definition(data, _languages(data))
     _parsed[survey_id] = (stored, definition)
     return definition
+
+
+def _languages(data: dict[str, Any]) -> tuple[str, ...]:
+    """The languages a stored definition has texts in: they were checked when it was loaded
+    (with translations, `wasl content load`), so reading it back accepts them all."""
+    found = set(data.get("text") or {})
+    for question in data.get("questions") or []:
+        found.update(question.get("text") or {})
+    return tuple(sorted(found))

@@ -4,16 +4,23 @@ default, and say so; never a breakdown of survey answers; erased with her by /fo
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.cli_content import load_file
 from bot.core.conversation import step_payload
+from bot.core.i18n import Catalogs
 from bot.core.messages import ChannelName, MediaKind
-from bot.core.models import Member
+from bot.core.models import Member, NewMember, Role
 from bot.core.reports import Breakdown
+from bot.core.router import Core
 from bot.core.surveys import parse_definition
+from handlers import build_router
 from handlers.onboarding import ONBOARDING
+from storage.store import SqlStore
 from storage.tables import member_t
 from tests.handlers.conftest import join, make_invite
 from tests.handlers.test_surveys import counted, mix
@@ -200,3 +207,60 @@ async def test_forget_erases_her_second_language(harness: Harness) -> None:
     assert await rows_naming(harness.store, member_id=found.id, identifiers=("96400009",)) == []
     kept = await her(harness, other.user_id)
     assert kept is not None and kept.second_locale == "fr"
+
+
+THIRTEEN = ("en", "ar", "fr", "ur", "fa", "ps", "ckb", "id", "sw", "so", "ha", "bn", "es")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_translated_tips_reach_members_of_thirteen_languages(
+    db: SqlStore, tmp_path: Path
+) -> None:
+    """With thirteen languages (passed in, as the lead extends SUPPORTED_LOCALES at merge):
+    the starter tips loaded with a translation file; an Urdu reader gets Urdu, a Persian reader
+    who also reads Urdu gets Urdu and a note, a Pashto reader gets the English default."""
+    h = Harness(db, build_router())
+    h.catalogs = Catalogs(supported=THIRTEEN)
+    h.core = Core(db, build_router(), h.catalogs, h.clock, h.config)
+    (tmp_path / "translations").mkdir()
+    shutil.copy(ROOT / "content" / "tips.yaml", tmp_path / "tips.yaml")
+    shutil.copy(
+        ROOT / "tests" / "fixtures" / "translations" / "ur.yaml", tmp_path / "translations"
+    )
+    assert await load_file(db, tmp_path / "tips.yaml", h.clock.now(), supported=THIRTEEN) == 0
+
+    async def reader(user_id: str, locale: str, second: str | None) -> Person:
+        async with db.transaction() as tx:
+            await tx.members.create(
+                NewMember(
+                    channel=ChannelName.TELEGRAM,
+                    platform_id=user_id,
+                    chat_id=user_id,
+                    locale=locale,
+                    country="PK",
+                    spheres=["pluralism"],
+                    role=Role.MEMBER,
+                    consent_version="1",
+                    consented_at=h.clock.now(),
+                    second_locale=second,
+                ),
+                h.clock.now(),
+            )
+        return h.person(user_id, locale)
+
+    urdu = await reader("10", "ur", None)
+    [shown] = await urdu.say("/tips pluralism")
+    assert shown.text.startswith("«ur» Safe dialogue circles\n\n«ur» Meet in a private")
+    assert "Not yet" not in shown.text
+
+    persian = await reader("11", "fa", "ur")
+    [shown] = await persian.say("/tips pluralism")
+    fa = h.catalogs.get("fa")
+    assert fa.locale == "fa" and fa.language_name("ur") == "اردو"
+    assert shown.text.startswith("«ur» Safe dialogue circles")
+    assert f"Not yet in {fa.language_name('fa')} — shown in اردو." in shown.text
+
+    pashto = await reader("12", "ps", None)
+    [shown] = await pashto.say("/tips pluralism")
+    assert shown.text.startswith("Safe dialogue circles with mothers of returnees")
+    assert f"— shown in {h.catalogs.get('ps').language_name('en')}." in shown.text
