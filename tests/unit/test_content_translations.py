@@ -384,3 +384,14 @@ def test_status_and_stamp_on_the_command_line_need_no_database(
     assert "locale 'ur' is not a supported language (en, ar, fr)" in capsys.readouterr().err
     assert cli.main(["content", "stamp", "--translations", str(tmp_path / "none")]) == 2
     assert not (tmp_path / "never.db").exists(), "no database opened"
+
+
+def test_the_starter_content_misses_no_supported_language(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every tip and survey shipped, in every language Wasl speaks (inline or in
+    content/translations/), and no translation outdated or unstamped."""
+    shipped = [ROOT / "content" / "tips.yaml", ROOT / "content" / "surveys.yaml"]
+    assert status_files(shipped, strict=True) == 0
+    out = capsys.readouterr().out
+    assert " 0 missing, 0 outdated, 0 not stamped" in out, out
