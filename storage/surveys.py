@@ -466,6 +466,7 @@ class SurveyRepository:
                 member_t.c.locale,
                 member_t.c.country,
                 member_t.c.timezone,
+                member_t.c.second_locale,
             )
             .join(members, members.c.id == member_t.c.id)
             .outerjoin(
@@ -482,7 +483,10 @@ class SurveyRepository:
             )
             .order_by(member_t.c.id)
         )
-        return [Remindable(r.id, r.channel, r.locale, r.country, r.timezone) for r in rows]
+        return [
+            Remindable(r.id, r.channel, r.locale, r.country, r.timezone, r.second_locale)
+            for r in rows
+        ]
 
     async def mark_reminded(self, survey_id: int, member_ids: list[int]) -> None:
         for member_id in member_ids:

@@ -495,6 +495,7 @@ class Remindable:
     locale: str
     country: str | None
     timezone: str | None
+    second_locale: str | None = None  # the survey's title falls back to it
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from bot.core.models import Member, NewMember, Role
 from bot.core.reports import Breakdown
 from bot.core.router import Core
 from bot.core.surveys import parse_definition
+from bot.services.surveys import send_reminders
 from handlers import build_router
 from handlers.onboarding import ONBOARDING
 from storage.store import SqlStore
@@ -26,7 +27,7 @@ from tests.handlers.conftest import join, make_invite
 from tests.handlers.test_surveys import counted, mix
 from tests.support.erasure import rows_naming
 from tests.support.harness import Harness, Person
-from tests.support.surveys import pulse
+from tests.support.surveys import deliver, pulse
 
 SECOND_QUESTION = (
     "Do you read another language too? Tips and surveys not yet in English will be shown in it."
@@ -138,11 +139,11 @@ def three_languages_but_french() -> dict[str, object]:
     return data
 
 
-async def load_survey(h: Harness, data: dict[str, object]) -> int:
+async def load_survey(h: Harness, data: dict[str, object], days: int = 7) -> int:
     definition = parse_definition(data, ("en", "ar", "fr"))
     async with h.store.transaction() as tx:
         survey_id, _ = await tx.surveys.upsert(
-            definition, h.clock.now(), h.clock.now() + timedelta(days=7), h.clock.now()
+            definition, h.clock.now(), h.clock.now() + timedelta(days=days), h.clock.now()
         )
     return survey_id
 
@@ -179,6 +180,21 @@ async def test_a_survey_missing_in_her_language_is_shown_in_her_second_and_says_
     await mix(harness)
     groups = {group for _q, _o, group, _n in await counted(harness, sid, Breakdown.LANGUAGE)}
     assert groups == {"fr"}
+
+
+async def test_a_reminder_names_the_survey_in_her_second_language(harness: Harness) -> None:
+    data = three_languages_but_french()
+    data["reminders"] = 1
+    await load_survey(harness, data, days=4)
+    claire = await member(harness, "5", "fr", second="ar")
+    lina = await member(harness, "6", "fr")
+    harness.clock.advance(timedelta(days=3))  # past half-way, 09:00 UTC: not quiet in Iraq
+    assert await send_reminders(harness.store, harness.catalogs, harness.clock.now()) == 2
+    received = await deliver(harness)
+    [to_claire] = received[claire.user_id]
+    [to_lina] = received[lina.user_id]
+    assert to_claire.startswith("Rappel") and "«\u00a0نبض: الأمان\u00a0»" in to_claire
+    assert "«\u00a0Pulse: safety\u00a0»" in to_lina, "no second language: its default"
 
 
 async def test_a_survey_in_her_language_says_nothing(harness: Harness) -> None:
