@@ -72,6 +72,8 @@ async def survey_bot(
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_BASE": api.base,
         "WASL_OPEN_JOIN": "true",
+        # One member joins and answers ten questions within a second: not a flood to slow.
+        "WASL_FLOOD_PER_MINUTE": "0",
     }.items():
         setenv(name, value)
     await asyncio.to_thread(migrated_sqlite_file, folder, "wire.db")
