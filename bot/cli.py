@@ -90,8 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.config import Settings
 
     settings = Settings()
-    refusal = secret_key_refusal(settings, args.command) or no_channel_refusal(
-        settings, args.command
+    refusal = (
+        secret_key_refusal(settings, args.command)
+        or no_channel_refusal(settings, args.command)
+        or channel_secrets_refusal(settings, args.command)
     )
     if refusal is not None:
         print(refusal, file=sys.stderr)
@@ -147,6 +149,31 @@ def no_channel_refusal(settings: Settings, command: str) -> str | None:
     )
 
 
+def channel_secrets_refusal(settings: Settings, command: str) -> str | None:
+    """Why the web server must not start, or None: a channel it would serve lacks its secrets
+    (an empty WhatsApp app secret would let anyone sign a webhook). Said before anything is
+    imported or migrated, so a misconfigured deployment stops at once."""
+    from bot.config import missing_secrets
+
+    if command == "serve":
+        missing = missing_secrets(settings, telegram_webhook=True)
+    elif command == "run" and serves_web(settings):
+        missing = missing_secrets(settings, telegram_webhook=bool(settings.telegram.webhook_url))
+    else:
+        return None
+    if not missing:
+        return None
+    return f"wasl: {', '.join(missing)} must be set: refusing to start without it"
+
+
+def serves_web(settings: Settings) -> bool:
+    """`wasl run` needs the web server for WhatsApp, and for Telegram when the dashboard has a
+    public address; Telegram alone polls or takes its webhook without it."""
+    return settings.whatsapp.enabled or bool(
+        settings.telegram.enabled and settings.wasl.public_url
+    )
+
+
 async def check_schema(settings: Settings) -> int:
     """`wasl migrate --check`: 0 when the schema is at head, else 1 and one line saying
     where it is and where it should be. Changes nothing."""
@@ -173,7 +200,7 @@ def run(settings: Settings) -> int:
     """WhatsApp (and Telegram) through the web server when WhatsApp or the dashboard's public
     URL is set; Telegram alone when only its token is set (polling, or its webhook); otherwise
     the terminal bot."""
-    if settings.whatsapp.enabled or (settings.telegram.enabled and settings.wasl.public_url):
+    if serves_web(settings):
         return asyncio.run(_run_web(settings))
     if settings.telegram.enabled:
         from bot.app import build_app

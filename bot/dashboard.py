@@ -20,6 +20,7 @@ from bot.core.actors import Actor
 from bot.core.i18n import Translator
 from bot.core.models import Member
 from bot.core.reports import CalendarPeriod, PeriodKind
+from bot.reports.fonts import NASTALIQ, web_font
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_html, render_xlsx
 from bot.services import reports
@@ -42,6 +43,34 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:start}
 .num{text-align:end;font-variant-numeric:tabular-nums}.withheld{color:#777}
 .note,.meta{color:#555;font-size:.9rem}nav a{margin-inline-end:1rem}
 """
+
+
+FONTS_PATH = "/dashboard/fonts"
+# Wasl's own fonts, served from this server, are used only for the letters of their script
+# (unicode-range: a browser fetches one only for a page that has such letters); everything
+# else is the system's. A page in Urdu prefers a Nastaliq installed on the reader's machine.
+FONT_FACES = (
+    f'@font-face{{font-family:"Wasl Arabic";src:url({FONTS_PATH}/arabic.ttf) format("truetype");'
+    "unicode-range:U+0600-06FF,U+0750-077F,U+0870-08FF,U+FB50-FDFF,U+FE70-FEFF;"
+    "font-display:swap}"
+    f'@font-face{{font-family:"Wasl Bengali";src:url({FONTS_PATH}/bengali.ttf) format("truetype");'
+    "unicode-range:U+0980-09FF;font-display:swap}"
+)
+FONT_STACK = '"Wasl Arabic","Wasl Bengali",system-ui,sans-serif'
+
+
+def font_style(locale: str) -> str:
+    """The fonts of a page in `locale`: Nastaliq first for Urdu, with room for its tall
+    letters; then Wasl's fonts for Arabic script and Bengali; then the system's."""
+    if locale == "ur":
+        nastaliq = ",".join(f'"{family}"' for family in NASTALIQ)
+        return f"{FONT_FACES}body{{font-family:{nastaliq},{FONT_STACK};line-height:1.9}}"
+    return f"{FONT_FACES}body{{font-family:{FONT_STACK}}}"
+
+
+def font(name: str) -> bytes | None:
+    """A font file the pages name (`FONTS_PATH`/name), None for any other name."""
+    return web_font(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +141,8 @@ def _document(_: Translator, title: str, body: str) -> str:
         f'<!doctype html><html lang="{html.escape(_.locale)}" dir="{direction}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}{font_style(_.locale)}</style></head>"
+        f"<body>{body}</body></html>"
     )
 
 

@@ -52,8 +52,10 @@ PRIVATE_PAGE = {
     "X-Robots-Tag": "noindex",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; font-src 'self'",
 }
+# The dashboard's fonts: the same for everyone, and they change only with a release.
+FONT_HEADERS = {"Cache-Control": "public, max-age=604800", "X-Content-Type-Options": "nosniff"}
 
 
 def build_web(
@@ -213,8 +215,15 @@ def build_web(
             return Response(shown.content, media_type=shown.media_type, headers=headers)
         return HTMLResponse(shown, status_code=status, headers=PRIVATE_PAGE)
 
+    async def dashboard_font(request: Request) -> Response:
+        data = dashboard.font(request.path_params["name"])
+        if data is None:
+            return Response(status_code=404)
+        return Response(data, media_type="font/ttf", headers=FONT_HEADERS)
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route(dashboard.FONTS_PATH + "/{name}", dashboard_font, methods=["GET"]),
         Route("/dashboard", dashboard_overview, methods=["GET"]),
         Route("/dashboard/survey/{slug}", dashboard_survey, methods=["GET"]),
         Route("/webhook/telegram", telegram_webhook, methods=["POST"]),

@@ -10,6 +10,7 @@ def build_router() -> Router:
     from handlers import (
         account,
         campaigns,
+        common,
         dashboard,
         invites,
         moderation,
@@ -31,4 +32,5 @@ def build_router() -> Router:
     moderation.register(router)
     reports.register(router)
     dashboard.register(router)
+    router.set_words(common.COMMAND_WORDS, common.WORDS_EVERYWHERE)
     return router

@@ -18,8 +18,12 @@ from bot.core.models import ROLE_NAMES, MemberStatus, Role
 from bot.core.router import Router
 from bot.services import members
 from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
     NO_SECOND,
+    among_the_first,
     command_text,
+    language_options,
     main_menu,
     second_language_options,
     second_language_question,
@@ -42,17 +46,17 @@ SECOND = "second"  # the /language button that goes to her second language
 
 
 def _language_options(turn: Turn[Choosing]) -> list[Option]:
-    """One per supported language, named in itself, her current one first; then her second
-    language, to change it."""
+    """Every supported language, named in itself, the likeliest for her first; among the
+    first shown, her second language, to change it."""
     ctx = turn.ctx
-    ordered = sorted(ctx.catalogs.supported, key=lambda code: code != ctx.locale)
     second = ctx.second_locale
     label = (
         ctx._("Second language: {language}", language=native_language_name(second))
         if second
         else ctx._("Add a second language")
     )
-    return [*(Option(code, native_language_name(code)) for code in ordered), Option(SECOND, label)]
+    country = ctx.member.country if ctx.member else None
+    return among_the_first(language_options(ctx, country), Option(SECOND, label))
 
 
 def _language_chosen(turn: Turn[Choosing], code: str) -> str:
@@ -71,7 +75,9 @@ def _language_chosen(turn: Turn[Choosing], code: str) -> str:
 
 
 def _second_options(turn: Turn[Choosing]) -> list[Option]:
-    return second_language_options(turn.ctx, turn._("No second language"))
+    ctx = turn.ctx
+    country = ctx.member.country if ctx.member else None
+    return second_language_options(ctx, turn._("No second language"), country)
 
 
 def _second_chosen(turn: Turn[Choosing], code: str) -> str:
@@ -105,6 +111,8 @@ LANGUAGE: Conversation[Choosing] = Conversation(
             ask=lambda t: t._("Which language do you prefer?"),
             options=_language_options,
             answer=_language_chosen,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         ),
         Step(
             name="second",
@@ -113,6 +121,8 @@ LANGUAGE: Conversation[Choosing] = Conversation(
             options=_second_options,
             answer=_second_chosen,
             columns=2,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         ),
     ],
     finish=_nothing,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.conversation import Option
-from bot.core.i18n import N_, native_language_name
+from bot.core.i18n import N_, likely_languages, native_language_name, region_of, resolve
 from bot.core.ids import parse_id
 from bot.core.messages import Button, ChannelName
 from bot.core.models import MemberStatus
@@ -42,18 +42,6 @@ def second_language_question(ctx: Context) -> str:
     )
 
 
-def second_language_options(ctx: Context, none: str) -> list[Option]:
-    """Every supported language but hers, named in itself, then `none` (already translated)."""
-    return [
-        *(
-            Option(code, native_language_name(code))
-            for code in ctx.catalogs.supported
-            if code != ctx.locale
-        ),
-        Option(NO_SECOND, none),
-    ]
-
-
 def command_button(label: str, command: str) -> Button:
     """A button that runs a command, as if she had typed it."""
     return Button(label, f"{COMMAND_PAYLOAD}{command}")
@@ -81,6 +69,42 @@ def command_text(ctx: Context, name: str) -> str:
     return ctx._(name) if ctx.inbound.channel is ChannelName.WHATSAPP else f"/{name}"
 
 
+# A language menu shows this many languages, the likeliest for her, then "More languages".
+LANGUAGES_SHOWN = 5
+MORE_LANGUAGES = N_("More languages")
+
+
+def language_options(ctx: Context, country: str | None = None) -> list[Option]:
+    """Every supported language, named in itself, the likeliest for her first: her phone's
+    language, the one she uses now, the languages of her country (`country`, else the one her
+    phone's language names or is mostly spoken in), then the rest. A step shows the first
+    `LANGUAGES_SHOWN` with `shown=LANGUAGES_SHOWN, rest=MORE_LANGUAGES`."""
+    catalogs, hint = ctx.catalogs, ctx.inbound.language_hint
+    codes = likely_languages(
+        catalogs.supported,
+        catalogs.default,
+        first=(resolve(hint, catalogs.supported), ctx.locale),
+        country=country or region_of(hint),
+    )
+    return [Option(code, native_language_name(code)) for code in codes]
+
+
+def among_the_first(options: list[Option], extra: Option) -> list[Option]:
+    """A language menu's options with `extra` (Skip, her second language…) among the ones
+    shown first when the menu is folded behind "More languages", else last."""
+    if len(options) + 1 > LANGUAGES_SHOWN + 1:  # folded: the first LANGUAGES_SHOWN are shown
+        at = LANGUAGES_SHOWN - 1
+        return [*options[:at], extra, *options[at:]]
+    return [*options, extra]
+
+
+def second_language_options(ctx: Context, none: str, country: str | None = None) -> list[Option]:
+    """Every supported language but hers, the likeliest first, named in itself; and `none`
+    (already translated: Skip, No second language) among the ones shown first."""
+    others = [o for o in language_options(ctx, country) if o.value != ctx.locale]
+    return among_the_first(others, Option(NO_SECOND, none))
+
+
 def typed_id(ctx: Context, text: str) -> int | None:
     """The number she typed after a command ("12" or "#12"), or None after telling her, in a
     short line, that it is not one (letters, "²", a sign, or too large to be any record's)."""
@@ -90,27 +114,33 @@ def typed_id(ctx: Context, text: str) -> int | None:
     return value
 
 
-# Command words typed without a slash, as WhatsApp has no slash menu. The router translates a
-# command's name to find its word; these markers only put the names in the catalog.
+# Command words typed without a slash, as WhatsApp has no slash menu: each command's words,
+# as msgids (the router translates them). Every catalog gives each a different word, and no
+# word means two commands in two languages (tests/unit/test_catalogs.py checks both).
 # Translators: one lower-case word each, no spaces, e.g. "aide" for "help".
-COMMAND_WORDS = (
-    N_("start"),
-    N_("help"),
-    N_("language"),
-    N_("pause"),
-    N_("resume"),
-    N_("mydata"),
-    N_("forget"),
-    N_("wipe"),
-    N_("cancel"),
-    N_("alert"),
-    N_("campaign"),
-    N_("tips"),
-    N_("update"),
-    N_("moderate"),
-    N_("survey"),
-    N_("stop"),
-    N_("report"),
-    N_("invite"),
-    N_("dashboard"),
-)
+COMMAND_WORDS: dict[str, tuple[str, ...]] = {
+    "start": (N_("start"),),
+    "help": (N_("help"),),
+    "language": (N_("language"),),
+    "pause": (N_("pause"),),
+    "resume": (N_("resume"),),
+    "mydata": (N_("mydata"),),
+    "forget": (N_("forget"),),
+    "wipe": (N_("wipe"),),
+    "cancel": (N_("cancel"),),
+    "alert": (N_("alert"),),
+    "campaign": (N_("campaign"),),
+    "tips": (N_("tips"),),
+    "update": (N_("update"),),
+    "moderate": (N_("moderate"),),
+    "survey": (N_("survey"),),
+    # The opt-out words people send to any bulk sender ("STOP", "توقف", "arrêt").
+    # Translators: a second word for stopping messages, as in "unsubscribe"; one word.
+    "stop": (N_("stop"), N_("unsubscribe")),
+    "report": (N_("report"),),
+    "invite": (N_("invite"),),
+    "dashboard": (N_("dashboard"),),
+}
+# Joining ("start CODE") and stopping messages work in every language, whichever she set:
+# joining comes before she chose one, and stopping must never fail.
+WORDS_EVERYWHERE = ("start", "stop")

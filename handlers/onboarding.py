@@ -14,16 +14,19 @@ from pydantic import BaseModel
 from bot.core.context import Context
 from bot.core.conversation import END, STAY, Conversation, Kind, Option, Step, Turn
 from bot.core.countries import find_countries
-from bot.core.i18n import N_, SUPPORTED_LOCALES, native_language_name
-from bot.core.messages import Button, ChannelName
+from bot.core.i18n import N_
+from bot.core.messages import ChannelName
 from bot.core.models import ROLE_NAMES, Invite, NewMember, Role
 from bot.core.router import Router
 from bot.core.spheres import SPHERES
 from bot.services import invitations
 from bot.services.invitations import Refused
 from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
     NO_SECOND,
     command_text,
+    language_options,
     main_menu,
     second_language_options,
     second_language_question,
@@ -73,7 +76,7 @@ class Joining(BaseModel):
 
 
 def _languages(turn: Turn[Joining]) -> list[Option]:
-    return [Option(b.payload, b.label) for b in language_buttons(turn.ctx.locale, "")]
+    return language_options(turn.ctx, turn.state.country)
 
 
 def _chose_language(turn: Turn[Joining], code: str) -> None:
@@ -82,7 +85,7 @@ def _chose_language(turn: Turn[Joining], code: str) -> None:
 
 
 def _second_options(turn: Turn[Joining]) -> list[Option]:
-    return second_language_options(turn.ctx, turn._("Skip"))
+    return second_language_options(turn.ctx, turn._("Skip"), turn.state.country)
 
 
 def _chose_second(turn: Turn[Joining], code: str) -> None:
@@ -221,6 +224,8 @@ ONBOARDING: Conversation[Joining] = Conversation(
             ),
             options=_languages,
             answer=_chose_language,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         ),
         Step(
             name="second",
@@ -230,6 +235,8 @@ ONBOARDING: Conversation[Joining] = Conversation(
             answer=_chose_second,
             skip=lambda t: len(t.ctx.catalogs.supported) < 2,
             columns=2,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
         ),
         Step(
             name="values",
@@ -264,12 +271,6 @@ ONBOARDING: Conversation[Joining] = Conversation(
 
 
 # -- shared with other conversations -----------------------------------------------------------
-
-
-def language_buttons(current: str, prefix: str) -> list[Button]:
-    """One button per supported language, named in itself, her current one first."""
-    ordered = sorted(SUPPORTED_LOCALES, key=lambda code: code != current)
-    return [Button(native_language_name(code), f"{prefix}{code}") for code in ordered]
 
 
 def values_text(ctx: Context) -> str:

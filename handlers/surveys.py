@@ -28,7 +28,7 @@ from bot.core.conversation import (
     Step,
     Turn,
 )
-from bot.core.i18n import N_, native_language_name
+from bot.core.i18n import N_
 from bot.core.messages import Button
 from bot.core.models import Role
 from bot.core.router import Router
@@ -47,7 +47,13 @@ from bot.core.surveys import (
 )
 from bot.services import surveys as service
 from bot.services.surveys import Chat, Entry
-from handlers.common import command_text, not_in_her_language
+from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
+    command_text,
+    language_options,
+    not_in_her_language,
+)
 
 FLOW = "srv"  # answering (members and public); storage finds in-progress answers by it
 PUBLIC = "pub"  # the public survey's opening steps
@@ -365,7 +371,7 @@ class Opening(BaseModel):
 
 
 def _languages(turn: Turn[Opening]) -> list[Option]:
-    return [Option(code, native_language_name(code)) for code in turn.ctx.catalogs.supported]
+    return language_options(turn.ctx)
 
 
 def _language(turn: Turn[Opening], code: str) -> None:
@@ -427,6 +433,8 @@ class PublicOpening(Conversation[Opening]):
                     ask=lambda t: t._("Which language do you prefer?"),
                     options=_languages,
                     answer=_language,
+                    shown=LANGUAGES_SHOWN,
+                    rest=MORE_LANGUAGES,
                 ),
                 Step(
                     name="consent",

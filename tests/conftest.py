@@ -16,6 +16,7 @@ from bot.core.clock import FixedClock
 from storage.engine import make_engine
 from storage.store import SqlStore
 from tests.support.database import (
+    commits_without_disk_wait,
     migrate_postgres_schema,
     migrated_sqlite_file,
     new_schema_name,
@@ -87,7 +88,7 @@ async def store(
     try:
         async with admin.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        pg = SqlStore(make_engine(url, schema=schema))
+        pg = SqlStore(commits_without_disk_wait(make_engine(url, schema=schema)))
         try:
             await migrate_postgres_schema(pg.engine, url)
             yield pg

@@ -9,6 +9,7 @@ leads. The engine does the rest the same way in every flow:
   wanted, a photo where a number is) gets one short, localised line, then the question again;
 - a typed answer matching a button's label counts as pressing it (on WhatsApp and in the
   terminal she may type "Iraq" or "نعم");
+- a long choice shows its first options and a "More…" button that shows the rest;
 - Back returns to the previous step, Cancel (a button, /cancel or "cancel" in her language)
   ends the flow;
 - a button from an earlier message, from another step, or from a previous version of the
@@ -52,13 +53,15 @@ EMPTY = N_("That message is empty. Please type your answer.")
 BACK = N_("◀ Back")
 CANCEL = N_("✖ Cancel")
 DONE = N_("Done")
+MORE = N_("More…")
 YES = N_("Yes")
 NO = N_("No")
 
-# Reserved step values: Back, Cancel and a checklist's Done.
+# Reserved step values: Back, Cancel, a checklist's Done and a long choice's More.
 GO_BACK = "~b"
 GO_CANCEL = "~x"
 GO_DONE = "~d"
+GO_MORE = "~m"
 
 END = "~end"  # what an answer returns to end the flow (the flow's `finish` then runs)
 # What an answer returns to stay at the step without asking again (it said what to do next,
@@ -186,6 +189,10 @@ class Step(Generic[S]):
     cancel: bool = False  # offer a Cancel button (TEXT, NUMBER and MEDIA always say /cancel)
     empty: str | None = None  # TEXT, MEDIA: what to say to an empty message (a msgid)
     more: Callable[[Turn[S]], Sequence[Button]] | None = None  # more buttons (commands)
+    # CHOICE: show only the first `shown` options (the likeliest) and a button labelled
+    # `rest` (a msgid) that shows the others. Every option is accepted, shown or not.
+    shown: int | None = None
+    rest: str = MORE
 
 
 class Conversation(Generic[S]):
@@ -297,6 +304,10 @@ class Conversation(Generic[S]):
         if value == GO_BACK:
             await self._back(turn)
             return
+        if value == GO_MORE:
+            self._ask(turn, replace=True, rest=True)
+            self._save(turn)
+            return
         if step.kind is not Kind.CHOICE and step.accepts is not None and step.accepts(turn, value):
             await self._answered(turn, step, value)
             return
@@ -327,6 +338,9 @@ class Conversation(Generic[S]):
             option = self._match_label(turn, step, text)
             if option == GO_BACK:
                 await self._back(turn)
+            elif option == GO_MORE:
+                self._ask(turn, replace=False, rest=True)
+                self._save(turn)
             elif option is not None and step.kind is Kind.CHECKLIST:
                 await self._ticked(turn, step, option)
             elif option is not None and step.kind is Kind.CONFIRM:
@@ -396,6 +410,8 @@ class Conversation(Generic[S]):
                 return option.value
         if step.kind is Kind.CHECKLIST and wanted == fold(turn._(DONE)):
             return GO_DONE
+        if self._folded(turn, step) and wanted == fold(turn._(step.rest)):
+            return GO_MORE
         if step.back and turn.trail and wanted == fold(_strip_ticks(turn._(BACK))):
             return GO_BACK
         return None
@@ -495,7 +511,10 @@ class Conversation(Generic[S]):
 
     # -- saying ------------------------------------------------------------------------------
 
-    def _ask(self, turn: Turn[S], *, replace: bool, ack: str | None = None) -> None:
+    def _ask(
+        self, turn: Turn[S], *, replace: bool, ack: str | None = None, rest: bool = False
+    ) -> None:
+        """Ask the step's question. `rest`: a long choice's options after its first ones."""
         ctx = turn.ctx
         step = self.step(turn, turn.step)
         if step is None:
@@ -505,11 +524,17 @@ class Conversation(Generic[S]):
             chosen = (
                 set(step.chosen(turn)) if step.chosen and step.kind is Kind.CHECKLIST else None
             )
-            for option in self._options(turn, step):
+            options = list(self._options(turn, step))
+            folded = self._folded(turn, step)
+            if folded and step.shown is not None:
+                options = options[step.shown :] if rest else options[: step.shown]
+            for option in options:
                 label = option.label
                 if chosen is not None:
                     label = f"{'✅' if option.value in chosen else '▫️'} {label}"
                 buttons.append(Button(label, self._payload(step, option.value)))
+            if folded and not rest:
+                buttons.append(Button(ctx._(step.rest), self._payload(step, GO_MORE)))
             if step.kind is Kind.CHECKLIST:
                 buttons.append(Button(ctx._(DONE), self._payload(step, GO_DONE)))
         if step.more is not None:
@@ -529,6 +554,15 @@ class Conversation(Generic[S]):
         if step.kind is Kind.CONFIRM:
             return (Option("yes", turn._(YES)), Option("no", turn._(NO)))
         return ()
+
+    def _folded(self, turn: Turn[S], step: Step[S]) -> bool:
+        """Whether a choice has more options than it shows at once (one more would take the
+        place of the More button: then all are shown)."""
+        return (
+            step.kind is Kind.CHOICE
+            and step.shown is not None
+            and len(self._options(turn, step)) > step.shown + 1
+        )
 
     def _payload(self, step: Step[S], value: str) -> str:
         return step_payload(self.name, self.version, step.name, value)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -39,18 +43,22 @@ class Translator:
         self._translations = translations
         self._babel = Locale.parse(locale)
 
+        self.rtl = self._babel.text_direction == "rtl"
+
     def __call__(self, message: str, /, **params: Any) -> str:
+        """The message in this locale, its `{placeholders}` filled; in right-to-left text a
+        value that is not right-to-left itself (a number, a code, a command, a Latin name) is
+        isolated, and so is a right-to-left value in left-to-right text (`isolate`)."""
         text = self._translations.gettext(message)
-        return text.format(**params) if params else text
+        if not params:
+            return text
+        return text.format(**{name: isolate(value, self.rtl) for name, value in params.items()})
 
     def plural(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
         """ngettext with `{n}` available as a placeholder, formatted for the locale."""
         text = self._translations.ngettext(singular, plural, n)
-        return text.format(n=self.number(n), **params)
-
-    @property
-    def rtl(self) -> bool:
-        return self._babel.text_direction == "rtl"
+        values = {"n": self.number(n), **params}
+        return text.format(**{name: isolate(value, self.rtl) for name, value in values.items()})
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self._babel)
@@ -76,6 +84,34 @@ class Translator:
     def countries(self) -> dict[str, str]:
         """ISO 3166 alpha-2 code → name in this locale, for real countries only."""
         return country_names(self.locale)
+
+
+# Unicode bidi isolates (UAX #9): a value between FSI and PDI takes its direction from its own
+# first letter (left to right for a number) and does not reorder the text around it, so
+# "أرسلي /help" or "#12" or "@amina" read right on Telegram, WhatsApp and the web. Two
+# invisible code points (6 bytes) per value.
+FSI, PDI = "\u2068", "\u2069"
+# Bidi classes that do not read right to left: letters, European digits and their signs.
+_NOT_RTL = frozenset({"L", "EN", "ES", "ET", "CS"})
+_RTL = frozenset({"R", "AL"})
+
+
+def isolate(value: object, rtl: bool) -> object:
+    """`value` as interpolated into a message whose text is right to left (`rtl`) or not:
+    between FSI and PDI when its direction may differ from the text's, else unchanged.
+
+    Right-to-left text isolates anything but right-to-left words (numbers, codes, commands,
+    @usernames, URLs, Latin names); left-to-right text isolates values holding right-to-left
+    letters. A value of several lines is left alone: each line is a paragraph of its own,
+    and an isolate ends with its paragraph.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not text or "\n" in text or (not rtl and text.isascii()):
+        return value
+    kinds = _NOT_RTL if rtl else _RTL
+    if any(unicodedata.bidirectional(ch) in kinds for ch in text):
+        return f"{FSI}{text}{PDI}"
+    return value
 
 
 @cache
@@ -168,10 +204,157 @@ class Catalogs:
         return negotiate(hint, self.supported, self.default)
 
 
+# What a platform may send that Babel's CLDR aliases (`in` → id, `prs` → fa-AF, `pbu` → ps,
+# `per` → fa, `ajp` → apc…) do not bring to a language Wasl could speak: the individual
+# languages of a macrolanguage we have (CLDR's language matching has them, Babel does not
+# ship it). Each maps to a code that is used only when it is supported.
+LANGUAGE_ALIASES: dict[str, str] = {
+    # Kurdish: Telegram sends "ku"; read as Central Kurdish (Sorani, Arabic script), the
+    # Kurdish Wasl has, unless it is written in Latin letters (Kurmanji): see `_kurdish`.
+    "ku": "ckb",
+    "sdh": "ckb",  # Southern Kurdish, written in Arabic script like Sorani
+    "pbt": "ps",  # Southern Pashto
+    "pst": "ps",  # Central Pashto
+    "haz": "fa",  # Hazaragi, a Persian (Dari) variety
+    # Spoken Arabic varieties read Modern Standard Arabic.
+    "apc": "ar",  # Levantine
+    "acm": "ar",  # Iraqi
+    "afb": "ar",  # Gulf
+    "ars": "ar",  # Najdi
+    "acq": "ar",  # Ta'izzi-Adeni (Yemen)
+    "ayh": "ar",  # Hadrami (Yemen)
+    "ayn": "ar",  # Sanaani (Yemen)
+    "ayl": "ar",  # Libyan
+    "arz": "ar",  # Egyptian
+    "aeb": "ar",  # Tunisian
+    "arq": "ar",  # Algerian
+    "ary": "ar",  # Moroccan
+    "shu": "ar",  # Chadian
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageTag:
+    """The parts of a platform's language code that matter here ("fa-AF", "ku_Latn", "IN")."""
+
+    language: str
+    script: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def parse(cls, hint: str | None) -> LanguageTag | None:
+        """Lenient: either separator, any case, extensions ignored; None for no language."""
+        parts = re.split(r"[-_]", (hint or "").strip())
+        language = parts[0].lower()
+        if not (2 <= len(language) <= 8 and language.isascii() and language.isalpha()):
+            return None
+        script = region = None
+        for part in parts[1:]:
+            if len(part) == 1:
+                break  # an extension ("-u-nu-arab") or private use: the rest is not ours
+            if len(part) == 4 and part.isascii() and part.isalpha() and script is None:
+                script = part.title()
+            elif (len(part) == 2 and part.isascii() and part.isalpha()) or (
+                len(part) == 3 and part.isdigit()
+            ):
+                region = region or part.upper()
+        return cls(language, script, region)
+
+
+def _kurdish(tag: LanguageTag) -> bool:
+    """Kurdish written in Latin letters (Kurmanji: "ku-Latn", or "ku-TR", where CLDR says
+    Kurdish is written so), which a Sorani catalog does not serve. A bare "ku" is not."""
+    script = tag.script
+    if script is None and tag.region is not None:
+        likely = _likely(f"{tag.language}_{tag.region}") or _likely(tag.language)
+        if likely.endswith(f"_{tag.region}"):
+            script = likely.split("_")[1]
+    return script == "Latn"
+
+
+def _likely(code: str) -> str:
+    """CLDR's likely subtags: "ps" → "ps_Arab_AF"; "" when it has none."""
+    return str(get_global("likely_subtags").get(code, ""))
+
+
+@cache
+def resolve(hint: str | None, supported: tuple[str, ...]) -> str | None:
+    """The supported language a platform's language code means, or None when none fits.
+
+    "fa-AF", "prs" (Dari) → fa; "ku", "ckb", "ku-IQ" → ckb; "pbt", "pbu" → ps; "in" (the old
+    code) → id; "ar-IQ", "es-CO", "ur-PK" → their language; "pt-BR" → None. CLDR's aliases
+    (Babel) first, then `LANGUAGE_ALIASES` for what they lack.
+    """
+    tag = LanguageTag.parse(hint)
+    if tag is None:
+        return None
+    language = tag.language
+    for _ in range(3):  # an alias may lead to another ("kur" → ku → ckb)
+        if language in supported:
+            return language
+        ours = LANGUAGE_ALIASES.get(language)
+        if ours is not None and not (language == "ku" and _kurdish(tag)):
+            language = ours
+            continue
+        cldr = get_global("language_aliases").get(language)
+        if cldr is None:
+            break
+        language = cldr.split("_")[0]
+    found = Locale.negotiate([str(hint).strip().replace("-", "_")], list(supported), sep="_")
+    return str(found) if found else None
+
+
 @cache
 def negotiate(hint: str | None, supported: tuple[str, ...], default: str) -> str:
     """Best supported locale for a language hint; `default` when nothing fits."""
-    if not hint:
-        return default
-    found = Locale.negotiate([hint.replace("-", "_")], list(supported), sep="_")
-    return str(found) if found else default
+    return resolve(hint, supported) or default
+
+
+def region_of(hint: str | None) -> str | None:
+    """The country a platform's language code names ("fa-AF" → AF), or, when it names none,
+    where CLDR says its language is mostly spoken ("ps" → AF, "ur" → PK, "prs" → AF)."""
+    tag = LanguageTag.parse(hint)
+    if tag is None:
+        return None
+    if tag.region is not None:
+        return tag.region if tag.region.isalpha() else None
+    ours = LANGUAGE_ALIASES.get(tag.language)
+    if ours is not None and not (tag.language == "ku" and _kurdish(tag)):
+        likely = _likely(ours)
+    else:
+        alias = str(get_global("language_aliases").get(tag.language, ""))
+        likely = alias if alias.count("_") else _likely(alias or tag.language)
+    region = likely.rsplit("_", 1)[-1] if "_" in likely else ""
+    return region if len(region) == 2 and region.isalpha() else None
+
+
+@cache
+def country_languages(country: str | None, supported: tuple[str, ...]) -> tuple[str, ...]:
+    """The supported languages spoken in `country`, most speakers first (CLDR's territory
+    data: Iraq → ar, en, ckb, fa; Afghanistan → fa, ps)."""
+    if not country:
+        return ()
+    spoken = get_global("territory_languages").get(country.upper(), {})
+    ranked = sorted(spoken.items(), key=lambda item: -float(item[1]["population_percent"] or 0))
+    # CLDR's "ku" there is Kurmanji (Latin letters); its Sorani is "ckb" (or "ku_Arab").
+    found = (resolve(code, supported) for code, _ in ranked if code != "ku")
+    return tuple(dict.fromkeys(code for code in found if code is not None))
+
+
+def likely_languages(
+    supported: tuple[str, ...],
+    default: str,
+    *,
+    first: Iterable[str | None] = (),
+    country: str | None = None,
+) -> list[str]:
+    """Every supported language, the likeliest for her first: `first` (her platform's
+    language, her current one), then the languages of her country, then the default, then
+    the rest in their usual order."""
+    ordered = [
+        *(code for code in first if code in supported),
+        *country_languages(country, supported),
+        default,
+        *supported,
+    ]
+    return list(dict.fromkeys(code for code in ordered if code in supported))

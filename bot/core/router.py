@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol, TypeVar
@@ -13,7 +13,7 @@ from bot.core.callbacks import Callback
 from bot.core.clock import Clock
 from bot.core.context import Context, CoreConfig
 from bot.core.flood import FloodLimit, Verdict
-from bot.core.i18n import N_, Catalogs, fold
+from bot.core.i18n import N_, Catalogs, fold, resolve
 from bot.core.ids import clean_text, plain
 from bot.core.messages import (
     ChannelName,
@@ -79,6 +79,19 @@ class Router:
         self.action_roles: dict[str, Role | None] = {}
         self.fallback: Handler | None = None
         self.not_joined: Handler | None = None
+        # The words typed for each command, as msgids (`set_words`); a command without any
+        # is typed as its name, translated.
+        self.words: Mapping[str, Sequence[str]] = {}
+        self.everywhere: frozenset[str] = frozenset()
+        self._index: tuple[Catalogs, dict[str, list[tuple[str, str]]]] | None = None
+
+    def set_words(self, words: Mapping[str, Sequence[str]], everywhere: Collection[str]) -> None:
+        """The command words typed without a slash (WhatsApp has no slash menu): `words` maps
+        a command to msgids, one word each once translated. She may type a command's name
+        (English), its words in her language or in her phone's, and, before she has joined
+        (no language chosen yet), in any supported language; the words of the commands in
+        `everywhere` (start, the STOP words) work in every supported language for everyone."""
+        self.words, self.everywhere, self._index = words, frozenset(everywhere), None
 
     def command(
         self, name: str, description: str, *, role: Role | None = Role.MEMBER, in_menu: bool = True
@@ -180,12 +193,50 @@ class Router:
         words = text.split(maxsplit=1)
         if not text.startswith("/") and (ctx.state.flow is not None or len(text.split()) > 3):
             return slash
-        wanted = fold(words[0].removeprefix("/"))
-        for command in self.commands.values():
-            if wanted in (command.name, fold(ctx._(command.name))):
-                return command.name, words[1].strip() if len(words) > 1 else ""
-        return slash
-        return None
+        found = self._word(ctx, fold(words[0].removeprefix("/")))
+        if found is None:
+            return slash
+        return found, words[1].strip() if len(words) > 1 else ""
+
+    def _word(self, ctx: Context, wanted: str) -> str | None:
+        """The command whose word she typed (folded), in a language she may type it in."""
+        meant = self._word_index(ctx.catalogs).get(wanted)
+        if not meant:
+            return None
+        catalogs, hint = ctx.catalogs, ctx.inbound.language_hint
+        joined = ctx.member is not None
+        hers = {"", "en", ctx.locale, resolve(hint, catalogs.supported)}
+        allowed = [
+            (name, locale)
+            for name, locale in meant
+            if locale in hers or not joined or name in self.everywhere
+        ]
+        if not allowed:
+            return None
+        name = next((n for n, locale in allowed if locale == ctx.locale), allowed[0][0])
+        spoken = {locale for n, locale in allowed if n == name and locale}
+        # Someone not yet known, on a channel that tells no language (WhatsApp), typed a
+        # word of one language only ("mulai KODE"): speak it to her, and offer it first.
+        unknown = not joined and hint is None and ctx.state.flow is None
+        if unknown and len(spoken) == 1 and ctx.locale not in spoken:
+            ctx.set_locale(spoken.pop())
+        return name
+
+    def _word_index(self, catalogs: Catalogs) -> dict[str, list[tuple[str, str]]]:
+        """Every command word (folded) → the (command, locale) pairs it is in; "" for a
+        command's own name. Built once for a set of catalogs."""
+        if self._index is not None and self._index[0] is catalogs:
+            return self._index[1]
+        index: dict[str, list[tuple[str, str]]] = {}
+        for name in self.commands:
+            index.setdefault(fold(name), []).append((name, ""))
+            for msgid in self.words.get(name, (name,)):
+                for locale in catalogs.supported:
+                    word = fold(catalogs.get(locale)(msgid))
+                    if word and (name, locale) not in index.get(word, []):
+                        index.setdefault(word, []).append((name, locale))
+        self._index = (catalogs, index)
+        return index
 
     async def dispatch(self, ctx: Context) -> None:
         """Run the handler for this inbound. Every branch answers her. A service refusing

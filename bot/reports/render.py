@@ -25,6 +25,7 @@ from bot.reports.model import Report, Section, SectionKind
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 TEXT_LIMIT = 3500  # a chat message stays well under Telegram's 4096 characters
 TOP_ANSWERS = 3
@@ -526,7 +527,11 @@ def shape(text: str) -> str:
     from arabic_reshaper import reshape
     from bidi.algorithm import get_display
 
-    return "\n".join(str(get_display(reshape(line))) for line in text.split("\n"))
+    lines = (str(get_display(reshape(line))) for line in text.split("\n"))
+    return "\n".join(lines).translate(_ISOLATES)  # laid out now: the isolates are done
+
+
+_ISOLATES = str.maketrans(dict.fromkeys("\u2066\u2067\u2068\u2069"))
 
 
 def _wrap(text: str, width: int) -> str:
@@ -538,10 +543,25 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
 
     Without a breakdown: one bar per answer. With one: a bar per group, split into its
     answers (shares of the cells shown; hidden cells are left out and the group says so).
+    In a right-to-left language the chart is mirrored: bars grow leftwards from the names.
     """
+    figure = chart(report, _, width_px=width_px)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=figure.dpi)
+    return buffer.getvalue()
+
+
+def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
+    """The figure `render_png` draws, its texts in fonts that have their letters
+    (`bot.reports.fonts`)."""
     # The object API, not pyplot: no global state, so charts can be drawn in worker threads.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from bot.reports.fonts import families, has_bold
+
+    fonts = families(_.locale)
 
     panels = [s for s in report.sections if s.kind is not SectionKind.TEXT]
     dpi = 100
@@ -555,12 +575,13 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
         1,
         height_ratios=heights,
         hspace=0.9,
-        left=0.3,  # room for group and answer names
-        right=0.95,
+        left=0.05 if _.rtl else 0.3,  # room for group and answer names, on her reading side
+        right=0.7 if _.rtl else 0.95,
         top=1 - 1.3 / height,
         bottom=(0.7 + last_legend) / height,
     )
-    figure.suptitle(shape(_wrap(report.title, 48)), fontsize=18, fontweight="bold")
+    weight = "bold" if has_bold(fonts[0]) else "normal"
+    figure.suptitle(shape(_wrap(report.title, 48)), fontsize=18, fontweight=weight)
     figure.text(
         0.5,
         1 - 0.8 / height,
@@ -584,9 +605,11 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
     footer += _footnote(panels, _, "\n")
     x, align = (0.99, "right") if _.rtl else (0.01, "left")
     figure.text(x, 0.005, shape(footer), ha=align, fontsize=10, color="#555555")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+    for axes in figure.axes:
+        axes.tick_params(labelfontfamily=fonts)  # tick labels are made when drawn
+    for text in figure.findobj(Text):
+        text.set_fontfamily(fonts)
+    return figure
 
 
 def _legend_height(section: Section) -> float:
@@ -603,7 +626,7 @@ def _panel_height(section: Section) -> float:
 
 def _panel(axes: Axes, section: Section, report: Report, _: Translator) -> None:
     axes.set_title(shape(_wrap(section.title, 60)), fontsize=14, loc="right" if _.rtl else "left")
-    axes.spines[["top", "right"]].set_visible(False)
+    axes.spines[["top", "left" if _.rtl else "right"]].set_visible(False)
     table = section.table
     if not section.shown:
         axes.axis("off")
@@ -614,6 +637,10 @@ def _panel(axes: Axes, section: Section, report: Report, _: Translator) -> None:
         _bars(axes, section, _)
     else:
         _stacked(axes, section, _)
+    if _.rtl:
+        # Read from the right: names on the right, bars growing leftwards from them.
+        axes.xaxis.set_inverted(True)
+        axes.yaxis.tick_right()
 
 
 def _bars(axes: Axes, section: Section, _: Translator) -> None:
@@ -638,7 +665,14 @@ def _bars(axes: Axes, section: Section, _: Translator) -> None:
             text = f"{percent(shares[c] or 0, _.locale)} ({_.number(value)})"
         else:
             text = _.number(value)
-        axes.text(values[c] + top * 0.02, position, shape(text), va="center", fontsize=12)
+        axes.text(
+            values[c] + top * 0.02,
+            position,
+            shape(text),
+            va="center",
+            ha="right" if _.rtl else "left",  # away from the bar, whichever way it grows
+            fontsize=12,
+        )
 
 
 def _stacked(axes: Axes, section: Section, _: Translator) -> None:
@@ -691,7 +725,14 @@ def _stacked(axes: Axes, section: Section, _: Translator) -> None:
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for r in range(n_rows):
         if not any(table.cells[r]):
-            axes.text(0, positions[r], " " + shape(_("hidden")), va="center", color="#777777")
+            axes.text(
+                0,
+                positions[r],
+                " " + shape(_("hidden")) + " ",
+                va="center",
+                ha="right" if _.rtl else "left",
+                color="#777777",
+            )
     axes.set_yticks(positions, labels, fontsize=12)
     axes.tick_params(axis="x", labelsize=11)
     if share_mode:

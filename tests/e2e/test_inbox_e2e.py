@@ -208,6 +208,7 @@ def test_whatsapp_without_its_app_secret_does_not_start(
     bot = launch(["serve"], TELEGRAM_BOT_TOKEN="1:x", WASL_PORT=str(free_port()))
     assert bot.process.wait(timeout=60) != 0
     assert "TELEGRAM_WEBHOOK_SECRET" in bot.output
+    assert not (tmp_path / "e2e.db").exists(), "refused before opening the database"
 
 
 def rss_kb(pid: int) -> int:

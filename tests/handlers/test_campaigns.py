@@ -83,7 +83,7 @@ async def test_campaign_now_in_two_languages_to_one_sphere(harness: Harness) -> 
     await coord.say("/campaign")
     assert "Write the campaign message in English" in coord.last.text
     await coord.say("Training on Saturday in Erbil.")
-    assert "Add العربية" in coord.labels()
+    assert "Add \u2068العربية\u2069" in coord.labels(), "the Arabic name isolated in English"
     await coord.tap("Add العربية")
     await coord.say("تدريب يوم السبت في أربيل.")
     asked = (await coord.tap("Continue"))[0]

@@ -7,6 +7,7 @@ the real Starlette app, in-process through httpx, on the same SQLite store.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,7 +59,7 @@ async def person(h: Harness, user_id: str, role: Role, locale: str = "en") -> Pe
 
 async def link_for(she: Person) -> str:
     [answer] = await she.say("/dashboard")
-    match = re.search(rf"{re.escape(PUBLIC)}/dashboard\?t=\S+", answer.text)
+    match = re.search(rf"{re.escape(PUBLIC)}/dashboard\?t=[^\s\u2069]+", answer.text)
     assert match, answer.text
     return match.group(0)
 
@@ -205,6 +206,42 @@ async def test_in_arabic_the_page_is_right_to_left(h: Harness, web: httpx.AsyncC
     response = await web.get(await link_for(analyst))
     assert response.status_code == 200
     assert '<html lang="ar" dir="rtl">' in response.text
+    assert "font-src 'self'" in response.headers["content-security-policy"]
+    assert 'font-family:"Wasl Arabic"' in response.text
+
+
+# Letters each right-to-left language (and Bengali) needs beyond what most fonts have.
+LETTERS = {
+    "arabic.ttf": "ابتثجحخدذرزسشصضطظعغفقكلمنهويةىءؤئ٠١٢٣٤٥٦٧٨٩٪"  # Arabic
+    "پچژگیۀ۰۱۲۳۴۵۶۷۸۹"  # Persian / Dari
+    "ٹڈڑںےھہۓ"  # Urdu
+    "ټډړښږګڼۍې"  # Pashto
+    "ڕڵۆێە",  # Sorani
+    "bengali.ttf": "অআইঈউএওকখগঘঙচছজঝটঠডঢণতথদধনপফবভমযরলশষসহড়ঢ়য়ৎংঃঁািীুূেৈোৌ্০১২৩৪৫৬৭৮৯৳",
+}
+
+
+async def test_the_dashboard_serves_fonts_with_every_letter(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    from fontTools.ttLib import TTFont
+
+    for name, letters in LETTERS.items():
+        response = await web.get(f"/dashboard/fonts/{name}")
+        assert response.status_code == 200 and response.headers["content-type"] == "font/ttf"
+        assert "public" in response.headers["cache-control"]
+        cmap = TTFont(io.BytesIO(response.content)).getBestCmap()
+        assert not [ch for ch in letters if ord(ch) not in cmap], name
+    assert (await web.get("/dashboard/fonts/../../wasl.db")).status_code == 404
+    assert (await web.get("/dashboard/fonts/dejavu.ttf")).status_code == 404
+
+
+async def test_an_urdu_page_prefers_nastaliq(h: Harness, web: httpx.AsyncClient) -> None:
+    from bot.dashboard import font_style
+
+    urdu, farsi = font_style("ur"), font_style("fa")
+    assert urdu.index("Nastaliq") < urdu.index('"Wasl Arabic",') and "line-height" in urdu
+    assert "Nastaliq" not in farsi and 'font-family:"Wasl Arabic"' in farsi
 
 
 async def test_bad_expired_and_revoked_links_open_nothing(

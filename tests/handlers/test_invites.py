@@ -15,7 +15,7 @@ from handlers import build_router
 from handlers.invites import INVITE
 from storage.store import SqlStore
 from tests.handlers.conftest import join, make_invite
-from tests.support.harness import Harness, Person, payloads
+from tests.support.harness import Harness, Person, payloads, visible
 
 LINKS = InviteLinks(telegram_username="WaslAllianceBot", whatsapp_number="+964 770 000 0000")
 
@@ -109,7 +109,8 @@ async def test_an_administrator_may_invite_the_secretariat_alliance_wide(db: Sql
 async def test_in_arabic_with_no_links_known_the_start_command_is_given(harness: Harness) -> None:
     coordinator = await person(harness, "1", Role.COORDINATOR, locale="ar")
     [uses] = await coordinator.say("/invite")
-    assert uses.buttons[1].label == "5 أشخاص"
+    assert uses.buttons[1].label == "\u20685\u2069 أشخاص", "the number isolated"
+    assert visible(uses.buttons[1].label) == "5 أشخاص"
     _ = harness.catalogs.get("ar")
     await coordinator.tap(_.plural("{n} person", "{n} people", 1))
     _, forward = await coordinator.tap(_("They choose"))

@@ -26,7 +26,7 @@ from storage.tables import member_t
 from tests.handlers.conftest import join, make_invite
 from tests.handlers.test_surveys import counted, mix
 from tests.support.erasure import rows_naming
-from tests.support.harness import Harness, Person
+from tests.support.harness import Harness, Person, visible
 from tests.support.surveys import deliver, pulse
 
 SECOND_QUESTION = (
@@ -50,7 +50,8 @@ async def test_onboarding_asks_for_a_second_language_once_and_keeps_it(harness: 
     await she.say(f"/start {await make_invite(harness)}")
     [asked] = await she.tap("English")
     assert asked.text == SECOND_QUESTION
-    assert she.labels() == ["العربية", "Français", "Skip", "◀ Back"], "every other language"
+    assert sorted(she.labels()[:2]) == ["Français", "العربية"], "every other language"
+    assert she.labels()[2:] == ["Skip", "◀ Back"]
     assert asked.columns == 2, "short: two columns"
     [values] = await she.tap("Français")
     assert "Do you accept the values" in values.text, "one step, then on with joining"
@@ -103,12 +104,15 @@ async def test_wrong_input_at_the_second_language_step_asks_again(harness: Harne
 async def test_language_changes_the_second_language_too(harness: Harness) -> None:
     she = await member(harness, "4", "en", second="ar")
     await she.say("/language")
-    assert she.labels()[-1] == "Second language: العربية"
+    assert visible(she.labels()[-1]) == "Second language: العربية"
     [asked] = await she.tap("Second language: العربية")
     assert asked.text == SECOND_QUESTION
-    assert she.labels() == ["العربية", "Français", "No second language", "◀ Back"]
+    assert sorted(she.labels()[:2]) == ["Français", "العربية"]
+    assert she.labels()[2:] == ["No second language", "◀ Back"]
     [done] = await she.tap("Français")
-    assert done.text == "Done. Tips and surveys not yet in English will be shown in French."
+    assert visible(done.text) == (
+        "Done. Tips and surveys not yet in English will be shown in French."
+    )
     found = await her(harness, "4")
     assert found is not None and found.second_locale == "fr"
 
@@ -191,8 +195,8 @@ async def test_a_reminder_names_the_survey_in_her_second_language(harness: Harne
     harness.clock.advance(timedelta(days=3))  # past half-way, 09:00 UTC: not quiet in Iraq
     assert await send_reminders(harness.store, harness.catalogs, harness.clock.now()) == 2
     received = await deliver(harness)
-    [to_claire] = received[claire.user_id]
-    [to_lina] = received[lina.user_id]
+    [to_claire] = map(visible, received[claire.user_id])
+    [to_lina] = map(visible, received[lina.user_id])
     assert to_claire.startswith("Rappel") and "«\u00a0نبض: الأمان\u00a0»" in to_claire
     assert "«\u00a0Pulse: safety\u00a0»" in to_lina, "no second language: its default"
 

@@ -6,6 +6,8 @@ import ast
 import asyncio
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +31,7 @@ from bot.core.campaigns import (
 from bot.core.clock import FixedClock
 from bot.core.messages import ChannelName
 from bot.core.models import ConversationState, Member, MemberStatus, NewMember, Role
-from storage.engine import downgrade, migrate
+from storage.engine import HEAD, current_revision, downgrade, head_revision, migrate
 from storage.store import SqlStore, SqlTransaction
 from storage.tables import (
     member_t,
@@ -41,6 +43,7 @@ from storage.tables import (
     tip_rating_t,
     tip_t,
 )
+from tests.support.database import migrated_sqlite_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TG = ChannelName.TELEGRAM
@@ -137,6 +140,31 @@ async def test_downgrade_to_base_then_migrate_again(store: SqlStore, clock: Fixe
     assert set(metadata.tables) <= await table_names(store)
     assert await count(store, member_t) == 0
     await create(store, clock)
+
+
+async def test_head_is_alembics_and_read_without_alembic(store: SqlStore) -> None:
+    """`migrate` skips Alembic when the schema is at HEAD: HEAD must be the newest migration,
+    and the revision read without Alembic must be the one Alembic wrote."""
+    assert head_revision() == HEAD, "a migration was added: set storage.engine.HEAD to it"
+    assert await current_revision(store.engine) == HEAD
+    await downgrade(store.engine, "0014")
+    assert await current_revision(store.engine) == "0014"
+    await migrate(store.engine)  # not at HEAD: Alembic runs
+    assert await current_revision(store.engine) == HEAD
+
+
+def test_a_start_on_an_up_to_date_schema_does_not_load_alembic(tmp_path: Path) -> None:
+    path = migrated_sqlite_file(tmp_path)
+    script = (
+        "import asyncio, sys\n"
+        "from storage.engine import make_engine, migrate\n"
+        f"asyncio.run(migrate(make_engine('sqlite:///{path}')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
 
 
 def _calls_create_all(path: Path) -> bool:

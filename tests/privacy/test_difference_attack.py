@@ -37,7 +37,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from sqlalchemy import update
 
 from bot.app import App
@@ -260,19 +259,22 @@ def figures(
     return found
 
 
-def in_period(period: CalendarPeriod, week: str) -> bool:
-    return (
-        period.first_week is None or week >= period.first_week
-    ) and week < period.end.isoformat()
+def in_period(period: CalendarPeriod) -> Callable[[str], bool]:
+    """Whether a week (an ISO Monday) falls in `period`; its bounds worked out once, as the
+    attack asks this millions of times."""
+    first, end = period.first_week, period.end.isoformat()
+    return lambda week: (first is None or week >= first) and week < end
 
 
 def member_covers(
     period: CalendarPeriod, by: Breakdown
 ) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(_section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Joined)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             value = {
                 Breakdown.COUNTRY: cell.country if cell.country in COUNTRIES else OTHER,
@@ -298,10 +300,12 @@ def member_covers(
 def update_covers(
     period: CalendarPeriod, by: Breakdown
 ) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(_section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Sent)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             if column != "*" and column != ("urgent" if cell.urgent else "routine"):
                 return False
@@ -329,10 +333,12 @@ class Delivered:
 
 
 def delivery_covers(period: CalendarPeriod) -> Callable[[str, str, str], Callable[[object], bool]]:
+    inside = in_period(period)
+
     def covers(section: str, row: str, column: str) -> Callable[[object], bool]:
         def test(cell: object) -> bool:
             assert isinstance(cell, Delivered)
-            if not in_period(period, cell.week):
+            if not inside(cell.week):
                 return False
             if section == "campaigns":
                 return (row in ("*", cell.campaign)) and (column in ("*", cell.status))
@@ -386,6 +392,10 @@ class Attack:
         values = [float(target @ x) for x in self.pool]
         if max(values) > min(values):
             return min(values), max(values)  # two possible worlds already differ here
+        # Imported here: scipy takes a second to import, paid only by the worker that
+        # runs this attack, not by every worker collecting the tests.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         constraint = LinearConstraint(np.array(self.rows), self.low, self.high)
         bounds = Bounds(0, 200)
         integrality = np.ones(len(self.cells))

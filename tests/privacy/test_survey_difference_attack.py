@@ -37,7 +37,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 from sqlalchemy import select
 
 from bot.app import App
@@ -147,6 +146,10 @@ class Solver:
         values = [float(target @ x) for x in self.pool]
         if max(values) > min(values):
             return min(values), max(values)
+        # Imported here: scipy takes a second to import, paid only by the worker that
+        # runs this attack, not by every worker collecting the tests.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         constraint = LinearConstraint(np.array(self.rows), self.low, self.high)
         found = []
         for sign in (1.0, -1.0):

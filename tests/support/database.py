@@ -194,3 +194,24 @@ async def migrate_postgres_schema(engine: AsyncEngine, url: str) -> None:
     if recorded is None:
         recorded = _RECORDED[url] = await _record_migration(url)
     await _run(engine, recorded)
+
+
+def commits_without_disk_wait(engine: AsyncEngine) -> AsyncEngine:
+    """Each PostgreSQL connection of `engine` commits without waiting for the write-ahead log
+    to reach the disk (`synchronous_commit = off` for the session): about 1 ms less per commit
+    on this machine's disk, and PostgreSQL tests commit thousands of times.
+
+    A commit is still visible to every other connection at once and survives the death of any
+    client process (the crash tests kill the bot, never the server); only a crash of the
+    server itself could lose the last commits, which a test database can afford. The bot's own
+    engines keep the server's setting.
+    """
+
+    def no_disk_wait(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET synchronous_commit TO off")
+        cursor.close()
+
+    if engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "connect", no_disk_wait)
+    return engine

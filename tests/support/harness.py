@@ -67,10 +67,11 @@ class Harness:
         *,
         config: CoreConfig | None = None,
         channel: ChannelName = ChannelName.TELEGRAM,
+        catalogs: Catalogs | None = None,
     ) -> None:
         self.store = store
         self.clock = FixedClock()
-        self.catalogs = Catalogs()
+        self.catalogs = catalogs or Catalogs()
         self.config = config or CoreConfig()
         self.core = Core(store, router, self.catalogs, self.clock, self.config)
         limit = WhatsAppChannel.choice_limit if channel is ChannelName.WHATSAPP else None
@@ -159,7 +160,7 @@ class Person:
         raise AssertionError(f"no button {label!r} on her messages; she could see {seen}")
 
     def labels(self) -> list[str]:
-        """The labels of the buttons on her last message."""
+        """The labels of the buttons on her last message (as sent: `visible` for as seen)."""
         return [b.label for b in self.last.buttons]
 
     async def send_media(self, kind: MediaKind, caption: str | None = None) -> list[Outbound]:
@@ -171,12 +172,22 @@ class Person:
         return await self.deliver(self.inbound(event=InboundEvent.EDITED, text=text))
 
 
+def visible(text: str) -> str:
+    """What she sees of a text: without the invisible bidi isolates and marks around values
+    (`bot.core.i18n.isolate`)."""
+    return text.translate(_INVISIBLE)
+
+
+_INVISIBLE = str.maketrans(dict.fromkeys("\u2066\u2067\u2068\u2069\u200e\u200f"))
+
+
 def _find_button(message: Outbound, label: str) -> Button | None:
-    exact = [b for b in message.buttons if b.label == label]
+    label = visible(label)
+    exact = [b for b in message.buttons if visible(b.label) == label]
     if exact:
         return exact[0]
     wanted = label.casefold()
-    near = [b for b in message.buttons if wanted in b.label.casefold()]
+    near = [b for b in message.buttons if wanted in visible(b.label).casefold()]
     if len(near) > 1:
         raise AssertionError(f"{label!r} matches {[b.label for b in near]}: say which")
     return near[0] if near else None

@@ -237,26 +237,54 @@ def test_labels_fit_whatsapp(path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
+def command_words(catalog: Catalog) -> list[tuple[str, str, str]]:
+    """(command, msgid, word) for every command word in `catalog` ("" when untranslated)."""
+    found = []
+    for name, msgids in COMMAND_WORDS.items():
+        for msgid in msgids:
+            message = catalog.get(msgid)
+            found.append((name, msgid, message.string if message is not None else ""))
+    return found
+
+
 @catalogs
 def test_command_words_are_single_lower_case_words(path: Path) -> None:
-    catalog = load(path)
     problems = []
     seen: dict[str, str] = {}
-    for name in COMMAND_WORDS:
-        message = catalog.get(name)
-        word = message.string if message is not None else ""
+    for name, msgid, word in command_words(load(path)):
         if not word:
-            problems.append(f"no word for the command {name!r}")
+            problems.append(f"no word for {msgid!r} (the command {name!r})")
             continue
         if word != word.lower() or not all(unicodedata.category(ch)[0] in "LM" for ch in word):
-            problems.append(f"{name!r} → {word!r}: one lower-case word, no spaces or signs")
+            problems.append(f"{msgid!r} → {word!r}: one lower-case word, no spaces or signs")
         folded = fold(word)
         if folded in seen:
-            problems.append(f"{name!r} and {seen[folded]!r} both → {word!r}")
-        seen[folded] = name
+            problems.append(f"{msgid!r} and {seen[folded]!r} both → {word!r}")
+        seen[folded] = msgid
         if folded in COMMAND_WORDS and folded != name:
-            problems.append(f"{name!r} → {word!r}, which is the command {folded!r}")
+            problems.append(f"{msgid!r} → {word!r}, which is the command {folded!r}")
     assert not problems, "\n".join(problems)
+
+
+def test_no_command_word_means_two_commands_in_two_languages() -> None:
+    """Words are read in her language, her phone's and English, and the words for joining
+    and stopping in every language: so a word must mean the same command in every catalog
+    (and as a command's own name) that has it."""
+    meaning: dict[str, dict[str, set[str]]] = {}
+    for name in COMMAND_WORDS:
+        meaning.setdefault(fold(name), {}).setdefault(name, set()).add("the command's name")
+    for path in PO_FILES:
+        for name, _msgid, word in command_words(load(path)):
+            if word:
+                meaning.setdefault(fold(word), {}).setdefault(name, set()).add(locale_of(path))
+    clashes = [
+        f"{word!r}: "
+        + "; ".join(f"{name} in {', '.join(sorted(where))}" for name, where in by.items())
+        for word, by in sorted(meaning.items())
+        if len(by) > 1
+    ]
+    assert len(PO_FILES) >= 3
+    assert not clashes, "the same word for different commands:\n" + "\n".join(clashes)
 
 
 @catalogs
