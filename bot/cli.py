@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "secret":
         print(keys.generate())
         return 0
+    if args.command == "content" and args.action in cli_content.FILE_ACTIONS:
+        return cli_content.run_files(args)  # files only: no database, no settings
     from bot.config import Settings
 
     settings = Settings()

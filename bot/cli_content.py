@@ -1,9 +1,14 @@
-"""`wasl content load FILE.yaml` and `wasl content export`: tips (later surveys) as YAML.
+"""`wasl content load|export|status|stamp`: tips and surveys as YAML files.
 
-A content file is a mapping whose top-level keys are sections (`tips:`, later `surveys:`),
-plus `default_locale` shared by every section. Each section has a parser that validates its
-part of the file and names the line of every problem, and a writer. Nothing is written unless
-the whole file is valid, and loading the same file twice changes nothing.
+A content file is a mapping whose top-level keys are sections (`tips:`, `surveys:`), plus
+`default_locale` shared by every section. Each section has a parser that validates its part of
+the file and names the line of every problem, and a writer. Nothing is written unless the whole
+file is valid, and loading the same file twice changes nothing.
+
+Translations into more languages live beside the content file, in `translations/LL.yaml`
+(bot/content_translations.py): `load` overlays them on the file's items, `status` prints
+which item is translated, missing or outdated in which language, and `stamp` records the
+source text each translation was made from. `status` and `stamp` read files only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot import content_translations as translations
 from bot.core.actors import CLI
 from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
@@ -381,10 +387,46 @@ async def small_groups(store: Store, content: Content, k: int) -> list[str]:
     return problems
 
 
+def sections_of(content: Content) -> list[str]:
+    """The sections a parsed content file holds items of."""
+    return [name for name, held in (("tips", content.tips), ("surveys", content.surveys)) if held]
+
+
+def with_translations(
+    content: Content, found: list[translations.Translation]
+) -> tuple[Content, translations.Checked]:
+    """The content with every translation's languages added to its items, and what comparing
+    them found (problems stop a load; then the content is returned unchanged)."""
+    surveys = [definition for definition, _opens, _closes in content.surveys]
+    checked = translations.check(found, content.tips, surveys, sections_of(content))
+    if checked.problems:
+        return content, checked
+    overlaid = Content(
+        default_locale=content.default_locale,
+        tips=translations.overlay_tips(content.tips, found),
+        surveys=[
+            (translations.overlay_survey(definition, found), opens, closes)
+            for definition, opens, closes in content.surveys
+        ],
+    )
+    return overlaid, checked
+
+
 async def load_file(
-    store: Store, path: Path, now: datetime, out: TextIO | None = None, *, k: int = 5
+    store: Store,
+    path: Path,
+    now: datetime,
+    out: TextIO | None = None,
+    *,
+    k: int = 5,
+    folder: Path | None = None,
+    use_translations: bool = True,
+    supported: tuple[str, ...] = SUPPORTED_LOCALES,
 ) -> int:
-    """`wasl content load`: 0 when loaded, 2 (nothing written) when the file has problems."""
+    """`wasl content load`: 0 when loaded, 2 (nothing written) when the file or one of its
+    translations has problems. Translations come from `folder`, by default `translations/`
+    beside the file (none when it does not exist); `use_translations=False` loads the file
+    alone."""
     try:
         content = parse_content(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     except OSError as error:
@@ -395,6 +437,21 @@ async def load_file(
             print(f"{path}:{problem.line}: {problem.message}", file=sys.stderr)
         print(f"{path}: nothing was loaded.", file=sys.stderr)
         return EXIT_INVALID
+    found: list[translations.Translation] = []
+    if use_translations:
+        where = folder or translations.folder_beside(path)
+        if folder is not None and not await asyncio.to_thread(folder.is_dir):
+            print(f"{folder}: no such folder of translations", file=sys.stderr)
+            return EXIT_INVALID
+        try:
+            found = await asyncio.to_thread(translations.read_folder, where, supported)
+        except translations.TranslationError as error:
+            return _refuse(path, [str(p) for p in error.problems])
+        content, checked = with_translations(content, found)
+        if checked.problems:
+            return _refuse(path, [str(p) for p in checked.problems])
+        for warning in checked.warnings + checked.outdated:
+            print(f"warning: {warning}", file=sys.stderr)
     refused = await small_groups(store, content, k)
     if refused:
         for message in refused:
@@ -408,7 +465,150 @@ async def load_file(
             f"{counts['unchanged']} unchanged",
             file=out or sys.stdout,
         )
+    if found:
+        languages = ", ".join(t.locale for t in found)
+        print(f"translations: {languages} (from {found[0].path.parent})", file=out or sys.stdout)
     return 0
+
+
+def _refuse(path: Path, problems: list[str]) -> int:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{path}: nothing was loaded.", file=sys.stderr)
+    return EXIT_INVALID
+
+
+# -- status and stamp: files only ---------------------------------------------------------------
+
+FILE_ACTIONS = ("status", "stamp")
+EXIT_STRICT = 1  # `status --strict`: something is missing
+DEFAULT_FOLDER = Path("content")
+
+
+@dataclass
+class Sources:
+    """The content files at hand, parsed, and their translations."""
+
+    tips: list[TipDefinition]
+    surveys: list[SurveyDefinition]
+    sections: list[str]
+    found: list[translations.Translation]
+
+    @property
+    def items(self) -> list[translations.Item]:
+        return translations.items(self.tips, self.surveys)
+
+
+def read_sources(
+    files: list[Path], folder: Path | None, supported: tuple[str, ...]
+) -> Sources | list[str]:
+    """Parse the content files and the translations beside the first (or in `folder`);
+    the problems, as lines to print, when something is wrong."""
+    if not files:
+        return [f"no content files given, and none in {DEFAULT_FOLDER}/"]
+    problems: list[str] = []
+    tips: list[TipDefinition] = []
+    surveys: list[SurveyDefinition] = []
+    sections: set[str] = set()
+    for path in files:
+        try:
+            content = parse_content(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            problems.append(f"{path}: cannot read: {error.strerror or error}")
+            continue
+        except ContentError as error:
+            problems += [f"{path}:{p.line}: {p.message}" for p in error.problems]
+            continue
+        tips += content.tips
+        surveys += [definition for definition, _opens, _closes in content.surveys]
+        sections.update(sections_of(content))
+    where = folder or translations.folder_beside(files[0])
+    if folder is not None and not folder.is_dir():
+        problems.append(f"{folder}: no such folder of translations")
+    try:
+        found = translations.read_folder(where, supported)
+    except translations.TranslationError as error:
+        return problems + [str(p) for p in error.problems]
+    checked = translations.check(found, tips, surveys, sections)
+    problems += [str(p) for p in checked.problems]
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    ordered = [name for name in translations.SECTIONS if name in sections]
+    return problems or Sources(tips, surveys, ordered, found)
+
+
+def status_files(
+    files: list[Path],
+    *,
+    folder: Path | None = None,
+    strict: bool = False,
+    supported: tuple[str, ...] = SUPPORTED_LOCALES,
+    out: TextIO | None = None,
+) -> int:
+    """`wasl content status`: the table of items × languages. 0, or 1 with `strict` when a
+    translation is missing; 2 when a file has problems."""
+    sources = read_sources(files, folder, supported)
+    if isinstance(sources, list):
+        for line in sources:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    table = translations.states(sources.items, sources.found, supported)
+    print(translations.render_status(table, supported), file=out or sys.stdout)
+    missing = any(
+        state is translations.State.MISSING for row in table.values() for state in row.values()
+    )
+    return EXIT_STRICT if strict and missing else 0
+
+
+def stamp_files(
+    files: list[Path],
+    *,
+    folder: Path | None = None,
+    languages: list[str] | None = None,
+    only: list[str] | None = None,
+    supported: tuple[str, ...] = SUPPORTED_LOCALES,
+    out: TextIO | None = None,
+) -> int:
+    """`wasl content stamp`: record, in each translation file, the source text its items were
+    made from. New translations are stamped; an outdated one only when named (`only`: its
+    translation was brought up to date). 0, or 2 when a file has problems."""
+    sources = read_sources(files, folder, supported)
+    if isinstance(sources, list):
+        for line in sources:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    slugs = {item.slug for item in sources.items}
+    unknown = [slug for slug in only or [] if slug not in slugs]
+    locales = {t.locale for t in sources.found}
+    unknown += [code for code in languages or [] if code not in locales]
+    if unknown:
+        print(f"no such item or translation: {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_INVALID
+    for found in sources.found:
+        if languages and found.locale not in languages:
+            continue
+        done = translations.restamp(found, sources.items, sources.sections, only or ())
+        if done.stamps != found.stamps:
+            text = found.path.read_text(encoding="utf-8")
+            found.path.write_text(translations.write_stamps(text, done.stamps), encoding="utf-8")
+        print(
+            f"{found.path}: {done.stamped} stamped, {done.left_outdated} left outdated",
+            file=out or sys.stdout,
+        )
+    return 0
+
+
+def content_files(given: list[Path]) -> list[Path]:
+    """The files named, or every content file in ./content."""
+    return given or sorted(DEFAULT_FOLDER.glob("*.yaml"))
+
+
+def run_files(args: argparse.Namespace) -> int:
+    """`wasl content status|stamp`: no database, no settings."""
+    files = content_files(args.files)
+    if args.action == "status":
+        return status_files(files, folder=args.translations, strict=args.strict)
+    return stamp_files(files, folder=args.translations, languages=args.lang, only=args.item)
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -467,18 +667,64 @@ async def export_text(store: Store) -> str:
 
 
 def add_parsers(sub: Any) -> None:
-    content = sub.add_parser("content", help="tips (later surveys) from and to YAML files")
+    content = sub.add_parser("content", help="tips and surveys from and to YAML files")
     actions = content.add_subparsers(dest="action", required=True)
-    load = actions.add_parser("load", help="load or update content from a YAML file")
+    load = actions.add_parser(
+        "load", help="load or update content from a YAML file and its translations"
+    )
     load.add_argument("file", type=Path)
-    export = actions.add_parser("export", help="write the content back as YAML")
+    which = load.add_mutually_exclusive_group()
+    which.add_argument(
+        "--translations",
+        type=Path,
+        metavar="FOLDER",
+        help="where the LL.yaml translations are (default: translations/ beside the file)",
+    )
+    which.add_argument(
+        "--no-translations", action="store_true", help="load the file alone, no translations"
+    )
+    export = actions.add_parser("export", help="write the tips back as YAML")
     export.add_argument("--out", type=Path, help="a file to write (default: standard output)")
+    status = actions.add_parser(
+        "status", help="which item is translated, missing or outdated in which language"
+    )
+    stamp = actions.add_parser(
+        "stamp", help="record the source text each translation was made from"
+    )
+    for action in (status, stamp):
+        action.add_argument(
+            "files", nargs="*", type=Path, help="content files (default: content/*.yaml)"
+        )
+        action.add_argument(
+            "--translations",
+            type=Path,
+            metavar="FOLDER",
+            help="where the LL.yaml translations are (default: translations/ beside the files)",
+        )
+    status.add_argument(
+        "--strict", action="store_true", help="exit 1 when any translation is missing (for CI)"
+    )
+    stamp.add_argument(
+        "--lang", action="append", metavar="LL", help="only this language's file (repeatable)"
+    )
+    stamp.add_argument(
+        "--item",
+        action="append",
+        metavar="SLUG",
+        help="stamp this item again: its translation was updated to the current source "
+        "(repeatable; without it only new translations are stamped)",
+    )
 
 
 async def run(app: App, args: argparse.Namespace) -> int:
     if args.action == "load":
         return await load_file(
-            app.store, args.file, SystemClock().now(), k=app.settings.wasl.min_cell
+            app.store,
+            args.file,
+            SystemClock().now(),
+            k=app.settings.wasl.min_cell,
+            folder=args.translations,
+            use_translations=not args.no_translations,
         )
     text = await export_text(app.store)
     if args.out is None:

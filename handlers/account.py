@@ -20,9 +20,13 @@ from bot.services import members
 from handlers.common import (
     LANGUAGES_SHOWN,
     MORE_LANGUAGES,
+    NO_SECOND,
+    among_the_first,
     command_text,
     language_options,
     main_menu,
+    second_language_options,
+    second_language_question,
     sphere_labels,
 )
 
@@ -38,14 +42,27 @@ class Choosing(BaseModel):
     """/language keeps nothing but the step: one question, one tap."""
 
 
+SECOND = "second"  # the /language button that goes to her second language
+
+
 def _language_options(turn: Turn[Choosing]) -> list[Option]:
-    """Every supported language, named in itself, the likeliest for her first."""
+    """Every supported language, named in itself, the likeliest for her first; among the
+    first shown, her second language, to change it."""
     ctx = turn.ctx
-    return language_options(ctx, ctx.member.country if ctx.member else None)
+    second = ctx.second_locale
+    label = (
+        ctx._("Second language: {language}", language=native_language_name(second))
+        if second
+        else ctx._("Add a second language")
+    )
+    country = ctx.member.country if ctx.member else None
+    return among_the_first(language_options(ctx, country), Option(SECOND, label))
 
 
 def _language_chosen(turn: Turn[Choosing], code: str) -> str:
     ctx = turn.ctx
+    if code == SECOND:
+        return "second"
     members.set_language(ctx.actor, code, ctx.catalogs.supported)
     ctx.set_locale(code)  # the answer is already in it
     ctx.say(
@@ -54,6 +71,29 @@ def _language_chosen(turn: Turn[Choosing], code: str) -> str:
             language=native_language_name(code),
         )
     )
+    return END
+
+
+def _second_options(turn: Turn[Choosing]) -> list[Option]:
+    ctx = turn.ctx
+    country = ctx.member.country if ctx.member else None
+    return second_language_options(ctx, turn._("No second language"), country)
+
+
+def _second_chosen(turn: Turn[Choosing], code: str) -> str:
+    ctx = turn.ctx
+    second = None if code == NO_SECOND else code
+    members.set_second_language(ctx.actor, second, ctx.catalogs.supported)
+    if second is None:
+        ctx.say(ctx._("Done. You have no second language."))
+    else:
+        ctx.say(
+            ctx._(
+                "Done. Tips and surveys not yet in {language} will be shown in {second}.",
+                language=ctx._.language_name(ctx.locale),
+                second=ctx._.language_name(second),
+            )
+        )
     return END
 
 
@@ -73,7 +113,17 @@ LANGUAGE: Conversation[Choosing] = Conversation(
             answer=_language_chosen,
             shown=LANGUAGES_SHOWN,
             rest=MORE_LANGUAGES,
-        )
+        ),
+        Step(
+            name="second",
+            kind=Kind.CHOICE,
+            ask=lambda t: second_language_question(t.ctx),
+            options=_second_options,
+            answer=_second_chosen,
+            columns=2,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
+        ),
     ],
     finish=_nothing,
 )
@@ -172,7 +222,9 @@ def _what_she_did(ctx: Context, mine: members.MyData) -> str:
     surveys = [
         ctx._(
             "{survey} ({status})",
-            survey=survey.definition.title(ctx.locale),
+            survey=survey.definition.title(
+                survey.definition.locale_for(ctx.locale, ctx.second_locale)
+            ),
             status=ctx._(SURVEY_STATUS.get(status, status)),
         )
         for survey, status in mine.surveys
@@ -268,7 +320,17 @@ def register(router: Router) -> None:
             "Your survey answers are stored without your name, so they cannot be shown here. "
             "Send {forget} to delete everything.",
             channel=ctx._(CHANNEL_NAMES[m.channel]),
-            language=native_language_name(m.locale),
+            language=(
+                ctx._(
+                    # Translators: /mydata's language line when she chose a second language,
+                    # e.g. "اردو (second language: English)".
+                    "{language} (second language: {second})",
+                    language=native_language_name(m.locale),
+                    second=native_language_name(m.second_locale),
+                )
+                if m.second_locale
+                else native_language_name(m.locale)
+            ),
             country=ctx._.country_name(m.country) if m.country else ctx._("none"),
             spheres=sphere_labels(ctx, m.spheres),
             role=ctx._(ROLE_NAMES[m.role]),

@@ -19,6 +19,29 @@ def sphere_labels(ctx: Context, codes: list[str]) -> str:
     return ctx._(", ").join(labels) if labels else ctx._("none")
 
 
+def not_in_her_language(ctx: Context, shown: str) -> str:
+    """The one line under a tip or survey shown in another language than hers: in which."""
+    return ctx._(
+        # Translators: under a tip or survey not translated yet, e.g. "Not yet in Urdu —
+        # shown in English." Both are language names from CLDR, in her language.
+        "Not yet in {language} — shown in {shown}.",
+        language=ctx._.language_name(ctx.locale),
+        shown=ctx._.language_name(shown),
+    )
+
+
+NO_SECOND = "none"  # the second-language step's answer for "none"
+
+
+def second_language_question(ctx: Context) -> str:
+    """Onboarding's and /language's question for a second language."""
+    return ctx._(
+        "Do you read another language too? Tips and surveys not yet in {language} will be "
+        "shown in it.",
+        language=ctx._.language_name(ctx.locale),
+    )
+
+
 def command_button(label: str, command: str) -> Button:
     """A button that runs a command, as if she had typed it."""
     return Button(label, f"{COMMAND_PAYLOAD}{command}")
@@ -64,6 +87,22 @@ def language_options(ctx: Context, country: str | None = None) -> list[Option]:
         country=country or region_of(hint),
     )
     return [Option(code, native_language_name(code)) for code in codes]
+
+
+def among_the_first(options: list[Option], extra: Option) -> list[Option]:
+    """A language menu's options with `extra` (Skip, her second language…) among the ones
+    shown first when the menu is folded behind "More languages", else last."""
+    if len(options) + 1 > LANGUAGES_SHOWN + 1:  # folded: the first LANGUAGES_SHOWN are shown
+        at = LANGUAGES_SHOWN - 1
+        return [*options[:at], extra, *options[at:]]
+    return [*options, extra]
+
+
+def second_language_options(ctx: Context, none: str, country: str | None = None) -> list[Option]:
+    """Every supported language but hers, the likeliest first, named in itself; and `none`
+    (already translated: Skip, No second language) among the ones shown first."""
+    others = [o for o in language_options(ctx, country) if o.value != ctx.locale]
+    return among_the_first(others, Option(NO_SECOND, none))
 
 
 def typed_id(ctx: Context, text: str) -> int | None:

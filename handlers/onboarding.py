@@ -1,4 +1,5 @@
-"""Joining: invite → language → values and data notice → country → spheres → welcome.
+"""Joining: invite → language → a second language (optional) → values and data notice →
+country → spheres → welcome.
 
 A flow declared as a step table (`bot.core.conversation`); the invitation is checked and
 used, and the member made, by `bot.services.invitations`.
@@ -23,9 +24,12 @@ from bot.services.invitations import Refused
 from handlers.common import (
     LANGUAGES_SHOWN,
     MORE_LANGUAGES,
+    NO_SECOND,
     command_text,
     language_options,
     main_menu,
+    second_language_options,
+    second_language_question,
     sphere_labels,
 )
 
@@ -37,6 +41,10 @@ ALREADY_MEMBER = N_("Welcome back! You are already a member.")
 # What /help says at each step while she is joining.
 STEP_HELP = {
     "lang": N_("You are joining Wasl. Tap the language you want me to use."),
+    "second": N_(
+        "You are joining Wasl. Tap another language you read, or Skip: tips and surveys not "
+        "yet in your language will be shown in it."
+    ),
     "values": N_(
         "You are joining Wasl. Read the values and the notice, then tap “I accept” to go on, "
         "or “No, thank you” to stop: then nothing about you is kept."
@@ -55,6 +63,7 @@ class Joining(BaseModel):
     """What she has told so far (nothing is kept if she stops before the end)."""
 
     locale: str  # the router speaks it to her while she is not yet a member
+    second: str | None = None  # a language she also reads (tips and surveys), if she said
     role: Role = Role.MEMBER
     country: str | None = None
     country_given: bool = False  # the invitation names her country: not asked
@@ -73,6 +82,14 @@ def _languages(turn: Turn[Joining]) -> list[Option]:
 def _chose_language(turn: Turn[Joining], code: str) -> None:
     turn.ctx.set_locale(code)
     turn.state.locale = turn.ctx.locale
+
+
+def _second_options(turn: Turn[Joining]) -> list[Option]:
+    return second_language_options(turn.ctx, turn._("Skip"), turn.state.country)
+
+
+def _chose_second(turn: Turn[Joining], code: str) -> None:
+    turn.state.second = None if code in (NO_SECOND, turn.ctx.locale) else code
 
 
 def _values_options(turn: Turn[Joining]) -> list[Option]:
@@ -153,6 +170,7 @@ async def _finish(turn: Turn[Joining]) -> None:
             platform_id=inbound.sender_id,
             chat_id=inbound.chat_id,
             locale=ctx.locale,
+            second_locale=state.second if state.second != ctx.locale else None,
             country=state.country,
             spheres=list(state.spheres),
             role=state.role,
@@ -210,6 +228,17 @@ ONBOARDING: Conversation[Joining] = Conversation(
             rest=MORE_LANGUAGES,
         ),
         Step(
+            name="second",
+            kind=Kind.CHOICE,
+            ask=lambda t: second_language_question(t.ctx),
+            options=_second_options,
+            answer=_chose_second,
+            skip=lambda t: len(t.ctx.catalogs.supported) < 2,
+            columns=2,
+            shown=LANGUAGES_SHOWN,
+            rest=MORE_LANGUAGES,
+        ),
+        Step(
             name="values",
             kind=Kind.CONFIRM,
             ask=lambda t: values_text(t.ctx),
@@ -260,7 +289,7 @@ def values_text(ctx: Context) -> str:
     )
     notice = ctx._(
         "What Wasl keeps: your account number on this app (only to reply to you), your "
-        "language, country, spheres of work and the date you joined. Coordinators see your "
+        "languages, country, spheres of work and the date you joined. Coordinators see your "
         "updates, never your phone number. Survey answers are stored without your name and "
         "cannot be traced back to you. See it all with {mydata}; delete it all with {forget}.",
         mydata=command_text(ctx, "mydata"),

@@ -47,7 +47,13 @@ from bot.core.surveys import (
 )
 from bot.services import surveys as service
 from bot.services.surveys import Chat, Entry
-from handlers.common import LANGUAGES_SHOWN, MORE_LANGUAGES, command_text, language_options
+from handlers.common import (
+    LANGUAGES_SHOWN,
+    MORE_LANGUAGES,
+    command_text,
+    language_options,
+    not_in_her_language,
+)
 
 FLOW = "srv"  # answering (members and public); storage finds in-progress answers by it
 PUBLIC = "pub"  # the public survey's opening steps
@@ -68,6 +74,12 @@ ANSWERED = N_("You have already answered this survey. Thank you!")
 
 Answer = int | float | str | list[str] | None
 OptionsOf = Callable[[Turn["Answering"]], Sequence[Option]]
+
+
+def shown_in(ctx: Context, survey: Survey) -> str:
+    """The language she reads a survey in: hers, else her second language, else its default
+    (she is told which when it is not hers)."""
+    return survey.definition.locale_for(ctx.locale, ctx.second_locale)
 
 
 def not_for_you(ctx: Context) -> str:
@@ -109,8 +121,12 @@ class SurveyFlow(Conversation[Answering]):
 
     async def begin(self, ctx: Context, survey: Survey, state: Answering) -> None:
         definition = survey.definition
-        title, intro = definition.title(ctx.locale), definition.intro(ctx.locale)
-        ctx.say(f"{title}\n\n{intro}".strip())
+        shown = shown_in(ctx, survey)
+        title, intro = definition.title(shown), definition.intro(shown)
+        text = f"{title}\n\n{intro}".strip()
+        if shown != ctx.locale:
+            text += "\n\n" + not_in_her_language(ctx, shown)
+        ctx.say(text)
         await self.start(ctx, state)
 
     async def prepare(self, turn: Turn[Answering]) -> bool:
@@ -167,7 +183,7 @@ class SurveyFlow(Conversation[Answering]):
     @staticmethod
     def _labelled(survey: Survey, question: Question) -> OptionsOf:
         def options(turn: Turn[Answering]) -> list[Option]:
-            text = question.text(turn.ctx.locale, survey.definition.default_locale)
+            text = question.text(shown_in(turn.ctx, survey), survey.definition.default_locale)
             return [
                 Option(key, str(label))
                 for key, label in zip(question.options, text["options"], strict=True)
@@ -178,7 +194,7 @@ class SurveyFlow(Conversation[Answering]):
     def _ask_text(self, turn: Turn[Answering], question: Question) -> str:
         ctx, survey = turn.ctx, turn.loaded
         definition = survey.definition
-        text = question.text(ctx.locale, definition.default_locale)
+        text = question.text(shown_in(ctx, survey), definition.default_locale)
         lines = [
             ctx._(
                 "Question {n} of {total}",
@@ -548,7 +564,7 @@ async def survey_status(ctx: Context, slug: str) -> None:
         ctx._(
             "{title} ({state}, closes {closes}): {started} started, {completed} "
             "completed. Results are shown only after it closes.",
-            title=found.survey.definition.title(ctx.locale),
+            title=found.survey.definition.title(shown_in(ctx, found.survey)),
             state=ctx._("open") if found.open else ctx._("closed"),
             closes=ctx._.date(found.survey.closes_at),
             started=ctx._.number(found.started),
@@ -597,7 +613,7 @@ def register(router: Router) -> None:
             ctx._("Open surveys:"),
             [
                 Button(
-                    s.definition.title(ctx.locale)[:60],
+                    s.definition.title(shown_in(ctx, s))[:60],
                     SurveyButton(s.id, SurveyAction.START).pack(),
                 )
                 for s in open_surveys

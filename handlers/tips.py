@@ -27,7 +27,7 @@ from bot.core.spheres import SPHERE_BY_CODE, SPHERES
 from bot.core.tips import RateOutcome, TipView
 from bot.services import tips
 from bot.services.tips import ALL, Published
-from handlers.common import command_text, sphere_labels
+from handlers.common import command_text, not_in_her_language, sphere_labels
 
 DRAFTS_WORD = "drafts"
 LARGEST = 10**9  # a button's number beyond any stored row's (and any database integer)
@@ -149,7 +149,7 @@ async def show_tip(ctx: Context, sphere: str, index: int, *, replace: bool) -> N
     if sphere != ALL and sphere not in SPHERE_BY_CODE:
         show_spheres(ctx, replace=replace, intro=_stale_list(ctx))
         return
-    view = await tips.page(ctx.tx, ctx.actor, sphere, index, ctx.locale)
+    view = await tips.page(ctx.tx, ctx.actor, sphere, index, ctx.locale, ctx.second_locale)
     if view is None:
         if index == 0:
             text = (
@@ -179,12 +179,7 @@ def tip_text(ctx: Context, view: TipView, sphere: str | None) -> str:
     if view.source:
         lines.append(ctx._("Source: {source}", source=view.source))
     if view.fell_back:
-        lines.append(
-            ctx._(
-                "Not yet translated into your language; here it is in {language}.",
-                language=ctx._.language_name(view.locale),
-            )
-        )
+        lines.append(not_in_her_language(ctx, view.locale))
     if sphere is not None and view.total:
         lines.append(
             # Translators: where this tip is in the list, e.g. "3 / 7 · Women in media".

@@ -88,6 +88,7 @@ class MemberRepository:
                 joined_at=now,
                 last_seen_at=now,
                 record_key=record_key(),
+                second_locale=new.second_locale,
             )
             .returning(member_t.c.id)
         )
@@ -131,6 +132,7 @@ class MemberRepository:
                 "joined_at": now,
                 "last_seen_at": now,
                 "record_key": record_key(),
+                "second_locale": new.second_locale,
             }
             for new in news
         ]
@@ -188,6 +190,7 @@ class MemberRepository:
                 role=member.role.value,
                 status=member.status.value,
                 timezone=member.timezone,
+                second_locale=member.second_locale,
                 chat_id=member.chat_id,
                 last_seen_at=member.last_seen_at,
             )
@@ -367,4 +370,5 @@ def _member(row: Row[Any]) -> Member:
         joined_at=row.joined_at,
         last_seen_at=row.last_seen_at,
         timezone=row.timezone,
+        second_locale=row.second_locale,
     )

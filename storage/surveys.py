@@ -467,6 +467,7 @@ class SurveyRepository:
                 member_t.c.locale,
                 member_t.c.country,
                 member_t.c.timezone,
+                member_t.c.second_locale,
             )
             .join(members, members.c.id == member_t.c.id)
             .outerjoin(
@@ -483,7 +484,10 @@ class SurveyRepository:
             )
             .order_by(member_t.c.id)
         )
-        return [Remindable(r.id, r.channel, r.locale, r.country, r.timezone) for r in rows]
+        return [
+            Remindable(r.id, r.channel, r.locale, r.country, r.timezone, r.second_locale)
+            for r in rows
+        ]
 
     async def mark_reminded(self, survey_id: int, member_ids: list[int]) -> None:
         for member_id in member_ids:
@@ -598,10 +602,20 @@ def _definition(survey_id: int, stored: str | dict[str, Any]) -> SurveyDefinitio
     """The parsed definition, reused while the stored text is the same (definitions are
     immutable once parsed; an edited survey has a different text and is parsed again)."""
     if not isinstance(stored, str):  # a driver that decodes JSON whatever the column type
-        return parse_definition(stored, SUPPORTED_LOCALES)
+        return parse_definition(stored, _languages(stored))
     cached = _parsed.get(survey_id)
     if cached is not None and cached[0] == stored:
         return cached[1]
-    definition = parse_definition(json.loads(stored), SUPPORTED_LOCALES)
+    data = json.loads(stored)
+    definition = parse_definition(data, _languages(data))
     _parsed[survey_id] = (stored, definition)
     return definition
+
+
+def _languages(data: dict[str, Any]) -> tuple[str, ...]:
+    """The languages a stored definition has texts in: they were checked when it was loaded
+    (with translations, `wasl content load`), so reading it back accepts them all."""
+    found = set(data.get("text") or {})
+    for question in data.get("questions") or []:
+        found.update(question.get("text") or {})
+    return tuple(sorted(found))

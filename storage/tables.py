@@ -62,6 +62,9 @@ class MemberRow(_Table, table=True):
     record_key: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default=sql_text("0"))
     )
+    # A language she also reads: tips and surveys missing in hers are shown in it. Never a
+    # breakdown of any count (docs/privacy.md); deleted with her row.
+    second_locale: str | None = Field(default=None, max_length=16)
 
 
 class MemberSphereRow(_Table, table=True):

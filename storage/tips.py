@@ -41,16 +41,27 @@ class TipRepository:
             )
         return list((await self.conn.execute(statement)).scalars())
 
-    async def page(self, sphere: str | None, index: int, locale: str) -> TipView | None:
+    async def page(
+        self, sphere: str | None, index: int, locale: str, second: str | None = None
+    ) -> TipView | None:
         ids = await self.published_ids(sphere)
         if not 0 <= index < len(ids):
             return None
-        return await self._view(ids[index], locale, published_only=True, place=(index, len(ids)))
+        return await self._view(
+            ids[index], locale, published_only=True, place=(index, len(ids)), second=second
+        )
 
     async def view(
-        self, tip_id: int, locale: str, *, published_only: bool = True
+        self,
+        tip_id: int,
+        locale: str,
+        *,
+        published_only: bool = True,
+        second: str | None = None,
     ) -> TipView | None:
-        return await self._view(tip_id, locale, published_only=published_only, place=None)
+        return await self._view(
+            tip_id, locale, published_only=published_only, place=None, second=second
+        )
 
     async def _view(
         self,
@@ -59,13 +70,14 @@ class TipRepository:
         *,
         published_only: bool,
         place: tuple[int, int] | None,
+        second: str | None = None,
     ) -> TipView | None:
         row = (await self.conn.execute(select(tip_t).where(tip_t.c.id == tip_id))).first()
         if row is None or (published_only and not row.published):
             return None
         texts = await self._texts([tip_id])
         spheres = await self._spheres([tip_id])
-        return _view(row, texts[tip_id], spheres[tip_id], locale, place)
+        return _view(row, texts[tip_id], spheres[tip_id], locale, place, second)
 
     # Inspection for the storage tests (no port: nothing in Wasl needs it).
     async def counts_by_sphere(self) -> dict[str, int]:
@@ -286,8 +298,9 @@ def _view(
     spheres: tuple[str, ...],
     locale: str,
     place: tuple[int, int] | None,
+    second: str | None = None,
 ) -> TipView:
-    shown = pick_locale(sorted(texts), locale, row.default_locale)
+    shown = pick_locale(sorted(texts), locale, row.default_locale, second)
     text = texts[shown] if shown is not None else TipText(title=row.slug, body="")
     position, total = (place[0] + 1, place[1]) if place is not None else (0, 0)
     return TipView(

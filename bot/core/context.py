@@ -64,6 +64,11 @@ class Context:
         return self.translator.locale
 
     @property
+    def second_locale(self) -> str | None:
+        """The language she also reads (tips and surveys missing in hers), if she chose one."""
+        return self.member.second_locale if self.member else None
+
+    @property
     def actor(self) -> Actor:
         """Her, as services see who acts (and the audit log names her: "member:ID")."""
         if self.member is None:

@@ -51,6 +51,9 @@ class Member:
     joined_at: datetime
     last_seen_at: datetime
     timezone: str | None = None
+    # A language she also reads, for tips and surveys not yet in hers (never a breakdown of
+    # any count: docs/privacy.md).
+    second_locale: str | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class NewMember:
     role: Role
     consent_version: str
     consented_at: datetime
+    second_locale: str | None = None
 
 
 class InviteStatus(StrEnum):

@@ -121,7 +121,8 @@ class Members(Protocol):
     async def create_many(self, news: Sequence[NewMember], now: datetime) -> list[int]: ...
 
     async def save(self, member: Member, *, spheres_changed: bool = True) -> None:
-        """Write back locale, country, role, status, timezone, last seen (and spheres)."""
+        """Write back locale, second language, country, role, status, timezone, last seen (and
+        spheres)."""
 
     async def set_status(
         self, channel: ChannelName, platform_id: str, status: MemberStatus

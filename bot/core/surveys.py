@@ -112,6 +112,14 @@ class SurveyDefinition:
     breakdowns: tuple[str, ...] = MEMBER_BREAKDOWNS  # counted by these, besides "none"
     crosstabs: tuple[tuple[str, str], ...] = ()  # (q1, q2): q2's answers counted per q1 answer
 
+    def locale_for(self, locale: str, second: str | None = None) -> str:
+        """The language to show it in: hers when it has a text in it, else her second
+        language's, else its default."""
+        for candidate in (locale, second):
+            if candidate is not None and candidate in self.texts:
+                return candidate
+        return self.default_locale
+
     def title(self, locale: str) -> str:
         return (self.texts.get(locale) or self.texts[self.default_locale])["title"]
 
@@ -487,6 +495,7 @@ class Remindable:
     locale: str
     country: str | None
     timezone: str | None
+    second_locale: str | None = None  # the survey's title falls back to it
 
 
 @dataclass(frozen=True, slots=True)

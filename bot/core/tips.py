@@ -94,10 +94,13 @@ class Ratings:
     not_helpful: int = 0
 
 
-def pick_locale(available: Sequence[str], wanted: str, default: str) -> str | None:
-    """The language to show: hers, else the tip's default, else English, else any; None if none."""
-    for candidate in (wanted, default, FALLBACK_LOCALE):
-        if candidate in available:
+def pick_locale(
+    available: Sequence[str], wanted: str, default: str, second: str | None = None
+) -> str | None:
+    """The language to show: hers, else her second language, else the content's default,
+    else English, else any; None if none."""
+    for candidate in (wanted, second, default, FALLBACK_LOCALE):
+        if candidate is not None and candidate in available:
             return candidate
     return min(available) if available else None
 
@@ -108,12 +111,20 @@ class Tips(Protocol):
     async def published_ids(self, sphere: str | None = None) -> list[int]:
         """Published tips in `sphere` (None: all), in a stable order (oldest first)."""
 
-    async def page(self, sphere: str | None, index: int, locale: str) -> TipView | None:
+    async def page(
+        self, sphere: str | None, index: int, locale: str, second: str | None = None
+    ) -> TipView | None:
         """The published tip at `index` (0-based) in `sphere` (None: all), in `locale` with
-        fallback, carrying its position and the total; None when the index is out of range."""
+        fallback (`pick_locale`: her `second` language first), carrying its position and the
+        total; None when the index is out of range."""
 
     async def view(
-        self, tip_id: int, locale: str, *, published_only: bool = True
+        self,
+        tip_id: int,
+        locale: str,
+        *,
+        published_only: bool = True,
+        second: str | None = None,
     ) -> TipView | None:
         """One tip in `locale` with fallback; None when unknown (or unpublished, if asked)."""
 

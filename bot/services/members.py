@@ -41,6 +41,18 @@ def set_language(actor: Actor, locale: str, supported: Sequence[str]) -> Member:
     if locale not in supported:
         raise UnsupportedLanguage(locale)
     member.locale = locale
+    if member.second_locale == locale:
+        member.second_locale = None  # her language now: nothing to fall back to
+    return member
+
+
+def set_second_language(actor: Actor, locale: str | None, supported: Sequence[str]) -> Member:
+    """The language she also reads (None: none): tips and surveys not yet in hers are shown in
+    it (her row is written with the update). Her own language is no second language."""
+    member = _own(actor, "member.second_language")
+    if locale is not None and locale not in supported:
+        raise UnsupportedLanguage(locale)
+    member.second_locale = None if locale == member.locale else locale
     return member
 
 

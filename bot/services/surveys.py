@@ -298,7 +298,9 @@ async def send_reminders(store: Store, catalogs: Catalogs, now: datetime) -> int
                         _(
                             "A reminder: the survey “{title}” closes on {date}. It takes 2 "
                             "minutes: send {survey} to answer.",
-                            title=survey.definition.title(person.locale),
+                            title=survey.definition.title(
+                                survey.definition.locale_for(person.locale, person.second_locale)
+                            ),
                             date=_.date(survey.closes_at),
                             survey="/survey" if person.channel != "whatsapp" else "survey",
                         ),

@@ -23,14 +23,20 @@ DRAFT_TITLE = 60  # a draft's title is the start of the update's first line, cut
 
 
 async def page(
-    tx: Transaction, actor: Actor, sphere: str, index: int, locale: str
+    tx: Transaction,
+    actor: Actor,
+    sphere: str,
+    index: int,
+    locale: str,
+    second: str | None = None,
 ) -> TipView | None:
-    """The published tip at `index` in `sphere` (ALL: every sphere), in `locale` with
-    fallback; None when there is none there (an unknown sphere has none)."""
+    """The published tip at `index` in `sphere` (ALL: every sphere), in `locale`, else in her
+    `second` language, else the tip's default; None when there is none there (an unknown
+    sphere has none)."""
     require(actor, Role.MEMBER, "tip.read")
     if sphere != ALL and sphere not in SPHERE_BY_CODE:
         return None
-    return await tx.tips.page(None if sphere == ALL else sphere, index, locale)
+    return await tx.tips.page(None if sphere == ALL else sphere, index, locale, second)
 
 
 async def rate(

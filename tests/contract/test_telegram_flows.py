@@ -127,6 +127,7 @@ async def join(m: Member, country: str, sphere: str, code: str = "") -> Member:
     _ = Catalogs().get(m.lang)
     await m.say(f"/start {code}".strip())
     await m.tap(native_language_name(m.lang))
+    await m.tap(_("Skip"))  # no second language
     await m.tap(_("I accept"))
     if _("Another country") in [b["text"] for row in m.last.keyboard for b in row]:
         await m.tap(_.country_name(country))

@@ -60,7 +60,7 @@ def at_a_terminal(tmp_path: Path, *command: str, lines: str, **settings: str) ->
 
 
 def test_run_without_a_token_opens_the_terminal_bot_and_she_can_join(tmp_path: Path) -> None:
-    typed = "3\nJ'accepte\n1\n1\n5\nTerminé\n/mydata\n"  # by number and by label
+    typed = "3\npasser\nJ'accepte\n1\n1\n5\nTerminé\n/mydata\n"  # by number and by label
     out = at_a_terminal(tmp_path, "run", lines=typed, WASL_OPEN_JOIN="true")
     assert "No TELEGRAM_BOT_TOKEN set: starting the terminal bot" in out
     assert "Welcome to Wasl" in out and "  1. English" in out
@@ -102,6 +102,7 @@ def test_a_number_she_is_asked_to_type_is_not_taken_for_a_button(tmp_path: Path)
     typed = "\n".join(
         [
             "1",  # English
+            "Skip",  # no second language
             "I accept",
             "1",  # Iraq
             "1",  # a sphere

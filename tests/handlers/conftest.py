@@ -68,11 +68,14 @@ async def join(
     locale: str = "en",
     country: str = "IQ",
     spheres: tuple[str, ...] = ("youth",),
+    second: str | None = None,
 ) -> None:
-    """Walk a person through onboarding, tapping buttons by what they say in her language."""
+    """Walk a person through onboarding, tapping buttons by what they say in her language
+    (a `second` language she reads, or Skip)."""
     _ = person.h.catalogs.get(locale)
     await person.say(f"/start {code}".strip())
     await person.tap(native_language_name(locale))
+    await person.tap(native_language_name(second) if second else _("Skip"))
     await person.tap(_("I accept"))
     if _("Another country") in person.labels():
         name = _.country_name(country)

@@ -77,6 +77,7 @@ async def test_a_coordinator_invites_members_of_her_country_in_three_taps(db: Sq
     newcomer = h.person("2", "en")
     await newcomer.say(f"/start {code}")
     await newcomer.tap("English")
+    await newcomer.tap("Skip")
     await newcomer.tap("I accept")
     assert "▫️ Youth deradicalisation" in newcomer.labels(), "the country came with the invitation"
     await newcomer.tap("Youth deradicalisation")

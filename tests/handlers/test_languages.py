@@ -54,6 +54,8 @@ async def test_an_afghan_phone_sees_dari_and_pashto_first_then_more(db: SqlStore
     assert she.labels() == names("ur", "ckb", "id", "sw", "so", "ha", "bn", "es")
     await she.tap("Español")
     spanish = h.catalogs.get("es")
+    assert she.labels()[-3:] == [spanish("Skip"), more("es"), spanish("◀ Back")], "a second one?"
+    await she.tap(spanish("Skip"))
     assert she.labels()[0] == spanish("I accept"), "Spanish from her choice on"
     await she.tap(spanish("I accept"))
     await she.tap(spanish("Another country"))
@@ -80,7 +82,9 @@ async def test_an_unknown_language_shows_the_default_first(db: SqlStore) -> None
     assert she.labels() == [*names("en", "es", "ar", "fr", "ur"), more("en")]
     # A language that is not shown can be typed by its name all the same.
     await she.say("\u200fবাংলা")
-    assert she.labels()[0] == CATALOGS.get("bn")("I accept")
+    bengali = CATALOGS.get("bn")
+    await she.tap(bengali("Skip"))  # no second language
+    assert she.labels()[0] == bengali("I accept")
     async with h.store.transaction() as tx:
         state = await tx.conversations.load(h.channel.name, she.user_id)
     assert state.data["locale"] == "bn"
@@ -96,7 +100,9 @@ async def test_more_languages_typed_or_picked_from_a_whatsapp_list(db: SqlStore)
     await she.say("more LANGUAGES")
     assert she.labels() == names("ps", "ckb", "id", "sw", "so", "ha", "bn", "es")
     await she.tap("پښتو")
-    assert she.labels()[0] == CATALOGS.get("ps")("I accept")
+    pashto = CATALOGS.get("ps")
+    await she.tap(pashto("Skip"))  # no second language
+    assert she.labels()[0] == pashto("I accept")
 
 
 async def test_language_menu_of_a_member_puts_her_phone_and_her_country_first(
@@ -108,7 +114,7 @@ async def test_language_menu_of_a_member_puts_her_phone_and_her_country_first(
     await join(she, code, locale="en", country="AF")
     she.language = "ur-PK"  # her phone now speaks Urdu
     await she.say("/language")
-    assert she.labels() == [*names("ur", "en", "fa", "ps", "ar"), more("en")]
+    assert she.labels() == [*names("ur", "en", "fa", "ps"), "Add a second language", more("en")]
     await she.tap(more("en"))
     done = await she.tap("Soomaali")
     assert "Soomaali" in done[0].text
@@ -184,6 +190,7 @@ async def test_start_code_in_her_language_on_whatsapp(db: SqlStore) -> None:
     ), "the word was French: she is asked in French"
     assert she.labels()[0] == "Français"
     await she.tap("Français")
+    await she.tap(french("Skip"))  # no second language
     assert she.labels()[0] == french("I accept")
     arabic = h.person("9647700000009", None)
     await arabic.say(f"بدء {code}")
@@ -206,8 +213,11 @@ async def test_the_terminal_numbers_the_short_menu_and_its_rest(db: SqlStore) ->
     rest = await typed("6")
     assert "  1. English" not in rest and "Español" in rest
     number = rest.split("Español")[0].rsplit("\n", 1)[-1].strip().rstrip(".")
-    values = await typed(number)
-    assert CATALOGS.get("es")("I accept") in values
+    spanish = CATALOGS.get("es")
+    second = await typed(number)
+    assert f"  5. {spanish('Skip')}\n" in second, "short: four, then Skip"
+    values = await typed(spanish("Skip"))
+    assert spanish("I accept") in values
     async with h.store.transaction() as tx:
         state = await tx.conversations.load(ChannelName.CONSOLE, console.to_inbound("x").chat_id)
     assert state.data["locale"] == "es"

@@ -60,7 +60,10 @@ async def test_full_join_with_invite_in_arabic(harness: Harness) -> None:
     first = (await she.say(f"/start {code}"))[0]
     assert ARABIC.search(first.text), "the language question is asked in her guessed language"
     assert first.buttons[0].label == "العربية", "her guessed language comes first"
-    values = (await she.tap("العربية"))[0]
+    second = (await she.tap("العربية"))[0]
+    assert ARABIC.search(second.text) and "English" in she.labels()
+    assert "العربية" not in she.labels(), "her own language is no second language"
+    values = (await she.tap("تخطي"))[0]
     assert ARABIC.search(values.text)
     assert she.labels()[:2] == ["أوافق", "لا، شكرًا"]
     country = (await she.tap("أوافق"))[0]
@@ -116,6 +119,7 @@ async def test_invite_used_up_while_she_was_joining(harness: Harness) -> None:
     await second.say(f"/start {code}")  # starts, then stops to think
     await join(first, code)
     await second.tap("English")
+    await second.tap("Skip")
     await second.tap("I accept")
     await second.tap("Iraq")
     await second.tap("Youth deradicalisation")
@@ -129,6 +133,7 @@ async def test_invite_with_a_country_skips_the_country_question(harness: Harness
     she = harness.person()
     await she.say(f"/start {code}")
     await she.tap("English")
+    await she.tap("Skip")
     await she.tap("I accept")
     assert "Done" in she.labels() and "Another country" not in she.labels()
     await she.tap("Advocacy")
@@ -143,6 +148,7 @@ async def test_declining_the_values_keeps_nothing(harness: Harness) -> None:
     she = harness.person()
     await she.say(f"/start {code}")
     await she.tap("English")
+    await she.tap("Skip")
     replies = await she.tap("No, thank you")
     assert "Nothing about you has been kept" in replies[0].text
     assert await nothing_kept(harness, she)
@@ -153,6 +159,7 @@ async def test_country_search_by_name_in_her_language_or_english(harness: Harnes
     she = harness.person("5", "fr")
     await she.say(f"/start {code}")
     await she.tap("Français")
+    await she.tap("Passer")
     await she.tap("J’accepte")
     [asked] = await she.tap("Autre pays")
     assert "pays" in asked.text and not asked.buttons, "she is asked to type, nothing more"
@@ -176,6 +183,7 @@ async def test_arabic_country_search_ignores_hamza_and_diacritics(harness: Harne
     she = harness.person("6", "ar")
     await she.say(f"/start {code}")
     await she.tap("العربية")
+    await she.tap("تخطي")
     await she.tap("أوافق")
     ar = harness.catalogs.get("ar")
     found = (await she.say("الامارات"))[0]  # typed without the hamza
@@ -196,7 +204,7 @@ async def test_wrong_input_at_every_step_gets_an_answer_and_keeps_the_step(
     code = await make_invite(harness)
     she = harness.person()
     await she.say(f"/start {code}")
-    for label in ("English", "I accept", None):
+    for label in ("English", "Skip", "I accept", None):
         for bad in (
             she.send_media(MediaKind.STICKER),
             she.send_media(MediaKind.VOICE),
@@ -220,7 +228,8 @@ async def test_stale_and_double_pressed_buttons(harness: Harness) -> None:
     she = harness.person()
     await she.say(f"/start {code}")
     await she.tap("English")
-    replies = await she.tap("Français", on=2)  # on the old message
+    await she.tap("Skip")
+    replies = await she.tap("Français", on=3)  # on the old message
     assert "earlier message" in replies[0].text
     assert [b.label for b in replies[-1].buttons] == VALUES, "current step re-asked"
     await she.tap("I accept")
@@ -245,6 +254,9 @@ async def test_forged_payloads_inside_the_flow_are_answered(harness: Harness) ->
     replies = await she.press(forged("lang", "xx"))
     assert replies[-1].buttons[0].label == "English", "the language question again"
     await she.tap("English")
+    replies = await she.press(forged("second", "en"))  # her own language: never offered
+    assert "earlier message" in replies[0].text and "Skip" in she.labels()
+    await she.tap("Skip")
     await she.tap("I accept")
     replies = await she.press(forged("country", "ZZ"))
     assert "Iraq" in [b.label for b in replies[-1].buttons]
@@ -272,6 +284,7 @@ async def test_restart_mid_onboarding_continues_where_she_was(harness: Harness) 
     she = harness.person()
     await she.say(f"/start {code}")
     await she.tap("Français")
+    await she.tap("Passer")
     [accept] = [b.payload for b in she.last.buttons if b.label == "J’accepte"]
     # A new core on the same database: as after a restart, or on a second worker.
     from handlers import build_router
@@ -317,6 +330,9 @@ async def test_help_while_joining_helps_with_the_step_she_is_on(harness: Harness
     assert helped[-1].buttons[0].label == "English", "then the question again"
     await she.tap("English")
     helped = await she.say("/help")
+    assert "another language you read" in helped[0].text and "Skip" in she.labels()
+    await she.tap("Skip")
+    helped = await she.say("/help")
     assert "I accept" in helped[0].text and helped[-1].buttons[0].label == "I accept"
     await she.tap("I accept")
     helped = await she.say("/help")
@@ -346,6 +362,7 @@ async def test_in_the_terminal_a_tick_is_one_line_not_the_whole_menu(harness: Ha
 
     await typed("/start")  # the terminal joins without an invitation
     await typed("English")
+    await typed("Skip")
     await typed("I accept")
     menu = await typed("Iraq")
     assert "Which spheres" in menu and "  1. ▫️ Youth deradicalisation" in menu

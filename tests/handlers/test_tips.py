@@ -161,10 +161,7 @@ async def test_missing_translation_falls_back_and_says_so(harness: Harness) -> N
     assert "anglais" not in first.text
     [second] = await claire.tap(harness.catalogs.get("fr")("Next ▶"))
     assert second.text.startswith("Answer the recruiter's story")  # no French: English
-    note = harness.catalogs.get("fr")(
-        "Not yet translated into your language; here it is in {language}.", language="anglais"
-    )
-    assert note in second.text and note.startswith("Pas encore")
+    assert "\n\nPas encore en français — affiché en anglais.\n" in second.text
     await claire.say("/tips")
     [arabic_only] = await claire.tap(harness.catalogs.get("fr")("Violence against women"))
     assert arabic_only.text.startswith("التوثيق الآمن")  # the tip's own default language
@@ -173,7 +170,42 @@ async def test_missing_translation_falls_back_and_says_so(harness: Harness) -> N
     english = await member(harness, "4", "en")
     await english.say("/tips")
     [shown] = await english.tap("Violence against women")
-    assert "Not yet translated into your language; here it is in Arabic." in shown.text
+    assert "Not yet in English — shown in Arabic." in shown.text
+
+
+async def test_a_missing_translation_falls_back_to_her_second_language_first(
+    harness: Harness,
+) -> None:
+    """French first, Arabic second: a tip with no French is shown in Arabic (not in its
+    English default), and says so; a tip in French stays French; one in neither falls back
+    to its default, and says so."""
+    await seed(harness, DIALOGUE, RECRUITER)
+    fr = harness.catalogs.get("fr")
+    claire = harness.person("5", "fr")
+    await join(claire, await make_invite(harness, "code-5"), locale="fr", second="ar")
+    async with harness.store.transaction() as tx:
+        her = await tx.members.get(ChannelName.TELEGRAM, "5")
+    assert her is not None and (her.locale, her.second_locale) == ("fr", "ar")
+    [first] = await claire.say("/tips youth")
+    assert first.text.startswith("Un dialogue sûr avec les mères")
+    assert "Pas encore" not in first.text
+    [second] = await claire.tap(fr("Next ▶"))
+    assert second.text.startswith("الرد على رواية المجنِّد"), "her second language, not English"
+    assert "Pas encore en français — affiché en arabe." in second.text
+
+    async with harness.store.transaction() as tx:
+        await tx.tips.upsert(
+            TipDefinition(
+                slug="english-only",
+                default_locale="en",
+                spheres=("media",),
+                texts={"en": TipText("Radio slots", "Ask for a weekly slot.")},
+            ),
+            harness.clock.now(),
+        )
+    await claire.say("/tips media")
+    assert claire.last.text.startswith("Radio slots"), "in neither: the tip's own default"
+    assert "Pas encore en français — affiché en anglais." in claire.last.text
 
 
 async def test_rating_once_and_changing_the_vote(harness: Harness) -> None:

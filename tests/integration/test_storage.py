@@ -59,6 +59,7 @@ def new_member(
     country: str | None = "IQ",
     locale: str = "ar",
     consented_at: datetime | None = None,
+    second_locale: str | None = None,
 ) -> NewMember:
     return NewMember(
         channel=TG,
@@ -70,6 +71,7 @@ def new_member(
         role=role,
         consent_version="1",
         consented_at=consented_at or datetime(2026, 1, 5, 12, 30, 15, 123456, tzinfo=BAGHDAD),
+        second_locale=second_locale,
     )
 
 
@@ -238,6 +240,30 @@ async def test_member_round_trip(store: SqlStore, clock: FixedClock) -> None:
     async with store.transaction() as tx:
         again = await tx.members.by_id(created.id)
     assert again == loaded
+
+
+async def test_a_second_language_is_kept_changed_and_cleared(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    created = await create(store, clock, new_member(second_locale="fr"))
+    assert created.second_locale == "fr"
+    async with store.transaction() as tx:
+        [bulk] = await tx.members.create_many(
+            [new_member("many", second_locale="en")], clock.now()
+        )
+        assert (await tx.members.by_id(bulk)).second_locale == "en"  # type: ignore[union-attr]
+    created.second_locale = "en"
+    async with store.transaction() as tx:
+        await tx.members.save(created, spheres_changed=False)
+    async with store.transaction() as tx:
+        again = await tx.members.get(TG, created.platform_id)
+    assert again is not None and again.second_locale == "en"
+    again.second_locale = None
+    async with store.transaction() as tx:
+        await tx.members.save(again)
+        assert (await tx.members.by_id(created.id)).second_locale is None  # type: ignore[union-attr]
+        summary = (await tx.members.summaries())[0]
+    assert not hasattr(summary, "second_locale"), "no list of members shows it"
 
 
 async def test_save_member_can_leave_spheres_alone(store: SqlStore, clock: FixedClock) -> None:

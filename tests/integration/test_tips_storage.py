@@ -150,6 +150,24 @@ async def test_language_falls_back_to_the_tip_default_then_english(
     assert hers is not None and (hers.locale, hers.fell_back) == ("en", False)
 
 
+async def test_her_second_language_comes_before_the_tip_default(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    both = tip("both", locales=("en", "ar"))
+    english_only = tip("en-only", locales=("en",))
+    ids = await load(store, clock, both, english_only)
+    async with store.transaction() as tx:
+        second = [await tx.tips.view(i, "fr", second="ar") for i in ids]
+        paged = await tx.tips.page("youth", 0, "fr", "ar")
+        hers = await tx.tips.view(ids[0], "ar", second="fr")
+    assert [(v.locale, v.title, v.fell_back) for v in second if v] == [
+        ("ar", "both title ar", True),
+        ("en", "en-only title en", True),  # not in her second either: the tip's default
+    ]
+    assert paged is not None and (paged.id, paged.locale, paged.total) == (ids[0], "ar", 2)
+    assert hers is not None and (hers.locale, hers.fell_back) == ("ar", False)
+
+
 async def test_unpublished_tips_are_hidden_unless_asked(
     store: SqlStore, clock: FixedClock
 ) -> None:

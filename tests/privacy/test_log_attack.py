@@ -194,7 +194,7 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
             her = TelegramMember(api, client)
 
             shown = await her.say(f"/start {code}")
-            for label in ("English", "I accept", "Iraq", "Youth deradicalisation"):
+            for label in ("English", "Skip", "I accept", "Iraq", "Youth deradicalisation"):
                 shown = await her.tap(label, shown)
             shown = await her.tap("Done", shown)
 
