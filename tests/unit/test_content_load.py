@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot import cli
 from bot.cli_content import ContentError, export_text, load_file, parse_content
 from bot.core.clock import FixedClock
+from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.spheres import SPHERES
 from bot.core.tips import MAX_BODY, MAX_TITLE
 from storage.store import SqlStore
@@ -137,7 +138,8 @@ def test_unsupported_language_names_the_line() -> None:
     assert problems(text) == [
         (
             17,
-            "tip \"documenting-vaw-safely\": language 'de' is not supported (en, ar, fr)",
+            "tip \"documenting-vaw-safely\": language 'de' is not supported "
+            f"({', '.join(SUPPORTED_LOCALES)})",
         )
     ]
 
