@@ -200,8 +200,8 @@ def tip_buttons(ctx: Context, view: TipView, sphere: str) -> list[Button]:
         index = view.position - 1
         previous, following = (index - 1) % view.total, (index + 1) % view.total
         buttons += [
-            # Translators: paging buttons, shown left (previous) and right (next) in every
-            # language; keep the arrows pointing outwards.
+            # Translators: paging buttons. The arrow points the way she reads: in a
+            # right-to-left language "next" points left (◀) and "previous" right (▶).
             Button(ctx._("◀ Previous"), TipPage(sphere, previous).pack()),
             Button(ctx._("Next ▶"), TipPage(sphere, following).pack()),
         ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.context import CoreConfig
-from bot.core.i18n import native_language_name
+from bot.core.i18n import Catalogs, native_language_name
 from bot.core.models import Role
 from bot.core.spheres import SPHERE_BY_CODE
 from handlers import build_router
@@ -32,6 +32,14 @@ async def db(tmp_path: Path) -> AsyncIterator[SqlStore]:
 @pytest.fixture
 def harness(db: SqlStore) -> Harness:
     return Harness(db, build_router())
+
+
+@pytest.fixture
+def three_languages(db: SqlStore) -> Harness:
+    """A bot speaking only English, Arabic and French: for flows whose menus list every
+    language (a second language, a campaign's languages), in a size a test can spell out.
+    The menus among all thirteen are tested in test_languages.py."""
+    return Harness(db, build_router(), catalogs=Catalogs(supported=("en", "ar", "fr")))
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ async def test_language_change_is_kept(harness: Harness) -> None:
     she = await member(harness)
     await she.say("/language")
     assert she.labels()[:2] == ["English", "العربية"], "hers, then her country's"
-    assert she.labels()[-1] == "Add a second language"
-    [done] = await she.tap("Français")
+    assert "Add a second language" in she.labels()
+    [done] = await she.say("Français")  # not among the likeliest five: typed
     assert done.text.startswith("C’est fait") and done.text.endswith("Français."), done.text
     assert (await load(harness)).locale == "fr"  # type: ignore[union-attr]
     wrong = await she.say("/language")

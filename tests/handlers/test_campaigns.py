@@ -78,7 +78,8 @@ async def write(coord: Person, text: str, *, command: str = "/campaign") -> None
     await coord.tap("Continue")
 
 
-async def test_campaign_now_in_two_languages_to_one_sphere(harness: Harness) -> None:
+async def test_campaign_now_in_two_languages_to_one_sphere(three_languages: Harness) -> None:
+    harness = three_languages
     coord = await coordinator_and_members(harness, MEMBERS)
     await coord.say("/campaign")
     assert "Write the campaign message in English" in coord.last.text

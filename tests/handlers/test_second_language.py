@@ -45,7 +45,10 @@ async def member(h: Harness, user_id: str, locale: str, second: str | None = Non
     return she
 
 
-async def test_onboarding_asks_for_a_second_language_once_and_keeps_it(harness: Harness) -> None:
+async def test_onboarding_asks_for_a_second_language_once_and_keeps_it(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     she = harness.person("1", "en")
     await she.say(f"/start {await make_invite(harness)}")
     [asked] = await she.tap("English")
@@ -66,7 +69,10 @@ async def test_onboarding_asks_for_a_second_language_once_and_keeps_it(harness: 
     assert "• Language: English (second language: Français)" in mydata.text
 
 
-async def test_skipping_the_second_language_keeps_none(harness: Harness) -> None:
+async def test_skipping_the_second_language_keeps_none(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     she = await member(harness, "2", "ar")  # `join` taps Skip, in Arabic
     found = await her(harness, "2")
     assert found is not None and (found.locale, found.second_locale) == ("ar", None)
@@ -74,7 +80,10 @@ async def test_skipping_the_second_language_keeps_none(harness: Harness) -> None
     assert "اللغة الثانية" not in mydata.text
 
 
-async def test_wrong_input_at_the_second_language_step_asks_again(harness: Harness) -> None:
+async def test_wrong_input_at_the_second_language_step_asks_again(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     she = harness.person("3", "fr")
     await she.say(f"/start {await make_invite(harness)}")
     await she.tap("Français")
@@ -95,13 +104,16 @@ async def test_wrong_input_at_the_second_language_step_asks_again(harness: Harne
     await she.tap("Passer")
     await she.tap("J’accepte")
     await she.tap("Irak")
-    await she.tap("Déradicaliser les jeunes")
+    await she.tap(harness.catalogs.get("fr")("Youth deradicalisation"))
     await she.tap("Terminé")
     found = await her(harness, "3")
     assert found is not None and (found.locale, found.second_locale) == ("fr", None)
 
 
-async def test_language_changes_the_second_language_too(harness: Harness) -> None:
+async def test_language_changes_the_second_language_too(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     she = await member(harness, "4", "en", second="ar")
     await she.say("/language")
     assert visible(she.labels()[-1]) == "Second language: العربية"
@@ -186,7 +198,10 @@ async def test_a_survey_missing_in_her_language_is_shown_in_her_second_and_says_
     assert groups == {"fr"}
 
 
-async def test_a_reminder_names_the_survey_in_her_second_language(harness: Harness) -> None:
+async def test_a_reminder_names_the_survey_in_her_second_language(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     data = three_languages_but_french()
     data["reminders"] = 1
     await load_survey(harness, data, days=4)
@@ -201,14 +216,20 @@ async def test_a_reminder_names_the_survey_in_her_second_language(harness: Harne
     assert "«\u00a0Pulse: safety\u00a0»" in to_lina, "no second language: its default"
 
 
-async def test_a_survey_in_her_language_says_nothing(harness: Harness) -> None:
+async def test_a_survey_in_her_language_says_nothing(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     await load_survey(harness, pulse())
     amina = await member(harness, "7", "ar", second="en")
     opened = await amina.say("/survey pulse-test")
     assert opened[0].text == "نبض: الأمان\n\nأربعة أسئلة قصيرة."
 
 
-async def test_forget_erases_her_second_language(harness: Harness) -> None:
+async def test_forget_erases_her_second_language(
+    three_languages: Harness,
+) -> None:
+    harness = three_languages
     other = await member(harness, "8", "en", second="fr")
     she = await member(harness, "96400009", "ar", second="en")
     found = await her(harness, "96400009")

@@ -15,6 +15,7 @@ from bot import cli
 from bot.cli_content import load_file, parse_content, stamp_files, status_files
 from bot.content_translations import survey_digest, tip_digest
 from bot.core.clock import FixedClock
+from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.tips import TipText
 from storage.store import SqlStore
 from storage.tables import tip_t
@@ -374,14 +375,16 @@ def test_status_and_stamp_on_the_command_line_need_no_database(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # `content/` here: the default files
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
-    (content / "translations" / "ur.yaml").unlink()  # ur is not supported yet in this build
+    for shipped in (ROOT / "content" / "translations").glob("*.yaml"):
+        shutil.copy(shipped, content / "translations" / shipped.name)
     assert cli.main(["content", "status", "--strict"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["en", "ar", "fr"]
-    assert "19 items × 3 languages: 0 missing" in out
-    shutil.copy(FIXTURE, content / "translations" / "ur.yaml")
+    assert out.splitlines()[0].split() == list(SUPPORTED_LOCALES)
+    assert f"19 items × {len(SUPPORTED_LOCALES)} languages: 0 missing" in out
+    (content / "translations" / "de.yaml").write_text("locale: de\ntips: {}\n", "utf-8")
     assert cli.main(["content", "status"]) == 2, "a language this build does not speak"
-    assert "locale 'ur' is not a supported language (en, ar, fr)" in capsys.readouterr().err
+    supported = ", ".join(SUPPORTED_LOCALES)
+    assert f"locale 'de' is not a supported language ({supported})" in capsys.readouterr().err
     assert cli.main(["content", "stamp", "--translations", str(tmp_path / "none")]) == 2
     assert not (tmp_path / "never.db").exists(), "no database opened"
 
