@@ -31,7 +31,6 @@ from sqlalchemy import (
 )
 
 from bot.core.campaigns import Audience
-from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.surveys import (
     CROSSTAB,
     Folded,
