@@ -236,6 +236,59 @@ async def test_the_dashboard_serves_fonts_with_every_letter(
     assert (await web.get("/dashboard/fonts/dejavu.ttf")).status_code == 404
 
 
+SCRIPTS = {  # the served font that draws each script, by Unicode block
+    "arabic.ttf": re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"),
+    "bengali.ttf": re.compile("[\u0980-\u09ff]"),
+}
+
+
+class _Text(HTMLParser):
+    """The text a browser draws: what is outside tags, styles and scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in ("style", "script")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in ("style", "script")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+@pytest.mark.parametrize("locale", ["ar", "fa", "ur", "ps", "ckb", "bn"])
+async def test_every_letter_of_the_page_is_in_a_font_it_serves(
+    h: Harness, web: httpx.AsyncClient, locale: str
+) -> None:
+    """The dashboard in each right-to-left language (and Bengali): right to left where it
+    should be, in her language, and no letter the page draws is missing from the font it
+    serves for that script (a missing one would show as an empty box)."""
+    from fontTools.ttLib import TTFont
+
+    analyst = await person(h, "710", Role.SECRETARIAT, locale=locale)
+    page = await web.get(await link_for(analyst))
+    assert page.status_code == 200
+    direction = "rtl" if locale != "bn" else "ltr"
+    assert f'<html lang="{locale}" dir="{direction}">' in page.text
+    reader = _Text()
+    reader.feed(page.text)
+    text = "".join(reader.parts)
+    for font, script in SCRIPTS.items():
+        drawn = set(script.findall(text))
+        if not drawn:
+            continue
+        served = await web.get(f"/dashboard/fonts/{font}")
+        cmap = TTFont(io.BytesIO(served.content)).getBestCmap()
+        assert not sorted(ch for ch in drawn if ord(ch) not in cmap), (locale, font)
+    own = SCRIPTS["bengali.ttf" if locale == "bn" else "arabic.ttf"]
+    assert len(own.findall(text)) > 100, "the page speaks her language"
+
+
 async def test_an_urdu_page_prefers_nastaliq(h: Harness, web: httpx.AsyncClient) -> None:
     from bot.dashboard import font_style
 
