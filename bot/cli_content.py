@@ -130,8 +130,7 @@ def parse_content(text: str) -> Content:
     """Validate a content file; raise ContentError naming every problem's line."""
     content = Content()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = translations.parse_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

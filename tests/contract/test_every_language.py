@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.app import App
 from bot.channels.telegram import TelegramApplication
 from bot.cli_content import load_file
+from bot.content_translations import parse_yaml
 from bot.core.i18n import SUPPORTED_LOCALES, Translator
 from bot.core.messages import ChannelName
 from bot.core.surveys import QuestionType, SurveyDefinition
@@ -44,11 +44,11 @@ class Paced(Member):
 
 def tip_titles(lang: str) -> list[str]:
     """The starter tips' titles in `lang`, from the content file or its translation."""
-    source = yaml.safe_load((CONTENT / "tips.yaml").read_text(encoding="utf-8"))
+    _, source = parse_yaml((CONTENT / "tips.yaml").read_text(encoding="utf-8"))
     inline = [t["text"][lang]["title"] for t in source["tips"] if lang in t["text"]]
     if inline:
         return inline
-    translated = yaml.safe_load(
+    _, translated = parse_yaml(
         (CONTENT / "translations" / f"{lang}.yaml").read_text(encoding="utf-8")
     )
     return [t["title"] for t in translated["tips"].values()]
