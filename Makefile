@@ -13,7 +13,8 @@ MO_FILES := $(PO_FILES:.po=.mo)
 BABEL_KEYWORDS := -k N_ -k _ -k plural:1,2
 PYTEST_ARGS ?=
 # `make test` runs the tests on every core (pytest-xdist, at most 8 workers); TEST_WORKERS=0 runs
-# them in this one process.
+# them in this one process. `worksteal`: a worker that runs out takes tests queued for another,
+# so the longest tests (started first, tests/conftest.py) do not leave one worker busy alone.
 TEST_WORKERS ?= auto
 # Python keeps compiled modules in __pycache__ (ignored by git) even where the environment says
 # not to write them: otherwise every test worker and every bot a test starts compiles every
@@ -67,7 +68,7 @@ migrate: install ## bring the database schema up to date
 	$(BIN)/wasl migrate
 
 test: lint ## lint and type-check, then every test (PYTEST_ARGS="-k …" to narrow)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist load $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist worksteal $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy, the layers' import contracts
 	$(BIN)/ruff check .

@@ -118,8 +118,9 @@ async def _sqlite_store(folder: Path) -> AsyncIterator[SqlStore]:
         await sqlite.close()
 
 
-# The longest tests, started first when the suite runs on several workers (pytest-xdist), so that
-# the run does not end with one worker still busy with one of them. Only the order changes.
+# The longest tests, started first when the suite runs on several workers (pytest-xdist, with
+# `--dist worksteal`: the others take the rest of the queue), so that the run does not end with
+# one worker still busy with one of them. Only the order changes.
 HEAVY_FIRST = (
     "tests/handlers/test_survey_scale.py",
     "tests/privacy/test_log_attack.py",
