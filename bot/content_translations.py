@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +42,8 @@ from bot.core.surveys import QuestionType, SurveyDefinition
 from bot.core.tips import MAX_BODY, MAX_TITLE, TipDefinition, TipText
 
 TIPS, SURVEYS = "tips", "surveys"
+_TIP_FIELDS = frozenset({"title", "body"})
+_SURVEY_FIELDS = frozenset({"title", "intro", "questions"})
 SECTIONS = (TIPS, SURVEYS)
 TOP_KEYS = ("locale", TIPS, SURVEYS, "sources")
 SOURCES = "sources"
@@ -268,23 +270,44 @@ def read_translation(path: Path, text: str, supported: Sequence[str]) -> Transla
     return found
 
 
-def _read_tips(found: Translation, data: Any, node: Node, problems: list[Problem]) -> None:
-    path = found.path
+def _items(
+    found: Translation,
+    section: str,
+    data: Any,
+    node: Node,
+    problems: list[Problem],
+    *,
+    fields: frozenset[str],
+    needs: str,
+) -> Iterator[tuple[str, dict[str, Any], Node, str]]:
+    """Each item of a `tips:` or `surveys:` section that is a mapping: its slug, fields, node
+    and how problems name it. Where it sits is kept; a section or item of the wrong shape and
+    fields that are not `fields` are problems."""
+    path, kind = found.path, section.removesuffix("s")
     if not isinstance(data, dict):
-        problems.append(Problem(path, _line(node), "`tips` must map each tip's slug to a text"))
+        shape = f"`{section}` must map each {kind}'s slug to its texts"
+        problems.append(Problem(path, _line(node), shape))
         return
     for slug, key_node, value_node in _key_nodes(node):
         value = data[slug]
-        where = f'tip "{slug}"'
-        found.lines[(TIPS, slug)] = _line(key_node)
+        where = f'{kind} "{slug}"'
+        found.lines[(section, slug)] = _line(key_node)
         if not isinstance(value, dict):
-            problems.append(Problem(path, _line(value_node), f"{where}: needs a title and a body"))
+            problems.append(Problem(path, _line(value_node), f"{where}: needs {needs}"))
             continue
-        unknown = sorted(set(value) - {"title", "body"})
+        unknown = sorted(set(value) - fields)
         if unknown:
             problems.append(
                 Problem(path, _line(value_node), f"{where}: unknown field(s) {', '.join(unknown)}")
             )
+        yield slug, value, value_node, where
+
+
+def _read_tips(found: Translation, data: Any, node: Node, problems: list[Problem]) -> None:
+    path = found.path
+    for slug, value, value_node, where in _items(
+        found, TIPS, data, node, problems, fields=_TIP_FIELDS, needs="a title and a body"
+    ):
         texts: dict[str, str] = {}
         for name, limit in (("title", MAX_TITLE), ("body", MAX_BODY)):
             text = _text(value.get(name))
@@ -304,21 +327,9 @@ def _read_tips(found: Translation, data: Any, node: Node, problems: list[Problem
 
 def _read_surveys(found: Translation, data: Any, node: Node, problems: list[Problem]) -> None:
     path = found.path
-    if not isinstance(data, dict):
-        problems.append(Problem(path, _line(node), "`surveys` must map each survey's slug"))
-        return
-    for slug, key_node, value_node in _key_nodes(node):
-        value = data[slug]
-        where = f'survey "{slug}"'
-        found.lines[(SURVEYS, slug)] = _line(key_node)
-        if not isinstance(value, dict):
-            problems.append(Problem(path, _line(value_node), f"{where}: needs a title"))
-            continue
-        unknown = sorted(set(value) - {"title", "intro", "questions"})
-        if unknown:
-            problems.append(
-                Problem(path, _line(value_node), f"{where}: unknown field(s) {', '.join(unknown)}")
-            )
+    for slug, value, value_node, where in _items(
+        found, SURVEYS, data, node, problems, fields=_SURVEY_FIELDS, needs="a title"
+    ):
         title = _text(value.get("title"))
         if title is None:
             problems.append(Problem(path, _line(value_node), f"{where}: no title"))

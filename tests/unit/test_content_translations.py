@@ -398,3 +398,16 @@ def test_the_starter_content_misses_no_supported_language(
     assert status_files(shipped, strict=True) == 0
     out = capsys.readouterr().out
     assert " 0 missing, 0 outdated, 0 not stamped" in out, out
+
+
+def test_sections_and_items_of_the_wrong_shape_are_named_with_their_line() -> None:
+    from bot.content_translations import TranslationError, read_translation
+
+    text = 'locale: ur\ntips:\n  - "a list"\nsurveys:\n  pulse: "just text"\n'
+    with pytest.raises(TranslationError) as raised:
+        read_translation(Path("ur.yaml"), text, THIRTEEN)
+    said = [(p.line, p.message) for p in raised.value.problems]
+    assert said == [
+        (3, "`tips` must map each tip's slug to its texts"),
+        (5, 'survey "pulse": needs a title'),
+    ]
