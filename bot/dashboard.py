@@ -54,7 +54,8 @@ FONT_FACES = (
     "unicode-range:U+0600-06FF,U+0750-077F,U+0870-08FF,U+FB50-FDFF,U+FE70-FEFF;"
     "font-display:swap}"
     f'@font-face{{font-family:"Wasl Bengali";src:url({FONTS_PATH}/bengali.ttf) format("truetype");'
-    "unicode-range:U+0980-09FF;font-display:swap}"
+    # The danda (।, ॥) that ends a Bengali sentence sits in the Devanagari block.
+    "unicode-range:U+0964-0965,U+0980-09FF;font-display:swap}"
 )
 FONT_STACK = '"Wasl Arabic","Wasl Bengali",system-ui,sans-serif'
 

@@ -238,8 +238,16 @@ async def test_the_dashboard_serves_fonts_with_every_letter(
 
 SCRIPTS = {  # the served font that draws each script, by Unicode block
     "arabic.ttf": re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"),
-    "bengali.ttf": re.compile("[\u0980-\u09ff]"),
+    "bengali.ttf": re.compile("[\u0964\u0965\u0980-\u09ff]"),  # the danda ends a sentence
 }
+
+
+def unicode_range(html: str, font: str) -> list[tuple[int, int]]:
+    """The code points the page's @font-face for `font` is used for (its unicode-range)."""
+    face = re.search(rf"@font-face\{{[^}}]*/{re.escape(font)}[^}}]*unicode-range:([^;}}]+)", html)
+    assert face, f"no @font-face for {font}"
+    spans = [span.strip().removeprefix("U+").split("-") for span in face.group(1).split(",")]
+    return [(int(s[0], 16), int(s[-1], 16)) for s in spans]
 
 
 class _Text(HTMLParser):
@@ -267,7 +275,8 @@ async def test_every_letter_of_the_page_is_in_a_font_it_serves(
 ) -> None:
     """The dashboard in each right-to-left language (and Bengali): right to left where it
     should be, in her language, and no letter the page draws is missing from the font it
-    serves for that script (a missing one would show as an empty box)."""
+    serves for that script (a missing one would show as an empty box), and each script's
+    letters are in the page's own font rules (unicode-range) for that font."""
     from fontTools.ttLib import TTFont
 
     analyst = await person(h, "710", Role.SECRETARIAT, locale=locale)
@@ -285,6 +294,8 @@ async def test_every_letter_of_the_page_is_in_a_font_it_serves(
         served = await web.get(f"/dashboard/fonts/{font}")
         cmap = TTFont(io.BytesIO(served.content)).getBestCmap()
         assert not sorted(ch for ch in drawn if ord(ch) not in cmap), (locale, font)
+        ranges = unicode_range(page.text, font)
+        assert not sorted(ch for ch in drawn if not any(a <= ord(ch) <= b for a, b in ranges))
     own = SCRIPTS["bengali.ttf" if locale == "bn" else "arabic.ttf"]
     assert len(own.findall(text)) > 100, "the page speaks her language"
 
