@@ -105,27 +105,6 @@ def _key_node(node: Node, key: str) -> Node | None:
     return None
 
 
-def _duplicate_keys(node: Node | None) -> list[Problem]:
-    """Keys given twice in one mapping, anywhere (YAML would silently keep the last)."""
-    problems: list[Problem] = []
-    stack = [node] if node is not None else []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in current.value:
-                if isinstance(key_node, ScalarNode):
-                    if key_node.value in seen:
-                        problems.append(
-                            Problem(_line(key_node), f"{key_node.value!r} is given twice")
-                        )
-                    seen.add(key_node.value)
-                stack.append(value_node)
-        elif isinstance(current, SequenceNode):
-            stack.extend(current.value)
-    return problems
-
-
 def parse_content(text: str) -> Content:
     """Validate a content file; raise ContentError naming every problem's line."""
     content = Content()
@@ -137,7 +116,10 @@ def parse_content(text: str) -> Content:
         raise ContentError([Problem(line, f"not valid YAML: {error}")]) from None
     if root is None or not isinstance(data, dict) or not isinstance(root, MappingNode):
         raise ContentError([Problem(_line(root), "expected a mapping with a `tips:` list")])
-    duplicates = _duplicate_keys(root)
+    duplicates = [
+        Problem(_line(at), f"{key!r} is given twice")
+        for at, key in translations.repeated_keys(root)
+    ]
     if duplicates:
         raise ContentError(sorted(duplicates, key=lambda p: p.line))
     default = data.get("default_locale", "en")

@@ -185,22 +185,24 @@ def _key_nodes(node: Node | None) -> list[tuple[str, Node, Node]]:
     return [(str(k.value), k, v) for k, v in node.value if isinstance(k, ScalarNode)]
 
 
-def _duplicates(path: Path, node: Node | None) -> list[Problem]:
-    """Keys given twice in one mapping, anywhere (YAML would silently keep the last)."""
-    problems: list[Problem] = []
+def repeated_keys(node: Node | None) -> list[tuple[Node, str]]:
+    """Keys given twice in one mapping, anywhere in a document, with their nodes (YAML itself
+    would silently keep the last): for the content files and their translations alike."""
+    found: list[tuple[Node, str]] = []
     stack = [node] if node is not None else []
     while stack:
         current = stack.pop()
         if isinstance(current, MappingNode):
             seen: set[str] = set()
-            for key, key_node, value_node in _key_nodes(current):
-                if key in seen:
-                    problems.append(Problem(path, _line(key_node), f"{key!r} is given twice"))
-                seen.add(key)
+            for key_node, value_node in current.value:
+                if isinstance(key_node, ScalarNode):
+                    if key_node.value in seen:
+                        found.append((key_node, str(key_node.value)))
+                    seen.add(key_node.value)
                 stack.append(value_node)
         elif isinstance(current, SequenceNode):
             stack.extend(current.value)
-    return problems
+    return found
 
 
 def _text(value: Any) -> str | None:
@@ -232,7 +234,9 @@ def read_translation(path: Path, text: str, supported: Sequence[str]) -> Transla
         raise TranslationError([Problem(path, line, f"not valid YAML: {error}")]) from None
     if not isinstance(data, dict) or not isinstance(root, MappingNode):
         raise TranslationError([Problem(path, _line(root), "expected a mapping with `locale:`")])
-    problems = _duplicates(path, root)
+    problems = [
+        Problem(path, _line(at), f"{key!r} is given twice") for at, key in repeated_keys(root)
+    ]
     if problems:
         raise TranslationError(sorted(problems, key=lambda p: p.line))
     locale = data.get("locale")

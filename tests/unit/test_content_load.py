@@ -121,6 +121,14 @@ def test_unknown_sphere_names_the_line() -> None:
     assert message.startswith("tip \"documenting-vaw-safely\": unknown sphere 'weather'")
 
 
+def test_a_key_given_twice_names_its_line() -> None:
+    text = VALID.replace(
+        '        title: "Document violence safely"\n',
+        '        title: "Document violence safely"\n        title: "Twice"\n',
+    )
+    assert (16, "'title' is given twice") in problems(text)
+
+
 def test_duplicate_slug_names_both_lines() -> None:
     text = VALID.replace(
         "slug: documenting-vaw-safely", "slug: safe-dialogue-mothers-of-returnees"
