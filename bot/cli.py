@@ -157,21 +157,13 @@ def channel_secrets_refusal(settings: Settings, command: str) -> str | None:
 
     if command == "serve":
         missing = missing_secrets(settings, telegram_webhook=True)
-    elif command == "run" and serves_web(settings):
+    elif command == "run" and (settings.telegram.enabled or settings.whatsapp.enabled):
         missing = missing_secrets(settings, telegram_webhook=bool(settings.telegram.webhook_url))
     else:
         return None
     if not missing:
         return None
     return f"wasl: {', '.join(missing)} must be set: refusing to start without it"
-
-
-def serves_web(settings: Settings) -> bool:
-    """`wasl run` needs the web server for WhatsApp, and for Telegram when the dashboard has a
-    public address; Telegram alone polls or takes its webhook without it."""
-    return settings.whatsapp.enabled or bool(
-        settings.telegram.enabled and settings.wasl.public_url
-    )
 
 
 async def check_schema(settings: Settings) -> int:
@@ -197,32 +189,17 @@ async def check_schema(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    """WhatsApp (and Telegram) through the web server when WhatsApp or the dashboard's public
-    URL is set; Telegram alone when only its token is set (polling, or its webhook); otherwise
-    the terminal bot."""
-    if serves_web(settings):
+    """The bot on its channels (Telegram by long polling or its webhook, WhatsApp by its
+    webhook), always with the web server: /healthz, /readyz and /metrics answer on WASL_PORT
+    in every mode. Without a channel: the terminal bot."""
+    if settings.telegram.enabled or settings.whatsapp.enabled:
         return asyncio.run(_run_web(settings))
-    if settings.telegram.enabled:
-        from bot.app import build_app
-        from bot.bootstrap import run_telegram
-
-        app = build_app(settings)
-        asyncio.run(_migrate_only(app))
-        run_telegram(app)
-        return 0
     print("No TELEGRAM_BOT_TOKEN set: starting the terminal bot (wasl chat).", file=sys.stderr)
     return asyncio.run(_async_main(argparse.Namespace(command="chat", language=None), settings))
 
 
-async def _migrate_only(app: App) -> None:
-    """Migrate, then let go of the pooled connections: the bot runs on another event loop,
-    and asyncpg connections cannot cross loops."""
-    await app.migrate()
-    await app.store.engine.dispose()
-
-
 async def _run_web(settings: Settings) -> int:
-    """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
+    """The web server with the runtime; Telegram takes its webhook or long-polls."""
     from bot.app import build_app
     from bot.bootstrap import serve
 

@@ -158,6 +158,19 @@ class OutboxStore:
             )
             return int(result.scalar_one())
 
+    async def depth(self) -> dict[str, int]:
+        """Rows not finished yet, by status (pending, claimed, sending): /metrics."""
+        waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        counts = dict.fromkeys(waiting, 0)
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox_t.c.status, func.count())
+                .where(outbox_t.c.status.in_(waiting))
+                .group_by(outbox_t.c.status)
+            )
+            counts.update({status: int(n) for status, n in rows})
+        return counts
+
     async def unfinished_by_channel(self, campaign_id: int) -> dict[str, int]:
         """A campaign's rows not yet finished (pending, claimed or in flight), by channel."""
         waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
