@@ -24,8 +24,6 @@ from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
 from bot.services import campaigns as service
 from bot.services.campaigns import Draft, progress_text
-from storage.leader import someone_leads
-from storage.outbox import OutboxStore
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -316,6 +314,9 @@ NOBODY = "no running process delivers it: start `wasl run` with its settings"
 
 async def waiting_for_channel(store: SqlStore, campaign_id: int) -> dict[str, int]:
     """The campaign's unfinished rows of each channel no running process delivers."""
+    from storage.leader import someone_leads
+    from storage.outbox import OutboxStore
+
     unfinished = await OutboxStore(store).unfinished_by_channel(campaign_id)
     return {c: n for c, n in unfinished.items() if not await someone_leads(store, c)}
 
