@@ -39,6 +39,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="change nothing: exit 0 when the schema is up to date, 1 when it is not",
     )
+    migrate.add_argument(
+        "--to",
+        metavar="REVISION",
+        help="bring the schema to this revision, up or down (a rollback: docs/deployment.md)",
+    )
 
     invite = sub.add_parser("invite", help="invitations").add_subparsers(
         dest="action", required=True
@@ -106,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate" and args.check:
             return asyncio.run(check_schema(settings))
+        if args.command == "migrate" and args.to:
+            return asyncio.run(migrate_to(settings, args.to))
         if args.command == "run":
             return run(settings)
         return asyncio.run(_async_main(args, settings))
@@ -164,6 +171,24 @@ def channel_secrets_refusal(settings: Settings, command: str) -> str | None:
     if not missing:
         return None
     return f"wasl: {', '.join(missing)} must be set: refusing to start without it"
+
+
+async def migrate_to(settings: Settings, revision: str) -> int:
+    """`wasl migrate --to REVISION`: up or down to it (stop every worker before going down:
+    the code of the release before runs on that schema, this release's does not)."""
+    from storage import engine as schema
+
+    if not schema.known_revision(revision) or not revision.isdigit():
+        print(f"wasl: no migration {revision!r}; the newest is {schema.HEAD}", file=sys.stderr)
+        return 2
+    engine = schema.make_engine(settings.database.database_url)
+    try:
+        before = await schema.current_revision(engine)
+        done = await schema.migrate_to(engine, revision)
+    finally:
+        await engine.dispose()
+    print(f"database {done}: revision {before or 'none'} → {revision}")
+    return 0
 
 
 async def check_schema(settings: Settings) -> int:
