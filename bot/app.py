@@ -125,14 +125,17 @@ def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None
     """Log to stderr through the redacting filter (bot.logs), which also masks every secret
     in `settings`: key=value lines at a terminal, one JSON object per line elsewhere (a
     container, a service: what a log collector reads), or as WASL_LOG_FORMAT says."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
     chosen = settings.wasl.log_format if settings is not None else "auto"
-    if chosen == "json" or (chosen == "auto" and not sys.stderr.isatty()):
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(logs.JsonFormatter())
+    as_json = chosen == "json" or (chosen == "auto" and not sys.stderr.isatty())
+    handler = logging.StreamHandler()  # to stderr
+    handler.setFormatter(
+        logs.JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+    )
+    # As basicConfig: only where nothing was set up before (a host that logs its own way,
+    # or a test's capture, keeps its handlers and their formats).
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logs.install(_secrets(settings) if settings is not None else ())
     # SQL statements and their parameters: never wanted, even at DEBUG.
     for name in ("sqlalchemy", "aiosqlite", "asyncpg"):

@@ -20,6 +20,7 @@ to a real bot sharing its database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -37,6 +38,24 @@ log = logging.getLogger(__name__)
 _KEY = "hashtext('wasl-leader:' || :role || ':' || current_schema())"
 _TRY_LOCK = text(f"SELECT pg_try_advisory_lock({_KEY})")
 _UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
+# Held by any session? Read from pg_locks without taking it (a probe that took the lock, even
+# for an instant, could make a starting leader stand by). A bigint key is split there into
+# classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+_HELD = text(
+    f"""
+    WITH k AS (SELECT {_KEY}::bigint AS key)
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks, k
+        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND classid = ((k.key >> 32) & 4294967295)::oid
+          AND objid = (k.key & 4294967295)::oid
+    )
+    """  # noqa: S608 - built from this module's constants, no input
+)
+
+
+PROBES, PROBE_GAP = 3, 0.02  # a leader holds its lock; another probe only for an instant
 
 
 def _lock_path(store: SqlStore, role: str) -> Path | None:
@@ -139,21 +158,20 @@ def _try_flock(path: Path) -> int | None:
 
 
 async def someone_leads(store: SqlStore, role: str) -> bool:
-    """Does a process (this one included) hold `role` now? Takes the lock for an instant
-    when nobody does, then gives it back."""
+    """Does a process (this one included) hold `role` now? On PostgreSQL read from pg_locks;
+    on SQLite the lock file is locked for an instant when nobody holds it, then let go."""
     if store.engine.dialect.name == "postgresql":
         async with store.engine.connect() as connection:
-            got = bool(await connection.scalar(_TRY_LOCK, {"role": role}))
-            if got:
-                await connection.execute(_UNLOCK, {"role": role})
-            await connection.commit()
-        return not got
+            return bool(await connection.scalar(_HELD, {"role": role}))
     path = _lock_path(store, role)
     if path is None:  # in memory: only this process can reach it
         return False
-    fd = _try_flock(path)
-    if fd is None:
-        return True
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
-    return False
+    for attempt in range(PROBES):
+        fd = _try_flock(path)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            return False
+        if attempt < PROBES - 1:  # another probe's instant, or a holder: look again
+            await asyncio.sleep(PROBE_GAP)
+    return True
