@@ -41,6 +41,7 @@ from bot.services.peers import (
     place,
     sphere_name,
 )
+from handlers.common import command_text
 
 REFUSALS = {
     Refusal.NOT_HER_SPHERE: N_("That is not one of your spheres."),
@@ -230,7 +231,12 @@ async def _line_done(turn: Turn[Writing]) -> None:
     except PeerRefused as refused:
         _refused(ctx, refused)
         return
-    ctx.say(ctx._("Saved. You can change or remove it at any time with {peers}.", peers="/peers"))
+    ctx.say(
+        ctx._(
+            "Saved. You can change or remove it at any time with {peers}.",
+            peers=command_text(ctx, "peers"),
+        )
+    )
     await show_sphere(ctx, turn.state.sphere, replace=False)
 
 
@@ -410,7 +416,7 @@ async def show_requests(ctx: Context, *, replace: bool) -> None:
         elif item.answered:
             state = ctx._("you accepted")
         else:
-            state = ctx._("asks you")
+            state = ctx._("suggested") if item.intro.suggested else ctx._("asks you")
             buttons.append(Button(f"✅ {index}", IntroAnswer(item.intro.id, True).pack()))
             buttons.append(Button(f"❌ {index}", IntroAnswer(item.intro.id, False).pack()))
         lines.append(
