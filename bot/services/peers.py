@@ -358,14 +358,9 @@ async def suggest(
         _ = catalogs.get(to.locale)
         text = card(_, SUGGEST_NOTICE, sphere, about, listed[about.id].line, intro.expires_at)
         await _notify(tx, catalogs, intro, to, text, now, answer=True)
-    await audit(
-        tx,
-        actor,
-        "introduction.suggested",
-        now,
-        introduction=intro.id,
-        members=[a.id, b.id],
-    )
+    # The two are named by the introduction's row while it lives; the audit entry keeps no
+    # member id in its details, which /forget could not reach.
+    await audit(tx, actor, "introduction.suggested", now, introduction=intro.id)
     return intro
 
 
