@@ -177,7 +177,10 @@ async def show_spheres(ctx: Context, *, replace: bool, intro: str | None = None)
     assert ctx.member is not None
     mine = [s for s in SPHERES if s.code in ctx.member.spheres]
     if not mine:
-        ctx.say(ctx._("Choose your spheres of work first: peers are found by sphere."))
+        ctx.say(
+            ctx._("Choose your spheres of work first: peers are found by sphere."),
+            _common_buttons(ctx),
+        )
         return
     if len(mine) == 1 and intro is None:
         await show_sphere(ctx, mine[0].code, replace=replace)

@@ -48,7 +48,7 @@ async def purge_expired(
             "stale_states": await tx.conversations.forget_stale(now - policy.stale_states),
             "dashboard_links": await tx.dashboard_links.forget_expired(now),
             "outbox_message_ids": ids.rowcount,
-            "introductions": await tx.peers.forget_ended(now - policy.introductions),
+            "introductions": await tx.peers.forget_ended(now - policy.introductions, now),
         }
     await store.scrub()
     return counts

@@ -203,9 +203,20 @@ class PeerRepository:
             insert(introduction_notice_t).values(introduction_id=intro_id, campaign_id=campaign_id)
         )
 
-    async def forget_ended(self, before: datetime) -> int:
-        """Introductions over (answered, withdrawn or expired) before `before` go, with the
-        messages about them."""
+    async def forget_ended(self, before: datetime, now: datetime) -> int:
+        """The handles of requests expired by `now` are blanked; introductions over
+        (answered, withdrawn or expired) before `before` go, with the messages about them."""
+        await self.conn.execute(
+            update(introduction_t)
+            .where(
+                introduction_t.c.expires_at <= now,
+                or_(
+                    introduction_t.c.requester_handle.is_not(None),
+                    introduction_t.c.peer_handle.is_not(None),
+                ),
+            )
+            .values(requester_handle=None, peer_handle=None)
+        )
         ended = or_(
             and_(introduction_t.c.status.in_(ENDED), introduction_t.c.answered_at < before),
             introduction_t.c.expires_at < before,

@@ -135,8 +135,9 @@ class Peers(Protocol):
     async def link_notice(self, intro_id: int, campaign_id: int) -> None:
         """Record a message sent about an introduction: it goes when the introduction does."""
 
-    async def forget_ended(self, before: datetime) -> int:
-        """Delete introductions that ended (or expired) before `before`."""
+    async def forget_ended(self, before: datetime, now: datetime) -> int:
+        """Blank the handles of requests expired by `now`; delete introductions that ended
+        (or expired) before `before`."""
 
 
 # -- buttons --------------------------------------------------------------------------------

@@ -153,7 +153,10 @@ async def test_limits_expiry_and_clean_up(store: SqlStore, clock: FixedClock) ->
         # A week on, she may ask again, the expired peer too.
         await peers.request(tx, me, CATALOGS, "vaw", tokens[2], "@amina_iq", SECRET, later)
     async with store.transaction() as tx:
-        gone = await tx.peers.forget_ended(later + timedelta(days=31))
+        assert await tx.peers.forget_ended(now, later) == 0, "nothing ended a month ago"
+        expired = await tx.peers.get(made[2].id)
+        assert expired is not None and expired.requester_handle is None, "blanked at expiry"
+        gone = await tx.peers.forget_ended(later + timedelta(days=31), later + timedelta(days=31))
     assert gone == 6
 
 
