@@ -26,6 +26,7 @@ from bot.core.peers import (
     PeerRemove,
     PeerRequests,
     PeerSphere,
+    PeerSuggest,
 )
 from bot.core.router import NO_LONGER, Router
 from bot.core.spheres import SPHERE_BY_CODE, SPHERES
@@ -170,6 +171,8 @@ def _common_buttons(ctx: Context) -> list[Button]:
         buttons.append(Button(ctx._("Spheres"), PeerSphere("").pack()))
     if ctx.member.role.allows(Role.COORDINATOR) or ctx.member.role.allows(Role.SECRETARIAT):
         buttons.append(Button(ctx._("Who works where"), PeerMap().pack()))
+    if ctx.member.role.allows(Role.COORDINATOR):
+        buttons.append(Button(ctx._("Suggest a meeting"), PeerSuggest().pack()))
     return buttons
 
 
@@ -402,6 +405,131 @@ ACCEPTING: Conversation[Accepting] = Conversation(
 )
 
 
+# -- a coordinator's suggestion ------------------------------------------------------------------
+
+
+class Suggesting(BaseModel):
+    sphere: str = ""
+    listed: list[tuple[str, str | None, str]] = []  # (token, country, line), numbered from 1
+    first: str = ""
+    second: str = ""
+    go: bool = False
+
+
+def _listed_text(turn: Turn[Suggesting], question: str, leave: str = "") -> str:
+    rows = [
+        f"{i}. {place(turn._, country)} — “{line}”"
+        for i, (token, country, line) in enumerate(turn.state.listed, start=1)
+        if token != leave
+    ]
+    return "\n".join([sphere_name(turn._, turn.state.sphere), *rows, "", question])
+
+
+def _numbers(turn: Turn[Suggesting], leave: str = "") -> list[Option]:
+    return [
+        Option(token, str(i))
+        for i, (token, _c, _l) in enumerate(turn.state.listed, start=1)
+        if token != leave
+    ]
+
+
+async def _suggest_sphere(turn: Turn[Suggesting], sphere: str) -> None:
+    ctx = turn.ctx
+    listed = await peers.listing_for_coordinator(ctx.tx, ctx.actor, sphere, ctx.config.secret_key)
+    if len(listed) < 2:
+        ctx.state.clear()
+        ctx.say(ctx._("Fewer than two peers are open to introductions in this sphere."))
+        return
+    turn.state.sphere = sphere
+    turn.state.listed = [(p.token, p.country, p.line) for p in listed[: peers.LISTED]]
+
+
+def _suggest_first(turn: Turn[Suggesting], token: str) -> None:
+    turn.state.first = token
+
+
+def _suggest_second(turn: Turn[Suggesting], token: str) -> None:
+    turn.state.second = token
+
+
+def _suggest_go(turn: Turn[Suggesting], yes: bool) -> str:
+    turn.state.go = yes
+    return END
+
+
+def _number_of(turn: Turn[Suggesting], token: str) -> str:
+    tokens = [t for t, _c, _l in turn.state.listed]
+    return str(tokens.index(token) + 1) if token in tokens else "?"
+
+
+async def _suggest_done(turn: Turn[Suggesting]) -> None:
+    ctx, state = turn.ctx, turn.state
+    if not state.go:
+        ctx.say(ctx._("Not sent."))
+        return
+    try:
+        await peers.suggest_listed(
+            ctx.tx,
+            ctx.actor,
+            ctx.catalogs,
+            state.sphere,
+            (state.first, state.second),
+            ctx.config.secret_key,
+            ctx.now,
+        )
+    except PeerRefused as refused:
+        _refused(ctx, refused)
+        return
+    ctx.say(ctx._("Suggested. Both are asked."))
+
+
+SUGGEST: Conversation[Suggesting] = Conversation(
+    "peersuggest",
+    Suggesting,
+    [
+        Step(
+            name="sphere",
+            kind=Kind.CHOICE,
+            ask=lambda t: t._("Suggest a meeting in which sphere?"),
+            options=lambda t: [Option(s.code, t._(s.label)) for s in SPHERES],
+            answer=_suggest_sphere,
+            columns=2,
+            cancel=True,
+        ),
+        Step(
+            name="first",
+            kind=Kind.CHOICE,
+            ask=lambda t: _listed_text(t, t._("Who should meet? Choose the first:")),
+            options=lambda t: _numbers(t),
+            answer=_suggest_first,
+            columns=4,
+            cancel=True,
+        ),
+        Step(
+            name="second",
+            kind=Kind.CHOICE,
+            ask=lambda t: _listed_text(t, t._("And the second:"), leave=t.state.first),
+            options=lambda t: _numbers(t, leave=t.state.first),
+            answer=_suggest_second,
+            columns=4,
+            cancel=True,
+        ),
+        Step(
+            name="go",
+            kind=Kind.CONFIRM,
+            ask=lambda t: t._(
+                "Suggest that {first} and {second} meet? Each is asked; contacts are shared "
+                "only if both accept.",
+                first=_number_of(t, t.state.first),
+                second=_number_of(t, t.state.second),
+            ),
+            answer=_suggest_go,
+        ),
+    ],
+    finish=_suggest_done,
+)
+
+
 # -- her requests -------------------------------------------------------------------------------
 
 
@@ -455,6 +583,7 @@ def register(router: Router) -> None:
     router.flow(LINE, role=Role.MEMBER)
     router.flow(ASK, role=Role.MEMBER)
     router.flow(ACCEPTING, role=Role.MEMBER)
+    router.flow(SUGGEST, role=Role.COORDINATOR)
 
     @router.command("peers", N_("Find peers in your sphere, get introduced"))
     async def cmd_peers(ctx: Context, arg: str) -> None:
@@ -526,6 +655,10 @@ def register(router: Router) -> None:
             _refused(ctx, refused)
             return
         ctx.say(ctx._("Declined. The other person is told only that it was not accepted."))
+
+    @router.button(PeerSuggest, role=Role.COORDINATOR)
+    async def on_suggest(ctx: Context, value: PeerSuggest) -> None:
+        await SUGGEST.start(ctx, Suggesting())
 
     @router.button(IntroWithdraw)
     async def on_withdraw(ctx: Context, value: IntroWithdraw) -> None:

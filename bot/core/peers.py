@@ -196,6 +196,11 @@ class PeerMap(Callback, prefix="prm", version=1):
 
 
 @dataclass(frozen=True, slots=True)
+class PeerSuggest(Callback, prefix="prg", version=1):
+    """A coordinator suggests that two listed peers meet."""
+
+
+@dataclass(frozen=True, slots=True)
 class IntroAnswer(Callback, prefix="pri", version=1):
     """Accept or decline an introduction."""
 

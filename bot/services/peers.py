@@ -170,6 +170,43 @@ async def listing(tx: Transaction, actor: Actor, sphere: str, secret: bytes) -> 
     ]
 
 
+async def listing_for_coordinator(
+    tx: Transaction, actor: Actor, sphere: str, secret: bytes
+) -> list[Peer]:
+    """Everyone open to requests in `sphere`, as a coordinator choosing two to suggest sees
+    them: country and line (what any member of that sphere sees), by token."""
+    require(actor, Role.COORDINATOR, "introduction.suggest")
+    if sphere not in SPHERE_BY_CODE:
+        raise PeerRefused(Refusal.NOT_HER_SPHERE)
+    viewer = actor.member_id or 0
+    return [
+        Peer(peer_token(secret, viewer, p.member_id), p.country, p.line)
+        for p in await tx.peers.listed(sphere)
+    ]
+
+
+async def suggest_listed(
+    tx: Transaction,
+    actor: Actor,
+    catalogs: Catalogs,
+    sphere: str,
+    tokens: tuple[str, str],
+    secret: bytes,
+    now: datetime,
+) -> Introduction:
+    """`suggest`, for two peers a coordinator picked from `listing_for_coordinator`."""
+    require(actor, Role.COORDINATOR, "introduction.suggest")
+    viewer = actor.member_id or 0
+    by_token = {
+        peer_token(secret, viewer, p.member_id): p.member_id for p in await tx.peers.listed(sphere)
+    }
+    if tokens[0] not in by_token or tokens[1] not in by_token:
+        raise PeerRefused(Refusal.GONE)
+    return await suggest(
+        tx, actor, catalogs, by_token[tokens[0]], by_token[tokens[1]], sphere, now
+    )
+
+
 async def _find(tx: Transaction, member: Member, sphere: str, token: str, secret: bytes) -> int:
     for listed in await tx.peers.listed(sphere):
         if peer_token(secret, member.id, listed.member_id) == token:

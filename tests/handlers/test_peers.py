@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.core.messages import Outbound
 from bot.core.models import Role
-from bot.core.peers import IntroAnswer, IntroWithdraw, PeerAsk, PeerLine, PeerMap
+from bot.core.peers import IntroAnswer, IntroWithdraw, PeerAsk, PeerLine, PeerMap, PeerSuggest
 from bot.services import peers
 from storage.outbox import OutboxStore
 from storage.tables import audit_t, introduction_t
@@ -213,3 +213,44 @@ async def test_the_map_for_coordinators_and_counts_for_members(harness: Harness)
     [table] = await coordinator.tap("Who works where")
     assert "Youth deradicalisation: Iraq" in table.text
     assert "±2" in table.text
+
+
+async def test_a_coordinator_suggests_a_meeting_and_both_must_accept(harness: Harness) -> None:
+    coordinator = await member(harness, "40", "IQ", role=Role.COORDINATOR, spheres=("media",))
+    amina = await member(harness, "41", "IQ", spheres=("vaw",))
+    grace = await member(harness, "42", "NG", spheres=("vaw",))
+    for she, line in ((amina, AMINA_LINE), (grace, GRACE_LINE)):
+        await she.say("/peers")
+        await she.tap("✏️ My line")
+        await she.say(line)
+        await she.tap("Yes")
+    [refused] = await amina.press(PeerSuggest().pack())
+    assert "not available" in refused.text or "no longer" in refused.text
+    await coordinator.say("/peers")
+    await coordinator.tap("Suggest a meeting")
+    [media] = await coordinator.tap("Women in media")
+    assert "Fewer than two peers" in media.text
+    await coordinator.say("/peers")
+    await coordinator.tap("Suggest a meeting")
+    [listing] = await coordinator.tap("Violence against women")
+    assert AMINA_LINE in listing.text and GRACE_LINE in listing.text
+    [wrong, _again] = await coordinator.say("Amina please")
+    assert "buttons" in wrong.text
+    await coordinator.tap("1")
+    [second] = coordinator.h.channel.sent[-1:]
+    assert [b.label for b in second.message.buttons if b.label.isdigit()] == ["2"]
+    await coordinator.tap("2")
+    [done] = await coordinator.tap("Yes")
+    assert "Suggested" in done.text
+    cards = await notices(harness)
+    assert sorted(to for to, _, _ in cards) == [2, 3]
+    assert all("coordinator suggests" in text for _, text, _ in cards)
+    for to, _text, buttons in cards:
+        she = amina if to == 2 else grace
+        accept = next(p for p in buttons if p.endswith(":1"))
+        await she.press(accept)
+        await she.say("@amina_iq" if she is amina else "@grace_ng")
+    assert "@amina_iq" in grace.last.text or "@grace_ng" in amina.last.text
+    async with harness.store.transaction() as tx:
+        row = (await tx.conn.execute(select(introduction_t))).one()
+    assert row.status == "introduced" and row.suggested

@@ -123,6 +123,7 @@ BUTTON_LABELS = (
     "Who works where",
     "Accept",
     "Decline",
+    "Suggest a meeting",
     # reports
     "Survey results",
     "Field updates",
