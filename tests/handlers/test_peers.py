@@ -76,6 +76,8 @@ async def test_two_members_in_two_countries_are_introduced_after_both_accept(
     [bad, *_] = await amina.say("my phone is my name")
     assert "@name" in bad.text
     await amina.say("@amina_iq")
+    [button, *_] = await amina.say("yes, send it")
+    assert "buttons" in button.text, "a button is wanted here"
     [sent] = await amina.tap("Send")
     assert "Request sent" in sent.text
 
@@ -157,6 +159,15 @@ async def test_asking_herself_a_declined_and_an_expired_request(harness: Harness
     await amina.say("/peers")
     [refused] = await amina.tap("🤝 1")
     assert "declined" in refused.text
+
+    # A button from an older view, for a peer who has since left the listing.
+    await amina.say("/peers")
+    old = ask_payloads(amina.last)[0]
+    await grace.say("/peers")
+    await grace.tap("Stop requests")
+    [gone] = await amina.press(old)
+    assert "no longer available" in gone.text
+    await grace.tap("Allow requests")
 
     # Grace asks Amina; two weeks later it has expired.
     await grace.say("/peers")
