@@ -91,7 +91,7 @@ async def _counts(ctx: Context, sphere: str) -> str:
     """Members by country in her sphere: the published figures, "<k" ones said together."""
     k = ctx.config.min_cell
     found = await peers.countries_in_sphere(
-        ctx.tx, ctx.actor, ctx._, sphere, ctx.now, k, ctx.config.countries
+        ctx.tx, ctx.actor, sphere, ctx.now, k, ctx.config.countries
     )
     shown = [
         ctx._(

@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 
 from bot.core.models import MemberStatus
-from bot.core.peers import Introduction, IntroStatus, Listed, NewIntroduction, Profile
+from bot.core.peers import (
+    Introduction,
+    IntroStatus,
+    Listed,
+    NewIntroduction,
+    Profile,
+    SphereCount,
+)
 from storage.connection import SqlConnection
 from storage.tables import (
     campaign_t,
@@ -17,6 +24,7 @@ from storage.tables import (
     member_t,
     peer_line_t,
     peer_profile_t,
+    sphere_t,
 )
 
 ENDED = (
@@ -197,6 +205,20 @@ class PeerRepository:
             .order_by(introduction_t.c.id.desc())
         )
         return [_intro(r) for r in rows]
+
+    async def sphere_counts(self, sphere: str, joined_before: datetime) -> list[SphereCount]:
+        m = member_t.c
+        rows = await self.conn.execute(
+            select(m.country, func.count().label("n"), func.sum(m.record_key).label("key"))
+            .select_from(member_t.join(sphere_t, sphere_t.c.member_id == m.id))
+            .where(
+                sphere_t.c.sphere == sphere,
+                m.status == MemberStatus.ACTIVE.value,
+                m.joined_at < joined_before,
+            )
+            .group_by(m.country)
+        )
+        return [SphereCount(r.country, int(r.n), int(r.key or 0)) for r in rows]
 
     async def link_notice(self, intro_id: int, campaign_id: int) -> None:
         await self.conn.execute(

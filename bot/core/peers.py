@@ -46,6 +46,15 @@ class Listed:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class SphereCount:
+    """Active members of one sphere in one country (None: not given) and their key sum."""
+
+    country: str | None
+    count: int
+    key: int
+
+
 @dataclass(slots=True)
 class Introduction:
     """A request (or a coordinator's suggestion) to introduce two members in one sphere.
@@ -131,6 +140,10 @@ class Peers(Protocol):
 
     async def between(self, a: int, b: int, sphere: str) -> list[Introduction]:
         """Every introduction between these two in `sphere`, newest first."""
+
+    async def sphere_counts(self, sphere: str, joined_before: datetime) -> list[SphereCount]:
+        """Active members who joined before `joined_before` with `sphere`, per country: how
+        many, and the sum of their record keys (the membership report's cells, one column)."""
 
     async def link_notice(self, intro_id: int, campaign_id: int) -> None:
         """Record a message sent about an introduction: it goes when the introduction does."""

@@ -19,7 +19,7 @@ never a line or a handle.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,6 +39,7 @@ from bot.core.peers import (
 from bot.core.ports import Transaction
 from bot.core.reports import Breakdown, CalendarPeriod
 from bot.core.spheres import SPHERE_BY_CODE
+from bot.reports.disclosure import NOBODY, Keyed, perturb
 from bot.reports.model import Report
 from bot.services.notices import send_one
 from bot.services.reports import DEFAULT_COUNTRIES, OTHER, membership_report
@@ -149,7 +150,13 @@ async def set_open(tx: Transaction, actor: Actor, open_: bool) -> bool:
 def peer_token(secret: bytes, viewer: int, peer: int) -> str:
     """How a listed peer is named in a viewer's buttons: a keyed hash of the two ids, so a
     button tells no id, and the same peer has another name for every viewer."""
-    return keys.keyed_hash(keys.derive(secret, "peer-token"), f"{viewer}:{peer}")[:TOKEN_CHARS]
+    return tokens_for(secret, viewer)(peer)
+
+
+def tokens_for(secret: bytes, viewer: int) -> Callable[[int], str]:
+    """`peer_token` for one viewer, the key derived once (a listing names every peer)."""
+    key = keys.derive(secret, "peer-token")
+    return lambda peer: keys.keyed_hash(key, f"{viewer}:{peer}")[:TOKEN_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +170,9 @@ async def listing(tx: Transaction, actor: Actor, sphere: str, secret: bytes) -> 
     """Peers open to requests in `sphere` (one of hers), herself left out: country and line."""
     member = _own(actor, "peers.list")
     _her_sphere(member, sphere)
+    token = tokens_for(secret, member.id)
     return [
-        Peer(peer_token(secret, member.id, p.member_id), p.country, p.line)
+        Peer(token(p.member_id), p.country, p.line)
         for p in await tx.peers.listed(sphere)
         if p.member_id != member.id
     ]
@@ -178,11 +186,8 @@ async def listing_for_coordinator(
     require(actor, Role.COORDINATOR, "introduction.suggest")
     if sphere not in SPHERE_BY_CODE:
         raise PeerRefused(Refusal.NOT_HER_SPHERE)
-    viewer = actor.member_id or 0
-    return [
-        Peer(peer_token(secret, viewer, p.member_id), p.country, p.line)
-        for p in await tx.peers.listed(sphere)
-    ]
+    token = tokens_for(secret, actor.member_id or 0)
+    return [Peer(token(p.member_id), p.country, p.line) for p in await tx.peers.listed(sphere)]
 
 
 async def suggest_listed(
@@ -208,8 +213,9 @@ async def suggest_listed(
 
 
 async def _find(tx: Transaction, member: Member, sphere: str, token: str, secret: bytes) -> int:
+    name = tokens_for(secret, member.id)
     for listed in await tx.peers.listed(sphere):
-        if peer_token(secret, member.id, listed.member_id) == token:
+        if name(listed.member_id) == token:
             if listed.member_id == member.id:
                 raise PeerRefused(Refusal.SELF)
             return listed.member_id
@@ -584,19 +590,22 @@ class CountryCount:
 async def countries_in_sphere(
     tx: Transaction,
     actor: Actor,
-    _: Translator,
     sphere: str,
     now: datetime,
     k: int,
     countries: Sequence[str] = DEFAULT_COUNTRIES,
 ) -> list[CountryCount]:
-    """For a sphere of hers, members by country: the same perturbed figures as the table."""
+    """For a sphere of hers, members by country: the table's column for that sphere (the
+    same people, keys and noise), counted for that sphere alone, so /peers does not add up
+    the whole membership at every view (bench/peers.py)."""
     member = _own(actor, "peers.countries")
     _her_sphere(member, sphere)
-    section = (await _table(tx, _, now, k, countries)).sections[0]
-    table = section.table
-    column = table.columns.index(sphere)
-    return [CountryCount(code, table.cells[r][column]) for r, code in enumerate(table.rows)]
+    period = CalendarPeriod.all_time(now.date())
+    cells = {code: NOBODY for code in [*countries, OTHER]}
+    for found in await tx.peers.sphere_counts(sphere, period.end_at):
+        code = found.country if found.country and found.country in countries else OTHER
+        cells[code] += Keyed(found.count, found.key)
+    return [CountryCount(code, perturb(c.count, c.key, k)) for code, c in cells.items()]
 
 
 __all__ = ["OTHER", "PeerRefused", "Refusal"]
