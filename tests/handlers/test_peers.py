@@ -8,11 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.core.messages import Outbound
+from bot.core.messages import ChannelName, Outbound
 from bot.core.models import Role
 from bot.core.peers import IntroAnswer, IntroWithdraw, PeerAsk, PeerLine, PeerMap, PeerSuggest
 from bot.services import peers
+from handlers import build_router
 from storage.outbox import OutboxStore
+from storage.store import SqlStore
 from storage.tables import audit_t, introduction_t
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads, visible
@@ -265,3 +267,23 @@ async def test_a_coordinator_suggests_a_meeting_and_both_must_accept(harness: Ha
     async with harness.store.transaction() as tx:
         row = (await tx.conn.execute(select(introduction_t))).one()
     assert row.status == "introduced" and row.suggested
+
+
+async def test_on_whatsapp_the_word_works_and_a_long_view_becomes_a_numbered_menu(
+    db: SqlStore,
+) -> None:
+    h = Harness(db, build_router(), channel=ChannelName.WHATSAPP)
+    amina = await member(h, "9647700000001", "IQ", locale="fr")
+    others = [await member(h, f"23480000000{i}", "NG") for i in range(9)]
+    for other in others:
+        await write_line(other, GRACE_LINE)
+    [first] = await amina.say("pairs")  # the command word in French, no slash
+    assert "Nigeria — “" + GRACE_LINE in first.text
+    assert len(first.buttons) == 10, "eight peers shown, her line, her requests: a list"
+    await amina.tap("✏️ Ma ligne")
+    await amina.say("Cercles d’écoute avec des mères.")
+    await amina.tap("Oui")
+    [view] = await amina.say("pairs")
+    assert len(view.buttons) > 10, "and her own line's buttons: a numbered menu"
+    [ask] = await amina.say("1")  # her "1" is the menu's first choice: 🤝 1
+    assert "Quel contact" in ask.text
