@@ -53,6 +53,9 @@ REFUSALS = {
     Refusal.DECLINED: N_("This peer declined an earlier request."),
     Refusal.ENDED: N_("This request has ended: declined, withdrawn or expired."),
     Refusal.ANSWERED: N_("You have accepted already. Waiting for the other person."),
+    Refusal.CONTACT_IN_LINE: N_(
+        "Please leave contacts out of your line: they are shared only when both accept."
+    ),
 }
 HANDLE_ASK = N_(
     "Which contact may she receive? Type your Telegram username (@name) or a WhatsApp link "

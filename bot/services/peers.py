@@ -67,6 +67,7 @@ class Refusal(StrEnum):
     ENDED = "ended"  # declined, withdrawn, expired or done
     ANSWERED = "answered"  # she already accepted
     BAD_HANDLE = "bad handle"
+    CONTACT_IN_LINE = "contact in line"  # a username, a link or a phone number in her line
 
 
 class PeerRefused(Exception):
@@ -94,11 +95,19 @@ def parse_handle(text: str) -> str | None:
     return None
 
 
+# What would give a contact away in a line every peer of her sphere reads: a username, a link,
+# a phone number (seven digits or more, spaced or not, in any script's digits).
+_CONTACT = re.compile(r"@\w{3,}|https?://|www\.|\b(?:t|wa)\.me/|\d(?:[\s.\-]?\d){6,}")
+
+
 def check_line(text: str) -> str:
-    """Her line, trimmed to one line of words (PeerRefused when too long or empty)."""
+    """Her line, trimmed to one line of words (PeerRefused when too long or empty, or when it
+    holds a contact: contacts go only to a peer who accepted)."""
     line = " ".join(text.split())
     if not line or len(line) > MAX_LINE:
         raise PeerRefused(Refusal.TOO_LONG)
+    if _CONTACT.search(line):
+        raise PeerRefused(Refusal.CONTACT_IN_LINE)
     return line
 
 

@@ -122,6 +122,8 @@ async def test_wrong_input_at_every_step_of_her_line(harness: Harness) -> None:
     await she.tap("✏️ My line")
     [too_long, *_] = await she.say("x" * 121)
     assert "120" in too_long.text
+    [contact, *_] = await she.say("Mothers' circles, call me on +964 770 123 4567")
+    assert "leave contacts out" in contact.text
     [wrong] = await she.press(PeerAsk("youth", "0" * 12).pack())
     assert "no longer" in wrong.text.lower() or "add your own line" in wrong.text.lower()
     await she.tap("✏️ My line")

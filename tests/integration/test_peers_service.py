@@ -74,6 +74,17 @@ def test_a_line_is_one_line_of_at_most_120_characters() -> None:
     for bad in ("x" * 121, "   ", ""):
         with pytest.raises(PeerRefused):
             peers.check_line(bad)
+    for contact in (
+        "write to @amina_iq",
+        "call +964 770 123 4567",
+        "واتساب ٠٧٧٠١٢٣٤٥٦٧",
+        "see wa.me/9647701234567",
+        "https://example.org/me",
+    ):
+        with pytest.raises(PeerRefused) as refused:
+            peers.check_line(contact)
+        assert refused.value.reason is Refusal.CONTACT_IN_LINE, contact
+    assert peers.check_line("Dialogue in 2 districts since 2019, 40 mothers")
 
 
 async def test_a_coordinators_suggestion_needs_both(store: SqlStore, clock: FixedClock) -> None:
