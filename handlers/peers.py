@@ -36,12 +36,12 @@ from bot.services.peers import (
     MAX_LINE,
     MAX_OPEN,
     MAX_PER_WEEK,
-    OTHER,
     PeerRefused,
     Refusal,
     place,
     sphere_name,
 )
+from bot.services.reports import OTHER
 from handlers.common import command_text
 
 REFUSALS = {

@@ -615,6 +615,3 @@ async def countries_in_sphere(
         code = found.country if found.country and found.country in countries else OTHER
         cells[code] += Keyed(found.count, found.key)
     return [CountryCount(code, perturb(c.count, c.key, k)) for code, c in cells.items()]
-
-
-__all__ = ["OTHER", "PeerRefused", "Refusal"]
