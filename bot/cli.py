@@ -79,6 +79,15 @@ def parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     secret.add_parser("generate", help="print a fresh secret key")
+    peers = sub.add_parser("peers", help="introductions between peers").add_subparsers(
+        dest="action", required=True
+    )
+    suggest = peers.add_parser(
+        "suggest", help="suggest that two members listed in a sphere meet (both must accept)"
+    )
+    suggest.add_argument("first", type=record_id, help="a member id (wasl member list)")
+    suggest.add_argument("second", type=record_id, help="another member id")
+    suggest.add_argument("--sphere", required=True, help="a sphere code, e.g. vaw")
     cli_campaign.add_parsers(sub)
     cli_content.add_parsers(sub)
     cli_report.add_parsers(sub)
@@ -271,6 +280,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             return await change_role(app, args)
         elif args.command == "member":
             await list_members(app, args)
+        elif args.command == "peers":
+            return await suggest_introduction(app, args)
         elif args.command in ("campaign", "demo"):
             return await cli_campaign.run(app, args)
         elif args.command == "content":
@@ -279,6 +290,22 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             return await cli_report.run(app, args)
     finally:
         await app.close()
+    return 0
+
+
+async def suggest_introduction(app: App, args: argparse.Namespace) -> int:
+    """`wasl peers suggest A B --sphere S`: each is asked, with the other's country and line."""
+    from bot.services import peers
+
+    async with app.store.transaction() as tx:
+        try:
+            intro = await peers.suggest(
+                tx, CLI, app.catalogs, args.first, args.second, args.sphere, SystemClock().now()
+            )
+        except peers.PeerRefused as refused:
+            print(f"not suggested: {refused.reason.value}", file=sys.stderr)
+            return 2
+    print(f"introduction {intro.id} suggested: both are asked, until {intro.expires_at:%Y-%m-%d}")
     return 0
 
 

@@ -26,7 +26,7 @@ from bot.core.reports import (
 )
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
-from bot.services import reports
+from bot.services import peers, reports
 from bot.services.reports import Ask, Limits, ReportError
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ FORMATS: dict[str, Renderer] = {
     "png": render_png,
     "md": render_markdown,
 }
+WHO_WORKS_WHERE = "whowhere"  # `wasl report whowhere`
 STAGES = ("counting", "hiding small groups", "rendering", "writing")
 
 
@@ -81,6 +82,8 @@ def add_parsers(sub: Any) -> None:
         # Refused with an explanation (a range could be differenced against another).
         parser.add_argument("--since", help=argparse.SUPPRESS)
         parser.add_argument("--until", help=argparse.SUPPRESS)
+    # The all-time membership figures by country and sphere, as /peers shows coordinators.
+    _options(report.add_parser(WHO_WORKS_WHERE, help="members by country and sphere"), ())
 
 
 def _options(parser: argparse.ArgumentParser, breakdowns: Sequence[Breakdown]) -> None:
@@ -206,6 +209,9 @@ async def build(app: App, args: argparse.Namespace, _: Translator, fmt: str = "c
     limits = Limits(
         app.settings.wasl.min_cell, config.secret_key, tuple(app.settings.wasl.countries)
     )
+    if args.subject == WHO_WORKS_WHERE:
+        async with app.store.transaction() as tx:
+            return await peers.who_works_where(tx, CLI, _, now, limits.k, limits.countries)
     by = Breakdown(getattr(args, "by", "none"))
     subject = Subject(args.subject)
     async with app.store.transaction() as tx:

@@ -15,6 +15,7 @@ def build_router() -> Router:
         invites,
         moderation,
         onboarding,
+        peers,
         reports,
         surveys,
         tips,
@@ -26,6 +27,7 @@ def build_router() -> Router:
     updates.register(router)
     tips.register(router)
     surveys.register(router)
+    peers.register(router)
     account.register(router)
     campaigns.register(router)
     invites.register(router)

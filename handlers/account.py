@@ -241,6 +241,13 @@ def _what_she_did(ctx: Context, mine: members.MyData) -> str:
     lines.append(
         ctx._("• Messages waiting to be sent to you: {n}", n=ctx._.number(kept.pending_messages))
     )
+    lines.append(
+        ctx._(
+            "• Your lines for peers: {n}; introductions: {m}",
+            n=ctx._.number(kept.peer_lines),
+            m=ctx._.number(kept.introductions),
+        )
+    )
     return "\n".join(lines)
 
 

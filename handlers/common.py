@@ -134,6 +134,7 @@ COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     "update": (N_("update"),),
     "moderate": (N_("moderate"),),
     "survey": (N_("survey"),),
+    "peers": (N_("peers"),),
     # The opt-out words people send to any bulk sender ("STOP", "توقف", "arrêt").
     # Translators: a second word for stopping messages, as in "unsubscribe"; one word.
     "stop": (N_("stop"), N_("unsubscribe")),

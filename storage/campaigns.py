@@ -303,11 +303,13 @@ class CampaignRepository:
         now: datetime,
         messages: Sequence[tuple[int, str, str]],
         sources: Mapping[int, Sequence[int]] | None = None,
+        buttons: Mapping[int, Sequence[tuple[str, str]]] | None = None,
     ) -> tuple[int, int] | None:
         """Like `fire`, but with a text of its own for each (member id, channel, text).
 
         `sources`: for each member id, the field updates her text quotes (a digest), recorded
-        so that the row goes when one of them does (storage/erasure.py).
+        so that the row goes when one of them does (storage/erasure.py). `buttons`: for each
+        member id, (label, payload) pairs under her text.
         """
         inserted = await self.conn.execute(
             self._upsert(occurrence_t)
@@ -319,7 +321,8 @@ class CampaignRepository:
         if occurrence_id is None:
             return None
         rows: list[tuple[int, str, str, list[tuple[str, str]]]] = [
-            (member_id, channel, text, []) for member_id, channel, text in messages
+            (member_id, channel, text, list((buttons or {}).get(member_id, ())))
+            for member_id, channel, text in messages
         ]
         await self._enqueue(campaign, key, occurrence_id, rows, now)
         if sources:

@@ -23,6 +23,9 @@ class RetentionPolicy:
     stale_states: timedelta = timedelta(days=30)
     # WhatsApp's delivery statuses come within days; its message ids carry her number.
     outbox_message_ids: timedelta = timedelta(days=14)
+    # An introduction over (answered, withdrawn, expired) is kept a while for the limits on
+    # requests, then goes with the messages about it.
+    introductions: timedelta = timedelta(days=30)
 
 
 async def purge_expired(
@@ -45,6 +48,7 @@ async def purge_expired(
             "stale_states": await tx.conversations.forget_stale(now - policy.stale_states),
             "dashboard_links": await tx.dashboard_links.forget_expired(now),
             "outbox_message_ids": ids.rowcount,
+            "introductions": await tx.peers.forget_ended(now - policy.introductions, now),
         }
     await store.scrub()
     return counts

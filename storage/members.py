@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
 
 from bot.core.messages import ChannelName
 from bot.core.models import Member, MemberStatus, NewMember, Role
@@ -15,16 +15,19 @@ from bot.core.ports import ErasureReport, KeptAbout, MemberSummary
 from bot.core.reports import record_key
 from storage.connection import SqlConnection
 from storage.erasure import erase_copies, forget_member_id
+from storage.peers import PeerRepository
 from storage.tables import (
     audit_t,
     dashboard_link_t,
     id_counter_t,
+    introduction_t,
     invite_t,
     member_t,
     message_t,
     occurrence_t,
     outbox_t,
     participation_t,
+    peer_line_t,
     sphere_t,
     state_t,
     tip_rating_t,
@@ -269,6 +272,14 @@ class MemberRepository:
                 outbox_t.c.member_id == member.id,
                 outbox_t.c.status.not_in(sorted(OutboxStatus.DONE)),
             ),
+            peer_lines=await count(peer_line_t, peer_line_t.c.member_id == member.id),
+            introductions=await count(
+                introduction_t,
+                or_(
+                    introduction_t.c.requester_id == member.id,
+                    introduction_t.c.peer_id == member.id,
+                ),
+            ),
         )
 
     async def erase(self, member: Member) -> ErasureReport:
@@ -315,6 +326,10 @@ class MemberRepository:
         )
         copies = await erase_copies(self.conn, her_updates, published_tips=True)
         counts.update({f"copies_{kind}": n for kind, n in copies.items()})
+        # Her entry in who-does-what-where and every introduction she is in, either side,
+        # with the messages about them (the other person's copy of her line and handle too).
+        peers = await PeerRepository(self.conn, self._upsert).erase_member(member.id)
+        counts.update({f"peers_{kind}": n for kind, n in peers.items()})
         # No audience may keep her id: a list of ids left out would be a list of who she was.
         counts["audience_exclude"] = await forget_member_id(self.conn, member.id)
         for name, statement in (

@@ -19,6 +19,7 @@ from storage.connection import InlineConnection, SqlConnection
 from storage.engine import inline_engine
 from storage.invites import InviteRepository
 from storage.members import ERASED, MemberRepository
+from storage.peers import PeerRepository
 from storage.replies import ReplyRepository
 from storage.reports import ReportRepository
 from storage.surveys import SurveyRepository
@@ -138,3 +139,4 @@ class SqlTransaction:
         self.updates = UpdateRepository(connection, insert_for_dialect)
         self.surveys = SurveyRepository(connection, insert_for_dialect)
         self.reports = ReportRepository(connection, insert_for_dialect)
+        self.peers = PeerRepository(connection, insert_for_dialect)

@@ -595,3 +595,81 @@ participation_t = SurveyParticipationRow.__table__  # type: ignore[attr-defined]
 public_seen_t = SurveyPublicSeenRow.__table__  # type: ignore[attr-defined]
 count_t = SurveyCountRow.__table__  # type: ignore[attr-defined]
 text_t = SurveyTextRow.__table__  # type: ignore[attr-defined]
+
+
+class PeerProfileRow(_Table, table=True):
+    """Her entry in who-does-what-where, only once she wrote a line (opt-in): whether peers
+    may ask to be introduced to her. Deleted with her last line and by /forget."""
+
+    __tablename__ = "peer_profile"
+
+    member_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    open: bool = Field(default=False)
+    updated_at: datetime = _when()
+
+
+class PeerLineRow(_Table, table=True):
+    """Her one line about her work in one sphere (at most 120 characters)."""
+
+    __tablename__ = "peer_line"
+
+    member_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("peer_profile.member_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    sphere: str = Field(primary_key=True, max_length=32, index=True)
+    line: str = Field(max_length=120)
+
+
+class IntroductionRow(_Table, table=True):
+    """A request (or a coordinator's suggestion) to introduce two members in a sphere. The
+    handles each typed are blanked once the introduction went out; /forget on either side
+    deletes the row."""
+
+    __tablename__ = "introduction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sphere: str = Field(max_length=32)
+    requester_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    peer_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    status: str = Field(max_length=16)
+    requester_ok: bool = Field(default=False)
+    peer_ok: bool = Field(default=False)
+    suggested: bool = Field(default=False)
+    requester_handle: str | None = Field(default=None, max_length=80)
+    peer_handle: str | None = Field(default=None, max_length=80)
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    answered_at: datetime | None = _when(nullable=True)
+
+
+class IntroductionNoticeRow(_Table, table=True):
+    """The messages sent about an introduction (a campaign row each): they go with it."""
+
+    __tablename__ = "introduction_notice"
+
+    introduction_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("introduction.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+peer_profile_t = PeerProfileRow.__table__  # type: ignore[attr-defined]
+peer_line_t = PeerLineRow.__table__  # type: ignore[attr-defined]
+introduction_t = IntroductionRow.__table__  # type: ignore[attr-defined]
+introduction_notice_t = IntroductionNoticeRow.__table__  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from bot.core.campaigns import (
 )
 from bot.core.messages import ChannelName, Outbound, ReplyAttempt, SendResult
 from bot.core.models import ConversationState, Invite, Member, MemberStatus, NewMember, Role
+from bot.core.peers import Peers
 from bot.core.reports import Reports
 from bot.core.surveys import Surveys
 from bot.core.tips import Tips
@@ -41,6 +42,8 @@ class KeptAbout:
     invites_created: int
     dashboard_links: int  # still valid
     pending_messages: int  # in the outbox, not sent yet
+    peer_lines: int = 0  # her lines about her work, shown to peers (/peers)
+    introductions: int = 0  # introductions she asked for or was asked, kept a while
 
 
 class Campaigns(Protocol):
@@ -87,6 +90,7 @@ class Campaigns(Protocol):
         now: datetime,
         messages: Sequence[tuple[int, str, str]],
         sources: Mapping[int, Sequence[int]] | None = None,
+        buttons: Mapping[int, Sequence[tuple[str, str]]] | None = None,
     ) -> tuple[int, int] | None: ...
 
     async def progress(self, campaign_id: int, occurrence_id: int | None = None) -> Progress: ...
@@ -297,6 +301,9 @@ class Transaction(Protocol):
 
     @property
     def reports(self) -> Reports: ...
+
+    @property
+    def peers(self) -> Peers: ...
 
 
 class Store(Protocol):

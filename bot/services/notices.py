@@ -115,3 +115,34 @@ async def send_each(
     )
     fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
     return fired[1] if fired else 0
+
+
+async def send_one(
+    tx: Transaction,
+    kind: CampaignKind,
+    title: str,
+    member_id: int,
+    channel: str,
+    text: str,
+    now: datetime,
+    buttons: Sequence[tuple[str, str]] = (),
+) -> int:
+    """A message of its own to one member, with buttons (label, payload), through the
+    outbox; returns its campaign row's id, so that whatever it quotes can take it along
+    (deleting the campaign row deletes its outbox rows)."""
+    campaign = await tx.campaigns.create(
+        NewCampaign(
+            kind=kind,
+            status=CampaignStatus.SENT,
+            title=title,
+            texts={"en": title},
+            default_locale="en",
+            audience=Audience(),
+            schedule="now",
+        ),
+        now,
+    )
+    await tx.campaigns.fire_personal(
+        campaign, ONCE, now, [(member_id, channel, text)], buttons={member_id: buttons}
+    )
+    return campaign.id

@@ -9,6 +9,7 @@ import asyncio
 import re
 import signal
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,59 @@ def test_a_port_already_taken_stops_it_with_one_line_saying_what_to_do(
         " a port in use: set WASL_PORT to a free one)"
     )
     assert "Traceback" not in bot.output
+
+
+async def _joined(api: FakeBotApi, user_id: int, country: str, line: str) -> Member:
+    """An English-speaking member of the youth sphere with her line for peers."""
+    she = Member(api, user_id, "en")
+    [language] = await she.say("/start")
+    [second] = await she.tap("English", on=language)
+    [values] = await she.tap("Skip", on=second)
+    [countries] = await she.tap("I accept", on=values)
+    [spheres] = await she.tap(country, on=countries)
+    [ticked] = await she.tap("▫️ Youth deradicalisation", on=spheres)
+    await she.tap("Done", on=ticked)
+    [view] = await she.say("/peers")
+    [ask] = await she.tap("✏️ My line", on=view)
+    assert "120 characters" in ask.text
+    [open_] = await she.say(line)
+    await she.tap("Yes", on=open_, answers=2)
+    return she
+
+
+async def test_two_peers_are_introduced_by_a_running_bot_and_forget_ends_it(
+    api: FakeBotApi, launch: Callable[..., BotProcess], tmp_path: Path
+) -> None:
+    """`wasl run`: its own delivery worker carries the request and the introduction."""
+    bot = launch(
+        ["run"], TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base, WASL_OPEN_JOIN="true"
+    )
+    amina = await _joined(api, 5_550_201, "Iraq", "Listening circles with mothers in Mosul.")
+    grace = await _joined(api, 5_550_202, "Nigeria", "Mentoring girls who left armed groups.")
+
+    [view] = await amina.say("/peers")
+    assert "Nigeria — “Mentoring girls who left armed groups.”" in view.text
+    assert "5550202" not in view.text and all("5550202" not in p for p in view.payloads)
+    [ask] = await amina.tap("🤝 1", on=view)
+    assert "@name" in ask.text
+    [confirm] = await amina.say("@amina_iq")
+    [sent] = await amina.tap("Send", on=confirm)
+    assert "Request sent" in sent.text
+
+    [card] = await grace.expect(1)  # through the outbox and the running worker
+    assert "Iraq" in card.text and "Mosul" in card.text and "amina_iq" not in card.text
+    [asked] = await grace.tap("Accept", on=card)
+    assert "@name" in asked.text
+    [introduced] = await grace.say("wa.me/2348012345678")
+    assert "@amina_iq" in introduced.text
+    [told] = await amina.expect(1)
+    assert "https://wa.me/2348012345678" in told.text and "Nigeria" in told.text
+
+    [leave] = await grace.say("/forget")
+    await grace.tap("Yes, delete all", on=leave)
+    [alone] = await amina.say("/peers")
+    assert "Mentoring girls" not in alone.text
+    assert bot.stop() == 0
+    with sqlite3.connect(tmp_path / "e2e.db") as db:
+        assert db.execute("SELECT count(*) FROM introduction").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM peer_line").fetchone() == (1,)

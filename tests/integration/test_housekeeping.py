@@ -45,6 +45,7 @@ async def test_purge_keeps_recent_and_deletes_expired(store: SqlStore, clock: Fi
         "stale_states": 0,
         "dashboard_links": 0,
         "outbox_message_ids": 0,
+        "introductions": 0,
     }
     assert await purge_expired(store, clock.now() + timedelta(days=3)) == {
         "processed_updates": 0,
@@ -52,6 +53,7 @@ async def test_purge_keeps_recent_and_deletes_expired(store: SqlStore, clock: Fi
         "stale_states": 0,
         "dashboard_links": 1,
         "outbox_message_ids": 0,
+        "introductions": 0,
     }
     later = await purge_expired(store, clock.now() + timedelta(days=31))
     assert later == {
@@ -60,5 +62,6 @@ async def test_purge_keeps_recent_and_deletes_expired(store: SqlStore, clock: Fi
         "stale_states": 1,
         "dashboard_links": 0,
         "outbox_message_ids": 0,
+        "introductions": 0,
     }
     assert await counts(store) == (0, 0, 0, 0)

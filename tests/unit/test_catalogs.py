@@ -114,6 +114,16 @@ BUTTON_LABELS = (
     "Woman",
     "Man",
     "Another gender",
+    # peers and introductions
+    "✏️ My line",
+    "Remove my line",
+    "Allow requests",
+    "Stop requests",
+    "Requests",
+    "Who works where",
+    "Accept",
+    "Decline",
+    "Suggest a meeting",
     # reports
     "Survey results",
     "Field updates",

@@ -223,3 +223,32 @@ def test_the_summary_is_in_the_report_language_from_end_to_end(
     assert refused.startswith("لا تقرير:") and not re.search(
         "[A-Za-z]", refused.replace("nope", "")
     )
+
+
+def test_who_works_where_is_the_membership_table_by_country(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, membership = tmp_path / "whowhere.csv", tmp_path / "membership.csv"
+    assert main(["report", "whowhere", "--out", str(table)]) == 0
+    assert "Who works where" in capsys.readouterr().out
+    args = ["report", "membership", "--by", "country", "--period", "all"]
+    assert main([*args, "--out", str(membership)]) == 0
+
+    def cells(path: Path) -> list[tuple[str, ...]]:
+        rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        return [(r["group"], r["answer"], r["count"]) for r in rows if r["section"]]
+
+    figures = cells(table)
+    [iraq] = [n for *cell, n in figures if cell == ["Iraq", "Youth deradicalisation"]]
+    assert 10 <= int(iraq) <= 14, "12 women, changed by at most ±2"
+    assert figures == cells(membership), "the same figures as the membership report"
+    assert ("Iraq", "Peace and pluralism", "<5") in figures, "where nobody works: <5"
+
+
+def test_the_operator_suggests_an_introduction(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["peers", "suggest", "1", "2", "--sphere", "vaw"]) == 2
+    assert "not suggested: gone" in capsys.readouterr().err, "neither is listed in vaw"
+    with pytest.raises(SystemExit):
+        main(["peers", "suggest", "1", "x", "--sphere", "vaw"])
