@@ -188,9 +188,11 @@ class Solver:
 
 
 def section_counters(
-    survey: Survey, stored: dict[Counter, int], report: Report
+    survey: Survey, stored: dict[Counter, int], report: Report, *, overall: bool = True
 ) -> dict[str, dict[tuple[str, str], list[Counter]]]:
-    """Per section, the counters each figure covers: (row, column), "*" for a total."""
+    """Per section, the counters each figure covers: (row, column), "*" for a total. The
+    totals row is the overall results' (`overall`), or as suppression alone released it,
+    the sum of the groups' counters."""
     dimension = DIMENSION[report.breakdown]
     questions = {q.key: q for q in survey.definition.questions}
     result: dict[str, dict[tuple[str, str], list[Counter]]] = {}
@@ -198,14 +200,17 @@ def section_counters(
         question = questions[section.key]
         table = section.table
         figures: dict[tuple[str, str], list[Counter]] = {}
-        mine = [c for c in stored if c[0] == section.key and c[2] == dimension]
+        text = question.type is QuestionType.TEXT  # one cell: every group, counted overall
         for row in (*table.rows, "*"):
+            # A group's figures come from its counters; the totals row (and a free-text
+            # count) are the overall results' figures, which count each person once.
+            within = "none" if (row == "*" and overall) or text else dimension
+            mine = [c for c in stored if c[0] == section.key and c[2] == within]
             for column in (*table.columns, "*"):
                 covered = []
                 for counter in mine:
                     _q, option, _d, value = counter
-                    text = question.type is QuestionType.TEXT  # one cell: every group
-                    group = "" if dimension == "none" or text else value
+                    group = "" if within == "none" else value
                     if row != "*" and group != row:
                         continue
                     if question.type is QuestionType.TEXT:
@@ -240,11 +245,12 @@ def publish_report(
     """Every figure of the report, perturbed (`solver`) and as suppression released it (`old`)."""
     published = 0
     counters = section_counters(survey, stored, report)
+    summed = section_counters(survey, stored, report, overall=False)
     for section in report.sections:
         table = section.table
         assert table.noise == D, "survey results are perturbed"
-        cover = counters[section.key]
-        truth = {key: sum(stored[c] for c in found) for key, found in cover.items()}
+        cover, cover_old = counters[section.key], summed[section.key]
+        truth = {key: sum(stored[c] for c in found) for key, found in cover_old.items()}
         before = old_table(table, truth)
         rows, columns = table.rows, table.columns
         figures: list[tuple[str, str, int | None, int | None, Hidden | None]] = []
@@ -266,6 +272,7 @@ def publish_report(
                 assert now >= K
                 solver.publish(where, line, now - D, now + D)
             published += 1
+            line = old.covering(cover_old[row, column])
             if then is not None:
                 old.publish(where, line, then, then)
             elif why is Hidden.SMALL:
