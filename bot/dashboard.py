@@ -168,7 +168,7 @@ def _shown(report: Report, _: Translator, period: PeriodKind | None = None) -> s
     return render_html(report, _, lambda section: chart(section, _))
 
 
-def _document(_: Translator, title: str, body: str, head: str = "") -> str:
+def document(_: Translator, title: str, body: str, head: str = "") -> str:
     """A whole page in the translator's language and direction, readable on a phone, with
     nothing loaded from elsewhere (`head`: more of its <head>)."""
     direction = "rtl" if _.rtl else "ltr"
@@ -199,7 +199,7 @@ def page(who: Viewer, title: str, body: str, settings: str = "") -> str:
     label = html.escape(_("Overview"))  # outside the f-string, where pybabel finds it
     nav = f'<nav><a href="{home}">{label}</a></nav>'
     aside = f'<aside class="settings">{settings}</aside>' if settings else ""
-    return _document(
+    return document(
         _,
         title,
         f"{nav}<h1>{html.escape(title)}</h1>{when(_)}"
@@ -328,4 +328,4 @@ def refused(app: App) -> str:
         "This link has expired or is not valid. Send {command} to the bot for a new one.",
         command="/dashboard",
     )
-    return _document(_, "Wasl", f"<p>{html.escape(message)}</p>")
+    return document(_, "Wasl", f"<p>{html.escape(message)}</p>")
