@@ -296,6 +296,7 @@ async def run_survey(store: SqlStore, config: CoreConfig) -> tuple[int, dict[int
     now = telegram.clock.now()
     data = pulse()
     data["breakdowns"] = ["country", "sphere", "language"]
+    data["public_results"] = True  # its public page is attacked with the rest
     types: dict[int, Type] = {}
     async with store.transaction() as tx:
         sid, _ = await tx.surveys.upsert(
@@ -396,6 +397,7 @@ async def test_no_group_under_k_can_be_recovered_from_every_survey_breakdown(
     assert after == [], after
 
     await same_figures_in_the_cli_and_the_dashboard(harness, backend, tmp_path, survey, reports)
+    await same_figures_on_the_public_page(harness, survey, reports)
 
 
 async def same_figures_in_the_cli_and_the_dashboard(
@@ -458,3 +460,60 @@ async def same_figures_in_the_cli_and_the_dashboard(
                 assert shown == [label, *marks], "each figure (its share of those shown after)"
                 compared += 1
     assert compared > 0, "the page shows the builders' tables"
+
+
+def compare_tables(page: str, report: Report) -> int:
+    """Every table of `report` is on the page with exactly its figures (each share after)."""
+    tables = Tables()
+    tables.feed(page)
+    compared = 0
+    for section in report.sections:
+        if len(section.table.columns) < 2:
+            continue
+        found = [t for t in tables.tables if t[0][1 : 1 + len(section.column_labels)]
+                 == list(section.column_labels)]  # fmt: skip
+        assert found, section.key
+        for table in found:
+            for r, label in enumerate(section.row_labels):
+                marks = [cell_text(section.table, r, c) for c in range(len(section.table.columns))]
+                shown = [cell.split(" (")[0] for cell in table[1 + r][: 1 + len(marks)]]
+                assert shown == [label, *marks], "each figure (its share of those shown after)"
+                compared += 1
+    return compared
+
+
+async def same_figures_on_the_public_page(
+    harness: Harness, survey: Survey, reports: dict[Breakdown, Report]
+) -> None:
+    """The public page (no login) prints the figures the attack above was given, and no
+    others: the whole survey and by country, and never a free-text answer or its count."""
+    app = App(settings=Settings(), store=harness.store, catalogs=harness.catalogs,
+              core=harness.core)  # fmt: skip
+    transport = httpx.ASGITransport(app=build_web(app, None))
+    compared = 0
+    async with httpx.AsyncClient(transport=transport, base_url="https://wasl.test") as client:
+        for by in (Breakdown.NONE, Breakdown.COUNTRY):
+            page = await client.get(f"/results/{survey.slug}", params={"by": by.value})
+            assert page.status_code == 200, page.text[:300]
+            assert "remark " not in page.text, "no free-text answer"
+            assert "Anything else?" not in page.text, "nor how many there were"
+            compared += compare_tables(page.text, reports[by])
+            # No figure the attack was not given: every number cell is one of the report's.
+            allowed = {
+                cell_text(s.table, r, c)
+                for s in reports[by].sections
+                for r in range(len(s.table.rows))
+                for c in range(len(s.table.columns))
+            }
+            allowed |= {
+                str(t) if t is not None else "—"
+                for s in reports[by].sections
+                for t in (*s.table.row_totals, *s.table.column_totals, s.table.total)
+            }
+            tables = Tables()
+            tables.feed(page.text)
+            for table in tables.tables:
+                for line in table[1:]:
+                    for cell in line[1:]:
+                        assert cell.split(" (")[0] in allowed, cell
+    assert compared > 0
