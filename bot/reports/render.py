@@ -21,7 +21,7 @@ from babel.numbers import format_percent
 
 from bot.core.i18n import N_, Translator
 from bot.core.reports import Breakdown, Subject
-from bot.reports.disclosure import Hidden
+from bot.reports.disclosure import Disclosed, Hidden
 from bot.reports.model import Report, Section, SectionKind
 
 if TYPE_CHECKING:
@@ -585,13 +585,9 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
 
 
 # Sizes of the PNG's parts, in inches (the figure is 100 dpi: 800 px are 8 inches).
-TITLE_LINE = 0.42  # a line of the chart's title (18 pt; Arabic fonts are tall)
-SUBTITLE_LINE = 0.3
-PANEL_TITLE_LINE = 0.34  # a line of a question (14 pt)
 BAR_ROW = 0.42
 TICKS = 0.45  # the x axis's numbers under a panel
 PANEL_GAP = 0.45
-FOOTER_LINE = 0.2
 
 
 def _chars(width_in: float, points: float) -> int:
@@ -630,12 +626,16 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     footer = "\n".join(_wrap(line, _chars(width * 0.96, 10)) for line in footer.split("\n"))
     footer += _footnote(panels, _, "\n")
     questions = [_wrap(s.title, _chars(width * 0.94, 14)) for s in panels]
-    head = 0.3 + TITLE_LINE * _lines(title) + SUBTITLE_LINE * _lines(subtitle) + 0.25
+    weight = "bold" if has_bold(fonts[0]) else "normal"
+    title_height = _height(title, 18, fonts, weight)
+    subtitle_height = _height(subtitle, 12, fonts)
+    head = 0.3 + title_height + 0.1 + subtitle_height + 0.3
+    question_heights = [_height(q, 14, fonts) for q in questions]
     blocks = [
-        PANEL_TITLE_LINE * _lines(q) + 0.15 + _bars_height(s) + TICKS + _legend_height(s)
-        for q, s in zip(questions, panels, strict=True)
+        asked + 0.15 + _bars_height(s) + TICKS + _legend_height(s)
+        for asked, s in zip(question_heights, panels, strict=True)
     ] or [1.0]
-    foot = 0.3 + FOOTER_LINE * _lines(footer)
+    foot = 0.45 + _height(footer, 10, fonts)
     height = head + sum(blocks) + PANEL_GAP * (len(blocks) - 1) + foot
     figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
@@ -644,11 +644,10 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
         return 1 - inches_from_top / height
 
     side, align = (0.98, "right") if _.rtl else (0.02, "left")
-    weight = "bold" if has_bold(fonts[0]) else "normal"
     figure.text(0.5, y(0.3), shape(title), ha="center", va="top", fontsize=18, fontweight=weight)
     figure.text(
         0.5,
-        y(0.3 + TITLE_LINE * _lines(title)),
+        y(0.3 + title_height + 0.1),
         shape(subtitle),
         ha="center",
         va="top",
@@ -659,14 +658,16 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     top = head
     if not panels:
         figure.text(0.5, y(head + 0.5), shape(_("No data to chart.")), ha="center", fontsize=14)
-    for question, section, block in zip(questions, panels, blocks, strict=True):
+    for question, asked, section, block in zip(
+        questions, question_heights, panels, blocks, strict=True
+    ):
         figure.text(side, y(top), shape(question), ha=align, va="top", fontsize=14)
-        bars_top = top + PANEL_TITLE_LINE * _lines(question) + 0.15
+        bars_top = top + asked + 0.15
         bars = _bars_height(section)
         axes = figure.add_axes((left, y(bars_top + bars), right - left, bars / height))
         _panel(axes, section, report, _, legend_at=-(TICKS + 0.05) / bars)
         top += block + PANEL_GAP
-    figure.text(side, y(height - foot + 0.2), shape(footer), ha=align, va="top", fontsize=10,
+    figure.text(side, y(height - foot + 0.1), shape(footer), ha=align, va="top", fontsize=10,
                 color="#555555")  # fmt: skip
     for axes in figure.axes:
         axes.tick_params(labelfontfamily=fonts)  # tick labels are made when drawn
@@ -675,8 +676,39 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     return figure
 
 
-def _lines(text: str) -> int:
-    return text.count("\n") + 1
+def bar_base(table: Disclosed, row: int) -> int:
+    """What a group's bar stands for as a whole: the sum of its cells; with hidden cells, its
+    published total, or where that is withheld, the shown cells plus what each hidden one
+    may hold at least short of k (k-1 for "<k", k for "x"), so the part shown is never
+    stretched to the whole bar and the rest is drawn as unknown."""
+    line = table.cells[row]
+    shown = sum(n or 0 for n in line)
+    if not table.row_has_hidden(row):
+        return shown
+    total = table.row_totals[row]
+    if total is not None:
+        return max(shown, total)
+    return shown + sum(
+        (table.k - 1 if kind is Hidden.SMALL else table.k) for kind in table.hidden[row] if kind
+    )
+
+
+def _height(text: str, points: float, fonts: list[str], weight: str = "normal") -> float:
+    """How tall `text` is drawn, in inches, in these fonts (measured: a script's font may be
+    much taller than its size says, as Arabic fonts are)."""
+    return _measured(shape(text), points, tuple(fonts), weight)
+
+
+@cache
+def _measured(text: str, points: float, fonts: tuple[str, ...], weight: str) -> float:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    drawn = figure.text(0, 0, text, fontsize=points, fontweight=weight, fontfamily=list(fonts))
+    box = drawn.get_window_extent(canvas.get_renderer())
+    return float(box.height) / 100
 
 
 def _legend_height(section: Section) -> float:
@@ -798,11 +830,7 @@ def _stacked(axes: Axes, section: Section, _: Translator, legend_at: float) -> N
     handles = []
     # A group with hidden cells is drawn against its own published total: its answers shown
     # take their part of it and the rest is left grey (never stretched to the whole bar).
-    bases = []
-    for r in range(n_rows):
-        shown = sum(n or 0 for n in table.cells[r])
-        hidden = table.row_has_hidden(r)
-        bases.append(max(shown, table.row_totals[r] or 0) if hidden else shown)
+    bases = [bar_base(table, r) for r in range(n_rows)]
     for c in range(n_columns):
         widths = []
         for r in range(n_rows):

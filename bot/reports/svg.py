@@ -10,8 +10,8 @@ fonts. In a right-to-left page the chart is mirrored: names start on the right a
 leftwards.
 
 Everything here reads a `Section` of a disclosed report: hidden cells are never drawn as
-values; a group with hidden cells is drawn against its own published total, with the unknown
-part left grey, never stretched to 100%.
+values; a group with hidden cells is drawn against its own published total (or what its
+hidden cells may hold at least), with the unknown part left grey, never stretched to 100%.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from html import escape
 
 from bot.core.i18n import Translator
 from bot.reports.model import Section, SectionKind
-from bot.reports.render import WITHHELD, percent
+from bot.reports.render import WITHHELD, bar_base, percent
 
 LINE = 18  # px: a label line
 BAR = 16  # px: a bar's thickness
@@ -117,7 +117,7 @@ def _bar(item: Bar, y: int, *, rtl: bool) -> str:
         if width <= 0:
             continue
         x = 100.0 - left - width if rtl else left
-        faded = " faded" if item.faded else ""
+        faded = " faded" if item.faded and segment.colour != "gap" else ""
         tip = f"<title>{escape(segment.title)}</title>" if segment.title else ""
         out.append(
             f'<rect class="{segment.colour}{faded}" x="{x:.2f}%" y="{y}" '
@@ -208,7 +208,7 @@ def _groups_chart(section: Section, _: Translator) -> str:
             items.append(Bar(label, _("hidden"), ()))
             continue
         hidden = table.row_has_hidden(r)
-        base = max(shown, table.row_totals[r] or 0) if hidden else shown
+        base = bar_base(table, r)
         segments = []
         for c, value in enumerate(line):
             if not value:
