@@ -705,9 +705,9 @@ def _measured(text: str, points: float, fonts: tuple[str, ...], weight: str) -> 
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 4), dpi=100)
-    canvas = FigureCanvasAgg(figure)
+    FigureCanvasAgg(figure)
     drawn = figure.text(0, 0, text, fontsize=points, fontweight=weight, fontfamily=list(fonts))
-    box = drawn.get_window_extent(canvas.get_renderer())
+    box = drawn.get_window_extent()  # with the figure's own (Agg) renderer
     return float(box.height) / 100
 
 
