@@ -55,7 +55,7 @@ STYLE = (
     # Wide screens: the choices beside the data; narrow ones: after it (it comes first).
     "@media (min-width:60rem){.layout{display:grid;grid-template-columns:minmax(0,1fr) 16rem;"
     "gap:2rem}.settings{grid-column:2;grid-row:1;border:0;margin:0}"
-    ".settings nav a{display:block}}" + CHART_STYLE
+    ".settings nav a,.settings nav b{display:block}}" + CHART_STYLE
 )
 
 
