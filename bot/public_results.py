@@ -6,7 +6,8 @@ Off unless the survey's definition says `public_results: true`. The page is buil
 report builder as /report, the CLI and the dashboard (`survey_report`), so it shows exactly
 the figures those release, through the same disclosure control (the cell-key method: the
 same figure for every breakdown and request); free-text answers are left out altogether,
-not even counted. Results are released once the survey has closed and do not change after,
+not even counted; a members' survey is shown for the whole alliance only (split by country
+it would publish where members work). Results are released once the survey has closed and do not change after,
 so the page can be cached by anyone. No login, no cookie, no person, no audit entry (there
 is nobody to name).
 """
@@ -26,7 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from bot.app import App
 from bot.core.i18n import Translator
 from bot.core.reports import Breakdown
-from bot.core.surveys import Survey
+from bot.core.surveys import Survey, SurveyMode
 from bot.dashboard import chart, choices, document
 from bot.reports.model import Report, SectionKind
 from bot.reports.render import render_html, render_png
@@ -41,8 +42,20 @@ from bot.services.reports import (
 )
 
 PATH = "/results"
-# What a reader may split the results by: the whole survey, and by country where declared.
+# What a reader may split the results by: the whole survey, and, for a survey of the public
+# (as U-Report's), by country where declared. A members' survey shows the whole alliance
+# only: its split by country would tell anyone in which countries members work.
 OFFERED = (Breakdown.NONE, Breakdown.COUNTRY)
+
+
+def offered(survey: Survey) -> list[Breakdown]:
+    """The breakdowns the public page offers for `survey`."""
+    public = survey.definition.mode is SurveyMode.PUBLIC
+    return [
+        b for b in survey_breakdowns(survey) if b is Breakdown.NONE or (public and b in OFFERED)
+    ]
+
+
 HEADERS = {
     "Cache-Control": "public, max-age=3600",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -111,8 +124,7 @@ class PublicResults:
                 return self.missing(slug, lang)
             languages = survey.definition.texts
             _ = app.catalogs.get(lang if lang in languages else survey.definition.default_locale)
-            offered = [b for b in survey_breakdowns(survey) if b in OFFERED]
-            breakdown = next((b for b in offered if b.value == by), Breakdown.NONE)
+            breakdown = next((b for b in offered(survey) if b.value == by), Breakdown.NONE)
             try:
                 await check_survey(tx, _, survey, now)
                 report = public(
@@ -171,9 +183,8 @@ class PublicResults:
             for code in survey.definition.texts
         }
         links = {code: _path(slug, lang=code, by=report.breakdown.value) for code in languages}
-        offered = [b for b in survey_breakdowns(survey) if b in OFFERED]
-        splits = {b.value: _path(slug, lang=_.locale, by=b.value) for b in offered}
-        split_labels = {b.value: _(BREAKDOWN_LABELS[b]) for b in offered}
+        splits = {b.value: _path(slug, lang=_.locale, by=b.value) for b in offered(survey)}
+        split_labels = {b.value: _(BREAKDOWN_LABELS[b]) for b in offered(survey)}
         body = (
             f"<h1>{html.escape(title)}</h1>"
             f'<p class="note">{html.escape(report.period)} · {html.escape(summary)}</p>'

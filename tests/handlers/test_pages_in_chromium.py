@@ -107,7 +107,8 @@ async def test_pages_fit_a_phone_and_a_desktop_in_english_and_arabic(
     then = datetime.combine(month.first + timedelta(days=8), time(12), UTC)
     ids = await seed_members(h.store, then, {"IQ": 200, "YE": 150, "LB": 51, "SY": 3})
     await seed_updates(h.store, then, ids[0], {"IQ": 100, "YE": 51, "LB": 2})
-    await seed_survey(h.store, now, {"IQ": 60, "YE": 30, "LB": 12, "SY": 3}, public_results=True)
+    people = {"IQ": 60, "YE": 30, "LB": 12, "SY": 3}
+    await seed_survey(h.store, now, people, mode="public", public_results=True)
     pages: dict[str, str] = {}
     for locale in ("en", "ar"):
         she = await person(h, f"90{len(pages)}", Role.SECRETARIAT, locale=locale)

@@ -31,7 +31,9 @@ def meta(page: str, name: str) -> str:
 async def test_a_public_survey_has_a_public_page_with_charts(
     h: Harness, web: httpx.AsyncClient
 ) -> None:
-    await seed_survey(h.store, h.clock.now(), {"IQ": 40, "YE": 12, "LB": 3}, public_results=True)
+    now = h.clock.now()
+    people = {"IQ": 40, "YE": 12, "LB": 3}
+    await seed_survey(h.store, now, people, mode="public", public_results=True)
     response = await web.get("/results/pulse-test")
     assert response.status_code == 200
     headers = response.headers
@@ -54,6 +56,13 @@ async def test_a_public_survey_has_a_public_page_with_charts(
     assert split.status_code == 200
     cells = parsed(split.text).cells
     assert "Iraq" in cells and "Lebanon" in cells and "<5" in cells
+
+    # A members' survey shows the whole alliance only: where members work is not published.
+    await seed_survey(h.store, now, people, slug="members-one", public_results=True)
+    members = await web.get("/results/members-one")
+    assert members.status_code == 200 and "by=country" not in members.text
+    asked = await web.get("/results/members-one?by=country")
+    assert "Iraq" not in asked.text and "All" in parsed(asked.text).cells
 
     # Its languages, each by a link; Arabic right to left, in Arabic.
     [arabic] = [a for a in tables.links if "lang=ar" in a]

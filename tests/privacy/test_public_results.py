@@ -41,7 +41,7 @@ async def test_the_public_page_hides_small_groups_and_cannot_be_differenced(
 ) -> None:
     now = h.clock.now()
     survey = await seed_survey(
-        h.store, now, {"IQ": 30, "YE": 9, "LB": 3, "SY": 1}, public_results=True
+        h.store, now, {"IQ": 30, "YE": 9, "LB": 3, "SY": 1}, mode="public", public_results=True
     )
     k = h.config.min_cell
     first = {by: await web.get(f"/results/pulse-test?by={by}") for by in ("none", "country")}
