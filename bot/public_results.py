@@ -7,9 +7,9 @@ report builder as /report, the CLI and the dashboard (`survey_report`), so it sh
 the figures those release, through the same disclosure control (the cell-key method: the
 same figure for every breakdown and request); free-text answers are left out altogether,
 not even counted; a members' survey is shown for the whole alliance only (split by country
-it would publish where members work). Results are released once the survey has closed and do not change after,
-so the page can be cached by anyone. No login, no cookie, no person, no audit entry (there
-is nobody to name).
+it would publish where members work). Results are released once the survey has closed and
+do not change after, so the page can be cached by anyone. No login, no cookie, no person,
+no audit entry (there is nobody to name).
 """
 
 from __future__ import annotations
