@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
@@ -21,8 +21,10 @@ from bot.core.i18n import Translator
 from bot.core.models import Member
 from bot.core.reports import CalendarPeriod, PeriodKind
 from bot.reports.fonts import NASTALIQ, web_font
-from bot.reports.model import Report
+from bot.reports.model import Report, Section
 from bot.reports.render import render_csv, render_html, render_xlsx
+from bot.reports.svg import STYLE as CHART_STYLE
+from bot.reports.svg import average_text, section_chart
 from bot.services import reports
 from bot.services.reports import (
     BREAKDOWN_LABELS,
@@ -35,14 +37,26 @@ from bot.services.reports import (
     file_name,
 )
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}
-h1{font-size:1.4rem}h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem}
-table{border-collapse:collapse;margin:.5rem 0;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:start}
-.num{text-align:end;font-variant-numeric:tabular-nums}.withheld{color:#777}
-.note,.meta{color:#555;font-size:.9rem}nav a{margin-inline-end:1rem}
-"""
+STYLE = (
+    "*{box-sizing:border-box}"
+    "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#222}"
+    "h1{font-size:1.4rem;margin:.5rem 0}h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem}"
+    "table{border-collapse:collapse;margin:.5rem 0;display:block;overflow-x:auto;max-width:100%}"
+    "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:start}"
+    ".num{text-align:end;font-variant-numeric:tabular-nums}.withheld{color:#777}"
+    ".note,.meta{color:#555;font-size:.9rem}nav{margin:.5rem 0;line-height:2}"
+    "nav a{margin-inline-end:1rem;white-space:nowrap}nav b{margin-inline-end:1rem}"
+    ".meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem 1rem}.meta dd{margin:0}"
+    ".tiles{display:flex;flex-wrap:wrap;gap:.75rem;margin:1rem 0}"
+    ".tile{border:1px solid #ccc;border-radius:6px;padding:.5rem .9rem;min-width:9rem}"
+    ".tile b{display:block;font-size:1.6rem;font-variant-numeric:tabular-nums}"
+    ".settings{border-top:1px solid #ccc;margin-top:2rem;padding-top:.5rem}"
+    ".avg{font-weight:600}"
+    # Wide screens: the choices beside the data; narrow ones: after it (it comes first).
+    "@media (min-width:60rem){.layout{display:grid;grid-template-columns:minmax(0,1fr) 16rem;"
+    "gap:2rem}.settings{grid-column:2;grid-row:1;border:0;margin:0}"
+    ".settings nav a,.settings nav b{display:block}}" + CHART_STYLE
+)
 
 
 FONTS_PATH = "/dashboard/fonts"
@@ -114,14 +128,34 @@ def _nav(
     chosen: str | None = None,
     **fixed: str,
 ) -> str:
-    """A line of links to the same page with `param` set to each option but the one shown."""
-    links = " ".join(
-        f'<a href="{html.escape(_link(who, path, **fixed, **{param: value}))}">'
-        f"{html.escape(label)}</a>"
-        for value, label in options.items()
-        if value != chosen
+    """A line of links to the same page with `param` set to each option; the one shown is
+    named in bold, not linked."""
+    return choices(
+        caption,
+        {value: _link(who, path, **fixed, **{param: value}) for value in options},
+        options,
+        chosen,
     )
-    return f"<nav>{html.escape(caption)} {links}</nav>"
+
+
+def choices(
+    caption: str, links: Mapping[str, str], labels: Mapping[str, str], chosen: str | None
+) -> str:
+    """A <nav> of links (value → address), the `chosen` one in bold, not linked."""
+    items = " ".join(
+        f"<b>{html.escape(labels[value])}</b>"
+        if value == chosen
+        else f'<a href="{html.escape(address)}">{html.escape(labels[value])}</a>'
+        for value, address in links.items()
+    )
+    return f"<nav>{html.escape(caption)} {items}</nav>"
+
+
+def chart(section: Section, _: Translator) -> str:
+    """A section's chart, and for one group (the whole alliance) its average answer."""
+    average = average_text(section, 0, _) if len(section.table.rows) == 1 else ""
+    line = f'<p class="avg">{html.escape(average)}</p>' if average else ""
+    return line + section_chart(section, _, total_label=_("Total"))
 
 
 def _shown(report: Report, _: Translator, period: PeriodKind | None = None) -> str:
@@ -131,29 +165,46 @@ def _shown(report: Report, _: Translator, period: PeriodKind | None = None) -> s
         return f'<section class="report"><h2>{html.escape(report.title)}</h2>' + (
             f'<p class="note">{html.escape(str(error))}</p></section>'
         )
-    return render_html(report, _)
+    return render_html(report, _, lambda section: chart(section, _))
 
 
-def _document(_: Translator, title: str, body: str) -> str:
+def document(_: Translator, title: str, body: str, head: str = "") -> str:
     """A whole page in the translator's language and direction, readable on a phone, with
-    nothing loaded from elsewhere."""
+    nothing loaded from elsewhere (`head`: more of its <head>)."""
     direction = "rtl" if _.rtl else "ltr"
     return (
         f'<!doctype html><html lang="{html.escape(_.locale)}" dir="{direction}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex">'
+        f"{head or NOINDEX}"
         f"<title>{html.escape(title)}</title><style>{STYLE}{font_style(_.locale)}</style></head>"
         f"<body>{body}</body></html>"
     )
 
 
-def page(who: Viewer, title: str, body: str) -> str:
-    """A dashboard page: a way back to the overview, the title, then `body`."""
+NOINDEX = '<meta name="robots" content="noindex">'
+
+
+def when(_: Translator) -> str:
+    """What every page says about time: its zone, and what a week is."""
+    note = _("Times in UTC. Weeks run Monday to Sunday.")
+    return f'<p class="note">{html.escape(note)}</p>'
+
+
+def page(who: Viewer, title: str, body: str, settings: str = "") -> str:
+    """A dashboard page: a way back to the overview, the title, then `body` (the data), then
+    `settings` (the choices of what to show): after the data on a phone, beside it on a
+    wide screen."""
     _ = who.translator
     home = html.escape(_link(who, "/dashboard"))
     label = html.escape(_("Overview"))  # outside the f-string, where pybabel finds it
     nav = f'<nav><a href="{home}">{label}</a></nav>'
-    return _document(_, title, f"{nav}<h1>{html.escape(title)}</h1>{body}")
+    aside = f'<aside class="settings">{settings}</aside>' if settings else ""
+    return document(
+        _,
+        title,
+        f"{nav}<h1>{html.escape(title)}</h1>{when(_)}"
+        f'<div class="layout"><main>{body}</main>{aside}</div>',
+    )
 
 
 def chosen_period(kind_name: str | None, at: str | None, today: date) -> CalendarPeriod:
@@ -188,27 +239,43 @@ async def overview(
     today = now.date()
     kinds = {kind.value: _(label) for kind, label in KIND_LABELS.items()}
     labels = {p.label: calendar_label(_, p) for p in CalendarPeriod.recent(period.kind, today, 6)}
-    body = (
-        f"<h2>{heading}</h2>{survey_list}"
-        + _nav(
-            who, f"{calendar_label(_, period)} ·", "/dashboard", "period", kinds, period.kind.value
+    if period.label not in labels:
+        labels[period.label] = calendar_label(_, period)
+    settings = _nav(who, "", "/dashboard", "period", kinds, period.kind.value) + (
+        _nav(
+            who,
+            _("Other periods:"),
+            "/dashboard",
+            "at",
+            labels,
+            period.label,
+            period=period.kind.value,
         )
-        + (
-            _nav(
-                who,
-                _("Other periods:"),
-                "/dashboard",
-                "at",
-                labels,
-                period.label,
-                period=period.kind.value,
-            )
-            if period.kind is not PeriodKind.ALL
-            else ""
-        )
-        + "".join(_shown(report, _, period.kind) for report in shown.reports)
+        if period.kind is not PeriodKind.ALL
+        else ""
     )
-    return page(who, _("Wasl dashboard"), body)
+    body = (
+        f"<h2>{html.escape(calendar_label(_, period))}</h2>"
+        + tiles(shown.reports, _)
+        + "".join(_shown(report, _, period.kind) for report in shown.reports)
+        + f"<h2>{heading}</h2>{survey_list}"
+    )
+    return page(who, _("Wasl dashboard"), body, settings)
+
+
+def tiles(shown: Sequence[Report], _: Translator) -> str:
+    """The period's headline figures: each report's first table's total (people, updates,
+    messages: each counted once), where it is published."""
+    found = []
+    for report in shown:
+        if not report.sections or report.empty:
+            continue
+        figure = report.sections[0].table.total
+        value = _.number(figure) if figure is not None else f"<{report.k}"
+        found.append(
+            f'<div class="tile"><b>{html.escape(value)}</b>{html.escape(report.title)}</div>'
+        )
+    return f'<div class="tiles">{"".join(found)}</div>' if found else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,12 +316,9 @@ async def survey_page(
     here = _survey_path(slug)
     splits = {b.value: _(BREAKDOWN_LABELS[b]) for b in view.choices}
     files = {f: f.upper() for f in FORMATS}
-    body = (
-        _nav(who, _("Split by:"), here, "by", splits, breakdown.value)
-        + _nav(who, _("Download:"), here, "format", files, by=breakdown.value)
-        + _shown(report, _)
-    )
-    return 200, page(who, title, body)
+    body = _nav(who, _("Split by:"), here, "by", splits, breakdown.value) + _shown(report, _)
+    settings = _nav(who, _("Download:"), here, "format", files, by=breakdown.value)
+    return 200, page(who, title, body, settings)
 
 
 def refused(app: App) -> str:
@@ -264,4 +328,4 @@ def refused(app: App) -> str:
         "This link has expired or is not valid. Send {command} to the bot for a new one.",
         command="/dashboard",
     )
-    return _document(_, "Wasl", f"<p>{html.escape(message)}</p>")
+    return document(_, "Wasl", f"<p>{html.escape(message)}</p>")

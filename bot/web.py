@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot import dashboard
+from bot import dashboard, public_results
 from bot.app import App
 from bot.channels.telegram import (
     TelegramApplication,
@@ -258,6 +258,7 @@ def build_web(
         Route(dashboard.FONTS_PATH + "/{name}", dashboard_font, methods=["GET"]),
         Route("/dashboard", dashboard_overview, methods=["GET"]),
         Route("/dashboard/survey/{slug}", dashboard_survey, methods=["GET"]),
+        Route(public_results.PATH + "/{name}", public_results.endpoint(app), methods=["GET"]),
         Route("/webhook/telegram", telegram_webhook, methods=["POST"]),
         Route("/webhook/whatsapp", whatsapp_verify, methods=["GET"]),
         Route("/webhook/whatsapp", whatsapp_webhook, methods=["POST"]),

@@ -111,6 +111,7 @@ class SurveyDefinition:
     keep_partial: bool = False  # no longer used: unfinished answers are dropped at close
     breakdowns: tuple[str, ...] = MEMBER_BREAKDOWNS  # counted by these, besides "none"
     crosstabs: tuple[tuple[str, str], ...] = ()  # (q1, q2): q2's answers counted per q1 answer
+    public_results: bool = False  # its results on a public web page once closed (/results/…)
 
     def locale_for(self, locale: str, second: str | None = None) -> str:
         """The language to show it in: hers when it has a text in it, else her second
@@ -240,6 +241,9 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
                 f"(a {mode.value} survey can use: {', '.join(allowed)})"
             )
     crosstabs = _crosstabs(where, data.get("crosstabs"), questions)
+    public_results = data.get("public_results", False)
+    if not isinstance(public_results, bool):
+        raise SurveyError(f"{where}: public_results must be true or false")
     return SurveyDefinition(
         slug=slug,
         default_locale=default,
@@ -256,6 +260,7 @@ def parse_definition(data: dict[str, Any], supported: tuple[str, ...]) -> Survey
         keep_partial=bool(data.get("keep_partial", False)),
         breakdowns=breakdowns,
         crosstabs=crosstabs,
+        public_results=public_results,
     )
 
 
@@ -362,6 +367,8 @@ def definition_to_json(definition: SurveyDefinition) -> dict[str, Any]:
         "keep_partial": definition.keep_partial,
         "breakdowns": list(definition.breakdowns),
         "crosstabs": [list(pair) for pair in definition.crosstabs],
+        # Written only when set: a survey stored before the key existed stays unchanged.
+        **({"public_results": True} if definition.public_results else {}),
         "questions": [
             {
                 "key": q.key,

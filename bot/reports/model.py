@@ -33,6 +33,10 @@ class Section:
     column_labels: tuple[str, ...]
     notes: tuple[str, ...] = ()  # localised remarks specific to this table
     sheet: str = ""  # its spreadsheet tab's name, localised; "" for "Question <n>" or the title
+    # What each column stands for as a number (a scale's points, a number range's middle), so
+    # an average can be given; () when the answers are not numbers.
+    values: tuple[float, ...] = ()
+    overlapping: bool = False  # one person may count in several columns (spheres)
 
     @property
     def has_data(self) -> bool:
@@ -42,6 +46,19 @@ class Section:
     def shown(self) -> bool:
         """Something non-zero can be shown (not empty, not wholly hidden)."""
         return any(n for line in self.table.cells for n in line if n)
+
+    def average(self, row: int) -> float | None:
+        """The row's average answer, from its published figures only; None when its answers
+        are not numbers, nobody is counted, or any of its cells is hidden (an average over a
+        hidden cell would tell something about it)."""
+        table = self.table
+        if not self.values or table.row_has_hidden(row):
+            return None
+        counts = [n or 0 for n in table.cells[row]]
+        people = sum(counts)
+        if people == 0:
+            return None
+        return sum(v * n for v, n in zip(self.values, counts, strict=True)) / people
 
 
 @dataclass(frozen=True, slots=True)

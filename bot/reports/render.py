@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from html import escape
@@ -21,7 +21,7 @@ from babel.numbers import format_percent
 
 from bot.core.i18n import N_, Translator
 from bot.core.reports import Breakdown, Subject
-from bot.reports.disclosure import Hidden
+from bot.reports.disclosure import Disclosed, Hidden
 from bot.reports.model import Report, Section, SectionKind
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def meta(report: Report, _: Translator) -> list[tuple[str, str]]:
         rows.append((_("Figures perturbed by at most"), f"±{_.number(noise)}"))
     if report.subject is Subject.SURVEY:
         rows.append((_("Responses"), responses(report, _)))
-    rows.append((_("Made"), _.datetime(report.generated_at)))
+    rows.append((_("Made"), f"{_.datetime(report.generated_at)} UTC"))
     return rows
 
 
@@ -365,8 +365,12 @@ def _total_cell(value: int | None, _: Translator) -> _Cell:
 # -- HTML ---------------------------------------------------------------------------------------
 
 
-def render_html(report: Report, _: Translator) -> str:
-    """The report as an HTML fragment for the dashboard: the Markdown's tables and notes.
+def render_html(
+    report: Report, _: Translator, chart: Callable[[Section], str] | None = None
+) -> str:
+    """The report as an HTML fragment for the dashboard: the Markdown's tables and notes,
+    each table after its `chart` (markup the caller made from the same section), and the
+    facts about the report (period, k, when made) after the data.
 
     Every text is escaped: titles, labels and notes come from users' content. Number cells
     have the class "num", hidden cells and withheld totals "withheld"; styling is the page's.
@@ -375,16 +379,18 @@ def render_html(report: Report, _: Translator) -> str:
     lines = [
         f'<section class="report" lang="{escape(_.locale)}" dir="{direction}">',
         f"<h2>{escape(report.title)}</h2>",
-        '<dl class="meta">',
     ]
+    for section in report.sections:
+        lines.append(f"<h3>{escape(section.title)}</h3>")
+        if chart is not None:
+            lines.append(chart(section))
+        lines += _html_table(section, report.breakdown_label, _)
+        lines += [f'<p class="note">{escape(note)}</p>' for note in section.notes]
+    lines.append('<dl class="meta">')
     lines += [
         f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>" for label, value in meta(report, _)
     ]
     lines.append("</dl>")
-    for section in report.sections:
-        lines.append(f"<h3>{escape(section.title)}</h3>")
-        lines += _html_table(section, report.breakdown_label, _)
-        lines += [f'<p class="note">{escape(note)}</p>' for note in section.notes]
     lines += [f'<p class="note">{escape(line)}</p>' for line in explanation(report, _)]
     lines.append("</section>")
     return "\n".join(lines) + "\n"
@@ -578,9 +584,27 @@ def render_png(report: Report, _: Translator, *, width_px: int = 800) -> bytes:
     return buffer.getvalue()
 
 
+# Sizes of the PNG's parts, in inches (the figure is 100 dpi: 800 px are 8 inches).
+BAR_ROW = 0.42
+TICKS = 0.45  # the x axis's numbers under a panel
+PANEL_GAP = 0.45
+
+
+def _chars(width_in: float, points: float) -> int:
+    """How many characters of `points` type fit in `width_in` inches (an average Latin or
+    Arabic letter is about 0.55 em wide)."""
+    return max(12, int(width_in * 72 / (points * 0.58)))
+
+
 def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     """The figure `render_png` draws, its texts in fonts that have their letters
-    (`bot.reports.fonts`)."""
+    (`bot.reports.fonts`).
+
+    Laid out top to bottom in inches, each part where the ones above it end: the title
+    (wrapped to the width), its subtitle, then per table its question (wrapped, from the
+    reading side's edge), its bars, their axis and legend; then the footer. Nothing is
+    placed by guesswork, so a long title or question, or a tall script, moves what follows
+    instead of overlapping it."""
     # The object API, not pyplot: no global state, so charts can be drawn in worker threads.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -589,49 +613,62 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     from bot.reports.fonts import families, has_bold
 
     fonts = families(_.locale)
-
-    panels = [s for s in report.sections if s.kind is not SectionKind.TEXT]
     dpi = 100
-    heights = [_panel_height(s) for s in panels] or [1.5]
-    last_legend = _legend_height(panels[-1]) if panels else 0.0
-    height = sum(heights) + 1.6 + last_legend
-    figure = Figure(figsize=(width_px / dpi, height), dpi=dpi)
-    FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(
-        len(heights),
-        1,
-        height_ratios=heights,
-        hspace=0.9,
-        left=0.05 if _.rtl else 0.3,  # room for group and answer names, on her reading side
-        right=0.7 if _.rtl else 0.95,
-        top=1 - 1.3 / height,
-        bottom=(0.7 + last_legend) / height,
-    )
-    weight = "bold" if has_bold(fonts[0]) else "normal"
-    figure.suptitle(shape(_wrap(report.title, 48)), fontsize=18, fontweight=weight)
-    figure.text(
-        0.5,
-        1 - 0.8 / height,
-        shape(f"{report.period} · {report.breakdown_label}"),
-        ha="center",
-        fontsize=12,
-        color="#444444",
-    )
-    if not panels:
-        axes = figure.add_subplot(grid[0])
-        axes.axis("off")
-        axes.text(0.5, 0.5, shape(_("No data to chart.")), ha="center", fontsize=14)
-    for index, section in enumerate(panels):
-        axes = figure.add_subplot(grid[index])
-        _panel(axes, section, report, _)
+    width = width_px / dpi
+    panels = [s for s in report.sections if s.kind is not SectionKind.TEXT]
+    title = _wrap(report.title, _chars(width * 0.92, 18))
+    subtitle = _wrap(f"{report.period} · {report.breakdown_label}", _chars(width * 0.92, 12))
     footer = _("Groups of fewer than {k} people are hidden.", k=report.k)
     if perturbed(report):
         footer += " " + _(
             "Figures are perturbed by at most ±{d}.", d=report.sections[0].table.noise
         )
+    footer = "\n".join(_wrap(line, _chars(width * 0.96, 10)) for line in footer.split("\n"))
     footer += _footnote(panels, _, "\n")
-    x, align = (0.99, "right") if _.rtl else (0.01, "left")
-    figure.text(x, 0.005, shape(footer), ha=align, fontsize=10, color="#555555")
+    questions = [_wrap(s.title, _chars(width * 0.94, 14)) for s in panels]
+    weight = "bold" if has_bold(fonts[0]) else "normal"
+    title_height = _height(title, 18, fonts, weight)
+    subtitle_height = _height(subtitle, 12, fonts)
+    head = 0.3 + title_height + 0.1 + subtitle_height + 0.3
+    question_heights = [_height(q, 14, fonts) for q in questions]
+    blocks = [
+        asked + 0.15 + _bars_height(s) + TICKS + _legend_height(s)
+        for asked, s in zip(question_heights, panels, strict=True)
+    ] or [1.0]
+    foot = 0.45 + _height(footer, 10, fonts)
+    height = head + sum(blocks) + PANEL_GAP * (len(blocks) - 1) + foot
+    figure = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(figure)
+
+    def y(inches_from_top: float) -> float:
+        return 1 - inches_from_top / height
+
+    side, align = (0.98, "right") if _.rtl else (0.02, "left")
+    figure.text(0.5, y(0.3), shape(title), ha="center", va="top", fontsize=18, fontweight=weight)
+    figure.text(
+        0.5,
+        y(0.3 + title_height + 0.1),
+        shape(subtitle),
+        ha="center",
+        va="top",
+        fontsize=12,
+        color="#444444",
+    )
+    left, right = (0.05, 0.7) if _.rtl else (0.3, 0.95)  # names on her reading side
+    top = head
+    if not panels:
+        figure.text(0.5, y(head + 0.5), shape(_("No data to chart.")), ha="center", fontsize=14)
+    for question, asked, section, block in zip(
+        questions, question_heights, panels, blocks, strict=True
+    ):
+        figure.text(side, y(top), shape(question), ha=align, va="top", fontsize=14)
+        bars_top = top + asked + 0.15
+        bars = _bars_height(section)
+        axes = figure.add_axes((left, y(bars_top + bars), right - left, bars / height))
+        _panel(axes, section, report, _, legend_at=-(TICKS + 0.05) / bars)
+        top += block + PANEL_GAP
+    figure.text(side, y(height - foot + 0.1), shape(footer), ha=align, va="top", fontsize=10,
+                color="#555555")  # fmt: skip
     for axes in figure.axes:
         axes.tick_params(labelfontfamily=fonts)  # tick labels are made when drawn
     for text in figure.findobj(Text):
@@ -639,20 +676,70 @@ def chart(report: Report, _: Translator, *, width_px: int = 800) -> Figure:
     return figure
 
 
+def bar_base(table: Disclosed, row: int) -> int:
+    """What a group's bar stands for as a whole: the sum of its cells; with hidden cells, its
+    published total, or where that is withheld, the shown cells plus what each hidden one
+    may hold at least short of k (k-1 for "<k", k for "x"), so the part shown is never
+    stretched to the whole bar and the rest is drawn as unknown."""
+    line = table.cells[row]
+    shown = sum(n or 0 for n in line)
+    if not table.row_has_hidden(row):
+        return shown
+    total = table.row_totals[row]
+    if total is not None:
+        return max(shown, total)
+    return shown + sum(
+        (table.k - 1 if kind is Hidden.SMALL else table.k) for kind in table.hidden[row] if kind
+    )
+
+
+def _height(text: str, points: float, fonts: list[str], weight: str = "normal") -> float:
+    """How tall `text` is drawn, in inches, in these fonts (measured: a script's font may be
+    much taller than its size says, as Arabic fonts are)."""
+    return _measured(shape(text), points, tuple(fonts), weight)
+
+
+@cache
+def _measured(text: str, points: float, fonts: tuple[str, ...], weight: str) -> float:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    drawn = figure.text(0, 0, text, fontsize=points, fontweight=weight, fontfamily=list(fonts))
+    box = drawn.get_window_extent()  # with the figure's own (Agg) renderer
+    return float(box.height) / 100
+
+
 def _legend_height(section: Section) -> float:
     """Inches taken below a panel by its legend (two answers per line)."""
-    if len(section.table.rows) <= 1 or not section.shown:
+    if len(section.table.rows) <= 1 or not section.shown or _totals_only(section):
         return 0.0
-    return 0.35 * ((len(section.column_labels) + 1) // 2) + 0.3
+    entries = len(section.column_labels) + (1 if _any_gap(section) else 0)
+    return 0.33 * ((entries + 1) // 2) + 0.1
 
 
-def _panel_height(section: Section) -> float:
+def _bars_height(section: Section) -> float:
+    if not section.shown:
+        return 0.8
     rows = len(section.table.rows) if len(section.table.rows) > 1 else len(section.table.columns)
-    return 1.3 + 0.42 * rows + _legend_height(section)
+    return 0.3 + BAR_ROW * rows
 
 
-def _panel(axes: Axes, section: Section, report: Report, _: Translator) -> None:
-    axes.set_title(shape(_wrap(section.title, 60)), fontsize=14, loc="right" if _.rtl else "left")
+def _totals_only(section: Section) -> bool:
+    """A table whose columns overlap (a member in several spheres): its groups are drawn by
+    their totals, people once each, not stacked by column."""
+    return section.overlapping and len(section.table.columns) > 1
+
+
+def _any_gap(section: Section) -> bool:
+    table = section.table
+    return any(table.row_has_hidden(r) and any(table.cells[r]) for r in range(len(table.rows)))
+
+
+def _panel(
+    axes: Axes, section: Section, report: Report, _: Translator, *, legend_at: float
+) -> None:
     axes.spines[["top", "left" if _.rtl else "right"]].set_visible(False)
     table = section.table
     if not section.shown:
@@ -662,12 +749,32 @@ def _panel(axes: Axes, section: Section, report: Report, _: Translator) -> None:
         return
     if len(table.rows) == 1:
         _bars(axes, section, _)
+    elif _totals_only(section):
+        _row_totals(axes, section, _)
     else:
-        _stacked(axes, section, _)
+        _stacked(axes, section, _, legend_at)
     if _.rtl:
         # Read from the right: names on the right, bars growing leftwards from them.
         axes.xaxis.set_inverted(True)
         axes.yaxis.tick_right()
+
+
+def _row_totals(axes: Axes, section: Section, _: Translator) -> None:
+    """A bar per group of its published total (people once each), scaled to the largest."""
+    table = section.table
+    positions = list(range(len(table.rows)))[::-1]
+    values = [t or 0 for t in table.row_totals]
+    axes.barh(positions, values, color="#2a7f62", height=0.7)
+    axes.set_yticks(positions, [shape(_wrap(label, 22)) for label in section.row_labels],
+                    fontsize=12)  # fmt: skip
+    top = max(values) or 1
+    axes.set_xlim(0, top * 1.25)
+    axes.tick_params(axis="x", labelsize=11)
+    for r, position in enumerate(positions):
+        value = table.row_totals[r]
+        text = _.number(value) if value is not None else WITHHELD
+        axes.text(values[r] + top * 0.02, position, shape(text), va="center",
+                  ha="right" if _.rtl else "left", fontsize=12)  # fmt: skip
 
 
 def _bars(axes: Axes, section: Section, _: Translator) -> None:
@@ -702,7 +809,7 @@ def _bars(axes: Axes, section: Section, _: Translator) -> None:
         )
 
 
-def _stacked(axes: Axes, section: Section, _: Translator) -> None:
+def _stacked(axes: Axes, section: Section, _: Translator, legend_at: float) -> None:
     from matplotlib import colormaps
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
@@ -721,23 +828,22 @@ def _stacked(axes: Axes, section: Section, _: Translator) -> None:
         labels.append(shape(_wrap(label, 22)))
     left = [0.0] * n_rows
     handles = []
+    # A group with hidden cells is drawn against its own published total: its answers shown
+    # take their part of it and the rest is left grey (never stretched to the whole bar).
+    bases = [bar_base(table, r) for r in range(n_rows)]
     for c in range(n_columns):
         widths = []
         for r in range(n_rows):
-            value = table.cells[r][c]
-            share = table.shares(r)[c]
-            widths.append(float((share if share_mode else value) or 0))
+            value = table.cells[r][c] or 0
+            widths.append(100.0 * value / bases[r] if share_mode and bases[r] else float(value))
         colour = (
             colours(c / max(n_columns - 1, 1))
             if section.kind is SectionKind.NUMBER
             else (colours(c % 10))
         )
-        bars = axes.barh(positions, widths, left=left, height=0.7, color=colour)
+        axes.barh(positions, widths, left=left, height=0.7, color=colour)
         label = shape(_wrap(section.column_labels[c], 24))
         handles.append(Patch(facecolor=colour, label=label))
-        for r, bar in enumerate(bars):
-            if table.row_has_hidden(r):
-                bar.set_alpha(0.45)  # shares of the shown cells only: drawn fainter
         for r, w in enumerate(widths):
             if w >= (12 if share_mode else widest * 0.08) and w > 0:
                 axes.text(
@@ -750,6 +856,13 @@ def _stacked(axes: Axes, section: Section, _: Translator) -> None:
                     color="white",
                 )
         left = [a + b for a, b in zip(left, widths, strict=True)]
+    if share_mode and _any_gap(section):
+        rest = [
+            100.0 - left[r] if table.row_has_hidden(r) and any(table.cells[r]) else 0.0
+            for r in range(n_rows)
+        ]
+        axes.barh(positions, rest, left=left, height=0.7, color="#dddddd")
+        handles.append(Patch(facecolor="#dddddd", label=shape(_("hidden"))))
     for r in range(n_rows):
         if not any(table.cells[r]):
             axes.text(
@@ -769,7 +882,7 @@ def _stacked(axes: Axes, section: Section, _: Translator) -> None:
     axes.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
+        bbox_to_anchor=(0.5, legend_at),
         ncol=2,
         fontsize=11,
         frameon=False,

@@ -223,14 +223,20 @@ def _question_section(
     k: int,
     _: Translator,
     secret: bytes,
+    overall: list[AnswerCount] | None = None,
 ) -> Section:
+    """One question's table; `overall`: its counts without a breakdown, for the totals (they
+    count people: someone in two spheres once), None when `counts` are those already."""
     title = str(question.text(_.locale, survey.definition.default_locale)["prompt"])
     groups = ordered_groups(_, by, [c.group for c in counts])
     cells: dict[tuple[str, str], int] = {}
+    whole = counts if overall is None else overall
     if question.type is QuestionType.TEXT:
-        # The answers themselves never leave the database: only how many there were.
-        n = sum(c.count for c in counts)
-        table = perturb_survey(secret, question.key, by, ("",), ("n",), {("", "n"): n}, k)
+        # The answers themselves never leave the database: only how many there were, overall
+        # (the same figure as without a breakdown: a group's count would add nothing).
+        n = sum(c.count for c in whole)
+        none = Breakdown.NONE
+        table = perturb_survey(secret, question.key, none, ("",), ("n",), {("", "n"): n}, k)
         return Section(
             question.key,
             title,
@@ -241,25 +247,34 @@ def _question_section(
             (_("Free-text answers are not exported: only how many were given."),),
         )
     notes: list[str] = []
+    values: tuple[float, ...] = ()
     if question.type is QuestionType.NUMBER:
         bins = number_bins(question, _)
         keys = tuple(str(i) for i in range(len(bins.labels)))
         labels = bins.labels
-        for c in counts:
-            if c.option.startswith("#"):  # stored as its range, never as the number
-                key = (c.group, c.option[1:])
-                cells[key] = cells.get(key, 0) + c.count
+        values = bin_middles(question, bins)
+        column = {f"#{key}": key for key in keys}  # stored as its range, never as the number
         kind = SectionKind.NUMBER
         notes.append(_("Numbers are counted in ranges."))
     else:
         keys, labels = _answer_columns(question, survey, _)
-        for c in counts:
-            if c.option in keys:
-                cells[(c.group, c.option)] = cells.get((c.group, c.option), 0) + c.count
+        column = {key: key for key in keys}
         kind = SectionKind.CHOICE
+        if question.type is QuestionType.SCALE:
+            values = tuple(float(point) for point in range(1, len(keys) + 1))
         if question.type is QuestionType.MULTIPLE:
             notes.append(_("Several answers were allowed: counts are of choices, not people."))
-    table = perturb_survey(secret, question.key, by, groups, keys, cells, k)
+    for c in counts:
+        if c.option in column:
+            cell = (c.group, column[c.option])
+            cells[cell] = cells.get(cell, 0) + c.count
+    totals: dict[str, int] | None = None
+    if overall is not None:
+        totals = {}
+        for c in overall:
+            if c.option in column:
+                totals[column[c.option]] = totals.get(column[c.option], 0) + c.count
+    table = perturb_survey(secret, question.key, by, groups, keys, cells, k, totals)
     return Section(
         question.key,
         title,
@@ -268,7 +283,20 @@ def _question_section(
         tuple(group_label(_, by, g) for g in groups),
         labels,
         tuple(notes),
+        values=values,
     )
+
+
+def bin_middles(question: Question, bins: Bins) -> tuple[float, ...]:
+    """The middle of each range a number question is counted in (for an average)."""
+    high = question.maximum if question.maximum is not None else bins.low
+    whole = float(bins.low).is_integer() and float(high).is_integer()
+    middles = []
+    for i in range(len(bins.labels)):
+        start = bins.low + i * bins.width
+        end = min(start + bins.width - 1, high) if whole else start + bins.width
+        middles.append((start + end) / 2)
+    return tuple(middles)
 
 
 def survey_breakdowns(survey: Survey) -> tuple[Breakdown, ...]:
@@ -305,19 +333,29 @@ def perturb_survey(
     columns: Sequence[str],
     cells: dict[tuple[str, str], int],
     k: int,
+    overall: dict[str, int] | None = None,
 ) -> Disclosed:
     """A survey table by the cell-key method: every cell, and every total as a cell of its
     own, perturbed by the noise its identity's key gives. A one-row table (no breakdown) has
-    its column totals and total equal to its cells and row total, with the same keys."""
+    its column totals and total equal to its cells and row total, with the same keys.
+
+    `overall` (each answer's count without a breakdown) makes the column totals and the
+    total the figures of the whole survey, with their keys: they count people, once each
+    (a breakdown by sphere counts someone in each of her spheres), and publish nothing the
+    results without a breakdown do not."""
     dimension = by.value
 
-    def keyed(answer: str, value: str, count: int) -> Keyed:
-        return Keyed(count, survey_cell_key(key, question, answer, dimension, value))
+    def keyed(answer: str, value: str, count: int, within: str = dimension) -> Keyed:
+        return Keyed(count, survey_cell_key(key, question, answer, within, value))
 
     table = tuple(tuple(keyed(c, r, cells.get((r, c), 0)) for c in columns) for r in rows)
     row_totals = tuple(keyed("*", r, sum(cells.get((r, c), 0) for c in columns)) for r in rows)
     if by is Breakdown.NONE and len(rows) == 1:
         column_totals, total = table[0], row_totals[0]
+    elif overall is not None:
+        none = Breakdown.NONE.value
+        column_totals = tuple(keyed(c, "", overall.get(c, 0), none) for c in columns)
+        total = keyed("*", "", sum(overall.get(c, 0) for c in columns), none)
     else:
         column_totals = tuple(
             keyed(c, "*", sum(cells.get((r, c), 0) for r in rows)) for c in columns
@@ -348,8 +386,22 @@ async def survey_report(
     per_question: dict[str, list[AnswerCount]] = {}
     for count in counts:
         per_question.setdefault(count.question, []).append(count)
+    overall: dict[str, list[AnswerCount]] | None = None
+    if by is not Breakdown.NONE:  # the totals: people counted once, as without a breakdown
+        overall = {}
+        for count in await tx.reports.survey_counts(survey.id, Breakdown.NONE):
+            overall.setdefault(count.question, []).append(count)
     sections = tuple(
-        _question_section(survey, q, per_question.get(q.key, []), by, k, _, key)
+        _question_section(
+            survey,
+            q,
+            per_question.get(q.key, []),
+            by,
+            k,
+            _,
+            key,
+            None if overall is None else overall.get(q.key, []),
+        )
         for q in survey.definition.questions
     )
     respondents = perturb(responses, survey_cell_key(key, "", "", "none", ""), k)
@@ -590,6 +642,7 @@ async def membership_report(
         column_labels,
         (_("One person may count in several spheres; a total counts each person once."),),
         sheet=_("Members"),
+        overlapping=by is not Breakdown.SPHERE,
     )
     return _over_time(
         _, Subject.MEMBERSHIP, _("Membership"), period, by, k, now, (section,), table.noise
@@ -1079,15 +1132,15 @@ async def survey_view(
     *,
     export: str | None = None,
 ) -> SurveyView:
-    """A closed survey's results split as asked (an unknown split: by country when offered);
+    """A closed survey's results split as asked (none asked, or an unknown split: the whole
+    alliance, without a breakdown);
     `export` ("xlsx", "csv") is the file format asked for, audited as an export."""
     require(actor, Role.SECRETARIAT, "dashboard.viewed")
     survey = await tx.surveys.by_slug(slug)
     if survey is None:
         return SurveyView(None)
     choices = offered_breakdowns(Subject.SURVEY, survey)
-    fallback = Breakdown.COUNTRY if Breakdown.COUNTRY in choices else Breakdown.NONE
-    breakdown = next((b for b in choices if b.value == by), fallback)
+    breakdown = next((b for b in choices if b.value == by), Breakdown.NONE)
     page = f"survey:{slug}:{breakdown.value}"
     try:
         await check_survey(tx, _, survey, now)

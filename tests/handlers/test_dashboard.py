@@ -112,7 +112,7 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
     then = datetime.combine(month.first + timedelta(days=8), time(12), UTC)
     ids = await seed_members(h.store, then, {"IQ": 12, "YE": 7, "LB": 2})
     await seed_updates(h.store, then, ids[0], {"IQ": 9, "YE": 6})
-    await seed_survey(h.store, now, {"IQ": 20, "YE": 8, "LB": 3})
+    await seed_survey(h.store, now, {"IQ": 40, "YE": 8, "LB": 3})  # every scale point over k
     analyst = await person(h, "700", Role.SECRETARIAT)
     link = await link_for(analyst)
     [entry] = await audit(h, "dashboard.link")
@@ -148,6 +148,12 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
 
     response = await web.get(survey_link)
     assert response.status_code == 200
+    whole = parsed(response.text)
+    assert "All" in whole.cells and "Iraq" not in whole.cells, "it opens on the whole alliance"
+    assert "Average: " in response.text, "a scale question's average"
+    assert FREE_TEXT not in response.text, "free text is never shown"
+    [by_country] = [a for a in whole.links if "by=country" in a]  # one tap away
+    response = await web.get(by_country)
     survey = parsed(response.text)
     assert "Iraq" in survey.cells and "<5" in survey.cells
     assert FREE_TEXT not in response.text, "free text is never shown"
@@ -173,6 +179,7 @@ async def test_the_secretariat_opens_the_dashboard_from_a_private_link(
             "overview:all:all",
             f"overview:month:{month.label}",
             f"overview:month:{parse_qs(urlsplit(earlier).query)['at'][0]}",
+            "survey:pulse-test:none",
             "survey:pulse-test:country",
             "survey:pulse-test:language",
         ]
@@ -191,14 +198,14 @@ async def test_unknown_choices_in_the_address_fall_back_to_the_defaults(
     overview = await web.get(f"/dashboard?t={token}&period=yesterday")
     latest = CalendarPeriod.recent(PeriodKind.MONTH, h.clock.now().date())[0]
     label = format_date(date.fromisoformat(latest.label + "-01"), "LLLL y")
-    assert overview.status_code == 200 and f"{label} ·" in overview.text, "the latest month"
+    assert overview.status_code == 200 and f"<h2>{label}</h2>" in overview.text, "the latest month"
     unfinished = await web.get(f"/dashboard?t={token}&period=week&at=2999-W01")
     assert unfinished.status_code == 200 and "Week of" in unfinished.text, "the latest week"
     survey = await web.get(f"/dashboard/survey/pulse-test?t={token}&by=age&format=pdf")
     assert survey.status_code == 200 and survey.headers["content-type"].startswith("text/html")
-    assert "Iraq" in parsed(survey.text).cells, "a members' survey has no age bands: by country"
+    assert "All" in parsed(survey.text).cells, "a members' survey has no age bands: overall"
     pages = [e["details"]["page"] for e in await audit(h, "dashboard.viewed")]  # type: ignore[index]
-    assert pages[0] == "survey:pulse-test:country"
+    assert pages[0] == "survey:pulse-test:none"
 
 
 async def test_in_arabic_the_page_is_right_to_left(h: Harness, web: httpx.AsyncClient) -> None:

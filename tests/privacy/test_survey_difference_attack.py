@@ -188,9 +188,11 @@ class Solver:
 
 
 def section_counters(
-    survey: Survey, stored: dict[Counter, int], report: Report
+    survey: Survey, stored: dict[Counter, int], report: Report, *, overall: bool = True
 ) -> dict[str, dict[tuple[str, str], list[Counter]]]:
-    """Per section, the counters each figure covers: (row, column), "*" for a total."""
+    """Per section, the counters each figure covers: (row, column), "*" for a total. The
+    totals row is the overall results' (`overall`), or as suppression alone released it,
+    the sum of the groups' counters."""
     dimension = DIMENSION[report.breakdown]
     questions = {q.key: q for q in survey.definition.questions}
     result: dict[str, dict[tuple[str, str], list[Counter]]] = {}
@@ -198,14 +200,17 @@ def section_counters(
         question = questions[section.key]
         table = section.table
         figures: dict[tuple[str, str], list[Counter]] = {}
-        mine = [c for c in stored if c[0] == section.key and c[2] == dimension]
+        text = question.type is QuestionType.TEXT  # one cell: every group, counted overall
         for row in (*table.rows, "*"):
+            # A group's figures come from its counters; the totals row (and a free-text
+            # count) are the overall results' figures, which count each person once.
+            within = "none" if (row == "*" and overall) or text else dimension
+            mine = [c for c in stored if c[0] == section.key and c[2] == within]
             for column in (*table.columns, "*"):
                 covered = []
                 for counter in mine:
                     _q, option, _d, value = counter
-                    text = question.type is QuestionType.TEXT  # one cell: every group
-                    group = "" if dimension == "none" or text else value
+                    group = "" if within == "none" else value
                     if row != "*" and group != row:
                         continue
                     if question.type is QuestionType.TEXT:
@@ -240,11 +245,12 @@ def publish_report(
     """Every figure of the report, perturbed (`solver`) and as suppression released it (`old`)."""
     published = 0
     counters = section_counters(survey, stored, report)
+    summed = section_counters(survey, stored, report, overall=False)
     for section in report.sections:
         table = section.table
         assert table.noise == D, "survey results are perturbed"
-        cover = counters[section.key]
-        truth = {key: sum(stored[c] for c in found) for key, found in cover.items()}
+        cover, cover_old = counters[section.key], summed[section.key]
+        truth = {key: sum(stored[c] for c in found) for key, found in cover_old.items()}
         before = old_table(table, truth)
         rows, columns = table.rows, table.columns
         figures: list[tuple[str, str, int | None, int | None, Hidden | None]] = []
@@ -266,6 +272,7 @@ def publish_report(
                 assert now >= K
                 solver.publish(where, line, now - D, now + D)
             published += 1
+            line = old.covering(cover_old[row, column])
             if then is not None:
                 old.publish(where, line, then, then)
             elif why is Hidden.SMALL:
@@ -289,6 +296,7 @@ async def run_survey(store: SqlStore, config: CoreConfig) -> tuple[int, dict[int
     now = telegram.clock.now()
     data = pulse()
     data["breakdowns"] = ["country", "sphere", "language"]
+    data["public_results"] = True  # its public page is attacked with the rest
     types: dict[int, Type] = {}
     async with store.transaction() as tx:
         sid, _ = await tx.surveys.upsert(
@@ -389,6 +397,7 @@ async def test_no_group_under_k_can_be_recovered_from_every_survey_breakdown(
     assert after == [], after
 
     await same_figures_in_the_cli_and_the_dashboard(harness, backend, tmp_path, survey, reports)
+    await same_figures_on_the_public_page(harness, survey, reports)
 
 
 async def same_figures_in_the_cli_and_the_dashboard(
@@ -451,3 +460,63 @@ async def same_figures_in_the_cli_and_the_dashboard(
                 assert shown == [label, *marks], "each figure (its share of those shown after)"
                 compared += 1
     assert compared > 0, "the page shows the builders' tables"
+
+
+def compare_tables(page: str, report: Report) -> int:
+    """Every table of `report` is on the page with exactly its figures (each share after)."""
+    tables = Tables()
+    tables.feed(page)
+    compared = 0
+    for section in report.sections:
+        if len(section.table.columns) < 2:
+            continue
+        found = [t for t in tables.tables if t[0][1 : 1 + len(section.column_labels)]
+                 == list(section.column_labels)]  # fmt: skip
+        assert found, section.key
+        for table in found:
+            for r, label in enumerate(section.row_labels):
+                marks = [cell_text(section.table, r, c) for c in range(len(section.table.columns))]
+                shown = [cell.split(" (")[0] for cell in table[1 + r][: 1 + len(marks)]]
+                assert shown == [label, *marks], "each figure (its share of those shown after)"
+                compared += 1
+    return compared
+
+
+async def same_figures_on_the_public_page(
+    harness: Harness, survey: Survey, reports: dict[Breakdown, Report]
+) -> None:
+    """The public page (no login) prints the figures the attack above was given, and no
+    others: the whole survey (a members' survey is not split by country in public, even when
+    asked), and never a free-text answer or its count."""
+    app = App(settings=Settings(), store=harness.store, catalogs=harness.catalogs,
+              core=harness.core)  # fmt: skip
+    transport = httpx.ASGITransport(app=build_web(app, None))
+    compared = 0
+    async with httpx.AsyncClient(transport=transport, base_url="https://wasl.test") as client:
+        for asked in (Breakdown.NONE, Breakdown.COUNTRY):
+            by = Breakdown.NONE
+            page = await client.get(f"/results/{survey.slug}", params={"by": asked.value})
+            assert page.status_code == 200, page.text[:300]
+            assert "remark " not in page.text, "no free-text answer"
+            assert "Anything else?" not in page.text, "nor how many there were"
+            assert "by=country" not in page.text
+            compared += compare_tables(page.text, reports[by])
+            # No figure the attack was not given: every number cell is one of the report's.
+            allowed = {
+                cell_text(s.table, r, c)
+                for s in reports[by].sections
+                for r in range(len(s.table.rows))
+                for c in range(len(s.table.columns))
+            }
+            allowed |= {
+                str(t) if t is not None else "—"
+                for s in reports[by].sections
+                for t in (*s.table.row_totals, *s.table.column_totals, s.table.total)
+            }
+            tables = Tables()
+            tables.feed(page.text)
+            for table in tables.tables:
+                for line in table[1:]:
+                    for cell in line[1:]:
+                        assert cell.split(" (")[0] in allowed, cell
+    assert compared > 0

@@ -39,9 +39,13 @@ async def seed_survey(
     slug: str = "pulse-test",
     mode: str = "members",
     close: bool = True,
+    public_results: bool = False,
 ) -> Survey:
     """A survey with `per_country` respondents each (closed unless told otherwise)."""
-    definition = parse_definition(pulse(slug, mode), LOCALES)
+    data = pulse(slug, mode)
+    if public_results:
+        data["public_results"] = True
+    definition = parse_definition(data, LOCALES)
     async with store.transaction() as tx:
         survey_id, _ = await tx.surveys.upsert(
             definition, now - timedelta(days=7), now + timedelta(days=7), now - timedelta(days=7)
