@@ -215,7 +215,7 @@ def survey_chart(report: Report, _: Translator, *, width_in: float = 7.0) -> byt
     panels = [s for s in report.sections if s.kind is not SectionKind.TEXT]
     per_panel = 1.05
     height = per_panel * len(panels) + 0.25
-    figure = Figure(figsize=(width_in, height), dpi=200)
+    figure = Figure(figsize=(width_in, height), dpi=160)
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(
         max(len(panels), 1),
@@ -444,7 +444,7 @@ def _fit(text: str, width_mm: float, size: float) -> str:
     return textwrap.shorten(text, most, placeholder="…") if len(text) > most else text
 
 
-def _pdf(brief: CountryBrief, _: Translator) -> tuple[bytes, int]:
+def _pdf(brief: CountryBrief, _: Translator, charts: dict[str, bytes]) -> tuple[bytes, int]:
     page = _Page(_)
     page.text(brief_title(brief, _), 17, bold=True, gap=0.5)
     page.text(" · ".join(f"{label}: {value}" for label, value in brief_meta(brief, _)), 8.5)
@@ -454,7 +454,7 @@ def _pdf(brief: CountryBrief, _: Translator) -> tuple[bytes, int]:
     if not brief.surveys:
         page.text(_("No survey closed in this period."))
     for result in brief.surveys:
-        _survey(page, result, brief, _)
+        _survey(page, result, brief, _, charts[result.slug])
     if brief.more_surveys:
         page.text(more_surveys(brief, _), 8.5)
     page.text(_("Notes"), 10, bold=True, gap=0.5)
@@ -463,11 +463,13 @@ def _pdf(brief: CountryBrief, _: Translator) -> tuple[bytes, int]:
     return page.output(), page.pdf.page_no()
 
 
-def _survey(page: _Page, result: SurveyResult, brief: CountryBrief, _: Translator) -> None:
+def _survey(
+    page: _Page, result: SurveyResult, brief: CountryBrief, _: Translator, chart: bytes
+) -> None:
     page.text(f"{result.title} ({result.report.period})", 10.5, bold=True, gap=0.5)
     if not result.country_shown:
         page.text(_("{country}: too few answers to show.", country=brief.country_label), 8.5)
-    page.image(survey_chart(result.report, _), page.width)
+    page.image(chart, page.width)
     trend = result.trend
     if trend is not None:
         page.text(trend_heading(trend, _), 9, bold=True, gap=0.3)
@@ -478,11 +480,12 @@ def _survey(page: _Page, result: SurveyResult, brief: CountryBrief, _: Translato
 def render_brief_pdf(brief: CountryBrief, _: Translator) -> bytes:
     """The brief as a PDF of at most two pages: when the period's surveys do not fit, the
     oldest are left out (the brief says how many, and where to find them)."""
-    data, pages = _pdf(brief, _)
+    charts = {result.slug: survey_chart(result.report, _) for result in brief.surveys}
+    data, pages = _pdf(brief, _, charts)
     while pages > MAX_PAGES and brief.surveys:
         brief = replace(brief, surveys=brief.surveys[:-1], more_surveys=brief.more_surveys + 1)
-        data, pages = _pdf(brief, _)
+        data, pages = _pdf(brief, _, charts)
     while pages > MAX_PAGES and any(s.trend for s in brief.surveys):
         brief = replace(brief, surveys=tuple(replace(s, trend=None) for s in brief.surveys))
-        data, pages = _pdf(brief, _)
+        data, pages = _pdf(brief, _, charts)
     return data

@@ -3,7 +3,8 @@ of a survey family, written through the real repositories."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from bot.core import keys
@@ -19,29 +20,36 @@ TODAY = datetime(2027, 1, 6, 9, tzinfo=UTC)  # 2026-Q4 is complete
 QUARTER = CalendarPeriod.parse(PeriodKind.QUARTER, "2026-Q4", TODAY.date())
 SECRET = keys.ephemeral()
 LIMITS = Limits(5, SECRET, CoreConfig().countries)
-# Round one: Iraq 30, Syria 20, Yemen 2; round two: Iraq 24, Syria 16, Yemen 1.
-ROUNDS = {
-    "pulse-2026-10": (datetime(2026, 10, 10, tzinfo=UTC), {"IQ": 30, "SY": 20, "YE": 2}),
-    "pulse-2026-11": (datetime(2026, 11, 10, tzinfo=UTC), {"IQ": 24, "SY": 16, "YE": 1}),
-}
+# An Arabic title whose letters all join and carry no dots: each word is drawn as one
+# unbroken stroke, and PDF text extraction gives its letters back one for one.
+JOINED_TITLE = "حلم سلم"
+# Respondents per country in the first and the second round.
+FIRST = {"IQ": 30, "SY": 20, "YE": 2}
+SECOND = {"IQ": 24, "SY": 16, "YE": 1}
+
+
+def round_definition(slug: str) -> dict[str, Any]:
+    data = pulse(slug)
+    data["text"]["ar"]["title"] = JOINED_TITLE
+    return data
 
 
 async def seed_round(
     store: SqlStore,
     slug: str,
-    when: datetime,
-    per_country: dict[str, int],
+    closes: datetime,
+    per_country: Mapping[str, int],
+    *,
     shift: int = 0,
-    answer: Any = answers,
+    answer: Callable[[int], dict[str, Any]] = answers,
 ) -> Survey:
-    """A closed round of the pulse survey: open the week before `when`, closing the week
-    after; `shift` moves every respondent's answers (so rounds differ)."""
-    from datetime import timedelta
-
-    definition = parse_definition(pulse(slug), LOCALES)
+    """A closed round of the pulse survey, open the fortnight before `closes`; `shift` moves
+    every respondent's answers, so that rounds differ. Counted as the fold would count them
+    (every group, whatever its size: the reports hide what must be hidden)."""
+    definition = parse_definition(round_definition(slug), LOCALES)
     async with store.transaction() as tx:
         survey_id, _ = await tx.surveys.upsert(
-            definition, when - timedelta(days=7), when + timedelta(days=7), when
+            definition, closes - timedelta(days=14), closes, closes - timedelta(days=14)
         )
         survey = await tx.surveys.get(survey_id)
         assert survey is not None
@@ -59,19 +67,33 @@ async def seed_round(
                 batch = [(given, d, v) for d, values in groups.items() for v in values]
                 await tx.surveys.add_counts(survey, batch, [])
                 i += 1
-        await tx.surveys.close(survey_id, when + timedelta(days=7))
+        await tx.surveys.close(survey_id, closes)
     async with store.transaction() as tx:
         found = await tx.surveys.get(survey_id)
     assert found is not None
     return found
 
 
-async def seed_quarter(store: SqlStore) -> list[Survey]:
-    """Members in Iraq, Syria and Yemen; field updates in Q4 2026; two rounds of `pulse`."""
-    joined = datetime(2026, 10, 20, 9, tzinfo=UTC)
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(9), UTC)
+
+
+async def seed_quarter(
+    store: SqlStore,
+    period: CalendarPeriod = QUARTER,
+    *,
+    first: Mapping[str, int] = FIRST,
+    second: Mapping[str, int] = SECOND,
+) -> list[Survey]:
+    """In `period` (a quarter): members in Iraq, Syria and Yemen, field updates, and two
+    monthly rounds of `pulse` (pulse-YYYY-MM, in its first and second month)."""
+    assert period.first is not None
+    joined = _at(period.first + timedelta(days=9))
     ids = await seed_members(store, joined, {"IQ": 23, "SY": 12, "YE": 2})
     await seed_updates(store, joined, ids[0], {"IQ": 17, "SY": 9, "YE": 1})
     rounds = []
-    for shift, (slug, (when, per_country)) in enumerate(ROUNDS.items()):
-        rounds.append(await seed_round(store, slug, when, per_country, shift=shift))
+    for shift, (days, per_country) in enumerate(((16, first), (46, second))):
+        closes = _at(period.first + timedelta(days=days))
+        slug = f"pulse-{closes:%Y-%m}"
+        rounds.append(await seed_round(store, slug, closes, per_country, shift=shift))
     return rounds
