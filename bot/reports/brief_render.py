@@ -135,7 +135,8 @@ def render_brief_markdown(brief: CountryBrief, _: Translator) -> str:
     lines += [f"- **{_md(label)}:** {_md(value)}" for label, value in brief_meta(brief, _)]
     lines += ["", f"## {_md(spheres_heading(brief, _))}", ""]
     lines += _md_table(sphere_header(_), sphere_rows(brief, _))
-    lines += ["", f"## {_md(_('Survey results'))}", ""]
+    results = _("Survey results")  # outside the f-string, where pybabel finds it
+    lines += ["", f"## {_md(results)}", ""]
     if not brief.surveys:
         lines.append(_("No survey closed in this period."))
     for result in brief.surveys:
@@ -473,7 +474,7 @@ def _survey(
     trend = result.trend
     if trend is not None:
         page.text(trend_heading(trend, _), 9, bold=True, gap=0.3)
-        widths = (3.4, 1.9, *(1.5 for _r in trend.rounds), 1.4)
+        widths = (3.4, 1.9, *(1.5 for _r in trend.rounds), 1.8)
         page.table(trend_header(trend, _), trend_rows(trend, _, TOP_TREND_ANSWERS), widths)
 
 
