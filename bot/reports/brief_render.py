@@ -480,13 +480,17 @@ def _survey(
 
 def render_brief_pdf(brief: CountryBrief, _: Translator) -> bytes:
     """The brief as a PDF of at most two pages: when the period's surveys do not fit, the
-    oldest are left out (the brief says how many, and where to find them)."""
+    oldest are left out (the brief says how many, and where to find them); when one alone
+    does not fit, its trend's table, then the survey itself."""
     charts = {result.slug: survey_chart(result.report, _) for result in brief.surveys}
     data, pages = _pdf(brief, _, charts)
-    while pages > MAX_PAGES and brief.surveys:
+    while pages > MAX_PAGES and len(brief.surveys) > 1:
         brief = replace(brief, surveys=brief.surveys[:-1], more_surveys=brief.more_surveys + 1)
         data, pages = _pdf(brief, _, charts)
-    while pages > MAX_PAGES and any(s.trend for s in brief.surveys):
+    if pages > MAX_PAGES and any(s.trend for s in brief.surveys):
         brief = replace(brief, surveys=tuple(replace(s, trend=None) for s in brief.surveys))
+        data, pages = _pdf(brief, _, charts)
+    if pages > MAX_PAGES and brief.surveys:
+        brief = replace(brief, surveys=(), more_surveys=brief.more_surveys + 1)
         data, pages = _pdf(brief, _, charts)
     return data

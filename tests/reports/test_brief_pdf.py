@@ -93,15 +93,19 @@ def arabic_checks(data: bytes, words: str = JOINED_TITLE) -> list[str]:
     for page in pages(data):
         text = page.get_textpage()
         try:
-            # In logical order when laid out right to left; backwards when drawn left to
-            # right (then its boxes are turned back to the logical order).
-            content = text.get_text_range()
+            # Each character with its index (some indices read back as nothing, so the text
+            # of the whole page cannot be indexed directly). In logical order when laid out
+            # right to left; backwards when drawn left to right (then its boxes are turned
+            # back to the logical order).
+            found = [(i, text.get_text_range(i, 1)) for i in range(text.count_chars())]
+            found = [(i, char) for i, char in found if char]
+            content = "".join(char for _i, char in found)
             start, backwards = content.find(words), False
             if start < 0:
                 start, backwards = content.find(words[::-1]), True
             if start < 0:
                 continue
-            boxes = [text.get_charbox(start + i) for i in range(len(words))]
+            boxes = [text.get_charbox(found[start + i][0]) for i in range(len(words))]
             if backwards:
                 boxes.reverse()
         finally:
