@@ -131,7 +131,8 @@ BRIEF: Conversation[BriefState] = Conversation(
 async def start(ctx: Context, arg: str) -> None:
     """/brief [country] [period]."""
     words = arg.split()
-    label = words[-1] if len(words) > 1 or (words and any(c.isdigit() for c in words[0])) else None
+    # A period has digits ("2026-Q3"); a country's name, of one word or several, has none.
+    label = words[-1] if words and any(c.isdigit() for c in words[-1]) else None
     named = " ".join(words[:-1] if label else words)
     if label is not None and _period(ctx, label) is None:
         ctx.state.clear()

@@ -122,10 +122,9 @@ async def updates_by_sphere(
         if t.sphere != ALL_SPHERES
     ]
     keyed = keyed_table(units, spheres, URGENCY)
+    whole = [t for t in tallies if t.sphere == ALL_SPHERES]  # each update once
     once = keyed_table(
-        [([""], [URGENCY[t.urgent]], Keyed(t.count, t.key)) for t in tallies if t.sphere == "*"],
-        [""],
-        URGENCY,
+        [([""], [URGENCY[t.urgent]], Keyed(t.count, t.key)) for t in whole], [""], URGENCY
     )
     keyed = replace(keyed, column_totals=once.column_totals, total=once.total)
     return perturb_table(keyed, k)

@@ -63,8 +63,12 @@ async def test_wrong_input_is_answered(harness: Harness) -> None:
         f"Give a complete quarter or month, like {period.label}, or nothing for the latest "
         "quarter."
     )
-    [bad] = await she.say("/brief IQ last-year")
+    [bad] = await she.say("/brief IQ 2026-Q9")
     assert bad.text and "complete quarter or month" in bad.text
+    # Words without a digit are a country's name, of one word or several.
+    [refused, asked] = await she.say("/brief IQ last year")
+    assert refused.text == "A brief is made for one of the alliance's countries."
+    assert asked.text == "A brief for which country?"
 
 
 async def test_a_member_or_coordinator_is_refused(harness: Harness) -> None:
