@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     cli_campaign.add_parsers(sub)
     cli_content.add_parsers(sub)
     cli_report.add_parsers(sub)
+    cli_report.add_brief_parser(sub)
     return p
 
 
@@ -288,6 +289,8 @@ async def _async_main(args: argparse.Namespace, settings: Settings) -> int:
             return await cli_content.run(app, args)
         elif args.command == "report":
             return await cli_report.run(app, args)
+        elif args.command == "brief":
+            return await cli_report.run_brief(app, args)
     finally:
         await app.close()
     return 0

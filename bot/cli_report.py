@@ -24,9 +24,12 @@ from bot.core.reports import (
     PeriodKind,
     Subject,
 )
+from bot.reports.brief import CountryBrief
+from bot.reports.brief_render import brief_title, render_brief_markdown, render_brief_pdf
 from bot.reports.model import Report
 from bot.reports.render import render_csv, render_markdown, render_png, render_xlsx
-from bot.services import peers, reports
+from bot.services import brief, peers, reports
+from bot.services.brief import brief_period
 from bot.services.reports import Ask, Limits, ReportError
 
 if TYPE_CHECKING:
@@ -84,6 +87,23 @@ def add_parsers(sub: Any) -> None:
         parser.add_argument("--until", help=argparse.SUPPRESS)
     # The all-time membership figures by country and sphere, as /peers shows coordinators.
     _options(report.add_parser(WHO_WORKS_WHERE, help="members by country and sphere"), ())
+
+
+def add_brief_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "brief",
+        help="a country brief for policy meetings (PDF or Markdown, at most two pages)",
+    )
+    parser.add_argument("country", help="the country's two-letter code, one of WASL_COUNTRIES")
+    parser.add_argument(
+        "--period",
+        help="a complete quarter or month: 2026-Q4 or 2026-11 (default: the latest quarter)",
+    )
+    parser.add_argument(
+        "--format", choices=sorted(BRIEF_FORMATS), help="default: the extension of --out, else pdf"
+    )
+    parser.add_argument("--out", help="the file to write (default: wasl-brief-…); - for md")
+    parser.add_argument("--language", help="the reader's language (en, ar, fr…)")
 
 
 def _options(parser: argparse.ArgumentParser, breakdowns: Sequence[Breakdown]) -> None:
@@ -303,3 +323,68 @@ def summary(report: Report, out: str, _: Translator) -> str:
 
 def _noise(report: Report) -> int:
     return max((s.table.noise for s in report.sections), default=0)
+
+
+# -- wasl brief ---------------------------------------------------------------------------------
+
+BRIEF_FORMATS: dict[str, Callable[[CountryBrief, Translator], bytes | str]] = {
+    "pdf": render_brief_pdf,
+    "md": render_brief_markdown,
+}
+
+
+def brief_format(args: argparse.Namespace) -> str:
+    """--format, else the extension of --out, else pdf (UsageError when they disagree)."""
+    out = args.out or ""
+    suffix = "" if out in ("", "-") else Path(out).suffix.lower().lstrip(".")
+    if not suffix:
+        return str(args.format or ("md" if out == "-" else "pdf"))
+    if args.format and suffix != args.format:
+        raise UsageError(
+            f"--out {out} ends in .{suffix} but --format is {args.format}: "
+            f"name the file .{args.format}, or leave --format out"
+        )
+    if suffix not in BRIEF_FORMATS:
+        raise UsageError(f"--out {out}: a brief is written as .pdf or .md, not .{suffix}")
+    return suffix
+
+
+async def run_brief(app: App, args: argparse.Namespace) -> int:
+    """`wasl brief IQ --period 2026-Q4 --format pdf`: the country's brief, audited."""
+    now = SystemClock().now()
+    try:
+        fmt = brief_format(args)
+        period = brief_period(args.period, now.date())
+    except (UsageError, ValueError) as error:
+        print(f"no brief: {error}", file=sys.stderr)
+        return 2
+    if args.out == "-" and fmt == "pdf":
+        print("not written: pdf is a binary format, give a file with --out", file=sys.stderr)
+        return 2
+    _ = app.catalogs.get(args.language or app.settings.wasl.default_locale)
+    limits = Limits(
+        app.settings.wasl.min_cell,
+        app.core.config.secret_key,
+        tuple(app.settings.wasl.countries),
+    )
+    country = args.country.strip().upper()
+    try:
+        async with app.store.transaction() as tx:
+            made = await brief.make_brief(
+                tx, CLI, country, period, _, now, limits, action="brief.exported", fmt=fmt
+            )
+        content = await asyncio.to_thread(BRIEF_FORMATS[fmt], made, _)
+        out = args.out or brief.brief_file_name(made, fmt)
+        if out == "-":
+            sys.stdout.write(content if isinstance(content, str) else content.decode())
+            return 0
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        await asyncio.to_thread(Path(out).write_bytes, data)
+    except ReportError as error:
+        print(_("No report: {reason}", reason=str(error)), file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"not written: {error}", file=sys.stderr)
+        return 1
+    print(_("Wrote {file}: {summary}", file=out, summary=brief_title(made, _)))
+    return 0

@@ -9,6 +9,7 @@ def build_router() -> Router:
     """A router with every capability registered (the order is the order of the menu)."""
     from handlers import (
         account,
+        brief,
         campaigns,
         common,
         dashboard,
@@ -33,6 +34,7 @@ def build_router() -> Router:
     invites.register(router)
     moderation.register(router)
     reports.register(router)
+    brief.register(router)
     dashboard.register(router)
     router.set_words(common.COMMAND_WORDS, common.WORDS_EVERYWHERE)
     return router

@@ -141,6 +141,7 @@ COMMAND_WORDS: dict[str, tuple[str, ...]] = {
     "report": (N_("report"),),
     "invite": (N_("invite"),),
     "dashboard": (N_("dashboard"),),
+    "brief": (N_("brief"),),
 }
 # Joining ("start CODE") and stopping messages work in every language, whichever she set:
 # joining comes before she chose one, and stopping must never fail.
