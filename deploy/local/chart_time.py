@@ -25,13 +25,24 @@ def report(locale: str) -> Report:
         CountTable(("IQ", "SY", "YE"), ("yes", "no"), ((12, 30), (8, 20), (6, 9))), k=5
     )
     section = Section(
-        "threat", "Were you threatened?", SectionKind.CHOICE, table, ("Iraq", "Syria", "Yemen"),
+        "threat",
+        "Were you threatened?",
+        SectionKind.CHOICE,
+        table,
+        ("Iraq", "Syria", "Yemen"),
         ("Yes", "No"),
     )
     return Report(
-        subject=Subject.SURVEY, title="Pulse", locale=locale, period="All time",
-        breakdown=Breakdown.COUNTRY, breakdown_label="By country", k=5,
-        generated_at=datetime(2026, 1, 5, 9, tzinfo=UTC), sections=(section,), responses=85,
+        subject=Subject.SURVEY,
+        title="Pulse",
+        locale=locale,
+        period="All time",
+        breakdown=Breakdown.COUNTRY,
+        breakdown_label="By country",
+        k=5,
+        generated_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
+        sections=(section,),
+        responses=85,
         reference="pulse",
     )
 

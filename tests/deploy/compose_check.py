@@ -38,7 +38,7 @@ DEPLOY = ROOT / "deploy"
 PROJECT = "wasl-check"
 DATABASE = "wasl_deploy"
 ADMIN_URL = os.environ.get("WASL_DEPLOY_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-TOKEN = "123:fake"  # noqa: S105 (the fake Bot API's token)
+TOKEN = "123:fake"
 IMAGE = "wasl:local"
 BASE_IMAGES = ("wasl-base:local", "wasl-caddy:local")
 WORKERS = ("worker-1", "worker-2")
@@ -61,6 +61,8 @@ class Outcome:
     health: dict[str, str] = field(default_factory=dict)
     access_lines: int = 0
     leaks: list[str] = field(default_factory=list)
+    build_seconds: float = 0.0
+    healthy_seconds: float = 0.0  # from `up` until both workers are healthy
 
 
 def compose_command() -> list[str]:
@@ -315,11 +317,15 @@ def check() -> Outcome:
     reason = daemon_unavailable()
     if reason is not None:
         raise Unavailable(reason)
-    build_images()
     outcome = Outcome()
+    started = time.monotonic()
+    build_images()
+    outcome.build_seconds = time.monotonic() - started
     webhook_secret = secrets.token_urlsafe(24)
     with FakeBotApi(TOKEN) as api, deployment(api, webhook_secret) as up:
+        started = time.monotonic()
         up.wait_healthy()
+        outcome.healthy_seconds = time.monotonic() - started
         outcome.health = {w: up.health(w) for w in WORKERS}
         asyncio.run(_through_the_proxy(up, api, webhook_secret, outcome))
         outcome.webhook_url = (api.webhook or {}).get("url") or ""
@@ -353,6 +359,8 @@ def main() -> int:
     print(
         json.dumps(
             {
+                "image build, s": round(outcome.build_seconds, 1),
+                "up until both workers are healthy, s": round(outcome.healthy_seconds, 1),
                 "webhook registered at": outcome.webhook_url,
                 "replies (first line)": outcome.replies,
                 "POST to reply, s": [round(s, 2) for s in outcome.reply_seconds],
