@@ -1,8 +1,10 @@
 """Configuration from the environment (and a `.env` file): one class per concern.
 
 Each secret can also come from a file (a Docker or systemd secret): `NAME_FILE` names the file
-that holds `NAME`'s value, e.g. TELEGRAM_BOT_TOKEN_FILE=/run/secrets/telegram_bot_token. The
-variable itself wins when both are set. WASL_SECRET_KEY_FILE is a setting of its own (below).
+that holds `NAME`'s value, e.g. TELEGRAM_BOT_TOKEN_FILE=/run/secrets/telegram_bot_token. When
+both are set the file wins: the image sets DATABASE_URL to its SQLite file, and that default
+must not hide the database a deployment names in DATABASE_URL_FILE. WASL_SECRET_KEY_FILE is a
+setting of its own (below).
 """
 
 from __future__ import annotations
@@ -76,9 +78,9 @@ class _Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The usual sources, then the files: a variable set directly wins over its file.
+        # The files first: a NAME_FILE that is set wins over NAME (an image's default).
         files = _SecretFiles(settings_cls, cls.secret_files)
-        return init_settings, env_settings, dotenv_settings, files, file_secret_settings
+        return init_settings, files, env_settings, dotenv_settings, file_secret_settings
 
 
 def _split(value: object) -> object:

@@ -31,6 +31,7 @@ import asyncpg
 import httpx
 
 from bot.core import keys
+from storage.engine import HEAD
 from tests.fakes.telegram_api import FakeBotApi, text_update
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,8 @@ class Outcome:
     health: dict[str, str] = field(default_factory=dict)
     access_lines: int = 0
     leaks: list[str] = field(default_factory=list)
+    revision: str | None = None  # the schema's, in PostgreSQL
+    kept_updates: int = 0  # Telegram updates PostgreSQL records as processed
     build_seconds: float = 0.0
     healthy_seconds: float = 0.0  # from `up` until both workers are healthy
 
@@ -149,6 +152,20 @@ async def _fresh_database() -> None:
         await admin.execute(f"CREATE DATABASE {DATABASE}")
     finally:
         await admin.close()
+
+
+async def _kept_in_postgres() -> tuple[str | None, int]:
+    """The schema's revision and the Telegram updates processed, as the database both workers
+    were given records them (not a SQLite file of each worker's own)."""
+    admin = await asyncpg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}", timeout=5)
+    try:
+        revision = await admin.fetchval("SELECT version_num FROM alembic_version")
+        kept = await admin.fetchval(
+            "SELECT count(*) FROM processed_update WHERE channel = 'telegram'"
+        )
+    finally:
+        await admin.close()
+    return revision, int(kept)
 
 
 async def _drop_database() -> None:
@@ -329,6 +346,7 @@ def check() -> Outcome:
         outcome.health = {w: up.health(w) for w in WORKERS}
         asyncio.run(_through_the_proxy(up, api, webhook_secret, outcome))
         outcome.webhook_url = (api.webhook or {}).get("url") or ""
+        outcome.revision, outcome.kept_updates = asyncio.run(_kept_in_postgres())
         time.sleep(1)  # Caddy writes its access log line as the response ends
         log = up.logs("caddy")
         secrets_seen = [s for s in (*outcome.leaks, webhook_secret, TOKEN) if s in log]
@@ -339,6 +357,11 @@ def check() -> Outcome:
         dashboard_lines = [line for line in log.splitlines() if '"uri":"/dashboard' in line]
         if not dashboard_lines or any("?redacted" not in line for line in dashboard_lines):
             raise AssertionError(f"the dashboard request is not logged without its query: {log}")
+    if outcome.revision != HEAD or outcome.kept_updates < 6:
+        raise AssertionError(
+            f"PostgreSQL holds revision {outcome.revision} and {outcome.kept_updates} updates: "
+            "the workers did not use the database they were given"
+        )
     if outcome.wrong_secret_status != 401:
         raise AssertionError(f"a wrong secret got {outcome.wrong_secret_status}, not 401")
     if outcome.dashboard_status != 403:
@@ -362,6 +385,10 @@ def main() -> int:
                 "image build, s": round(outcome.build_seconds, 1),
                 "up until both workers are healthy, s": round(outcome.healthy_seconds, 1),
                 "webhook registered at": outcome.webhook_url,
+                "PostgreSQL: schema revision, Telegram updates processed": [
+                    outcome.revision,
+                    outcome.kept_updates,
+                ],
                 "replies (first line)": outcome.replies,
                 "POST to reply, s": [round(s, 2) for s in outcome.reply_seconds],
                 "wrong secret": outcome.wrong_secret_status,

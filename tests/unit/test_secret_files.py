@@ -51,16 +51,20 @@ def test_every_secret_comes_from_its_file(clean: Path, monkeypatch: pytest.Monke
     assert whatsapp.verify_token.get_secret_value() == "whatsapp_verify_token-value"
 
 
-def test_the_variable_wins_over_its_file_and_an_empty_one_does_not(
-    clean: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_file_wins_over_the_variable(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The image sets DATABASE_URL to its SQLite file: a deployment's DATABASE_URL_FILE must win.
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////data/wasl.db")
+    url = "postgresql://wasl:pw@postgres:5432/wasl"
+    monkeypatch.setenv("DATABASE_URL_FILE", _secret(clean, "database_url", url + "\n"))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", _secret(clean, "token", "from-file"))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "from-variable")
+    settings = Settings()
+    assert settings.database.database_url == url
+    token = settings.telegram.bot_token
+    assert token is not None and token.get_secret_value() == "from-file"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", "")  # empty means "not set"
     token = Settings().telegram.bot_token
     assert token is not None and token.get_secret_value() == "from-variable"
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")  # empty means "not set"
-    token = Settings().telegram.bot_token
-    assert token is not None and token.get_secret_value() == "from-file"
 
 
 def test_a_file_named_in_dot_env_is_read(clean: Path) -> None:
