@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from dataclasses import dataclass
 
 import httpx
@@ -22,7 +23,9 @@ from bot.core.context import CoreConfig
 from bot.core.i18n import Catalogs
 from bot.core.invites import InviteLinks
 from bot.core.messages import ChannelName
+from bot.core.ports import Channel
 from bot.core.router import Core
+from bot.metrics import Metered
 from handlers import build_router
 from storage.engine import make_engine, migrate
 from storage.outbox import OutboxStore
@@ -86,15 +89,17 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None) -
     return App(settings=settings, store=store, catalogs=catalogs, core=core)
 
 
-def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[WhatsAppChannel, WhatsAppWebhook]:
+def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[Channel, WhatsAppWebhook]:
     """The WhatsApp channel and its webhook logic, wired to the core and the outbox."""
     settings = app.settings.whatsapp
     assert settings.access_token is not None and settings.phone_number_id
-    channel = WhatsAppChannel(
-        client,
-        settings.api_base,
-        settings.phone_number_id,
-        settings.access_token.get_secret_value(),
+    channel = Metered(
+        WhatsAppChannel(
+            client,
+            settings.api_base,
+            settings.phone_number_id,
+            settings.access_token.get_secret_value(),
+        )
     )
     outbox = OutboxStore(app.store)
 
@@ -117,12 +122,17 @@ def build_whatsapp(app: App, client: httpx.AsyncClient) -> tuple[WhatsAppChannel
 
 
 def setup_logging(level: str = "INFO", settings: Settings | None = None) -> None:
-    """Log key=value lines to stderr through the redacting filter (bot.logs), which also masks
-    every secret in `settings`."""
+    """Log to stderr through the redacting filter (bot.logs), which also masks every secret
+    in `settings`: key=value lines at a terminal, one JSON object per line elsewhere (a
+    container, a service: what a log collector reads), or as WASL_LOG_FORMAT says."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
     )
+    chosen = settings.wasl.log_format if settings is not None else "auto"
+    if chosen == "json" or (chosen == "auto" and not sys.stderr.isatty()):
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logs.JsonFormatter())
     logs.install(_secrets(settings) if settings is not None else ())
     # SQL statements and their parameters: never wanted, even at DEBUG.
     for name in ("sqlalchemy", "aiosqlite", "asyncpg"):

@@ -2,7 +2,7 @@
 
 The adapters (bot/channels) only translate between a platform and the core's messages; the
 web app (bot/web.py) only answers HTTP. Here they are put together and run until a signal:
-`wasl run` and `wasl serve` (run_telegram, serve) and `wasl chat` (chat).
+`wasl run` and `wasl serve` (serve) and `wasl chat` (chat).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import partial
 
 import httpx
 import uvicorn
@@ -25,18 +24,14 @@ from bot.channels.telegram import (
     TelegramApplication,
     TelegramChannel,
     make_application,
-    polling,
-    process_item,
-    running,
     set_commands,
 )
 from bot.config import missing_secrets
 from bot.core.messages import ChannelName
 from bot.core.ports import Channel
-from bot.inbox import InboxWorker
+from bot.metrics import Metered
 from bot.runtime import Runtime
 from bot.web import build_web
-from storage.inbox import InboxStore
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +82,7 @@ class _TelegramServices:
             )
         if self.runtime:
             self._running = Runtime(
-                self.app, {ChannelName.TELEGRAM: TelegramChannel(application.bot)}
+                self.app, {ChannelName.TELEGRAM: Metered(TelegramChannel(application.bot))}
             )
             await self._running.start()
 
@@ -95,58 +90,6 @@ class _TelegramServices:
         if self._running is not None:
             await self._running.stop()
             self._running = None
-
-
-def run_telegram(app: App) -> None:
-    """Long polling by default; a webhook through our Starlette app when a URL is set."""
-    settings = app.settings
-    if settings.telegram.webhook_url:
-        if settings.telegram.webhook_secret is None:
-            raise SystemExit("TELEGRAM_WEBHOOK_SECRET must be set to use a webhook")
-
-        async def webhook() -> None:
-            try:
-                await serve(
-                    app, settings.wasl.host, settings.wasl.port, runtime=True, register=True
-                )
-            finally:
-                await app.close()
-
-        asyncio.run(webhook())
-        return
-    asyncio.run(_run_polling(app))
-
-
-async def _run_polling(app: App) -> None:
-    """Poll into the inbox and process it, with the runtime, until SIGINT or SIGTERM."""
-    application = build_application(app, runtime=True)
-    inbox = InboxStore(app.store)
-    channel = TelegramChannel(application.bot)
-    wasl = app.settings.wasl
-    handle = app.core.handle
-    worker = InboxWorker(
-        inbox,
-        {ChannelName.TELEGRAM.value: partial(process_item, handle, application.bot, channel)},
-        app.core.clock,
-        lease=wasl.inbox_lease,
-        stall=wasl.inbox_stall,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with running(application):
-            await worker.start()
-            try:
-                async with polling(application, inbox, app.core.clock, worker.wake):
-                    await stop.wait()
-            finally:
-                await worker.stop()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await app.close()
 
 
 async def serve(
@@ -175,7 +118,7 @@ async def serve(
         )
         channels: dict[ChannelName, Channel] = {}
         if telegram is not None:
-            channels[ChannelName.TELEGRAM] = TelegramChannel(telegram.bot)
+            channels[ChannelName.TELEGRAM] = Metered(TelegramChannel(telegram.bot))
         if whatsapp_channel is not None:
             channels[ChannelName.WHATSAPP] = whatsapp_channel
         web = build_web(

@@ -39,6 +39,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="change nothing: exit 0 when the schema is up to date, 1 when it is not",
     )
+    migrate.add_argument(
+        "--to",
+        metavar="REVISION",
+        help="bring the schema to this revision, up or down (a rollback: docs/deployment.md)",
+    )
 
     invite = sub.add_parser("invite", help="invitations").add_subparsers(
         dest="action", required=True
@@ -110,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate" and args.check:
             return asyncio.run(check_schema(settings))
+        if args.command == "migrate" and args.to:
+            return asyncio.run(migrate_to(settings, args.to))
         if args.command == "run":
             return run(settings)
         return asyncio.run(_async_main(args, settings))
@@ -161,7 +168,7 @@ def channel_secrets_refusal(settings: Settings, command: str) -> str | None:
 
     if command == "serve":
         missing = missing_secrets(settings, telegram_webhook=True)
-    elif command == "run" and serves_web(settings):
+    elif command == "run" and (settings.telegram.enabled or settings.whatsapp.enabled):
         missing = missing_secrets(settings, telegram_webhook=bool(settings.telegram.webhook_url))
     else:
         return None
@@ -170,12 +177,22 @@ def channel_secrets_refusal(settings: Settings, command: str) -> str | None:
     return f"wasl: {', '.join(missing)} must be set: refusing to start without it"
 
 
-def serves_web(settings: Settings) -> bool:
-    """`wasl run` needs the web server for WhatsApp, and for Telegram when the dashboard has a
-    public address; Telegram alone polls or takes its webhook without it."""
-    return settings.whatsapp.enabled or bool(
-        settings.telegram.enabled and settings.wasl.public_url
-    )
+async def migrate_to(settings: Settings, revision: str) -> int:
+    """`wasl migrate --to REVISION`: up or down to it (stop every worker before going down:
+    the code of the release before runs on that schema, this release's does not)."""
+    from storage import engine as schema
+
+    if not schema.known_revision(revision) or not revision.isdigit():
+        print(f"wasl: no migration {revision!r}; the newest is {schema.HEAD}", file=sys.stderr)
+        return 2
+    engine = schema.make_engine(settings.database.database_url)
+    try:
+        before = await schema.current_revision(engine)
+        done = await schema.migrate_to(engine, revision)
+    finally:
+        await engine.dispose()
+    print(f"database {done}: revision {before or 'none'} → {revision}")
+    return 0
 
 
 async def check_schema(settings: Settings) -> int:
@@ -201,32 +218,17 @@ async def check_schema(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    """WhatsApp (and Telegram) through the web server when WhatsApp or the dashboard's public
-    URL is set; Telegram alone when only its token is set (polling, or its webhook); otherwise
-    the terminal bot."""
-    if serves_web(settings):
+    """The bot on its channels (Telegram by long polling or its webhook, WhatsApp by its
+    webhook), always with the web server: /healthz, /readyz and /metrics answer on WASL_PORT
+    in every mode. Without a channel: the terminal bot."""
+    if settings.telegram.enabled or settings.whatsapp.enabled:
         return asyncio.run(_run_web(settings))
-    if settings.telegram.enabled:
-        from bot.app import build_app
-        from bot.bootstrap import run_telegram
-
-        app = build_app(settings)
-        asyncio.run(_migrate_only(app))
-        run_telegram(app)
-        return 0
     print("No TELEGRAM_BOT_TOKEN set: starting the terminal bot (wasl chat).", file=sys.stderr)
     return asyncio.run(_async_main(argparse.Namespace(command="chat", language=None), settings))
 
 
-async def _migrate_only(app: App) -> None:
-    """Migrate, then let go of the pooled connections: the bot runs on another event loop,
-    and asyncpg connections cannot cross loops."""
-    await app.migrate()
-    await app.store.engine.dispose()
-
-
 async def _run_web(settings: Settings) -> int:
-    """WhatsApp webhooks need the web server; Telegram joins it (webhook or long polling)."""
+    """The web server with the runtime; Telegram takes its webhook or long-polls."""
     from bot.app import build_app
     from bot.bootstrap import serve
 

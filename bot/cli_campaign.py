@@ -19,6 +19,7 @@ from bot.core.clock import SystemClock
 from bot.core.i18n import SUPPORTED_LOCALES
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
+from bot.core.outbox import WAITING_FOR_CHANNEL
 from bot.core.schedule import Schedule, ScheduleError
 from bot.core.spheres import SPHERES
 from bot.services import campaigns as service
@@ -26,6 +27,7 @@ from bot.services.campaigns import Draft, progress_text
 
 if TYPE_CHECKING:
     from bot.app import App
+    from storage.store import SqlStore
 
 
 class CampaignInputError(ValueError):
@@ -285,21 +287,38 @@ async def show(app: App, campaign_id: int, *, follow: bool) -> int:
         text = progress_text(_, campaign, progress, now)
         # Nothing written yet (scheduled, or waiting for approval): no bar to fill.
         line = f"{progress_bar(progress)} {text}" if progress.total else text
+        unserved = await waiting_for_channel(app.store, campaign.id)
         if not follow or progress.finished or campaign.status is CampaignStatus.CANCELLED:
             print(f"#{campaign.id} {campaign.kind.value} · {campaign.status.value}")
             print(line)
+            for channel, n in unserved.items():
+                print(f"  {n:>6}  {WAITING_FOR_CHANNEL}: {channel} ({NOBODY})")
             if progress.uncertain:
                 print(f"uncertain: {progress.uncertain} (timed out, may have arrived; not resent)")
             for reason, n in reasons.items():
                 print(f"  {n:>6}  {reason}")
             return 0
         line = line.replace("\n", " · ")
+        if unserved:  # said while following, so nobody waits for what will not come
+            line += f" · {WAITING_FOR_CHANNEL}: {', '.join(unserved)} ({NOBODY})"
         if terminal:
             print("\r" + line, end="", flush=True)
         elif line != shown_line:
             print(line, flush=True)
         shown_line = line
         await asyncio.sleep(1)
+
+
+NOBODY = "no running process delivers it: start `wasl run` with its settings"
+
+
+async def waiting_for_channel(store: SqlStore, campaign_id: int) -> dict[str, int]:
+    """The campaign's unfinished rows of each channel no running process delivers."""
+    from storage.leader import someone_leads
+    from storage.outbox import OutboxStore
+
+    unfinished = await OutboxStore(store).unfinished_by_channel(campaign_id)
+    return {c: n for c, n in unfinished.items() if not await someone_leads(store, c)}
 
 
 SEED_CHUNK = 1000  # members written per batch of statements

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator
@@ -157,6 +157,8 @@ class WaslSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    # "auto": key=value lines at a terminal, JSON lines otherwise; or "text", "json"
+    log_format: Literal["auto", "text", "json"] = "auto"
     # The key every keyed hash derives from (`wasl secret generate`); kept outside the database.
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None  # or a file holding it (a Docker or systemd secret)

@@ -14,8 +14,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from time import perf_counter
 
 from bot.core.clock import Clock
+from bot.metrics import UPDATE_SECONDS, UPDATES
 from storage.inbox import InboxItem, InboxStore
 
 log = logging.getLogger(__name__)
@@ -135,11 +137,14 @@ class InboxWorker:
                 item.platform_id,
                 item.attempts,
             )
+            UPDATES.labels(item.channel, "dropped").inc()
             await self._done(item)
             return
+        started = perf_counter()
         try:
             await processor(item.payload)
         except Exception as error:  # retried once its lease expires
+            UPDATES.labels(item.channel, "failed").inc()
             log.error(
                 "event=inbox_item_failed channel=%s update_id=%s error=%s",
                 item.channel,
@@ -148,6 +153,8 @@ class InboxWorker:
             )
             await self._retry_later(item)
             return
+        UPDATE_SECONDS.labels(item.channel).observe(perf_counter() - started)
+        UPDATES.labels(item.channel, "processed").inc()
         await self._done(item)
 
     async def _retry_later(self, item: InboxItem) -> None:

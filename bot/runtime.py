@@ -1,7 +1,10 @@
 """Everything that runs beside the channels: the delivery worker and the scheduler.
 
-Only the leader runs them (storage/leader.py): every other process stands by, checks every
-few seconds, and takes over when the leader stops or dies.
+Each has leaders (storage/leader.py): one process delivers each channel's messages, and one
+runs the scheduler. A process asks only for the channels it has, so a terminal bot never
+delivers (or fails) Telegram messages, and rows of a channel no process has wait for one. The
+terminal bot runs the scheduler only while no real bot leads a channel of its database. Every
+other process stands by, checks every few seconds, and takes over when a leader stops or dies.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import DeliveryWorker
 from bot.scheduler import start_scheduler
 from bot.services.campaigns import render_progress
-from storage.leader import Leader
+from storage.leader import Leader, someone_leads
 from storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,13 @@ def limiters_for(app: App) -> dict[ChannelName, RateLimiter]:
     }
 
 
+SCHEDULER = "scheduler"  # the scheduler's role, beside one per channel
+REAL_CHANNELS = (ChannelName.TELEGRAM, ChannelName.WHATSAPP)
+
+
 class Runtime:
-    """Starts and stops the delivery worker and the scheduler on the running loop."""
+    """Starts and stops the delivery worker and the scheduler on the running loop, as its
+    leaderships come and go."""
 
     def __init__(
         self,
@@ -47,7 +55,10 @@ class Runtime:
         leader_check: float = 5.0,
     ) -> None:
         self.app = app
-        self.leader = Leader(app.store)
+        self.leaders = {name: Leader(app.store, name.value) for name in channels}
+        self.scheduler_leader = Leader(app.store, SCHEDULER)
+        # The terminal bot alone: it schedules only while no real bot shares the database.
+        self.console_only = all(name is ChannelName.CONSOLE for name in channels)
         self.leader_check = leader_check
         self._watch: asyncio.Task[None] | None = None
 
@@ -66,62 +77,98 @@ class Runtime:
         )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._delivering: frozenset[ChannelName] = frozenset()
         self._scheduler: AsyncIOScheduler | None = None
 
     @property
     def leading(self) -> bool:
-        """True while this process runs the delivery worker and the scheduler."""
-        return self._task is not None
+        """True while this process delivers for a channel or runs the scheduler."""
+        return self._task is not None or self._scheduler is not None
+
+    def roles(self) -> dict[str, str]:
+        """Each role this process may take, and whether it leads it or stands by."""
+        leaders = [*self.leaders.values(), self.scheduler_leader]
+        return {leader.role: "leader" if leader.leading else "standby" for leader in leaders}
 
     async def start(self) -> None:
-        """Lead at once if nobody else does; otherwise stand by and watch."""
-        try:
-            leading = await self.leader.acquire()
-        except Exception:  # the database is not answering yet: the watch tries again
-            log.exception("event=leadership_check_failed")
-            leading = False
-        if leading:
-            self._start_services()
-        else:
+        """Lead whatever nobody else leads; stand by for the rest, and keep watching."""
+        await self._check()
+        if not self.leading:
             log.info("event=runtime_standby")
         self._watch = asyncio.create_task(self._keep_watch(), name="leadership")
 
-    def _start_services(self) -> None:
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self.worker.run(self._stop), name="delivery")
-        self._scheduler = start_scheduler(self.app, self.worker.wake)
-        log.info("event=runtime_started")
+    async def _check(self) -> None:
+        """Step down from what was lost; take what nobody leads any more."""
+        try:
+            await self._check_delivery()
+            await self._check_scheduler()
+        except Exception:  # a database hiccup: try again at the next check
+            log.exception("event=leadership_check_failed")
 
-    async def _stop_services(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+    async def _check_delivery(self) -> None:
+        led = set()
+        for name, leader in self.leaders.items():
+            if await leader.holding() or await leader.acquire():
+                led.add(name)
+        if led != self._delivering:
+            if self._delivering - led:
+                log.warning("event=runtime_stepped_down roles=%s", _names(self._delivering - led))
+            await self._stop_delivery()
+            if led:
+                self._start_delivery(frozenset(led))
+
+    async def _check_scheduler(self) -> None:
+        leader = self.scheduler_leader
+        if await leader.holding():
+            if self.console_only and await self._real_bot_elsewhere():
+                log.info("event=scheduler_handed_over")
+                self._stop_scheduler()
+                await leader.release()
+            return
+        if self._scheduler is not None:  # the lock was lost (its connection dropped)
+            log.warning("event=runtime_stepped_down roles=%s", SCHEDULER)
+            self._stop_scheduler()
+        if self.console_only and await self._real_bot_elsewhere():
+            return
+        if await leader.acquire():
+            self._scheduler = start_scheduler(self.app, self.worker.wake)
+            log.info("event=scheduler_started")
+
+    async def _real_bot_elsewhere(self) -> bool:
+        return any([await someone_leads(self.app.store, c.value) for c in REAL_CHANNELS])
+
+    def _start_delivery(self, channels: frozenset[ChannelName]) -> None:
+        self._stop = asyncio.Event()
+        self._delivering = channels
+        self._task = asyncio.create_task(self.worker.run(self._stop, channels), name="delivery")
+        log.info("event=runtime_started roles=%s", _names(channels))
+
+    async def _stop_delivery(self) -> None:
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=10)
             self._task = None
+        self._delivering = frozenset()
+
+    def _stop_scheduler(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
 
     async def _keep_watch(self) -> None:
-        """Step down when the lock is lost; take over when the leader is gone."""
         while True:
             await asyncio.sleep(self.leader_check)
-            try:
-                if self.leading and not await self.leader.holding():
-                    log.warning("event=runtime_stepped_down")
-                    await self._stop_services()
-                elif not self.leading and await self.leader.acquire():
-                    log.info("event=runtime_took_over")
-                    self._start_services()
-            except Exception:  # a database hiccup: try again at the next check
-                log.exception("event=leadership_check_failed")
+            await self._check()
 
     async def settle(self, within: float = 10.0) -> None:
         """Wait (up to `within` s) until nothing due is left in the outbox, then report."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            if await self.worker.outbox.due_count(self.app.core.clock.now()) == 0:
+            delivering = self._delivering
+            now = self.app.core.clock.now()
+            if not delivering or await self.worker.outbox.due_count(now, delivering) == 0:
                 break
             self.worker.wake()
             await asyncio.sleep(0.1)
@@ -133,6 +180,12 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        await self._stop_services()
-        await self.leader.release()
+        self._stop_scheduler()
+        await self._stop_delivery()
+        for leader in [*self.leaders.values(), self.scheduler_leader]:
+            await leader.release()
         log.info("event=runtime_stopped")
+
+
+def _names(channels: frozenset[ChannelName]) -> str:
+    return ",".join(sorted(c.value for c in channels))

@@ -1,5 +1,5 @@
-"""The HTTP side of Wasl (Starlette): webhooks, /healthz, the dashboard. bot/bootstrap.py runs it
-under uvicorn."""
+"""The HTTP side of Wasl (Starlette): webhooks, /healthz, /readyz, /metrics, the dashboard.
+bot/bootstrap.py runs it under uvicorn."""
 
 from __future__ import annotations
 
@@ -37,8 +37,12 @@ from bot.intake import (
     read_limited,
     same_secret,
 )
+from bot.metrics import CONTENT_TYPE as METRICS_TYPE
+from bot.metrics import Metered, exposition
 from bot.runtime import Runtime
+from storage.engine import HEAD, current_revision
 from storage.inbox import InboxStore
+from storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ def build_web(
     processors: dict[str, Processor] = {}
     if telegram is not None:
         processors[ChannelName.TELEGRAM.value] = partial(
-            process_item, app.core.handle, telegram.bot, TelegramChannel(telegram.bot)
+            process_item, app.core.handle, telegram.bot, Metered(TelegramChannel(telegram.bot))
         )
     if whatsapp is not None:
         processors[ChannelName.WHATSAPP.value] = whatsapp.process
@@ -107,6 +111,32 @@ def build_web(
             log.warning("event=health_failed reason=inbox_stalled")
             return JSONResponse({"status": "unavailable", "inbox": "stalled"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        """Ready to take traffic: the database answers and its schema is the code's; and
+        which roles this process leads or stands by for (none: it only takes webhooks)."""
+        roles = runtime.roles() if runtime is not None else {}
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                revision = await current_revision(app.store.engine)
+        except Exception as error:  # any failure means "not ready", whatever the driver
+            log.warning("event=ready_failed error=%s", type(error).__name__)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        if revision != HEAD:
+            log.warning("event=ready_failed reason=schema revision=%s", revision)
+            shown = {"status": "unavailable", "schema": revision, "needs": HEAD, "roles": roles}
+            return JSONResponse(shown, status_code=503)
+        return JSONResponse({"status": "ok", "schema": revision, "roles": roles})
+
+    async def metrics(_: Request) -> Response:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                outbox, waiting = await OutboxStore(app.store).depth(), await inbox.count()
+        except Exception as error:  # the counters still tell what this process did
+            log.warning("event=metrics_partial error=%s", type(error).__name__)
+            outbox, waiting = {}, 0
+        roles = runtime.roles() if runtime is not None else {}
+        return Response(exposition(outbox, waiting, roles), media_type=METRICS_TYPE)
 
     async def body_of(request: Request, channel: str) -> bytes | Response:
         """The body within the size limit, or the answer refusing it (413)."""
@@ -223,6 +253,8 @@ def build_web(
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route(dashboard.FONTS_PATH + "/{name}", dashboard_font, methods=["GET"]),
         Route("/dashboard", dashboard_overview, methods=["GET"]),
         Route("/dashboard/survey/{slug}", dashboard_survey, methods=["GET"]),

@@ -162,8 +162,35 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as connection:
+    """Take the schema back to `revision` ("-1": one step; "base": nothing), under the same
+    lock as `migrate`: the rollback of a release."""
+    async with _file_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(_MIGRATION_LOCK)
         await connection.run_sync(_downgrade, revision)
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` is one of the migrations' ids."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+async def migrate_to(engine: AsyncEngine, revision: str) -> str:
+    """Bring the schema to `revision`, up or down (`wasl migrate --to`); what was done."""
+    current = await current_revision(engine)
+    if current == revision:
+        return "unchanged"
+    if current is not None and int(revision) < int(current):
+        await downgrade(engine, revision)
+        return "downgraded"
+    await migrate(engine, revision)
+    return "upgraded"
 
 
 def _downgrade(connection: Connection, revision: str) -> None:

@@ -1,14 +1,21 @@
-"""Who delivers and schedules: one leader per database (docs/architecture.md, "At scale").
+"""Who delivers and schedules: one leader per role and database (docs/architecture.md,
+"Roles of processes").
 
-Several `wasl serve` workers may take webhooks for the same database, but only one may run
-the delivery worker and the scheduler: two would each pace at the platform's limit (and
-collect 429s), and a starting worker puts the rows left in flight back to pending, which is
-only safe when the worker that held them is gone.
+Several workers may take webhooks for the same database, but only one may deliver each
+channel's messages and only one may run the scheduler: two would each pace at the platform's
+limit (and collect 429s), and a starting worker puts the rows left in flight back to pending,
+which is only safe when the worker that held them is gone. So each role ("telegram",
+"whatsapp", "console", "scheduler") has its own lock, and only a process that has a channel
+ever asks for that channel's.
 
 - PostgreSQL: a session-level advisory lock, held by one dedicated connection. If the process
   dies or its connection drops, PostgreSQL releases the lock and another worker takes over.
 - SQLite: an exclusive `flock` on a file beside the database (`wasl.db.leader`); the kernel
   releases it when the process ends. An in-memory database has one process by nature.
+
+`someone_leads` asks, without taking it, whether any process holds a role: `wasl campaign show
+--follow` says when nobody is delivering a channel, and the terminal bot leaves the scheduler
+to a real bot sharing its database.
 """
 
 from __future__ import annotations
@@ -26,25 +33,30 @@ from storage.store import SqlStore
 
 log = logging.getLogger(__name__)
 
-# The lock is per database and per schema (tests run many schemas in one database).
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext('wasl-leader:' || current_schema()))")
-_UNLOCK = text("SELECT pg_advisory_unlock(hashtext('wasl-leader:' || current_schema()))")
+# The lock is per role, database and schema (tests run many schemas in one database).
+_KEY = "hashtext('wasl-leader:' || :role || ':' || current_schema())"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_lock({_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
+
+
+def _lock_path(store: SqlStore, role: str) -> Path | None:
+    """SQLite's lock file for `role`; None where there is no file (PostgreSQL, in memory)."""
+    database = store.engine.url.database
+    if store.engine.dialect.name == "postgresql" or database in (None, "", ":memory:"):
+        return None
+    return Path(f"{database}.leader-{role}")
 
 
 class Leader:
-    """Try to become, check, and stop being the leader. Not shared between tasks."""
+    """Try to become, check, and stop being the leader of one role. Not shared between tasks."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, role: str) -> None:
         self.store = store
+        self.role = role
         self._postgres = store.engine.dialect.name == "postgresql"
         self._connection: AsyncConnection | None = None
         self._fd: int | None = None
-        database = store.engine.url.database
-        self._lock_path = (
-            None
-            if self._postgres or database in (None, "", ":memory:")
-            else Path(f"{database}.leader")
-        )
+        self._lock_path = _lock_path(store, role)
         self.leading = False
 
     async def acquire(self) -> bool:
@@ -77,7 +89,7 @@ class Leader:
         """Stop leading (at shutdown), so another worker takes over at once."""
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._connection.execute(_UNLOCK)
+                await self._connection.execute(_UNLOCK, {"role": self.role})
                 await self._connection.commit()
             await self._drop_connection()
         if self._fd is not None:
@@ -90,7 +102,7 @@ class Leader:
     async def _acquire_postgres(self) -> bool:
         connection = await self.store.engine.connect()
         try:
-            got = bool(await connection.scalar(_TRY_LOCK))
+            got = bool(await connection.scalar(_TRY_LOCK, {"role": self.role}))
             await connection.commit()  # the lock is the session's: no transaction left open
         except Exception:
             await connection.close()
@@ -102,11 +114,8 @@ class Leader:
         return True
 
     def _acquire_file(self, path: Path) -> bool:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = _try_flock(path)
+        if fd is None:
             return False
         self._fd = fd
         return True
@@ -116,3 +125,35 @@ class Leader:
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+def _try_flock(path: Path) -> int | None:
+    """The open, exclusively locked file; None when another holds the lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+async def someone_leads(store: SqlStore, role: str) -> bool:
+    """Does a process (this one included) hold `role` now? Takes the lock for an instant
+    when nobody does, then gives it back."""
+    if store.engine.dialect.name == "postgresql":
+        async with store.engine.connect() as connection:
+            got = bool(await connection.scalar(_TRY_LOCK, {"role": role}))
+            if got:
+                await connection.execute(_UNLOCK, {"role": role})
+            await connection.commit()
+        return not got
+    path = _lock_path(store, role)
+    if path is None:  # in memory: only this process can reach it
+        return False
+    fd = _try_flock(path)
+    if fd is None:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    return False

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 
 from bot.core.messages import ChannelName
 from bot.core.models import MemberStatus
@@ -52,7 +52,7 @@ class OutboxStore:
         async with self.store.transaction() as tx:
             yield tx.conn
 
-    async def recover(self) -> dict[str, int]:
+    async def recover(self, channels: Collection[ChannelName] | None = None) -> dict[str, int]:
         """At start: rows left claimed or in flight by a stopped worker go back to pending.
 
         One delivery worker runs at a time (a leader: docs/architecture.md), so nothing else
@@ -64,15 +64,18 @@ class OutboxStore:
             for status in (OutboxStatus.CLAIMED, OutboxStatus.SENDING):
                 result = await conn.execute(
                     update(outbox_t)
-                    .where(outbox_t.c.status == status)
+                    .where(outbox_t.c.status == status, *_of(channels))
                     .values(status=OutboxStatus.PENDING, claimed_at=None)
                 )
                 counts[status] = result.rowcount
         return counts
 
-    async def claim(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Take up to `limit` due rows, most urgent first (replies, then alerts…), and replies
-        that a process claimed for its fast path but never finished."""
+    async def claim(
+        self, now: datetime, limit: int, channels: Collection[ChannelName] | None = None
+    ) -> list[OutboxItem]:
+        """Take up to `limit` due rows of `channels` (None: all), most urgent first (replies,
+        then alerts…), and replies that a process claimed for its fast path but never
+        finished. Rows of a channel this process does not have wait for one that has it."""
         stale_reply = and_(
             outbox_t.c.status == OutboxStatus.CLAIMED,
             outbox_t.c.priority == REPLY_PRIORITY,
@@ -87,7 +90,8 @@ class OutboxStore:
                         outbox_t.c.next_attempt_at <= now,
                     ),
                     stale_reply,
-                )
+                ),
+                *_of(channels),
             )
             .order_by(outbox_t.c.priority, outbox_t.c.id)
             .limit(limit)
@@ -137,16 +141,46 @@ class OutboxStore:
             )
             return [_item(row) for row in rows]
 
-    async def due_count(self, now: datetime) -> int:
+    async def due_count(
+        self, now: datetime, channels: Collection[ChannelName] | None = None
+    ) -> int:
         """Rows due now that are not finished yet (pending, claimed or in flight)."""
         waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
         async with self._begin() as conn:
             result = await conn.execute(
                 select(func.count())
                 .select_from(outbox_t)
-                .where(outbox_t.c.status.in_(waiting), outbox_t.c.next_attempt_at <= now)
+                .where(
+                    outbox_t.c.status.in_(waiting),
+                    outbox_t.c.next_attempt_at <= now,
+                    *_of(channels),
+                )
             )
             return int(result.scalar_one())
+
+    async def depth(self) -> dict[str, int]:
+        """Rows not finished yet, by status (pending, claimed, sending): /metrics."""
+        waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        counts = dict.fromkeys(waiting, 0)
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox_t.c.status, func.count())
+                .where(outbox_t.c.status.in_(waiting))
+                .group_by(outbox_t.c.status)
+            )
+            counts.update({status: int(n) for status, n in rows})
+        return counts
+
+    async def unfinished_by_channel(self, campaign_id: int) -> dict[str, int]:
+        """A campaign's rows not yet finished (pending, claimed or in flight), by channel."""
+        waiting = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
+        async with self._begin() as conn:
+            rows = await conn.execute(
+                select(outbox_t.c.channel, func.count())
+                .where(outbox_t.c.campaign_id == campaign_id, outbox_t.c.status.in_(waiting))
+                .group_by(outbox_t.c.channel)
+            )
+            return {channel: int(n) for channel, n in rows}
 
     async def mark_sending(self, row_id: int, finished: Sequence[Finished] = ()) -> bool:
         """Written just before the API call: from here on, the row may have been sent.
@@ -274,6 +308,13 @@ class OutboxStore:
                 .where(occurrence_t.c.id == occurrence_id)
                 .values(progress_message_id=message_id, finished_at=finished_at)
             )
+
+
+def _of(channels: Collection[ChannelName] | None) -> tuple[ColumnElement[bool], ...]:
+    """The condition "of one of `channels`" (none when every channel is meant)."""
+    if channels is None:
+        return ()
+    return (outbox_t.c.channel.in_([c.value for c in channels]),)
 
 
 async def _record(tx: SqlTransaction, done: Finished) -> None:

@@ -664,7 +664,7 @@ async def _poll(bot: Bot, inbox: InboxWriter, clock: Clock, wake: Callable[[], N
             wake()
 
 
-async def handle_update(handle: Handle, channel: TelegramChannel, update: Update) -> None:
+async def handle_update(handle: Handle, channel: Channel, update: Update) -> None:
     """What every update goes through: stop a button's spinner, map it, hand it to the core."""
     if update.callback_query is not None:
         await answer_query(update.callback_query, update.update_id)
@@ -749,7 +749,7 @@ def _malformed(update: Update) -> str | None:
     return None
 
 
-async def process_item(handle: Handle, bot: Bot, channel: TelegramChannel, payload: str) -> None:
+async def process_item(handle: Handle, bot: Bot, channel: Channel, payload: str) -> None:
     """Process one kept update (checked when it was accepted) through the normal path."""
     update = Update.de_json(json.loads(payload), bot)
     await handle_update(handle, channel, update)

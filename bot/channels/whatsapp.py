@@ -27,6 +27,7 @@ from bot.core.messages import (
     SendResult,
     SendStatus,
 )
+from bot.core.ports import Channel
 from bot.intake import NewItem, as_bytes, is_id, is_text, same_secret
 
 log = logging.getLogger(__name__)
@@ -457,8 +458,8 @@ class WhatsAppWebhook:
 
     def __init__(
         self,
-        channel: WhatsAppChannel,
-        handle: Callable[[Inbound, WhatsAppChannel], Awaitable[None]],
+        channel: Channel,
+        handle: Callable[[Inbound, Channel], Awaitable[None]],
         record_status: Callable[[StatusUpdate], Awaitable[None]],
         *,
         app_secret: str,

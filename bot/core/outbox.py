@@ -3,7 +3,7 @@ sending to her. Pure rules, shared by the storage that records them and the deli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -12,6 +12,9 @@ from bot.core.campaigns import PRIORITY, CampaignKind
 from bot.core.messages import ChannelName, MediaKind, MediaRef, SendResult, SendStatus
 from bot.core.models import MemberStatus
 
+# How `wasl campaign show` calls rows of a channel that no running process delivers: they
+# wait, and go out once a process with that channel starts (never failed for it).
+WAITING_FOR_CHANNEL = "waiting for channel"
 REPLY_PRIORITY = -1  # an answer she is waiting for goes before any broadcast, alerts included
 
 
@@ -160,13 +163,20 @@ class Outbox(Protocol):
     """The delivery worker's side of the outbox (storage/outbox.py implements it). Each
     operation is its own short transaction, so a crash leaves a known state."""
 
-    async def recover(self) -> dict[str, int]:
-        """At start: rows left claimed or in flight go back to pending; counts by status."""
+    async def recover(self, channels: Collection[ChannelName] | None = None) -> dict[str, int]:
+        """At start: rows of `channels` (None: all) left claimed or in flight go back to
+        pending; counts by status."""
         ...
 
-    async def claim(self, now: datetime, limit: int) -> list[OutboxItem]: ...
+    async def claim(
+        self, now: datetime, limit: int, channels: Collection[ChannelName] | None = None
+    ) -> list[OutboxItem]:
+        """Take up to `limit` due rows of `channels` (None: every channel)."""
+        ...
 
-    async def due_count(self, now: datetime) -> int:
+    async def due_count(
+        self, now: datetime, channels: Collection[ChannelName] | None = None
+    ) -> int:
         """Rows due now that are not finished yet (pending, claimed or in flight)."""
         ...
 

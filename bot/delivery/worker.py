@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from time import monotonic
 
@@ -36,6 +36,7 @@ from bot.core.messages import (
 )
 from bot.core.models import MemberStatus
 from bot.core.outbox import (
+    WAITING_FOR_CHANNEL,
     Finished,
     Outbox,
     OutboxItem,
@@ -49,6 +50,7 @@ from bot.delivery.limiter import RateLimiter
 
 log = logging.getLogger(__name__)
 
+WAIT_FOR_CHANNEL = timedelta(minutes=1)
 WHATSAPP_WINDOW = timedelta(hours=23, minutes=45)  # a margin: "last seen" is kept coarsely
 ProgressRenderer = Callable[[ProgressTarget], Awaitable[tuple[Outbound, bool] | None]]
 
@@ -113,14 +115,22 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._last_progress = 0.0
         self._finished: list[Finished] = []  # sends that ended, not yet recorded
+        self.serving: frozenset[ChannelName] = frozenset(channels)  # the channels it drains
 
     def wake(self) -> None:
         """New rows were written: start sending now instead of after the idle wait."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Recover what a previous run left in flight, then drain until `stop` is set."""
-        recovered = await self.outbox.recover()
+    async def run(
+        self, stop: asyncio.Event, channels: Collection[ChannelName] | None = None
+    ) -> None:
+        """Recover what a previous run left in flight, then drain until `stop` is set.
+
+        Only rows of `channels` (default: every channel it has), the ones this process leads:
+        the others wait for the process that leads theirs.
+        """
+        self.serving = frozenset(self.channels if channels is None else channels)
+        recovered = await self.outbox.recover(self.serving)
         log.info("event=outbox_recovered %s", " ".join(f"{k}={v}" for k, v in recovered.items()))
         for limiter in self.limiters.values():
             # A process killed a moment ago may have sent a full window, and the rows it had in
@@ -141,7 +151,7 @@ class DeliveryWorker:
 
     async def drain_once(self) -> int:
         """Claim one batch of due rows and deliver it; returns how many rows were handled."""
-        items = await self.outbox.claim(self.clock.now(), self.batch)
+        items = await self.outbox.claim(self.clock.now(), self.batch, self.serving)
         if not items:
             return 0
         running: set[asyncio.Task[None]] = set()
@@ -192,8 +202,9 @@ class DeliveryWorker:
             await self.outbox.skip(item, f"member {item.member_status.value}")
             return
         channel = self.channels.get(item.channel)
-        if channel is None:
-            self._finish(item, Outcome(OutboxStatus.FAILED, error="channel not configured"))
+        if channel is None:  # never claimed by this worker: it waits for one that has it
+            later = self.clock.now() + WAIT_FOR_CHANNEL
+            self._finish(item, Outcome(OutboxStatus.PENDING, later, error=WAITING_FOR_CHANNEL))
             return
         message = _outbound(item)
         # A reply answers her own message: it is inside the window (or fails as any send).

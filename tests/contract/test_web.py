@@ -1,4 +1,5 @@
-"""The Starlette app in-process (httpx ASGITransport): /healthz and the Telegram webhook."""
+"""The Starlette app in-process (httpx ASGITransport): /healthz, /readyz, /metrics and the
+Telegram webhook."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
+from telegram import Bot
 
 from bot.app import App, build_app
 from bot.bootstrap import build_application
-from bot.channels.telegram import TelegramApplication
+from bot.channels.telegram import TelegramApplication, TelegramChannel
 from bot.config import Settings
 from bot.core.i18n import SUPPORTED_LOCALES, Catalogs
+from bot.core.messages import ChannelName
+from bot.runtime import Runtime
 from bot.web import SECRET_HEADER, build_web
+from storage.engine import HEAD, downgrade
 from tests.fakes.telegram_api import (
     QUERY_TOO_OLD,
     FakeBotApi,
@@ -225,3 +230,75 @@ async def test_register_sets_the_webhook_with_its_secret(app: App, api: FakeBotA
     assert call.params["url"] == WEBHOOK_URL
     assert call.params["secret_token"] == SECRET
     assert "callback_query" in call.params["allowed_updates"]
+
+
+async def test_readyz_says_the_schema_is_the_codes_and_which_roles_it_leads(
+    app: App, api: FakeBotApi
+) -> None:
+    async with client_for(app, telegram_for(app, api)) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "schema": HEAD, "roles": {}}, "serve: no role"
+    web = build_web(
+        app, None, runtime=Runtime(app, {ChannelName.TELEGRAM: TelegramChannel(Bot("1:x"))})
+    )
+    async with web.router.lifespan_context(web):
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wasl.test") as client:
+            roles = (await client.get("/readyz")).json()["roles"]
+    assert roles == {"telegram": "leader", "scheduler": "leader"}
+
+
+async def test_readyz_is_unavailable_while_the_schema_is_behind_the_code(app: App) -> None:
+    previous = f"{int(HEAD) - 1:04d}"
+    await downgrade(app.store.engine, previous)
+    async with client_for(app, None) as client:
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json()["schema"] == previous and ready.json()["needs"] == HEAD
+    assert alive.status_code == 200, "alive all the same: a migration is on its way"
+
+
+async def test_readyz_is_unavailable_when_the_database_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'folder' / 'x.db'}")
+    broken = build_app(Settings())
+    try:
+        async with client_for(broken, None) as client:
+            response = await client.get("/readyz")
+            metrics = await client.get("/metrics")
+    finally:
+        await broken.close()
+    assert response.status_code == 503 and response.json()["database"] == "down"
+    assert metrics.status_code == 200, "the counters still say what this process did"
+
+
+async def test_metrics_count_updates_and_sends_and_name_nobody(
+    api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
+    def value(text: str, line: str) -> float:
+        found = re.search(re.escape(line) + r" ([0-9.e+]+)\n", text)
+        return float(found.group(1)) if found else 0.0
+
+    processed = 'wasl_updates_processed_total{channel="telegram",outcome="processed"}'
+    sent = 'wasl_messages_sent_total{channel="telegram",outcome="sent"}'
+    before = (await client.get("/metrics")).text
+    someone = 4_915_123_456_789
+    assert (await post_update(client, text_update(someone, "/start"))).status_code == 200
+    await api.wait_replies(someone, 1)
+    async with asyncio.timeout(10):
+        while value(after := (await client.get("/metrics")).text, processed) == value(  # noqa: ASYNC110 - polls
+            before, processed
+        ):
+            await asyncio.sleep(0.02)
+    response = await client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert value(after, processed) == value(before, processed) + 1
+    assert value(after, sent) == value(before, sent) + 1
+    assert 'wasl_send_seconds_bucket{channel="telegram",le="+Inf"}' in after
+    for status in ("pending", "claimed", "sending"):
+        assert f'wasl_outbox_rows{{status="{status}"}}' in after
+    assert "wasl_inbox_rows 0.0" in after
+    assert str(someone) not in after and api.token not in after and "/start" not in after

@@ -219,6 +219,14 @@ class Rig:
         stop.set()
         await task
 
+    async def run_until_no_change(self, worker: DeliveryWorker, rounds: int = 5) -> None:
+        """worker.run for a few idle rounds: long enough to take whatever it would take."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(worker.idle_wait * rounds + 0.05)
+        stop.set()
+        await task
+
 
 @pytest.fixture
 def rig(store: SqlStore, clock: FixedClock) -> Rig:
@@ -822,3 +830,42 @@ async def test_a_cancel_landing_before_the_outcome_is_recorded_stays(rig: Rig) -
     assert not await rig.outbox.mark_sending(items[1].id, [sent])
     statuses = sorted((await rig.statuses()).values())
     assert statuses == [OutboxStatus.CANCELLED, OutboxStatus.CANCELLED, OutboxStatus.SENT]
+
+
+# -- channels this process does not have --------------------------------------------------------
+
+
+async def test_rows_of_a_channel_the_worker_lacks_wait_for_one_that_has_it(rig: Rig) -> None:
+    """The terminal bot on a database shared with a Telegram bot: it never takes (let alone
+    fails) Telegram's rows; they stay pending, and a worker with Telegram sends them."""
+    console = ScriptedChannel()
+    await rig.seed(3)
+    await rig.campaign()
+    terminal = DeliveryWorker(
+        rig.outbox,
+        {ChannelName.CONSOLE: console},
+        {ChannelName.CONSOLE: rig.limiter},
+        rig.clock,
+        idle_wait=0.01,
+    )
+    await rig.run_until_no_change(terminal)
+    assert console.delivered == []
+    assert set((await rig.statuses()).values()) == {OutboxStatus.PENDING}
+    for chat in rig.members:
+        assert [row["attempts"] for row in await rig.rows(chat)] == [0]
+    assert await rig.outbox.due_count(rig.clock.now(), [ChannelName.CONSOLE]) == 0
+    assert await rig.outbox.due_count(rig.clock.now(), [TG]) == 3
+    await rig.run_until_done(rig.worker())
+    assert sorted(rig.channel.chats()) == sorted(rig.members)
+
+
+async def test_a_worker_recovers_only_the_rows_of_its_own_channels(rig: Rig) -> None:
+    """A process starting up puts back what its channels' previous leader left in flight;
+    rows another channel's leader is sending are not its to touch."""
+    await rig.seed(2)
+    await rig.campaign()
+    claimed = await rig.outbox.claim(rig.clock.now(), 10)
+    assert len(claimed) == 2
+    assert await rig.outbox.recover([ChannelName.CONSOLE]) == {"claimed": 0, "sending": 0}
+    assert set((await rig.statuses()).values()) == {OutboxStatus.CLAIMED}
+    assert await rig.outbox.recover([TG]) == {"claimed": 2, "sending": 0}

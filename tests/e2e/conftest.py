@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.core import keys
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,8 @@ def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     }
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}", PYTHONPATH=str(ROOT))
     env.update(WASL_SECRET_KEY=keys.generate())  # `run` and `serve` refuse to face people without
+    # `run` serves /healthz on WASL_PORT in every mode: each bot on a port of its own
+    env.update(WASL_PORT=str(free_port()))
     env.update(settings)
     return env
 
@@ -35,6 +38,7 @@ class BotProcess:
 
     def __init__(self, tmp_path: Path, command: list[str], **settings: str) -> None:
         env = bot_env(tmp_path, **settings)
+        self.port = int(env["WASL_PORT"])  # where its /healthz, /readyz and /metrics answer
         self.log_path = tmp_path / "bot.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

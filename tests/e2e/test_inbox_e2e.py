@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BotProcess
-from tests.e2e.test_whatsapp_e2e import free_port
 from tests.fakes.telegram_api import FakeBotApi, running_api, text_update
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -140,3 +140,31 @@ def test_migrate_check_says_where_the_schema_is_and_changes_nothing(tmp_path: Pa
     code, out = _wasl(tmp_path, url, "migrate", "--check")
     assert code == 1, out
     assert behind in out and head in out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migrate_to_rolls_the_schema_back_one_release_and_forward_again(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A rollback: `wasl migrate --to <the release before>` (workers stopped), the release
+    before's code runs; `wasl migrate` later takes it up again."""
+    url = (
+        f"sqlite:///{tmp_path / 'roll.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("fresh_postgres")
+    )
+    head = head_revision()
+    before = f"{int(head) - 1:04d}"
+    assert _wasl(tmp_path, url, "migrate")[0] == 0
+    code, out = _wasl(tmp_path, url, "migrate", "--to", before)
+    assert code == 0, out
+    assert f"downgraded: revision {head} → {before}" in out
+    assert asyncio.run(_revision(url)) == before
+    code, out = _wasl(tmp_path, url, "migrate", "--to", before)
+    assert code == 0 and "unchanged" in out, out
+    code, out = _wasl(tmp_path, url, "migrate", "--to", head)
+    assert code == 0 and f"upgraded: revision {before} → {head}" in out, out
+    assert asyncio.run(_revision(url)) == head
+    code, out = _wasl(tmp_path, url, "migrate", "--to", "9999")
+    assert code == 2 and "no migration '9999'" in out and head in out, out
+    assert asyncio.run(_revision(url)) == head

@@ -79,4 +79,8 @@ def test_the_terminal_bot_runs_on_a_key_made_for_the_run(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "event=secret_key_missing variable=WASL_SECRET_KEY effect=ephemeral_key" in done.stderr
+    # not a terminal: one JSON object per line
+    said = (
+        '"event": "secret_key_missing", "variable": "WASL_SECRET_KEY", "effect": "ephemeral_key"'
+    )
+    assert said in done.stderr

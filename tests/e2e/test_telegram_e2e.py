@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.fakes.telegram_api import (
     running_api,
     text_update,
 )
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -141,17 +141,11 @@ async def test_a_member_joins_in_arabic_and_leaves(
     assert bot.stop(signal.SIGINT) == 0, bot.output
     output = bot.output
     assert "Traceback" not in output, output
-    assert "event=update_duplicate" in output  # the repeat reached the bot, and was dropped
+    assert '"event": "update_duplicate"' in output  # the repeat reached the bot, was dropped
     assert api.token not in output  # the token never reaches a log
     assert str(USER) not in output  # nor her chat id
     menus = api.calls_to("setMyCommands")
     assert {m.params.get("language_code") for m in menus} == {None, *SUPPORTED_LOCALES}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def wait_until_serving(client: httpx.AsyncClient, bot: BotProcess) -> None:
@@ -207,3 +201,28 @@ async def test_serve_without_a_token_still_answers_healthz(
         await wait_until_serving(client, bot)
         assert (await client.post("/webhook/telegram", json={})).status_code == 404
     assert bot.stop(signal.SIGTERM) == 0, bot.output
+
+
+async def test_polling_serves_health_readiness_and_metrics_on_its_port(
+    api: FakeBotApi, launch: Callable[..., BotProcess]
+) -> None:
+    """The image's health check is right in every mode: a polling bot answers /healthz,
+    /readyz (schema at head, the roles it leads) and /metrics (what it processed and sent,
+    with no person in it) on WASL_PORT."""
+    bot = launch(["run"], TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base)
+    her = Member(api, 7_654_321_987, "en")
+    await her.say("/start")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot.port}") as client:
+        await wait_until_serving(client, bot)
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["roles"] == {"telegram": "leader", "scheduler": "leader"}
+        metrics = (await client.get("/metrics")).text
+    assert 'wasl_updates_processed_total{channel="telegram",outcome="processed"} 1.0' in metrics
+    assert 'wasl_messages_sent_total{channel="telegram",outcome="sent"} 1.0' in metrics
+    assert 'wasl_leader{role="telegram"} 1.0' in metrics
+    assert 'wasl_outbox_rows{status="pending"}' in metrics
+    assert "7654321987" not in metrics and "/start" not in metrics
+    assert bot.stop(signal.SIGTERM) == 0, bot.output
+    assert api.calls_to("getUpdates"), "it polled"

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -20,18 +19,13 @@ import pytest
 from tests.contract import whatsapp_payloads as wa
 from tests.e2e.conftest import ROOT, BotProcess
 from tests.fakes.graph_api import PHONE_ID, TOKEN, FakeGraphApi, payloads, text_of
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-app-secret"
 WA_ID = "96170123456"
 STEP = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class WhatsAppMember:

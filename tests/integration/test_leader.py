@@ -18,12 +18,12 @@ from bot.core.messages import ChannelName, Outbound, SendResult, SendStatus
 from bot.core.router import Core
 from bot.runtime import Runtime
 from handlers import build_router
-from storage.leader import Leader
+from storage.leader import Leader, someone_leads
 from storage.store import SqlStore
 
 
 async def test_only_one_leader_at_a_time_and_the_next_takes_over(store: SqlStore) -> None:
-    first, second = Leader(store), Leader(store)
+    first, second = Leader(store, "telegram"), Leader(store, "telegram")
     try:
         assert await first.acquire()
         assert await first.acquire(), "asking again while leading is harmless"
@@ -39,7 +39,7 @@ async def test_only_one_leader_at_a_time_and_the_next_takes_over(store: SqlStore
 
 
 async def test_a_dropped_database_session_loses_the_lead(store: SqlStore) -> None:
-    first, second = Leader(store), Leader(store)
+    first, second = Leader(store, "telegram"), Leader(store, "telegram")
     try:
         assert await first.acquire()
         connection = first._connection
@@ -96,10 +96,40 @@ async def test_a_second_process_stands_by_until_the_leader_stops(
         assert not second.leading, "it keeps standing by while the leader lives"
         await first.stop()
         async with asyncio.timeout(5):
-            while not second.leading:  # noqa: ASYNC110 - the watch task takes over
+            while set(second.roles().values()) != {"leader"}:  # noqa: ASYNC110 - it takes over
                 await asyncio.sleep(0.02)
-        assert second._scheduler is not None
+        assert second.leading and second._scheduler is not None
     finally:
         await first.stop()
         await second.stop()
-    assert not second.leading and not second.leader.leading
+    assert not second.leading and set(second.roles().values()) == {"standby"}
+
+
+async def test_the_terminal_bot_leaves_delivery_and_scheduling_to_a_real_bot(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`wasl chat` on a database a Telegram bot uses: it delivers only the terminal's
+    messages, and hands the scheduler over as soon as a real bot is there."""
+    app = app_on(store, tmp_path, monkeypatch)
+    console, telegram = CountingChannel(), CountingChannel(ChannelName.TELEGRAM)
+    terminal = Runtime(app, {ChannelName.CONSOLE: console}, leader_check=0.05)
+    bot = Runtime(app, {ChannelName.TELEGRAM: telegram}, leader_check=0.05)
+    try:
+        await terminal.start()
+        assert terminal.roles() == {"console": "leader", "scheduler": "leader"}, "alone: it may"
+        assert not await someone_leads(store, "telegram")
+        await bot.start()
+        assert await someone_leads(store, "telegram")
+        assert bot.roles()["telegram"] == "leader"
+        async with asyncio.timeout(5):
+            while bot.roles()["scheduler"] != "leader":  # noqa: ASYNC110 - handed over
+                await asyncio.sleep(0.02)
+        assert terminal.roles() == {"console": "leader", "scheduler": "standby"}
+        assert terminal._scheduler is None and bot._scheduler is not None
+        await asyncio.sleep(0.2)
+        assert terminal.roles()["scheduler"] == "standby", "it does not take it back"
+    finally:
+        await terminal.stop()
+        await bot.stop()
+    assert not await someone_leads(store, "telegram")
+    assert not await someone_leads(store, "scheduler")

@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from storage.engine import make_engine, migrate
+from storage.leader import Leader
 from storage.store import SqlStore
 
 
@@ -169,3 +170,32 @@ def test_follow_off_a_terminal_prints_plain_lines_only_when_they_change(
     assert "\r" not in out
     assert out.count("Sent 0 of 6") == 1, out
     assert out.endswith("\n")
+    assert "waiting for channel: telegram (no running process delivers it" in out, (
+        "following, it says that nobody is delivering instead of waiting silently"
+    )
+
+
+def test_show_says_which_rows_wait_for_a_channel_nobody_delivers(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Demo members are on Telegram: while no process leads Telegram their rows wait (never
+    failed), and `show` says so; once a process leads it, the line is gone."""
+    assert main([*CREATE, "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["campaign", "show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "     6  waiting for channel: telegram (no running process delivers it" in out
+    assert "failed 0" in out
+
+    async def show_while_a_bot_leads_telegram() -> int:
+        store = SqlStore(make_engine(f"sqlite:///{database}"))
+        leader = Leader(store, "telegram")
+        try:
+            assert await leader.acquire()
+            return await asyncio.to_thread(main, ["campaign", "show", "1"])
+        finally:
+            await leader.release()
+            await store.close()
+
+    assert asyncio.run(show_while_a_bot_leads_telegram()) == 0
+    assert "waiting for channel" not in capsys.readouterr().out

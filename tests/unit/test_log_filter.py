@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -226,3 +227,39 @@ def test_our_own_log_lines_name_no_person_and_no_secret() -> None:
                 found.append(f"{path.name}:{node.lineno} {sorted(keys & FORBIDDEN_KEYS)}")
     assert calls > 30, "the scan found our log calls"
     assert found == []
+
+
+def test_json_lines_carry_the_same_redacted_record_as_fields(written: io.StringIO) -> None:
+    """WASL_LOG_FORMAT=json (the default off a terminal): one object per line, built from the
+    record the filter rewrote, so it holds no more than a text line would."""
+    [handler] = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is written
+    ]
+    handler.setFormatter(logs.JsonFormatter())
+    update = Update.de_json(update_dict(), Bot(TOKEN))
+    logging.getLogger("telegram.ext.Application").debug("Processing update %s", update)
+    url = httpx.URL(f"https://api.telegram.org/bot{TOKEN}/sendMessage")
+    logging.getLogger("httpx").info(
+        'HTTP Request: %s %s "%s %d %s"', "POST", url, "HTTP/1.1", 200, "OK"
+    )
+    try:
+        raise ValueError(f"cannot handle {update_dict()} from {PHONE}")
+    except ValueError:
+        logging.getLogger("bot.channels.telegram").exception(
+            "event=update_error update_id=%s reason=%r", 801, f"it's {SECRETS[0]}"
+        )
+    text = written.getvalue()
+    assert_no_person(text)
+    entries = {e["logger"]: e for e in map(json.loads, text.splitlines())}  # each line: JSON
+    library, request, error = (
+        entries[name] for name in ("telegram.ext.Application", "httpx", "bot.channels.telegram")
+    )
+    assert library["level"] == "DEBUG" and library["event"] == "library_log"
+    assert request["event"] == "http_request" and request["api_method"] == "sendMessage"
+    assert request["status"] == "200"
+    assert error["event"] == "update_error" and error["update_id"] == "801"
+    assert error["reason"] == "it's <redacted>", "a quoted value is one field, unquoted"
+    assert error["traceback"].endswith("ValueError: <message withheld>")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", error["time"])
