@@ -1,7 +1,8 @@
 #
-# Wasl in three stages: `deps` makes a virtual environment with the locked dependencies, the
-# builder adds Wasl itself (editable) and compiles the gettext catalogs, and the runtime copies
-# both and runs as a non-root user.
+# Wasl in stages: `deps` makes a virtual environment with the locked dependencies
+# (`deps-runtime` is the same without what only installs packages), the builder adds Wasl
+# itself (editable) and compiles the gettext catalogs, and the runtime copies both and runs as
+# a non-root user.
 #
 # The source tree keeps its layout under /app, and Wasl is installed into /opt/venv in editable
 # mode. bot/core/i18n.py finds the catalogs at <repo>/locales (Path(__file__).parents[2]), and
@@ -10,7 +11,7 @@
 # (storage/migrations is package data and also sits under /app/storage.)
 #
 # Layers, from the most stable: the base image; the dependencies (change only with
-# requirements.lock); matplotlib's font cache; Wasl's few files in the virtual environment
+# requirements.lock; without pip, setuptools and the libraries' tests); matplotlib's font cache; Wasl's few files in the virtual environment
 # (its .pth, metadata and `wasl` script); the code. A release that changes only code rebuilds
 # and ships the last two, a few megabytes.
 #
@@ -32,6 +33,15 @@ COPY requirements.lock /tmp/requirements.lock
 RUN pip install --require-hashes -r /tmp/requirements.lock \
     && rm /tmp/requirements.lock \
     && touch /opt/venv/.deps
+
+
+# What the runtime copies: the dependencies without the tools that install them (pip and
+# setuptools, which the builder still needs) and without numpy's and matplotlib's own tests.
+FROM deps AS deps-runtime
+
+RUN python -m pip uninstall --yes --quiet pip setuptools \
+    && site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+    && rm -rf "$site"/numpy/*/tests "$site"/numpy/tests "$site"/matplotlib/tests
 
 
 FROM deps AS builder
@@ -65,7 +75,7 @@ RUN groupadd --system wasl \
     && mkdir /data \
     && chown wasl:wasl /data
 
-COPY --from=deps /opt/venv /opt/venv
+COPY --from=deps-runtime /opt/venv /opt/venv
 # matplotlib keeps its font list in MPLCONFIGDIR: made once here and writable by wasl. (Without
 # a writable one it rebuilds the list in a temporary folder in every process: 10 s a chart.)
 RUN mkdir -p "$MPLCONFIGDIR" \

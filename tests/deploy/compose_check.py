@@ -6,7 +6,8 @@ deploy/compose.local.yaml: images built here from Debian's packages (no registry
 host's network and the host's PostgreSQL (a fresh database `wasl_deploy`). Then, through Caddy
 and its TLS: a Telegram update POSTed to the webhook reaches a worker and her reply reaches the
 fake Bot API; a wrong secret is refused; the access log holds neither the webhook secret nor
-a dashboard token; both workers are healthy (the image's health check).
+a dashboard token; both workers are healthy (the image's health check). Then the image alone,
+as the README's `docker run` (polling, SQLite): healthy, and it answers.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Outcome:
     leaks: list[str] = field(default_factory=list)
     revision: str | None = None  # the schema's, in PostgreSQL
     kept_updates: int = 0  # Telegram updates PostgreSQL records as processed
+    polling_health: str = ""  # the image alone, polling Telegram (SQLite in a volume)
+    polling_reply: str = ""
     build_seconds: float = 0.0
     healthy_seconds: float = 0.0  # from `up` until both workers are healthy
 
@@ -329,6 +332,55 @@ async def _through_the_proxy(
         outcome.leaks = [marker]
 
 
+def polling_container(api: FakeBotApi, outcome: Outcome) -> None:
+    """The image alone as the README runs it (`docker run`, SQLite in /data), polling the fake
+    Bot API: healthy by the image's own health check, and it answers an update."""
+    (port,) = free_ports(1)
+    name = f"{PROJECT}-polling"
+    environment = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": api.base,
+        "WASL_SECRET_KEY": keys.generate(),
+        "WASL_HOST": "127.0.0.1",
+        "WASL_PORT": str(port),
+    }
+    options = [f"--env={key}" for key in environment]  # values from the environment, not argv
+    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
+    _run(
+        [
+            "docker",
+            "run",
+            "-d",
+            f"--name={name}",
+            "--network=host",
+            "--health-interval=3s",
+            *options,
+            IMAGE,
+        ],
+        capture_output=True,
+        env={**os.environ, **environment},
+    )
+    try:
+        deadline = time.monotonic() + START_WITHIN
+        status = ""
+        while time.monotonic() < deadline:
+            status = subprocess.run(
+                ["docker", "inspect", "--format", "{{.State.Health.Status}}", name],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            if status in ("healthy", "unhealthy"):
+                break
+            time.sleep(1)
+        outcome.polling_health = status
+        api.push_update(text_update(7201, "/start"))
+        replies = asyncio.run(api.wait_replies(7201, 1, within=60))
+        outcome.polling_reply = str(replies[0].params.get("text", ""))[:60]
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
+
+
 def check() -> Outcome:
     """Build, bring up, send, look; raise AssertionError (or RuntimeError) when it fails."""
     reason = daemon_unavailable()
@@ -357,6 +409,10 @@ def check() -> Outcome:
         dashboard_lines = [line for line in log.splitlines() if '"uri":"/dashboard' in line]
         if not dashboard_lines or any("?redacted" not in line for line in dashboard_lines):
             raise AssertionError(f"the dashboard request is not logged without its query: {log}")
+    with FakeBotApi(TOKEN) as api:
+        polling_container(api, outcome)
+    if outcome.polling_health != "healthy" or not outcome.polling_reply:
+        raise AssertionError(f"polling: health {outcome.polling_health!r}, no reply")
     if outcome.revision != HEAD or outcome.kept_updates < 6:
         raise AssertionError(
             f"PostgreSQL holds revision {outcome.revision} and {outcome.kept_updates} updates: "
@@ -393,7 +449,9 @@ def main() -> int:
                 "POST to reply, s": [round(s, 2) for s in outcome.reply_seconds],
                 "wrong secret": outcome.wrong_secret_status,
                 "unknown dashboard token": outcome.dashboard_status,
-                "health": outcome.health,
+                "health (webhook mode, compose)": outcome.health,
+                "health (polling mode, docker run)": outcome.polling_health,
+                "reply in polling mode (first line)": outcome.polling_reply,
                 "webhook requests in Caddy's access log": outcome.access_lines,
                 "secrets in Caddy's log": len(outcome.leaks),
             },
