@@ -95,7 +95,8 @@ def daemon_unavailable() -> str | None:
         check=False,
     )
     if info.returncode != 0:
-        return f"no Docker daemon reachable ({info.stderr.strip().splitlines()[-1:]})"
+        said = info.stderr.strip().splitlines()
+        return f"no Docker daemon reachable ({said[-1] if said else 'docker info failed'})"
     try:
         compose_command()
     except Unavailable as error:
