@@ -133,7 +133,17 @@ async def serve(
             web, host=host, port=port, lifespan="on", access_log=False, log_config=None
         )
         log.info("event=serving host=%s port=%s", host, port)
-        await _Server(config).serve()
+        server = _Server(config)
+        try:
+            await server.serve()
+        except SystemExit:
+            if server.started:
+                raise
+            # uvicorn logged why (most often the port is taken); one line says what to do
+            raise SystemExit(
+                f"wasl: the web server did not start on {host}:{port} (the log above says why;"
+                " a port in use: set WASL_PORT to a free one)"
+            ) from None
 
 
 class _Server(uvicorn.Server):

@@ -72,9 +72,21 @@ async def test_plain_text_is_sent_without_link_previews(
     assert result.status is SendStatus.SENT
     [call] = api.calls_to("sendMessage")
     assert call.params["chat_id"] == CHAT and call.params["text"] == "Salam"
-    assert call.params["link_preview_options"] == {"is_disabled": True}
+    assert "link_preview_options" not in call.params, "nothing to preview: not a byte on it"
     assert "reply_markup" not in call.params
     assert result.message_id == str(call_message_id(api))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Read https://example.org/guide", "Musawah publishes studies: musawah.org", "t.me/wasl"],
+)
+async def test_text_that_could_show_a_link_preview_turns_it_off(
+    api: FakeBotApi, channel: TelegramChannel, text: str
+) -> None:
+    await channel.send(str(CHAT), Outbound(text))
+    [call] = api.calls_to("sendMessage")
+    assert call.params["link_preview_options"] == {"is_disabled": True}
 
 
 async def test_buttons_become_an_inline_keyboard_in_columns(

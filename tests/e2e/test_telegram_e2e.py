@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,20 @@ async def test_polling_serves_health_readiness_and_metrics_on_its_port(
     assert "7654321987" not in metrics and "/start" not in metrics
     assert bot.stop(signal.SIGTERM) == 0, bot.output
     assert api.calls_to("getUpdates"), "it polled"
+
+
+def test_a_port_already_taken_stops_it_with_one_line_saying_what_to_do(
+    launch: Callable[..., BotProcess],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bot = launch(["serve"], WASL_PORT=str(port))
+        assert bot.process.wait(timeout=60) == 1
+    last = bot.output.strip().splitlines()[-1]
+    assert last == (
+        f"wasl: the web server did not start on 127.0.0.1:{port} (the log above says why;"
+        " a port in use: set WASL_PORT to a free one)"
+    )
+    assert "Traceback" not in bot.output

@@ -1,6 +1,7 @@
 """Every question of the shipped surveys as the Telegram adapter sends it, in bytes.
 
-A member joins in her language through the real PTB application (against the fake Bot API,
+A member joins in her language (each shipped language, the shipped surveys with their
+shipped translations) through the real PTB application (against the fake Bot API,
 over HTTP), opens a survey and answers every question, taking the answers that reach every
 question (no jump is taken) and ticking as many options as a checklist allows (its longest
 keyboard). Each request the bot made to her chat meanwhile is kept with the question it
@@ -26,8 +27,9 @@ from bot.app import App, build_app
 from bot.bootstrap import build_application
 from bot.channels.telegram import TelegramApplication, running
 from bot.config import Settings
+from bot.content_translations import read_folder
 from bot.core.clock import FixedClock
-from bot.core.i18n import Catalogs, native_language_name
+from bot.core.i18n import SUPPORTED_LOCALES, Catalogs, native_language_name
 from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import parse_definition
 from tests.fakes.telegram_api import Call, FakeBotApi, callback_update, text_update
@@ -35,7 +37,7 @@ from tests.support.database import migrated_sqlite_file
 from tests.support.surveys import pulse, pulse_ten
 
 ROOT = Path(__file__).resolve().parents[2]
-LANGUAGES = ("en", "ar", "fr")
+LANGUAGES = SUPPORTED_LOCALES  # every shipped language
 SAID = frozenset({"sendmessage", "editmessagetext", "editmessagereplymarkup"})
 _update_ids = itertools.count(700_000)
 _user_ids = itertools.count(7_000)
@@ -58,7 +60,23 @@ def shipped_surveys() -> list[dict[str, Any]]:
     content = yaml.safe_load((ROOT / "content" / "surveys.yaml").read_text(encoding="utf-8"))
     default = content.get("default_locale", "en")
     surveys = [{"default_locale": default, **survey} for survey in content["surveys"]]
+    # with their shipped translations (content/translations/LL.yaml), as `wasl content load`
+    # opens them
+    for translation in read_folder(ROOT / "content" / "translations", LANGUAGES):
+        for survey in surveys:
+            given = translation.surveys.get(survey["slug"])
+            if given is None:
+                continue
+            survey["text"][translation.locale] = {"title": given.title, "intro": given.intro}
+            for question in survey["questions"]:
+                question["text"][translation.locale] = dict(given.questions[question["key"]])
     return [*surveys, pulse(), pulse_ten()]
+
+
+def texts_in(item: dict[str, Any], lang: str, default: str = "en") -> dict[str, Any]:
+    """An item's texts in `lang`, or in the default language it falls back to."""
+    texts: dict[str, Any] = item["text"]
+    return texts.get(lang) or texts[default]
 
 
 @asynccontextmanager
@@ -157,7 +175,7 @@ async def answer_every_question(
     before = len(member.calls())
     await member.say(f"/survey {data['slug']}")
     for question in data["questions"]:
-        prompt = question["text"][lang]["prompt"]
+        prompt = texts_in(question, lang)["prompt"]
         shown = member.calls()
         assert prompt in shown[-1].text, f"{data['slug']}.{question['key']} was not asked"
         jumps = {str(k).lower() for k in question.get("jumps", {})}
@@ -167,11 +185,11 @@ async def answer_every_question(
         elif kind == "yesno":
             await member.tap(_("No") if "yes" in jumps else _("Yes"))
         elif kind == "single":
-            labels = question["text"][lang]["options"]
+            labels = texts_in(question, lang)["options"]
             pick = next(i for i, o in enumerate(question["options"]) if o not in jumps)
             await member.tap(labels[pick])
         elif kind == "multiple":
-            labels = question["text"][lang]["options"]
+            labels = texts_in(question, lang)["options"]
             for label in labels[: question.get("max_choices") or len(labels)]:
                 await member.tap(label)
             await member.tap(_("Done"))
@@ -179,7 +197,7 @@ async def answer_every_question(
             await member.say(str(int(question.get("min") or 1)))
         else:
             await member.say("ok")
-    prompts = [(q["key"], q["text"][lang]["prompt"]) for q in data["questions"]]
+    prompts = [(q["key"], texts_in(q, lang)["prompt"]) for q in data["questions"]]
     sent: list[Sent] = []
     current = ""
     for call in member.calls()[before:]:
