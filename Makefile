@@ -22,7 +22,7 @@ TEST_WORKERS ?= auto
 # worker, and a third of a second per bot started).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lock run chat serve migrate test lint format bench messages compile-messages clean
+.PHONY: help install lock run chat serve migrate test lint format bench messages compile-messages clean deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ migrate: install ## bring the database schema up to date
 
 test: lint ## lint and type-check, then every test (PYTEST_ARGS="-k …" to narrow)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses 8 --dist worksteal $(PYTEST_ARGS)
+
+# Where no Docker daemon answers it says so and exits 0; docs/deployment.md has the details.
+deploy-check: install ## build the image, bring up deploy/compose.yaml, send a webhook end to end
+	$(BIN)/python -m tests.deploy.compose_check
 
 lint: install ## ruff check, ruff format --check, mypy, the layers' import contracts
 	$(BIN)/ruff check .

@@ -102,9 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "content" and args.action in cli_content.FILE_ACTIONS:
         return cli_content.run_files(args)  # files only: no database, no settings
-    from bot.config import Settings
+    from bot.config import SecretFileError, Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except SecretFileError as error:  # a *_FILE variable naming a file that cannot be read
+        print(f"wasl: {error}", file=sys.stderr)
+        return 2
     refusal = (
         secret_key_refusal(settings, args.command)
         or no_channel_refusal(settings, args.command)

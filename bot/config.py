@@ -1,17 +1,86 @@
-"""Configuration from the environment (and a `.env` file): one class per concern."""
+"""Configuration from the environment (and a `.env` file): one class per concern.
+
+Each secret can also come from a file (a Docker or systemd secret): `NAME_FILE` names the file
+that holds `NAME`'s value, e.g. TELEGRAM_BOT_TOKEN_FILE=/run/secrets/telegram_bot_token. When
+both are set the file wins: the image sets DATABASE_URL to its SQLite file, and that default
+must not hide the database a deployment names in DATABASE_URL_FILE. WASL_SECRET_KEY_FILE is a
+setting of its own (below).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # An empty variable (TELEGRAM_WEBHOOK_URL=) means "not set", as a person writing .env means it.
 _COMMON = SettingsConfigDict(
     env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
 )
+
+
+class SecretFileError(ValueError):
+    """A `NAME_FILE` variable names a file that cannot be read."""
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """The values of `fields` read from the files their `<VARIABLE>_FILE` names, looked up in
+    the environment, then in `.env`. A trailing line break (as `echo` leaves) is dropped."""
+
+    def __init__(self, settings_cls: type[BaseSettings], fields: tuple[str, ...]) -> None:
+        super().__init__(settings_cls)
+        self.fields = fields
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = self.config.get("env_prefix", "")
+        env_file = self.config.get("env_file")
+        dotenv: dict[str, str | None] = {}
+        if isinstance(env_file, str) and Path(env_file).is_file():
+            dotenv = dotenv_values(env_file)
+        values: dict[str, Any] = {}
+        for name in self.fields:
+            variable = f"{prefix}{name}".upper() + "_FILE"
+            path = os.environ.get(variable) or dotenv.get(variable)
+            if not path:
+                continue
+            try:
+                values[name] = Path(path).read_text("utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as error:
+                reason = getattr(error, "strerror", None) or "not UTF-8 text"
+                raise SecretFileError(f"{variable}: cannot read {path} ({reason})") from error
+        return values
+
+
+class _Settings(BaseSettings):
+    """Settings whose `secret_files` may also come from `<VARIABLE>_FILE`."""
+
+    secret_files: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The files first: a NAME_FILE that is set wins over NAME (an image's default).
+        files = _SecretFiles(settings_cls, cls.secret_files)
+        return init_settings, files, env_settings, dotenv_settings, file_secret_settings
 
 
 def _split(value: object) -> object:
@@ -21,14 +90,16 @@ def _split(value: object) -> object:
     return value
 
 
-class DatabaseSettings(BaseSettings):
+class DatabaseSettings(_Settings):
     model_config = _COMMON
+    secret_files = ("database_url",)
 
-    database_url: str = "sqlite:///wasl.db"
+    database_url: str = "sqlite:///wasl.db"  # or DATABASE_URL_FILE (it may hold a password)
 
 
-class TelegramSettings(BaseSettings):
+class TelegramSettings(_Settings):
     model_config = SettingsConfigDict(**_COMMON, env_prefix="TELEGRAM_")
+    secret_files = ("bot_token", "webhook_secret")
 
     bot_token: SecretStr | None = None
     api_base: str = "https://api.telegram.org"
@@ -41,8 +112,9 @@ class TelegramSettings(BaseSettings):
         return self.bot_token is not None and bool(self.bot_token.get_secret_value())
 
 
-class WhatsAppSettings(BaseSettings):
+class WhatsAppSettings(_Settings):
     model_config = SettingsConfigDict(**_COMMON, env_prefix="WHATSAPP_")
+    secret_files = ("access_token", "app_secret", "verify_token")
 
     access_token: SecretStr | None = None
     phone_number_id: str | None = None
