@@ -18,14 +18,17 @@ from urllib.parse import quote, urlencode
 from bot.app import App
 from bot.core.actors import Actor
 from bot.core.i18n import Translator
-from bot.core.models import Member
+from bot.core.models import Member, Role
 from bot.core.reports import CalendarPeriod, PeriodKind
+from bot.reports.brief import Trend, family_of
+from bot.reports.brief_render import trend_header, trend_heading, trend_rows
 from bot.reports.fonts import NASTALIQ, web_font
 from bot.reports.model import Report, Section
 from bot.reports.render import render_csv, render_html, render_xlsx
 from bot.reports.svg import STYLE as CHART_STYLE
 from bot.reports.svg import average_text, section_chart
 from bot.services import reports
+from bot.services.brief import survey_trend
 from bot.services.reports import (
     BREAKDOWN_LABELS,
     KIND_LABELS,
@@ -298,10 +301,13 @@ async def survey_page(
     _ = who.translator
     now = app.core.clock.now()
     exporting = file_format if file_format in FORMATS else None
+    limits = Limits.of(app.core.config)
     async with app.store.transaction() as tx:
-        view = await reports.survey_view(
-            tx, who.actor, slug, by, _, now, Limits.of(app.core.config), export=exporting
-        )
+        view = await reports.survey_view(tx, who.actor, slug, by, _, now, limits, export=exporting)
+        trend = None
+        family = family_of(slug)
+        if family is not None and not exporting and who.actor.role.allows(Role.SECRETARIAT):
+            trend = await survey_trend(tx, who.actor, family, _, now, limits)
     if view.survey is None:
         missing = _("There is no survey called {slug}.", slug=slug[:48])
         return 404, page(who, _("Wasl dashboard"), f"<p>{html.escape(missing)}</p>")
@@ -317,8 +323,24 @@ async def survey_page(
     splits = {b.value: _(BREAKDOWN_LABELS[b]) for b in view.choices}
     files = {f: f.upper() for f in FORMATS}
     body = _nav(who, _("Split by:"), here, "by", splits, breakdown.value) + _shown(report, _)
+    if trend is not None and slug in trend.slugs:
+        body += trend_table(trend, _)
     settings = _nav(who, _("Download:"), here, "format", files, by=breakdown.value)
     return 200, page(who, title, body, settings)
+
+
+def trend_table(trend: Trend, _: Translator) -> str:
+    """The change between a repeated survey's rounds, per answer (as the country brief shows
+    it): shares of each round's published figures, none where a round hides the answer."""
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in trend_header(trend, _))
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in trend_rows(trend, _)
+    )
+    return (
+        f'<section class="report"><h2>{html.escape(trend_heading(trend, _))}</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def refused(app: App) -> str:

@@ -29,6 +29,7 @@ from bot.web import build_web
 from handlers import build_router
 from storage.store import SqlStore
 from tests.handlers.conftest import join, make_invite
+from tests.support.briefs import FIRST, seed_round
 from tests.support.harness import Harness, Person
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates, xlsx_text
 
@@ -366,3 +367,32 @@ async def test_without_a_public_url_the_bot_says_so_and_members_are_refused(
             found = await tx.members.get(harness.channel.name, person_.user_id)
             assert found is not None
             assert (await tx.members.kept_about(found, harness.clock.now())).dashboard_links == 0
+
+
+async def test_a_repeated_surveys_page_shows_the_change_between_its_rounds(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    """Two monthly rounds of one survey (pulse-YYYY-MM): the latest's page adds the change
+    per answer, made of each round's published shares (bot/reports/brief.py)."""
+    now = h.clock.now()
+    rounds = []
+    for shift, days in enumerate((45, 5)):
+        closes = now - timedelta(days=days)
+        slug = f"pulse-{closes:%Y-%m}"
+        rounds.append(await seed_round(h.store, slug, closes, FIRST, shift=shift))
+    analyst = await person(h, "700", Role.SECRETARIAT)
+    token = parse_qs(urlsplit(await link_for(analyst)).query)["t"][0]
+    page = (await web.get(f"/dashboard/survey/{rounds[1].slug}?t={token}")).text
+    assert "Change since the last round: Whole alliance" in page
+    cells = parsed(page).cells
+    assert "Change (points)" in cells
+    changes = [c for c in cells if re.fullmatch(r"[+−-]?\d+(\.\d)?|—|0", c)]
+    assert changes, "a change per answer"
+    assert (
+        "Change since the last round"
+        not in (await web.get(f"/dashboard/survey/{rounds[1].slug}?t={token}&format=csv")).text
+    )
+    assert [e["details"] for e in await audit(h, "report.trend")][-1] == {
+        "family": "pulse",
+        "country": None,
+    }
