@@ -1,0 +1,218 @@
+"""Several workers, measured: webhooks to 1, 2 and 3 Wasl workers on PostgreSQL, and the
+delivery leader killed mid-stream.
+
+People write through a webhook (bench/traffic.py: new members joining by `/start` and the
+buttons the bot really sent, members' texts) to `wasl serve` workers on one fresh PostgreSQL
+database, behind a round-robin front in this process, against the fake Bot API. For 1, 2 and
+3 workers it prints the most updates per second answered (closed loop: `--users` people, each
+writing again once she has her reply) and the p50/p99 latency from the POST to the reply
+reaching the fake Bot API at a steady `--rate` for `--duration` s.
+
+The kill run: `--kill-workers` workers started as `wasl run` with a webhook (webhooks, and the
+delivery worker and scheduler in whichever holds the leader lock, storage/leader.py), a steady
+`--kill-rate` stream, and the leader killed with SIGKILL `--kill-at` s in. The front sends
+what the dead worker refuses to the next one (as a proxy with health checks would); what it
+had accepted but not finished is taken again once its inbox lease (`WASL_INBOX_LEASE`, here
+`--lease` s) expires. It reports updates without a reply, duplicate replies, joinings the
+database does not show as done, and the seconds from the kill until a standby logged that it
+leads (a standby checks every 5 s).
+
+    python bench/webhooks.py [--workers 1,2,3] [--rate 50] [--duration 20] [--closed 8]
+                             [--kill-workers 3] [--kill-rate 20] [--kill-duration 20]
+                             [--kill-at 8] [--lease 5] [--quick]
+                             [--postgres postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.traffic import (
+    POSTGRES,
+    Database,
+    Front,
+    ReplyClock,
+    Traffic,
+    Worker,
+    ms,
+    start_all,
+    stop_all,
+)
+
+LEADS = ("event=runtime_started", "event=runtime_took_over")  # what a leader logs
+
+
+def leading(worker: Worker) -> bool:
+    return any(line in worker.output() for line in LEADS)
+
+
+async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bool:
+    header = (
+        f"{'workers':>8}{'max upd/s':>11}{'x one':>7}{'offered/s':>11}{'p50 ms':>8}"
+        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'harness':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    ok, one = True, None
+    for index, count in enumerate(args.workers, start=1):
+        db = Database("postgres", folder, args.postgres)
+        try:
+            members = await db.create(folder, args.members)
+            workers = [Worker.wasl("serve", db, api, folder, n) for n in range(count)]
+            await start_all(workers)
+            front = Front([w.url for w in workers])
+            traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
+            try:
+                closed = await traffic.closed(front, args.users, args.closed)
+                await traffic.settle()
+                steady = await traffic.steady(front, args.rate, args.duration)
+                await traffic.settle()
+            finally:
+                await front.close()
+                stop_all(workers)
+            wrong = await traffic.wrong_members(db) + traffic.unexpected
+        finally:
+            await db.drop()
+        lost, dup = traffic.lost() + traffic.failed_posts, traffic.duplicated()
+        ok &= lost + dup + wrong == 0
+        one = one or closed.per_second
+        print(
+            f"{count:>8}{closed.per_second:>11.1f}{closed.per_second / one:>7.2f}"
+            f"{steady.offered:>11.0f}{ms(steady.p50):>8}{ms(steady.p99):>9}{lost:>6}{dup:>5}"
+            f"{wrong:>6}{traffic.joined():>7}{closed.harness_cpu:>7.0%}"
+            + (
+                f" overloaded: stopped at {steady.gave_up:.1f} s"
+                if steady.gave_up is not None
+                else ""
+            ),
+            flush=True,
+        )
+    return ok
+
+
+async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bool:
+    db = Database("postgres", folder, args.postgres)
+    try:
+        members = await db.create(folder, args.members)
+        lease = {"WASL_INBOX_LEASE": f"{args.lease:g}"}
+        workers = [
+            Worker.wasl("run", db, api, folder, n, **lease) for n in range(args.kill_workers)
+        ]
+        await start_all(workers)
+        await asyncio.sleep(0.5)
+        leaders = [w for w in workers if leading(w)]
+        if len(leaders) != 1:
+            stop_all(workers)
+            raise SystemExit(f"expected one leader, found {len(leaders)}")
+        leader = leaders[0]
+        standbys = [w for w in workers if w is not leader]
+        front = Front([w.url for w in workers])
+        traffic = Traffic(api, members, seed=99, first_new=9_000_000, wait=args.lease + 25)
+        took_over: list[float] = []
+
+        async def kill() -> None:
+            await asyncio.sleep(args.kill_at)
+            leader.kill()
+            killed = time.monotonic()
+            while time.monotonic() - killed < 30:
+                if any(leading(w) for w in standbys):
+                    took_over.append(time.monotonic() - killed)
+                    return
+                await asyncio.sleep(0.05)
+
+        try:
+            killer = asyncio.create_task(kill())
+            steady = await traffic.steady(
+                front, args.kill_rate, args.kill_duration, warmup=0, give_up=None
+            )
+            await traffic.settle(quiet=args.lease + 10)
+            await killer
+        finally:
+            await front.close()
+            stop_all(workers)
+        wrong = await traffic.wrong_members(db) + traffic.unexpected
+    finally:
+        await db.drop()
+    lost, dup = traffic.lost() + traffic.failed_posts, traffic.duplicated()
+    takeover = f"{took_over[0]:.1f} s" if took_over else "NOT within 30 s"
+    longest = max(steady.latencies, default=float("nan"))
+    print(
+        f"\nkill run: {args.kill_workers} `wasl run` workers (webhook), {args.kill_rate:g} "
+        f"updates/s for {args.kill_duration:g} s, the leader SIGKILLed at {args.kill_at:g} s, "
+        f"inbox lease {args.lease:g} s"
+    )
+    print(
+        f"  updates {steady.posted}, answered {steady.posted - lost}, lost {lost}, duplicate "
+        f"replies {dup}, wrong joinings {wrong}, joined {traffic.joined()}"
+    )
+    print(
+        f"  p50 {ms(steady.p50)} ms, p99 {ms(steady.p99)} ms, longest {ms(longest)} ms; "
+        f"POSTs refused by the dead worker and sent to the next: {front.failovers}"
+    )
+    print(f"  a standby leads {takeover} after the kill")
+    return lost + dup + wrong == 0 and bool(took_over)
+
+
+async def main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    api = ReplyClock().start()
+    try:
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            print(
+                f"PostgreSQL, `wasl serve` workers behind a round-robin front; closed loop "
+                f"{args.users} people for {args.closed:g} s; steady {args.rate:g} updates/s "
+                f"for {args.duration:g} s"
+            )
+            ok = await scaling(api, folder, args) if args.workers else True
+            if args.kill_workers >= 2:
+                ok &= await kill_run(api, folder, args)
+    finally:
+        api.stop()
+    print(
+        "\n'max upd/s': replies per second in the closed loop; 'offered/s', 'p50', 'p99': the "
+        "steady run (POST to the\nreply at the fake Bot API); 'lost': updates without a reply; "
+        "'dup': extra replies; 'wrong': people whose\njoining the database does not show as "
+        "she did it; 'harness': CPU of this process (people, fake API)."
+    )
+    print("nothing lost, nothing repeated" if ok else "LOST OR REPEATED UPDATES (see above)")
+    print(f"total {time.monotonic() - started:.0f} s")
+    return 0 if ok else 1
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default="1,2,3", help="worker counts, e.g. 1,2,3")
+    parser.add_argument("--rate", type=float, default=50.0, help="steady updates per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="steady run, seconds")
+    parser.add_argument("--closed", type=float, default=8.0, help="closed-loop run, seconds")
+    parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
+    parser.add_argument("--members", type=int, default=400, help="members seeded")
+    parser.add_argument("--kill-workers", type=int, default=3, help="0: no kill run")
+    parser.add_argument("--kill-rate", type=float, default=20.0)
+    parser.add_argument("--kill-duration", type=float, default=20.0)
+    parser.add_argument("--kill-at", type=float, default=8.0, help="seconds into the stream")
+    parser.add_argument("--lease", type=float, default=5.0, help="WASL_INBOX_LEASE, seconds")
+    parser.add_argument("--postgres", default=POSTGRES, metavar="URL")
+    parser.add_argument("--quick", action="store_true", help="1 and 2 workers, short runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.closed, args.members = 5.0, 3.0, 100
+        args.kill_duration, args.kill_at, args.kill_workers = 12.0, 4.0, 2
+        if "--workers" not in " ".join(argv):
+            args.workers = "1,2"
+    args.workers = [int(n) for n in args.workers.split(",") if n]
+    return args
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.CRITICAL)
+    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
