@@ -30,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
+import itertools
 import os
 import random
 import secrets
@@ -254,6 +256,14 @@ class Worker:
                 await asyncio.sleep(0.1)
         raise SystemExit(f"a worker never became healthy: {self.output()[-3000:]}")
 
+    def cpu(self) -> float:
+        """CPU seconds the process has used (user and system), from /proc."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -296,6 +306,7 @@ class Person:
     chose: dict[str, str] = field(default_factory=dict)
     spheres: set[str] = field(default_factory=set)
     waiter: asyncio.Future[None] | None = None
+    said: list[str] = field(default_factory=list)  # what she sent, for a report of problems
 
     @property
     def finished(self) -> bool:
@@ -312,6 +323,7 @@ class Tally:
     posted: int  # updates posted within the window
     harness_cpu: float = 0.0  # share of one core this process (people, fake API) used
     gave_up: float | None = None  # seconds into a steady run it stopped: overloaded
+    cpu_per_update: float = float("nan")  # CPU seconds of the workers per reply (closed loop)
 
     @property
     def per_second(self) -> float:
@@ -385,12 +397,16 @@ class Traffic:
         self.wait = wait
         self.people: dict[int, Person] = {c: Person(c, joining=False) for c in members}
         self.ready_members = list(members)
-        self.ready_joining: list[int] = []
+        # Who is mid-way and has her reply, furthest along first: she goes on tapping (as
+        # someone joining does, in one go) rather than everyone inching forward together.
+        self.ready_joining: list[tuple[int, int, int]] = []  # (-step, order, chat), a heap
+        self._order = itertools.count()
         self.newcomers = NEWCOMER_BASE + first_new
         self.heard: list[tuple[float, float]] = []  # (posted at, replied at)
         self.reply_times: list[float] = []
         self.strays = 0  # replies to chats nobody here wrote from
         self.unexpected = 0  # a keyboard that was not her next step's
+        self.wrong_chats: list[int] = []
         self.failed_posts = 0
         self.posted = 0
         self.post_times: list[float] = []
@@ -423,12 +439,10 @@ class Traffic:
         """Someone and the update(s) she sends now, by the mix; a newcomer when nobody of the
         drawn kind is free."""
         draw = self.rng.random()
-        pool = None
-        if MIX[0] <= draw < MIX[0] + MIX[1]:
-            pool = self.ready_joining
-        elif draw >= MIX[0] + MIX[1]:
-            pool = self.ready_members
-        if pool:
+        pool = self.ready_members if draw >= MIX[0] + MIX[1] else []
+        if MIX[0] <= draw < MIX[0] + MIX[1] and self.ready_joining:
+            person = self.people[heapq.heappop(self.ready_joining)[2]]
+        elif pool:
             index = self.rng.randrange(len(pool))
             pool[index], pool[-1] = pool[-1], pool[index]
             person = self.people[pool.pop()]
@@ -472,6 +486,9 @@ class Traffic:
         loop = asyncio.get_running_loop()
         person.waiter = loop.create_future()
         person.sent += len(updates)
+        for update in updates:
+            query, message = update.get("callback_query"), update.get("message")
+            person.said.append(query["data"] if query else message["text"])
         self.posted += len(updates)
         now = time.monotonic()
         person.posted.extend([now] * len(updates))
@@ -485,15 +502,28 @@ class Traffic:
                 await asyncio.wait_for(person.waiter, self.wait)
         if person.heard < person.sent:
             return  # lost (or very late): she stops here, counted at the end
+        self.free(person)
+
+    def free(self, person: Person) -> None:
+        """She has her reply: she may act again (unless she has finished joining)."""
         if person.joining and not person.finished:
-            self.ready_joining.append(person.chat)
+            heapq.heappush(self.ready_joining, (-person.step, next(self._order), person.chat))
         elif not person.joining:
             self.ready_members.append(person.chat)
 
-    async def closed(self, front: Front, users: int, seconds: float, warmup: float = 1.0) -> Tally:
+    async def closed(
+        self,
+        front: Front,
+        users: int,
+        seconds: float,
+        warmup: float = 1.0,
+        workers: Sequence[Worker] = (),
+    ) -> Tally:
         """`users` people at once, each acting again as soon as she has her reply: the most the
-        workers can take. Measured after `warmup` s."""
+        workers can take. Measured after `warmup` s; with the CPU the `workers` used per reply
+        (what a busy machine changes least)."""
         self.front = front
+        cpu, replies = sum(w.cpu() for w in workers), len(self.reply_times)
         start = time.monotonic()
         end = start + warmup + seconds
         self._cpu = (time.process_time(), time.monotonic())
@@ -503,7 +533,10 @@ class Traffic:
                 await self.act(*self.next_action())
 
         await asyncio.gather(*(user() for _ in range(users)))
-        return self._tally(start + warmup, end)
+        tally = self._tally(start + warmup, end)
+        used, answered = sum(w.cpu() for w in workers) - cpu, len(self.reply_times) - replies
+        tally.cpu_per_update = used / max(1, answered)
+        return tally
 
     async def steady(
         self,
@@ -586,15 +619,28 @@ class Traffic:
                         continue
                     member = await tx.members.get(ChannelName.TELEGRAM, str(person.chat))
                     if not person.finished:
-                        wrong += member is not None
+                        bad = member is not None
                     else:
-                        wrong += member is None or (
+                        bad = member is None or (
                             (set(member.spheres), member.country)
                             != (person.spheres, person.chose.get("country"))
                         )
+                    if bad:
+                        wrong += 1
+                        self.wrong_chats.append(person.chat)
         finally:
             await store.close()
         return wrong
+
+    def problems(self, api: FakeBotApi, most: int = 4) -> list[str]:
+        """What the first few people with a lost, repeated or wrong update sent and heard."""
+        chats = [c for c, p in self.people.items() if p.heard != p.sent] + self.wrong_chats
+        lines = []
+        for chat in chats[:most]:
+            person = self.people[chat]
+            heard = [c.text.split("\n")[0][:40] for c in api.replies(chat)]
+            lines.append(f"    chat {chat}: sent {person.said}; heard {heard}")
+        return lines
 
     def joined(self) -> int:
         return sum(1 for p in self.people.values() if p.joining and p.finished)

@@ -57,7 +57,7 @@ def leading(worker: Worker) -> bool:
 async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bool:
     header = (
         f"{'workers':>8}{'max upd/s':>11}{'x one':>7}{'offered/s':>11}{'p50 ms':>8}"
-        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'harness':>8}"
+        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'CPU ms':>7}{'harness':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -71,7 +71,7 @@ async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bo
             front = Front([w.url for w in workers])
             traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
             try:
-                closed = await traffic.closed(front, args.users, args.closed)
+                closed = await traffic.closed(front, args.users, args.closed, workers=workers)
                 await traffic.settle()
                 steady = await traffic.steady(front, args.rate, args.duration)
                 await traffic.settle()
@@ -83,11 +83,13 @@ async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bo
             await db.drop()
         lost, dup = traffic.lost() + traffic.failed_posts, traffic.duplicated()
         ok &= lost + dup + wrong == 0
+        problems = traffic.problems(api)
         one = one or closed.per_second
         print(
             f"{count:>8}{closed.per_second:>11.1f}{closed.per_second / one:>7.2f}"
             f"{steady.offered:>11.0f}{ms(steady.p50):>8}{ms(steady.p99):>9}{lost:>6}{dup:>5}"
-            f"{wrong:>6}{traffic.joined():>7}{closed.harness_cpu:>7.0%}"
+            f"{wrong:>6}{traffic.joined():>7}{closed.cpu_per_update * 1000:>7.1f}"
+            f"{closed.harness_cpu:>7.0%}"
             + (
                 f" overloaded: stopped at {steady.gave_up:.1f} s"
                 if steady.gave_up is not None
@@ -95,6 +97,8 @@ async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bo
             ),
             flush=True,
         )
+        for line in problems:
+            print(line)
     return ok
 
 
@@ -158,6 +162,8 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
         f"POSTs refused by the dead worker and sent to the next: {front.failovers}"
     )
     print(f"  a standby leads {takeover} after the kill")
+    for line in traffic.problems(api):
+        print(line)
     return lost + dup + wrong == 0 and bool(took_over)
 
 
@@ -181,7 +187,8 @@ async def main(args: argparse.Namespace) -> int:
         "\n'max upd/s': replies per second in the closed loop; 'offered/s', 'p50', 'p99': the "
         "steady run (POST to the\nreply at the fake Bot API); 'lost': updates without a reply; "
         "'dup': extra replies; 'wrong': people whose\njoining the database does not show as "
-        "she did it; 'harness': CPU of this process (people, fake API)."
+        "she did it; 'CPU ms': the workers' CPU per reply in the closed loop;\n'harness': CPU "
+        "of this process (people, fake API)."
     )
     print("nothing lost, nothing repeated" if ok else "LOST OR REPEATED UPDATES (see above)")
     print(f"total {time.monotonic() - started:.0f} s")
