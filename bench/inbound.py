@@ -18,7 +18,7 @@ goals of the inbound issue beside the figures: throughput ≥ 0.5× the floor, p
 everyone who finished joining is a member with the country and both spheres she ticked, the
 two ticks sent at once, to two workers when there are two).
 
-    python bench/inbound.py [--rate 100] [--duration 30] [--closed 8] [--users 32]
+    python bench/inbound.py [--rate 100] [--duration 30] [--closed 6] [--users 32]
                             [--databases sqlite,postgres] [--workers 1,2] [--quick]
                             [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -238,7 +238,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=100.0, help="steady updates per second")
     parser.add_argument("--duration", type=float, default=30.0, help="steady run, seconds")
-    parser.add_argument("--closed", type=float, default=8.0, help="closed-loop run, seconds")
+    parser.add_argument("--closed", type=float, default=6.0, help="closed-loop run, seconds")
     parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
     parser.add_argument("--members", type=int, default=400, help="members seeded")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite,postgres")

@@ -17,7 +17,7 @@ had accepted but not finished is taken again once its inbox lease (`WASL_INBOX_L
 database does not show as done, and the seconds from the kill until a standby logged that it
 leads (a standby checks every 5 s).
 
-    python bench/webhooks.py [--workers 1,2,3] [--rate 50] [--duration 20] [--closed 8]
+    python bench/webhooks.py [--workers 1,2,3] [--rate 50] [--duration 20] [--closed 6]
                              [--kill-workers 3] [--kill-rate 20] [--kill-duration 20]
                              [--kill-at 8] [--lease 5] [--quick]
                              [--postgres postgresql://postgres@127.0.0.1:5432/test]
@@ -200,7 +200,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", default="1,2,3", help="worker counts, e.g. 1,2,3")
     parser.add_argument("--rate", type=float, default=50.0, help="steady updates per second")
     parser.add_argument("--duration", type=float, default=20.0, help="steady run, seconds")
-    parser.add_argument("--closed", type=float, default=8.0, help="closed-loop run, seconds")
+    parser.add_argument("--closed", type=float, default=6.0, help="closed-loop run, seconds")
     parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
     parser.add_argument("--members", type=int, default=400, help="members seeded")
     parser.add_argument("--kill-workers", type=int, default=3, help="0: no kill run")
