@@ -10,6 +10,8 @@ joining, 25% text from members already in. A button press uses the keyboard the 
 her (its message id and a payload it offered, read from the fake API's record of the
 `sendMessage`), so no press is a stale one; at the spheres step she ticks two spheres at
 once (two updates posted together, one to each worker when there are two), then taps Done.
+Whoever is furthest along goes on first (people join in one go); when nobody mid-way is free to
+press, a member writes instead, so the share of presses can fall below half (it is printed).
 Every update Wasl (or the floor) handles gets exactly one reply (`sendMessage` or
 `editMessageText`), and she acts again only once she has it, so replies are counted per chat:
 fewer than she sent is a lost update, more is a duplicate. Latency is from the POST to the
@@ -413,6 +415,7 @@ class Traffic:
         self.wrong_chats: list[int] = []
         self.failed_posts = 0
         self.posted = 0
+        self.presses = 0  # of the updates posted, button presses
         self.post_times: list[float] = []
         self.front: Front | None = None
         self._cpu = (0.0, 0.0)
@@ -440,16 +443,17 @@ class Traffic:
     # -- choosing what happens next ---------------------------------------------------------
 
     def next_action(self) -> tuple[Person, list[dict[str, Any]]]:
-        """Someone and the update(s) she sends now, by the mix; a newcomer when nobody of the
-        drawn kind is free."""
+        """Someone and the update(s) she sends now, by the mix. When nobody mid-way is free
+        for a press, a member writes instead (then a newcomer, when no member is free)."""
         draw = self.rng.random()
-        pool = self.ready_members if draw >= MIX[0] + MIX[1] else []
+        members = self.ready_members
         if MIX[0] <= draw < MIX[0] + MIX[1] and self.ready_joining:
             person = self.people[heapq.heappop(self.ready_joining)[2]]
-        elif pool:
-            index = self.rng.randrange(len(pool))
-            pool[index], pool[-1] = pool[-1], pool[index]
-            person = self.people[pool.pop()]
+        elif draw >= MIX[0] and members:  # a member's text (or in place of a press: nobody
+            # mid-way is free, and new people would pile up half-joined)
+            index = self.rng.randrange(len(members))
+            members[index], members[-1] = members[-1], members[index]
+            person = self.people[members.pop()]
         else:
             self.newcomers += 1
             person = self.people.setdefault(self.newcomers, Person(self.newcomers, joining=True))
@@ -493,6 +497,7 @@ class Traffic:
         for update in updates:
             query, message = update.get("callback_query"), update.get("message")
             person.said.append(query["data"] if query else message["text"])
+            self.presses += query is not None
         self.posted += len(updates)
         now = time.monotonic()
         person.posted.extend([now] * len(updates))
