@@ -67,7 +67,7 @@ class Row:
     wrong: int | None  # joinings the database does not show as done (Wasl only)
     unexpected: int
     joined: int
-    presses: float  # share of the updates
+    mix: str  # /start, press, text: % of the updates posted
     problems: list[str]
 
 
@@ -104,7 +104,7 @@ async def measure(
         wrong,
         traffic.unexpected,
         traffic.joined(),
-        traffic.presses / max(1, traffic.posted),
+        traffic.mix(),
         traffic.problems(api),
     )
 
@@ -143,7 +143,7 @@ async def main(args: argparse.Namespace) -> int:
 
 HEADER = (
     f"{'':<6}{'database':<10}{'workers':>8}{'max upd/s':>11}{'offered/s':>11}{'p50 ms':>8}"
-    f"{'p99 ms':>8}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'press':>6}{'CPU ms':>7}"
+    f"{'p99 ms':>8}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'mix %':>9}{'CPU ms':>7}"
     f"{'harness':>8}"
 )
 
@@ -157,7 +157,7 @@ def _line(row: Row, rate: float) -> str:
     return (
         f"{row.target:<6}{row.database:<10}{row.workers:>8}{row.closed.per_second:>11.1f}"
         f"{offered:>11}{p50:>8}{p99:>8}{row.lost:>6}{row.duplicated:>5}{wrong:>6}"
-        f"{row.joined:>7}{row.presses:>6.0%}{row.closed.cpu_per_update * 1000:>7.1f}"
+        f"{row.joined:>7}{row.mix:>9}{row.closed.cpu_per_update * 1000:>7.1f}"
         f"{row.closed.harness_cpu:>7.0%} "
         + (
             f" overloaded: stopped offering at {steady.gave_up:.1f} s"
@@ -195,8 +195,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> bool:
         "steady run\n(POST to the reply at the fake Bot API); 'lost': updates without a reply "
         "(or refused); 'dup': extra replies;\n'wrong': people whose joining the database (or "
         "the bot's next keyboard) does not show as she did it;\n'joined': people who "
-        "finished joining (each ticked two spheres at once); 'press': presses among the "
-        "updates;\n'CPU ms': the workers' CPU per "
+        "finished joining (each ticked two spheres at once); 'mix %': /start, "
+        "press, text among the updates;\n'CPU ms': the workers' CPU per "
         "reply in the closed loop (what a busy machine changes least); 'harness': CPU of this\n"
         "process (people, fake Bot API) in the closed loop, in cores."
     )

@@ -10,8 +10,9 @@ joining, 25% text from members already in. A button press uses the keyboard the 
 her (its message id and a payload it offered, read from the fake API's record of the
 `sendMessage`), so no press is a stale one; at the spheres step she ticks two spheres at
 once (two updates posted together, one to each worker when there are two), then taps Done.
-Whoever is furthest along goes on first (people join in one go); when nobody mid-way is free to
-press, a member writes instead, so the share of presses can fall below half (it is printed).
+Whoever is furthest along goes on first (people join in one go, rather than all inching
+forward together); when nobody of the kind drawn is free, someone new starts instead, so the
+real mix drifts a little towards `/start` (it is printed).
 Every update Wasl (or the floor) handles gets exactly one reply (`sendMessage` or
 `editMessageText`), and she acts again only once she has it, so replies are counted per chat:
 fewer than she sent is a lost update, more is a duplicate. Latency is from the POST to the
@@ -416,6 +417,7 @@ class Traffic:
         self.failed_posts = 0
         self.posted = 0
         self.presses = 0  # of the updates posted, button presses
+        self.starts = 0  # and /start
         self.post_times: list[float] = []
         self.front: Front | None = None
         self._cpu = (0.0, 0.0)
@@ -443,14 +445,13 @@ class Traffic:
     # -- choosing what happens next ---------------------------------------------------------
 
     def next_action(self) -> tuple[Person, list[dict[str, Any]]]:
-        """Someone and the update(s) she sends now, by the mix. When nobody mid-way is free
-        for a press, a member writes instead (then a newcomer, when no member is free)."""
+        """Someone and the update(s) she sends now, by the mix; a newcomer when nobody of the
+        drawn kind is free (then she is there to press next time)."""
         draw = self.rng.random()
         members = self.ready_members
         if MIX[0] <= draw < MIX[0] + MIX[1] and self.ready_joining:
             person = self.people[heapq.heappop(self.ready_joining)[2]]
-        elif draw >= MIX[0] and members:  # a member's text (or in place of a press: nobody
-            # mid-way is free, and new people would pile up half-joined)
+        elif draw >= MIX[0] + MIX[1] and members:
             index = self.rng.randrange(len(members))
             members[index], members[-1] = members[-1], members[index]
             person = self.people[members.pop()]
@@ -498,6 +499,7 @@ class Traffic:
             query, message = update.get("callback_query"), update.get("message")
             person.said.append(query["data"] if query else message["text"])
             self.presses += query is not None
+            self.starts += message is not None and message["text"] == "/start"
         self.posted += len(updates)
         now = time.monotonic()
         person.posted.extend([now] * len(updates))
@@ -650,6 +652,12 @@ class Traffic:
             heard = [c.text.split("\n")[0][:40] for c in api.replies(chat)]
             lines.append(f"    chat {chat}: sent {person.said}; heard {heard}")
         return lines
+
+    def mix(self) -> str:
+        """The real mix of what was posted: "/start %, press %, text %"."""
+        total = max(1, self.posted)
+        start, press = self.starts * 100 // total, self.presses * 100 // total
+        return f"{start}/{press}/{100 - start - press}"
 
     def joined(self) -> int:
         return sum(1 for p in self.people.values() if p.joining and p.finished)

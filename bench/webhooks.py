@@ -57,7 +57,8 @@ def leading(worker: Worker) -> bool:
 async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bool:
     header = (
         f"{'workers':>8}{'max upd/s':>11}{'x one':>7}{'offered/s':>11}{'p50 ms':>8}"
-        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'CPU ms':>7}{'harness':>8}"
+        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'wrong':>6}{'joined':>7}{'mix %':>9}{'CPU ms':>7}"
+        f"{'harness':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -88,7 +89,8 @@ async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bo
         print(
             f"{count:>8}{closed.per_second:>11.1f}{closed.per_second / one:>7.2f}"
             f"{steady.offered:>11.0f}{ms(steady.p50):>8}{ms(steady.p99):>9}{lost:>6}{dup:>5}"
-            f"{wrong:>6}{traffic.joined():>7}{closed.cpu_per_update * 1000:>7.1f}"
+            f"{wrong:>6}{traffic.joined():>7}{traffic.mix():>9}"
+            f"{closed.cpu_per_update * 1000:>7.1f}"
             f"{closed.harness_cpu:>7.0%}"
             + (
                 f" overloaded: stopped at {steady.gave_up:.1f} s"
@@ -187,8 +189,8 @@ async def main(args: argparse.Namespace) -> int:
         "\n'max upd/s': replies per second in the closed loop; 'offered/s', 'p50', 'p99': the "
         "steady run (POST to the\nreply at the fake Bot API); 'lost': updates without a reply; "
         "'dup': extra replies; 'wrong': people whose\njoining the database does not show as "
-        "she did it; 'CPU ms': the workers' CPU per reply in the closed loop;\n'harness': CPU "
-        "of this process (people, fake API)."
+        "she did it; 'mix %': /start, press, text; 'CPU ms': the workers' CPU per reply in "
+        "the closed\nloop; 'harness': CPU of this process (people, fake API)."
     )
     print("nothing lost, nothing repeated" if ok else "LOST OR REPEATED UPDATES (see above)")
     print(f"total {time.monotonic() - started:.0f} s")
