@@ -9,7 +9,9 @@ members already in) to:
 - Wasl: `wasl serve` processes (uvicorn + Starlette from bot/web.py, the inbox, the core) on
   SQLite and on PostgreSQL (a fresh database per run), 1 and 2 workers on one database.
 
-Two or more workers sit behind a round-robin front in this process. For each it prints the
+Two or more workers sit behind a round-robin front in this process; with two, `--joiners`
+newcomers also join at once at the end (each one's two sphere ticks posted together, one to
+each worker), for the lost-tap check. For each it prints the
 most updates per second it answers (a closed loop: `--users` people, each writing again as
 soon as she has her reply), and for one worker the p50/p99 latency from the POST to the reply
 reaching the fake Bot API at a steady `--rate` for `--duration` s (an open loop). Then the
@@ -19,7 +21,8 @@ everyone who finished joining is a member with the country and both spheres she 
 two ticks sent at once, to two workers when there are two).
 
     python bench/inbound.py [--rate 100] [--duration 30] [--closed 6] [--users 32]
-                            [--databases sqlite,postgres] [--workers 1,2] [--quick]
+                            [--databases sqlite,postgres] [--workers 1,2] [--joiners 30]
+                            [--quick]
                             [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -38,16 +41,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.traffic import (
-    POSTGRES,
     Database,
-    Front,
     ReplyClock,
     Tally,
-    Traffic,
+    Verdict,
     Worker,
     ms,
-    start_all,
-    stop_all,
+    quick,
+    run_traffic,
+    traffic_options,
 )
 
 GOAL_RATIO = 0.5  # of the floor's throughput
@@ -62,13 +64,7 @@ class Row:
     workers: int
     closed: Tally
     steady: Tally | None
-    lost: int
-    duplicated: int
-    wrong: int | None  # joinings the database does not show as done (Wasl only)
-    unexpected: int
-    joined: int
-    mix: str  # /start, press, text: % of the updates posted
-    problems: list[str]
+    verdict: Verdict
 
 
 async def measure(
@@ -79,34 +75,22 @@ async def measure(
     index: int,
     db: Database | None,
 ) -> Row:
-    await start_all(workers)
-    front = Front([w.url for w in workers])
-    traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
-    try:
-        closed = await traffic.closed(front, args.users, args.closed, workers=workers)
-        await traffic.settle()
-        steady = None
-        if len(workers) == 1 or args.steady_all:
-            steady = await traffic.steady(front, args.rate, args.duration)
-        await traffic.settle()
-    finally:
-        await front.close()
-        stop_all(workers)
-    wrong = await traffic.wrong_members(db) if db is not None else None
-    return Row(
-        "floor" if db is None else "wasl",
-        "-" if db is None else db.kind,
-        len(workers),
-        closed,
-        steady,
-        traffic.lost() + traffic.failed_posts,
-        traffic.duplicated(),
-        wrong,
-        traffic.unexpected,
-        traffic.joined(),
-        traffic.mix(),
-        traffic.problems(api),
+    several = len(workers) > 1
+    steady = not several or args.steady_all
+    closed, steady_tally, verdict = await run_traffic(
+        api,
+        workers,
+        members,
+        db,
+        index=index,
+        users=args.users,
+        closed=args.closed,
+        rate=args.rate if steady else None,
+        seconds=args.duration,
+        joiners=args.joiners if several and db is not None else 0,
     )
+    target, database = ("floor", "-") if db is None else ("wasl", db.kind)
+    return Row(target, database, len(workers), closed, steady_tally, verdict)
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -153,11 +137,12 @@ def _line(row: Row, rate: float) -> str:
     offered = f"{steady.offered:.0f}" if steady else "-"
     p50 = ms(steady.p50) if steady else "-"
     p99 = ms(steady.p99) if steady else "-"
-    wrong = "-" if row.wrong is None else str(row.wrong + row.unexpected)
+    v = row.verdict
+    wrong = "-" if v.wrong is None else str(v.wrong)
     return (
         f"{row.target:<6}{row.database:<10}{row.workers:>8}{row.closed.per_second:>11.1f}"
-        f"{offered:>11}{p50:>8}{p99:>8}{row.lost:>6}{row.duplicated:>5}{wrong:>6}"
-        f"{row.joined:>7}{row.mix:>9}{row.closed.cpu_per_update * 1000:>7.1f}"
+        f"{offered:>11}{p50:>8}{p99:>8}{v.lost:>6}{v.duplicated:>5}{wrong:>6}"
+        f"{v.joined:>7}{v.mix:>9}{row.closed.cpu_per_update * 1000:>7.1f}"
         f"{row.closed.harness_cpu:>7.0%} "
         + (
             f" overloaded: stopped offering at {steady.gave_up:.1f} s"
@@ -188,7 +173,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> bool:
     print("-" * len(HEADER))
     for row in rows:
         print(_line(row, args.rate))
-        for line in row.problems:
+        for line in row.verdict.problems:
             print(line)
     print(
         "'max upd/s': replies per second in the closed loop; 'offered/s', 'p50', 'p99': the "
@@ -232,24 +217,22 @@ def report(rows: list[Row], args: argparse.Namespace) -> bool:
                 f"  {kind:<9}2 workers {scale:.2f}x one (goal >= {GOAL_SCALING}x): "
                 f"{_verdict(scale >= GOAL_SCALING)}"
             )
-    wasl_rows = [r for r in rows if r.target == "wasl"]
-    lost = sum(r.lost + r.duplicated + (r.wrong or 0) + r.unexpected for r in wasl_rows)
+    wasl = [r.verdict for r in rows if r.target == "wasl"]
+    lost = sum(v.lost + v.duplicated + (v.wrong or 0) for v in wasl)
     ok &= lost == 0
-    print(f"  lost taps, duplicates and wrong joinings: {lost} (goal 0): {_verdict(lost == 0)}")
+    joined = sum(v.joined for v in wasl)
+    print(
+        f"  lost taps, duplicates and wrong joinings: {lost} of {joined} joinings, each with two "
+        f"ticks at once (goal 0): {_verdict(lost == 0)}"
+    )
     print("all goals met" if ok else "GOALS MISSED")
     return ok
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=100.0, help="steady updates per second")
-    parser.add_argument("--duration", type=float, default=30.0, help="steady run, seconds")
-    parser.add_argument("--closed", type=float, default=6.0, help="closed-loop run, seconds")
-    parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
-    parser.add_argument("--members", type=int, default=400, help="members seeded")
+    description = __doc__.split("\n\n")[0]
+    parser = traffic_options(description, workers="1,2", rate=100.0, duration=30.0)
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite,postgres")
-    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
-    parser.add_argument("--postgres", default=POSTGRES, metavar="URL")
     parser.add_argument(
         "--steady-all", action="store_true", help="the steady run for 2 workers too"
     )
@@ -258,7 +241,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.closed, args.members = min(args.duration, 5.0), 3.0, 100
+        quick(args)
         if "--databases" not in " ".join(argv):
             args.databases = "sqlite"
     args.databases = [d for d in args.databases.split(",") if d]

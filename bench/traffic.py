@@ -44,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -288,6 +288,20 @@ async def start_all(workers: Sequence[Worker]) -> None:
     await asyncio.gather(*(w.healthy() for w in workers))
 
 
+@contextlib.asynccontextmanager
+async def serving(workers: Sequence[Worker]) -> AsyncIterator[Front]:
+    """The workers started and healthy, behind a front; stopped at the end."""
+    try:
+        await start_all(workers)
+        front = Front([w.url for w in workers])
+        try:
+            yield front
+        finally:
+            await front.close()
+    finally:
+        stop_all(workers)
+
+
 def stop_all(workers: Sequence[Worker]) -> None:
     """Stop them together (each takes a moment to close)."""
     for worker in workers:
@@ -490,7 +504,10 @@ class Traffic:
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def act(self, person: Person, updates: list[dict[str, Any]]) -> None:
+    async def act(
+        self, person: Person, updates: list[dict[str, Any]], *, free: bool = True
+    ) -> None:
+        """Post her update(s) and wait for the replies; then she is `free` to be drawn again."""
         assert self.front is not None
         loop = asyncio.get_running_loop()
         person.waiter = loop.create_future()
@@ -513,7 +530,8 @@ class Traffic:
                 await asyncio.wait_for(person.waiter, self.wait)
         if person.heard < person.sent:
             return  # lost (or very late): she stops here, counted at the end
-        self.free(person)
+        if free:
+            self.free(person)
 
     def free(self, person: Person) -> None:
         """She has her reply: she may act again (unless she has finished joining)."""
@@ -585,6 +603,20 @@ class Traffic:
         tally = self._tally(start + warmup, min(end, time.monotonic()) if gave_up else end)
         tally.gave_up = gave_up
         return tally
+
+    async def join_all(self, front: Front, people: int) -> None:
+        """`people` newcomers join at once, each in one go: as many double ticks (two presses
+        posted together, to two workers when there are two) for the lost-tap check."""
+        self.front = front
+
+        async def one() -> None:
+            self.newcomers += 1
+            person = self.people.setdefault(self.newcomers, Person(self.newcomers, joining=True))
+            await self.act(person, [text_update(person.chat, "/start")], free=False)
+            while not person.finished and person.heard >= person.sent:
+                await self.act(person, self._presses(person), free=False)
+
+        await asyncio.gather(*(one() for _ in range(people)))
 
     def oldest_waiting(self, now: float) -> float:
         """When the oldest update still without its reply was posted (`now` if none)."""
@@ -661,6 +693,88 @@ class Traffic:
 
     def joined(self) -> int:
         return sum(1 for p in self.people.values() if p.joining and p.finished)
+
+
+@dataclass
+class Verdict:
+    """What went wrong in a run, counted at its end."""
+
+    lost: int  # updates without a reply, or that no worker took
+    duplicated: int  # replies beyond one per update
+    wrong: int | None  # joinings the database or the next keyboard contradicts (None: floor)
+    joined: int
+    mix: str
+    problems: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return self.lost + self.duplicated + (self.wrong or 0) == 0
+
+
+async def verdict(traffic: Traffic, api: FakeBotApi, db: Database | None) -> Verdict:
+    """Count it (before the database is dropped)."""
+    wrong = None if db is None else await traffic.wrong_members(db) + traffic.unexpected
+    return Verdict(
+        traffic.lost() + traffic.failed_posts,
+        traffic.duplicated(),
+        wrong,
+        traffic.joined(),
+        traffic.mix(),
+        traffic.problems(api),
+    )
+
+
+async def run_traffic(
+    api: ReplyClock,
+    workers: Sequence[Worker],
+    members: Sequence[int],
+    db: Database | None,
+    *,
+    index: int,
+    users: int,
+    closed: float,
+    rate: float | None = None,
+    seconds: float = 0.0,
+    joiners: int = 0,
+) -> tuple[Tally, Tally | None, Verdict]:
+    """Start the workers; the closed loop; the steady run when a `rate` is given; `joiners`
+    newcomers joining at once; stop them and count what went wrong."""
+    async with serving(workers) as front:
+        traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
+        most = await traffic.closed(front, users, closed, workers=workers)
+        await traffic.settle()
+        steady = None
+        if rate:
+            steady = await traffic.steady(front, rate, seconds)
+            await traffic.settle()
+        if joiners:
+            await traffic.join_all(front, joiners)
+            await traffic.settle()
+    return most, steady, await verdict(traffic, api, db)
+
+
+def traffic_options(
+    description: str, *, workers: str, rate: float, duration: float
+) -> argparse.ArgumentParser:
+    """The options both benchmarks take (each adds its own)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--workers", default=workers, help=f"worker counts, e.g. {workers}")
+    parser.add_argument("--rate", type=float, default=rate, help="steady updates per second")
+    parser.add_argument("--duration", type=float, default=duration, help="steady run, seconds")
+    parser.add_argument("--closed", type=float, default=6.0, help="closed-loop run, seconds")
+    parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
+    parser.add_argument("--members", type=int, default=400, help="members seeded")
+    parser.add_argument(
+        "--joiners", type=int, default=30, help="with 2+ workers: newcomers joining at once"
+    )
+    parser.add_argument("--postgres", default=POSTGRES, metavar="URL")
+    return parser
+
+
+def quick(args: argparse.Namespace) -> None:
+    """--quick: short runs, few members."""
+    args.duration, args.closed, args.members = min(args.duration, 5.0), 3.0, 100
+    args.joiners = min(args.joiners, 10)
 
 
 def ms(seconds: float) -> str:

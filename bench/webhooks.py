@@ -6,7 +6,8 @@ buttons the bot really sent, members' texts) to `wasl serve` workers on one fres
 database, behind a round-robin front in this process, against the fake Bot API. For 1, 2 and
 3 workers it prints the most updates per second answered (closed loop: `--users` people, each
 writing again once she has her reply) and the p50/p99 latency from the POST to the reply
-reaching the fake Bot API at a steady `--rate` for `--duration` s.
+reaching the fake Bot API at a steady `--rate` for `--duration` s; with two or more workers,
+`--joiners` newcomers then join at once (two ticks posted together each) for the lost-tap check.
 
 The kill run: `--kill-workers` workers started as `wasl run` with a webhook (webhooks, and the
 delivery worker and scheduler in whichever holds the leader lock, storage/leader.py), a steady
@@ -36,16 +37,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.traffic import (
-    POSTGRES,
     Database,
-    Front,
     ReplyClock,
     Traffic,
     Worker,
     ms,
-    start_all,
-    stop_all,
+    quick,
+    run_traffic,
+    serving,
+    traffic_options,
 )
+from bench.traffic import verdict as verdict_of
 
 LEADS = ("event=runtime_started", "event=runtime_took_over")  # what a leader logs
 
@@ -68,38 +70,34 @@ async def scaling(api: ReplyClock, folder: Path, args: argparse.Namespace) -> bo
         try:
             members = await db.create(folder, args.members)
             workers = [Worker.wasl("serve", db, api, folder, n) for n in range(count)]
-            await start_all(workers)
-            front = Front([w.url for w in workers])
-            traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
-            try:
-                closed = await traffic.closed(front, args.users, args.closed, workers=workers)
-                await traffic.settle()
-                steady = await traffic.steady(front, args.rate, args.duration)
-                await traffic.settle()
-            finally:
-                await front.close()
-                stop_all(workers)
-            wrong = await traffic.wrong_members(db) + traffic.unexpected
+            closed, steady, verdict = await run_traffic(
+                api,
+                workers,
+                members,
+                db,
+                index=index,
+                users=args.users,
+                closed=args.closed,
+                rate=args.rate,
+                seconds=args.duration,
+                joiners=args.joiners if count > 1 else 0,
+            )
         finally:
             await db.drop()
-        lost, dup = traffic.lost() + traffic.failed_posts, traffic.duplicated()
-        ok &= lost + dup + wrong == 0
-        problems = traffic.problems(api)
+        assert steady is not None
+        ok &= verdict.clean
         one = one or closed.per_second
+        overloaded = (
+            "" if steady.gave_up is None else f" overloaded: stopped at {steady.gave_up:.1f} s"
+        )
         print(
             f"{count:>8}{closed.per_second:>11.1f}{closed.per_second / one:>7.2f}"
-            f"{steady.offered:>11.0f}{ms(steady.p50):>8}{ms(steady.p99):>9}{lost:>6}{dup:>5}"
-            f"{wrong:>6}{traffic.joined():>7}{traffic.mix():>9}"
-            f"{closed.cpu_per_update * 1000:>7.1f}"
-            f"{closed.harness_cpu:>7.0%}"
-            + (
-                f" overloaded: stopped at {steady.gave_up:.1f} s"
-                if steady.gave_up is not None
-                else ""
-            ),
+            f"{steady.offered:>11.0f}{ms(steady.p50):>8}{ms(steady.p99):>9}{verdict.lost:>6}"
+            f"{verdict.duplicated:>5}{verdict.wrong:>6}{verdict.joined:>7}{verdict.mix:>9}"
+            f"{closed.cpu_per_update * 1000:>7.1f}{closed.harness_cpu:>7.0%}{overloaded}",
             flush=True,
         )
-        for line in problems:
+        for line in verdict.problems:
             print(line)
     return ok
 
@@ -112,42 +110,37 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
         workers = [
             Worker.wasl("run", db, api, folder, n, **lease) for n in range(args.kill_workers)
         ]
-        await start_all(workers)
-        await asyncio.sleep(0.5)
-        leaders = [w for w in workers if leading(w)]
-        if len(leaders) != 1:
-            stop_all(workers)
-            raise SystemExit(f"expected one leader, found {len(leaders)}")
-        leader = leaders[0]
-        standbys = [w for w in workers if w is not leader]
-        front = Front([w.url for w in workers])
-        traffic = Traffic(api, members, seed=99, first_new=9_000_000, wait=args.lease + 25)
         took_over: list[float] = []
+        async with serving(workers) as front:
+            await asyncio.sleep(0.5)
+            leaders = [w for w in workers if leading(w)]
+            if len(leaders) != 1:
+                raise SystemExit(f"expected one leader, found {len(leaders)}")
+            leader = leaders[0]
+            standbys = [w for w in workers if w is not leader]
+            traffic = Traffic(api, members, seed=99, first_new=9_000_000, wait=args.lease + 25)
 
-        async def kill() -> None:
-            await asyncio.sleep(args.kill_at)
-            leader.kill()
-            killed = time.monotonic()
-            while time.monotonic() - killed < 30:
-                if any(leading(w) for w in standbys):
-                    took_over.append(time.monotonic() - killed)
-                    return
-                await asyncio.sleep(0.05)
+            async def kill() -> None:
+                await asyncio.sleep(args.kill_at)
+                leader.kill()
+                killed = time.monotonic()
+                while time.monotonic() - killed < 30:
+                    if any(leading(w) for w in standbys):
+                        took_over.append(time.monotonic() - killed)
+                        return
+                    await asyncio.sleep(0.05)
 
-        try:
             killer = asyncio.create_task(kill())
             steady = await traffic.steady(
                 front, args.kill_rate, args.kill_duration, warmup=0, give_up=None
             )
             await traffic.settle(quiet=args.lease + 10)
             await killer
-        finally:
-            await front.close()
-            stop_all(workers)
-        wrong = await traffic.wrong_members(db) + traffic.unexpected
+            failovers = front.failovers
+        verdict = await verdict_of(traffic, api, db)
     finally:
         await db.drop()
-    lost, dup = traffic.lost() + traffic.failed_posts, traffic.duplicated()
+    lost, dup, wrong = verdict.lost, verdict.duplicated, verdict.wrong
     takeover = f"{took_over[0]:.1f} s" if took_over else "NOT within 30 s"
     longest = max(steady.latencies, default=float("nan"))
     print(
@@ -157,16 +150,16 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
     )
     print(
         f"  updates {steady.posted}, answered {steady.posted - lost}, lost {lost}, duplicate "
-        f"replies {dup}, wrong joinings {wrong}, joined {traffic.joined()}"
+        f"replies {dup}, wrong joinings {wrong}, joined {verdict.joined}"
     )
     print(
         f"  p50 {ms(steady.p50)} ms, p99 {ms(steady.p99)} ms, longest {ms(longest)} ms; "
-        f"POSTs refused by the dead worker and sent to the next: {front.failovers}"
+        f"POSTs refused by the dead worker and sent to the next: {failovers}"
     )
     print(f"  a standby leads {takeover} after the kill")
-    for line in traffic.problems(api):
+    for line in verdict.problems:
         print(line)
-    return lost + dup + wrong == 0 and bool(took_over)
+    return verdict.clean and bool(took_over)
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -198,23 +191,17 @@ async def main(args: argparse.Namespace) -> int:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", default="1,2,3", help="worker counts, e.g. 1,2,3")
-    parser.add_argument("--rate", type=float, default=50.0, help="steady updates per second")
-    parser.add_argument("--duration", type=float, default=20.0, help="steady run, seconds")
-    parser.add_argument("--closed", type=float, default=6.0, help="closed-loop run, seconds")
-    parser.add_argument("--users", type=int, default=32, help="people at once, closed loop")
-    parser.add_argument("--members", type=int, default=400, help="members seeded")
+    description = __doc__.split("\n\n")[0]
+    parser = traffic_options(description, workers="1,2,3", rate=50.0, duration=20.0)
     parser.add_argument("--kill-workers", type=int, default=3, help="0: no kill run")
     parser.add_argument("--kill-rate", type=float, default=20.0)
     parser.add_argument("--kill-duration", type=float, default=20.0)
     parser.add_argument("--kill-at", type=float, default=8.0, help="seconds into the stream")
     parser.add_argument("--lease", type=float, default=5.0, help="WASL_INBOX_LEASE, seconds")
-    parser.add_argument("--postgres", default=POSTGRES, metavar="URL")
     parser.add_argument("--quick", action="store_true", help="1 and 2 workers, short runs")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.closed, args.members = 5.0, 3.0, 100
+        quick(args)
         args.kill_duration, args.kill_at, args.kill_workers = 12.0, 4.0, 2
         if "--workers" not in " ".join(argv):
             args.workers = "1,2"
