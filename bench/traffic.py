@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -266,6 +267,12 @@ class Worker:
         except OSError:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def warnings(self) -> list[str]:
+        """The events it logged as a warning or an error, by name (for a report of problems)."""
+        lines = self.output().splitlines()
+        bad = [line for line in lines if "level=WARNING" in line or "level=ERROR" in line]
+        return [word for line in bad for word in line.split() if word.startswith("event=")]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -702,6 +709,7 @@ class Verdict:
     lost: int  # updates without a reply, or that no worker took
     duplicated: int  # replies beyond one per update
     wrong: int | None  # joinings the database or the next keyboard contradicts (None: floor)
+    astray: int  # of those, keyboards not of her next step (after a repeated reply, say)
     joined: int
     mix: str
     problems: list[str]
@@ -718,6 +726,7 @@ async def verdict(traffic: Traffic, api: FakeBotApi, db: Database | None) -> Ver
         traffic.lost() + traffic.failed_posts,
         traffic.duplicated(),
         wrong,
+        traffic.unexpected,
         traffic.joined(),
         traffic.mix(),
         traffic.problems(api),
@@ -750,7 +759,11 @@ async def run_traffic(
         if joiners:
             await traffic.join_all(front, joiners)
             await traffic.settle()
-    return most, steady, await verdict(traffic, api, db)
+    counted = await verdict(traffic, api, db)
+    if not counted.clean:
+        events = Counter(e for w in workers for e in w.warnings())
+        counted.problems.append(f"    workers' warnings: {dict(events.most_common(6))}")
+    return most, steady, counted
 
 
 def traffic_options(

@@ -19,7 +19,7 @@ database does not show as done, and the seconds from the kill until a standby lo
 leads (a standby checks every 5 s).
 
     python bench/webhooks.py [--workers 1,2,3] [--rate 50] [--duration 20] [--closed 6]
-                             [--kill-workers 3] [--kill-rate 20] [--kill-duration 20]
+                             [--kill-workers 3] [--kill-rate 10] [--kill-duration 20]
                              [--kill-at 8] [--lease 5] [--quick]
                              [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -32,6 +32,7 @@ import logging
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -137,7 +138,9 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
             await traffic.settle(quiet=args.lease + 10)
             await killer
             failovers = front.failovers
+            killed = Counter(e for w in workers for e in w.warnings())
         verdict = await verdict_of(traffic, api, db)
+        verdict.problems.append(f"    workers' warnings: {dict(killed.most_common(6))}")
     finally:
         await db.drop()
     lost, dup, wrong = verdict.lost, verdict.duplicated, verdict.wrong
@@ -150,7 +153,9 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
     )
     print(
         f"  updates {steady.posted}, answered {steady.posted - lost}, lost {lost}, duplicate "
-        f"replies {dup}, wrong joinings {wrong}, joined {verdict.joined}"
+        f"replies {dup}, joined {verdict.joined}; wrong: {(wrong or 0) - verdict.astray} "
+        f"joinings in the database, {verdict.astray} presses on a keyboard not of her next step "
+        "(a repeated reply made her press before the real one came)"
     )
     print(
         f"  p50 {ms(steady.p50)} ms, p99 {ms(steady.p99)} ms, longest {ms(longest)} ms; "
@@ -194,7 +199,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     description = __doc__.split("\n\n")[0]
     parser = traffic_options(description, workers="1,2,3", rate=50.0, duration=20.0)
     parser.add_argument("--kill-workers", type=int, default=3, help="0: no kill run")
-    parser.add_argument("--kill-rate", type=float, default=20.0)
+    parser.add_argument("--kill-rate", type=float, default=10.0)
     parser.add_argument("--kill-duration", type=float, default=20.0)
     parser.add_argument("--kill-at", type=float, default=8.0, help="seconds into the stream")
     parser.add_argument("--lease", type=float, default=5.0, help="WASL_INBOX_LEASE, seconds")
