@@ -202,6 +202,7 @@ def wasl_env(database_url: str, **settings: str) -> dict[str, str]:
     prefixes = ("TELEGRAM_", "WHATSAPP_", "WASL_", "DATABASE_URL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(DATABASE_URL=database_url, PYTHONPATH=str(ROOT), WASL_SECRET_KEY=keys.generate())
+    env.update(WASL_LOG_FORMAT="text")  # key=value lines: what `warnings` and `leading` read
     env.update(settings)
     return env
 
