@@ -665,14 +665,25 @@ async def _poll(bot: Bot, inbox: InboxWriter, clock: Clock, wake: Callable[[], N
 
 
 async def handle_update(handle: Handle, channel: TelegramChannel, update: Update) -> None:
-    """What every update goes through: stop a button's spinner, map it, hand it to the core."""
+    """What every update goes through: stop a button's spinner, map it, hand it to the core.
+
+    The spinner is stopped beside the processing, not before it: her answer does not wait for
+    that round trip. Its errors surface once the update is done (answer_query logs Telegram's).
+    """
+    answering: asyncio.Task[None] | None = None
     if update.callback_query is not None:
-        await answer_query(update.callback_query, update.update_id)
-    inbound = to_inbound(update)
-    if inbound is None:
-        log.debug("event=update_ignored update_id=%s", update.update_id)
-        return
-    await handle(inbound, channel)
+        answering = asyncio.create_task(
+            answer_query(update.callback_query, update.update_id), name="answer-callback"
+        )
+    try:
+        inbound = to_inbound(update)
+        if inbound is None:
+            log.debug("event=update_ignored update_id=%s", update.update_id)
+        else:
+            await handle(inbound, channel)
+    finally:
+        if answering is not None:
+            await answering
 
 
 # --- The inbox: validated before it is kept, processed from it ----------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -189,6 +191,30 @@ async def test_a_stale_button_is_answered_and_still_handled(
     await post_update(client, callback_update(USER, "ob:1:lang:ar", message_id=1))
     await api.wait_replies(USER, 1)
     assert len(api.calls_to("answerCallbackQuery")) == 1
+
+
+async def test_a_press_is_answered_without_waiting_for_the_spinner(
+    api: FakeBotApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """answerCallbackQuery goes beside the processing: her answer does not wait for its round
+    trip (3 s here), and its failure is still logged."""
+    await post_update(client, text_update(USER, "/start"))
+    [welcome] = await api.wait_replies(USER, 1)
+    api.answer_late("answerCallbackQuery", 3.0)
+    started = time.monotonic()
+    await post_update(client, callback_update(USER, "ob:1:lang:ar", welcome.message_id))
+    await api.wait_for(lambda: len(api.replies(USER)) >= 2, within=2.0, what="her answer")
+    assert time.monotonic() - started < 2.0
+    await api.wait_for(lambda: api.calls_to("answerCallbackQuery"), what="the spinner stopped")
+
+    api.fail("answerCallbackQuery", QUERY_TOO_OLD)
+    caplog.set_level(logging.INFO, logger="bot.channels.telegram")
+    said = len(api.replies(USER))
+    await post_update(client, callback_update(USER, "cmd:help", welcome.message_id))
+    await api.wait_replies(USER, said + 1)
+    await api.wait_for(
+        lambda: "event=callback_answer_failed" in caplog.text, what="the failure logged"
+    )
 
 
 async def test_group_messages_are_ignored(api: FakeBotApi, client: httpx.AsyncClient) -> None:
