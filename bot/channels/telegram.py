@@ -716,7 +716,30 @@ def inbox_item(data: object, bot: Bot) -> NewItem | None:
         log.debug("event=update_ignored update_id=%s", update_id)
         return None
     chat_key = inbound.chat_id if inbound is not None else f"q{update_id}"
+    _parsed.keep(payload, bot, update)
     return NewItem(str(update_id), chat_key, payload)
+
+
+class _ParsedUpdates:
+    """Updates this process's webhook parsed, by their payload, for its inbox worker: most
+    are processed here a moment later, and parsing one again costs as much as the rest of
+    the adapter's work. Bounded (the oldest go first); a miss parses the payload again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[str, tuple[Bot, Update]] = {}
+
+    def keep(self, payload: str, bot: Bot, update: Update) -> None:
+        self._kept[payload] = (bot, update)
+        if len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]
+
+    def take(self, payload: str, bot: Bot) -> Update | None:
+        kept = self._kept.pop(payload, None)
+        return kept[1] if kept is not None and kept[0] is bot else None
+
+
+_parsed = _ParsedUpdates(512)
 
 
 def _malformed(update: Update) -> str | None:
@@ -762,5 +785,5 @@ def _malformed(update: Update) -> str | None:
 
 async def process_item(handle: Handle, bot: Bot, channel: TelegramChannel, payload: str) -> None:
     """Process one kept update (checked when it was accepted) through the normal path."""
-    update = Update.de_json(json.loads(payload), bot)
+    update = _parsed.take(payload, bot) or Update.de_json(json.loads(payload), bot)
     await handle_update(handle, channel, update)

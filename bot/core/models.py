@@ -128,7 +128,7 @@ class ConversationState:
     # The stored row's version when it was loaded (0: no row, or one never saved by a flow).
     # A save against a version moved on since is refused (StaleState) and the update runs
     # again on the fresh state: two updates of one chat never overwrite each other's changes.
-    version: int = 0
+    version: int = field(default=0, compare=False)
 
     def go(self, flow: str, step: str, **data: Any) -> None:
         """Move to `step` of `flow`, keeping data gathered in the same flow."""
