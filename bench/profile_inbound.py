@@ -73,7 +73,9 @@ class Counters:
         self.statements += 1
         words = sql.split()
         verb = words[0].upper() if words else "?"
-        after = {k.upper(): w for k, w in itertools.pairwise(words)}
+        after: dict[str, str] = {}
+        for k, w in itertools.pairwise(words):
+            after.setdefault(k.upper(), w)  # the first: not FOR UPDATE SKIP LOCKED's
         table = next((after[k] for k in ("INTO", "UPDATE", "FROM") if k in after), "?")
         table = table.strip('"')
         self.kinds[f"{verb} {table}"] += 1

@@ -2,9 +2,10 @@
 
 One runs in every `wasl serve` / `wasl run` process. It claims the oldest row of each chat
 (storage/inbox.py), hands its payload to the channel's processor (which goes through the
-core's normal path, with its processed_update dedupe), and deletes the row once done. A row
-whose processing raised is tried again, a little later each time, at most MAX_ATTEMPTS times.
-Rows left by a process that died are taken once their lease expires.
+core's normal path, with its processed_update dedupe), and deletes the row once done (with
+its next claim, in one commit). A row whose processing raised is tried again, a little later
+each time, at most MAX_ATTEMPTS times. Rows left by a process that died are taken once their
+lease expires.
 """
 
 from __future__ import annotations
