@@ -2,9 +2,10 @@
 
 One runs in every `wasl serve` / `wasl run` process. It claims the oldest row of each chat
 (storage/inbox.py), hands its payload to the channel's processor (which goes through the
-core's normal path, with its processed_update dedupe), and deletes the row once done. A row
-whose processing raised is tried again, a little later each time, at most MAX_ATTEMPTS times.
-Rows left by a process that died are taken once their lease expires.
+core's normal path, with its processed_update dedupe), and deletes the row once done (with
+its next claim, in one commit). A row whose processing raised is tried again, a little later
+each time, at most MAX_ATTEMPTS times. Rows left by a process that died are taken once their
+lease expires.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class InboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        # Rows processed, deleted with the next claim (one commit for both): their chats' next
+        # rows wait for that claim, which a finished row wakes at once.
+        self._finished: list[int] = []
         self._last_progress = 0.0
 
     def wake(self) -> None:
@@ -77,7 +81,21 @@ class InboxWorker:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        await self._flush()
         log.info("event=inbox_stopped")
+
+    async def _flush(self) -> None:
+        """Delete the rows processed since the last claim (at stop: no claim comes)."""
+        finished, self._finished = self._finished, []
+        for attempt in range(3):  # a connection the pool still held from before an outage
+            try:
+                if finished:
+                    await self.inbox.done(*finished)
+                return
+            except Exception as error:  # processed: a repeat is deduped by processed_update
+                log.warning("event=inbox_done_failed error=%s", type(error).__name__)
+                if attempt < 2:
+                    await asyncio.sleep(0.2)
 
     async def stalled(self) -> bool:
         """True when a row has waited longer than `stall` and nothing was processed here for
@@ -107,10 +125,13 @@ class InboxWorker:
             free = self.concurrency - len(self._inflight)
             claimed: list[InboxItem] = []
             if free > 0:
+                finished = self._finished
+                self._finished = []
                 try:
-                    claimed = await self.inbox.claim(self.clock.now(), self.lease, free)
+                    claimed = await self.inbox.claim(self.clock.now(), self.lease, free, finished)
                 except Exception as error:  # the database is down: try again at the next poll
                     log.warning("event=inbox_claim_failed error=%s", type(error).__name__)
+                    self._finished = finished + self._finished  # deleted with the next claim
             for item in claimed:
                 task = asyncio.create_task(self._one(item), name="inbox-item")
                 self._inflight.add(task)
@@ -166,15 +187,7 @@ class InboxWorker:
             log.warning("event=inbox_release_failed error=%s", type(error).__name__)
 
     async def _done(self, item: InboxItem) -> None:
-        for attempt in range(3):  # a connection the pool still held from before an outage
-            try:
-                await self.inbox.done(item.id)
-                break
-            except Exception as error:  # processed: a repeat is deduped by processed_update
-                log.warning("event=inbox_done_failed error=%s", type(error).__name__)
-                if attempt == 2:
-                    return
-                await asyncio.sleep(0.2)
+        self._finished.append(item.id)
         self.processed += 1
         self._last_progress = asyncio.get_running_loop().time()
-        self.wake()  # the chat's next row can go now
+        self.wake()  # the chat's next row can go now, with this one deleted

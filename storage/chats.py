@@ -10,17 +10,36 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from bot.core.messages import ChannelName
-from bot.core.models import ConversationState
+from bot.core.models import ConversationState, StaleState
 from storage.connection import SqlConnection
 from storage.tables import message_t, state_t, update_t
 
 _STATE_KEY = (state_t.c.channel == bindparam("channel"), state_t.c.chat_id == bindparam("chat_id"))
-_STATE = select(state_t.c.flow, state_t.c.step, state_t.c.data).where(*_STATE_KEY)
-_DROP_STATE = delete(state_t).where(*_STATE_KEY, state_t.c.survey_pending.is_(None))
+_STATE = select(state_t.c.flow, state_t.c.step, state_t.c.data, state_t.c.version).where(
+    *_STATE_KEY
+)
+# Every write of her flow state is conditional on the version it was loaded at, and moves it on.
+_AT_VERSION = (
+    state_t.c.channel == bindparam("b_channel"),
+    state_t.c.chat_id == bindparam("b_chat"),
+    state_t.c.version == bindparam("b_version"),
+)
+_DROP_STATE = delete(state_t).where(*_AT_VERSION, state_t.c.survey_pending.is_(None))
 _EMPTY_STATE = (
     update(state_t)
-    .where(state_t.c.channel == bindparam("b_channel"), state_t.c.chat_id == bindparam("b_chat"))
-    .values(flow=None, step=None, data={})
+    .where(*_AT_VERSION)
+    .values(flow=None, step=None, data={}, version=state_t.c.version + 1)
+)
+_UPDATE_STATE = (
+    update(state_t)
+    .where(*_AT_VERSION)
+    .values(
+        flow=bindparam("b_flow"),
+        step=bindparam("b_step"),
+        data=bindparam("b_data", type_=state_t.c.data.type),
+        updated_at=bindparam("b_updated_at", type_=state_t.c.updated_at.type),
+        version=state_t.c.version + 1,
+    )
 )
 _MENU_KEY = "~menu"  # ConversationState.menu, stored beside the flow's data
 
@@ -31,10 +50,16 @@ class _HotStatements:
 
     def __init__(self, upsert: Any) -> None:
         self.claim_update = upsert(update_t).on_conflict_do_nothing()
+        # Her first flow state: a row may already hold only survey answers (version 0), or
+        # have been written meanwhile by another worker (then nothing is written: stale).
         save = upsert(state_t)
-        self.save_state = save.on_conflict_do_update(
+        self.first_state = save.on_conflict_do_update(
             index_elements=["channel", "chat_id"],
-            set_={c: save.excluded[c] for c in ("flow", "step", "data", "updated_at")},
+            set_={
+                **{c: save.excluded[c] for c in ("flow", "step", "data", "updated_at")},
+                "version": state_t.c.version + 1,
+            },
+            where=state_t.c.version == 0,
         )
 
 
@@ -63,22 +88,41 @@ class ConversationRepository:
             return ConversationState()
         data = dict(row.data or {})
         menu = data.pop(_MENU_KEY, [])
-        return ConversationState(flow=row.flow, step=row.step, data=data, menu=list(menu))
+        return ConversationState(
+            flow=row.flow, step=row.step, data=data, menu=list(menu), version=row.version
+        )
 
     async def save(
         self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
     ) -> None:
-        key = {"channel": channel.value, "chat_id": chat_id}
+        """Write her state if it is still at the version it was loaded at, and move the
+        version on; raise StaleState (nothing written) when another save came first."""
+        at = {"b_channel": channel.value, "b_chat": chat_id, "b_version": state.version}
         if state.flow is None and not state.data and not state.menu:
-            dropped = await self.conn.execute(_DROP_STATE, key)
-            if dropped.rowcount == 0:  # survey answers of hers wait in it to be counted
-                await self.conn.execute(
-                    _EMPTY_STATE, {"b_channel": channel.value, "b_chat": chat_id}
-                )
+            dropped = await self.conn.execute(_DROP_STATE, at)
+            # Survey answers of hers waiting to be counted keep the row, emptied.
+            if dropped.rowcount == 0 and (await self.conn.execute(_EMPTY_STATE, at)).rowcount == 0:
+                raise StaleState(channel.value)
+            state.version = 0 if dropped.rowcount else state.version + 1
             return
         data = {**state.data, _MENU_KEY: state.menu} if state.menu else state.data
-        values = {"flow": state.flow, "step": state.step, "data": data, "updated_at": now}
-        await self.conn.execute(self._hot.save_state, {**key, **values})
+        if state.version == 0:
+            values = {
+                "channel": channel.value,
+                "chat_id": chat_id,
+                "flow": state.flow,
+                "step": state.step,
+                "data": data,
+                "updated_at": now,
+                "version": 1,
+            }
+            written = await self.conn.execute(self._hot.first_state, values)
+        else:
+            values = {"b_flow": state.flow, "b_step": state.step, "b_data": data}
+            written = await self.conn.execute(_UPDATE_STATE, {**at, **values, "b_updated_at": now})
+        if written.rowcount != 1:
+            raise StaleState(channel.value)
+        state.version += 1
 
     async def forget_stale(self, before: datetime) -> int:
         result = await self.conn.execute(delete(state_t).where(state_t.c.updated_at < before))

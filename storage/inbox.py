@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.store import SqlStore
@@ -51,11 +51,56 @@ class InboxItem:
     attempts: int
 
 
+def _claim_statement(postgres: bool) -> Any:
+    """The claim, built once (building it cost more than running it): the oldest row of each
+    chat whose lease is free, at most `b_limit`, marked claimed until `b_until`."""
+    head = inbox_t.alias("head")
+    first_of_chat = (
+        select(func.min(head.c.id))
+        .where(head.c.channel == inbox_t.c.channel, head.c.chat_key == inbox_t.c.chat_key)
+        .scalar_subquery()
+    )
+    now = bindparam("b_now", type_=inbox_t.c.received_at.type)
+    free = (
+        select(inbox_t.c.id)
+        .where(
+            inbox_t.c.id == first_of_chat,
+            or_(inbox_t.c.claimed_until.is_(None), inbox_t.c.claimed_until < now),
+        )
+        .order_by(inbox_t.c.id)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+    if postgres:
+        free = free.with_for_update(skip_locked=True)
+    return (
+        update(inbox_t)
+        .where(inbox_t.c.id.in_(free.scalar_subquery()))
+        .values(
+            status=CLAIMED,
+            claimed_until=bindparam("b_until", type_=inbox_t.c.claimed_until.type),
+            attempts=inbox_t.c.attempts + 1,
+        )
+        .returning(
+            inbox_t.c.id,
+            inbox_t.c.channel,
+            inbox_t.c.platform_id,
+            inbox_t.c.chat_key,
+            inbox_t.c.payload,
+            inbox_t.c.attempts,
+        )
+    )
+
+
+_CLAIM = {postgres: _claim_statement(postgres) for postgres in (False, True)}
+_DONE = delete(inbox_t).where(inbox_t.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
 class InboxStore:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self._postgres = store.engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
+        self._claim = _CLAIM[self._postgres]
 
     async def add(self, channel: str, items: Sequence[NewItem], now: datetime) -> int:
         """Keep `items` (committed when this returns); a platform id already here is skipped.
@@ -87,50 +132,29 @@ class InboxStore:
                 added += max(result.rowcount, 0)
         return added
 
-    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[InboxItem]:
-        """Take up to `limit` rows, each the oldest of its chat, none of a chat in progress."""
-        head = inbox_t.alias("head")
-        first_of_chat = (
-            select(func.min(head.c.id))
-            .where(head.c.channel == inbox_t.c.channel, head.c.chat_key == inbox_t.c.chat_key)
-            .scalar_subquery()
-        )
-        free = (
-            select(inbox_t.c.id)
-            .where(
-                inbox_t.c.id == first_of_chat,
-                or_(inbox_t.c.claimed_until.is_(None), inbox_t.c.claimed_until < now),
-            )
-            .order_by(inbox_t.c.id)
-            .limit(limit)
-        )
-        if self._postgres:
-            free = free.with_for_update(skip_locked=True)
+    async def claim(
+        self, now: datetime, lease: timedelta, limit: int, done: Sequence[int] = ()
+    ) -> list[InboxItem]:
+        """Take up to `limit` rows, each the oldest of its chat, none of a chat in progress.
+
+        `done`: rows processed since the last claim, deleted first in the same transaction
+        (one commit for both), so their chats' next rows can be taken at once.
+        """
+        params = {"b_now": now, "b_until": now + lease, "b_limit": limit}
         async with self.store.transaction() as tx:
-            result = await tx.conn.execute(
-                update(inbox_t)
-                .where(inbox_t.c.id.in_(free.scalar_subquery()))
-                .values(status=CLAIMED, claimed_until=now + lease, attempts=inbox_t.c.attempts + 1)
-                .returning(
-                    inbox_t.c.id,
-                    inbox_t.c.channel,
-                    inbox_t.c.platform_id,
-                    inbox_t.c.chat_key,
-                    inbox_t.c.payload,
-                    inbox_t.c.attempts,
-                )
-            )
-            rows = list(result)
+            if done:
+                await tx.conn.execute(_DONE, {"b_ids": list(done)})
+            rows = list(await tx.conn.execute(self._claim, params))
         items = [
             InboxItem(r.id, r.channel, r.platform_id, r.chat_key, r.payload, r.attempts)
             for r in rows
         ]
         return sorted(items, key=lambda item: item.id)
 
-    async def done(self, item_id: int) -> None:
-        """Processed: the row and its payload go."""
+    async def done(self, *item_ids: int) -> None:
+        """Processed: the rows and their payloads go."""
         async with self.store.transaction() as tx:
-            await tx.conn.execute(delete(inbox_t).where(inbox_t.c.id == item_id))
+            await tx.conn.execute(_DONE, {"b_ids": list(item_ids)})
 
     async def release(self, item_id: int, after: datetime) -> None:
         """Not processed: claimable again from `after` (the chat's later rows wait for it)."""

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
@@ -121,22 +122,66 @@ _CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 class SqlTransaction:
     """Everything done here commits together when the `transaction()` block ends cleanly:
-    one small repository per concern (the ports in bot/core)."""
+    one small repository per concern (the ports in bot/core), each made when first used (an
+    update's transaction uses four or five of the thirteen)."""
 
     def __init__(self, connection: SqlConnection, insert_for_dialect: Any) -> None:
         self.conn = connection
-        sqlite_dialect = insert_for_dialect is sqlite.insert
-        self.members = MemberRepository(connection, insert_for_dialect, sqlite=sqlite_dialect)
-        self.invites = InviteRepository(connection)
-        self.conversations = ConversationRepository(connection, insert_for_dialect)
-        self.processed = ProcessedUpdateRepository(connection, insert_for_dialect)
-        self.chat_log = ChatLogRepository(connection)
-        self.replies = ReplyRepository(connection, self.chat_log)
-        self.audit_log = AuditLogRepository(connection)
-        self.dashboard_links = DashboardLinkRepository(connection, self.members)
-        self.campaigns = CampaignRepository(connection, insert_for_dialect)
-        self.tips = TipRepository(connection, insert_for_dialect)
-        self.updates = UpdateRepository(connection, insert_for_dialect)
-        self.surveys = SurveyRepository(connection, insert_for_dialect)
-        self.reports = ReportRepository(connection, insert_for_dialect)
-        self.peers = PeerRepository(connection, insert_for_dialect)
+        self._upsert = insert_for_dialect
+
+    @cached_property
+    def members(self) -> MemberRepository:
+        sqlite_dialect = self._upsert is sqlite.insert
+        return MemberRepository(self.conn, self._upsert, sqlite=sqlite_dialect)
+
+    @cached_property
+    def invites(self) -> InviteRepository:
+        return InviteRepository(self.conn)
+
+    @cached_property
+    def conversations(self) -> ConversationRepository:
+        return ConversationRepository(self.conn, self._upsert)
+
+    @cached_property
+    def processed(self) -> ProcessedUpdateRepository:
+        return ProcessedUpdateRepository(self.conn, self._upsert)
+
+    @cached_property
+    def chat_log(self) -> ChatLogRepository:
+        return ChatLogRepository(self.conn)
+
+    @cached_property
+    def replies(self) -> ReplyRepository:
+        return ReplyRepository(self.conn, self.chat_log)
+
+    @cached_property
+    def audit_log(self) -> AuditLogRepository:
+        return AuditLogRepository(self.conn)
+
+    @cached_property
+    def dashboard_links(self) -> DashboardLinkRepository:
+        return DashboardLinkRepository(self.conn, self.members)
+
+    @cached_property
+    def campaigns(self) -> CampaignRepository:
+        return CampaignRepository(self.conn, self._upsert)
+
+    @cached_property
+    def tips(self) -> TipRepository:
+        return TipRepository(self.conn, self._upsert)
+
+    @cached_property
+    def updates(self) -> UpdateRepository:
+        return UpdateRepository(self.conn, self._upsert)
+
+    @cached_property
+    def surveys(self) -> SurveyRepository:
+        return SurveyRepository(self.conn, self._upsert)
+
+    @cached_property
+    def reports(self) -> ReportRepository:
+        return ReportRepository(self.conn, self._upsert)
+
+    @cached_property
+    def peers(self) -> PeerRepository:
+        return PeerRepository(self.conn, self._upsert)

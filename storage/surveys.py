@@ -580,7 +580,9 @@ class SurveyRepository:
             where = (state_t.c.channel == item.channel, state_t.c.chat_id == item.chat_id)
             # Her unfinished answers go; answers of hers waiting to be counted stay.
             await self.conn.execute(
-                update(state_t).where(*where).values(flow=None, step=None, data={})
+                update(state_t)
+                .where(*where)
+                .values(flow=None, step=None, data={}, version=state_t.c.version + 1)
             )
             await self.conn.execute(
                 delete(state_t).where(*where, state_t.c.survey_pending.is_(None))

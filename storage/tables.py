@@ -110,6 +110,11 @@ class ConversationStateRow(_Table, table=True):
     survey_pending: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
+    # Moved on by every save of her flow state: a save from an older version is refused, so
+    # two workers (or the survey closing) never overwrite each other's changes unseen.
+    version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=sql_text("0"))
+    )
 
 
 class ProcessedUpdateRow(_Table, table=True):

@@ -675,14 +675,25 @@ async def _poll(bot: Bot, inbox: InboxWriter, clock: Clock, wake: Callable[[], N
 
 
 async def handle_update(handle: Handle, channel: Channel, update: Update) -> None:
-    """What every update goes through: stop a button's spinner, map it, hand it to the core."""
+    """What every update goes through: stop a button's spinner, map it, hand it to the core.
+
+    The spinner is stopped beside the processing, not before it: her answer does not wait for
+    that round trip. Its errors surface once the update is done (answer_query logs Telegram's).
+    """
+    answering: asyncio.Task[None] | None = None
     if update.callback_query is not None:
-        await answer_query(update.callback_query, update.update_id)
-    inbound = to_inbound(update)
-    if inbound is None:
-        log.debug("event=update_ignored update_id=%s", update.update_id)
-        return
-    await handle(inbound, channel)
+        answering = asyncio.create_task(
+            answer_query(update.callback_query, update.update_id), name="answer-callback"
+        )
+    try:
+        inbound = to_inbound(update)
+        if inbound is None:
+            log.debug("event=update_ignored update_id=%s", update.update_id)
+        else:
+            await handle(inbound, channel)
+    finally:
+        if answering is not None:
+            await answering
 
 
 # --- The inbox: validated before it is kept, processed from it ----------------------------
@@ -715,7 +726,30 @@ def inbox_item(data: object, bot: Bot) -> NewItem | None:
         log.debug("event=update_ignored update_id=%s", update_id)
         return None
     chat_key = inbound.chat_id if inbound is not None else f"q{update_id}"
+    _parsed.keep(payload, bot, update)
     return NewItem(str(update_id), chat_key, payload)
+
+
+class _ParsedUpdates:
+    """Updates this process's webhook parsed, by their payload, for its inbox worker: most
+    are processed here a moment later, and parsing one again costs as much as the rest of
+    the adapter's work. Bounded (the oldest go first); a miss parses the payload again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[str, tuple[Bot, Update]] = {}
+
+    def keep(self, payload: str, bot: Bot, update: Update) -> None:
+        self._kept[payload] = (bot, update)
+        if len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]
+
+    def take(self, payload: str, bot: Bot) -> Update | None:
+        kept = self._kept.pop(payload, None)
+        return kept[1] if kept is not None and kept[0] is bot else None
+
+
+_parsed = _ParsedUpdates(512)
 
 
 def _malformed(update: Update) -> str | None:
@@ -761,5 +795,5 @@ def _malformed(update: Update) -> str | None:
 
 async def process_item(handle: Handle, bot: Bot, channel: Channel, payload: str) -> None:
     """Process one kept update (checked when it was accepted) through the normal path."""
-    update = Update.de_json(json.loads(payload), bot)
+    update = _parsed.take(payload, bot) or Update.de_json(json.loads(payload), bot)
     await handle_update(handle, channel, update)

@@ -109,6 +109,11 @@ class Invite:
         return InviteStatus.ACTIVE
 
 
+class StaleState(Exception):
+    """Her conversation state was saved by someone else since it was loaded (another worker,
+    the survey closing): the update's transaction rolls back and the update runs again."""
+
+
 @dataclass(slots=True)
 class ConversationState:
     """Where she is in a conversation: a flow, a step in it, and what was gathered so far."""
@@ -120,6 +125,10 @@ class ConversationState:
     # past ten choices), so "3" means its third choice. Kept here, not in the adapter, so a
     # restart or another worker understands her answer too; flows leave it alone.
     menu: list[str] = field(default_factory=list)
+    # The stored row's version when it was loaded (0: no row, or one never saved by a flow).
+    # A save against a version moved on since is refused (StaleState) and the update runs
+    # again on the fresh state: two updates of one chat never overwrite each other's changes.
+    version: int = field(default=0, compare=False)
 
     def go(self, flow: str, step: str, **data: Any) -> None:
         """Move to `step` of `flow`, keeping data gathered in the same flow."""

@@ -183,7 +183,8 @@ class Conversations(Protocol):
     async def save(
         self, channel: ChannelName, chat_id: str, state: ConversationState, now: datetime
     ) -> None:
-        """Persist her state; an empty state deletes the row."""
+        """Persist her state; an empty state deletes the row. Raises StaleState when the
+        stored state is no longer the version `state` was loaded at."""
 
 
 class ProcessedUpdates(Protocol):

@@ -24,7 +24,7 @@ from bot.core.messages import (
     ReplyAttempt,
     SendStatus,
 )
-from bot.core.models import ConversationState, Member, MemberStatus, Role
+from bot.core.models import ConversationState, Member, MemberStatus, Role, StaleState
 from bot.core.ports import Channel, Store, Transaction
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ SORRY = N_("Sorry, something went wrong on our side. Please try again in a momen
 NO_LONGER = N_("This is no longer available to you.")
 SLOW_DOWN = N_("You are sending messages very fast. Please wait a minute.")
 STALE_BUTTON = N_("That button is from an earlier message and no longer works.")
+# Runs of one update against a conversation state another worker keeps saving first; past
+# this she is told something went wrong (each conflict means another update of hers was saved).
+STATE_ATTEMPTS = 5
 # "Last seen" is kept to the quarter hour: finer adds a write to every update and tells no one
 # anything useful.
 LAST_SEEN_RESOLUTION = timedelta(minutes=15)  # a button whose payload is "cmd:help" runs /help
@@ -406,6 +409,25 @@ class Core:
             log.exception("event=flood_notice_failed channel=%s", inbound.channel)
 
     async def _process(
+        self, inbound: Inbound, choice_limit: int | None
+    ) -> tuple[Context, list[int | None]] | None:
+        """`_process_once`, run again on the fresh state when her conversation state was saved
+        by someone else meanwhile (a tap of hers taken by another worker at the same moment):
+        that transaction rolled back whole, so nothing of the first run remains."""
+        for attempt in range(1, STATE_ATTEMPTS + 1):
+            try:
+                return await self._process_once(inbound, choice_limit)
+            except StaleState:
+                log.info(
+                    "event=state_conflict channel=%s update_id=%s attempt=%s",
+                    *_ids(inbound),
+                    attempt,
+                )
+                if attempt == STATE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _process_once(
         self, inbound: Inbound, choice_limit: int | None
     ) -> tuple[Context, list[int | None]] | None:
         """Dedupe, load, dispatch and save in one transaction, with the replies as outbox rows

@@ -4,7 +4,9 @@ Telegram webhook."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -193,7 +195,39 @@ async def test_a_stale_button_is_answered_and_still_handled(
     api.fail("answerCallbackQuery", QUERY_TOO_OLD)
     await post_update(client, callback_update(USER, "ob:1:lang:ar", message_id=1))
     await api.wait_replies(USER, 1)
+    # The spinner is stopped beside the processing: its call may end after the answer.
+    await api.wait_for(lambda: api.calls_to("answerCallbackQuery"), what="the spinner call")
     assert len(api.calls_to("answerCallbackQuery")) == 1
+
+
+async def test_a_press_is_answered_without_waiting_for_the_spinner(
+    api: FakeBotApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """answerCallbackQuery goes beside the processing: her answer does not wait for its round
+    trip (6 s here: longer than the client waits, so it also fails), and its failure is
+    still logged."""
+    caplog.set_level(logging.INFO, logger="bot.channels.telegram")
+    await post_update(client, text_update(USER, "/start"))
+    [welcome] = await api.wait_replies(USER, 1)
+    api.answer_late("answerCallbackQuery", 6.0)
+    started = time.monotonic()
+    await post_update(client, callback_update(USER, "ob:1:lang:ar", welcome.message_id))
+    await api.wait_for(lambda: len(api.replies(USER)) >= 2, within=4.0, what="her answer")
+    assert time.monotonic() - started < 4.0, "her answer came before the spinner's"
+    await api.wait_for(
+        lambda: "event=callback_answer_failed" in caplog.text, what="the late answer logged"
+    )
+
+    other = USER + 5
+    await post_update(client, text_update(other, "/start"))
+    [hello] = await api.wait_replies(other, 1)
+    api.fail("answerCallbackQuery", QUERY_TOO_OLD)
+    caplog.clear()
+    await post_update(client, callback_update(other, "cmd:help", hello.message_id))
+    await api.wait_replies(other, 2)
+    await api.wait_for(
+        lambda: "event=callback_answer_failed" in caplog.text, what="the failure logged"
+    )
 
 
 async def test_group_messages_are_ignored(api: FakeBotApi, client: httpx.AsyncClient) -> None:

@@ -137,7 +137,11 @@ async def test_a_member_joins_in_arabic_and_leaves(
     await api.wait_for(
         lambda: api.calls_to("deleteMessages", chat_id=USER), within=STEP, what="/forget wipe"
     )
-    assert len(api.calls_to("answerCallbackQuery")) == 8  # every press, the repeat too
+    # Every press, the repeat too (each spinner is stopped beside its processing).
+    await api.wait_for(
+        lambda: len(api.calls_to("answerCallbackQuery")) >= 8, within=STEP, what="spinners"
+    )
+    assert len(api.calls_to("answerCallbackQuery")) == 8
     assert len(api.replies(USER)) == her.seen  # nothing more than what she read
 
     assert bot.stop(signal.SIGINT) == 0, bot.output

@@ -116,3 +116,43 @@ async def test_a_failing_row_is_retried_then_dropped(store: SqlStore, clock: Fix
         await worker.stop()
     assert await inbox.count() == 0
     assert len(calls) == 5, "tried MAX_ATTEMPTS times, then dropped"
+
+
+async def test_processed_rows_go_with_the_next_claim(store: SqlStore, clock: FixedClock) -> None:
+    inbox = InboxStore(store)
+    await inbox.add("telegram", [item("1", "a"), item("2", "b"), item("3", "a")], clock.now())
+    first = await inbox.claim(clock.now(), LEASE, 10)
+    assert [i.platform_id for i in first] == ["1", "2"]
+    # "1" done: deleted in the claim's own transaction, so a's next row is taken at once.
+    nxt = await inbox.claim(clock.now(), LEASE, 10, done=[first[0].id])
+    assert [i.platform_id for i in nxt] == ["3"]
+    assert await inbox.count() == 2
+    await inbox.done(first[1].id, nxt[0].id)
+    assert await inbox.count() == 0
+
+
+async def test_rows_processed_before_a_stop_are_deleted_at_the_stop(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    inbox = InboxStore(store)
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def slow(payload: str) -> None:
+        started.append(payload)
+        await release.wait()
+
+    await inbox.add("telegram", [item("1", "a"), item("2", "b")], clock.now())
+    worker = InboxWorker(inbox, {"telegram": slow}, clock, poll=0.02)
+    await worker.start()
+    for _ in range(500):
+        if len(started) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert len(started) == 2
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0.05)  # the claim loop is stopped: no later claim will delete them
+    release.set()
+    await stopping
+    assert worker.processed == 2
+    assert await inbox.count() == 0, "deleted by the stop itself"
