@@ -21,6 +21,7 @@ from handlers.common import (
     LANGUAGES_SHOWN,
     MORE_LANGUAGES,
     NO_SECOND,
+    QUOTABLE,
     among_the_first,
     command_text,
     language_options,
@@ -213,9 +214,12 @@ def _what_she_did(ctx: Context, mine: members.MyData) -> str:
         if kept.updates
         else ctx._("• Field updates you sent: none")
     )
-    for at, status in kept.updates[:LISTED]:
+    for at, status, quotable in kept.updates[:LISTED]:
         status_text = ctx._(UPDATE_STATUS.get(status, status))
-        lines.append("   " + ctx._("{date}: {status}", date=ctx._.date(at), status=status_text))
+        line = ctx._("{date}: {status}", date=ctx._.date(at), status=status_text)
+        if quotable:
+            line += " · " + ctx._(QUOTABLE)
+        lines.append("   " + line)
     if len(kept.updates) > LISTED:
         more = len(kept.updates) - LISTED
         lines.append("   " + ctx._.plural("…and {n} older one", "…and {n} older ones", more))

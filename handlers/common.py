@@ -72,6 +72,8 @@ def command_text(ctx: Context, name: str) -> str:
 # A language menu shows this many languages, the likeliest for her, then "More languages".
 LANGUAGES_SHOWN = 5
 MORE_LANGUAGES = N_("More languages")
+# Her update may be quoted, without her name, in country briefs (/update summary, /mydata).
+QUOTABLE = N_("may be quoted in briefs")
 
 
 def language_options(ctx: Context, country: str | None = None) -> list[Option]:

@@ -1,7 +1,8 @@
 """/update: a short report from the ground, confirmed, stored, and passed on to coordinators.
 
 Steps: text (or a photo / voice note with its words) → spheres → routine or urgent → may the
-text outlive retention if shared → confirm (or say it concerns another country) → "received",
+text outlive retention if shared → may it be quoted, without her name, in country briefs (no
+unless she says yes) → confirm (or say it concerns another country) → "received",
 sent only after the update is committed, saying truthfully who was alerted. Storing it and
 alerting are `bot.services.updates.submit`.
 """
@@ -23,7 +24,7 @@ from bot.core.spheres import SPHERES
 from bot.core.updates import MAX_UPDATE
 from bot.services import updates
 from bot.services.updates import ATTACHABLE, Draft, excerpt
-from handlers.common import command_text, sphere_labels
+from handlers.common import QUOTABLE, command_text, sphere_labels
 
 FLOW = "upd"
 ABANDONED_AFTER = timedelta(hours=24)
@@ -47,6 +48,7 @@ class UpdateDraft(BaseModel):
     media_ref: str | None = None
     urgent: bool = False
     keep: bool = False
+    quotable: bool = False
 
 
 T = Turn[UpdateDraft]
@@ -154,6 +156,10 @@ def _keep(turn: T, yes: bool) -> None:
     turn.state.keep = yes
 
 
+def _quotable(turn: T, yes: bool) -> None:
+    turn.state.quotable = yes
+
+
 # -- confirming -------------------------------------------------------------------------------
 
 
@@ -170,6 +176,7 @@ def _summary(turn: T) -> str:
             spheres=sphere_labels(turn.ctx, state.spheres),
             urgency=_("Urgent") if state.urgent else _("Routine"),
         )
+        + (" · " + _(QUOTABLE) if state.quotable else "")
     )
     return "\n".join(p for p in parts if p)
 
@@ -210,6 +217,7 @@ async def _send(turn: T) -> None:
         keep_if_shared=state.keep,
         text=state.text or None,
         media=media,
+        quotable=state.quotable,
     )
     submitted = await updates.submit(ctx.tx, ctx.catalogs, ctx.actor, draft, ctx.now)
     country = ctx._.country_name(state.country)
@@ -333,6 +341,17 @@ UPDATE = UpdateConversation(
             options=lambda t: [Option("yes", t._("Yes, keep it")), Option("no", t._("No"))],
             typed=_revise,
             answer=_keep,
+        ),
+        Step(
+            name="quote",
+            kind=Kind.CONFIRM,
+            ask=lambda t: t._(
+                "May the alliance quote your words, without your name, in briefs for policy "
+                "meetings?"
+            ),
+            skip=lambda t: not t.state.text,
+            typed=_revise,
+            answer=_quotable,
         ),
         Step(
             name="confirm",

@@ -243,7 +243,7 @@ class MemberRepository:
     async def kept_about(self, member: Member, now: datetime) -> KeptAbout:
         """Everything kept that is hers, for /mydata (her profile is on `member`)."""
         updates = await self.conn.execute(
-            select(update_row_t.c.created_at, update_row_t.c.status)
+            select(update_row_t.c.created_at, update_row_t.c.status, update_row_t.c.quotable)
             .where(update_row_t.c.author_id == member.id)
             .order_by(update_row_t.c.created_at.desc(), update_row_t.c.id.desc())
         )
@@ -258,7 +258,7 @@ class MemberRepository:
             return int(found.scalar_one())
 
         return KeptAbout(
-            updates=[(at, status) for at, status in updates],
+            updates=[(at, status, bool(quotable)) for at, status, quotable in updates],
             surveys=[(survey_id, status) for survey_id, status in surveys],
             tips_rated=await count(tip_rating_t, tip_rating_t.c.member_id == member.id),
             invites_created=await count(invite_t, invite_t.c.created_by == f"member:{member.id}"),

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -373,6 +374,10 @@ class FieldUpdateRow(_Table, table=True):
     media_kind: str | None = Field(default=None, max_length=16)
     media_ref: str | None = Field(default=None, max_length=256)  # platform file id, not the file
     keep_if_shared: bool = False  # she agreed the text may outlive retention once approved
+    # She agreed its words may be quoted, without her name, in country briefs (once approved).
+    quotable: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=sql_text("false"))
+    )
     status: str = Field(max_length=16)  # new | approved | internal | rejected | tip
     created_at: datetime = _when(index=True)
     moderated_by: int | None = Field(

@@ -38,6 +38,7 @@ class UpdateRepository:
         keep_if_shared: bool,
         spheres: Sequence[str],
         now: datetime,
+        quotable: bool = False,
     ) -> int:
         result = await self.conn.execute(
             insert(update_row_t)
@@ -50,6 +51,7 @@ class UpdateRepository:
                 media_kind=media_kind.value if media_kind else None,
                 media_ref=media_ref,
                 keep_if_shared=keep_if_shared,
+                quotable=quotable,
                 status=UpdateStatus.NEW.value,
                 created_at=now,
             )
@@ -108,6 +110,7 @@ class UpdateRepository:
                 status=UpdateStatus(r.status),
                 created_at=r.created_at,
                 spheres=spheres[r.id],
+                quotable=r.quotable,
             )
             for r in rows
         ]
@@ -191,6 +194,28 @@ class UpdateRepository:
                 .where(update_row_t.c.id.in_(list(update_ids)))
                 .values(shared_at=now)
             )
+
+    async def quotes(
+        self, country: str, first: datetime | None, end: datetime, limit: int
+    ) -> list[FieldUpdate]:
+        condition = and_(
+            update_row_t.c.country == country,
+            update_row_t.c.status == UpdateStatus.APPROVED.value,
+            update_row_t.c.quotable.is_(True),
+            update_row_t.c.text.is_not(None),
+            update_row_t.c.created_at < end,
+        )
+        if first is not None:
+            condition = and_(condition, update_row_t.c.created_at >= first)
+        rows = (
+            await self.conn.execute(
+                select(update_row_t)
+                .where(condition)
+                .order_by(update_row_t.c.created_at.desc(), update_row_t.c.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        return await self._with_spheres(rows)
 
     async def digest_recipients(self) -> list[Recipient]:
         members = (

@@ -36,7 +36,8 @@ class KeptAbout:
     """What /mydata lists besides her profile: what she did, dated or counted, never a text
     (her updates' words are not repeated on a phone that may be inspected)."""
 
-    updates: list[tuple[datetime, str]]  # (sent at, status), newest first
+    # (sent at, status, whether she agreed it may be quoted in briefs), newest first
+    updates: list[tuple[datetime, str, bool]]
     surveys: list[tuple[int, str]]  # (survey id, participation status)
     tips_rated: int
     invites_created: int

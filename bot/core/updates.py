@@ -37,6 +37,7 @@ class FieldUpdate:
     status: UpdateStatus
     created_at: datetime
     spheres: list[str] = field(default_factory=list)
+    quotable: bool = False  # she agreed it may be quoted, without her name, in country briefs
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Updates(Protocol):
         keep_if_shared: bool,
         spheres: Sequence[str],
         now: datetime,
+        quotable: bool = False,
     ) -> int:
         """Store an update and count it in the anonymous tallies; returns its id."""
 
@@ -90,6 +92,12 @@ class Updates(Protocol):
 
     async def digest_recipients(self) -> list[Recipient]:
         """Active members with their country and spheres."""
+
+    async def quotes(
+        self, country: str, first: datetime | None, end: datetime, limit: int
+    ) -> list[FieldUpdate]:
+        """Approved updates from `country` created in [first, end) whose authors agreed to be
+        quoted and which have words, newest first, at most `limit`."""
 
     async def expire(self, before: datetime) -> int:
         """Delete updates older than `before`, except approved ones she agreed to keep

@@ -90,6 +90,15 @@ class SurveyResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """An approved field update's words, which its author agreed may be quoted without her
+    name: shortened, dated by month only."""
+
+    text: str
+    month: str  # "November 2026", in the reader's language
+
+
+@dataclass(frozen=True, slots=True)
 class CountryBrief:
     """Everything a brief shows about one country over one calendar period."""
 
@@ -108,3 +117,4 @@ class CountryBrief:
     surveys: tuple[SurveyResult, ...]
     notes: tuple[str, ...]  # how to read the figures, in the reader's language
     more_surveys: int = 0  # surveys of the period left out to keep to two pages
+    quotes: tuple[Quote, ...] = ()  # newest first; none where the country has under k members

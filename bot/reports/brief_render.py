@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.core.i18n import Translator
-from bot.reports.brief import CountryBrief, SurveyResult, Trend, shares_of_total
+from bot.reports.brief import CountryBrief, Quote, SurveyResult, Trend, shares_of_total
 from bot.reports.disclosure import Disclosed
 from bot.reports.model import Report, Section, SectionKind
 from bot.reports.render import WITHHELD, percent, shape
@@ -153,6 +153,9 @@ def render_brief_markdown(brief: CountryBrief, _: Translator) -> str:
             lines.append("")
     if brief.more_surveys:
         lines.append(more_surveys(brief, _))
+    if brief.quotes:
+        lines += ["", f"## {_md(quotes_heading(_))}", ""]
+        lines += [f"- {_md(quoted(quote))}" for quote in brief.quotes]
     notes = _("Notes")
     lines += ["", f"## {notes}", ""]
     lines += [f"- {_md(note)}" for note in brief.notes]
@@ -189,6 +192,15 @@ def trend_heading(trend: Trend, _: Translator) -> str:
 
 def trend_header(trend: Trend, _: Translator) -> list[str]:
     return ["", "", *trend.rounds, _("Change (points)")]
+
+
+def quotes_heading(_: Translator) -> str:
+    return _("In members' words")
+
+
+def quoted(quote: Quote) -> str:
+    """A quote and its month: “…” (November 2026)."""
+    return f"“{quote.text}” ({quote.month})"
 
 
 def more_surveys(brief: CountryBrief, _: Translator) -> str:
@@ -458,6 +470,10 @@ def _pdf(brief: CountryBrief, _: Translator, charts: dict[str, bytes]) -> tuple[
         _survey(page, result, brief, _, charts[result.slug])
     if brief.more_surveys:
         page.text(more_surveys(brief, _), 8.5)
+    if brief.quotes:
+        page.text(quotes_heading(_), 12, bold=True)
+        for quote in brief.quotes:
+            page.text(quoted(quote), 9, gap=0.5)
     page.text(_("Notes"), 10, bold=True, gap=0.5)
     for note in brief.notes:
         page.text("• " + note, 7.5, gap=0.3)

@@ -10,9 +10,10 @@ the country's row of a survey by country is the very row those show, so a brief 
 nothing they do not. A change between rounds is computed from the two rounds' published
 figures only, never from the counters, so it cannot be subtracted back to a hidden cell.
 
-Quotes from field updates are not included: authors agree that coordinators may share an
-update, anonymised, with practitioners, not that it may be quoted in a brief for officials,
-and Wasl does not ask that yet (docs/reports.md says what adding it takes).
+Quotes: a few words from field updates of the country and period that moderation approved and
+whose authors said yes, when they sent them, to being quoted without their name in briefs for
+policy meetings; shortened, dated by month only, and none at all when the country's member
+count is hidden (under k): a quote from a handful of members would point at one of them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from babel.dates import format_date
 
@@ -33,6 +34,7 @@ from bot.core.spheres import SPHERE_BY_CODE
 from bot.core.surveys import Survey
 from bot.reports.brief import (
     CountryBrief,
+    Quote,
     SurveyResult,
     Trend,
     TrendQuestion,
@@ -57,6 +59,8 @@ from bot.services.reports import (
 MAX_SURVEYS = 3  # the latest surveys of the period a two-page brief has room for
 MAX_ROUNDS = 6  # rounds a trend looks back over
 BRIEF_ROUNDS = 3  # the rounds a brief's trend shows (the latest and the two before)
+MAX_QUOTES = 3  # quotes a brief shows at most, the newest
+QUOTE_CHARS = 200  # a quote is cut to about this many characters, on a word boundary
 SURVEY_SCAN = 200  # closed surveys looked through for a period's and a family's rounds
 _PERIOD = re.compile(r"^\d{4}-(Q[1-4]|\d{2})$")
 
@@ -128,6 +132,45 @@ async def updates_by_sphere(
     )
     keyed = replace(keyed, column_totals=once.column_totals, total=once.total)
     return perturb_table(keyed, k)
+
+
+# -- quotes -----------------------------------------------------------------------------------
+
+
+def shorten(text: str, most: int = QUOTE_CHARS) -> str:
+    """Her words on one line, cut on a word boundary to at most `most` characters (and "…")."""
+    words = " ".join(text.split())
+    if len(words) <= most:
+        return words
+    cut = words[: most - 1]
+    space = cut.rfind(" ")
+    if space > most // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def _day(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
+
+
+async def brief_quotes(
+    tx: Transaction, country: str, period: CalendarPeriod, members: Disclosed, _: Translator
+) -> tuple[Quote, ...]:
+    """The newest approved updates of `country` in `period` (the weeks the update counts
+    cover) whose authors agreed to be quoted: never the author, never a date finer than the
+    month, and none at all when the country's published member count is hidden (under k)."""
+    if members.total is None or members.total < members.k:
+        return ()
+    first = _day(period.first) if period.first is not None else None
+    found = await tx.updates.quotes(country, first, _day(period.end), MAX_QUOTES)
+    return tuple(
+        Quote(
+            shorten(u.text or ""),
+            format_date(u.created_at.date(), "LLLL y", locale=_.locale),
+        )
+        for u in found
+        if (u.text or "").strip()
+    )
 
 
 # -- surveys and their trends ----------------------------------------------------------------
@@ -396,7 +439,7 @@ async def _survey_result(
     return SurveyResult(survey.slug, overall.title, report, shown, trend)
 
 
-def brief_notes(_: Translator, k: int) -> tuple[str, ...]:
+def brief_notes(_: Translator, k: int, quoted: bool = False) -> tuple[str, ...]:
     """How to read a brief, in every output: the method and k, then what each part counts."""
     return (
         *perturbed_notes(_, k, NOISE),
@@ -406,7 +449,12 @@ def brief_notes(_: Translator, k: int) -> tuple[str, ...]:
             "A change is in percentage points between the two latest rounds, from published "
             "figures only; it is not shown where either round hides the answer."
         ),
-        _("No quotes: members are not yet asked whether their words may be quoted in a brief."),
+        _(
+            "Quotes come from approved updates whose authors agreed to be quoted; no names, "
+            "dated by month."
+        )
+        if quoted
+        else _("No quotes: none agreed to be quoted in this period."),
     )
 
 
@@ -431,6 +479,7 @@ async def build_brief(
     results = tuple(
         [await _survey_result(tx, s, country, _, now, limits) for s in surveys[:max_surveys]]
     )
+    quotes = await brief_quotes(tx, country, period, members, _)
     spheres = (*SPHERE_BY_CODE, "")
     return CountryBrief(
         country=country,
@@ -446,8 +495,9 @@ async def build_brief(
         members=members,
         updates=updates,
         surveys=results,
-        notes=brief_notes(_, k),
+        notes=brief_notes(_, k, bool(quotes)),
         more_surveys=max(0, len(surveys) - max_surveys),
+        quotes=quotes,
     )
 
 

@@ -42,6 +42,7 @@ class Draft:
     keep_if_shared: bool  # the text may outlive retention if shared (never with her name)
     text: str | None
     media: MediaRef | None = None
+    quotable: bool = False  # may be quoted, without her name, in country briefs (asked; no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ async def submit(
         keep_if_shared=draft.keep_if_shared,
         spheres=spheres,
         now=now,
+        quotable=draft.quotable and text is not None,
     )
     if not draft.urgent:
         return Submitted(update_id)

@@ -102,6 +102,7 @@ async def test_she_joins_updates_reads_a_tip_and_answers_the_survey_in_her_langu
     await she.tap(_("Done"))
     await she.tap(_("Routine"))
     await she.tap(_("Yes, keep it"))
+    await she.tap(_("No"))  # not quoted in briefs
     received = await she.tap(_("Send"))
     assert received, "she is told her update was received"
     async with app.store.transaction() as tx:

@@ -172,6 +172,7 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     await amina.tap(arabic("Done"))
     await amina.tap(arabic("Routine"))
     await amina.tap(arabic("Yes, keep it"))
+    await amina.tap(arabic("No"))  # not quoted in briefs
     received = await amina.tap(arabic("Send"))
     assert ARABIC.search(received[-1].text)
     await grace.say("/update")
@@ -179,6 +180,7 @@ async def test_updates_moderation_digest_and_tips_in_three_languages(bot) -> Non
     await grace.tap("Done")
     await grace.tap("Urgent")
     await grace.tap("No")
+    await grace.tap("No")  # not quoted in briefs
     await grace.tap("Send")
     async with app.store.transaction() as tx:
         stored = (await tx.conn.execute(select(func.count()).select_from(update_row_t))).scalar()

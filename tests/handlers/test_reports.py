@@ -273,6 +273,7 @@ async def test_from_a_real_run_to_the_secretariat_and_back_to_participants(
         await she.tap("Done")
         await she.tap("Routine")
         await she.tap("No")
+        await she.tap("No")  # not quoted in briefs
         await she.tap("Send")
         await she.say("/survey pulse-test")
         await she.tap(str(1 + i % 2))

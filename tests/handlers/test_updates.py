@@ -21,6 +21,8 @@ from storage.outbox import OutboxItem, OutboxStore
 from tests.handlers.conftest import join, make_invite
 from tests.support.harness import Harness, Person, payloads
 
+STALE_TEXT = "That button is from an earlier message and no longer works."
+
 
 async def person(
     h: Harness,
@@ -37,12 +39,15 @@ async def person(
     return she
 
 
-async def share(she: Person, text: str, *, urgent: bool = False, keep: bool = True) -> None:
+async def share(
+    she: Person, text: str, *, urgent: bool = False, keep: bool = True, quotable: bool = False
+) -> None:
     await she.say("/update")
     await she.say(text)
     await she.tap("Done")
     await she.tap("Urgent" if urgent else "Routine")
     await she.tap("Yes, keep it" if keep else "No")
+    await she.tap("Yes" if quotable else "No")
     await she.tap("Send")
 
 
@@ -86,8 +91,10 @@ async def test_routine_update_is_received_only_after_it_is_stored(harness: Harne
     await she.tap("Violence against women")  # untick one
     await she.tap("Done")
     await she.tap("Routine")
-    summary = (await she.tap("No"))[0]
+    await she.tap("No")  # not kept past retention
+    summary = (await she.tap("No"))[0]  # not quoted in briefs
     assert "Mosul" in summary.text
+    assert "quoted" not in summary.text
     assert labels(summary) == ["Send", "Another country", "◀ Back", "✖ Cancel"]
     assert all(p.isascii() and len(p.encode()) <= 64 for p in payloads(summary))
     assert await waiting(harness) == 0, "nothing stored before she confirms"
@@ -101,7 +108,7 @@ async def test_routine_update_is_received_only_after_it_is_stored(harness: Harne
         UpdateStatus.NEW,
         False,
     )
-    assert update.spheres == ["youth"]
+    assert update.spheres == ["youth"] and not update.quotable
     assert await tallies(harness) == [("*", 1), ("youth", 1)], (
         "counted once in all, and once per sphere"
     )
@@ -174,12 +181,55 @@ async def test_bad_input_while_writing_an_update(harness: Harness) -> None:
     assert "Please choose" in (await she.say("urgent!!"))[0].text
     await she.tap("Routine")
     await she.tap("Yes, keep it")
+    await she.tap("No")
     assert "attachment" in she.last.text
     await she.tap("Send")
     update = await stored(harness)
     assert update is not None
     assert (update.media_kind, update.media_ref) == (MediaKind.PHOTO, "AgACphoto1")
     assert update.text == "The burned school, taken this morning."
+
+
+async def test_she_is_asked_whether_her_words_may_be_quoted_in_briefs(
+    harness: Harness,
+) -> None:
+    """One yes/no question after keeping; no unless she taps Yes; text that is no answer, and a
+    button from an earlier question, are answered and the question asked again."""
+    she = await person(harness, "1")
+    await she.say("/update")
+    await she.say("Women's dialogue group in Basra doubled this month.")
+    await she.tap("Done")
+    await she.tap("Routine")
+    [question] = await she.tap("No")
+    assert "quote your words, without your name, in briefs" in question.text
+    assert labels(question)[:2] == ["Yes", "No"]
+    wrong = await she.say("maybe")
+    assert wrong[0].text == "Please choose one of the buttons."
+    assert "quote your words" in wrong[-1].text, "the question again"
+    stale = await she.tap("Yes, keep it")  # the question before's button, answered already
+    assert stale[0].text == STALE_TEXT
+    assert "quote your words" in stale[-1].text, "a stale button: the question again"
+    summary = (await she.tap("Yes"))[0]
+    assert "may be quoted in briefs" in summary.text, "the summary says what she agreed to"
+    await she.tap("◀ Back")
+    summary = (await she.tap("No"))[0]
+    assert "may be quoted in briefs" not in summary.text, "changed her mind"
+    await she.tap("◀ Back")
+    await she.tap("Yes")
+    await she.tap("Send")
+    update = await stored(harness)
+    assert update is not None and update.quotable
+    [mydata] = [m for m in await she.say("/mydata") if "What Wasl keeps of what" in m.text]
+    assert "may be quoted in briefs" in mydata.text
+
+
+async def test_an_update_is_not_quotable_unless_she_said_yes(harness: Harness) -> None:
+    she = await person(harness, "1")
+    await share(she, "Mothers' circle met in Erbil again.", keep=True)
+    update = await stored(harness)
+    assert update is not None and not update.quotable
+    [mydata] = [m for m in await she.say("/mydata") if "What Wasl keeps of what" in m.text]
+    assert "quoted" not in mydata.text
 
 
 async def test_a_photo_with_its_words_and_a_second_attachment(harness: Harness) -> None:
@@ -211,6 +261,7 @@ async def test_another_country_and_cancel(harness: Harness) -> None:
     await she.tap("Done")
     await she.tap("Routine")
     await she.tap("No")
+    await she.tap("No")
     await she.tap("Another country")
     assert "could not find" in (await she.say("Atlantis"))[0].text
     found = (await she.say("Syria"))[0]
@@ -227,6 +278,7 @@ async def test_another_country_and_cancel(harness: Harness) -> None:
     await she.say("Something else again")
     await she.tap("Done")
     await she.tap("Routine")
+    await she.tap("No")
     await she.tap("No")
     assert "Cancelled" in (await she.tap("Cancel"))[0].text
     assert await waiting(harness) == 1, "the cancelled one was not stored"
@@ -259,6 +311,7 @@ async def test_a_sentence_typed_instead_of_a_button_rewrites_the_update(
     assert "choose one of the buttons" in (await she.say("🙏 🙏 🙏 🙏 🙏"))[0].text
     await she.tap("Done")
     await she.tap("Routine")
+    await she.tap("No")
     summary = (await she.tap("No"))[0]
     assert "Forty mothers came" in summary.text and "Half written" not in summary.text
     too_long = await she.say("word " * 300)
@@ -361,7 +414,8 @@ async def test_an_update_begun_before_an_upgrade_resumes(harness: Harness) -> No
         await tx.conversations.save(harness.channel.name, she.user_id, old, harness.clock.now())
     assert "unfinished" in (await she.say("/update"))[0].text
     assert "Yes, keep it" in she.labels()
-    summary = (await she.tap("Yes, keep it"))[0]
+    await she.tap("Yes, keep it")
+    summary = (await she.tap("No"))[0]
     assert "Written before the upgrade." in summary.text
     await she.tap("Send")
     update = await stored(harness)

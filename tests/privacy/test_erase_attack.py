@@ -78,6 +78,7 @@ async def share(she: Person, text: str, *, urgent: bool) -> None:
     await she.tap("Done")
     await she.tap("Urgent" if urgent else "Routine")
     await she.tap("No")
+    await she.tap("No")  # not quoted in briefs
     assert "Received" in (await she.tap("Send"))[0].text
 
 

@@ -194,7 +194,7 @@ async def test_a_whole_day_at_debug_level_leaves_no_person_and_no_secret_in_the_
 
             await her.say("/update")
             shown = await her.say(UNIQUE_TEXT)
-            for label in ("Done", "Routine", "Yes, keep it", "Send"):
+            for label in ("Done", "Routine", "Yes, keep it", "No", "Send"):
                 shown = await her.tap(label, shown)
 
             shown = await her.say("/survey")

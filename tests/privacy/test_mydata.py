@@ -35,6 +35,7 @@ async def share(she: Person, text: str, *, urgent: bool = False) -> None:
     await she.tap("Done")
     await she.tap("Urgent" if urgent else "Routine")
     await she.tap("No")
+    await she.tap("No")  # not quoted in briefs
     await she.tap("Send")
 
 
