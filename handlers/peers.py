@@ -329,18 +329,23 @@ async def _ask_done(turn: Turn[Asking]) -> None:
     )
 
 
+def _handle_step(answer: Any) -> Step[Any]:
+    """Where she types the contact she chooses to share (asking, or accepting)."""
+    return Step(
+        name="handle",
+        kind=Kind.TEXT,
+        ask=lambda t: t._(HANDLE_ASK),
+        parse=_handle_parse,
+        answer=answer,
+        cancel=True,
+    )
+
+
 ASK: Conversation[Asking] = Conversation(
     "peerask",
     Asking,
     [
-        Step(
-            name="handle",
-            kind=Kind.TEXT,
-            ask=lambda t: t._(HANDLE_ASK),
-            parse=_handle_parse,
-            answer=_ask_handle_given,
-            cancel=True,
-        ),
+        _handle_step(_ask_handle_given),
         Step(
             name="send",
             kind=Kind.CONFIRM,
@@ -394,16 +399,7 @@ async def _accept_done(turn: Turn[Accepting]) -> None:
 ACCEPTING: Conversation[Accepting] = Conversation(
     "peeraccept",
     Accepting,
-    [
-        Step(
-            name="handle",
-            kind=Kind.TEXT,
-            ask=lambda t: t._(HANDLE_ASK),
-            parse=_handle_parse,
-            answer=_accept_handle_given,
-            cancel=True,
-        )
-    ],
+    [_handle_step(_accept_handle_given)],
     finish=_accept_done,
 )
 

@@ -10,7 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.campaigns import Audience, CampaignButton, CampaignKind, CampaignStatus, NewCampaign
+from bot.core.campaigns import (
+    Audience,
+    Campaign,
+    CampaignButton,
+    CampaignKind,
+    CampaignStatus,
+    NewCampaign,
+)
 from bot.core.i18n import Catalogs, Translator
 from bot.core.models import Role
 from bot.core.ports import Transaction
@@ -101,7 +108,16 @@ async def send_each(
 
     The row is created already "sent": it is never fired from an audience.
     """
-    campaign = await tx.campaigns.create(
+    campaign = await _sent_campaign(tx, kind, title, now)
+    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
+    return fired[1] if fired else 0
+
+
+async def _sent_campaign(
+    tx: Transaction, kind: CampaignKind, title: str, now: datetime
+) -> Campaign:
+    """The campaign row that personal messages go out under, created already "sent"."""
+    return await tx.campaigns.create(
         NewCampaign(
             kind=kind,
             status=CampaignStatus.SENT,
@@ -113,8 +129,6 @@ async def send_each(
         ),
         now,
     )
-    fired = await tx.campaigns.fire_personal(campaign, ONCE, now, messages, sources)
-    return fired[1] if fired else 0
 
 
 async def send_one(
@@ -130,18 +144,7 @@ async def send_one(
     """A message of its own to one member, with buttons (label, payload), through the
     outbox; returns its campaign row's id, so that whatever it quotes can take it along
     (deleting the campaign row deletes its outbox rows)."""
-    campaign = await tx.campaigns.create(
-        NewCampaign(
-            kind=kind,
-            status=CampaignStatus.SENT,
-            title=title,
-            texts={"en": title},
-            default_locale="en",
-            audience=Audience(),
-            schedule="now",
-        ),
-        now,
-    )
+    campaign = await _sent_campaign(tx, kind, title, now)
     await tx.campaigns.fire_personal(
         campaign, ONCE, now, [(member_id, channel, text)], buttons={member_id: buttons}
     )
