@@ -10,10 +10,10 @@ from typing import Any
 from bot.core import keys
 from bot.core.context import CoreConfig
 from bot.core.reports import CalendarPeriod, PeriodKind
-from bot.core.surveys import Dimensions, Survey, parse_definition
+from bot.core.surveys import Survey, parse_definition
 from bot.services.reports import Limits
 from storage.store import SqlStore
-from tests.support.reports import LOCALES, answers, seed_members, seed_updates
+from tests.support.reports import LOCALES, add_respondents, answers, seed_members, seed_updates
 from tests.support.surveys import pulse
 
 TODAY = datetime(2027, 1, 6, 9, tzinfo=UTC)  # 2026-Q4 is complete
@@ -53,20 +53,7 @@ async def seed_round(
         )
         survey = await tx.surveys.get(survey_id)
         assert survey is not None
-        i = 0
-        for country, n in per_country.items():
-            for _n in range(n):
-                dims = Dimensions(
-                    locale=LOCALES[i % 3],
-                    channel="telegram" if i % 2 else "whatsapp",
-                    country=country,
-                    spheres=("youth",) if i % 2 else ("youth", "vaw"),
-                )
-                given = answer(i + shift)
-                groups = dims.groups(definition.breakdowns)
-                batch = [(given, d, v) for d, values in groups.items() for v in values]
-                await tx.surveys.add_counts(survey, batch, [])
-                i += 1
+        await add_respondents(tx, survey, per_country, answer=answer, shift=shift, free_text=False)
         await tx.surveys.close(survey_id, closes)
     async with store.transaction() as tx:
         found = await tx.surveys.get(survey_id)

@@ -4,7 +4,7 @@ a stream of field updates, written through the real repositories."""
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from bot.core.messages import ChannelName
 from bot.core.models import NewMember, Role
 from bot.core.surveys import Dimensions, Survey, parse_definition
-from storage.store import SqlStore
+from storage.store import SqlStore, SqlTransaction
 from tests.support.surveys import pulse
 
 LOCALES = ("en", "ar", "fr")
@@ -52,31 +52,49 @@ async def seed_survey(
         )
         survey = await tx.surveys.get(survey_id)
         assert survey is not None
-        i = 0
-        for country, n in per_country.items():
-            for _n in range(n):
-                dims = Dimensions(
-                    locale=LOCALES[i % 3],
-                    channel="telegram" if i % 2 else "whatsapp",
-                    country=country,
-                    spheres=("youth",) if i % 2 else ("youth", "vaw"),
-                    age_band="20-24" if mode == "public" else None,
-                    gender="woman" if mode == "public" else None,
-                )
-                given = answers(i)
-                groups = dims.groups(definition.breakdowns)
-                batch = [(given, d, v) for d, values in groups.items() for v in values]
-                texts = [("note", given["note"])] if given.get("note") else []
-                # Seeded as counts straight away (every group, whatever its size): report tests
-                # check what reports hide; what the fold lets through is tested on its own.
-                await tx.surveys.add_counts(survey, batch, texts)
-                i += 1
+        await add_respondents(tx, survey, per_country, public=mode == "public")
         if close:
             await tx.surveys.close(survey_id, now)
     async with store.transaction() as tx:
         found = await tx.surveys.get(survey_id)
     assert found is not None
     return found
+
+
+async def add_respondents(
+    tx: SqlTransaction,
+    survey: Survey,
+    per_country: Mapping[str, int],
+    *,
+    public: bool = False,
+    answer: Callable[[int], dict[str, Any]] = answers,
+    shift: int = 0,
+    free_text: bool = True,
+) -> None:
+    """`per_country` respondents each, as the fold would count them: respondent i answers
+    `answer(i + shift)`, in a language, channel and spheres drawn from i.
+
+    Seeded as counts straight away (every group, whatever its size): report tests check what
+    reports hide; what the fold lets through is tested on its own.
+    """
+    definition = survey.definition
+    i = 0
+    for country, n in per_country.items():
+        for _n in range(n):
+            dims = Dimensions(
+                locale=LOCALES[i % 3],
+                channel="telegram" if i % 2 else "whatsapp",
+                country=country,
+                spheres=("youth",) if i % 2 else ("youth", "vaw"),
+                age_band="20-24" if public else None,
+                gender="woman" if public else None,
+            )
+            given = answer(i + shift)
+            groups = dims.groups(definition.breakdowns)
+            batch = [(given, d, v) for d, values in groups.items() for v in values]
+            texts = [("note", given["note"])] if free_text and given.get("note") else []
+            await tx.surveys.add_counts(survey, batch, texts)
+            i += 1
 
 
 async def seed_members(

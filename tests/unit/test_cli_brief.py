@@ -3,7 +3,6 @@ kind of wrong argument answered."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,37 +10,27 @@ import pytest
 
 from bot.cli import main
 from bot.core.reports import CalendarPeriod, PeriodKind
-from storage.engine import make_engine
 from storage.store import SqlStore
 from tests.reports.test_brief_pdf import arabic_checks, page_count
 from tests.support.briefs import seed_quarter
-from tests.support.database import copy_sqlite_file, migrated_sqlite_file
+from tests.support.cli import database_for_cli, seeded_file
 
 TODAY = datetime.now(UTC).date()
 LATEST = CalendarPeriod.recent(PeriodKind.QUARTER, TODAY)[0]  # the CLI's default period
 
 
-async def _seed(path: Path) -> None:
-    store = SqlStore(make_engine(f"sqlite:///{path}"))
-    try:
-        await seed_quarter(store, LATEST)
-    finally:
-        await store.close()
+async def _seed(store: SqlStore) -> None:
+    await seed_quarter(store, LATEST)
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = migrated_sqlite_file(tmp_path_factory.mktemp("seeded"))
-    asyncio.run(_seed(path))
-    return path
+    return seeded_file(tmp_path_factory, _seed)
 
 
 @pytest.fixture
 def database(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = copy_sqlite_file(seeded, tmp_path / "wasl.db")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("WASL_MIN_CELL", "5")
-    return path
+    return database_for_cli(seeded, tmp_path, monkeypatch)
 
 
 def test_an_arabic_pdf_brief_draws_arabic_as_it_is_read(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
@@ -14,41 +13,31 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.cli_report import Progress
-from storage.engine import make_engine
 from storage.store import SqlStore
-from tests.support.database import copy_sqlite_file, migrated_sqlite_file
+from tests.support.cli import database_for_cli, seeded_file
 from tests.support.harness import visible
 from tests.support.reports import FREE_TEXT, seed_members, seed_survey, seed_updates
 
 NOW = datetime.now(UTC)
 
 
-async def _seed(path: Path) -> None:
-    store = SqlStore(make_engine(f"sqlite:///{path}"))
-    try:
-        await seed_survey(store, NOW, {"IQ": 30, "SY": 20, "YE": 2}, slug="pulse-cli")
-        await seed_survey(store, NOW, {"IQ": 9}, slug="open-cli", close=False)
-        # Two weeks ago: in a complete week, which counts over time are released for.
-        ids = await seed_members(store, NOW - timedelta(days=14), {"IQ": 12, "SY": 9})
-        await seed_updates(store, NOW - timedelta(days=14), ids[0], {"IQ": 30, "SY": 30})
-    finally:
-        await store.close()
+async def _seed(store: SqlStore) -> None:
+    await seed_survey(store, NOW, {"IQ": 30, "SY": 20, "YE": 2}, slug="pulse-cli")
+    await seed_survey(store, NOW, {"IQ": 9}, slug="open-cli", close=False)
+    # Two weeks ago: in a complete week, which counts over time are released for.
+    ids = await seed_members(store, NOW - timedelta(days=14), {"IQ": 12, "SY": 9})
+    await seed_updates(store, NOW - timedelta(days=14), ids[0], {"IQ": 30, "SY": 30})
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The migrated and seeded database, built once for this module; each test gets a copy."""
-    path = migrated_sqlite_file(tmp_path_factory.mktemp("seeded"))
-    asyncio.run(_seed(path))
-    return path
+    return seeded_file(tmp_path_factory, _seed)
 
 
 @pytest.fixture
 def database(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = copy_sqlite_file(seeded, tmp_path / "wasl.db")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("WASL_MIN_CELL", "5")
-    return path
+    return database_for_cli(seeded, tmp_path, monkeypatch)
 
 
 def test_a_survey_report_in_all_four_formats(
