@@ -102,12 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "content" and args.action in cli_content.FILE_ACTIONS:
         return cli_content.run_files(args)  # files only: no database, no settings
-    from bot.config import SecretFileError, Settings
+    from pydantic import ValidationError
+
+    from bot.config import SecretFileError, Settings, invalid_settings
 
     try:
         settings = Settings()
     except SecretFileError as error:  # a *_FILE variable naming a file that cannot be read
         print(f"wasl: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # a setting of the wrong kind (WASL_PORT=abc)
+        for line in invalid_settings(error):
+            print(f"wasl: {line}", file=sys.stderr)
         return 2
     refusal = (
         secret_key_refusal(settings, args.command)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -213,6 +213,31 @@ def missing_secrets(settings: Settings, *, telegram_webhook: bool) -> list[str]:
     ):
         missing.append("TELEGRAM_WEBHOOK_SECRET")
     return missing
+
+
+def invalid_settings(error: ValidationError) -> list[str]:
+    """One line per wrong setting, named as it is set (WASL_LOG_FORMAT), with what is wanted
+    and, unless it may be a secret or hold one (a token, a key, a database URL), what was
+    given: what a misconfigured deployment prints instead of a traceback."""
+    kinds = (DatabaseSettings, TelegramSettings, WhatsAppSettings, WaslSettings)
+    kind = next((k for k in kinds if k.__name__ == error.title), None)
+    prefix = kind.model_config.get("env_prefix", "") if kind is not None else ""
+    lines = []
+    for problem in error.errors():
+        field = "_".join(str(part) for part in problem["loc"])
+        given = problem.get("input")
+        private = kind is None or _may_hold_a_secret(kind, field)
+        plain = isinstance(given, str | int | float) and not private
+        lines.append(
+            f"{(prefix + field).upper()}: {problem['msg']}"
+            + (f" (given: {given!r})" if plain else "")
+        )
+    return lines
+
+
+def _may_hold_a_secret(kind: type[BaseSettings], field: str) -> bool:
+    info = kind.model_fields.get(field)
+    return info is None or "SecretStr" in str(info.annotation) or field.endswith(("url", "key"))
 
 
 class Settings:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot import cli
-from bot.config import SecretFileError, Settings
+from bot.config import SecretFileError, Settings, TelegramSettings, invalid_settings
 
 NAMES = (
     "DATABASE_URL",
@@ -99,3 +100,25 @@ def test_the_command_line_says_which_file_and_stops(
     err = capsys.readouterr().err
     assert err.startswith("wasl: DATABASE_URL_FILE: cannot read ")
     assert "No such file or directory" in err
+
+
+def test_a_setting_of_the_wrong_kind_is_named_in_one_line_each(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WASL_PORT", "eighty")
+    monkeypatch.setenv("WASL_LOG_FORMAT", "xml")
+    assert cli.main(["migrate", "--check"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "wasl: WASL_PORT: Input should be a valid integer, unable to parse string as an integer"
+        " (given: 'eighty')",
+        "wasl: WASL_LOG_FORMAT: Input should be 'auto', 'text' or 'json' (given: 'xml')",
+    ]
+
+
+def test_what_may_hold_a_secret_is_never_repeated(clean: Path) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TelegramSettings(bot_token=73512468, api_base=["x"])  # type: ignore[arg-type]
+    lines = invalid_settings(raised.value)
+    assert [line.split(":")[0] for line in lines] == ["TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE"]
+    assert not any("73512468" in line for line in lines), "a token, even a wrong one, is not shown"
