@@ -122,12 +122,12 @@ class Runtime:
         if await leader.holding():
             if self.console_only and await self._real_bot_elsewhere():
                 log.info("event=scheduler_handed_over")
-                self._stop_scheduler()
+                await self._stop_scheduler()
                 await leader.release()
             return
         if self._scheduler is not None:  # the lock was lost (its connection dropped)
             log.warning("event=runtime_stepped_down roles=%s", SCHEDULER)
-            self._stop_scheduler()
+            await self._stop_scheduler()
         if self.console_only and await self._real_bot_elsewhere():
             return
         if await leader.acquire():
@@ -151,10 +151,21 @@ class Runtime:
             self._task = None
         self._delivering = frozenset()
 
-    def _stop_scheduler(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+    async def _stop_scheduler(self, within: float = 10.0) -> None:
+        """Stop scheduling; let the jobs already running finish (up to `within` s).
+
+        APScheduler's asyncio executor can only cancel them, and a job cut off mid-way leaves
+        its database call to come back to a loop that may be gone.
+        """
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None:
+            return
+        scheduler.pause()
+        executor = scheduler._lookup_executor("default")
+        running = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
+        if running:
+            await asyncio.wait(running, timeout=within)
+        scheduler.shutdown(wait=False)
 
     async def _keep_watch(self) -> None:
         while True:
@@ -180,7 +191,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        self._stop_scheduler()
+        await self._stop_scheduler()
         await self._stop_delivery()
         for leader in [*self.leaders.values(), self.scheduler_leader]:
             await leader.release()

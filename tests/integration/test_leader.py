@@ -133,3 +133,22 @@ async def test_the_terminal_bot_leaves_delivery_and_scheduling_to_a_real_bot(
         await bot.stop()
     assert not await someone_leads(store, "telegram")
     assert not await someone_leads(store, "scheduler")
+
+
+async def test_stopping_at_once_lets_the_jobs_already_running_finish(
+    store: SqlStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every job runs once at start: a runtime stopped straight away waits for them instead of
+    cutting them off mid-transaction."""
+    app = app_on(store, tmp_path, monkeypatch)
+    runtime = Runtime(app, {ChannelName.TELEGRAM: CountingChannel(ChannelName.TELEGRAM)})
+    await runtime.start()
+    await asyncio.sleep(0)  # the jobs' tasks are started
+    await runtime.stop()
+    cut = [
+        r for r in caplog.records if r.name.startswith("apscheduler") and r.levelname == "ERROR"
+    ]
+    assert cut == [], [r.getMessage() for r in cut]
