@@ -34,6 +34,7 @@ from tests.fakes.telegram_api import (
     text_update,
 )
 from tests.support.database import migrated_sqlite_file
+from tests.support.net import free_port
 
 SECRET = "s3cret_-TOKEN"
 USER = 777
@@ -297,7 +298,10 @@ async def test_readyz_is_unavailable_while_the_schema_is_behind_the_code(app: Ap
 async def test_readyz_is_unavailable_when_the_database_is_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'folder' / 'x.db'}")
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+    # A PostgreSQL server that is not there: refused at once, with no SQLite worker thread
+    # left to answer after the test's event loop has closed.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/test")
     broken = build_app(Settings())
     try:
         async with client_for(broken, None) as client:
