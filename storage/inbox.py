@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.store import SqlStore
+from storage.store import SqlStore, SqlTransaction
 from storage.tables import inbox_t
 
 PENDING = "pending"
@@ -125,12 +125,16 @@ class InboxStore:
         statement = self._insert(inbox_t).on_conflict_do_nothing(
             index_elements=["channel", "platform_id"]
         )
-        added = 0
-        async with self.store.transaction() as tx:
+
+        async def add(tx: SqlTransaction) -> int:
+            added = 0
             for row in rows:  # one by one: rowcount tells which were new
                 result = await tx.conn.execute(statement, row)
                 added += max(result.rowcount, 0)
-        return added
+            return added
+
+        # Committed with the other webhooks' rows arriving meanwhile (one commit for all).
+        return await self.store.batched(add)
 
     async def claim(
         self, now: datetime, lease: timedelta, limit: int, done: Sequence[int] = ()
@@ -141,10 +145,14 @@ class InboxStore:
         (one commit for both), so their chats' next rows can be taken at once.
         """
         params = {"b_now": now, "b_until": now + lease, "b_limit": limit}
-        async with self.store.transaction() as tx:
+
+        async def claim(tx: SqlTransaction) -> list[Any]:
             if done:
                 await tx.conn.execute(_DONE, {"b_ids": list(done)})
-            rows = list(await tx.conn.execute(self._claim, params))
+            return list(await tx.conn.execute(self._claim, params))
+
+        # With the replies' outcomes and new webhook rows of the moment: one commit for all.
+        rows = await self.store.batched(claim)
         items = [
             InboxItem(r.id, r.channel, r.platform_id, r.chat_key, r.payload, r.attempts)
             for r in rows

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +47,9 @@ class _Open:
 
 _open: ContextVar[_Open | None] = ContextVar("wasl_open_transaction", default=None)
 
+T = TypeVar("T")
+Work = Callable[["SqlTransaction"], Awaitable[Any]]
+
 
 class SqlStore:
     """Opens transactions on an engine (SQLite or PostgreSQL).
@@ -65,6 +69,9 @@ class SqlStore:
         self._connection: Connection | None = None  # one, as there is one transaction at a time
         # True when this process runs one transaction at a time (SQLite): the others queue.
         self.serialised = self._inline is not None
+        # Group commit (`batched`): work waiting for the next shared transaction.
+        self._queued: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
@@ -90,6 +97,52 @@ class SqlStore:
         finally:
             marker.active = False
             _open.reset(token)
+
+    async def batched(self, work: Callable[[SqlTransaction], Awaitable[T]]) -> T:
+        """Run `work` in a transaction shared with the other batched work queued meanwhile
+        (group commit), and return its result once that transaction has committed.
+
+        For short writes many tasks make at once (an inbox row per webhook, a reply's outcome
+        per update, the inbox worker's claim): one BEGIN and COMMIT for all of them costs a
+        fraction of one each, and nothing waits longer than the transaction in progress. When
+        the shared transaction fails, each work runs again in a transaction of its own, so one
+        bad work fails alone. `work` may therefore run twice (the first time rolled back): it
+        must only use the transaction. Not inside `transaction()` (it would wait for itself).
+        """
+        outer = _open.get()
+        if outer is not None and outer.active and outer.store is self:
+            raise NestedTransactionError("store.batched() inside a transaction of the same store")
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued.append((work, done))
+        if self._committer is None or self._committer.done():
+            # A context of its own: the caller's open-transaction marker must not follow it.
+            self._committer = asyncio.create_task(
+                self._commit_queued(), name="group-commit", context=contextvars.Context()
+            )
+        return await asyncio.shield(done)  # a caller that gives up does not undo the others
+
+    async def _commit_queued(self) -> None:
+        batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    async with self.transaction() as tx:
+                        results = [await work(tx) for work, _ in batch]
+                except Exception as error:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], error=error)
+                    else:  # find the bad one: each alone
+                        for work, done in batch:
+                            await _alone(self, work, done)
+                    continue
+                for (_, done), result in zip(batch, results, strict=True):
+                    _settle(done, result)
+        except BaseException as error:  # cancelled (shutdown): nobody is left waiting forever
+            for _, done in [*batch, *self._queued]:
+                _settle(done, error=error)
+            self._queued = []
+            raise
 
     async def scrub(self) -> None:
         """After an erasure: on SQLite, copy the WAL into the file and truncate it, so what was
@@ -118,6 +171,30 @@ class SqlStore:
 
 
 _CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+
+async def _alone(store: SqlStore, work: Work, done: asyncio.Future[Any]) -> None:
+    """`work` in a transaction of its own; its result or error goes to `done`."""
+    try:
+        async with store.transaction() as tx:
+            result = await work(tx)
+    except Exception as error:
+        _settle(done, error=error)
+        return
+    _settle(done, result)
+
+
+def _settle(
+    done: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    if done.done():  # settled already (the batch failed after its result was set)
+        return
+    if error is None:
+        done.set_result(result)
+    elif isinstance(error, asyncio.CancelledError):
+        done.cancel()
+    else:
+        done.set_exception(error)
 
 
 class SqlTransaction:

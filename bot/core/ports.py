@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.core.campaigns import (
     Audience,
@@ -22,6 +22,8 @@ from bot.core.reports import Reports
 from bot.core.surveys import Surveys
 from bot.core.tips import Tips
 from bot.core.updates import Updates
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +314,10 @@ class Store(Protocol):
     """Opens transactions."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def batched(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run `work` in a transaction shared with other batched work (group commit); it may
+        run twice, the first time rolled back, so it must only write through the transaction."""
 
     async def scrub(self) -> None:
         """After an erasure has committed: make the deleted data leave the files as well."""

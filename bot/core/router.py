@@ -562,7 +562,8 @@ class Core:
             await channel.delete(inbound.chat_id, reply.delete_message_ids)
         if not (attempts or unreachable or (remember and sent)):
             return
-        async with self.store.transaction() as tx:
+
+        async def record(tx: Transaction) -> None:
             if attempts:
                 await tx.replies.finish(
                     inbound.channel, inbound.chat_id, attempts, self.clock.now(), remember=remember
@@ -573,6 +574,9 @@ class Core:
                 )
             if remember and sent:
                 await tx.chat_log.record(inbound.channel, inbound.chat_id, sent, self.clock.now())
+
+        # Shared with the other updates finishing now: one commit for all of them.
+        await self.store.batched(record)
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:

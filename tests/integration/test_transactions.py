@@ -121,3 +121,79 @@ async def test_run_sync_gets_the_transaction_connection(
     async with store.transaction() as tx:
         await tx.processed.claim(TG, "s1", clock.now())
         assert await tx.conn.run_sync(claimed) == ["s1"], "sees the uncommitted row"
+
+
+async def test_batched_work_of_the_moment_shares_one_commit(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    """Group commit: twenty writers at once take far fewer than twenty transactions, each
+    gets its own result, and every write is there afterwards."""
+    opened = 0
+    real = store.transaction
+
+    def counting() -> object:
+        nonlocal opened
+        opened += 1
+        return real()
+
+    store.transaction = counting  # type: ignore[method-assign]
+
+    async def claim(update_id: str) -> bool:
+        return await store.batched(lambda tx: tx.processed.claim(TG, update_id, clock.now()))
+
+    results = await asyncio.gather(*(claim(f"g{n}") for n in range(20)))
+    store.transaction = real  # type: ignore[method-assign]
+    assert results == [True] * 20
+    assert opened <= 3, f"{opened} transactions for 20 writes made at the same moment"
+    async with store.transaction() as tx:
+        stored = await tx.conn.execute(select(update_t.c.update_id))
+    assert sorted(stored.scalars()) == sorted(f"g{n}" for n in range(20))
+
+
+async def test_a_failing_batched_work_fails_alone(store: SqlStore, clock: FixedClock) -> None:
+    """One work that raises rolls back the shared transaction; the others run again alone
+    and commit, and only the bad one's caller sees the error."""
+
+    async def good(update_id: str) -> bool:
+        return await store.batched(lambda tx: tx.processed.claim(TG, update_id, clock.now()))
+
+    async def bad() -> None:
+        async def work(tx: object) -> None:
+            await tx.processed.claim(TG, "bad", clock.now())  # type: ignore[attr-defined]
+            raise ValueError("refused")
+
+        await store.batched(work)
+
+    outcomes = await asyncio.gather(good("ok1"), bad(), good("ok2"), return_exceptions=True)
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], ValueError)
+    async with store.transaction() as tx:
+        stored = await tx.conn.execute(select(update_t.c.update_id))
+    assert sorted(stored.scalars()) == ["ok1", "ok2"], "the bad work's write was rolled back"
+
+
+async def test_batched_inside_a_transaction_is_refused(store: SqlStore, clock: FixedClock) -> None:
+    async with store.transaction():
+        with pytest.raises(NestedTransactionError):
+            await store.batched(lambda tx: tx.processed.claim(TG, "x", clock.now()))
+    assert await store.batched(lambda tx: tx.processed.claim(TG, "x", clock.now()))
+
+
+async def test_a_caller_cancelled_while_waiting_does_not_undo_the_batch(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    started = asyncio.Event()
+
+    async def slow(tx: object) -> bool:
+        started.set()
+        await asyncio.sleep(0.05)
+        return await tx.processed.claim(TG, "kept", clock.now())  # type: ignore[attr-defined]
+
+    waiter = asyncio.create_task(store.batched(slow))
+    await started.wait()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0.1)
+    async with store.transaction() as tx:
+        assert not await tx.processed.claim(TG, "kept", clock.now()), "the write committed"
