@@ -80,6 +80,12 @@ CAPTION_LIMIT = 1024
 MAX_COLUMNS = 8  # Telegram shows at most 8 buttons in a row
 DELETE_CHUNK = 100  # deleteMessages takes at most 100 ids
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # low bandwidth: no link previews
+_NO_PREVIEW_JSON = {"is_disabled": True}
+Sent: TypeAlias = Message | dict[str, Any]  # what a send returns: PTB's object or the raw JSON
+# Bot.do_api_request warns when a method has its own shortcut. Text sends and edits skip the
+# shortcuts' parsing of the answer (TelegramChannel._call); so does the poller, which needs
+# the updates raw (checked one by one, kept as sent).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 # What Telegram could turn into a link with a preview: a URL, or a domain ("musawah.org").
 _LINKABLE = re.compile(r"://|[\w-]\.[^\W\d_]{2,}")
 
@@ -196,7 +202,7 @@ class TelegramChannel:
                 parts = split_text(message.text)
                 if not parts:
                     return SendResult(SendStatus.FAILED, reason="empty message")
-                markup = keyboard(message.buttons, message.columns)
+                markup = raw_keyboard(message.buttons, message.columns)
                 one_part = len(parts) == 1
                 if (
                     edit_message_id
@@ -209,8 +215,17 @@ class TelegramChannel:
             result = classify(error)
             log.debug("event=send_failed status=%s reason=%s", result.status, result.reason)
             return result
-        ids = tuple(str(m.message_id) for m in sent)
+        ids = tuple(str(_message_id(m)) for m in sent)
         return SendResult(SendStatus.SENT, message_id=ids[-1], message_ids=ids)
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        """A Bot API call whose answer is used as it comes (a dict or True), not turned into
+        PTB objects: a sent message is only needed for its id, and parsing it (with the
+        keyboard it echoes) cost more than building the call. Errors are PTB's, as with its
+        own methods."""
+        return await self.bot.do_api_request(
+            method, api_kwargs={k: v for k, v in params.items() if v is not None}
+        )
 
     async def delete(self, chat_id: str, message_ids: Sequence[str]) -> int:
         """Delete the bot's messages (and hers) in a private chat; returns how many went."""
@@ -226,18 +241,21 @@ class TelegramChannel:
         return deleted
 
     async def _edit(
-        self, chat: int | str, message_id: str, text: str, markup: InlineKeyboardMarkup | None
+        self, chat: int | str, message_id: str, text: str, markup: dict[str, Any] | None
     ) -> bool:
         """Edit in place; False when Telegram refuses, so a new message is sent instead."""
         if not message_id.isdigit():
             return False
         try:
-            await self.bot.edit_message_text(
-                text,
-                chat_id=chat,
-                message_id=int(message_id),
-                reply_markup=markup,
-                link_preview_options=no_preview(text),
+            await self._call(
+                "editMessageText",
+                {
+                    "chat_id": chat,
+                    "message_id": int(message_id),
+                    "text": text,
+                    "reply_markup": markup,
+                    "link_preview_options": raw_no_preview(text),
+                },
             )
         except BadRequest as error:
             if "not modified" in error.message.lower():
@@ -247,26 +265,29 @@ class TelegramChannel:
         return True
 
     async def _send_texts(
-        self, chat: int | str, parts: Sequence[str], markup: InlineKeyboardMarkup | None
-    ) -> list[Message]:
+        self, chat: int | str, parts: Sequence[str], markup: dict[str, Any] | None
+    ) -> list[Sent]:
         """Send the parts in order; the buttons go under the last one.
 
         Every message sent is returned, not just the last, so /wipe can delete them all.
         """
-        sent: list[Message] = []
+        sent: list[Sent] = []
         for n, part in enumerate(parts, start=1):
             sent.append(
-                await self.bot.send_message(
-                    chat,
-                    part,
-                    reply_markup=markup if n == len(parts) else None,
-                    link_preview_options=no_preview(part),
+                await self._call(
+                    "sendMessage",
+                    {
+                        "chat_id": chat,
+                        "text": part,
+                        "reply_markup": markup if n == len(parts) else None,
+                        "link_preview_options": raw_no_preview(part),
+                    },
                 )
             )
         assert sent, "no parts to send"
         return sent
 
-    async def _text_before(self, chat: int | str, text: str) -> tuple[str | None, list[Message]]:
+    async def _text_before(self, chat: int | str, text: str) -> tuple[str | None, list[Sent]]:
         """Send text too long for a caption on its own first.
 
         Returns the caption to use and the messages already sent.
@@ -277,7 +298,7 @@ class TelegramChannel:
             return text, []
         return None, await self._send_texts(chat, split_text(text), None)
 
-    async def _send_file(self, chat: int | str, message: Outbound) -> list[Message]:
+    async def _send_file(self, chat: int | str, message: Outbound) -> list[Sent]:
         assert message.file is not None
         caption, before = await self._text_before(chat, message.text)
         document = await self.bot.send_document(
@@ -291,7 +312,7 @@ class TelegramChannel:
 
     async def _send_attachment(
         self, chat: int | str, message: Outbound, attachment: MediaRef
-    ) -> list[Message]:
+    ) -> list[Sent]:
         markup = keyboard(message.buttons, message.columns)
         if attachment.kind is MediaKind.STICKER:  # a sticker takes no caption
             before = (
@@ -343,6 +364,24 @@ def keyboard(buttons: Sequence[Button], columns: int = 1) -> InlineKeyboardMarku
     width = max(1, min(columns, MAX_COLUMNS))
     keys = [InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons]
     return InlineKeyboardMarkup([keys[i : i + width] for i in range(0, len(keys), width)])
+
+
+def raw_keyboard(buttons: Sequence[Button], columns: int = 1) -> dict[str, Any] | None:
+    """`keyboard` as the Bot API's JSON, for calls made without PTB's objects."""
+    if not buttons:
+        return None
+    width = max(1, min(columns, MAX_COLUMNS))
+    keys = [{"text": b.label, "callback_data": b.payload} for b in buttons]
+    return {"inline_keyboard": [keys[i : i + width] for i in range(0, len(keys), width)]}
+
+
+def raw_no_preview(text: str) -> dict[str, bool] | None:
+    """`no_preview` as the Bot API's JSON."""
+    return _NO_PREVIEW_JSON if _LINKABLE.search(text) else None
+
+
+def _message_id(message: Sent) -> int:
+    return message["message_id"] if isinstance(message, dict) else message.message_id
 
 
 def utf16_len(text: str) -> int:
@@ -608,10 +647,6 @@ async def running(
 
 
 POLL_TIMEOUT = 10  # seconds getUpdates waits for an update
-
-# Bot.do_api_request warns when a method has its own shortcut; getUpdates' shortcut parses the
-# updates, and the poller needs them raw (checked one by one, kept as sent).
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 
 @asynccontextmanager
