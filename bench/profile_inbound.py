@@ -165,6 +165,7 @@ async def measure(app: App, api: FakeBotApi, args: argparse.Namespace) -> None:
                 async with gate:
                     response = await client.post("/webhook/telegram", json=update, headers=headers)
                     assert response.status_code == 200, response.status_code
+                    api.webhook_answered(response)  # as Telegram does
 
             await asyncio.gather(*(one(u) for u in updates))
             while worker.processed < goal:  # noqa: ASYNC110 (the worker's own counter)
@@ -213,7 +214,10 @@ async def measure(app: App, api: FakeBotApi, args: argparse.Namespace) -> None:
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
         n = len(mix)
         backend = "postgresql" if args.postgres else "sqlite"
-        calls = Counter(c.method for c in api.calls[calls_before:])
+        calls = Counter(
+            c.method + (" (in the webhook's answer)" if c.via_webhook else "")
+            for c in api.calls[calls_before:]
+        )
         print(
             f"{backend}: {n} updates: {cpu / n * 1e3:.2f} ms CPU per update (event loop thread), "
             f"{counters.statements / n:.2f} SQL statements and {counters.commits / n:.2f} "

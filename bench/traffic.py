@@ -297,11 +297,11 @@ async def start_all(workers: Sequence[Worker]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(workers: Sequence[Worker]) -> AsyncIterator[Front]:
+async def serving(workers: Sequence[Worker], api: FakeBotApi) -> AsyncIterator[Front]:
     """The workers started and healthy, behind a front; stopped at the end."""
     try:
         await start_all(workers)
-        front = Front([w.url for w in workers])
+        front = Front([w.url for w in workers], api)
         try:
             yield front
         finally:
@@ -381,8 +381,9 @@ class Front:
     """Round robin over the workers; a worker that refuses the connection or answers an error
     is skipped (the update goes to the next), as a proxy with health checks would."""
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(self, urls: Sequence[str], api: FakeBotApi) -> None:
         self.urls = list(urls)
+        self.api = api  # runs the calls webhooks name in their answers, as Telegram does
         self._next = 0
         self.failovers = 0
         self.client = httpx.AsyncClient(
@@ -399,6 +400,7 @@ class Front:
                     url, json=update, headers={SECRET_HEADER: SECRET}
                 )
                 if response.status_code == 200:
+                    self.api.webhook_answered(response)
                     return
             except httpx.TransportError:
                 pass
@@ -749,7 +751,7 @@ async def run_traffic(
 ) -> tuple[Tally, Tally | None, Verdict]:
     """Start the workers; the closed loop; the steady run when a `rate` is given; `joiners`
     newcomers joining at once; stop them and count what went wrong."""
-    async with serving(workers) as front:
+    async with serving(workers, api) as front:
         traffic = Traffic(api, members, seed=index, first_new=index * 1_000_000)
         most = await traffic.closed(front, users, closed, workers=workers)
         await traffic.settle()

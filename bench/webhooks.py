@@ -112,7 +112,7 @@ async def kill_run(api: ReplyClock, folder: Path, args: argparse.Namespace) -> b
             Worker.wasl("run", db, api, folder, n, **lease) for n in range(args.kill_workers)
         ]
         took_over: list[float] = []
-        async with serving(workers) as front:
+        async with serving(workers, api) as front:
             await asyncio.sleep(0.5)
             leaders = [w for w in workers if leading(w)]
             if len(leaders) != 1:

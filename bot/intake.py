@@ -30,6 +30,9 @@ class NewItem:
     platform_id: str
     chat_key: str
     payload: str
+    # A Bot API call for the webhook's own HTTP answer, which the platform makes for us once
+    # the update is kept (Telegram: stopping a button's spinner), or None.
+    answer: dict[str, Any] | None = None
 
 
 class InboxWriter(Protocol):

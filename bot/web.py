@@ -26,6 +26,7 @@ from bot.channels.telegram import (
     running,
 )
 from bot.channels.whatsapp import WhatsAppWebhook, inbox_items
+from bot.channels.wire import JSON_CONTENT_TYPE, json_body
 from bot.core.messages import ChannelName
 from bot.inbox import InboxWorker, Processor
 from bot.intake import (
@@ -161,6 +162,9 @@ def build_web(
             return Response(status_code=503)
         if items:
             worker.wake()
+        answers = [item.answer for item in items if item.answer is not None]
+        if len(answers) == 1:  # a call the platform makes for us (Telegram: one per update)
+            return Response(json_body(answers[0]), media_type=JSON_CONTENT_TYPE)
         return Response(status_code=200)
 
     async def telegram_webhook(request: Request) -> Response:
@@ -184,7 +188,7 @@ def build_web(
         if not isinstance(data, dict):  # not an update at all: no platform sends this
             log.warning("event=webhook_refused channel=telegram reason=invalid_body")
             return Response(status_code=400)
-        item = inbox_item(data, telegram.bot)
+        item = inbox_item(data, telegram.bot, webhook=True)
         return await keep(ChannelName.TELEGRAM, [item] if item is not None else [])
 
     async def whatsapp_verify(request: Request) -> Response:

@@ -709,14 +709,17 @@ async def _poll(bot: Bot, inbox: InboxWriter, clock: Clock, wake: Callable[[], N
             wake()
 
 
-async def handle_update(handle: Handle, channel: Channel, update: Update) -> None:
+async def handle_update(
+    handle: Handle, channel: Channel, update: Update, *, answered: bool = False
+) -> None:
     """What every update goes through: stop a button's spinner, map it, hand it to the core.
 
     The spinner is stopped beside the processing, not before it: her answer does not wait for
     that round trip. Its errors surface once the update is done (answer_query logs Telegram's).
+    `answered`: the webhook's answer stopped it already.
     """
     answering: asyncio.Task[None] | None = None
-    if update.callback_query is not None:
+    if update.callback_query is not None and not answered:
         answering = asyncio.create_task(
             answer_query(update.callback_query, update.update_id), name="answer-callback"
         )
@@ -736,9 +739,20 @@ async def handle_update(handle: Handle, channel: Channel, update: Update) -> Non
 MAX_UPDATE_ID = 2**53
 
 
-def inbox_item(data: object, bot: Bot) -> NewItem | None:
+# Marks a kept update whose button spinner the webhook's answer already stopped: the last
+# key of the kept JSON, so its end says so (nothing she writes can end the object).
+ANSWERED = "wasl_answered"
+_ANSWERED_END = f', "{ANSWERED}": true}}'
+
+
+def inbox_item(data: object, bot: Bot, *, webhook: bool = False) -> NewItem | None:
     """One webhook update, checked, as an inbox row; None (logged) for what is malformed or
     not ours. Only the update id is logged, never what it says.
+
+    `webhook`: a button press's spinner is stopped in the webhook's own HTTP answer (the Bot
+    API runs a method given there), the moment the press is kept: no call of ours, no round
+    trip, and her phone stops spinning before the bot has even processed it. The kept row
+    says so, so its processing does not answer again. Polled updates are answered as before.
 
     It came with the right secret, so it is Telegram's: refusing it would only make Telegram
     retry it for a day and hold back her later updates. Malformed ones are dropped.
@@ -761,8 +775,12 @@ def inbox_item(data: object, bot: Bot) -> NewItem | None:
         log.debug("event=update_ignored update_id=%s", update_id)
         return None
     chat_key = inbound.chat_id if inbound is not None else f"q{update_id}"
+    answer = None
+    if webhook and update.callback_query is not None:
+        answer = {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+        payload = json.dumps({**data, ANSWERED: True})
     _parsed.keep(payload, bot, update)
-    return NewItem(str(update_id), chat_key, payload)
+    return NewItem(str(update_id), chat_key, payload, answer)
 
 
 class _ParsedUpdates:
@@ -830,5 +848,9 @@ def _malformed(update: Update) -> str | None:
 
 async def process_item(handle: Handle, bot: Bot, channel: Channel, payload: str) -> None:
     """Process one kept update (checked when it was accepted) through the normal path."""
-    update = _parsed.take(payload, bot) or Update.de_json(json.loads(payload), bot)
-    await handle_update(handle, channel, update)
+    update = _parsed.take(payload, bot)
+    if update is None:
+        data = json.loads(payload)
+        data.pop(ANSWERED, None)
+        update = Update.de_json(data, bot)
+    await handle_update(handle, channel, update, answered=payload.endswith(_ANSWERED_END))

@@ -18,13 +18,14 @@ from telegram import Bot
 
 from bot.app import App, build_app
 from bot.bootstrap import build_application
-from bot.channels.telegram import TelegramApplication, TelegramChannel
+from bot.channels.telegram import TelegramApplication, TelegramChannel, inbox_item
 from bot.config import Settings
 from bot.core.i18n import SUPPORTED_LOCALES, Catalogs
 from bot.core.messages import ChannelName
 from bot.runtime import Runtime
 from bot.web import SECRET_HEADER, build_web
 from storage.engine import HEAD, downgrade
+from storage.inbox import InboxStore
 from tests.fakes.telegram_api import (
     QUERY_TOO_OLD,
     FakeBotApi,
@@ -190,29 +191,59 @@ async def test_a_redelivered_update_is_handled_once(
     assert len(api.replies(USER)) == 1
 
 
-async def test_a_stale_button_is_answered_and_still_handled(
+async def test_a_press_is_answered_in_the_webhooks_own_reply(
     api: FakeBotApi, client: httpx.AsyncClient
 ) -> None:
+    """The spinner is stopped by the webhook's HTTP answer (Telegram runs the method named
+    there) the moment the press is kept: the bot makes no answerCallbackQuery request, and
+    the press is still handled."""
+    press = callback_update(USER, "ob:1:lang:ar", message_id=1)
+    response = await post_update(client, press)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": press["callback_query"]["id"],
+    }
+    await api.wait_replies(USER, 1)
+    assert api.calls_to("answerCallbackQuery") == [], "no request of the bot's own"
+    call = api.webhook_answered(response)
+    assert call is not None and call.via_webhook and call.result is True
+    # A message carries no call in its answer: a plain 200.
+    said = await post_update(client, text_update(USER + 1, "/start"))
+    assert said.status_code == 200 and said.content == b""
+
+
+async def keep_polled(app: App, api: FakeBotApi, update: dict[str, Any]) -> None:
+    """Keep `update` as the poller does (no webhook answer stopped its spinner)."""
+    item = inbox_item(update, Bot(api.token))
+    assert item is not None and item.answer is None
+    await InboxStore(app.store).add("telegram", [item], app.core.clock.now())
+
+
+async def test_a_polled_stale_button_is_answered_and_still_handled(
+    app: App, api: FakeBotApi, client: httpx.AsyncClient
+) -> None:
     api.fail("answerCallbackQuery", QUERY_TOO_OLD)
-    await post_update(client, callback_update(USER, "ob:1:lang:ar", message_id=1))
+    await keep_polled(app, api, callback_update(USER, "ob:1:lang:ar", message_id=1))
     await api.wait_replies(USER, 1)
     # The spinner is stopped beside the processing: its call may end after the answer.
     await api.wait_for(lambda: api.calls_to("answerCallbackQuery"), what="the spinner call")
     assert len(api.calls_to("answerCallbackQuery")) == 1
 
 
-async def test_a_press_is_answered_without_waiting_for_the_spinner(
-    api: FakeBotApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+async def test_a_polled_press_is_answered_without_waiting_for_the_spinner(
+    app: App, api: FakeBotApi, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """answerCallbackQuery goes beside the processing: her answer does not wait for its round
-    trip (6 s here: longer than the client waits, so it also fails), and its failure is
-    still logged."""
+    """For a polled press, answerCallbackQuery goes beside the processing: her answer does
+    not wait for its round trip (6 s here: longer than the client waits, so it also fails),
+    and its failure is still logged."""
     caplog.set_level(logging.INFO, logger="bot.channels.telegram")
     await post_update(client, text_update(USER, "/start"))
     [welcome] = await api.wait_replies(USER, 1)
     api.answer_late("answerCallbackQuery", 6.0)
     started = time.monotonic()
-    await post_update(client, callback_update(USER, "ob:1:lang:ar", welcome.message_id))
+    await keep_polled(app, api, callback_update(USER, "ob:1:lang:ar", welcome.message_id))
     await api.wait_for(lambda: len(api.replies(USER)) >= 2, within=4.0, what="her answer")
     assert time.monotonic() - started < 4.0, "her answer came before the spinner's"
     await api.wait_for(
@@ -224,7 +255,7 @@ async def test_a_press_is_answered_without_waiting_for_the_spinner(
     [hello] = await api.wait_replies(other, 1)
     api.fail("answerCallbackQuery", QUERY_TOO_OLD)
     caplog.clear()
-    await post_update(client, callback_update(other, "cmd:help", hello.message_id))
+    await keep_polled(app, api, callback_update(other, "cmd:help", hello.message_id))
     await api.wait_replies(other, 2)
     await api.wait_for(
         lambda: "event=callback_answer_failed" in caplog.text, what="the failure logged"
