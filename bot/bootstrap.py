@@ -8,6 +8,7 @@ web app (bot/web.py) only answers HTTP. Here they are put together and run until
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Iterator
@@ -134,6 +135,7 @@ async def serve(
         )
         log.info("event=serving host=%s port=%s", host, port)
         server = _Server(config)
+        settle_memory()
         try:
             await server.serve()
         except SystemExit:
@@ -144,6 +146,15 @@ async def serve(
                 f"wasl: the web server did not start on {host}:{port} (the log above says why;"
                 " a port in use: set WASL_PORT to a free one)"
             ) from None
+
+
+def settle_memory() -> None:
+    """Before serving: what start-up built lives as long as the process (catalogs, the bot
+    library, the database engine, about 150,000 objects). Frozen, the garbage collector no
+    longer walks it in every full collection, each of which took 60–80 ms, long enough to
+    stall every update in flight."""
+    gc.collect()
+    gc.freeze()
 
 
 class _Server(uvicorn.Server):
