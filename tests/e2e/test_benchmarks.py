@@ -73,7 +73,7 @@ async def test_a_short_run_against_the_floor_answers_every_update(
     worker = Worker.floor(api, tmp_path, 0)
     try:
         await worker.healthy()
-        front = Front([worker.url])
+        front = Front([worker.url], api)
         traffic = Traffic(api, [1, 2, 3, 4], seed=1)
         try:
             closed = await traffic.closed(front, 4, 1.0, warmup=0.2, workers=[worker])
