@@ -26,7 +26,6 @@ from telegram import (
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
     Update,
 )
@@ -79,8 +78,7 @@ TEXT_LIMIT = 4096  # characters of a message, counted in UTF-16 units like entit
 CAPTION_LIMIT = 1024
 MAX_COLUMNS = 8  # Telegram shows at most 8 buttons in a row
 DELETE_CHUNK = 100  # deleteMessages takes at most 100 ids
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # low bandwidth: no link previews
-_NO_PREVIEW_JSON = {"is_disabled": True}
+_NO_PREVIEW = {"is_disabled": True}  # low bandwidth: no link previews
 Sent: TypeAlias = Message | dict[str, Any]  # what a send returns: PTB's object or the raw JSON
 # Bot.do_api_request warns when a method has its own shortcut. Text sends and edits skip the
 # shortcuts' parsing of the answer (TelegramChannel._call); so does the poller, which needs
@@ -90,11 +88,11 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 _LINKABLE = re.compile(r"://|[\w-]\.[^\W\d_]{2,}")
 
 
-def no_preview(text: str) -> LinkPreviewOptions | None:
+def no_preview(text: str) -> dict[str, bool] | None:
     """Turn previews off where the text holds something that could have one; else say
     nothing (37 bytes fewer on every other message: a survey question in Bengali stays
-    under 1 KB)."""
-    return NO_PREVIEW if _LINKABLE.search(text) else None
+    under 1 KB). As the Bot API's JSON."""
+    return _NO_PREVIEW if _LINKABLE.search(text) else None
 
 
 # --- Updates → Inbound --------------------------------------------------------------------
@@ -254,7 +252,7 @@ class TelegramChannel:
                     "message_id": int(message_id),
                     "text": text,
                     "reply_markup": markup,
-                    "link_preview_options": raw_no_preview(text),
+                    "link_preview_options": no_preview(text),
                 },
             )
         except BadRequest as error:
@@ -280,7 +278,7 @@ class TelegramChannel:
                         "chat_id": chat,
                         "text": part,
                         "reply_markup": markup if n == len(parts) else None,
-                        "link_preview_options": raw_no_preview(part),
+                        "link_preview_options": no_preview(part),
                     },
                 )
             )
@@ -358,26 +356,26 @@ def _resendable(attachment: MediaRef) -> bool:
 
 
 def keyboard(buttons: Sequence[Button], columns: int = 1) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard, `columns` per row; None when there are none."""
-    if not buttons:
+    """`raw_keyboard` as PTB's object, for the media sends made through its methods."""
+    raw = raw_keyboard(buttons, columns)
+    if raw is None:
         return None
-    width = max(1, min(columns, MAX_COLUMNS))
-    keys = [InlineKeyboardButton(b.label, callback_data=b.payload) for b in buttons]
-    return InlineKeyboardMarkup([keys[i : i + width] for i in range(0, len(keys), width)])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in raw["inline_keyboard"]
+        ]
+    )
 
 
 def raw_keyboard(buttons: Sequence[Button], columns: int = 1) -> dict[str, Any] | None:
-    """`keyboard` as the Bot API's JSON, for calls made without PTB's objects."""
+    """Buttons as an inline keyboard in the Bot API's JSON, `columns` per row; None when
+    there are none."""
     if not buttons:
         return None
     width = max(1, min(columns, MAX_COLUMNS))
     keys = [{"text": b.label, "callback_data": b.payload} for b in buttons]
     return {"inline_keyboard": [keys[i : i + width] for i in range(0, len(keys), width)]}
-
-
-def raw_no_preview(text: str) -> dict[str, bool] | None:
-    """`no_preview` as the Bot API's JSON."""
-    return _NO_PREVIEW_JSON if _LINKABLE.search(text) else None
 
 
 def _message_id(message: Sent) -> int:
