@@ -122,7 +122,9 @@ class SqlStore:
             raise NestedTransactionError("store.batched() inside a transaction of the same store")
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued.append((work, done))
-        if len(self._committers) < self.lanes:
+        # A committer that has just found the queue empty is done, though its done-callback
+        # has not run yet: counting it would leave this work with nobody to commit it.
+        if sum(not committer.done() for committer in self._committers) < self.lanes:
             # A context of its own: the caller's open-transaction marker must not follow it.
             committer = asyncio.create_task(
                 self._commit_queued(), name="group-commit", context=contextvars.Context()

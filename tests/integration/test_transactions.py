@@ -4,6 +4,7 @@ one at a time, never nested, never blocking the loop on another process's lock."
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 
 import pytest
@@ -197,3 +198,25 @@ async def test_a_caller_cancelled_while_waiting_does_not_undo_the_batch(
     await asyncio.sleep(0.1)
     async with store.transaction() as tx:
         assert not await tx.processed.claim(TG, "kept", clock.now()), "the write committed"
+
+
+async def test_work_queued_as_its_committer_finishes_is_still_committed(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    """A write queued in the instant between the committer finding the queue empty and its
+    task being forgotten gets a committer of its own: it once waited forever, and with it
+    the bot (found by a running bot that stopped answering after its seventh reply)."""
+    later: list[asyncio.Task[bool]] = []
+
+    async def first(tx: object) -> bool:
+        # Ready to run before the committer's done-callback: it queues its work then.
+        later.append(
+            asyncio.create_task(
+                store.batched(lambda tx2: tx2.processed.claim(TG, "after", clock.now())),
+                context=contextvars.Context(),
+            )
+        )
+        return await tx.processed.claim(TG, "first", clock.now())  # type: ignore[attr-defined]
+
+    assert await store.batched(first)
+    assert await asyncio.wait_for(later[0], timeout=5.0)
