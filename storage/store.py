@@ -173,6 +173,10 @@ class SqlStore:
                 self._connection.exec_driver_sql(_CHECKPOINT)
 
     async def close(self) -> None:
+        """Let the shared transactions in progress commit (the outcome of the last replies
+        sent: left unwritten, their rows would be sent again), then close the connections."""
+        if self._committers:
+            await asyncio.wait(set(self._committers), timeout=10.0)
         if self._inline is not None:
             async with self._lock:
                 if self._connection is not None:

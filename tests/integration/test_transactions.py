@@ -220,3 +220,26 @@ async def test_work_queued_as_its_committer_finishes_is_still_committed(
 
     assert await store.batched(first)
     assert await asyncio.wait_for(later[0], timeout=5.0)
+
+
+async def test_closing_lets_a_shared_transaction_in_progress_commit(
+    store: SqlStore, clock: FixedClock
+) -> None:
+    """At shutdown the outcome of the last replies is still being written: closing waits
+    for it instead of cutting it off (the rows would otherwise be sent again)."""
+    started = asyncio.Event()
+
+    async def slow(tx: object) -> bool:
+        started.set()
+        await asyncio.sleep(0.2)
+        return await tx.processed.claim(TG, "last", clock.now())  # type: ignore[attr-defined]
+
+    writer = asyncio.create_task(store.batched(slow))
+    await started.wait()
+    await store.close()
+    # Committed by the time close() returns (a disposed engine opens new connections).
+    async with store.engine.connect() as connection:
+        kept = await connection.execute(select(update_t.c.update_id))
+        assert list(kept.scalars()) == ["last"]
+    assert await writer
+    await store.engine.dispose()
