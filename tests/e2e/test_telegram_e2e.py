@@ -193,8 +193,19 @@ async def test_with_a_webhook_url_run_registers_it_and_serves_it(
         assert accepted.status_code == 200
         [welcome] = await api.wait_replies(USER, 1, within=STEP)
         assert "Français" in labels(welcome)
+
+        # A press: its spinner is stopped by the webhook's own answer, through uvicorn.
+        press = callback_update(USER, payload_of(welcome, "Français"), welcome.message_id)
+        pressed = await client.post("/webhook/telegram", json=press, headers=headers)
+        assert pressed.status_code == 200
+        assert pressed.json() == {
+            "method": "answerCallbackQuery",
+            "callback_query_id": press["callback_query"]["id"],
+        }
+        await api.wait_replies(USER, 2, within=STEP)
     assert bot.stop(signal.SIGTERM) == 0, bot.output
     assert api.calls_to("getUpdates") == []  # never both polling and a webhook
+    assert api.calls_to("answerCallbackQuery") == []  # none requested: the answer carried it
     assert "Traceback" not in bot.output, bot.output
 
 
