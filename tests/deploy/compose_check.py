@@ -33,7 +33,7 @@ import httpx
 
 from bot.core import keys
 from storage.engine import HEAD
-from tests.fakes.telegram_api import FakeBotApi, text_update
+from tests.fakes.telegram_api import FakeBotApi, callback_update, text_update
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -68,6 +68,8 @@ class Outcome:
     polling_health: str = ""  # the image alone, polling Telegram (SQLite in a volume)
     polling_reply: str = ""
     build_seconds: float = 0.0
+    # A button press: the webhook's answer through the proxy, naming the spinner's method.
+    press_answer: dict[str, str] = field(default_factory=dict)
     healthy_seconds: float = 0.0  # from `up` until both workers are healthy
 
 
@@ -326,6 +328,21 @@ async def _through_the_proxy(
             replies = await api.wait_replies(user, 1, within=60)
             outcome.reply_seconds.append(time.monotonic() - sent)
             outcome.replies[user] = str(replies[0].params.get("text", ""))[:60]
+        # The last one presses Help under the welcome: the webhook answers the spinner in
+        # its response body, which the proxy must pass on.
+        press = callback_update(user, "cmd:help", replies[0].message_id)
+        pressed = await client.post(
+            "/webhook/telegram",
+            json=press,
+            headers={"X-Telegram-Bot-Api-Secret-Token": webhook_secret},
+        )
+        outcome.press_answer = pressed.json() if pressed.content else {}
+        if outcome.press_answer != {
+            "method": "answerCallbackQuery",
+            "callback_query_id": press["callback_query"]["id"],
+        }:
+            raise AssertionError(f"the press was answered {pressed.status_code} {pressed.text}")
+        await api.wait_replies(user, 2, within=60)
         # A dashboard link with a (wrong) token: refused, and the token is never logged.
         marker = secrets.token_urlsafe(16)
         page = await client.get("/dashboard", params={"t": marker})
@@ -425,8 +442,8 @@ def check() -> Outcome:
         raise AssertionError(f"an unknown dashboard token got {outcome.dashboard_status}")
     if outcome.leaks:
         raise AssertionError(f"Caddy's log holds a secret ({len(outcome.leaks)} found)")
-    if outcome.access_lines < 7:
-        raise AssertionError(f"{outcome.access_lines} webhook requests logged, 7 were sent")
+    if outcome.access_lines < 8:
+        raise AssertionError(f"{outcome.access_lines} webhook requests logged, 8 were sent")
     return outcome
 
 
@@ -453,6 +470,7 @@ def main() -> int:
                 "health (webhook mode, compose)": outcome.health,
                 "health (polling mode, docker run)": outcome.polling_health,
                 "reply in polling mode (first line)": outcome.polling_reply,
+                "a press answered in the webhook's response": outcome.press_answer.get("method"),
                 "webhook requests in Caddy's access log": outcome.access_lines,
                 "secrets in Caddy's log": len(outcome.leaks),
             },

@@ -23,4 +23,5 @@ def test_a_webhook_through_caddy_reaches_a_worker_and_her_reply_reaches_telegram
     assert outcome.dashboard_status == 403
     assert outcome.health == {"worker-1": "healthy", "worker-2": "healthy"}
     assert outcome.leaks == []
+    assert outcome.press_answer.get("method") == "answerCallbackQuery"
     assert outcome.polling_health == "healthy" and outcome.polling_reply
