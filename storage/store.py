@@ -203,7 +203,7 @@ async def _alone(store: SqlStore, work: Work, done: asyncio.Future[Any]) -> None
 def _settle(
     done: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
 ) -> None:
-    if done.done():  # settled already (the batch failed after its result was set)
+    if done.done():  # settled before a cancellation reached the rest of its batch
         return
     if error is None:
         done.set_result(result)
