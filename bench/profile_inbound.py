@@ -16,6 +16,9 @@ before; CPU per update varies by a third with the machine's load, the counts do 
 SQLite 11.6–11.9 → 7.1–9.3 ms, 9.1 → 8.9 statements, 4.9 → 3.9 commits; PostgreSQL
 14.3–17.4 → 11.6–12.6 ms, 8.9 → 8.2 statements, 4.6 → 3.5 commits. Under heavier load
 (800 updates while the test suite ran) the CPU figures were within noise of each other.
+Then (2026-12-03, PostgreSQL, 600 updates): group commit 11.8 → 10.0 ms, 3.50 → 1.66
+commits; the spinner answered in the webhook's response (no answerCallbackQuery request of
+the bot's own) 10.0 → 7.7 ms.
 """
 
 from __future__ import annotations
