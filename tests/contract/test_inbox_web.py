@@ -414,6 +414,9 @@ async def test_the_webhooks_answer_503_while_the_database_is_unreachable(
         await proxy.down()
         down = text_update(USER + 1, "/start")
         assert (await post_update(client, down)).status_code == 503
+        # A press not kept gets no spinner answer either: Telegram retries it whole.
+        press = await post_update(client, callback_update(USER, "cmd:help", 1))
+        assert press.status_code == 503 and press.content == b""
         wa_body = wa.text("help", wa_id="96170000009", mid="wamid.down")
         assert (await post_whatsapp(client, wa_body)).status_code == 503
         assert (await client.get("/healthz")).status_code == 503
